@@ -1,0 +1,9 @@
+# The one list of warnings. Every target in the project uses mp_warnings().
+set(MP_WARNINGS
+    -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+    -Wformat=2 -Wno-format-nonliteral -Wpointer-arith -Wcast-qual -Wvla
+    -Wundef -Werror)
+
+function(mp_warnings target)
+  target_compile_options(${target} PRIVATE ${MP_WARNINGS})
+endfunction()

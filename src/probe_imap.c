@@ -1,0 +1,1 @@
+/* probe_imap.c: being written */

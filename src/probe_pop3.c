@@ -1,0 +1,1 @@
+/* probe_pop3.c: being written */

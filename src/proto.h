@@ -1,0 +1,70 @@
+/*
+ * proto.h - the contract between the I/O driver (probe.c) and a protocol
+ * core (probe_imap.c, probe_pop3.c).
+ *
+ * A core does no I/O. The driver hands it complete server lines (without
+ * the line ending, never containing NUL, at most LINE_MAX_LEN bytes) and
+ * the current monotonic time; the core records its findings in the struct
+ * result, queues commands in its struct proto_out, and answers with what it
+ * wants next. This lets unit tests and fuzzers drive a core directly.
+ */
+#ifndef MP_PROTO_H
+#define MP_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "result.h"
+#include "target.h"
+
+enum proto_next {
+	PROTO_READ,  /* send what is queued, then wait for the next line */
+	PROTO_TLS,   /* start TLS now; no queued output; pending input is an injection */
+	PROTO_CLOSE, /* send what is queued (LOGOUT/QUIT was answered or not needed); close */
+};
+
+/* Room for the longest command we send: LOGIN with a quoted user and password. */
+#define PROTO_OUT_MAX 2048
+
+/*
+ * Commands waiting to be sent. May hold credentials: cleared with
+ * OPENSSL_cleanse semantics (proto_out_clear) once sent.
+ */
+struct proto_out {
+	char buf[PROTO_OUT_MAX];
+	size_t len;
+};
+
+/* Append formatted text; returns -1 (and appends nothing) when it does not fit. */
+int proto_out_add(struct proto_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Forget what was queued, wiping the bytes (they may be a password). */
+void proto_out_clear(struct proto_out *o);
+
+/*
+ * One protocol core. A core's state is created by new() and freed by free();
+ * it keeps pointers to the check and the result, which outlive it.
+ *
+ * start(): the connection is ready (plain TCP, or implicit TLS done);
+ *          tls_active tells which. The first thing expected is the greeting.
+ * on_line(): one server line.
+ * on_tls(): the TLS handshake after STARTTLS/STLS completed and the
+ *          certificate was accepted; the core must forget what it learned
+ *          before TLS and ask for capabilities again.
+ * pending(): what the core is waiting for, for timeout and EOF messages
+ *          ("greeting", "CAPABILITY reply", ...).
+ *
+ * Once result->final is set, the verdict stands; the core may still queue
+ * LOGOUT/QUIT and read its answer before answering PROTO_CLOSE.
+ */
+struct proto_ops {
+	const char *name; /* "imap", "pop3" */
+	void *(*new)(const struct check *c, struct result *r);
+	enum proto_next (*start)(void *p, int tls_active, int64_t now_us);
+	enum proto_next (*on_line)(void *p, const char *line, size_t len, int64_t now_us);
+	enum proto_next (*on_tls)(void *p, int64_t now_us);
+	const char *(*pending)(const void *p);
+	struct proto_out *(*out)(void *p);
+	void (*free)(void *p);
+};
+
+#endif

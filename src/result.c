@@ -1,0 +1,165 @@
+/*
+ * result.c - status, reason and phase names; the rules for worsening a result.
+ */
+#include "result.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const status_names[] = {
+    [MP_UP] = "up",
+    [MP_DEGRADED] = "degraded",
+    [MP_DOWN] = "down",
+    [MP_UNKNOWN] = "unknown",
+};
+
+static const char *const reason_names[MP_R__COUNT] = {
+    [MP_R_OK] = "ok",
+    [MP_R_INTERNAL] = "internal",
+    [MP_R_DNS] = "dns",
+    [MP_R_REFUSED] = "refused",
+    [MP_R_UNREACHABLE] = "unreachable",
+    [MP_R_TIMEOUT] = "timeout",
+    [MP_R_RESET] = "reset",
+    [MP_R_CLOSED] = "closed",
+    [MP_R_TLS_HANDSHAKE] = "tls_handshake",
+    [MP_R_TLS_VERSION] = "tls_version",
+    [MP_R_CERT_EXPIRED] = "cert_expired",
+    [MP_R_CERT_NOT_YET_VALID] = "cert_not_yet_valid",
+    [MP_R_CERT_UNTRUSTED] = "cert_untrusted",
+    [MP_R_CERT_HOSTNAME] = "cert_hostname",
+    [MP_R_CERT_INCOMPLETE_CHAIN] = "cert_incomplete_chain",
+    [MP_R_GREETING_MISMATCH] = "greeting_mismatch",
+    [MP_R_REFUSED_BY_SERVER] = "refused_by_server",
+    [MP_R_LINE_TOO_LONG] = "line_too_long",
+    [MP_R_PROTOCOL_ERROR] = "protocol_error",
+    [MP_R_STARTTLS_UNAVAILABLE] = "starttls_unavailable",
+    [MP_R_STARTTLS_REFUSED] = "starttls_refused",
+    [MP_R_STARTTLS_INJECTION] = "starttls_injection",
+    [MP_R_CAPABILITY_MISSING] = "capability_missing",
+    [MP_R_PLAINTEXT_AUTH] = "plaintext_auth",
+    [MP_R_AUTH_FAILED] = "auth_failed",
+    [MP_R_MAILBOX_ERROR] = "mailbox_error",
+    [MP_R_SLOW] = "slow",
+    [MP_R_CERT_EXPIRING] = "cert_expiring",
+};
+
+static const char *const phase_names[MP_PH__COUNT] = {
+    [MP_PH_DNS] = "dns",
+    [MP_PH_CONNECT] = "connect",
+    [MP_PH_TLS] = "tls",
+    [MP_PH_GREETING] = "greeting",
+    [MP_PH_CAPABILITY] = "capability",
+    [MP_PH_STARTTLS] = "starttls",
+    [MP_PH_LOGIN] = "login",
+    [MP_PH_MAILBOX] = "mailbox",
+    [MP_PH_TOTAL] = "total",
+};
+
+void result_init(struct result *r, int64_t now_us)
+{
+	memset(r, 0, sizeof(*r));
+	r->status = MP_UP;
+	r->reason = MP_R_OK;
+	for (int i = 0; i < MP_PH__COUNT; i++)
+		r->phase_us[i] = -1;
+	r->start_us = now_us;
+	r->mark_us = now_us;
+	r->ttg_us = -1;
+	r->messages = -1;
+	r->tls.verify_depth = -1;
+	r->tls.days_left = 0;
+}
+
+static void vworsen(struct result *r, enum mp_status st, enum mp_reason why, const char *fmt,
+		    va_list ap)
+{
+	if (r->final || st <= r->status)
+		return;
+	r->status = st;
+	r->reason = why;
+	vsnprintf(r->message, sizeof(r->message), fmt, ap);
+}
+
+void result_worsen(struct result *r, enum mp_status st, enum mp_reason why, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vworsen(r, st, why, fmt, ap);
+	va_end(ap);
+}
+
+void result_fail(struct result *r, enum mp_reason why, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vworsen(r, MP_DOWN, why, fmt, ap);
+	va_end(ap);
+}
+
+void result_warn(struct result *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->nwarnings >= RESULT_WARN_MAX)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(r->warnings[r->nwarnings++], RESULT_WARN_LEN, fmt, ap);
+	va_end(ap);
+}
+
+void result_phase(struct result *r, enum mp_phase ph, int64_t now_us)
+{
+	int64_t d = now_us - r->mark_us;
+
+	if (d < 0)
+		d = 0;
+	r->phase_us[ph] = (r->phase_us[ph] < 0 ? 0 : r->phase_us[ph]) + d;
+	r->mark_us = now_us;
+}
+
+void result_mark(struct result *r, int64_t now_us)
+{
+	r->mark_us = now_us;
+}
+
+const char *result_status_name(enum mp_status st)
+{
+	if ((unsigned)st >= sizeof(status_names) / sizeof(status_names[0]))
+		return "unknown";
+	return status_names[st];
+}
+
+const char *result_reason_name(enum mp_reason why)
+{
+	if ((unsigned)why >= MP_R__COUNT || !reason_names[why])
+		return "internal";
+	return reason_names[why];
+}
+
+const char *result_phase_name(enum mp_phase ph)
+{
+	if ((unsigned)ph >= MP_PH__COUNT)
+		return "?";
+	return phase_names[ph];
+}
+
+int result_reason_parse(const char *name)
+{
+	for (int i = 0; i < MP_R__COUNT; i++)
+		if (reason_names[i] && strcmp(reason_names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+int64_t mp_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}

@@ -1,0 +1,188 @@
+/*
+ * result.h - the one vocabulary of statuses, reasons and phases.
+ *
+ * Everything that prints or stores an outcome (human line, JSON, Nagios,
+ * later the store, dashboard, metrics and alerts) prints from here.
+ * A struct result is plain data with fixed-size fields and no pointers,
+ * so it can be copied, stored or shipped to another machine unchanged.
+ */
+#ifndef MP_RESULT_H
+#define MP_RESULT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Ordered by severity: a result only ever moves down this list. */
+enum mp_status {
+	MP_UP = 0,
+	MP_DEGRADED = 1,
+	MP_DOWN = 2,
+	MP_UNKNOWN = 3, /* our side failed: we could not judge the server */
+};
+
+/*
+ * Reasons, ordered by layer: ours, dns, tcp, tls, protocol, auth, mailbox,
+ * timing. Names (result_reason_name) are part of the JSON schema: append,
+ * never renumber or rename.
+ */
+enum mp_reason {
+	MP_R_OK = 0,
+	/* our side */
+	MP_R_INTERNAL, /* out of memory, out of fds, a local bug: not the server */
+	/* dns */
+	MP_R_DNS,
+	/* tcp */
+	MP_R_REFUSED,
+	MP_R_UNREACHABLE,
+	MP_R_TIMEOUT,
+	MP_R_RESET,
+	MP_R_CLOSED,
+	/* tls */
+	MP_R_TLS_HANDSHAKE,
+	MP_R_TLS_VERSION,
+	MP_R_CERT_EXPIRED,
+	MP_R_CERT_NOT_YET_VALID,
+	MP_R_CERT_UNTRUSTED,
+	MP_R_CERT_HOSTNAME,
+	MP_R_CERT_INCOMPLETE_CHAIN,
+	/* protocol */
+	MP_R_GREETING_MISMATCH,
+	MP_R_REFUSED_BY_SERVER,
+	MP_R_LINE_TOO_LONG,
+	MP_R_PROTOCOL_ERROR,
+	MP_R_STARTTLS_UNAVAILABLE,
+	MP_R_STARTTLS_REFUSED,
+	MP_R_STARTTLS_INJECTION,
+	MP_R_CAPABILITY_MISSING,
+	/* auth */
+	MP_R_PLAINTEXT_AUTH,
+	MP_R_AUTH_FAILED,
+	/* mailbox */
+	MP_R_MAILBOX_ERROR,
+	/* timing and expiry: the server works, but not well enough */
+	MP_R_SLOW,
+	MP_R_CERT_EXPIRING,
+	MP_R__COUNT
+};
+
+/*
+ * Phases of one probe, in the order they happen. Each holds the time spent
+ * in it; a phase entered twice (capability before and after STARTTLS)
+ * accumulates.
+ */
+enum mp_phase {
+	MP_PH_DNS = 0,
+	MP_PH_CONNECT,
+	MP_PH_TLS,
+	MP_PH_GREETING,
+	MP_PH_CAPABILITY,
+	MP_PH_STARTTLS,
+	MP_PH_LOGIN,
+	MP_PH_MAILBOX,
+	MP_PH_TOTAL,
+	MP_PH__COUNT
+};
+
+#define RESULT_MSG_MAX 512
+#define RESULT_GREETING_MAX 512 /* escaped and shortened */
+#define RESULT_CAPS_MAX 1024	/* escaped, space separated */
+#define RESULT_WARN_MAX 4
+#define RESULT_WARN_LEN 200
+#define RESULT_NAME_MAX 256 /* a subject, issuer or host */
+#define RESULT_SANS_MAX 512
+#define RESULT_CHAIN_MAX 8
+#define RESULT_ADDR_MAX 16
+#define RESULT_ADDRSTR 64 /* "[ipv6]:port" fits */
+
+/* One certificate as the server served it. */
+struct cert_facts {
+	char subject[RESULT_NAME_MAX];
+	char issuer[RESULT_NAME_MAX];
+	int64_t not_before; /* unix seconds */
+	int64_t not_after;
+	char sha256[65]; /* hex */
+};
+
+struct tls_facts {
+	int used;	    /* 0: no TLS on this connection */
+	char version[16];   /* "TLSv1.3" */
+	char cipher[64];
+	int verify_code;    /* X509_V_* as OpenSSL reported it, 0 when valid */
+	int verify_depth;   /* chain depth of the first verification error, -1 if none */
+	char verify_msg[128];
+	int verified;	    /* 1 when chain and host name verified */
+	char sans[RESULT_SANS_MAX]; /* leaf subjectAltNames, comma separated */
+	int chain_len;		    /* as served; chain[0] is the leaf */
+	struct cert_facts chain[RESULT_CHAIN_MAX];
+	int earliest;	     /* index in chain of the certificate that expires first */
+	int64_t days_left;   /* floor((earliest not_after - now) / 1 day); negative if expired */
+};
+
+/* One address's outcome, with --all-addresses. */
+struct addr_result {
+	char address[RESULT_ADDRSTR];
+	enum mp_status status;
+	enum mp_reason reason;
+	char message[RESULT_MSG_MAX];
+	int64_t greeting_us; /* time to greeting, -1 if none */
+	int64_t total_us;
+};
+
+/*
+ * The outcome of one probe. Filled by the protocol core and the driver;
+ * read by every output. Owned by whoever embeds it; no heap memory inside.
+ */
+struct result {
+	enum mp_status status;
+	enum mp_reason reason;
+	char message[RESULT_MSG_MAX];
+	int final; /* the verdict is reached; later events do not change it */
+
+	char address[RESULT_ADDRSTR]; /* the address that was used */
+	int64_t phase_us[MP_PH__COUNT]; /* -1: phase not reached */
+	int64_t mark_us;		/* monotonic time at which the current phase began */
+	int64_t start_us;		/* monotonic time at which the probe began */
+	int64_t ttg_us;			/* time to greeting: connect start to greeting, -1 if none */
+
+	char greeting[RESULT_GREETING_MAX]; /* escaped */
+	char capabilities[RESULT_CAPS_MAX]; /* final list (after TLS where TLS is used) */
+	int nwarnings;
+	char warnings[RESULT_WARN_MAX][RESULT_WARN_LEN];
+	int64_t messages; /* mailbox message count, -1 when not checked */
+
+	struct tls_facts tls;
+
+	int naddrs; /* with --all-addresses: one entry per address */
+	struct addr_result addrs[RESULT_ADDR_MAX];
+};
+
+void result_init(struct result *r, int64_t now_us);
+
+/*
+ * Move the result to a worse status with its reason and message. Does
+ * nothing when the result is already as bad or worse, or final: the first
+ * cause of a failure is the one reported.
+ */
+void result_worsen(struct result *r, enum mp_status st, enum mp_reason why, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Shorthand for result_worsen(r, MP_DOWN, ...). */
+void result_fail(struct result *r, enum mp_reason why, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Add a warning that does not change the status. Extra warnings are dropped. */
+void result_warn(struct result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Close the current phase at now_us and charge its time to ph. */
+void result_phase(struct result *r, enum mp_phase ph, int64_t now_us);
+/* Start timing anew from now_us without charging anything (idle gaps). */
+void result_mark(struct result *r, int64_t now_us);
+
+const char *result_status_name(enum mp_status st); /* "up", "degraded", "down", "unknown" */
+const char *result_reason_name(enum mp_reason why); /* "ok", "dns", "refused", ... */
+const char *result_phase_name(enum mp_phase ph);    /* "dns", "connect", ... */
+/* Parse a reason name; returns -1 when unknown. */
+int result_reason_parse(const char *name);
+
+/* Monotonic clock in microseconds. */
+int64_t mp_now_us(void);
+
+#endif

@@ -1,0 +1,81 @@
+/*
+ * target.h - what to probe and how: a parsed URL (struct target) and the
+ * options of one check (struct check).
+ *
+ * Both are long-lived configuration, apart from per-run state (struct probe)
+ * and history. Whoever creates a struct check owns the strings it points to
+ * and keeps them alive while any probe of it runs.
+ */
+#ifndef MP_TARGET_H
+#define MP_TARGET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum mp_proto {
+	MP_IMAP,
+	MP_POP3,
+};
+
+#define TARGET_HOST_MAX 256
+#define TARGET_URL_MAX 300
+
+struct target {
+	enum mp_proto proto;
+	int implicit_tls;	     /* imaps://, pop3s:// */
+	char host[TARGET_HOST_MAX]; /* without brackets for IPv6 literals */
+	uint16_t port;
+	char url[TARGET_URL_MAX]; /* canonical: scheme://host:port, brackets for IPv6 */
+};
+
+/*
+ * Parse "imap://host[:port]", "imaps://", "pop3://", "pop3s://"; IPv6
+ * literals in brackets; an optional trailing "/" is accepted. A path,
+ * query, user info or anything else is refused. Returns 0, or -1 with a
+ * message in err naming what was wrong and where.
+ */
+int target_parse(struct target *t, const char *url, char *err, size_t errlen);
+
+/* "IMAP", "IMAPS", "POP3", "POP3S": the service name in Nagios output. */
+const char *target_service(const struct target *t);
+
+enum starttls_mode {
+	STARTTLS_NO,	  /* greeting only on plain schemes */
+	STARTTLS_AUTO,	  /* upgrade when advertised */
+	STARTTLS_REQUIRE, /* not advertised is starttls_unavailable */
+};
+
+enum posture_mode {
+	POSTURE_REPORT, /* plaintext-auth findings are warnings only */
+	POSTURE_WARN,	/* ... and make the check degraded (plaintext_auth) */
+};
+
+#define CHECK_CAPS_MAX 16
+
+/* One check's options. Defaults come from check_defaults(). */
+struct check {
+	struct target target;
+	int family; /* AF_UNSPEC, AF_INET, AF_INET6 */
+	int all_addresses;
+	enum starttls_mode starttls;
+	const char *expect; /* greeting substring, or NULL */
+	const char *expect_caps[CHECK_CAPS_MAX];
+	int n_expect_caps;
+	unsigned timeout_ms; /* the one deadline for the whole probe */
+	unsigned warn_ms;    /* time to greeting over this: degraded (0 = off) */
+	unsigned crit_ms;    /* ... over this: down (0 = off) */
+	const char *sni;     /* overrides the host name for SNI and verification */
+	const char *ca_file; /* NULL: the system store */
+	int min_tls;	     /* TLS1_2_VERSION etc. */
+	int insecure;	     /* verify nothing, still report what was seen */
+	int cert_warn_days;
+	int cert_crit_days;
+	const char *login;    /* NULL: no mailbox check */
+	const char *password; /* never printed, logged or stored */
+	int allow_plaintext_auth;
+	enum posture_mode posture;
+};
+
+void check_defaults(struct check *c);
+
+#endif
