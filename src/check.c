@@ -1,1 +1,858 @@
-/* check.c: being written */
+/*
+ * check.c - one-shot mode: options and URLs -> concurrent probes on one
+ * event loop -> human, JSON or Nagios output in argument order -> exit code.
+ *
+ * Every usage error is a message naming the option or URL and exit code 3,
+ * decided before the loop starts. The password lives in one buffer owned by
+ * struct check_opts and is wiped in check_opts_free(); no output path can
+ * reach it.
+ */
+#include "check.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <openssl/crypto.h>
+#include <openssl/tls1.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "line.h"
+#include "output.h"
+#include "probe.h"
+
+#ifndef MAILPULSE_VERSION
+#define MAILPULSE_VERSION "unknown"
+#endif
+
+/* Bounded by file descriptors (ulimit -n is often 1024) more than by memory. */
+#define CHECK_URLS_MAX 500
+
+enum {
+	OPT_ALL_ADDRESSES = 256,
+	OPT_STARTTLS,
+	OPT_EXPECT,
+	OPT_EXPECT_CAP,
+	OPT_TIMEOUT,
+	OPT_WARN_MS,
+	OPT_CRIT_MS,
+	OPT_SNI,
+	OPT_CA_FILE,
+	OPT_MIN_TLS,
+	OPT_INSECURE,
+	OPT_CERT_WARN,
+	OPT_CERT_CRIT,
+	OPT_LOGIN,
+	OPT_PASSWORD_FILE,
+	OPT_ALLOW_PLAINTEXT_AUTH,
+	OPT_POSTURE,
+	OPT_JSON,
+	OPT_NAGIOS,
+	OPT_VERSION,
+};
+
+static const struct option long_opts[] = {
+    {"all-addresses", no_argument, NULL, OPT_ALL_ADDRESSES},
+    {"starttls", required_argument, NULL, OPT_STARTTLS},
+    {"expect", required_argument, NULL, OPT_EXPECT},
+    {"expect-capability", required_argument, NULL, OPT_EXPECT_CAP},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"warn-ms", required_argument, NULL, OPT_WARN_MS},
+    {"crit-ms", required_argument, NULL, OPT_CRIT_MS},
+    {"sni", required_argument, NULL, OPT_SNI},
+    {"ca-file", required_argument, NULL, OPT_CA_FILE},
+    {"min-tls", required_argument, NULL, OPT_MIN_TLS},
+    {"insecure", no_argument, NULL, OPT_INSECURE},
+    {"cert-warn", required_argument, NULL, OPT_CERT_WARN},
+    {"cert-crit", required_argument, NULL, OPT_CERT_CRIT},
+    {"login", required_argument, NULL, OPT_LOGIN},
+    {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
+    {"allow-plaintext-auth", no_argument, NULL, OPT_ALLOW_PLAINTEXT_AUTH},
+    {"posture", required_argument, NULL, OPT_POSTURE},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"nagios", no_argument, NULL, OPT_NAGIOS},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+void check_usage(FILE *f)
+{
+	fputs("Usage: mailpulse check [OPTION]... URL...\n"
+	      "\n"
+	      "Probe IMAP and POP3 servers once, concurrently, and report each one's\n"
+	      "status in argument order: greeting, TLS and certificate, optionally a\n"
+	      "login and the message count of INBOX.\n"
+	      "\n"
+	      "URLs:\n"
+	      "  imap://HOST[:PORT]     IMAP, port 143, STARTTLS when advertised (--starttls)\n"
+	      "  imaps://HOST[:PORT]    IMAP over TLS, port 993\n"
+	      "  pop3://HOST[:PORT]     POP3, port 110, STLS when advertised (--starttls)\n"
+	      "  pop3s://HOST[:PORT]    POP3 over TLS, port 995\n"
+	      "  HOST is a name, an IPv4 address or an IPv6 address in brackets\n"
+	      "  (imaps://[2001:db8::1]:993). A trailing \"/\" is allowed; a path, query,\n"
+	      "  fragment or user name is not: credentials never go in a URL.\n"
+	      "\n"
+	      "Connection:\n"
+	      "  -4                       use IPv4 addresses only\n"
+	      "  -6                       use IPv6 addresses only\n"
+	      "      --all-addresses      probe every address the name resolves to and\n"
+	      "                           report each; the worst one decides the status\n"
+	      "      --timeout SECONDS    deadline for the whole probe, DNS to logout\n"
+	      "                           (0.1 to 3600, decimals allowed; default 30)\n"
+	      "      --warn-ms N          degraded when the greeting takes over N ms\n"
+	      "      --crit-ms N          down when the greeting takes over N ms\n"
+	      "                           (both off by default; each below the timeout,\n"
+	      "                           --crit-ms not below --warn-ms)\n"
+	      "\n"
+	      "Protocol:\n"
+	      "      --starttls MODE      on imap:// and pop3:// URLs: no (greeting and\n"
+	      "                           capabilities only), auto (upgrade when offered,\n"
+	      "                           the default) or require (not offered is down,\n"
+	      "                           reason starttls_unavailable)\n"
+	      "      --expect TEXT        the greeting must contain TEXT (case-insensitive)\n"
+	      "      --expect-capability CAP\n"
+	      "                           the capability list must contain CAP; repeat for\n"
+	      "                           several (up to 16)\n"
+	      "\n"
+	      "TLS:\n"
+	      "      --sni NAME           send NAME as SNI and verify the certificate\n"
+	      "                           against it instead of the URL's host\n"
+	      "      --ca-file FILE       trust the CA certificates in FILE (PEM) instead\n"
+	      "                           of the system store\n"
+	      "      --min-tls VERSION    lowest TLS version accepted: 1.0, 1.1, 1.2 (the\n"
+	      "                           default) or 1.3\n"
+	      "      --insecure           do not fail on an untrusted or mismatched\n"
+	      "                           certificate; still show what was served\n"
+	      "      --cert-warn DAYS     degraded when a certificate of the chain expires\n"
+	      "                           within DAYS days (default 14)\n"
+	      "      --cert-crit DAYS     down when it expires within DAYS days (default 7;\n"
+	      "                           not above --cert-warn)\n"
+	      "\n"
+	      "Login (optional):\n"
+	      "      --login USER         log in as USER and count the messages in INBOX\n"
+	      "      --password-file FILE read the password from the first line of FILE;\n"
+	      "                           without it, from $MAILPULSE_PASSWORD\n"
+	      "      --allow-plaintext-auth\n"
+	      "                           allow sending the password over a connection\n"
+	      "                           without TLS (refused by default: plaintext_auth)\n"
+	      "      --posture MODE       report (default): plaintext-login offers seen\n"
+	      "                           before TLS are warnings only; warn: they also make\n"
+	      "                           the check degraded (reason plaintext_auth)\n"
+	      "\n"
+	      "Output:\n"
+	      "      --json               one JSON object per URL, one per line\n"
+	      "                           (schema: docs/json.md, man mailpulse)\n"
+	      "      --nagios             Nagios plugin output with performance data\n"
+	      "  -v, --verbose            add details: address, every phase's timing,\n"
+	      "                           capabilities, certificate chain, per-address results\n"
+	      "  -h, --help               show this help and exit\n"
+	      "      --version            show the version and exit\n"
+	      "\n"
+	      "Exit status (the worst over all URLs):\n"
+	      "  0  up        OK        every server answered as expected\n"
+	      "  1  degraded  WARNING   works, but slow, expiring certificate or a finding\n"
+	      "  2  down      CRITICAL  refused, timed out, bad TLS, wrong greeting, ...\n"
+	      "  3  unknown   UNKNOWN   usage error, or our side failed (no judgement)\n"
+	      "Any down URL gives 2; else any degraded gives 1; else any unknown gives 3.\n"
+	      "\n"
+	      "Examples:\n"
+	      "  mailpulse check imaps://mail.example.com pop3s://mail.example.com\n"
+	      "  mailpulse check --starttls require --cert-warn 21 imap://mail.example.com\n"
+	      "  mailpulse check --nagios --warn-ms 500 --crit-ms 2000 imaps://mail.example.com\n"
+	      "  MAILPULSE_PASSWORD=... mailpulse check --login probe --json imaps://mx.example\n",
+	      f);
+}
+
+/* Put a value into an error message: escaped and cut, since it may be anything. */
+static const char *shown(char *buf, size_t len, const char *s)
+{
+	line_escape(buf, len, s, strlen(s));
+	return buf;
+}
+
+static int usage_error(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int usage_error(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Digits only, no sign, at most max. */
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	unsigned long v = 0;
+
+	if (!*s)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (unsigned long)(*s - '0');
+		if (v > max)
+			return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* "30", "0.5", "2.25": plain decimal seconds to milliseconds, rounded. */
+static int parse_seconds(const char *s, unsigned *ms)
+{
+	int digits = 0, dot = 0;
+	double v;
+
+	if (strlen(s) > 20)
+		return -1;
+	for (const char *p = s; *p; p++) {
+		if (*p >= '0' && *p <= '9')
+			digits++;
+		else if (*p == '.' && !dot)
+			dot = 1;
+		else
+			return -1;
+	}
+	if (!digits)
+		return -1;
+	/* Only digits and one dot reach strtod, so the locale and hex forms play no part. */
+	v = strtod(s, NULL);
+	if (v > 3600.0)
+		return -2;
+	*ms = (unsigned)(v * 1000.0 + 0.5);
+	if (*ms < 100)
+		return -2;
+	return 0;
+}
+
+static int parse_min_tls(const char *s, int *v)
+{
+	static const struct {
+		const char *name;
+		int version;
+	} versions[] = {
+	    {"1.0", TLS1_VERSION},
+	    {"1.1", TLS1_1_VERSION},
+	    {"1.2", TLS1_2_VERSION},
+	    {"1.3", TLS1_3_VERSION},
+	};
+
+	if (strncasecmp(s, "tlsv", 4) == 0)
+		s += 4;
+	for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
+		if (strcmp(s, versions[i].name) == 0) {
+			*v = versions[i].version;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Bytes that would let a value break out of a protocol command line. */
+static int has_line_breaker(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0')
+			return 1;
+	return 0;
+}
+
+static int has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+static int is_host_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 253)
+		return 0;
+	for (; *s; s++) {
+		char ch = *s;
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_'))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * The first line of path, without CR/LF, into dst. Reads at most what fits
+ * so a wrong path (a log, /dev/zero) cannot make us read forever.
+ */
+static int read_password_file(const char *path, char *dst, size_t dstsz, char *err, size_t errlen)
+{
+	char buf[CHECK_PASSWORD_MAX + 3], sh[128];
+	size_t len = 0, line;
+	struct stat st;
+	int fd, rc = -1;
+	char *nl;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return usage_error(err, errlen, "--password-file %s: %s",
+		                   shown(sh, sizeof(sh), path), strerror(errno));
+	if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
+		usage_error(err, errlen, "--password-file %s: %s", shown(sh, sizeof(sh), path),
+		            S_ISDIR(st.st_mode) ? "is a directory" : strerror(errno));
+		goto out;
+	}
+	if (S_ISREG(st.st_mode) && (st.st_mode & S_IROTH))
+		fprintf(stderr,
+		        "mailpulse check: warning: --password-file %s is readable by every user "
+		        "(chmod 600 it)\n",
+		        shown(sh, sizeof(sh), path));
+	while (len < sizeof(buf) - 1) {
+		ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			usage_error(err, errlen, "--password-file %s: %s",
+			            shown(sh, sizeof(sh), path), strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (memchr(buf + len - (size_t)n, '\n', (size_t)n))
+			break;
+	}
+	buf[len] = '\0';
+	nl = memchr(buf, '\n', len);
+	line = nl ? (size_t)(nl - buf) : len;
+	if (!nl && len == sizeof(buf) - 1) {
+		usage_error(err, errlen,
+		            "--password-file %s: the first line is longer than %d bytes",
+		            shown(sh, sizeof(sh), path), CHECK_PASSWORD_MAX);
+		goto out;
+	}
+	if (line > 0 && buf[line - 1] == '\r')
+		line--;
+	if (line == 0) {
+		usage_error(err, errlen, "--password-file %s: the first line is empty",
+		            shown(sh, sizeof(sh), path));
+		goto out;
+	}
+	if (line >= dstsz) {
+		usage_error(err, errlen,
+		            "--password-file %s: the first line is longer than %d bytes",
+		            shown(sh, sizeof(sh), path), CHECK_PASSWORD_MAX);
+		goto out;
+	}
+	if (has_line_breaker(buf, line)) {
+		usage_error(err, errlen,
+		            "--password-file %s: the password contains a CR or NUL byte",
+		            shown(sh, sizeof(sh), path));
+		goto out;
+	}
+	memcpy(dst, buf, line);
+	dst[line] = '\0';
+	rc = 0;
+out:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	close(fd);
+	return rc;
+}
+
+/* A URL may be quoted in an error only when it cannot carry a secret. */
+static int url_is_showable(const char *u)
+{
+	return strlen(u) < TARGET_URL_MAX && !strpbrk(u, "@?#") && !has_control(u);
+}
+
+static int parse_urls(int n, char **urls, struct check_opts *o, char *err, size_t errlen)
+{
+	char msg[256], sh[TARGET_URL_MAX + 8];
+
+	if (n == 0)
+		return usage_error(
+		    err, errlen,
+		    "no URL given: for example, mailpulse check imaps://mail.example.com");
+	if (n > CHECK_URLS_MAX)
+		return usage_error(err, errlen, "%d URLs given, at most %d at once", n,
+		                   CHECK_URLS_MAX);
+	o->targets = calloc((size_t)n, sizeof(*o->targets));
+	if (!o->targets)
+		return usage_error(err, errlen, "out of memory");
+	for (int i = 0; i < n; i++) {
+		if (target_parse(&o->targets[i], urls[i], msg, sizeof(msg)) == 0)
+			continue;
+		if (url_is_showable(urls[i]))
+			return usage_error(err, errlen, "URL \"%s\": %s",
+			                   shown(sh, sizeof(sh), urls[i]), msg);
+		return usage_error(err, errlen, "URL number %d: %s", i + 1, msg);
+	}
+	o->ntargets = (size_t)n;
+	return 0;
+}
+
+/* Checks that need every option: run once the loop over argv is done. */
+static int cross_check(struct check_opts *o, int set4, int set6, int json, int nagios,
+                       int cert_warn_set, int cert_crit_set, const char *password_file, char *err,
+                       size_t errlen)
+{
+	struct check *c = &o->base;
+	const char *env;
+
+	if (set4 && set6)
+		return usage_error(err, errlen, "-4 and -6 exclude each other");
+	if (json && nagios)
+		return usage_error(err, errlen, "--json and --nagios exclude each other");
+	if (c->warn_ms && c->crit_ms && c->crit_ms < c->warn_ms)
+		return usage_error(err, errlen, "--crit-ms %u is below --warn-ms %u", c->crit_ms,
+		                   c->warn_ms);
+	if (c->warn_ms >= c->timeout_ms)
+		return usage_error(err, errlen,
+		                   "--warn-ms %u is not below the timeout (%u ms): it could never "
+		                   "trigger",
+		                   c->warn_ms, c->timeout_ms);
+	if (c->crit_ms >= c->timeout_ms)
+		return usage_error(err, errlen,
+		                   "--crit-ms %u is not below the timeout (%u ms): it could never "
+		                   "trigger",
+		                   c->crit_ms, c->timeout_ms);
+	if (cert_warn_set && cert_crit_set && c->cert_crit_days > c->cert_warn_days)
+		return usage_error(err, errlen, "--cert-crit %d is above --cert-warn %d",
+		                   c->cert_crit_days, c->cert_warn_days);
+	/* One threshold given: move the default of the other so the pair stays ordered. */
+	if (c->cert_crit_days > c->cert_warn_days) {
+		if (cert_warn_set)
+			c->cert_crit_days = c->cert_warn_days;
+		else
+			c->cert_warn_days = c->cert_crit_days;
+	}
+	if (password_file && !c->login)
+		return usage_error(err, errlen, "--password-file given without --login");
+	if (!c->login)
+		return 0;
+	if (password_file) {
+		if (read_password_file(password_file, o->password, sizeof(o->password), err,
+		                       errlen) < 0)
+			return -1;
+	} else if ((env = getenv("MAILPULSE_PASSWORD")) && *env) {
+		size_t n = strlen(env);
+
+		if (n > CHECK_PASSWORD_MAX)
+			return usage_error(err, errlen,
+			                   "MAILPULSE_PASSWORD is longer than %d bytes",
+			                   CHECK_PASSWORD_MAX);
+		if (has_line_breaker(env, n))
+			return usage_error(err, errlen,
+			                   "MAILPULSE_PASSWORD contains a CR or LF byte");
+		memcpy(o->password, env, n + 1);
+	} else {
+		return usage_error(err, errlen,
+		                   "--login needs a password: use --password-file FILE or set "
+		                   "MAILPULSE_PASSWORD");
+	}
+	c->password = o->password;
+	return 0;
+}
+
+int check_parse_args(int argc, char **argv, struct check_opts *o, char *err, size_t errlen)
+{
+	struct check *c = &o->base;
+	int set4 = 0, set6 = 0, json = 0, nagios = 0, cert_warn_set = 0, cert_crit_set = 0;
+	const char *password_file = NULL;
+	char sh[128];
+	unsigned long v;
+	int ch, rc = 0;
+
+	memset(o, 0, sizeof(*o));
+	check_defaults(c);
+	err[0] = '\0';
+
+	/* 0 makes glibc start over: check_parse_args may run more than once (tests). */
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":46hv", long_opts, NULL)) != -1) {
+		const char *a = optarg;
+
+		if (rc < 0 && ch != 'h' && ch != OPT_VERSION)
+			continue; /* keep only the first error, but still notice --help */
+		switch (ch) {
+		case '4':
+			set4 = 1;
+			c->family = AF_INET;
+			break;
+		case '6':
+			set6 = 1;
+			c->family = AF_INET6;
+			break;
+		case OPT_ALL_ADDRESSES:
+			c->all_addresses = 1;
+			break;
+		case OPT_STARTTLS:
+			if (strcmp(a, "no") == 0)
+				c->starttls = STARTTLS_NO;
+			else if (strcmp(a, "auto") == 0)
+				c->starttls = STARTTLS_AUTO;
+			else if (strcmp(a, "require") == 0)
+				c->starttls = STARTTLS_REQUIRE;
+			else
+				rc = usage_error(
+				    err, errlen,
+				    "--starttls: \"%s\" is not one of no, auto, require",
+				    shown(sh, sizeof(sh), a));
+			break;
+		case OPT_EXPECT:
+			if (!*a || has_control(a))
+				rc = usage_error(
+				    err, errlen,
+				    "--expect: the text must be non-empty printable text");
+			else
+				c->expect = a;
+			break;
+		case OPT_EXPECT_CAP:
+			if (!*a || has_control(a) || strchr(a, ' '))
+				rc = usage_error(err, errlen,
+				                 "--expect-capability: \"%s\" is not a capability "
+				                 "name (one word, no spaces)",
+				                 shown(sh, sizeof(sh), a));
+			else if (c->n_expect_caps >= CHECK_CAPS_MAX)
+				rc = usage_error(err, errlen,
+				                 "--expect-capability: at most %d may be given",
+				                 CHECK_CAPS_MAX);
+			else
+				c->expect_caps[c->n_expect_caps++] = a;
+			break;
+		case OPT_TIMEOUT: {
+			int r = parse_seconds(a, &c->timeout_ms);
+
+			if (r == -1)
+				rc = usage_error(err, errlen,
+				                 "--timeout: \"%s\" is not a number of seconds "
+				                 "(such as 30 or 0.5)",
+				                 shown(sh, sizeof(sh), a));
+			else if (r == -2)
+				rc = usage_error(
+				    err, errlen,
+				    "--timeout: %s s is out of range: 0.1 to 3600 seconds",
+				    shown(sh, sizeof(sh), a));
+			break;
+		}
+		case OPT_WARN_MS:
+		case OPT_CRIT_MS:
+			if (parse_uint(a, 3600000, &v) < 0 || v == 0)
+				rc =
+				    usage_error(err, errlen,
+				                "%s: \"%s\" is not a number of milliseconds from 1 "
+				                "to 3600000",
+				                ch == OPT_WARN_MS ? "--warn-ms" : "--crit-ms",
+				                shown(sh, sizeof(sh), a));
+			else if (ch == OPT_WARN_MS)
+				c->warn_ms = (unsigned)v;
+			else
+				c->crit_ms = (unsigned)v;
+			break;
+		case OPT_SNI:
+			if (!is_host_name(a))
+				rc = usage_error(
+				    err, errlen,
+				    "--sni: \"%s\" is not a host name (letters, digits, "
+				    "'-', '.', at most 253)",
+				    shown(sh, sizeof(sh), a));
+			else
+				c->sni = a;
+			break;
+		case OPT_CA_FILE: {
+			struct stat st;
+
+			if (access(a, R_OK) < 0)
+				rc = usage_error(err, errlen, "--ca-file %s: %s",
+				                 shown(sh, sizeof(sh), a), strerror(errno));
+			else if (stat(a, &st) == 0 && S_ISDIR(st.st_mode))
+				rc = usage_error(err, errlen,
+				                 "--ca-file %s: is a directory, not a PEM file",
+				                 shown(sh, sizeof(sh), a));
+			else
+				c->ca_file = a;
+			break;
+		}
+		case OPT_MIN_TLS:
+			if (parse_min_tls(a, &c->min_tls) < 0)
+				rc = usage_error(
+				    err, errlen,
+				    "--min-tls: \"%s\" is not one of 1.0, 1.1, 1.2, 1.3",
+				    shown(sh, sizeof(sh), a));
+			break;
+		case OPT_INSECURE:
+			c->insecure = 1;
+			break;
+		case OPT_CERT_WARN:
+		case OPT_CERT_CRIT:
+			if (parse_uint(a, 3650, &v) < 0) {
+				rc =
+				    usage_error(err, errlen,
+				                "%s: \"%s\" is not a number of days from 0 to 3650",
+				                ch == OPT_CERT_WARN ? "--cert-warn" : "--cert-crit",
+				                shown(sh, sizeof(sh), a));
+			} else if (ch == OPT_CERT_WARN) {
+				c->cert_warn_days = (int)v;
+				cert_warn_set = 1;
+			} else {
+				c->cert_crit_days = (int)v;
+				cert_crit_set = 1;
+			}
+			break;
+		case OPT_LOGIN:
+			if (!*a || has_control(a))
+				rc = usage_error(
+				    err, errlen,
+				    "--login: the user name must be non-empty printable "
+				    "text");
+			else
+				c->login = a;
+			break;
+		case OPT_PASSWORD_FILE:
+			password_file = a;
+			break;
+		case OPT_ALLOW_PLAINTEXT_AUTH:
+			c->allow_plaintext_auth = 1;
+			break;
+		case OPT_POSTURE:
+			if (strcmp(a, "report") == 0)
+				c->posture = POSTURE_REPORT;
+			else if (strcmp(a, "warn") == 0)
+				c->posture = POSTURE_WARN;
+			else
+				rc = usage_error(err, errlen,
+				                 "--posture: \"%s\" is not one of report, warn",
+				                 shown(sh, sizeof(sh), a));
+			break;
+		case OPT_JSON:
+			json = 1;
+			o->format = CHECK_OUT_JSON;
+			break;
+		case OPT_NAGIOS:
+			nagios = 1;
+			o->format = CHECK_OUT_NAGIOS;
+			break;
+		case 'v':
+			o->verbose = 1;
+			break;
+		case 'h':
+			o->help = 1;
+			break;
+		case OPT_VERSION:
+			o->version = 1;
+			break;
+		case ':':
+			rc = usage_error(err, errlen, "option %s needs a value",
+			                 shown(sh, sizeof(sh), argv[optind - 1]));
+			break;
+		default:
+			if (optopt >= 256)
+				rc = usage_error(err, errlen, "option %s does not take a value",
+				                 shown(sh, sizeof(sh), argv[optind - 1]));
+			else if (optopt > 0 && optopt != '?')
+				rc = usage_error(err, errlen, "unknown option -%c", optopt);
+			else
+				rc = usage_error(err, errlen, "unknown or ambiguous option %s",
+				                 shown(sh, sizeof(sh), argv[optind - 1]));
+			break;
+		}
+	}
+	if (o->help || o->version)
+		return 0;
+	if (rc < 0)
+		return -1;
+	if (cross_check(o, set4, set6, json, nagios, cert_warn_set, cert_crit_set, password_file,
+	                err, errlen) < 0)
+		return -1;
+	return parse_urls(argc - optind, argv + optind, o, err, errlen);
+}
+
+void check_opts_free(struct check_opts *o)
+{
+	OPENSSL_cleanse(o->password, sizeof(o->password));
+	o->base.password = NULL;
+	free(o->targets);
+	o->targets = NULL;
+	o->ntargets = 0;
+}
+
+struct run {
+	struct event_base *base;
+	size_t pending; /* probes started whose callback has not run yet */
+};
+
+/* Where one probe's result lands; copied in the callback since it is valid only then. */
+struct slot {
+	struct run *run;
+	struct result r;
+	int done;
+};
+
+static void on_probe_done(const struct result *r, void *arg)
+{
+	struct slot *s = arg;
+
+	s->r = *r;
+	s->done = 1;
+	/* The resolver keeps events registered forever: the loop ends when we say so. */
+	if (--s->run->pending == 0)
+		event_base_loopexit(s->run->base, NULL);
+}
+
+static void set_unknown(struct result *r, const char *msg)
+{
+	result_init(r, mp_now_us());
+	result_worsen(r, MP_UNKNOWN, MP_R_INTERNAL, "%s", msg);
+}
+
+static void print_results(const struct check_opts *o, const struct check *checks,
+                          const struct slot *slots)
+{
+	size_t n = o->ntargets;
+
+	for (size_t i = 0; i < n; i++) {
+		switch (o->format) {
+		case CHECK_OUT_HUMAN:
+			output_human(stdout, &checks[i], &slots[i].r, o->verbose);
+			break;
+		case CHECK_OUT_JSON:
+			if (output_json_line(stdout, &checks[i], &slots[i].r) < 0)
+				fprintf(stderr, "mailpulse check: out of memory writing JSON\n");
+			break;
+		case CHECK_OUT_NAGIOS:
+			if (n == 1) {
+				output_nagios(stdout, &checks[i], &slots[i].r);
+				break;
+			}
+			/*
+			 * Plugin output: the first line's '|' starts its perfdata; in the
+			 * long text, the first '|' starts perfdata that runs to the end. So
+			 * target 1 carries its own, the last line carries everyone else's,
+			 * and labels are prefixed with the URL to stay apart.
+			 */
+			output_nagios_text(stdout, &checks[i], &slots[i].r);
+			if (i == 0) {
+				fputc('|', stdout);
+				output_nagios_perf(stdout, &checks[0], &slots[0].r,
+				                   checks[0].target.url);
+			} else if (i == n - 1) {
+				for (size_t k = 1; k < n; k++) {
+					fputs(k == 1 ? "|" : " ", stdout);
+					output_nagios_perf(stdout, &checks[k], &slots[k].r,
+					                   checks[k].target.url);
+				}
+			}
+			fputc('\n', stdout);
+			break;
+		}
+	}
+}
+
+static int run_checks(const struct check_opts *o)
+{
+	size_t n = o->ntargets;
+	struct check *checks = calloc(n, sizeof(*checks));
+	struct slot *slots = calloc(n, sizeof(*slots));
+	struct probe_env env;
+	struct event_base *base = NULL;
+	struct run run;
+	char err[256];
+	int code = 3;
+
+	memset(&env, 0, sizeof(env));
+	if (!checks || !slots) {
+		fprintf(stderr, "mailpulse check: out of memory\n");
+		goto out;
+	}
+	base = event_base_new();
+	if (!base) {
+		fprintf(stderr, "mailpulse check: cannot create the event loop\n");
+		goto out;
+	}
+	if (probe_env_init(&env, base, err, sizeof(err)) < 0) {
+		fprintf(stderr, "mailpulse check: %s\n", err);
+		event_base_free(base);
+		base = NULL;
+		goto out;
+	}
+	run.base = base;
+	run.pending = 0;
+	for (size_t i = 0; i < n; i++) {
+		checks[i] = o->base;
+		checks[i].target = o->targets[i];
+		slots[i].run = &run;
+		/* Counted first: the callback never runs inside probe_start(). */
+		run.pending++;
+		if (!probe_start(&env, &checks[i], on_probe_done, &slots[i])) {
+			run.pending--;
+			set_unknown(&slots[i].r, "out of memory starting the probe");
+			slots[i].done = 1;
+		}
+	}
+	if (run.pending > 0)
+		event_base_dispatch(base);
+	for (size_t i = 0; i < n; i++) {
+		/* The loop ran dry with a probe still owed: an engine bug, not the server. */
+		if (!slots[i].done)
+			set_unknown(&slots[i].r, "the probe ended without a result");
+	}
+	print_results(o, checks, slots);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "mailpulse check: cannot write the output: %s\n", strerror(errno));
+	} else {
+		enum mp_status worst = MP_UP;
+
+		for (size_t i = 0; i < n; i++)
+			worst = output_worse(worst, slots[i].r.status);
+		code = output_exit_code(worst);
+	}
+	probe_env_free(&env);
+	event_base_free(base);
+out:
+	free(checks);
+	free(slots);
+	return code;
+}
+
+int check_main(int argc, char **argv)
+{
+	struct check_opts o;
+	char err[512];
+	int code;
+
+	if (check_parse_args(argc, argv, &o, err, sizeof(err)) < 0) {
+		fprintf(stderr, "mailpulse check: %s\nTry 'mailpulse check --help'.\n", err);
+		check_opts_free(&o);
+		return 3;
+	}
+	if (o.help) {
+		check_usage(stdout);
+		check_opts_free(&o);
+		return 0;
+	}
+	if (o.version) {
+		printf("mailpulse %s\n", MAILPULSE_VERSION);
+		check_opts_free(&o);
+		return 0;
+	}
+	/* A server closing early must be an error on that probe, not the end of the process. */
+	signal(SIGPIPE, SIG_IGN);
+	code = run_checks(&o);
+	check_opts_free(&o);
+	return code;
+}

@@ -8,10 +8,15 @@
 enum line_scan line_scan(const char *buf, size_t n, size_t *len, size_t *eol)
 {
 	size_t lim = n < LINE_MAX_LEN + 2 ? n : LINE_MAX_LEN + 2;
-	const char *lf = memchr(buf, '\n', lim);
+	/* memchr on a NULL pointer is undefined even for zero bytes. */
+	const char *lf = lim ? memchr(buf, '\n', lim) : NULL;
 
-	if (!lf)
+	if (!lf) {
+		/* A full-length line whose CR came without its LF yet is still incomplete. */
+		if (n == LINE_MAX_LEN + 1 && buf[LINE_MAX_LEN] == '\r')
+			return LINE_INCOMPLETE;
 		return n > LINE_MAX_LEN ? LINE_TOO_LONG : LINE_INCOMPLETE;
+	}
 	size_t l = (size_t)(lf - buf);
 	size_t e = 1;
 	if (l > 0 && buf[l - 1] == '\r') {
@@ -27,7 +32,7 @@ enum line_scan line_scan(const char *buf, size_t n, size_t *len, size_t *eol)
 
 long line_find_nul(const char *s, size_t n)
 {
-	const char *z = memchr(s, '\0', n);
+	const char *z = n ? memchr(s, '\0', n) : NULL;
 
 	return z ? (long)(z - s) : -1;
 }
@@ -35,7 +40,7 @@ long line_find_nul(const char *s, size_t n)
 size_t line_escape(char *dst, size_t dstsz, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
+	size_t o = 0, cut = 0;
 
 	if (dstsz < 4) {
 		if (dstsz)
@@ -67,16 +72,20 @@ size_t line_escape(char *dst, size_t dstsz, const char *s, size_t n)
 			tmp[k++] = hex[c >> 4];
 			tmp[k++] = hex[c & 15];
 		}
-		/* Keep room for "..." and the NUL if more input follows. */
-		size_t room = dstsz - 1 - (i + 1 < n ? 3 : 0);
-		if (o + k > room) {
-			memcpy(dst + o, "...", 3);
-			o += 3;
-			dst[o] = '\0';
-			return o;
+		/*
+		 * Fill greedily, remembering the last cut after which "..." still
+		 * fits: whether we must cut is only known once the input does
+		 * not fit, and input that fits exactly is shown whole.
+		 */
+		if (o + k > dstsz - 1) {
+			memcpy(dst + cut, "...", 3);
+			dst[cut + 3] = '\0';
+			return cut + 3;
 		}
 		memcpy(dst + o, tmp, k);
 		o += k;
+		if (o + 3 <= dstsz - 1)
+			cut = o;
 	}
 	dst[o] = '\0';
 	return o;
@@ -107,9 +116,9 @@ int line_contains(const char *s, size_t n, const char *needle, int nocase)
 		return 1;
 	for (size_t i = 0; i + nl <= n; i++) {
 		size_t j = 0;
-		while (j < nl && (nocase ? lower((unsigned char)s[i + j]) ==
-					       lower((unsigned char)needle[j])
-					 : s[i + j] == needle[j]))
+		while (j < nl &&
+		       (nocase ? lower((unsigned char)s[i + j]) == lower((unsigned char)needle[j])
+		               : s[i + j] == needle[j]))
 			j++;
 		if (j == nl)
 			return 1;

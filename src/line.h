@@ -18,8 +18,8 @@
 
 enum line_scan {
 	LINE_INCOMPLETE, /* no line ending yet, and under LINE_MAX_LEN */
-	LINE_FOUND,	 /* *len bytes of line, then *eol bytes of CRLF or LF */
-	LINE_TOO_LONG,	 /* no line ending within LINE_MAX_LEN bytes */
+	LINE_FOUND,      /* *len bytes of line, then *eol bytes of CRLF or LF */
+	LINE_TOO_LONG,   /* no line ending within LINE_MAX_LEN bytes */
 };
 
 /*

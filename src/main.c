@@ -1,1 +1,68 @@
-int main(void) { return 0; }
+/*
+ * main.c - argv -> a subcommand; nothing else.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "check.h"
+
+#ifndef MAILPULSE_VERSION
+#define MAILPULSE_VERSION "unknown"
+#endif
+
+static void usage(FILE *f)
+{
+	fputs("Usage: mailpulse COMMAND [OPTION]... [ARG]...\n"
+	      "\n"
+	      "An uptime monitor for IMAP and POP3 servers.\n"
+	      "\n"
+	      "Commands:\n"
+	      "  check URL...     probe servers once and report (mailpulse check --help)\n"
+	      "  help [COMMAND]   show this help, or a command's help\n"
+	      "\n"
+	      "Options:\n"
+	      "  -h, --help       show this help and exit\n"
+	      "      --version    show the version and exit\n"
+	      "\n"
+	      "Exit status: 0 up, 1 degraded, 2 down, 3 unknown or usage error.\n"
+	      "See mailpulse(1).\n",
+	      f);
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	if (!cmd) {
+		usage(stderr);
+		return 3;
+	}
+	if (strcmp(cmd, "check") == 0)
+		return check_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+		printf("mailpulse %s\n", MAILPULSE_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "help") == 0) {
+		if (argc < 3) {
+			usage(stdout);
+			return 0;
+		}
+		if (strcmp(argv[2], "check") == 0) {
+			check_usage(stdout);
+			return 0;
+		}
+		fprintf(stderr, "mailpulse: no help for unknown command '%.64s'; commands: check\n",
+		        argv[2]);
+		return 3;
+	}
+	fprintf(stderr,
+	        "mailpulse: unknown command '%.64s'\n"
+	        "Commands: check, help. Try 'mailpulse --help'.\n",
+	        cmd);
+	return 3;
+}

@@ -1,1 +1,580 @@
-/* output.c: being written */
+/*
+ * output.c - human, JSON and Nagios renderings of one struct result.
+ *
+ * The result holds bytes a server or a certificate chose (greeting,
+ * capabilities, subjects, SANs). They were escaped by the engine, but this
+ * is the last point before a terminal, a JSON parser or a Nagios core, so
+ * every such string is checked again here: control bytes never get out,
+ * and JSON strings are always valid UTF-8.
+ */
+#include "output.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "line.h"
+
+static const char em_dash[] = "\xe2\x80\x94";
+
+int output_exit_code(enum mp_status st)
+{
+	switch (st) {
+	case MP_UP:
+		return 0;
+	case MP_DEGRADED:
+		return 1;
+	case MP_DOWN:
+		return 2;
+	case MP_UNKNOWN:
+		break;
+	}
+	return 3;
+}
+
+enum mp_status output_worse(enum mp_status a, enum mp_status b)
+{
+	static const int rank[] = {[MP_UP] = 0, [MP_DEGRADED] = 2, [MP_DOWN] = 3, [MP_UNKNOWN] = 1};
+
+	if ((unsigned)a > MP_UNKNOWN)
+		a = MP_UNKNOWN;
+	if ((unsigned)b > MP_UNKNOWN)
+		b = MP_UNKNOWN;
+	return rank[b] > rank[a] ? b : a;
+}
+
+/*
+ * Print s with every byte outside printable ASCII as \xNN. nagios also
+ * replaces '|', which would start performance data.
+ */
+static void put_safe(FILE *f, const char *s, int nagios)
+{
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch < 0x20 || ch >= 0x7f)
+			fprintf(f, "\\x%02x", ch);
+		else if (nagios && ch == '|')
+			fputc('/', f);
+		else
+			fputc(ch, f);
+	}
+}
+
+/* A JSON string of s; bytes that are not valid UTF-8 are shown escaped instead. */
+static json_t *jstr(const char *s)
+{
+	json_t *j = json_string(s);
+	char buf[2048];
+
+	if (j)
+		return j;
+	line_escape(buf, sizeof(buf), s, strlen(s));
+	return json_string(buf);
+}
+
+static json_t *jstr_or_null(const char *s)
+{
+	return *s ? jstr(s) : json_null();
+}
+
+static json_t *jms(int64_t us)
+{
+	return us < 0 ? json_null() : json_real((double)us / 1000.0);
+}
+
+static void put(json_t *o, const char *key, json_t *v, int *bad)
+{
+	/* json_object_set_new() releases v on failure; a NULL v is out of memory. */
+	if (!v || json_object_set_new(o, key, v) < 0)
+		*bad = 1;
+}
+
+static void iso8601(char *buf, size_t len, int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "?");
+}
+
+static json_t *jtime(int64_t t)
+{
+	char buf[40];
+
+	iso8601(buf, sizeof(buf), t);
+	return json_string(buf);
+}
+
+/* Split s on any of the separator bytes, dropping empty pieces and surrounding blanks. */
+static json_t *jsplit(const char *s, const char *seps, int *bad)
+{
+	json_t *a = json_array();
+	char piece[RESULT_CAPS_MAX];
+
+	if (!a) {
+		*bad = 1;
+		return NULL;
+	}
+	while (*s) {
+		size_t n = strcspn(s, seps);
+		const char *p = s;
+		size_t m = n;
+
+		while (m && *p == ' ') {
+			p++;
+			m--;
+		}
+		while (m && p[m - 1] == ' ')
+			m--;
+		if (m) {
+			if (m >= sizeof(piece))
+				m = sizeof(piece) - 1;
+			memcpy(piece, p, m);
+			piece[m] = '\0';
+			if (json_array_append_new(a, jstr(piece)) < 0)
+				*bad = 1;
+		}
+		s += n;
+		if (*s)
+			s++;
+	}
+	return a;
+}
+
+static json_t *json_cert(const struct cert_facts *cf, int *bad)
+{
+	json_t *o = json_object();
+
+	if (!o) {
+		*bad = 1;
+		return NULL;
+	}
+	put(o, "subject", jstr(cf->subject), bad);
+	put(o, "issuer", jstr(cf->issuer), bad);
+	put(o, "not_before", jtime(cf->not_before), bad);
+	put(o, "not_after", jtime(cf->not_after), bad);
+	put(o, "sha256", jstr(cf->sha256), bad);
+	return o;
+}
+
+static json_t *json_tls(const struct tls_facts *t, int *bad)
+{
+	json_t *o, *chain;
+	int n = t->chain_len, have = t->chain_len > 0;
+
+	if (!t->used)
+		return json_null();
+	if (n > RESULT_CHAIN_MAX)
+		n = RESULT_CHAIN_MAX;
+	o = json_object();
+	if (!o) {
+		*bad = 1;
+		return NULL;
+	}
+	put(o, "version", jstr_or_null(t->version), bad);
+	put(o, "cipher", jstr_or_null(t->cipher), bad);
+	put(o, "verified", json_boolean(t->verified), bad);
+	put(o, "verify_error", t->verify_code ? jstr(t->verify_msg) : json_null(), bad);
+	put(o, "subject", have ? jstr(t->chain[0].subject) : json_null(), bad);
+	put(o, "issuer", have ? jstr(t->chain[0].issuer) : json_null(), bad);
+	put(o, "sans", jsplit(t->sans, ",", bad), bad);
+	put(o, "not_before", have ? jtime(t->chain[0].not_before) : json_null(), bad);
+	put(o, "not_after", have ? jtime(t->chain[0].not_after) : json_null(), bad);
+	put(o, "days_left", have ? json_integer(t->days_left) : json_null(), bad);
+	put(o, "sha256", have ? jstr(t->chain[0].sha256) : json_null(), bad);
+	put(o, "expires_first",
+	    have && t->earliest >= 0 && t->earliest < n ? jstr(t->chain[t->earliest].subject)
+	                                                : json_null(),
+	    bad);
+	chain = json_array();
+	if (!chain)
+		*bad = 1;
+	for (int i = 0; chain && i < n; i++)
+		if (json_array_append_new(chain, json_cert(&t->chain[i], bad)) < 0)
+			*bad = 1;
+	put(o, "chain", chain, bad);
+	return o;
+}
+
+static json_t *json_addrs(const struct result *r, int *bad)
+{
+	json_t *a;
+	int n = r->naddrs > RESULT_ADDR_MAX ? RESULT_ADDR_MAX : r->naddrs;
+
+	if (n <= 0)
+		return json_null();
+	a = json_array();
+	if (!a) {
+		*bad = 1;
+		return NULL;
+	}
+	for (int i = 0; i < n; i++) {
+		const struct addr_result *ar = &r->addrs[i];
+		json_t *o = json_object();
+
+		if (!o || json_array_append_new(a, o) < 0) {
+			*bad = 1;
+			break;
+		}
+		put(o, "address", jstr(ar->address), bad);
+		put(o, "status", json_string(result_status_name(ar->status)), bad);
+		put(o, "reason", json_string(result_reason_name(ar->reason)), bad);
+		put(o, "message", jstr(ar->message), bad);
+		put(o, "time_to_greeting_ms", jms(ar->greeting_us), bad);
+		put(o, "total_ms", jms(ar->total_us), bad);
+	}
+	return a;
+}
+
+json_t *output_json(const struct check *c, const struct result *r)
+{
+	json_t *o = json_object(), *tm = json_object(), *warn = json_array();
+	int bad = 0;
+
+	if (!o || !tm || !warn) {
+		json_decref(o);
+		json_decref(tm);
+		json_decref(warn);
+		return NULL;
+	}
+	put(o, "target", jstr(c->target.url), &bad);
+	put(o, "status", json_string(result_status_name(r->status)), &bad);
+	put(o, "reason", json_string(result_reason_name(r->reason)), &bad);
+	put(o, "message", jstr(r->message), &bad);
+	for (int i = 0; i < MP_PH__COUNT; i++)
+		put(tm, result_phase_name((enum mp_phase)i), jms(r->phase_us[i]), &bad);
+	put(o, "timings_ms", tm, &bad);
+	put(o, "time_to_greeting_ms", jms(r->ttg_us), &bad);
+	put(o, "address", jstr_or_null(r->address), &bad);
+	put(o, "greeting", jstr_or_null(r->greeting), &bad);
+	put(o, "capabilities", jsplit(r->capabilities, " ", &bad), &bad);
+	for (int i = 0; i < r->nwarnings && i < RESULT_WARN_MAX; i++)
+		if (json_array_append_new(warn, jstr(r->warnings[i])) < 0)
+			bad = 1;
+	put(o, "warnings", warn, &bad);
+	put(o, "messages", r->messages < 0 ? json_null() : json_integer(r->messages), &bad);
+	put(o, "tls", json_tls(&r->tls, &bad), &bad);
+	put(o, "addresses", json_addrs(r, &bad), &bad);
+	if (bad) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+int output_json_line(FILE *f, const struct check *c, const struct result *r)
+{
+	json_t *o = output_json(c, r);
+	/* Ten significant digits: microseconds up to an hour, without binary noise. */
+	char *s = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
+
+	json_decref(o);
+	if (!s)
+		return -1;
+	fputs(s, f);
+	fputc('\n', f);
+	free(s);
+	return 0;
+}
+
+/* ---- human ---- */
+
+static const char *status_upper(enum mp_status st)
+{
+	switch (st) {
+	case MP_UP:
+		return "UP";
+	case MP_DEGRADED:
+		return "DEGRADED";
+	case MP_DOWN:
+		return "DOWN";
+	case MP_UNKNOWN:
+		break;
+	}
+	return "UNKNOWN";
+}
+
+static void fmt_ms(char *buf, size_t len, int64_t us)
+{
+	double ms = (double)us / 1000.0;
+
+	snprintf(buf, len, ms < 100.0 ? "%.1f ms" : "%.0f ms", ms);
+}
+
+static void human_cert_days(FILE *f, int64_t days)
+{
+	if (days < 0)
+		fprintf(f, "cert expired %lld day%s ago", (long long)-days, days == -1 ? "" : "s");
+	else
+		fprintf(f, "cert %lld day%s left", (long long)days, days == 1 ? "" : "s");
+}
+
+static void human_detail(FILE *f, const char *label, const char *value)
+{
+	if (!*value)
+		return;
+	fprintf(f, "  %-18s ", label);
+	put_safe(f, value, 0);
+	fputc('\n', f);
+}
+
+static void human_verbose(FILE *f, const struct check *c, const struct result *r)
+{
+	const struct tls_facts *t = &r->tls;
+	char buf[64];
+
+	(void)c;
+	human_detail(f, "address:", r->address);
+	for (int i = 0; i < MP_PH__COUNT; i++) {
+		if (r->phase_us[i] < 0)
+			continue;
+		fmt_ms(buf, sizeof(buf), r->phase_us[i]);
+		fprintf(f, "  %-18s %s\n", result_phase_name((enum mp_phase)i), buf);
+	}
+	if (r->ttg_us >= 0) {
+		fmt_ms(buf, sizeof(buf), r->ttg_us);
+		fprintf(f, "  %-18s %s\n", "time to greeting:", buf);
+	}
+	human_detail(f, "greeting:", r->greeting);
+	human_detail(f, "capabilities:", r->capabilities);
+	if (r->messages >= 0)
+		fprintf(f, "  %-18s %lld\n", "messages:", (long long)r->messages);
+	for (int i = 0; i < r->nwarnings && i < RESULT_WARN_MAX; i++)
+		human_detail(f, "warning:", r->warnings[i]);
+	if (t->used) {
+		human_detail(f, "tls version:", t->version);
+		human_detail(f, "tls cipher:", t->cipher);
+		if (t->verified)
+			fprintf(f, "  %-18s ok\n", "verification:");
+		else if (t->verify_code) {
+			fprintf(f,
+			        "  %-18s failed at depth %d: ", "verification:", t->verify_depth);
+			put_safe(f, t->verify_msg, 0);
+			fprintf(f, " (%d)\n", t->verify_code);
+		} else
+			fprintf(f, "  %-18s not done or not passed\n", "verification:");
+		if (t->chain_len > 0) {
+			human_detail(f, "subject:", t->chain[0].subject);
+			human_detail(f, "issuer:", t->chain[0].issuer);
+		}
+		human_detail(f, "sans:", t->sans);
+		if (t->chain_len > 0) {
+			iso8601(buf, sizeof(buf), t->chain[0].not_before);
+			fprintf(f, "  %-18s %s\n", "not before:", buf);
+			iso8601(buf, sizeof(buf), t->chain[0].not_after);
+			fprintf(f, "  %-18s %s\n", "not after:", buf);
+			fprintf(f, "  %-18s %lld", "days left:", (long long)t->days_left);
+			if (t->earliest > 0 && t->earliest < t->chain_len &&
+			    t->earliest < RESULT_CHAIN_MAX) {
+				fputs(" (first to expire: ", f);
+				put_safe(f, t->chain[t->earliest].subject, 0);
+				fputc(')', f);
+			}
+			fputc('\n', f);
+			human_detail(f, "sha256:", t->chain[0].sha256);
+			fprintf(f, "  chain as served (%d):\n", t->chain_len);
+			for (int i = 0; i < t->chain_len && i < RESULT_CHAIN_MAX; i++) {
+				const struct cert_facts *cf = &t->chain[i];
+
+				fprintf(f, "    [%d] subject: ", i);
+				put_safe(f, cf->subject, 0);
+				fputs("\n        issuer:  ", f);
+				put_safe(f, cf->issuer, 0);
+				iso8601(buf, sizeof(buf), cf->not_before);
+				fprintf(f, "\n        valid:   %s .. ", buf);
+				iso8601(buf, sizeof(buf), cf->not_after);
+				fprintf(f, "%s\n        sha256:  ", buf);
+				put_safe(f, cf->sha256, 0);
+				fputc('\n', f);
+			}
+		}
+	}
+	if (r->naddrs > 0) {
+		fprintf(f, "  addresses:\n");
+		for (int i = 0; i < r->naddrs && i < RESULT_ADDR_MAX; i++) {
+			const struct addr_result *ar = &r->addrs[i];
+			fputs("    ", f);
+			put_safe(f, ar->address, 0);
+			fprintf(f, " %s", status_upper(ar->status));
+			if (ar->greeting_us >= 0) {
+				fmt_ms(buf, sizeof(buf), ar->greeting_us);
+				fprintf(f, " %s", buf);
+			}
+			if (ar->status != MP_UP || ar->reason != MP_R_OK) {
+				fprintf(f, " %s", result_reason_name(ar->reason));
+				if (ar->message[0]) {
+					fprintf(f, " %s ", em_dash);
+					put_safe(f, ar->message, 0);
+				}
+			}
+			fputc('\n', f);
+		}
+	}
+}
+
+void output_human(FILE *f, const struct check *c, const struct result *r, int verbose)
+{
+	int64_t us = r->ttg_us >= 0 ? r->ttg_us : r->phase_us[MP_PH_TOTAL];
+	char buf[64];
+
+	put_safe(f, c->target.url, 0);
+	fprintf(f, " %s", status_upper(r->status));
+	if (r->status == MP_UP && r->reason == MP_R_OK) {
+		const char *sep = " ";
+
+		if (us >= 0) {
+			fmt_ms(buf, sizeof(buf), us);
+			fprintf(f, " %s", buf);
+		}
+		fprintf(f, " %s", em_dash);
+		if (r->tls.used) {
+			fprintf(f, "%s", sep);
+			put_safe(f, r->tls.version[0] ? r->tls.version : "TLS", 0);
+			sep = ", ";
+			if (r->tls.chain_len > 0) {
+				fputs(sep, f);
+				human_cert_days(f, r->tls.days_left);
+			}
+			if (!r->tls.verified)
+				fputs(", certificate NOT verified", f);
+		} else {
+			fprintf(f, "%sno TLS", sep);
+			sep = ", ";
+		}
+		if (r->messages >= 0)
+			fprintf(f, ", %lld message%s", (long long)r->messages,
+			        r->messages == 1 ? "" : "s");
+		for (int i = 0; i < r->nwarnings && i < RESULT_WARN_MAX; i++) {
+			fputs(i == 0 ? "; warning: " : "; ", f);
+			put_safe(f, r->warnings[i], 0);
+		}
+		if (r->greeting[0]) {
+			fputs(" (greeting: ", f);
+			put_safe(f, r->greeting, 0);
+			fputc(')', f);
+		}
+	} else {
+		fprintf(f, " %s", result_reason_name(r->reason));
+		if (r->message[0]) {
+			fprintf(f, " %s ", em_dash);
+			put_safe(f, r->message, 0);
+		}
+		for (int i = 0; i < r->nwarnings && i < RESULT_WARN_MAX; i++) {
+			fputs(i == 0 ? "; warning: " : "; ", f);
+			put_safe(f, r->warnings[i], 0);
+		}
+	}
+	fputc('\n', f);
+	if (verbose)
+		human_verbose(f, c, r);
+}
+
+/* ---- Nagios ---- */
+
+static const char *nagios_state(enum mp_status st)
+{
+	switch (st) {
+	case MP_UP:
+		return "OK";
+	case MP_DEGRADED:
+		return "WARNING";
+	case MP_DOWN:
+		return "CRITICAL";
+	case MP_UNKNOWN:
+		break;
+	}
+	return "UNKNOWN";
+}
+
+/* "host:port" (brackets kept for IPv6): the canonical URL without its scheme. */
+static const char *host_port(const struct check *c)
+{
+	const char *p = strstr(c->target.url, "://");
+
+	return p ? p + 3 : c->target.url;
+}
+
+void output_nagios_text(FILE *f, const struct check *c, const struct result *r)
+{
+	fprintf(f, "%s %s - ", target_service(&c->target), nagios_state(r->status));
+	put_safe(f, host_port(c), 1);
+	if (r->status == MP_UP && r->reason == MP_R_OK) {
+		if (r->ttg_us >= 0)
+			fprintf(f, " greeting in %.3fs", (double)r->ttg_us / 1e6);
+		if (r->tls.used) {
+			fputs(", ", f);
+			put_safe(f, r->tls.version[0] ? r->tls.version : "TLS", 1);
+			if (r->tls.chain_len > 0)
+				fprintf(f, ", cert %lld days", (long long)r->tls.days_left);
+			if (!r->tls.verified)
+				fputs(", certificate NOT verified", f);
+		}
+		if (r->messages >= 0)
+			fprintf(f, ", %lld messages", (long long)r->messages);
+	} else {
+		fprintf(f, " %s", result_reason_name(r->reason));
+		if (r->message[0]) {
+			fputs(": ", f);
+			put_safe(f, r->message, 1);
+		}
+	}
+	for (int i = 0; i < r->nwarnings && i < RESULT_WARN_MAX; i++) {
+		fputs(i == 0 ? "; warning: " : "; ", f);
+		put_safe(f, r->warnings[i], 1);
+	}
+}
+
+/* One perfdata item: label=value[UOM];warn;crit;min with the optional tail trimmed. */
+static void perf_label(FILE *f, const char *prefix, const char *name, int *first)
+{
+	if (!*first)
+		fputc(' ', f);
+	*first = 0;
+	if (prefix) {
+		/* Quoted labels may hold anything but '=' and '\''; the canonical URL has neither.
+		 */
+		fputc('\'', f);
+		put_safe(f, prefix, 1);
+		fprintf(f, " %s'=", name);
+	} else {
+		fprintf(f, "%s=", name);
+	}
+}
+
+void output_nagios_perf(FILE *f, const struct check *c, const struct result *r, const char *prefix)
+{
+	int first = 1;
+
+	if (r->ttg_us >= 0) {
+		perf_label(f, prefix, "time", &first);
+		fprintf(f, "%.6fs;", (double)r->ttg_us / 1e6);
+		if (c->warn_ms)
+			fprintf(f, "%.3f", c->warn_ms / 1000.0);
+		fputc(';', f);
+		if (c->crit_ms)
+			fprintf(f, "%.3f", c->crit_ms / 1000.0);
+		fputs(";0", f);
+	}
+	for (int i = 0; i < MP_PH__COUNT; i++) {
+		if (r->phase_us[i] < 0)
+			continue;
+		perf_label(f, prefix, result_phase_name((enum mp_phase)i), &first);
+		fprintf(f, "%.6fs;;;0", (double)r->phase_us[i] / 1e6);
+	}
+	if (r->tls.used && r->tls.chain_len > 0) {
+		/* "N:" is a Nagios range alerting below N: fewer days left is worse. */
+		perf_label(f, prefix, "cert_days", &first);
+		fprintf(f, "%lld;%d:;%d:", (long long)r->tls.days_left, c->cert_warn_days,
+		        c->cert_crit_days);
+	}
+}
+
+void output_nagios(FILE *f, const struct check *c, const struct result *r)
+{
+	output_nagios_text(f, c, r);
+	fputc('|', f);
+	output_nagios_perf(f, c, r, NULL);
+	fputc('\n', f);
+}

@@ -44,7 +44,7 @@ struct probe;
  * Returns NULL only when out of memory, and then the callback never runs.
  */
 struct probe *probe_start(struct probe_env *env, const struct check *c, probe_done_cb cb,
-			  void *arg);
+                          void *arg);
 
 /* Abandon a running probe: everything is freed, the callback does not run. */
 void probe_cancel(struct probe *p);

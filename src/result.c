@@ -47,15 +47,9 @@ static const char *const reason_names[MP_R__COUNT] = {
 };
 
 static const char *const phase_names[MP_PH__COUNT] = {
-    [MP_PH_DNS] = "dns",
-    [MP_PH_CONNECT] = "connect",
-    [MP_PH_TLS] = "tls",
-    [MP_PH_GREETING] = "greeting",
-    [MP_PH_CAPABILITY] = "capability",
-    [MP_PH_STARTTLS] = "starttls",
-    [MP_PH_LOGIN] = "login",
-    [MP_PH_MAILBOX] = "mailbox",
-    [MP_PH_TOTAL] = "total",
+    [MP_PH_DNS] = "dns",           [MP_PH_CONNECT] = "connect",       [MP_PH_TLS] = "tls",
+    [MP_PH_GREETING] = "greeting", [MP_PH_CAPABILITY] = "capability", [MP_PH_STARTTLS] = "starttls",
+    [MP_PH_LOGIN] = "login",       [MP_PH_MAILBOX] = "mailbox",       [MP_PH_TOTAL] = "total",
 };
 
 void result_init(struct result *r, int64_t now_us)
@@ -74,7 +68,7 @@ void result_init(struct result *r, int64_t now_us)
 }
 
 static void vworsen(struct result *r, enum mp_status st, enum mp_reason why, const char *fmt,
-		    va_list ap)
+                    va_list ap)
 {
 	if (r->final || st <= r->status)
 		return;

@@ -83,16 +83,16 @@ enum mp_phase {
 	MP_PH__COUNT
 };
 
-#define RESULT_MSG_MAX 512
-#define RESULT_GREETING_MAX 512 /* escaped and shortened */
-#define RESULT_CAPS_MAX 1024	/* escaped, space separated */
-#define RESULT_WARN_MAX 4
-#define RESULT_WARN_LEN 200
-#define RESULT_NAME_MAX 256 /* a subject, issuer or host */
-#define RESULT_SANS_MAX 512
-#define RESULT_CHAIN_MAX 8
-#define RESULT_ADDR_MAX 16
-#define RESULT_ADDRSTR 64 /* "[ipv6]:port" fits */
+#define RESULT_MSG_MAX      512
+#define RESULT_GREETING_MAX 512  /* escaped and shortened */
+#define RESULT_CAPS_MAX     1024 /* escaped, space separated */
+#define RESULT_WARN_MAX     4
+#define RESULT_WARN_LEN     200
+#define RESULT_NAME_MAX     256 /* a subject, issuer or host */
+#define RESULT_SANS_MAX     512
+#define RESULT_CHAIN_MAX    8
+#define RESULT_ADDR_MAX     16
+#define RESULT_ADDRSTR      64 /* "[ipv6]:port" fits */
 
 /* One certificate as the server served it. */
 struct cert_facts {
@@ -104,18 +104,18 @@ struct cert_facts {
 };
 
 struct tls_facts {
-	int used;	    /* 0: no TLS on this connection */
-	char version[16];   /* "TLSv1.3" */
+	int used;         /* 0: no TLS on this connection */
+	char version[16]; /* "TLSv1.3" */
 	char cipher[64];
-	int verify_code;    /* X509_V_* as OpenSSL reported it, 0 when valid */
-	int verify_depth;   /* chain depth of the first verification error, -1 if none */
+	int verify_code;  /* X509_V_* as OpenSSL reported it, 0 when valid */
+	int verify_depth; /* chain depth of the first verification error, -1 if none */
 	char verify_msg[128];
-	int verified;	    /* 1 when chain and host name verified */
+	int verified;               /* 1 when chain and host name verified */
 	char sans[RESULT_SANS_MAX]; /* leaf subjectAltNames, comma separated */
-	int chain_len;		    /* as served; chain[0] is the leaf */
+	int chain_len;              /* as served; chain[0] is the leaf */
 	struct cert_facts chain[RESULT_CHAIN_MAX];
-	int earliest;	     /* index in chain of the certificate that expires first */
-	int64_t days_left;   /* floor((earliest not_after - now) / 1 day); negative if expired */
+	int earliest;      /* index in chain of the certificate that expires first */
+	int64_t days_left; /* floor((earliest not_after - now) / 1 day); negative if expired */
 };
 
 /* One address's outcome, with --all-addresses. */
@@ -138,11 +138,11 @@ struct result {
 	char message[RESULT_MSG_MAX];
 	int final; /* the verdict is reached; later events do not change it */
 
-	char address[RESULT_ADDRSTR]; /* the address that was used */
+	char address[RESULT_ADDRSTR];   /* the address that was used */
 	int64_t phase_us[MP_PH__COUNT]; /* -1: phase not reached */
-	int64_t mark_us;		/* monotonic time at which the current phase began */
-	int64_t start_us;		/* monotonic time at which the probe began */
-	int64_t ttg_us;			/* time to greeting: connect start to greeting, -1 if none */
+	int64_t mark_us;                /* monotonic time at which the current phase began */
+	int64_t start_us;               /* monotonic time at which the probe began */
+	int64_t ttg_us; /* time to greeting: connect start to greeting, -1 if none */
 
 	char greeting[RESULT_GREETING_MAX]; /* escaped */
 	char capabilities[RESULT_CAPS_MAX]; /* final list (after TLS where TLS is used) */
@@ -176,7 +176,7 @@ void result_phase(struct result *r, enum mp_phase ph, int64_t now_us);
 /* Start timing anew from now_us without charging anything (idle gaps). */
 void result_mark(struct result *r, int64_t now_us);
 
-const char *result_status_name(enum mp_status st); /* "up", "degraded", "down", "unknown" */
+const char *result_status_name(enum mp_status st);  /* "up", "degraded", "down", "unknown" */
 const char *result_reason_name(enum mp_reason why); /* "ok", "dns", "refused", ... */
 const char *result_phase_name(enum mp_phase ph);    /* "dns", "connect", ... */
 /* Parse a reason name; returns -1 when unknown. */

@@ -18,11 +18,11 @@ enum mp_proto {
 };
 
 #define TARGET_HOST_MAX 256
-#define TARGET_URL_MAX 300
+#define TARGET_URL_MAX  300
 
 struct target {
 	enum mp_proto proto;
-	int implicit_tls;	     /* imaps://, pop3s:// */
+	int implicit_tls;           /* imaps://, pop3s:// */
 	char host[TARGET_HOST_MAX]; /* without brackets for IPv6 literals */
 	uint16_t port;
 	char url[TARGET_URL_MAX]; /* canonical: scheme://host:port, brackets for IPv6 */
@@ -40,14 +40,14 @@ int target_parse(struct target *t, const char *url, char *err, size_t errlen);
 const char *target_service(const struct target *t);
 
 enum starttls_mode {
-	STARTTLS_NO,	  /* greeting only on plain schemes */
-	STARTTLS_AUTO,	  /* upgrade when advertised */
+	STARTTLS_NO,      /* greeting only on plain schemes */
+	STARTTLS_AUTO,    /* upgrade when advertised */
 	STARTTLS_REQUIRE, /* not advertised is starttls_unavailable */
 };
 
 enum posture_mode {
 	POSTURE_REPORT, /* plaintext-auth findings are warnings only */
-	POSTURE_WARN,	/* ... and make the check degraded (plaintext_auth) */
+	POSTURE_WARN,   /* ... and make the check degraded (plaintext_auth) */
 };
 
 #define CHECK_CAPS_MAX 16
@@ -66,8 +66,8 @@ struct check {
 	unsigned crit_ms;    /* ... over this: down (0 = off) */
 	const char *sni;     /* overrides the host name for SNI and verification */
 	const char *ca_file; /* NULL: the system store */
-	int min_tls;	     /* TLS1_2_VERSION etc. */
-	int insecure;	     /* verify nothing, still report what was seen */
+	int min_tls;         /* TLS1_2_VERSION etc. */
+	int insecure;        /* verify nothing, still report what was seen */
 	int cert_warn_days;
 	int cert_crit_days;
 	const char *login;    /* NULL: no mailbox check */

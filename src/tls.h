@@ -41,6 +41,6 @@ int tls_judge(SSL *ssl, const struct check *c, struct result *r, int64_t now);
  * port), sys_errno the socket error if any.
  */
 void tls_handshake_failed(struct result *r, unsigned long err, const char *raw, size_t rawlen,
-			  int sys_errno);
+                          int sys_errno);
 
 #endif

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install what mailpulse needs to build, test and demo, from Debian 12's
+# packages, and nothing that is already there. Needs root (or sudo).
+set -euo pipefail
+
+pkgs=(
+  build-essential cmake pkg-config clang-format
+  libssl-dev libevent-dev libjansson-dev libyaml-dev libsqlite3-dev
+  libcurl4-openssl-dev libcmocka-dev
+  openssl ca-certificates dovecot-imapd dovecot-pop3d
+  clang libclang-rt-14-dev valgrind jq procps iproute2
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+# Keep the packaged dovecot from starting a system instance where policy allows.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+  $SUDO chmod +x /usr/sbin/policy-rc.d
+  trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

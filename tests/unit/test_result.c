@@ -1,0 +1,199 @@
+/*
+ * test_result.c - the rules of the result vocabulary: a result only gets
+ * worse, the first cause stands, final freezes it, phases accumulate.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "result.h"
+
+static void test_init(void **state)
+{
+	struct result r;
+
+	(void)state;
+	memset(&r, 0x5a, sizeof(r));
+	result_init(&r, 1234);
+	assert_int_equal(r.status, MP_UP);
+	assert_int_equal(r.reason, MP_R_OK);
+	assert_string_equal(r.message, "");
+	assert_int_equal(r.final, 0);
+	for (int i = 0; i < MP_PH__COUNT; i++)
+		assert_int_equal(r.phase_us[i], -1);
+	assert_int_equal(r.start_us, 1234);
+	assert_int_equal(r.mark_us, 1234);
+	assert_int_equal(r.ttg_us, -1);
+	assert_int_equal(r.messages, -1);
+	assert_int_equal(r.nwarnings, 0);
+	assert_int_equal(r.tls.used, 0);
+	assert_int_equal(r.tls.verify_depth, -1);
+	assert_string_equal(r.greeting, "");
+	assert_string_equal(r.capabilities, "");
+}
+
+static void test_worsen_only_down(void **state)
+{
+	struct result r;
+
+	(void)state;
+	result_init(&r, 0);
+	result_worsen(&r, MP_DEGRADED, MP_R_SLOW, "slow: %d ms", 900);
+	assert_int_equal(r.status, MP_DEGRADED);
+	assert_int_equal(r.reason, MP_R_SLOW);
+	assert_string_equal(r.message, "slow: 900 ms");
+
+	/* Same severity: the first cause stands. */
+	result_worsen(&r, MP_DEGRADED, MP_R_CERT_EXPIRING, "expiring");
+	assert_int_equal(r.reason, MP_R_SLOW);
+	assert_string_equal(r.message, "slow: 900 ms");
+
+	/* Better: ignored. */
+	result_worsen(&r, MP_UP, MP_R_OK, "fine");
+	assert_int_equal(r.status, MP_DEGRADED);
+
+	result_fail(&r, MP_R_AUTH_FAILED, "login failed: %s", "no");
+	assert_int_equal(r.status, MP_DOWN);
+	assert_int_equal(r.reason, MP_R_AUTH_FAILED);
+	assert_string_equal(r.message, "login failed: no");
+
+	result_fail(&r, MP_R_MAILBOX_ERROR, "second failure");
+	assert_int_equal(r.reason, MP_R_AUTH_FAILED);
+
+	/* Our side failing is worse still: we cannot judge the server. */
+	result_worsen(&r, MP_UNKNOWN, MP_R_INTERNAL, "oom");
+	assert_int_equal(r.status, MP_UNKNOWN);
+	assert_int_equal(r.reason, MP_R_INTERNAL);
+}
+
+static void test_final_freezes(void **state)
+{
+	struct result r;
+
+	(void)state;
+	result_init(&r, 0);
+	r.final = 1;
+	result_fail(&r, MP_R_CLOSED, "closed after the verdict");
+	assert_int_equal(r.status, MP_UP);
+	assert_int_equal(r.reason, MP_R_OK);
+	assert_string_equal(r.message, "");
+}
+
+static void test_message_truncated(void **state)
+{
+	struct result r;
+	char big[RESULT_MSG_MAX * 2];
+
+	(void)state;
+	memset(big, 'm', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	result_init(&r, 0);
+	result_fail(&r, MP_R_PROTOCOL_ERROR, "%s", big);
+	assert_int_equal(strlen(r.message), RESULT_MSG_MAX - 1);
+}
+
+static void test_warnings_capped(void **state)
+{
+	struct result r;
+
+	(void)state;
+	result_init(&r, 0);
+	for (int i = 0; i < RESULT_WARN_MAX + 3; i++)
+		result_warn(&r, "warning %d", i);
+	assert_int_equal(r.nwarnings, RESULT_WARN_MAX);
+	assert_string_equal(r.warnings[0], "warning 0");
+	assert_string_equal(r.warnings[RESULT_WARN_MAX - 1], "warning 3");
+	/* Warnings never change the status. */
+	assert_int_equal(r.status, MP_UP);
+
+	char big[RESULT_WARN_LEN * 2];
+	memset(big, 'w', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	result_init(&r, 0);
+	result_warn(&r, "%s", big);
+	assert_int_equal(strlen(r.warnings[0]), RESULT_WARN_LEN - 1);
+}
+
+static void test_phases(void **state)
+{
+	struct result r;
+
+	(void)state;
+	result_init(&r, 1000);
+	result_phase(&r, MP_PH_CONNECT, 1500);
+	assert_int_equal(r.phase_us[MP_PH_CONNECT], 500);
+	assert_int_equal(r.mark_us, 1500);
+	result_phase(&r, MP_PH_CAPABILITY, 1700);
+	result_mark(&r, 5000); /* an idle gap: charged to nothing */
+	result_phase(&r, MP_PH_CAPABILITY, 5300);
+	assert_int_equal(r.phase_us[MP_PH_CAPABILITY], 500);
+	assert_int_equal(r.phase_us[MP_PH_GREETING], -1);
+	/* A clock that goes backwards charges nothing rather than a negative time. */
+	result_phase(&r, MP_PH_LOGIN, 100);
+	assert_int_equal(r.phase_us[MP_PH_LOGIN], 0);
+	assert_int_equal(r.mark_us, 100);
+}
+
+static void test_names(void **state)
+{
+	(void)state;
+	assert_string_equal(result_status_name(MP_UP), "up");
+	assert_string_equal(result_status_name(MP_DEGRADED), "degraded");
+	assert_string_equal(result_status_name(MP_DOWN), "down");
+	assert_string_equal(result_status_name(MP_UNKNOWN), "unknown");
+	assert_string_equal(result_status_name((enum mp_status)42), "unknown");
+	assert_string_equal(result_reason_name(MP_R_OK), "ok");
+	assert_string_equal(result_reason_name(MP_R_STARTTLS_INJECTION), "starttls_injection");
+	assert_string_equal(result_reason_name(MP_R__COUNT), "internal");
+	assert_string_equal(result_phase_name(MP_PH_GREETING), "greeting");
+	assert_string_equal(result_phase_name(MP_PH_TOTAL), "total");
+	assert_string_equal(result_phase_name(MP_PH__COUNT), "?");
+}
+
+/* Every reason has its own name and parses back to itself: the JSON schema relies on it. */
+static void test_reason_roundtrip(void **state)
+{
+	(void)state;
+	for (int i = 0; i < MP_R__COUNT; i++) {
+		const char *n = result_reason_name((enum mp_reason)i);
+		assert_non_null(n);
+		assert_true(strlen(n) > 0);
+		assert_int_equal(result_reason_parse(n), i);
+		for (int j = 0; j < i; j++)
+			assert_string_not_equal(n, result_reason_name((enum mp_reason)j));
+	}
+	assert_int_equal(result_reason_parse("no_such_reason"), -1);
+	assert_int_equal(result_reason_parse(""), -1);
+	for (int i = 0; i < MP_PH__COUNT; i++)
+		assert_string_not_equal(result_phase_name((enum mp_phase)i), "?");
+}
+
+static void test_clock_monotonic(void **state)
+{
+	(void)state;
+	int64_t a = mp_now_us();
+	int64_t b = mp_now_us();
+	assert_true(a > 0);
+	assert_true(b >= a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_init),
+	    cmocka_unit_test(test_worsen_only_down),
+	    cmocka_unit_test(test_final_freezes),
+	    cmocka_unit_test(test_message_truncated),
+	    cmocka_unit_test(test_warnings_capped),
+	    cmocka_unit_test(test_phases),
+	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_reason_roundtrip),
+	    cmocka_unit_test(test_clock_monotonic),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
