@@ -118,7 +118,7 @@ void check_usage(FILE *f)
 	      "                           capabilities only), auto (upgrade when offered,\n"
 	      "                           the default) or require (not offered is down,\n"
 	      "                           reason starttls_unavailable)\n"
-	      "      --expect TEXT        the greeting must contain TEXT (case-insensitive)\n"
+	      "      --expect TEXT        the greeting must contain TEXT (case-sensitive)\n"
 	      "      --expect-capability CAP\n"
 	      "                           the capability list must contain CAP; repeat for\n"
 	      "                           several (up to 16)\n"

@@ -437,8 +437,6 @@ void output_human(FILE *f, const struct check *c, const struct result *r, int ve
 				fputs(sep, f);
 				human_cert_days(f, r->tls.days_left);
 			}
-			if (!r->tls.verified)
-				fputs(", certificate NOT verified", f);
 		} else {
 			fprintf(f, "%sno TLS", sep);
 			sep = ", ";
@@ -508,8 +506,6 @@ void output_nagios_text(FILE *f, const struct check *c, const struct result *r)
 			put_safe(f, r->tls.version[0] ? r->tls.version : "TLS", 1);
 			if (r->tls.chain_len > 0)
 				fprintf(f, ", cert %lld days", (long long)r->tls.days_left);
-			if (!r->tls.verified)
-				fputs(", certificate NOT verified", f);
 		}
 		if (r->messages >= 0)
 			fprintf(f, ", %lld messages", (long long)r->messages);

@@ -637,8 +637,8 @@ static void sess_event_cb(struct bufferevent *bev, short what, void *arg)
 			          "connection reset by the server during the TLS handshake");
 			return;
 		}
-		tls_handshake_failed(&s->res, ssl_err, s->rawhead, s->rawlen,
-		                     (what & BEV_EVENT_ERROR) ? e : 0);
+		tls_handshake_failed(&s->res, s->p->c->target.implicit_tls, ssl_err, s->rawhead,
+		                     s->rawlen, (what & BEV_EVENT_ERROR) ? e : 0);
 		session_end(s);
 		return;
 	}

@@ -174,7 +174,10 @@ SSL *tls_ssl_new(SSL_CTX *ctx, const struct check *c, char *err, size_t errlen)
 		/* RFC 6066: no IP literals in SNI; verify the address as an iPAddress SAN. */
 		ok = X509_VERIFY_PARAM_set1_ip_asc(param, name);
 	} else {
-		ok = SSL_set_tlsext_host_name(ssl, name) == 1 && SSL_set1_host(ssl, name) == 1;
+		/* The SNI macro casts away const; hand it a copy of its own. */
+		char sni[TARGET_HOST_MAX];
+		snprintf(sni, sizeof(sni), "%s", name);
+		ok = SSL_set_tlsext_host_name(ssl, sni) == 1 && SSL_set1_host(ssl, name) == 1;
 		X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 	}
 	if (ok != 1) {
@@ -294,6 +297,19 @@ static int is_self_issued(X509 *x)
 	return X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0;
 }
 
+/* Whether x names a URL for its issuer's certificate (AIA caIssuers). */
+static int has_ca_issuers(X509 *x)
+{
+	AUTHORITY_INFO_ACCESS *aia = X509_get_ext_d2i(x, NID_info_access, NULL, NULL);
+	int found = 0;
+
+	for (int i = 0; aia && i < sk_ACCESS_DESCRIPTION_num(aia); i++)
+		if (OBJ_obj2nid(sk_ACCESS_DESCRIPTION_value(aia, i)->method) == NID_ad_ca_issuers)
+			found = 1;
+	AUTHORITY_INFO_ACCESS_free(aia);
+	return found;
+}
+
 /* Map a verification error to a reason and a sentence. */
 static void judge_verify(const struct tls_facts *t, STACK_OF(X509) * chain, int code, int depth,
                          struct result *r)
@@ -324,19 +340,30 @@ static void judge_verify(const struct tls_facts *t, STACK_OF(X509) * chain, int 
 	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE: {
 		/*
 		 * The top of the served chain names an issuer we neither got nor
-		 * trust. If that top certificate is a leaf (not a CA), public
-		 * CAs issue leaves from intermediates: the server most likely
-		 * forgot to send one. A CA at the top means an unknown root.
+		 * trust. When that top certificate is a leaf that publishes
+		 * where its issuer can be fetched (AIA caIssuers, as public CAs
+		 * do), the issuer is an intermediate the server forgot to send.
+		 * A leaf without AIA is most often from a private CA we were
+		 * not told to trust: that is untrusted, and the message says
+		 * both possibilities.
 		 */
 		int top = sk_X509_num(chain) - 1;
 		X509 *x = top >= 0 ? sk_X509_value(chain, top) : NULL;
+		int ti = top >= 0 && top < RESULT_CHAIN_MAX ? top : 0;
 		if (x && !is_self_issued(x) && X509_check_ca(x) == 0) {
-			result_fail(r, MP_R_CERT_INCOMPLETE_CHAIN,
-			            "server sent %d certificate(s); the issuer '%s' of '%s' was "
-			            "neither sent nor trusted: an intermediate certificate is "
-			            "likely missing from the server's chain",
-			            t->chain_len, t->chain[top < RESULT_CHAIN_MAX ? top : 0].issuer,
-			            t->chain[top < RESULT_CHAIN_MAX ? top : 0].subject);
+			if (has_ca_issuers(x)) {
+				result_fail(r, MP_R_CERT_INCOMPLETE_CHAIN,
+				            "server sent %d certificate(s); the intermediate '%s' "
+				            "that issued '%s' is missing from the server's chain",
+				            t->chain_len, t->chain[ti].issuer,
+				            t->chain[ti].subject);
+				return;
+			}
+			result_fail(r, MP_R_CERT_UNTRUSTED,
+			            "certificate '%s' not trusted: its issuer '%s' is unknown (a "
+			            "private CA needs --ca-file; an intermediate would be missing "
+			            "from the server's chain)",
+			            t->chain[ti].subject, t->chain[ti].issuer);
 			return;
 		}
 		break;
@@ -430,8 +457,8 @@ static int looks_like_text(const char *raw, size_t n)
 	return 1;
 }
 
-void tls_handshake_failed(struct result *r, unsigned long err, const char *raw, size_t rawlen,
-                          int sys_errno)
+void tls_handshake_failed(struct result *r, int implicit, unsigned long err, const char *raw,
+                          size_t rawlen, int sys_errno)
 {
 	char shown[160];
 	char estr[256];
@@ -439,10 +466,15 @@ void tls_handshake_failed(struct result *r, unsigned long err, const char *raw, 
 
 	if (looks_like_text(raw, rawlen)) {
 		line_escape(shown, sizeof(shown), raw, rawlen);
-		result_fail(r, MP_R_TLS_HANDSHAKE,
-		            "server answered in plaintext on a TLS port: '%s' (use the plain "
-		            "scheme with STARTTLS?)",
-		            shown);
+		if (implicit)
+			result_fail(r, MP_R_TLS_HANDSHAKE,
+			            "server answered in plaintext on a TLS port: '%s' (is this the "
+			            "plain port? try the plain scheme with STARTTLS)",
+			            shown);
+		else
+			result_fail(r, MP_R_TLS_HANDSHAKE,
+			            "server kept talking plaintext after accepting STARTTLS: '%s'",
+			            shown);
 		return;
 	}
 

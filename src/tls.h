@@ -36,11 +36,11 @@ SSL *tls_ssl_new(SSL_CTX *ctx, const struct check *c, char *err, size_t errlen);
 int tls_judge(SSL *ssl, const struct check *c, struct result *r, int64_t now);
 
 /*
- * A handshake failed: name why. err is the first OpenSSL error code (or 0),
- * raw the first bytes the server sent (may be a plaintext greeting on a TLS
- * port), sys_errno the socket error if any.
+ * A handshake failed: name why. implicit: TLS from the first byte, not STARTTLS. err is the first
+ * OpenSSL error code (or 0), raw the first bytes the server sent (may be a plaintext greeting on a
+ * TLS port), sys_errno the socket error if any.
  */
-void tls_handshake_failed(struct result *r, unsigned long err, const char *raw, size_t rawlen,
-                          int sys_errno);
+void tls_handshake_failed(struct result *r, int implicit, unsigned long err, const char *raw,
+                          size_t rawlen, int sys_errno);
 
 #endif

@@ -77,8 +77,10 @@ make_certs() {
 		--from -$((60 * day)) --to $((10 * day + 3600))
 	gen --out "$d/inter" --cn "mailpulse test intermediate" --ca --issuer "$d/ca" \
 		--from -$day --to $((5 * year))
+	# Public CAs say where their intermediates live (AIA caIssuers); that
+	# is what lets mailpulse tell a missing intermediate from an unknown CA.
 	gen --out "$d/leafinter" --cn localhost --san $san --issuer "$d/inter" \
-		--from -$day --to $year
+		--aia http://ca.invalid/intermediate.crt --from -$day --to $year
 	gen --out "$d/otherca" --cn "mailpulse unknown CA" --ca --from -$day --to $((10 * year))
 	gen --out "$d/otherleaf" --cn localhost --san $san --issuer "$d/otherca" \
 		--from -$day --to $year
