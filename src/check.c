@@ -9,6 +9,7 @@
  */
 #include "check.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
@@ -37,6 +38,7 @@
 
 enum {
 	OPT_ALL_ADDRESSES = 256,
+	OPT_RESOLVE,
 	OPT_STARTTLS,
 	OPT_EXPECT,
 	OPT_EXPECT_CAP,
@@ -60,6 +62,7 @@ enum {
 
 static const struct option long_opts[] = {
     {"all-addresses", no_argument, NULL, OPT_ALL_ADDRESSES},
+    {"resolve", required_argument, NULL, OPT_RESOLVE},
     {"starttls", required_argument, NULL, OPT_STARTTLS},
     {"expect", required_argument, NULL, OPT_EXPECT},
     {"expect-capability", required_argument, NULL, OPT_EXPECT_CAP},
@@ -106,6 +109,11 @@ void check_usage(FILE *f)
 	      "  -6                       use IPv6 addresses only\n"
 	      "      --all-addresses      probe every address the name resolves to and\n"
 	      "                           report each; the worst one decides the status\n"
+	      "      --resolve HOST:ADDR[,ADDR...]\n"
+	      "                           connect to these addresses for URLs naming HOST,\n"
+	      "                           instead of DNS; HOST still serves for SNI and\n"
+	      "                           the certificate (a new server before the DNS\n"
+	      "                           switch, one backend of a pool); repeatable\n"
 	      "      --timeout SECONDS    deadline for the whole probe, DNS to logout\n"
 	      "                           (0.1 to 3600, decimals allowed; default 30)\n"
 	      "      --warn-ms N          degraded when the greeting takes over N ms\n"
@@ -373,6 +381,63 @@ out:
 	return rc;
 }
 
+/* Parse one --resolve HOST:ADDR[,ADDR...]; IPv6 addresses bare or in brackets. */
+static int parse_resolve(const char *a, struct check_opts *o, char *err, size_t errlen)
+{
+	char sh[128], buf[TARGET_HOST_MAX + CHECK_RESOLVE_MAX * 48];
+	const char *colon = strchr(a, ':');
+
+	if (o->nresolves >= CHECK_RESOLVES_MAX)
+		return usage_error(err, errlen, "--resolve given more than %d times",
+		                   CHECK_RESOLVES_MAX);
+	if (!colon || colon == a || !colon[1])
+		return usage_error(err, errlen, "--resolve \"%s\": expected HOST:ADDR[,ADDR...]",
+		                   shown(sh, sizeof(sh), a));
+	struct check_resolve *r = &o->resolves[o->nresolves];
+	size_t hl = (size_t)(colon - a);
+	if (hl >= sizeof(r->host))
+		return usage_error(err, errlen, "--resolve: host name too long");
+	memcpy(r->host, a, hl);
+	r->host[hl] = '\0';
+	if (!is_host_name(r->host))
+		return usage_error(err, errlen, "--resolve: \"%s\" is not a host name",
+		                   shown(sh, sizeof(sh), r->host));
+	if (strlen(colon + 1) >= sizeof(buf))
+		return usage_error(err, errlen, "--resolve: address list too long");
+	snprintf(buf, sizeof(buf), "%s", colon + 1);
+	char *save = NULL;
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		unsigned char bin[16];
+		size_t tl = strlen(t);
+		if (tl >= 2 && t[0] == '[' && t[tl - 1] == ']') {
+			t[tl - 1] = '\0';
+			t++;
+		}
+		if (inet_pton(AF_INET, t, bin) != 1 && inet_pton(AF_INET6, t, bin) != 1)
+			return usage_error(err, errlen,
+			                   "--resolve %s: \"%s\" is not a numeric IPv4 or IPv6 "
+			                   "address",
+			                   r->host, shown(sh, sizeof(sh), t));
+		if (r->naddr >= CHECK_RESOLVE_MAX)
+			return usage_error(err, errlen, "--resolve %s: more than %d addresses",
+			                   r->host, CHECK_RESOLVE_MAX);
+		snprintf(r->addr[r->naddr++], sizeof(r->addr[0]), "%s", t);
+	}
+	if (r->naddr == 0)
+		return usage_error(err, errlen, "--resolve %s: no address given", r->host);
+	o->nresolves++;
+	return 0;
+}
+
+/* The --resolve entry for a host name, or NULL. */
+static const struct check_resolve *resolve_for(const struct check_opts *o, const char *host)
+{
+	for (int i = 0; i < o->nresolves; i++)
+		if (strcasecmp(o->resolves[i].host, host) == 0)
+			return &o->resolves[i];
+	return NULL;
+}
+
 /* A URL may be quoted in an error only when it cannot carry a secret. */
 static int url_is_showable(const char *u)
 {
@@ -402,6 +467,14 @@ static int parse_urls(int n, char **urls, struct check_opts *o, char *err, size_
 		return usage_error(err, errlen, "URL number %d: %s", i + 1, msg);
 	}
 	o->ntargets = (size_t)n;
+	for (int i = 0; i < o->nresolves; i++) {
+		for (size_t k = 0; k < o->ntargets; k++)
+			if (strcasecmp(o->targets[k].host, o->resolves[i].host) == 0)
+				o->resolves[i].used = 1;
+		if (!o->resolves[i].used)
+			return usage_error(err, errlen, "--resolve %s: no URL names this host",
+			                   o->resolves[i].host);
+	}
 	return 0;
 }
 
@@ -497,6 +570,9 @@ int check_parse_args(int argc, char **argv, struct check_opts *o, char *err, siz
 		case '6':
 			set6 = 1;
 			c->family = AF_INET6;
+			break;
+		case OPT_RESOLVE:
+			rc = parse_resolve(a, o, err, errlen);
 			break;
 		case OPT_ALL_ADDRESSES:
 			c->all_addresses = 1;
@@ -795,6 +871,9 @@ static int run_checks(const struct check_opts *o)
 	for (size_t i = 0; i < n; i++) {
 		checks[i] = o->base;
 		checks[i].target = o->targets[i];
+		const struct check_resolve *res = resolve_for(o, checks[i].target.host);
+		for (int k = 0; res && k < res->naddr; k++)
+			checks[i].resolve[checks[i].n_resolve++] = res->addr[k];
 		slots[i].run = &run;
 		/* Counted first: the callback never runs inside probe_start(). */
 		run.pending++;

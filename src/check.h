@@ -18,6 +18,16 @@ enum check_format {
 	CHECK_OUT_NAGIOS,
 };
 
+/* --resolve HOST:ADDR[,ADDR...]: where HOST is to be reached, instead of DNS. */
+struct check_resolve {
+	char host[TARGET_HOST_MAX];
+	char addr[CHECK_RESOLVE_MAX][48]; /* numeric, IPv6 without brackets */
+	int naddr;
+	int used; /* some URL names host */
+};
+
+#define CHECK_RESOLVES_MAX 16
+
 /*
  * The parsed command line. Filled by check_parse_args(); released with
  * check_opts_free(), which also wipes the password. base.password points
@@ -32,6 +42,8 @@ struct check_opts {
 	struct target *targets; /* one per URL, in argument order; heap */
 	size_t ntargets;
 	char password[CHECK_PASSWORD_MAX + 1];
+	struct check_resolve resolves[CHECK_RESOLVES_MAX];
+	int nresolves;
 };
 
 /*

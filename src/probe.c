@@ -94,6 +94,7 @@ struct probe {
 	struct event *fin; /* runs the callback from the loop, never from probe_start */
 	struct evdns_getaddrinfo_request *dnsreq;
 	struct evutil_addrinfo *ai;
+	int ai_ours;                     /* ai was built by fixed_addresses(), not the resolver */
 	struct evutil_addrinfo *next_ai; /* default mode: the next address to try */
 	int naddrs_left;
 	struct session *sessions;
@@ -217,8 +218,14 @@ static void probe_free(struct probe *p)
 		}
 		free(s);
 	}
-	if (p->ai)
+	if (p->ai && p->ai_ours) {
+		for (struct evutil_addrinfo *a = p->ai, *n; a; a = n) {
+			n = a->ai_next;
+			free(a);
+		}
+	} else if (p->ai) {
 		evutil_freeaddrinfo(p->ai);
+	}
 	if (p->deadline)
 		event_free(p->deadline);
 	if (p->fin)
@@ -858,8 +865,14 @@ static void dns_cb(int err, struct evutil_addrinfo *ai, void *arg)
 	p->dnsreq = NULL;
 	result_phase(&p->res, MP_PH_DNS, mp_now_us());
 	if (err) {
-		result_fail(&p->res, MP_R_DNS, "cannot resolve %s: %s", p->c->target.host,
-		            evutil_gai_strerror(err));
+		if (p->ai_ours)
+			result_fail(&p->res, MP_R_DNS, "no usable --resolve address for %s%s",
+			            p->c->target.host,
+			            p->c->family != AF_UNSPEC ? " in the chosen address family"
+			                                      : "");
+		else
+			result_fail(&p->res, MP_R_DNS, "cannot resolve %s: %s", p->c->target.host,
+			            evutil_gai_strerror(err));
 		probe_finish(p);
 		return;
 	}
@@ -916,6 +929,43 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 		probe_finish(p);
 }
 
+/*
+ * The addresses given with --resolve, in their order, as an addrinfo list
+ * of our own (one allocation per node). Addresses of the wrong family for
+ * -4/-6 are left out. Returns 0, or an EVUTIL_EAI_* code.
+ */
+static int fixed_addresses(struct probe *p, struct evutil_addrinfo **out)
+{
+	const struct check *c = p->c;
+	struct evutil_addrinfo *head = NULL, **tail = &head;
+
+	for (int i = 0; i < c->n_resolve; i++) {
+		struct sockaddr_storage ss;
+		int len = (int)sizeof(ss);
+		memset(&ss, 0, sizeof(ss));
+		if (evutil_parse_sockaddr_port(c->resolve[i], (struct sockaddr *)&ss, &len) != 0) {
+			result_warn(&p->res, "--resolve: '%s' is not a numeric address; skipped",
+			            c->resolve[i]);
+			continue;
+		}
+		if (c->family != AF_UNSPEC && ss.ss_family != c->family)
+			continue;
+		struct evutil_addrinfo *a = calloc(1, sizeof(*a) + sizeof(ss));
+		if (!a)
+			break;
+		a->ai_family = ss.ss_family;
+		a->ai_socktype = SOCK_STREAM;
+		a->ai_protocol = IPPROTO_TCP;
+		a->ai_addrlen = (size_t)len;
+		a->ai_addr = (struct sockaddr *)(void *)(a + 1);
+		memcpy(a->ai_addr, &ss, (size_t)len);
+		*tail = a;
+		tail = &a->ai_next;
+	}
+	*out = head;
+	return head ? 0 : EVUTIL_EAI_NONAME;
+}
+
 struct probe *probe_start(struct probe_env *env, const struct check *c, probe_done_cb cb, void *arg)
 {
 	struct probe *p = calloc(1, sizeof(*p));
@@ -935,6 +985,14 @@ struct probe *probe_start(struct probe_env *env, const struct check *c, probe_do
 	}
 	struct timeval tv = {c->timeout_ms / 1000, (c->timeout_ms % 1000) * 1000};
 	evtimer_add(p->deadline, &tv);
+
+	if (c->n_resolve > 0) {
+		struct evutil_addrinfo *ai = NULL;
+		int err = fixed_addresses(p, &ai);
+		p->ai_ours = 1;
+		dns_cb(err, ai, p); /* no lookup: the addresses were given */
+		return p;
+	}
 
 	struct evutil_addrinfo hints;
 	memset(&hints, 0, sizeof(hints));

@@ -50,13 +50,21 @@ enum posture_mode {
 	POSTURE_WARN,   /* ... and make the check degraded (plaintext_auth) */
 };
 
-#define CHECK_CAPS_MAX 16
+#define CHECK_CAPS_MAX    16
+#define CHECK_RESOLVE_MAX 8
 
 /* One check's options. Defaults come from check_defaults(). */
 struct check {
 	struct target target;
 	int family; /* AF_UNSPEC, AF_INET, AF_INET6 */
 	int all_addresses;
+	/*
+	 * Numeric addresses to use instead of resolving target.host, which
+	 * still names the server for SNI and certificate checks (a new server
+	 * before DNS points to it, a backend behind a balancer).
+	 */
+	const char *resolve[CHECK_RESOLVE_MAX];
+	int n_resolve;
 	enum starttls_mode starttls;
 	const char *expect; /* greeting substring, or NULL */
 	const char *expect_caps[CHECK_CAPS_MAX];

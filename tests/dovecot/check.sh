@@ -2,7 +2,7 @@
 # check.sh - run one `mailpulse check --json` against the private Dovecot
 # and assert on its JSON line.
 #
-#   check.sh STATUS REASON [--messages N] [--tls yes|no] -- ARGS...
+#   check.sh STATUS REASON [--messages N] [--tls yes|no|any] [--jq EXPR]... -- ARGS...
 #
 # Runs "$MAILPULSE check --json ARGS..." and asserts with jq that:
 #   - stdout is exactly one JSON object, and mailpulse did not die of a signal;
@@ -13,6 +13,7 @@
 #     unless --starttls no is given (Dovecot always offers STARTTLS);
 #     and with --ca-file, that .tls.verified is true;
 #   - with --messages N: .messages == N;
+#   - with --jq EXPR (repeatable): EXPR is true;
 #   - no secret appears anywhere in stdout or stderr: the content of every
 #     --password-file FILE argument and $MAILPULSE_PASSWORD.
 #
@@ -41,10 +42,12 @@ want_reason=$2
 shift 2
 want_messages=""
 want_tls=""
+extra_jq=()
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do
 	case "$1" in
 	--messages) want_messages=$2; shift 2 ;;
 	--tls) want_tls=$2; shift 2 ;;
+	--jq) extra_jq+=("$2"); shift 2 ;;
 	*) echo "$0: unknown option '$1'" >&2; exit 2 ;;
 	esac
 done
@@ -120,7 +123,9 @@ check "status: want $want_status, got $(jq -c .status "$out")" ".status == \"$wa
 check "reason: want $want_reason, got $(jq -c .reason "$out")" ".reason == \"$want_reason\""
 check "timings_ms.total: want a number > 0, got $(jq -c .timings_ms.total "$out")" \
 	'(.timings_ms.total | type) == "number" and .timings_ms.total > 0'
-if [ "$want_tls" = yes ]; then
+if [ "$want_tls" = any ]; then
+	: # the caller asserts on .tls itself (--jq)
+elif [ "$want_tls" = yes ]; then
 	check "tls.version: want a string, got $(jq -c .tls "$out")" \
 		'(.tls.version | type) == "string"'
 	if [ -n "$ca_file" ]; then
@@ -135,6 +140,10 @@ if [ -n "$want_messages" ]; then
 	check "messages: want $want_messages, got $(jq -c .messages "$out")" \
 		".messages == $want_messages"
 fi
+
+for e in "${extra_jq[@]}"; do
+	check "not true: $e" "$e"
+done
 
 echo "ok: $want_status $want_reason ($(jq -c '{tls: .tls.version, total: .timings_ms.total, messages}' "$out"))"
 exit 0
