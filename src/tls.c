@@ -218,7 +218,7 @@ static void name_str(X509_NAME *n, char *dst, size_t dstsz)
 	BIO_free(b);
 }
 
-static void cert_facts(X509 *x, struct cert_facts *cf)
+void tls_cert_facts(X509 *x, struct cert_facts *cf)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
@@ -234,7 +234,7 @@ static void cert_facts(X509 *x, struct cert_facts *cf)
 	}
 }
 
-static void sans_str(X509 *x, char *dst, size_t dstsz)
+void tls_cert_sans(X509 *x, char *dst, size_t dstsz)
 {
 	GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
 	size_t o = 0;
@@ -390,7 +390,7 @@ int tls_judge(SSL *ssl, const struct check *c, struct result *r, int64_t now)
 	t->chain_len = n < RESULT_CHAIN_MAX ? n : RESULT_CHAIN_MAX;
 	t->earliest = 0;
 	for (int i = 0; i < t->chain_len; i++) {
-		cert_facts(sk_X509_value(chain, i), &t->chain[i]);
+		tls_cert_facts(sk_X509_value(chain, i), &t->chain[i]);
 		if (t->chain[i].not_after < t->chain[t->earliest].not_after)
 			t->earliest = i;
 	}
@@ -398,7 +398,7 @@ int tls_judge(SSL *ssl, const struct check *c, struct result *r, int64_t now)
 		result_fail(r, MP_R_CERT_UNTRUSTED, "server sent no certificate");
 		return -1;
 	}
-	sans_str(sk_X509_value(chain, 0), t->sans, sizeof(t->sans));
+	tls_cert_sans(sk_X509_value(chain, 0), t->sans, sizeof(t->sans));
 	t->days_left = floor_div(t->chain[t->earliest].not_after - now, 86400);
 
 	int code = vn ? vn->code : (int)SSL_get_verify_result(ssl);

@@ -36,6 +36,14 @@ SSL *tls_ssl_new(SSL_CTX *ctx, const struct check *c, char *err, size_t errlen);
 int tls_judge(SSL *ssl, const struct check *c, struct result *r, int64_t now);
 
 /*
+ * Facts of one certificate, and its subjectAltNames ("DNS:a, IP:b"). The
+ * certificate is the server's: names are printed escaped, SANs with
+ * unprintable bytes replaced. Exposed for the fuzzers.
+ */
+void tls_cert_facts(X509 *x, struct cert_facts *cf);
+void tls_cert_sans(X509 *x, char *dst, size_t dstsz);
+
+/*
  * A handshake failed: name why. implicit: TLS from the first byte, not STARTTLS. err is the first
  * OpenSSL error code (or 0), raw the first bytes the server sent (may be a plaintext greeting on a
  * TLS port), sys_errno the socket error if any.
