@@ -1,0 +1,71 @@
+/*
+ * notify.h - notifications: webhooks, e-mail, chat services, PagerDuty and
+ * commands, delivered through libcurl's multi interface on the daemon's
+ * own event loop (and a child process for commands). Never blocks a probe.
+ *
+ * A struct notify is created by notify_new() before the loop runs and
+ * freed by notify_free() after it (which abandons what is still pending,
+ * reporting each as failed). Each notify_send() copies the event and the
+ * channel settings it needs, so the conf may be reloaded meanwhile.
+ */
+#ifndef MP_NOTIFY_H
+#define MP_NOTIFY_H
+
+#include <stdint.h>
+
+#include "conf.h"
+#include "result.h"
+
+struct event_base;
+
+enum notify_kind {
+	NOTIFY_DOWN,	 /* the check went down (an incident opened) */
+	NOTIFY_DEGRADED, /* the check went degraded */
+	NOTIFY_RECOVERY, /* back up; duration_ms says how long it was not */
+	NOTIFY_REMINDER, /* still down */
+	NOTIFY_TEST,	 /* `mailpulse notify test CHANNEL` */
+};
+
+/* What happened, in plain data; strings are copied by notify_send(). */
+struct notify_event {
+	enum notify_kind kind;
+	const char *check;
+	const char *target;   /* the URL */
+	const char *location;
+	enum mp_status status;
+	enum mp_status prev;
+	enum mp_reason reason;
+	const char *message;  /* the probe's message */
+	const char *greeting; /* escaped; may be empty */
+	int64_t since_ms;     /* when the current state began (unix ms) */
+	int64_t now_ms;
+	int64_t duration_ms;  /* recovery: how long it was down */
+	const char *dashboard_url; /* link to the check, or NULL */
+	const char *incident_key;  /* stable per incident: PagerDuty dedup_key */
+};
+
+/*
+ * Called once per attempt with its outcome (ok, or why not), so the
+ * daemon can store it and show failing channels.
+ */
+typedef void (*notify_attempt_cb)(const char *check, const char *channel, const char *event,
+				  int attempt, int ok, const char *detail, void *arg);
+
+struct notify;
+
+struct notify *notify_new(struct event_base *base, notify_attempt_cb cb, void *arg);
+void notify_free(struct notify *n);
+
+/* Queue one delivery of ev to ch, retried with backoff. Returns 0, or -1 (out of memory). */
+int notify_send(struct notify *n, const struct conf_channel *ch, const struct notify_event *ev);
+
+/* Deliveries queued or in flight. */
+int notify_pending(const struct notify *n);
+
+/* The subject and body a person reads (e-mail, chat); shared by the channels. */
+void notify_format_text(const struct notify_event *ev, char *subject, size_t subjectsz, char *body,
+			size_t bodysz);
+
+const char *notify_kind_name(enum notify_kind k); /* "down", "degraded", "recovery", ... */
+
+#endif

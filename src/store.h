@@ -1,0 +1,91 @@
+/*
+ * store.h - the history store: SQLite in WAL mode, the embedded default.
+ *
+ * Writers queue rows in memory (never touching the disk on the caller's
+ * path); store_flush() writes everything queued in one transaction. The
+ * daemon flushes once a second and on a clean stop, so after kill -9 at
+ * most the last second of rows is missing, and the database always opens
+ * clean (SQLite's journal). Readers (the CLI, the API) use the store_q_*
+ * functions, which return jansson values.
+ *
+ * A struct store is created by store_open() and freed by store_close(),
+ * which flushes first. Not thread-safe: one event loop uses it.
+ */
+#ifndef MP_STORE_H
+#define MP_STORE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "result.h"
+
+struct store;
+
+/* Open (creating when absent) and migrate to the current schema. */
+int store_open(struct store **out, const char *path, char *err, size_t errlen);
+/* Flush what is queued, then close. */
+void store_close(struct store *s);
+
+/* The schema version this build writes; migrations bring older files up to it. */
+int store_schema_version(void);
+
+/*
+ * Queue one probe result of check at wall-clock time wall_ms (unix ms)
+ * from location. Copies what it needs. Returns 0, or -1 when the queue is
+ * full (the caller should flush; rows are never silently dropped).
+ */
+int store_add_result(struct store *s, const char *check, const char *location, int64_t wall_ms,
+		     const struct result *r);
+
+/* A state change of a check (up/degraded/down), with the reason and message that caused it. */
+int store_add_transition(struct store *s, const char *check, int64_t wall_ms, enum mp_status from,
+			 enum mp_status to, enum mp_reason why, const char *message);
+
+/* Open an incident for check (it went down); closed by store_incident_close(). */
+int store_incident_open(struct store *s, const char *check, int64_t wall_ms, enum mp_reason why,
+			const char *message);
+int store_incident_close(struct store *s, const char *check, int64_t wall_ms);
+
+/* One notification attempt and its outcome. */
+int store_add_delivery(struct store *s, const char *check, const char *channel, const char *event,
+		       int attempt, int ok, const char *detail, int64_t wall_ms);
+
+/* Write everything queued in one transaction. Returns rows written, or -1 (rows stay queued). */
+int store_flush(struct store *s);
+/* Rows waiting to be written. */
+int store_queued(const struct store *s);
+
+/*
+ * Fold raw results older than raw_days into hourly roll-ups (count, up
+ * count, min/avg/p95/max time to greeting), then delete raw results older
+ * than raw_days and roll-ups older than rollup_days. Bounded work per call.
+ */
+int store_retention(struct store *s, int64_t now_ms, unsigned raw_days, unsigned rollup_days);
+
+/* The last known state of every check, for a restart to resume from. */
+struct store_state {
+	char check[65];
+	enum mp_status status;
+	enum mp_reason reason;
+	int64_t since_ms;
+	int incident_open;
+};
+typedef void (*store_state_cb)(const struct store_state *st, void *arg);
+int store_load_states(struct store *s, store_state_cb cb, void *arg);
+
+/*
+ * Reads. Each returns a new reference (the caller decrefs) or NULL with
+ * err filled. since_ms/until_ms bound time; limit bounds rows (<= 10000).
+ */
+json_t *store_q_status(struct store *s, char *err, size_t errlen);
+json_t *store_q_history(struct store *s, const char *check, int64_t since_ms, int64_t until_ms,
+			int limit, char *err, size_t errlen);
+/* {"check", "since", "until", "probes", "up", "uptime_pct", "from_rollups"} */
+json_t *store_q_uptime(struct store *s, const char *check, int64_t since_ms, int64_t until_ms,
+		       char *err, size_t errlen);
+json_t *store_q_incidents(struct store *s, const char *check, int64_t since_ms, int limit,
+			  char *err, size_t errlen);
+json_t *store_q_deliveries(struct store *s, const char *check, int limit, char *err,
+			   size_t errlen);
+
+#endif
