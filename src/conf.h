@@ -25,30 +25,30 @@
 #define CONF_INTERVAL_MAX_MS (15 * 60 * 1000)
 
 enum channel_type {
-	CH_WEBHOOK,	/* POST JSON, X-Mailpulse-Signature: sha256=HMAC(secret, body) */
-	CH_EMAIL,	/* SMTP via libcurl: smtp:// (+STARTTLS) or smtps:// */
-	CH_SLACK,	/* incoming webhook, {"text": ...} */
-	CH_MATTERMOST,	/* incoming webhook, {"text": ...} */
-	CH_DISCORD,	/* webhook, {"content": ...} */
-	CH_TEAMS,	/* incoming webhook, MessageCard */
-	CH_TELEGRAM,	/* bot API sendMessage */
-	CH_PAGERDUTY,	/* Events API v2, trigger/resolve with dedup_key */
-	CH_COMMAND,	/* argv run with the event as JSON on stdin */
+	CH_WEBHOOK,    /* POST JSON, X-Mailpulse-Signature: sha256=HMAC(secret, body) */
+	CH_EMAIL,      /* SMTP via libcurl: smtp:// (+STARTTLS) or smtps:// */
+	CH_SLACK,      /* incoming webhook, {"text": ...} */
+	CH_MATTERMOST, /* incoming webhook, {"text": ...} */
+	CH_DISCORD,    /* webhook, {"content": ...} */
+	CH_TEAMS,      /* incoming webhook, MessageCard */
+	CH_TELEGRAM,   /* bot API sendMessage */
+	CH_PAGERDUTY,  /* Events API v2, trigger/resolve with dedup_key */
+	CH_COMMAND,    /* argv run with the event as JSON on stdin */
 };
 
-#define CONF_TO_MAX 16
+#define CONF_TO_MAX   16
 #define CONF_ARGV_MAX 32
 
 /* One notification channel. */
 struct conf_channel {
 	char *name;
 	enum channel_type type;
-	int line; /* where it was defined, for messages */
-	char *url;	/* webhook, slack, mattermost, discord, teams; pagerduty/telegram API base */
-	char *secret;	/* webhook HMAC key; from secret_file / secret_env */
-	char *ca_file;	/* trust for https:// endpoints; NULL: the system store */
+	int line;      /* where it was defined, for messages */
+	char *url;     /* webhook, slack, mattermost, discord, teams; pagerduty/telegram API base */
+	char *secret;  /* webhook HMAC key; from secret_file / secret_env */
+	char *ca_file; /* trust for https:// endpoints; NULL: the system store */
 	/* email */
-	char *smtp_url; /* smtp://host:587 or smtps://host:465 */
+	char *smtp_url;    /* smtp://host:587 or smtps://host:465 */
 	int smtp_starttls; /* require STARTTLS on smtp:// (default 1) */
 	char *smtp_user;
 	char *smtp_password; /* from password_file / password_env */
@@ -82,13 +82,13 @@ struct conf_route {
 struct conf_check {
 	char *name; /* unique, [A-Za-z0-9._-], at most 64 */
 	int line;
-	struct check chk;     /* the probe's options; strings owned by the conf */
-	char *url;	      /* as written */
-	unsigned interval_ms; /* CONF_INTERVAL_MIN_MS .. CONF_INTERVAL_MAX_MS */
-	unsigned retry_ms;    /* after a failure, probe again this soon (default 10 s) */
-	unsigned fail_after;  /* consecutive failures to go down (default 2) */
-	unsigned recover_after; /* consecutive successes to recover (default 1) */
-	unsigned reminder_ms;	/* repeat the alert while down (0 = never) */
+	struct check chk;              /* the probe's options; strings owned by the conf */
+	char *url;                     /* as written */
+	unsigned interval_ms;          /* CONF_INTERVAL_MIN_MS .. CONF_INTERVAL_MAX_MS */
+	unsigned retry_ms;             /* after a failure, probe again this soon (default 10 s) */
+	unsigned fail_after;           /* consecutive failures to go down (default 2) */
+	unsigned recover_after;        /* consecutive successes to recover (default 1) */
+	unsigned reminder_ms;          /* repeat the alert while down (0 = never) */
 	char *labels[CONF_LABELS_MAX]; /* "key=value" or "word" */
 	int nlabels;
 	struct conf_route routes[CONF_ROUTES_MAX];
@@ -107,9 +107,9 @@ struct conf_window {
 	int line;
 	int64_t start; /* unix seconds; one-off window when weekly == 0 */
 	int64_t end;
-	int weekly;	  /* 1: recurs on the days in days_mask, UTC */
+	int weekly;         /* 1: recurs on the days in days_mask, UTC */
 	unsigned days_mask; /* bit 0 = Sunday */
-	int start_min;	  /* minutes after midnight UTC */
+	int start_min;      /* minutes after midnight UTC */
 	int end_min;
 	char *checks[CONF_LABELS_MAX]; /* check names or label selectors; none = all */
 	int nchecks;
@@ -118,12 +118,12 @@ struct conf_window {
 struct conf {
 	int refs;
 	char *path;
-	char *location;	     /* this node's location name (default "local") */
-	char *store_path;    /* SQLite file (default /var/lib/mailpulse/mailpulse.db) */
-	unsigned raw_days;   /* raw results kept (default 30) */
-	unsigned rollup_days; /* hourly roll-ups kept (default 400) */
-	char *listen;	     /* HTTP listen address (default 127.0.0.1:8080) */
-	char *dashboard_url; /* base URL used in notification links */
+	char *location;         /* this node's location name (default "local") */
+	char *store_path;       /* SQLite file (default /var/lib/mailpulse/mailpulse.db) */
+	unsigned raw_days;      /* raw results kept (default 30) */
+	unsigned rollup_days;   /* hourly roll-ups kept (default 400) */
+	char *listen;           /* HTTP listen address (default 127.0.0.1:8080) */
+	char *dashboard_url;    /* base URL used in notification links */
 	unsigned max_in_flight; /* probes at once (default 256) */
 	struct conf_check *checks;
 	int nchecks;
@@ -156,5 +156,8 @@ int conf_in_maintenance(const struct conf *c, const struct conf_check *cc, int64
 void conf_dump(const struct conf *c, FILE *f);
 
 const char *conf_channel_type_name(enum channel_type t);
+
+/* `mailpulse config check [-v] FILE` (argv[0] is "config"): 0 valid, 1 invalid, 3 usage. */
+int config_main(int argc, char **argv);
 
 #endif

@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include "check.h"
+#include "conf.h"
+#include "daemon.h"
+#include "report.h"
 
 #ifndef MAILPULSE_VERSION
 #define MAILPULSE_VERSION "unknown"
@@ -18,6 +21,13 @@ static void usage(FILE *f)
 	      "\n"
 	      "Commands:\n"
 	      "  check URL...     probe servers once and report (mailpulse check --help)\n"
+	      "  run -c FILE      run the monitoring daemon (mailpulse run --help)\n"
+	      "  config check FILE\n"
+	      "                   validate a configuration file\n"
+	      "  status           current state of every check, from the store\n"
+	      "  history NAME     recent results of one check\n"
+	      "  uptime NAME      uptime of one check over a period\n"
+	      "  incidents        incidents, open and closed\n"
 	      "  help [COMMAND]   show this help, or a command's help\n"
 	      "\n"
 	      "Options:\n"
@@ -39,6 +49,13 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "check") == 0)
 		return check_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "run") == 0)
+		return daemon_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "config") == 0)
+		return config_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "history") == 0 ||
+	    strcmp(cmd, "uptime") == 0 || strcmp(cmd, "incidents") == 0)
+		return report_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
 		usage(stdout);
 		return 0;
@@ -62,7 +79,8 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr,
 	        "mailpulse: unknown command '%.64s'\n"
-	        "Commands: check, help. Try 'mailpulse --help'.\n",
+	        "Commands: check, run, config, status, history, uptime, incidents, help. Try "
+	        "'mailpulse --help'.\n",
 	        cmd);
 	return 3;
 }

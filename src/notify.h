@@ -19,18 +19,18 @@
 struct event_base;
 
 enum notify_kind {
-	NOTIFY_DOWN,	 /* the check went down (an incident opened) */
+	NOTIFY_DOWN,     /* the check went down (an incident opened) */
 	NOTIFY_DEGRADED, /* the check went degraded */
 	NOTIFY_RECOVERY, /* back up; duration_ms says how long it was not */
 	NOTIFY_REMINDER, /* still down */
-	NOTIFY_TEST,	 /* `mailpulse notify test CHANNEL` */
+	NOTIFY_TEST,     /* `mailpulse notify test CHANNEL` */
 };
 
 /* What happened, in plain data; strings are copied by notify_send(). */
 struct notify_event {
 	enum notify_kind kind;
 	const char *check;
-	const char *target;   /* the URL */
+	const char *target; /* the URL */
 	const char *location;
 	enum mp_status status;
 	enum mp_status prev;
@@ -39,7 +39,7 @@ struct notify_event {
 	const char *greeting; /* escaped; may be empty */
 	int64_t since_ms;     /* when the current state began (unix ms) */
 	int64_t now_ms;
-	int64_t duration_ms;  /* recovery: how long it was down */
+	int64_t duration_ms;       /* recovery: how long it was down */
 	const char *dashboard_url; /* link to the check, or NULL */
 	const char *incident_key;  /* stable per incident: PagerDuty dedup_key */
 };
@@ -49,7 +49,7 @@ struct notify_event {
  * daemon can store it and show failing channels.
  */
 typedef void (*notify_attempt_cb)(const char *check, const char *channel, const char *event,
-				  int attempt, int ok, const char *detail, void *arg);
+                                  int attempt, int ok, const char *detail, void *arg);
 
 struct notify;
 
@@ -64,7 +64,7 @@ int notify_pending(const struct notify *n);
 
 /* The subject and body a person reads (e-mail, chat); shared by the channels. */
 void notify_format_text(const struct notify_event *ev, char *subject, size_t subjectsz, char *body,
-			size_t bodysz);
+                        size_t bodysz);
 
 const char *notify_kind_name(enum notify_kind k); /* "down", "degraded", "recovery", ... */
 

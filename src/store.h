@@ -35,20 +35,20 @@ int store_schema_version(void);
  * full (the caller should flush; rows are never silently dropped).
  */
 int store_add_result(struct store *s, const char *check, const char *location, int64_t wall_ms,
-		     const struct result *r);
+                     const struct result *r);
 
 /* A state change of a check (up/degraded/down), with the reason and message that caused it. */
 int store_add_transition(struct store *s, const char *check, int64_t wall_ms, enum mp_status from,
-			 enum mp_status to, enum mp_reason why, const char *message);
+                         enum mp_status to, enum mp_reason why, const char *message);
 
 /* Open an incident for check (it went down); closed by store_incident_close(). */
 int store_incident_open(struct store *s, const char *check, int64_t wall_ms, enum mp_reason why,
-			const char *message);
+                        const char *message);
 int store_incident_close(struct store *s, const char *check, int64_t wall_ms);
 
 /* One notification attempt and its outcome. */
 int store_add_delivery(struct store *s, const char *check, const char *channel, const char *event,
-		       int attempt, int ok, const char *detail, int64_t wall_ms);
+                       int attempt, int ok, const char *detail, int64_t wall_ms);
 
 /* Write everything queued in one transaction. Returns rows written, or -1 (rows stay queued). */
 int store_flush(struct store *s);
@@ -79,13 +79,12 @@ int store_load_states(struct store *s, store_state_cb cb, void *arg);
  */
 json_t *store_q_status(struct store *s, char *err, size_t errlen);
 json_t *store_q_history(struct store *s, const char *check, int64_t since_ms, int64_t until_ms,
-			int limit, char *err, size_t errlen);
+                        int limit, char *err, size_t errlen);
 /* {"check", "since", "until", "probes", "up", "uptime_pct", "from_rollups"} */
 json_t *store_q_uptime(struct store *s, const char *check, int64_t since_ms, int64_t until_ms,
-		       char *err, size_t errlen);
+                       char *err, size_t errlen);
 json_t *store_q_incidents(struct store *s, const char *check, int64_t since_ms, int limit,
-			  char *err, size_t errlen);
-json_t *store_q_deliveries(struct store *s, const char *check, int limit, char *err,
-			   size_t errlen);
+                          char *err, size_t errlen);
+json_t *store_q_deliveries(struct store *s, const char *check, int limit, char *err, size_t errlen);
 
 #endif
