@@ -21,6 +21,8 @@
 #include "result.h"
 #include "target.h"
 
+struct conf_mem;
+
 #define CONF_INTERVAL_MIN_MS (30 * 1000)
 #define CONF_INTERVAL_MAX_MS (15 * 60 * 1000)
 
@@ -131,6 +133,8 @@ struct conf {
 	int nchannels;
 	struct conf_window *windows;
 	int nwindows;
+	/* Every string above lives here; wiped and freed by conf_unref(). */
+	struct conf_mem *mem;
 };
 
 /*

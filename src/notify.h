@@ -53,10 +53,20 @@ typedef void (*notify_attempt_cb)(const char *check, const char *channel, const 
 
 struct notify;
 
+/*
+ * notify_new() calls curl_global_init(): create the first notify before any
+ * thread starts. The callback must not call notify_free().
+ */
 struct notify *notify_new(struct event_base *base, notify_attempt_cb cb, void *arg);
 void notify_free(struct notify *n);
 
-/* Queue one delivery of ev to ch, retried with backoff. Returns 0, or -1 (out of memory). */
+/* Deliveries queued, waiting to retry or in flight at once; beyond it notify_send() refuses. */
+#define NOTIFY_QUEUE_MAX 10000
+
+/*
+ * Queue one delivery of ev to ch, retried with backoff. Returns 0, or -1
+ * (out of memory, or NOTIFY_QUEUE_MAX deliveries already pending).
+ */
 int notify_send(struct notify *n, const struct conf_channel *ch, const struct notify_event *ev);
 
 /* Deliveries queued or in flight. */

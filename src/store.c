@@ -1,1 +1,1757 @@
-/* store.c: being written */
+/*
+ * store.c - the history store on SQLite: schema and migrations, a bounded
+ * in-memory write queue flushed in one transaction, hourly roll-ups for
+ * retention, and the read queries behind the CLI and the API.
+ *
+ * Writes never touch the disk on the caller's path: store_add_*() copy
+ * what they need into a heap row and queue it; store_flush() writes the
+ * queue with statements prepared once at open. A flush that fails rolls
+ * back and keeps every row queued, so a full disk or a locked file costs
+ * memory up to STORE_QUEUE_MAX rows, then store_add_*() say no.
+ *
+ * Only what struct result holds is written, and a result holds no
+ * credentials: the check's password never reaches this file.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "line.h"
+
+#define HOUR_MS      (3600LL * 1000)
+#define DAY_MS       (24 * HOUR_MS)
+#define NAME_MAX_LEN 64 /* check and location names, as conf.c enforces */
+#define LIMIT_MAX    10000
+/*
+ * Raw rows folded per store_retention() call. Whole hours are folded, so
+ * one call may go past this by one check-hour (~120 rows at 30 s).
+ * ~20 ms of work on a laptop: the event loop does not notice.
+ */
+#define RETENTION_ROWS 20000
+/* Old roll-ups and deliveries deleted per call, for the same reason. */
+#define RETENTION_DELETES 20000
+
+/* "Up" for uptime means the server answered: degraded counts, unknown does not. */
+_Static_assert(MP_UP == 0 && MP_DEGRADED == 1, "the SQL below tests status IN (0, 1)");
+_Static_assert(MP_PH__COUNT == 9, "results has one column per phase");
+
+/* ---- schema ---- */
+
+static const char schema_v1[] =
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
+    "CREATE TABLE checks (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);\n"
+    "CREATE TABLE results (\n"
+    "  check_id INTEGER NOT NULL REFERENCES checks(id),\n"
+    "  ts_ms INTEGER NOT NULL,          -- unix ms\n"
+    "  location TEXT NOT NULL,\n"
+    "  status INTEGER NOT NULL,         -- enum mp_status\n"
+    "  reason TEXT NOT NULL,            -- result_reason_name()\n"
+    "  message TEXT NOT NULL,\n"
+    "  address TEXT,\n"
+    "  ttg_us INTEGER,                  -- NULL: phase not reached\n"
+    "  dns_us INTEGER, connect_us INTEGER, tls_us INTEGER, greeting_us INTEGER,\n"
+    "  capability_us INTEGER, starttls_us INTEGER, login_us INTEGER,\n"
+    "  mailbox_us INTEGER, total_us INTEGER,\n"
+    "  tls_version TEXT,                -- NULL: no TLS\n"
+    "  cert_days_left INTEGER,          -- of the certificate that expires first\n"
+    "  cert_not_after INTEGER,          -- leaf, unix seconds\n"
+    "  cert_subject TEXT, cert_issuer TEXT, cert_sha256 TEXT,\n"
+    "  messages INTEGER\n"
+    ");\n"
+    "CREATE INDEX results_check_ts ON results (check_id, ts_ms);\n"
+    "CREATE TABLE transitions (\n"
+    "  check_id INTEGER NOT NULL REFERENCES checks(id),\n"
+    "  ts_ms INTEGER NOT NULL,\n"
+    "  from_status INTEGER NOT NULL,\n"
+    "  to_status INTEGER NOT NULL,\n"
+    "  reason TEXT NOT NULL,\n"
+    "  message TEXT NOT NULL\n"
+    ");\n"
+    "CREATE INDEX transitions_check_ts ON transitions (check_id, ts_ms);\n"
+    "CREATE TABLE incidents (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  check_id INTEGER NOT NULL REFERENCES checks(id),\n"
+    "  start_ms INTEGER NOT NULL,\n"
+    "  end_ms INTEGER,                  -- NULL while open\n"
+    "  reason TEXT NOT NULL,\n"
+    "  message TEXT NOT NULL,\n"
+    "  duration_ms INTEGER              -- set when closed\n"
+    ");\n"
+    "CREATE INDEX incidents_check_start ON incidents (check_id, start_ms);\n"
+    "CREATE INDEX incidents_open ON incidents (check_id) WHERE end_ms IS NULL;\n"
+    "CREATE TABLE deliveries (\n"
+    "  check_id INTEGER REFERENCES checks(id),  -- NULL: not about one check\n"
+    "  ts_ms INTEGER NOT NULL,\n"
+    "  channel TEXT NOT NULL,\n"
+    "  event TEXT NOT NULL,\n"
+    "  attempt INTEGER NOT NULL,\n"
+    "  ok INTEGER NOT NULL,\n"
+    "  detail TEXT NOT NULL\n"
+    ");\n"
+    "CREATE INDEX deliveries_check_ts ON deliveries (check_id, ts_ms);\n"
+    "CREATE INDEX deliveries_ts ON deliveries (ts_ms);\n"
+    "CREATE TABLE rollups (\n"
+    "  check_id INTEGER NOT NULL REFERENCES checks(id),\n"
+    "  hour_ms INTEGER NOT NULL,        -- start of the UTC hour, unix ms\n"
+    "  location TEXT NOT NULL,\n"
+    "  count INTEGER NOT NULL,\n"
+    "  up_count INTEGER NOT NULL,       -- up or degraded\n"
+    "  min_ttg_us INTEGER, avg_ttg_us INTEGER, p95_ttg_us INTEGER, max_ttg_us INTEGER,\n"
+    "  PRIMARY KEY (check_id, hour_ms, location)\n"
+    ");\n"
+    "CREATE INDEX rollups_hour ON rollups (hour_ms);\n";
+
+/*
+ * Applied in order, each inside the one transaction that also sets
+ * meta.schema_version. Append; never edit a published entry.
+ */
+static const struct migration {
+	int version;
+	const char *sql;
+} migrations[] = {
+    {1, schema_v1},
+};
+
+#define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+int store_schema_version(void)
+{
+	return migrations[NMIGRATIONS - 1].version;
+}
+
+/* ---- the queue ---- */
+
+enum qkind { Q_RESULT, Q_TRANSITION, Q_INCIDENT_OPEN, Q_INCIDENT_CLOSE, Q_DELIVERY };
+
+/* String slots of a queued row; NULL is SQL NULL. */
+enum qstr {
+	QS_CHECK,
+	QS_LOCATION,
+	QS_MESSAGE, /* a delivery's detail too */
+	QS_ADDRESS,
+	QS_TLS_VERSION,
+	QS_SUBJECT,
+	QS_ISSUER,
+	QS_SHA256,
+	QS_CHANNEL,
+	QS_EVENT,
+	QS__COUNT
+};
+
+struct span {
+	const char *p; /* NULL: SQL NULL */
+	size_t n;
+};
+
+/*
+ * One queued write. Allocated with its strings in one block by qrow_new(),
+ * freed after the flush that wrote it.
+ */
+struct qrow {
+	enum qkind kind;
+	int64_t ts_ms;
+	int status; /* result status; a transition's new status */
+	int from;   /* a transition's old status */
+	enum mp_reason reason;
+	int attempt, ok;
+	int64_t phase_us[MP_PH__COUNT];
+	int64_t ttg_us, messages;
+	int tls;
+	int64_t days_left, not_after;
+	const char *s[QS__COUNT];
+	char text[];
+};
+
+/* Write statements, prepared once at open and reused by every flush. */
+enum wstmt {
+	W_BEGIN,
+	W_COMMIT,
+	W_ROLLBACK,
+	W_CHECK_GET,
+	W_CHECK_ADD,
+	W_RESULT,
+	W_TRANSITION,
+	W_INCIDENT_OPEN,
+	W_INCIDENT_CLOSE,
+	W_DELIVERY,
+	W_CHECK_IDS,
+	W_OLDEST,
+	W_HOUR_ROWS,
+	W_ROLLUP,
+	W_HOUR_DELETE,
+	W_ROLLUP_EXPIRE,
+	W_DELIVERY_EXPIRE,
+	W__COUNT
+};
+
+static const char *const wsql[W__COUNT] = {
+    [W_BEGIN] = "BEGIN IMMEDIATE",
+    [W_COMMIT] = "COMMIT",
+    [W_ROLLBACK] = "ROLLBACK",
+    [W_CHECK_GET] = "SELECT id FROM checks WHERE name = ?1",
+    [W_CHECK_ADD] = "INSERT INTO checks (name) VALUES (?1)",
+    [W_RESULT] = "INSERT INTO results (check_id, ts_ms, location, status, reason, message,"
+                 " address, ttg_us, dns_us, connect_us, tls_us, greeting_us, capability_us,"
+                 " starttls_us, login_us, mailbox_us, total_us, tls_version, cert_days_left,"
+                 " cert_not_after, cert_subject, cert_issuer, cert_sha256, messages)"
+                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
+                 " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
+    [W_TRANSITION] = "INSERT INTO transitions (check_id, ts_ms, from_status, to_status, reason,"
+                     " message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    /* A second open while one is open keeps the first: its cause is the one that counts. */
+    [W_INCIDENT_OPEN] = "INSERT INTO incidents (check_id, start_ms, reason, message)"
+                        " SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM incidents"
+                        " WHERE check_id = ?1 AND end_ms IS NULL)",
+    [W_INCIDENT_CLOSE] = "UPDATE incidents SET end_ms = ?2, duration_ms = max(0, ?2 - start_ms)"
+                         " WHERE check_id = ?1 AND end_ms IS NULL",
+    [W_DELIVERY] = "INSERT INTO deliveries (check_id, ts_ms, channel, event, attempt, ok, detail)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [W_CHECK_IDS] = "SELECT id FROM checks ORDER BY id",
+    [W_OLDEST] = "SELECT min(ts_ms) FROM results WHERE check_id = ?1 AND ts_ms < ?2",
+    /* NULLs sort first, so each location's non-NULL times come out ascending for p95. */
+    [W_HOUR_ROWS] = "SELECT location, status, ttg_us FROM results WHERE check_id = ?1"
+                    " AND ts_ms >= ?2 AND ts_ms < ?3 ORDER BY location, ttg_us",
+    /*
+     * Merge rather than replace: a late result (a remote node, a clock
+     * step) for an hour already folded must add to it, not erase it. The
+     * merged p95 is the larger one, an upper bound.
+     */
+    [W_ROLLUP] = "INSERT INTO rollups (check_id, hour_ms, location, count, up_count, min_ttg_us,"
+                 " avg_ttg_us, p95_ttg_us, max_ttg_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                 " ON CONFLICT (check_id, hour_ms, location) DO UPDATE SET"
+                 " count = count + excluded.count,"
+                 " up_count = up_count + excluded.up_count,"
+                 " min_ttg_us = coalesce(min(min_ttg_us, excluded.min_ttg_us), min_ttg_us,"
+                 " excluded.min_ttg_us),"
+                 " avg_ttg_us = CASE WHEN avg_ttg_us IS NULL THEN excluded.avg_ttg_us"
+                 " WHEN excluded.avg_ttg_us IS NULL THEN avg_ttg_us"
+                 " ELSE (avg_ttg_us * count + excluded.avg_ttg_us * excluded.count)"
+                 " / (count + excluded.count) END,"
+                 " p95_ttg_us = coalesce(max(p95_ttg_us, excluded.p95_ttg_us), p95_ttg_us,"
+                 " excluded.p95_ttg_us),"
+                 " max_ttg_us = coalesce(max(max_ttg_us, excluded.max_ttg_us), max_ttg_us,"
+                 " excluded.max_ttg_us)",
+    [W_HOUR_DELETE] = "DELETE FROM results WHERE check_id = ?1 AND ts_ms >= ?2 AND ts_ms < ?3",
+    [W_ROLLUP_EXPIRE] = "DELETE FROM rollups WHERE rowid IN (SELECT rowid FROM rollups"
+                        " WHERE hour_ms < ?1 LIMIT ?2)",
+    [W_DELIVERY_EXPIRE] = "DELETE FROM deliveries WHERE rowid IN (SELECT rowid FROM deliveries"
+                          " WHERE ts_ms < ?1 LIMIT ?2)",
+};
+
+/* Check name -> id, so a flush does not look every name up again. */
+struct idslot {
+	char *name; /* NULL: free slot */
+	int64_t id;
+};
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *w[W__COUNT];
+	struct qrow **q;
+	int nq, qcap;
+	struct idslot *ids;
+	size_t idcap, nids;
+	int readonly; /* store_open_readonly(): no write statements, nothing queued */
+	char err[256];
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static void db_err(struct store *s, char *err, size_t errlen, const char *what)
+{
+	set_err(err, errlen, "store: %s: %s", what, sqlite3_errmsg(s->db));
+}
+
+const char *store_errmsg(const struct store *s)
+{
+	return s->err;
+}
+
+static int64_t wall_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t floor_hour(int64_t ms)
+{
+	int64_t h = ms / HOUR_MS;
+
+	if (ms < 0 && ms % HOUR_MS)
+		h--;
+	return h * HOUR_MS;
+}
+
+/* ---- the id cache: open addressing, O(1); grows at half full ---- */
+
+static size_t name_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+static void idcache_clear(struct store *s)
+{
+	for (size_t i = 0; i < s->idcap; i++)
+		free(s->ids[i].name);
+	free(s->ids);
+	s->ids = NULL;
+	s->idcap = s->nids = 0;
+}
+
+static int64_t idcache_get(const struct store *s, const char *name)
+{
+	if (!s->idcap)
+		return -1;
+	for (size_t i = name_hash(name) & (s->idcap - 1);; i = (i + 1) & (s->idcap - 1)) {
+		if (!s->ids[i].name)
+			return -1;
+		if (strcmp(s->ids[i].name, name) == 0)
+			return s->ids[i].id;
+	}
+}
+
+static void idcache_insert(struct idslot *ids, size_t cap, char *name, int64_t id)
+{
+	size_t i = name_hash(name) & (cap - 1);
+
+	while (ids[i].name)
+		i = (i + 1) & (cap - 1);
+	ids[i].name = name;
+	ids[i].id = id;
+}
+
+/* Out of memory only means a lookup next time. */
+static void idcache_put(struct store *s, const char *name, int64_t id)
+{
+	char *copy;
+
+	if ((s->nids + 1) * 2 > s->idcap) {
+		size_t cap = s->idcap ? s->idcap * 2 : 64;
+		struct idslot *ids = calloc(cap, sizeof(*ids));
+
+		if (!ids)
+			return;
+		for (size_t i = 0; i < s->idcap; i++)
+			if (s->ids[i].name)
+				idcache_insert(ids, cap, s->ids[i].name, s->ids[i].id);
+		free(s->ids);
+		s->ids = ids;
+		s->idcap = cap;
+	}
+	copy = strdup(name);
+	if (!copy)
+		return;
+	idcache_insert(s->ids, s->idcap, copy, id);
+	s->nids++;
+}
+
+/* ---- statements ---- */
+
+/* Step a write statement to its end; the error is kept in s->err. */
+static int step_done(struct store *s, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		db_err(s, s->err, sizeof(s->err), sqlite3_sql(st));
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* Negative means "not measured" everywhere in struct result. */
+static void bind_us(sqlite3_stmt *st, int i, int64_t v)
+{
+	if (v >= 0)
+		sqlite3_bind_int64(st, i, v);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void rollback(struct store *s)
+{
+	if (!sqlite3_get_autocommit(s->db)) {
+		sqlite3_step(s->w[W_ROLLBACK]);
+		sqlite3_reset(s->w[W_ROLLBACK]);
+	}
+}
+
+/* Inside a write transaction: the id of check, created when new. */
+static int check_id(struct store *s, const char *name, int64_t *id)
+{
+	sqlite3_stmt *st = s->w[W_CHECK_GET];
+	int rc;
+
+	if ((*id = idcache_get(s, name)) >= 0)
+		return 0;
+	bind_text(st, 1, name);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
+	else if (rc != SQLITE_DONE)
+		db_err(s, s->err, sizeof(s->err), "looking up a check");
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -1;
+	if (rc == SQLITE_DONE) {
+		bind_text(s->w[W_CHECK_ADD], 1, name);
+		if (step_done(s, s->w[W_CHECK_ADD]) < 0)
+			return -1;
+		*id = sqlite3_last_insert_rowid(s->db);
+	}
+	idcache_put(s, name, *id);
+	return 0;
+}
+
+static int write_row(struct store *s, const struct qrow *r)
+{
+	int64_t id = 0;
+	sqlite3_stmt *st;
+
+	if (r->s[QS_CHECK] && check_id(s, r->s[QS_CHECK], &id) < 0)
+		return -1;
+	switch (r->kind) {
+	case Q_RESULT:
+		st = s->w[W_RESULT];
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, r->ts_ms);
+		bind_text(st, 3, r->s[QS_LOCATION]);
+		sqlite3_bind_int(st, 4, r->status);
+		bind_text(st, 5, result_reason_name(r->reason));
+		bind_text(st, 6, r->s[QS_MESSAGE]);
+		bind_text(st, 7, r->s[QS_ADDRESS]);
+		bind_us(st, 8, r->ttg_us);
+		for (int i = 0; i < MP_PH__COUNT; i++)
+			bind_us(st, 9 + i, r->phase_us[i]);
+		bind_text(st, 18, r->s[QS_TLS_VERSION]);
+		if (r->tls) {
+			sqlite3_bind_int64(st, 19, r->days_left);
+			sqlite3_bind_int64(st, 20, r->not_after);
+		}
+		bind_text(st, 21, r->s[QS_SUBJECT]);
+		bind_text(st, 22, r->s[QS_ISSUER]);
+		bind_text(st, 23, r->s[QS_SHA256]);
+		bind_us(st, 24, r->messages);
+		return step_done(s, st);
+	case Q_TRANSITION:
+		st = s->w[W_TRANSITION];
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, r->ts_ms);
+		sqlite3_bind_int(st, 3, r->from);
+		sqlite3_bind_int(st, 4, r->status);
+		bind_text(st, 5, result_reason_name(r->reason));
+		bind_text(st, 6, r->s[QS_MESSAGE]);
+		return step_done(s, st);
+	case Q_INCIDENT_OPEN:
+		st = s->w[W_INCIDENT_OPEN];
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, r->ts_ms);
+		bind_text(st, 3, result_reason_name(r->reason));
+		bind_text(st, 4, r->s[QS_MESSAGE]);
+		return step_done(s, st);
+	case Q_INCIDENT_CLOSE:
+		st = s->w[W_INCIDENT_CLOSE];
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, r->ts_ms);
+		return step_done(s, st);
+	case Q_DELIVERY:
+		st = s->w[W_DELIVERY];
+		if (r->s[QS_CHECK])
+			sqlite3_bind_int64(st, 1, id);
+		else
+			sqlite3_bind_null(st, 1);
+		sqlite3_bind_int64(st, 2, r->ts_ms);
+		bind_text(st, 3, r->s[QS_CHANNEL]);
+		bind_text(st, 4, r->s[QS_EVENT]);
+		sqlite3_bind_int(st, 5, r->attempt);
+		sqlite3_bind_int(st, 6, r->ok);
+		bind_text(st, 7, r->s[QS_MESSAGE]);
+		return step_done(s, st);
+	}
+	return -1;
+}
+
+int store_flush(struct store *s)
+{
+	int n = s->nq;
+
+	if (n == 0)
+		return 0;
+	if (step_done(s, s->w[W_BEGIN]) < 0)
+		return -1;
+	for (int i = 0; i < n; i++)
+		if (write_row(s, s->q[i]) < 0)
+			goto fail;
+	if (step_done(s, s->w[W_COMMIT]) < 0)
+		goto fail;
+	for (int i = 0; i < n; i++)
+		free(s->q[i]);
+	s->nq = 0;
+	return n;
+fail:
+	rollback(s);
+	/* Ids created inside the rolled-back transaction are gone with it. */
+	idcache_clear(s);
+	return -1;
+}
+
+int store_queued(const struct store *s)
+{
+	return s->nq;
+}
+
+static struct span sp(const char *p)
+{
+	return (struct span){p, p ? strlen(p) : 0};
+}
+
+/* A fixed-size field of struct result: it may fill its array with no NUL. */
+static struct span spn(const char *p, size_t cap)
+{
+	return (struct span){p, strnlen(p, cap)};
+}
+
+/* An empty fixed-size field is "absent" in struct result. */
+static struct span spn_or_null(const char *p, size_t cap)
+{
+	return *p ? spn(p, cap) : (struct span){NULL, 0};
+}
+
+static struct qrow *qrow_new(enum qkind kind, const struct span str[QS__COUNT])
+{
+	size_t total = 0;
+	struct qrow *r;
+	char *p;
+
+	for (int i = 0; i < QS__COUNT; i++)
+		if (str[i].p)
+			total += str[i].n + 1;
+	r = calloc(1, sizeof(*r) + total);
+	if (!r)
+		return NULL;
+	r->kind = kind;
+	p = r->text;
+	for (int i = 0; i < QS__COUNT; i++) {
+		if (!str[i].p)
+			continue;
+		memcpy(p, str[i].p, str[i].n);
+		p[str[i].n] = '\0';
+		r->s[i] = p;
+		p += str[i].n + 1;
+	}
+	return r;
+}
+
+/* Takes ownership of r. */
+static int enqueue(struct store *s, struct qrow *r)
+{
+	if (!r || s->readonly) {
+		free(r);
+		errno = r ? EROFS : ENOMEM;
+		return -1;
+	}
+	if (s->nq == s->qcap) {
+		int cap = s->qcap ? s->qcap * 2 : 256;
+		struct qrow **q;
+
+		if (s->qcap >= STORE_QUEUE_MAX) {
+			free(r);
+			errno = ENOBUFS;
+			return -1;
+		}
+		if (cap > STORE_QUEUE_MAX)
+			cap = STORE_QUEUE_MAX;
+		q = realloc(s->q, (size_t)cap * sizeof(*q));
+		if (!q) {
+			free(r);
+			errno = ENOMEM;
+			return -1;
+		}
+		s->q = q;
+		s->qcap = cap;
+	}
+	s->q[s->nq++] = r;
+	return 0;
+}
+
+static int name_ok(const char *name)
+{
+	size_t n = name ? strnlen(name, NAME_MAX_LEN + 1) : 0;
+
+	if (n == 0 || n > NAME_MAX_LEN) {
+		errno = EINVAL;
+		return 0;
+	}
+	return 1;
+}
+
+int store_add_result(struct store *s, const char *check, const char *location, int64_t wall_ms,
+                     const struct result *r)
+{
+	struct span str[QS__COUNT] = {{0}};
+	const struct tls_facts *t = &r->tls;
+	int leaf = t->used && t->chain_len > 0;
+	struct qrow *q;
+
+	if (!name_ok(check))
+		return -1;
+	if (!location || !*location)
+		location = "local";
+	str[QS_CHECK] = sp(check);
+	str[QS_LOCATION] = spn(location, NAME_MAX_LEN);
+	str[QS_MESSAGE] = spn(r->message, sizeof(r->message));
+	str[QS_ADDRESS] = spn_or_null(r->address, sizeof(r->address));
+	if (t->used) {
+		str[QS_TLS_VERSION] = spn(t->version, sizeof(t->version));
+		if (leaf) {
+			str[QS_SUBJECT] = spn(t->chain[0].subject, sizeof(t->chain[0].subject));
+			str[QS_ISSUER] = spn(t->chain[0].issuer, sizeof(t->chain[0].issuer));
+			str[QS_SHA256] = spn(t->chain[0].sha256, sizeof(t->chain[0].sha256));
+		}
+	}
+	q = qrow_new(Q_RESULT, str);
+	if (q) {
+		q->ts_ms = wall_ms;
+		q->status = r->status;
+		q->reason = r->reason;
+		memcpy(q->phase_us, r->phase_us, sizeof(q->phase_us));
+		q->ttg_us = r->ttg_us;
+		q->messages = r->messages;
+		/* Certificate columns only when a certificate was seen. */
+		q->tls = leaf;
+		q->days_left = t->days_left;
+		q->not_after = leaf ? t->chain[0].not_after : 0;
+	}
+	return enqueue(s, q);
+}
+
+int store_add_transition(struct store *s, const char *check, int64_t wall_ms, enum mp_status from,
+                         enum mp_status to, enum mp_reason why, const char *message)
+{
+	struct span str[QS__COUNT] = {{0}};
+	struct qrow *q;
+
+	if (!name_ok(check))
+		return -1;
+	str[QS_CHECK] = sp(check);
+	str[QS_MESSAGE] = sp(message ? message : "");
+	q = qrow_new(Q_TRANSITION, str);
+	if (q) {
+		q->ts_ms = wall_ms;
+		q->from = from;
+		q->status = to;
+		q->reason = why;
+	}
+	return enqueue(s, q);
+}
+
+int store_incident_open(struct store *s, const char *check, int64_t wall_ms, enum mp_reason why,
+                        const char *message)
+{
+	struct span str[QS__COUNT] = {{0}};
+	struct qrow *q;
+
+	if (!name_ok(check))
+		return -1;
+	str[QS_CHECK] = sp(check);
+	str[QS_MESSAGE] = sp(message ? message : "");
+	q = qrow_new(Q_INCIDENT_OPEN, str);
+	if (q) {
+		q->ts_ms = wall_ms;
+		q->reason = why;
+	}
+	return enqueue(s, q);
+}
+
+int store_incident_close(struct store *s, const char *check, int64_t wall_ms)
+{
+	struct span str[QS__COUNT] = {{0}};
+	struct qrow *q;
+
+	if (!name_ok(check))
+		return -1;
+	str[QS_CHECK] = sp(check);
+	q = qrow_new(Q_INCIDENT_CLOSE, str);
+	if (q)
+		q->ts_ms = wall_ms;
+	return enqueue(s, q);
+}
+
+int store_add_delivery(struct store *s, const char *check, const char *channel, const char *event,
+                       int attempt, int ok, const char *detail, int64_t wall_ms)
+{
+	struct span str[QS__COUNT] = {{0}};
+	struct qrow *q;
+
+	if (check && !name_ok(check))
+		return -1;
+	str[QS_CHECK] = sp(check);
+	str[QS_CHANNEL] = sp(channel ? channel : "");
+	str[QS_EVENT] = sp(event ? event : "");
+	str[QS_MESSAGE] = sp(detail ? detail : "");
+	q = qrow_new(Q_DELIVERY, str);
+	if (q) {
+		q->ts_ms = wall_ms;
+		q->attempt = attempt;
+		q->ok = ok ? 1 : 0;
+	}
+	return enqueue(s, q);
+}
+
+/* ---- open, migrate, close ---- */
+
+static int exec(struct store *s, const char *sql, char *err, size_t errlen)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		set_err(err, errlen, "store: %s", msg ? msg : sqlite3_errmsg(s->db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* One integer from a query without parameters; *found is 0 when no row. */
+static int query_int(struct store *s, const char *path, const char *sql, int64_t *v, int *found,
+                     char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*found = 0;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		set_err(err, errlen, "store %s: %s", path, sqlite3_errmsg(s->db));
+		return -1;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		*v = sqlite3_column_int64(st, 0);
+		*found = 1;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		set_err(err, errlen, "store %s: %s", path, sqlite3_errmsg(s->db));
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* 0 for an empty file; -1 for a database that is not ours. */
+static int schema_version_get(struct store *s, const char *path, int *version, char *err,
+                              size_t errlen)
+{
+	int64_t n = 0, v = 0;
+	int found;
+
+	if (query_int(s, path,
+	              "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+	              &n, &found, err, errlen) < 0)
+		return -1;
+	if (n == 0) {
+		if (query_int(s, path, "SELECT count(*) FROM sqlite_master", &n, &found, err,
+		              errlen) < 0)
+			return -1;
+		if (n > 0) {
+			set_err(err, errlen,
+			        "store %s: an SQLite database, but not a mailpulse store (no meta "
+			        "table); refusing to touch it",
+			        path);
+			return -1;
+		}
+		*version = 0;
+		return 0;
+	}
+	if (query_int(s, path,
+	              "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'", &v,
+	              &found, err, errlen) < 0)
+		return -1;
+	if (!found || v < 1 || v > 1000000) {
+		set_err(err, errlen, "store %s: meta.schema_version is missing or not a version",
+		        path);
+		return -1;
+	}
+	*version = (int)v;
+	return 0;
+}
+
+static int newer(const char *path, int v, char *err, size_t errlen)
+{
+	set_err(err, errlen,
+	        "store %s has schema version %d, newer than version %d that this mailpulse "
+	        "knows; use a newer mailpulse",
+	        path, v, store_schema_version());
+	return -1;
+}
+
+/* Bring a file at version v up to the current schema. */
+static int migrate(struct store *s, const char *path, int v, char *err, size_t errlen)
+{
+	int cur = store_schema_version();
+	char sql[128];
+
+	if (v == cur)
+		return 0;
+	if (exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
+		return -1;
+	/* Read again under the write lock: another process may have migrated meanwhile. */
+	if (schema_version_get(s, path, &v, err, errlen) < 0)
+		goto fail;
+	if (v > cur) {
+		exec(s, "ROLLBACK", NULL, 0);
+		return newer(path, v, err, errlen);
+	}
+	for (int i = 0; i < NMIGRATIONS; i++) {
+		if (migrations[i].version <= v)
+			continue;
+		if (exec(s, migrations[i].sql, err, errlen) < 0)
+			goto fail;
+	}
+	snprintf(sql, sizeof(sql),
+	         "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '%d')", cur);
+	if (exec(s, sql, err, errlen) < 0 || exec(s, "COMMIT", err, errlen) < 0)
+		goto fail;
+	return 0;
+fail:
+	if (!sqlite3_get_autocommit(s->db))
+		exec(s, "ROLLBACK", NULL, 0);
+	return -1;
+}
+
+/* journal_mode answers with the mode it ended up in, which may not be the one asked for. */
+static int set_wal(struct store *s, const char *path, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	char mode[16] = "";
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL) != SQLITE_OK) {
+		set_err(err, errlen, "store %s: %s", path, sqlite3_errmsg(s->db));
+		return -1;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		snprintf(mode, sizeof(mode), "%s", (const char *)sqlite3_column_text(st, 0));
+	else
+		set_err(err, errlen, "store %s: %s", path, sqlite3_errmsg(s->db));
+	sqlite3_finalize(st);
+	if (!*mode)
+		return -1;
+	if (strcmp(mode, "wal") != 0 && strcmp(mode, "memory") != 0) {
+		set_err(err, errlen, "store %s: cannot use WAL mode (journal mode is %s)", path,
+		        mode);
+		return -1;
+	}
+	return 0;
+}
+
+int store_open(struct store **out, const char *path, char *err, size_t errlen)
+{
+	struct store *s;
+	int version;
+
+	*out = NULL;
+	if (err && errlen)
+		err[0] = '\0';
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		set_err(err, errlen, "store %s: out of memory", path);
+		return -1;
+	}
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	    SQLITE_OK) {
+		set_err(err, errlen, "store %s: %s", path,
+		        s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	/* Readers (the CLI, the API) may hold the file briefly; wait rather than fail. */
+	sqlite3_busy_timeout(s->db, 2000);
+	/* Before anything writes: a file that is not ours, or is newer, stays untouched. */
+	if (schema_version_get(s, path, &version, err, errlen) < 0)
+		goto fail;
+	if (version > store_schema_version()) {
+		newer(path, version, err, errlen);
+		goto fail;
+	}
+	if (set_wal(s, path, err, errlen) < 0)
+		goto fail;
+	/* NORMAL in WAL: a crash of the process loses nothing committed; power loss may lose
+	 * the last transactions, never the file. */
+	if (exec(s, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON", err, errlen) < 0)
+		goto fail;
+	if (migrate(s, path, version, err, errlen) < 0)
+		goto fail;
+	for (int i = 0; i < W__COUNT; i++) {
+		if (sqlite3_prepare_v3(s->db, wsql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->w[i],
+		                       NULL) != SQLITE_OK) {
+			set_err(err, errlen, "store %s: preparing statements: %s", path,
+			        sqlite3_errmsg(s->db));
+			goto fail;
+		}
+	}
+	*out = s;
+	return 0;
+fail:
+	for (int i = 0; i < W__COUNT; i++)
+		sqlite3_finalize(s->w[i]);
+	sqlite3_close_v2(s->db);
+	free(s);
+	return -1;
+}
+
+/*
+ * "file:PATH?immutable=1": SQLite then neither locks nor looks for a WAL
+ * index, which is what lets a reader without write access to the directory
+ * open a WAL-mode file at all. Only right while no writer has the file
+ * open, so only used when there is no -wal file.
+ */
+static int open_immutable(struct store *s, const char *path)
+{
+	char uri[4200], wal[4100];
+	size_t o = 0;
+	struct stat sb;
+
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	if (stat(wal, &sb) == 0 || errno != ENOENT)
+		return -1;
+	o = (size_t)snprintf(uri, sizeof(uri), "file:");
+	for (const char *p = path; *p && o + 16 < sizeof(uri); p++) {
+		if (*p == '%' || *p == '?' || *p == '#')
+			o +=
+			    (size_t)snprintf(uri + o, sizeof(uri) - o, "%%%02X", (unsigned char)*p);
+		else
+			uri[o++] = *p;
+	}
+	if (o + 16 >= sizeof(uri))
+		return -1;
+	snprintf(uri + o, sizeof(uri) - o, "?immutable=1");
+	sqlite3_close_v2(s->db);
+	s->db = NULL;
+	return sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) ==
+	               SQLITE_OK
+	           ? 0
+	           : -1;
+}
+
+int store_open_readonly(struct store **out, const char *path, char *err, size_t errlen)
+{
+	struct store *s;
+	int version, cur = store_schema_version();
+
+	*out = NULL;
+	if (err && errlen)
+		err[0] = '\0';
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		set_err(err, errlen, "store %s: out of memory", path);
+		return -1;
+	}
+	s->readonly = 1;
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		set_err(err, errlen, "store %s: %s", path,
+		        s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, 2000);
+	if (schema_version_get(s, path, &version, err, errlen) < 0) {
+		/* A WAL file whose directory we cannot write: read it as it stands on disk. */
+		if (open_immutable(s, path) < 0 ||
+		    schema_version_get(s, path, &version, err, errlen) < 0)
+			goto fail;
+		if (err && errlen)
+			err[0] = '\0';
+	}
+	if (version > cur) {
+		newer(path, version, err, errlen);
+		goto fail;
+	}
+	if (version == 0) {
+		set_err(err, errlen, "store %s is empty: the daemon has not written to it yet",
+		        path);
+		goto fail;
+	}
+	if (version < cur) {
+		set_err(err, errlen,
+		        "store %s has schema version %d, older than %d: the daemon migrates it "
+		        "when it next opens it",
+		        path, version, cur);
+		goto fail;
+	}
+	*out = s;
+	return 0;
+fail:
+	sqlite3_close_v2(s->db);
+	free(s);
+	return -1;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	/* Rows that cannot be written now are lost: there is no later. */
+	store_flush(s);
+	for (int i = 0; i < s->nq; i++)
+		free(s->q[i]);
+	free(s->q);
+	for (int i = 0; i < W__COUNT; i++)
+		sqlite3_finalize(s->w[i]);
+	sqlite3_close_v2(s->db);
+	idcache_clear(s);
+	free(s);
+}
+
+/* ---- retention ---- */
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+struct fold {
+	char location[NAME_MAX_LEN + 1];
+	int64_t count, up;
+	int64_t *ttg; /* ascending */
+	size_t nttg, cap;
+};
+
+static int fold_emit(struct store *s, int64_t id, int64_t hour, struct fold *f)
+{
+	sqlite3_stmt *st = s->w[W_ROLLUP];
+
+	if (f->count == 0)
+		return 0;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, hour);
+	bind_text(st, 3, f->location);
+	sqlite3_bind_int64(st, 4, f->count);
+	sqlite3_bind_int64(st, 5, f->up);
+	if (f->nttg) {
+		int64_t sum = 0;
+		/* Nearest rank: the smallest value with at least 95% of values at or below it. */
+		size_t rank = (f->nttg * 95 + 99) / 100;
+
+		/* The rows came sorted; sorting again costs nothing and makes no assumption. */
+		qsort(f->ttg, f->nttg, sizeof(*f->ttg), cmp_i64);
+		for (size_t i = 0; i < f->nttg; i++)
+			sum += f->ttg[i];
+		sqlite3_bind_int64(st, 6, f->ttg[0]);
+		sqlite3_bind_int64(st, 7, (sum + (int64_t)f->nttg / 2) / (int64_t)f->nttg);
+		sqlite3_bind_int64(st, 8, f->ttg[rank - 1]);
+		sqlite3_bind_int64(st, 9, f->ttg[f->nttg - 1]);
+	}
+	f->count = f->up = 0;
+	f->nttg = 0;
+	return step_done(s, st);
+}
+
+/* Fold one check-hour into roll-ups and delete its raw rows. Returns rows folded. */
+static int64_t fold_hour(struct store *s, int64_t id, int64_t hour, int keep)
+{
+	sqlite3_stmt *st = s->w[W_HOUR_ROWS];
+	struct fold f = {0};
+	int64_t rows = 0;
+	int rc = SQLITE_DONE;
+
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, hour);
+	sqlite3_bind_int64(st, 3, hour + HOUR_MS);
+	while (keep && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *loc = (const char *)sqlite3_column_text(st, 0);
+		int status = sqlite3_column_int(st, 1);
+
+		if (!loc)
+			loc = "";
+		if (f.count && strncmp(loc, f.location, NAME_MAX_LEN) != 0 &&
+		    fold_emit(s, id, hour, &f) < 0)
+			goto fail;
+		snprintf(f.location, sizeof(f.location), "%s", loc);
+		f.count++;
+		f.up += status == MP_UP || status == MP_DEGRADED;
+		rows++;
+		if (sqlite3_column_type(st, 2) == SQLITE_NULL)
+			continue;
+		if (f.nttg == f.cap) {
+			size_t cap = f.cap ? f.cap * 2 : 256;
+			int64_t *v = realloc(f.ttg, cap * sizeof(*v));
+
+			if (!v) {
+				set_err(s->err, sizeof(s->err), "store: retention: out of memory");
+				goto fail;
+			}
+			f.ttg = v;
+			f.cap = cap;
+		}
+		f.ttg[f.nttg++] = sqlite3_column_int64(st, 2);
+	}
+	if (keep && rc != SQLITE_DONE) {
+		db_err(s, s->err, sizeof(s->err), "retention");
+		goto fail;
+	}
+	sqlite3_reset(st);
+	if (keep && fold_emit(s, id, hour, &f) < 0)
+		goto fail;
+	free(f.ttg);
+	st = s->w[W_HOUR_DELETE];
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, hour);
+	sqlite3_bind_int64(st, 3, hour + HOUR_MS);
+	if (step_done(s, st) < 0)
+		return -1;
+	return keep ? rows : sqlite3_changes(s->db);
+fail:
+	sqlite3_reset(st);
+	free(f.ttg);
+	return -1;
+}
+
+static int expire(struct store *s, enum wstmt w, int64_t before)
+{
+	sqlite3_stmt *st = s->w[w];
+
+	sqlite3_bind_int64(st, 1, before);
+	sqlite3_bind_int(st, 2, RETENTION_DELETES);
+	return step_done(s, st);
+}
+
+int store_retention(struct store *s, int64_t now_ms, unsigned raw_days, unsigned rollup_days)
+{
+	/* Whole hours only: folding part of an hour would split it over two roll-ups. */
+	int64_t raw_cut = floor_hour(now_ms - (int64_t)raw_days * DAY_MS);
+	int64_t roll_cut = floor_hour(now_ms - (int64_t)rollup_days * DAY_MS);
+	int64_t folded = 0, *ids = NULL;
+	size_t nids = 0, cap = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (s->readonly) {
+		set_err(s->err, sizeof(s->err), "store: opened read-only");
+		errno = EROFS;
+		return -1;
+	}
+	if (step_done(s, s->w[W_BEGIN]) < 0)
+		return -1;
+	st = s->w[W_CHECK_IDS];
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (nids == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			int64_t *v = realloc(ids, ncap * sizeof(*v));
+
+			if (!v) {
+				set_err(s->err, sizeof(s->err), "store: retention: out of memory");
+				sqlite3_reset(st);
+				goto fail;
+			}
+			ids = v;
+			cap = ncap;
+		}
+		ids[nids++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		db_err(s, s->err, sizeof(s->err), "retention");
+		goto fail;
+	}
+	for (size_t i = 0; i < nids && folded < RETENTION_ROWS; i++) {
+		for (;;) {
+			int64_t oldest, n;
+
+			st = s->w[W_OLDEST];
+			sqlite3_bind_int64(st, 1, ids[i]);
+			sqlite3_bind_int64(st, 2, raw_cut);
+			rc = sqlite3_step(st);
+			if (rc != SQLITE_ROW || sqlite3_column_type(st, 0) == SQLITE_NULL) {
+				if (rc != SQLITE_ROW)
+					db_err(s, s->err, sizeof(s->err), "retention");
+				sqlite3_reset(st);
+				if (rc != SQLITE_ROW)
+					goto fail;
+				break;
+			}
+			oldest = floor_hour(sqlite3_column_int64(st, 0));
+			sqlite3_reset(st);
+			/* Hours past roll-up retention would be deleted at once: just drop them. */
+			n = fold_hour(s, ids[i], oldest, oldest + HOUR_MS > roll_cut);
+			if (n < 0)
+				goto fail;
+			folded += n;
+			if (folded >= RETENTION_ROWS)
+				break;
+		}
+	}
+	/* Deliveries are an operations log: they go with the roll-ups, not the raw rows. */
+	if (expire(s, W_ROLLUP_EXPIRE, roll_cut) < 0 || expire(s, W_DELIVERY_EXPIRE, roll_cut) < 0)
+		goto fail;
+	if (step_done(s, s->w[W_COMMIT]) < 0)
+		goto fail;
+	free(ids);
+	return folded > INT32_MAX ? INT32_MAX : (int)folded;
+fail:
+	free(ids);
+	rollback(s);
+	return -1;
+}
+
+/* ---- reads ---- */
+
+static sqlite3_stmt *prep(struct store *s, const char *sql, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		db_err(s, err, errlen, "query");
+		return NULL;
+	}
+	return st;
+}
+
+/* A JSON string of s; bytes that are not valid UTF-8 are shown escaped instead. */
+static json_t *jstr(const char *s)
+{
+	json_t *j = json_string(s);
+	char buf[2048];
+
+	if (j)
+		return j;
+	line_escape(buf, sizeof(buf), s, strlen(s));
+	return json_string(buf);
+}
+
+static json_t *col_str(sqlite3_stmt *st, int i)
+{
+	const char *v = (const char *)sqlite3_column_text(st, i);
+
+	return v ? jstr(v) : json_null();
+}
+
+static json_t *col_int(sqlite3_stmt *st, int i)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return json_null();
+	return json_integer(sqlite3_column_int64(st, i));
+}
+
+/* Microseconds in the database, milliseconds in JSON, as output_json() prints them. */
+static json_t *col_ms(sqlite3_stmt *st, int i)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return json_null();
+	return json_real((double)sqlite3_column_int64(st, i) / 1000.0);
+}
+
+static json_t *jtime(int64_t ms)
+{
+	time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+	struct tm tm;
+	char buf[40];
+
+	if (!gmtime_r(&t, &tm) || strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		return json_null();
+	return json_string(buf);
+}
+
+static json_t *col_time(sqlite3_stmt *st, int i)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return json_null();
+	return jtime(sqlite3_column_int64(st, i));
+}
+
+static json_t *col_status(sqlite3_stmt *st, int i)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return json_null();
+	return json_string(result_status_name((enum mp_status)sqlite3_column_int(st, i)));
+}
+
+static void put(json_t *o, const char *key, json_t *v, int *bad)
+{
+	/* json_object_set_new() releases v on failure; a NULL v is out of memory. */
+	if (!v || json_object_set_new(o, key, v) < 0)
+		*bad = 1;
+}
+
+static void append(json_t *a, json_t *v, int *bad)
+{
+	if (!v || json_array_append_new(a, v) < 0)
+		*bad = 1;
+}
+
+static int clamp_limit(int limit)
+{
+	return limit <= 0 || limit > LIMIT_MAX ? LIMIT_MAX : limit;
+}
+
+/* The id of an existing check; -1 with errno ENOENT and err filled when there is none. */
+static int lookup_check(struct store *s, const char *name, int64_t *id, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = prep(s, "SELECT id FROM checks WHERE name = ?1", err, errlen);
+	int rc;
+
+	if (!st)
+		return -1;
+	bind_text(st, 1, name);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
+	else if (rc == SQLITE_DONE)
+		set_err(err, errlen, "no check named \"%.64s\" in the store", name);
+	else
+		db_err(s, err, errlen, "query");
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE)
+		errno = ENOENT;
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Query failures after the first step are SQLite's; out of memory is ours. */
+static json_t *finish(struct store *s, json_t *o, int rc, int bad, char *err, size_t errlen)
+{
+	if (rc != SQLITE_DONE) {
+		db_err(s, err, errlen, "query");
+		json_decref(o);
+		return NULL;
+	}
+	if (bad) {
+		set_err(err, errlen, "store: out of memory");
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+#define RESULT_COLS                                                                                \
+	"ts_ms, location, status, reason, message, address, ttg_us, dns_us, connect_us, tls_us,"   \
+	" greeting_us, capability_us, starttls_us, login_us, mailbox_us, total_us, tls_version,"   \
+	" cert_days_left, cert_not_after, cert_subject, cert_issuer, cert_sha256, messages"
+
+/* One row of RESULT_COLS as JSON, with output_json()'s names and units. */
+static json_t *result_json(sqlite3_stmt *st, int *bad)
+{
+	json_t *o = json_object(), *tm = json_object(), *tls;
+
+	if (!o || !tm) {
+		json_decref(o);
+		json_decref(tm);
+		*bad = 1;
+		return NULL;
+	}
+	put(o, "time", col_time(st, 0), bad);
+	put(o, "ts_ms", col_int(st, 0), bad);
+	put(o, "location", col_str(st, 1), bad);
+	put(o, "status", col_status(st, 2), bad);
+	put(o, "reason", col_str(st, 3), bad);
+	put(o, "message", col_str(st, 4), bad);
+	put(o, "address", col_str(st, 5), bad);
+	put(o, "time_to_greeting_ms", col_ms(st, 6), bad);
+	for (int i = 0; i < MP_PH__COUNT; i++)
+		put(tm, result_phase_name((enum mp_phase)i), col_ms(st, 7 + i), bad);
+	put(o, "timings_ms", tm, bad);
+	if (sqlite3_column_type(st, 16) == SQLITE_NULL) {
+		tls = json_null();
+	} else {
+		tls = json_object();
+		if (tls) {
+			put(tls, "version", col_str(st, 16), bad);
+			put(tls, "days_left", col_int(st, 17), bad);
+			put(tls, "not_after",
+			    sqlite3_column_type(st, 18) == SQLITE_NULL
+			        ? json_null()
+			        : jtime(sqlite3_column_int64(st, 18) * 1000),
+			    bad);
+			put(tls, "subject", col_str(st, 19), bad);
+			put(tls, "issuer", col_str(st, 20), bad);
+			put(tls, "sha256", col_str(st, 21), bad);
+		}
+	}
+	put(o, "tls", tls, bad);
+	put(o, "messages", col_int(st, 22), bad);
+	return o;
+}
+
+json_t *store_q_history(struct store *s, const char *check, int64_t since_ms, int64_t until_ms,
+                        int limit, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	json_t *o, *a;
+	int64_t id;
+	int rc = SQLITE_DONE, bad = 0;
+
+	if (lookup_check(s, check, &id, err, errlen) < 0)
+		return NULL;
+	if (until_ms <= 0)
+		until_ms = INT64_MAX;
+	st = prep(s,
+	          "SELECT " RESULT_COLS " FROM results WHERE check_id = ?1 AND ts_ms >= ?2"
+	          " AND ts_ms < ?3 ORDER BY ts_ms DESC LIMIT ?4",
+	          err, errlen);
+	if (!st)
+		return NULL;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, since_ms);
+	sqlite3_bind_int64(st, 3, until_ms);
+	sqlite3_bind_int(st, 4, clamp_limit(limit));
+	o = json_object();
+	a = json_array();
+	if (!o || !a)
+		bad = 1;
+	put(o, "check", jstr(check), &bad);
+	put(o, "since", jtime(since_ms), &bad);
+	put(o, "until", until_ms == INT64_MAX ? json_null() : jtime(until_ms), &bad);
+	while (!bad && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		append(a, result_json(st, &bad), &bad);
+	if (bad)
+		rc = SQLITE_DONE;
+	put(o, "results", a, &bad);
+	sqlite3_finalize(st);
+	return finish(s, o, rc, bad, err, errlen);
+}
+
+json_t *store_q_uptime(struct store *s, const char *check, int64_t since_ms, int64_t until_ms,
+                       char *err, size_t errlen)
+{
+	sqlite3_stmt *raw, *roll = NULL;
+	int64_t id, probes = 0, up = 0, rollups = 0;
+	json_t *o = NULL;
+	int rc = SQLITE_DONE, bad = 0;
+
+	if (lookup_check(s, check, &id, err, errlen) < 0)
+		return NULL;
+	if (until_ms <= 0)
+		until_ms = INT64_MAX;
+	raw = prep(s,
+	           "SELECT count(*), coalesce(sum(status IN (0, 1)), 0) FROM results"
+	           " WHERE check_id = ?1 AND ts_ms >= ?2 AND ts_ms < ?3",
+	           err, errlen);
+	/* Every hour that overlaps the range counts whole: roll-ups cannot be cut finer. */
+	if (raw)
+		roll = prep(s,
+		            "SELECT count(*), coalesce(sum(count), 0), coalesce(sum(up_count), 0)"
+		            " FROM rollups WHERE check_id = ?1 AND hour_ms > ?2 AND hour_ms < ?3",
+		            err, errlen);
+	if (!raw || !roll)
+		goto out;
+	sqlite3_bind_int64(raw, 1, id);
+	sqlite3_bind_int64(raw, 2, since_ms);
+	sqlite3_bind_int64(raw, 3, until_ms);
+	sqlite3_bind_int64(roll, 1, id);
+	sqlite3_bind_int64(roll, 2, since_ms - HOUR_MS);
+	sqlite3_bind_int64(roll, 3, until_ms);
+	if ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
+		probes = sqlite3_column_int64(raw, 0);
+		up = sqlite3_column_int64(raw, 1);
+		if ((rc = sqlite3_step(roll)) == SQLITE_ROW) {
+			rollups = sqlite3_column_int64(roll, 0);
+			probes += sqlite3_column_int64(roll, 1);
+			up += sqlite3_column_int64(roll, 2);
+			rc = SQLITE_DONE;
+		}
+	}
+	o = json_object();
+	if (!o)
+		bad = 1;
+	put(o, "check", jstr(check), &bad);
+	put(o, "since", jtime(since_ms), &bad);
+	put(o, "until", until_ms == INT64_MAX ? json_null() : jtime(until_ms), &bad);
+	put(o, "since_ms", json_integer(since_ms), &bad);
+	put(o, "until_ms", until_ms == INT64_MAX ? json_null() : json_integer(until_ms), &bad);
+	put(o, "probes", json_integer(probes), &bad);
+	put(o, "up", json_integer(up), &bad);
+	put(o, "uptime_pct", probes ? json_real(100.0 * (double)up / (double)probes) : json_null(),
+	    &bad);
+	put(o, "from_rollups", json_boolean(rollups > 0), &bad);
+	o = finish(s, o, rc, bad, err, errlen);
+out:
+	sqlite3_finalize(raw);
+	sqlite3_finalize(roll);
+	return o;
+}
+
+static json_t *incident_json(sqlite3_stmt *st, int64_t now, int with_check, int *bad)
+{
+	/* Columns: id, start_ms, end_ms, reason, message, duration_ms, name. */
+	json_t *o = json_object();
+	int open = sqlite3_column_type(st, 2) == SQLITE_NULL;
+	int64_t start = sqlite3_column_int64(st, 1);
+
+	if (!o) {
+		*bad = 1;
+		return NULL;
+	}
+	put(o, "id", col_int(st, 0), bad);
+	if (with_check)
+		put(o, "check", col_str(st, 6), bad);
+	put(o, "open", json_boolean(open), bad);
+	put(o, "start", col_time(st, 1), bad);
+	put(o, "start_ms", col_int(st, 1), bad);
+	put(o, "end", col_time(st, 2), bad);
+	put(o, "end_ms", col_int(st, 2), bad);
+	/* An open incident has lasted until now so far. */
+	put(o, "duration_ms", open ? json_integer(now > start ? now - start : 0) : col_int(st, 5),
+	    bad);
+	put(o, "reason", col_str(st, 3), bad);
+	put(o, "message", col_str(st, 4), bad);
+	return o;
+}
+
+json_t *store_q_incidents(struct store *s, const char *check, int64_t since_ms, int limit,
+                          char *err, size_t errlen)
+{
+	int64_t id = 0, now = wall_now_ms();
+	sqlite3_stmt *st;
+	json_t *o, *a;
+	int rc = SQLITE_DONE, bad = 0;
+
+	if (check && lookup_check(s, check, &id, err, errlen) < 0)
+		return NULL;
+	/* Every incident that was open at some point in [since, now]. */
+	st = prep(s,
+	          "SELECT i.id, i.start_ms, i.end_ms, i.reason, i.message, i.duration_ms, c.name"
+	          " FROM incidents i JOIN checks c ON c.id = i.check_id"
+	          " WHERE (?1 IS NULL OR i.check_id = ?1) AND (i.end_ms IS NULL OR i.end_ms >= ?2)"
+	          " ORDER BY i.start_ms DESC, i.id DESC LIMIT ?3",
+	          err, errlen);
+	if (!st)
+		return NULL;
+	if (check)
+		sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, since_ms);
+	sqlite3_bind_int(st, 3, clamp_limit(limit));
+	o = json_object();
+	a = json_array();
+	if (!o || !a)
+		bad = 1;
+	put(o, "check", check ? jstr(check) : json_null(), &bad);
+	put(o, "since", jtime(since_ms), &bad);
+	while (!bad && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		append(a, incident_json(st, now, 1, &bad), &bad);
+	if (bad)
+		rc = SQLITE_DONE;
+	put(o, "incidents", a, &bad);
+	sqlite3_finalize(st);
+	return finish(s, o, rc, bad, err, errlen);
+}
+
+json_t *store_q_deliveries(struct store *s, const char *check, int limit, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int64_t id = 0;
+	json_t *o, *a;
+	int rc = SQLITE_DONE, bad = 0;
+
+	if (check && lookup_check(s, check, &id, err, errlen) < 0)
+		return NULL;
+	st = prep(s,
+	          "SELECT d.ts_ms, c.name, d.channel, d.event, d.attempt, d.ok, d.detail"
+	          " FROM deliveries d LEFT JOIN checks c ON c.id = d.check_id"
+	          " WHERE ?1 IS NULL OR d.check_id = ?1 ORDER BY d.ts_ms DESC, d.rowid DESC"
+	          " LIMIT ?2",
+	          err, errlen);
+	if (!st)
+		return NULL;
+	if (check)
+		sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int(st, 2, clamp_limit(limit));
+	o = json_object();
+	a = json_array();
+	if (!o || !a)
+		bad = 1;
+	put(o, "check", check ? jstr(check) : json_null(), &bad);
+	while (!bad && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *d = json_object();
+
+		if (!d) {
+			bad = 1;
+			break;
+		}
+		put(d, "time", col_time(st, 0), &bad);
+		put(d, "ts_ms", col_int(st, 0), &bad);
+		put(d, "check", col_str(st, 1), &bad);
+		put(d, "channel", col_str(st, 2), &bad);
+		put(d, "event", col_str(st, 3), &bad);
+		put(d, "attempt", col_int(st, 4), &bad);
+		put(d, "ok", json_boolean(sqlite3_column_int(st, 5)), &bad);
+		put(d, "detail", col_str(st, 6), &bad);
+		append(a, d, &bad);
+	}
+	if (bad)
+		rc = SQLITE_DONE;
+	put(o, "deliveries", a, &bad);
+	sqlite3_finalize(st);
+	return finish(s, o, rc, bad, err, errlen);
+}
+
+/* The status of one check: its state, its last result, its open incident. */
+static json_t *status_json(sqlite3_stmt *const q[3], int64_t id, const char *name, int64_t now,
+                           int *bad, int *dberr)
+{
+	json_t *o = json_object(), *v;
+	int rc;
+
+	if (!o) {
+		*bad = 1;
+		return NULL;
+	}
+	put(o, "check", jstr(name), bad);
+	for (int i = 0; i < 3; i++)
+		sqlite3_bind_int64(q[i], 1, id);
+	/* The state: the last transition, if there was one. */
+	rc = sqlite3_step(q[0]);
+	put(o, "state", rc == SQLITE_ROW ? col_status(q[0], 0) : json_null(), bad);
+	put(o, "state_since", rc == SQLITE_ROW ? col_time(q[0], 1) : json_null(), bad);
+	put(o, "state_since_ms", rc == SQLITE_ROW ? col_int(q[0], 1) : json_null(), bad);
+	put(o, "state_reason", rc == SQLITE_ROW ? col_str(q[0], 2) : json_null(), bad);
+	put(o, "state_message", rc == SQLITE_ROW ? col_str(q[0], 3) : json_null(), bad);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		*dberr = 1;
+	/* The last result. */
+	rc = sqlite3_step(q[1]);
+	if (rc == SQLITE_ROW) {
+		v = json_object();
+		if (v) {
+			put(v, "time", col_time(q[1], 0), bad);
+			put(v, "ts_ms", col_int(q[1], 0), bad);
+			put(v, "location", col_str(q[1], 1), bad);
+			put(v, "status", col_status(q[1], 2), bad);
+			put(v, "reason", col_str(q[1], 3), bad);
+			put(v, "message", col_str(q[1], 4), bad);
+			put(v, "time_to_greeting_ms", col_ms(q[1], 5), bad);
+		}
+	} else {
+		v = json_null();
+		if (rc != SQLITE_DONE)
+			*dberr = 1;
+	}
+	put(o, "last", v, bad);
+	/* The open incident. */
+	rc = sqlite3_step(q[2]);
+	if (rc == SQLITE_ROW)
+		v = incident_json(q[2], now, 0, bad);
+	else
+		v = json_null();
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		*dberr = 1;
+	put(o, "incident", v, bad);
+	for (int i = 0; i < 3; i++)
+		sqlite3_reset(q[i]);
+	return o;
+}
+
+json_t *store_q_status(struct store *s, char *err, size_t errlen)
+{
+	static const char *const sql[3] = {
+	    "SELECT to_status, ts_ms, reason, message FROM transitions WHERE check_id = ?1"
+	    " ORDER BY ts_ms DESC, rowid DESC LIMIT 1",
+	    "SELECT ts_ms, location, status, reason, message, ttg_us FROM results"
+	    " WHERE check_id = ?1 ORDER BY ts_ms DESC LIMIT 1",
+	    "SELECT id, start_ms, end_ms, reason, message, duration_ms FROM incidents"
+	    " WHERE check_id = ?1 AND end_ms IS NULL ORDER BY start_ms DESC LIMIT 1",
+	};
+	sqlite3_stmt *checks, *q[3] = {NULL, NULL, NULL};
+	int64_t now = wall_now_ms();
+	json_t *o = NULL, *a;
+	int rc = SQLITE_DONE, bad = 0, dberr = 0;
+
+	checks = prep(s, "SELECT id, name FROM checks ORDER BY name", err, errlen);
+	for (int i = 0; checks && i < 3; i++)
+		if (!(q[i] = prep(s, sql[i], err, errlen)))
+			goto out;
+	if (!checks)
+		goto out;
+	o = json_object();
+	a = json_array();
+	if (!o || !a)
+		bad = 1;
+	put(o, "time", jtime(now), &bad);
+	while (!bad && !dberr && (rc = sqlite3_step(checks)) == SQLITE_ROW)
+		append(a,
+		       status_json(q, sqlite3_column_int64(checks, 0),
+		                   (const char *)sqlite3_column_text(checks, 1), now, &bad, &dberr),
+		       &bad);
+	if (dberr)
+		rc = SQLITE_ERROR;
+	else if (bad)
+		rc = SQLITE_DONE;
+	put(o, "checks", a, &bad);
+	o = finish(s, o, rc, bad, err, errlen);
+out:
+	sqlite3_finalize(checks);
+	for (int i = 0; i < 3; i++)
+		sqlite3_finalize(q[i]);
+	return o;
+}
+
+int store_load_states(struct store *s, store_state_cb cb, void *arg)
+{
+	/* The last transition of every check that has one. */
+	static const char sql[] =
+	    "SELECT c.name, t.to_status, t.reason, t.ts_ms,"
+	    " EXISTS (SELECT 1 FROM incidents i WHERE i.check_id = c.id AND i.end_ms IS NULL)"
+	    " FROM checks c JOIN transitions t ON t.rowid = (SELECT rowid FROM transitions"
+	    " WHERE check_id = c.id ORDER BY ts_ms DESC, rowid DESC LIMIT 1)"
+	    " ORDER BY c.name";
+	sqlite3_stmt *st;
+	int rc, n = 0;
+
+	/* A state queued but not written would be missed. */
+	if (store_flush(s) < 0)
+		return -1;
+	st = prep(s, sql, s->err, sizeof(s->err));
+	if (!st)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_state ss;
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		const char *why = (const char *)sqlite3_column_text(st, 2);
+		int status = sqlite3_column_int(st, 1),
+		    reason = why ? result_reason_parse(why) : -1;
+
+		memset(&ss, 0, sizeof(ss));
+		snprintf(ss.check, sizeof(ss.check), "%s", name ? name : "");
+		ss.status =
+		    status >= MP_UP && status <= MP_UNKNOWN ? (enum mp_status)status : MP_UNKNOWN;
+		/* A reason this build does not know came from a newer one: call it ours. */
+		ss.reason = reason >= 0 ? (enum mp_reason)reason : MP_R_INTERNAL;
+		ss.since_ms = sqlite3_column_int64(st, 3);
+		ss.incident_open = sqlite3_column_int(st, 4);
+		cb(&ss, arg);
+		n++;
+	}
+	if (rc != SQLITE_DONE)
+		db_err(s, s->err, sizeof(s->err), "loading states");
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? n : -1;
+}

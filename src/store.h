@@ -23,16 +23,28 @@ struct store;
 
 /* Open (creating when absent) and migrate to the current schema. */
 int store_open(struct store **out, const char *path, char *err, size_t errlen);
+/*
+ * Open an existing store for reading only (the report commands): nothing
+ * is created, migrated or switched to WAL, so a user who may read the file
+ * but not write it can still run `mailpulse status`. Writes fail (EROFS).
+ */
+int store_open_readonly(struct store **out, const char *path, char *err, size_t errlen);
 /* Flush what is queued, then close. */
 void store_close(struct store *s);
 
 /* The schema version this build writes; migrations bring older files up to it. */
 int store_schema_version(void);
 
+/* Rows the queue holds at most; past it store_add_*() return -1 (errno ENOBUFS). */
+#define STORE_QUEUE_MAX 50000
+
 /*
  * Queue one probe result of check at wall-clock time wall_ms (unix ms)
  * from location. Copies what it needs. Returns 0, or -1 when the queue is
  * full (the caller should flush; rows are never silently dropped).
+ * Every store_add_*() and store_incident_*() also return -1 with errno
+ * EINVAL for a check name that is empty or over 64 bytes, ENOMEM when out
+ * of memory.
  */
 int store_add_result(struct store *s, const char *check, const char *location, int64_t wall_ms,
                      const struct result *r);
@@ -54,11 +66,15 @@ int store_add_delivery(struct store *s, const char *check, const char *channel, 
 int store_flush(struct store *s);
 /* Rows waiting to be written. */
 int store_queued(const struct store *s);
+/* What the last failed store_flush(), store_retention() or store_load_states() met, for logs. */
+const char *store_errmsg(const struct store *s);
 
 /*
  * Fold raw results older than raw_days into hourly roll-ups (count, up
  * count, min/avg/p95/max time to greeting), then delete raw results older
- * than raw_days and roll-ups older than rollup_days. Bounded work per call.
+ * than raw_days and roll-ups older than rollup_days. Bounded work per call:
+ * returns the raw rows folded (call again soon while that is positive),
+ * or -1.
  */
 int store_retention(struct store *s, int64_t now_ms, unsigned raw_days, unsigned rollup_days);
 
@@ -75,7 +91,11 @@ int store_load_states(struct store *s, store_state_cb cb, void *arg);
 
 /*
  * Reads. Each returns a new reference (the caller decrefs) or NULL with
- * err filled. since_ms/until_ms bound time; limit bounds rows (<= 10000).
+ * err filled (errno ENOENT when the named check is not in the store).
+ * since_ms/until_ms bound time as [since, until), until_ms <= 0 meaning
+ * no bound; limit bounds rows (<= 10000; <= 0 means 10000). check NULL
+ * in incidents and deliveries means every check. Rows written but still
+ * queued are not seen.
  */
 json_t *store_q_status(struct store *s, char *err, size_t errlen);
 json_t *store_q_history(struct store *s, const char *check, int64_t since_ms, int64_t until_ms,

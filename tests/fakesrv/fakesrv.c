@@ -1,7 +1,7 @@
 /*
  * fakesrv - a hostile mail server that plays a scenario file.
  *
- * fakesrv [--port-file FILE] [--certs DIR] [--max-conns N] [--lifetime SEC] SCENARIO
+ * fakesrv [--port-file FILE] [--port N] [--certs DIR] [--max-conns N] [--lifetime SEC] SCENARIO
  *
  * Listens on 127.0.0.1 on an ephemeral port (written to --port-file, so
  * parallel tests never collide), accepts up to --max-conns connections one
@@ -867,7 +867,7 @@ static void on_alarm(int sig)
 
 static void usage(void)
 {
-	fputs("usage: fakesrv [--port-file FILE] [--certs DIR] [--max-conns N]\n"
+	fputs("usage: fakesrv [--port-file FILE] [--port N] [--certs DIR] [--max-conns N]\n"
 	      "               [--lifetime SECONDS] SCENARIO\n",
 	      stderr);
 	exit(1);
@@ -892,6 +892,7 @@ int main(int argc, char **argv)
 {
 	const char *port_file = NULL, *certs = NULL, *path = NULL;
 	long max_conns = 1, lifetime = 30;
+	long port = 0; /* 0: ephemeral; a fixed port lets a test stop and restart "the same" server */
 	/* static: lives until exit, and LeakSanitizer counts it reachable */
 	static struct scenario s;
 	struct sockaddr_in sa = {0};
@@ -912,6 +913,8 @@ int main(int argc, char **argv)
 			usage();
 		if (strcmp(a, "--port-file") == 0)
 			port_file = argv[++i];
+		else if (strcmp(a, "--port") == 0)
+			port = strtol(argv[++i], NULL, 10);
 		else if (strcmp(a, "--certs") == 0)
 			certs = argv[++i];
 		else if (strcmp(a, "--max-conns") == 0)
@@ -921,7 +924,7 @@ int main(int argc, char **argv)
 		else
 			usage();
 	}
-	if (!path || max_conns < 1 || lifetime < 1)
+	if (!path || max_conns < 1 || lifetime < 1 || port < 0 || port > 65535)
 		usage();
 	scn_path = path;
 	parse_scenario(&s, path, certs);
@@ -942,7 +945,7 @@ int main(int argc, char **argv)
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	sa.sin_family = AF_INET;
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sa.sin_port = 0;
+	sa.sin_port = htons((uint16_t)port);
 	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(lfd, 16) != 0)
 		die("bind/listen: %s", strerror(errno));
 	if (getsockname(lfd, (struct sockaddr *)&sa, &salen) != 0)

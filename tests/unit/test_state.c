@@ -1,0 +1,179 @@
+/*
+ * test_state.c - confirmation, incidents and alerts of struct check_state.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "state.h"
+
+/* Feed one result at time t (ms) with fail_after 2, recover_after 1 unless told. */
+static struct state_change feed(struct check_state *st, enum mp_status s, int64_t t)
+{
+	return state_on_result(st, s, s == MP_UP ? MP_R_OK : MP_R_TIMEOUT, 2, 1, t);
+}
+
+static void test_pending_then_up_without_alert(void **unused)
+{
+	struct check_state st;
+	(void)unused;
+
+	state_init(&st, 0);
+	assert_int_equal(st.status, MP_UNKNOWN);
+	assert_string_equal(state_status_name(st.status), "pending");
+	struct state_change ch = feed(&st, MP_UP, 10);
+	assert_true(ch.changed);
+	assert_int_equal(ch.to, MP_UP);
+	assert_int_equal(ch.alert, STATE_ALERT_NONE);
+	assert_int_equal(st.since_ms, 10);
+}
+
+static void test_down_needs_confirmation_and_opens_incident(void **unused)
+{
+	struct check_state st;
+	(void)unused;
+
+	state_init(&st, 0);
+	feed(&st, MP_UP, 0);
+	struct state_change ch = feed(&st, MP_DOWN, 1000);
+	assert_false(ch.changed);
+	assert_true(ch.confirming);
+	ch = feed(&st, MP_DOWN, 2000);
+	assert_true(ch.changed);
+	assert_int_equal(ch.from, MP_UP);
+	assert_int_equal(ch.to, MP_DOWN);
+	assert_int_equal(ch.reason, MP_R_TIMEOUT);
+	assert_true(ch.incident_opened);
+	assert_int_equal(ch.alert, STATE_ALERT_DOWN);
+	assert_false(ch.confirming);
+	/* Staying down changes nothing and alerts nobody again. */
+	ch = feed(&st, MP_DOWN, 3000);
+	assert_false(ch.changed);
+	assert_int_equal(ch.alert, STATE_ALERT_NONE);
+	/* Recovery closes the incident with its duration. */
+	ch = feed(&st, MP_UP, 62000);
+	assert_true(ch.changed);
+	assert_true(ch.incident_closed);
+	assert_int_equal(ch.incident_ms, 60000);
+	assert_int_equal(ch.alert, STATE_ALERT_RECOVERY);
+	assert_int_equal(st.status, MP_UP);
+}
+
+static void test_flap_does_not_alert(void **unused)
+{
+	struct check_state st;
+	(void)unused;
+
+	state_init(&st, 0);
+	feed(&st, MP_UP, 0);
+	for (int i = 0; i < 10; i++) {
+		struct state_change a = feed(&st, MP_DOWN, 1000 * i);
+		struct state_change b = feed(&st, MP_UP, 1000 * i + 500);
+		assert_false(a.changed);
+		assert_false(b.changed);
+	}
+	assert_int_equal(st.status, MP_UP);
+}
+
+static void test_recover_after_m(void **unused)
+{
+	struct check_state st;
+	(void)unused;
+
+	state_init(&st, 0);
+	state_on_result(&st, MP_DOWN, MP_R_REFUSED, 1, 3, 0);
+	assert_int_equal(st.status, MP_DOWN);
+	struct state_change ch = state_on_result(&st, MP_UP, MP_R_OK, 1, 3, 1);
+	assert_false(ch.changed);
+	assert_true(ch.confirming);
+	state_on_result(&st, MP_UP, MP_R_OK, 1, 3, 2);
+	ch = state_on_result(&st, MP_UP, MP_R_OK, 1, 3, 3);
+	assert_true(ch.changed);
+	assert_int_equal(st.status, MP_UP);
+}
+
+static void test_degraded_and_back(void **unused)
+{
+	struct check_state st;
+	(void)unused;
+
+	state_init(&st, 0);
+	feed(&st, MP_UP, 0);
+	struct state_change ch = state_on_result(&st, MP_DEGRADED, MP_R_SLOW, 2, 1, 1);
+	assert_false(ch.changed);
+	ch = state_on_result(&st, MP_DEGRADED, MP_R_SLOW, 2, 1, 2);
+	assert_true(ch.changed);
+	assert_int_equal(ch.to, MP_DEGRADED);
+	assert_int_equal(ch.alert, STATE_ALERT_DEGRADED);
+	assert_false(ch.incident_opened);
+	/* Degraded then down: the down is confirmed on its own count. */
+	ch = feed(&st, MP_DOWN, 3);
+	assert_false(ch.changed);
+	ch = feed(&st, MP_DOWN, 4);
+	assert_int_equal(ch.to, MP_DOWN);
+	assert_true(ch.incident_opened);
+	/* Down -> degraded: a recovery of the incident, still degraded. */
+	ch = state_on_result(&st, MP_DEGRADED, MP_R_SLOW, 2, 1, 5);
+	assert_int_equal(ch.to, MP_DEGRADED);
+	assert_true(ch.incident_closed);
+	assert_int_equal(ch.alert, STATE_ALERT_RECOVERY);
+	ch = feed(&st, MP_UP, 6);
+	assert_int_equal(ch.to, MP_UP);
+	assert_int_equal(ch.alert, STATE_ALERT_RECOVERY);
+}
+
+static void test_unknown_is_no_evidence(void **unused)
+{
+	struct check_state st;
+	(void)unused;
+
+	state_init(&st, 0);
+	feed(&st, MP_UP, 0);
+	feed(&st, MP_DOWN, 1);
+	struct state_change ch = state_on_result(&st, MP_UNKNOWN, MP_R_INTERNAL, 2, 1, 2);
+	assert_false(ch.changed);
+	ch = feed(&st, MP_DOWN, 3);
+	assert_true(ch.changed); /* the two downs around the unknown still count */
+}
+
+static void test_reminders_and_resume(void **unused)
+{
+	struct check_state st;
+	(void)unused;
+
+	state_init(&st, 0);
+	state_on_result(&st, MP_DOWN, MP_R_REFUSED, 1, 1, 1000);
+	assert_false(state_reminder_due(&st, 0, 999999));
+	assert_false(state_reminder_due(&st, 60000, 60999));
+	assert_true(state_reminder_due(&st, 60000, 61000));
+	state_reminded(&st, 61000);
+	assert_false(state_reminder_due(&st, 60000, 62000));
+
+	/* A restart resumes down with its incident: the next down is no new alert. */
+	struct check_state r;
+	state_init(&r, 0);
+	state_resume(&r, MP_DOWN, MP_R_REFUSED, 5000, 1);
+	struct state_change ch = state_on_result(&r, MP_DOWN, MP_R_REFUSED, 2, 1, 6000);
+	assert_false(ch.changed);
+	assert_int_equal(ch.alert, STATE_ALERT_NONE);
+	ch = state_on_result(&r, MP_UP, MP_R_OK, 2, 1, 9000);
+	assert_true(ch.incident_closed);
+	assert_int_equal(ch.incident_ms, 4000);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_pending_then_up_without_alert),
+	    cmocka_unit_test(test_down_needs_confirmation_and_opens_incident),
+	    cmocka_unit_test(test_flap_does_not_alert),
+	    cmocka_unit_test(test_recover_after_m),
+	    cmocka_unit_test(test_degraded_and_back),
+	    cmocka_unit_test(test_unknown_is_no_evidence),
+	    cmocka_unit_test(test_reminders_and_resume),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

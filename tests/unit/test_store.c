@@ -1,0 +1,604 @@
+/*
+ * test_store.c - the SQLite store: migrations, batched writes, the queue's
+ * bound, incidents, retention into hourly roll-ups, states and queries.
+ * Every test works in a fresh directory under /tmp.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "result.h"
+#include "store.h"
+
+#define HOUR_MS (3600LL * 1000)
+#define DAY_MS  (24 * HOUR_MS)
+/* 2024-05-01T00:00:00Z: a whole UTC day, so hours line up in the assertions. */
+#define T0 1714521600000LL
+
+struct fixture {
+	char dir[64];
+	char path[96];
+	struct store *s;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char err[256];
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/mp-store-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/store.db", f->dir);
+	assert_int_equal(store_open(&f->s, f->path, err, sizeof(err)), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char p[128];
+
+	store_close(f->s);
+	/* The WAL side files may or may not be there. */
+	unlink(f->path);
+	snprintf(p, sizeof(p), "%s-wal", f->path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", f->path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/other.db", f->dir);
+	unlink(p);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* A result as the probe would leave it: up, with a greeting time and TLS facts. */
+static void mkresult(struct result *r, enum mp_status st, enum mp_reason why, int64_t ttg_us)
+{
+	memset(r, 0, sizeof(*r));
+	result_init(r, 0);
+	r->status = st;
+	r->reason = why;
+	snprintf(r->message, sizeof(r->message), "%s", st == MP_UP ? "" : "connection refused");
+	snprintf(r->address, sizeof(r->address), "192.0.2.1:993");
+	r->ttg_us = ttg_us;
+	r->phase_us[MP_PH_CONNECT] = 1000;
+	r->phase_us[MP_PH_TOTAL] = ttg_us > 0 ? ttg_us + 500 : 2000;
+	r->messages = -1;
+	r->tls.used = 1;
+	snprintf(r->tls.version, sizeof(r->tls.version), "TLSv1.3");
+	r->tls.chain_len = 1;
+	snprintf(r->tls.chain[0].subject, sizeof(r->tls.chain[0].subject), "CN=mail.example.org");
+	snprintf(r->tls.chain[0].issuer, sizeof(r->tls.chain[0].issuer), "CN=Test CA");
+	snprintf(r->tls.chain[0].sha256, sizeof(r->tls.chain[0].sha256), "%064d", 7);
+	r->tls.chain[0].not_after = 1735689600; /* 2025-01-01 */
+	r->tls.days_left = 42;
+}
+
+static int64_t sql_int(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t v = -1;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void sql_exec(const char *path, const char *sql)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static void test_migrate_empty(void **state)
+{
+	struct fixture *f = *state;
+	char err[256];
+
+	assert_int_equal(sql_int(f->path, "SELECT value FROM meta WHERE key = 'schema_version'"),
+	                 store_schema_version());
+	/* Reopening changes nothing. */
+	int64_t objects = sql_int(f->path, "SELECT count(*) FROM sqlite_master");
+	assert_true(objects >= 7);
+	store_close(f->s);
+	assert_int_equal(store_open(&f->s, f->path, err, sizeof(err)), 0);
+	store_close(f->s);
+	assert_int_equal(store_open(&f->s, f->path, err, sizeof(err)), 0);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM sqlite_master"), objects);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM meta"), 1);
+}
+
+static void test_wal_mode(void **state)
+{
+	struct fixture *f = *state;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+static void test_newer_schema_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = (struct store *)1;
+	char p[128], err[256], want[64];
+
+	snprintf(p, sizeof(p), "%s/other.db", f->dir);
+	sql_exec(p, "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	            "INSERT INTO meta VALUES ('schema_version', '99');");
+	assert_int_equal(store_open(&s, p, err, sizeof(err)), -1);
+	assert_null(s);
+	assert_non_null(strstr(err, "99"));
+	snprintf(want, sizeof(want), "version %d", store_schema_version());
+	assert_non_null(strstr(err, want));
+	assert_non_null(strstr(err, p));
+	/* Refused means untouched: no new tables, still not in WAL mode. */
+	assert_int_equal(sql_int(p, "SELECT count(*) FROM sqlite_master"), 2);
+	assert_int_equal(sql_int(p, "SELECT journal_mode = 'delete' FROM pragma_journal_mode"), 1);
+	unlink(p);
+}
+
+static void test_foreign_database_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s;
+	char p[128], err[256];
+	FILE *fp;
+
+	snprintf(p, sizeof(p), "%s/other.db", f->dir);
+	sql_exec(p, "CREATE TABLE accounts (name TEXT);");
+	assert_int_equal(store_open(&s, p, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not a mailpulse store"));
+	unlink(p);
+
+	fp = fopen(p, "w");
+	assert_non_null(fp);
+	fputs("this is not a database, just text long enough to have a header of sorts......"
+	      "...............................................................................",
+	      fp);
+	fclose(fp);
+	assert_int_equal(store_open(&s, p, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, p));
+	unlink(p);
+}
+
+static void test_batched_writes(void **state)
+{
+	struct fixture *f = *state;
+	struct result r;
+
+	for (int i = 0; i < 1000; i++) {
+		mkresult(&r, i % 10 ? MP_UP : MP_DOWN, i % 10 ? MP_R_OK : MP_R_REFUSED, 1000 + i);
+		assert_int_equal(
+		    store_add_result(f->s, i % 2 ? "imap-a" : "pop-b", "local", T0 + i * 1000, &r),
+		    0);
+	}
+	assert_int_equal(store_queued(f->s), 1000);
+	/* Queued rows are in memory only. */
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM results"), 0);
+	assert_int_equal(store_flush(f->s), 1000);
+	assert_int_equal(store_queued(f->s), 0);
+	assert_int_equal(store_flush(f->s), 0);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM results"), 1000);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM checks"), 2);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM results WHERE status = 2"), 100);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM results WHERE reason = 'refused'"),
+	                 100);
+	/* Unreached phases are NULL, not -1. */
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM results WHERE dns_us IS NULL"),
+	                 1000);
+	assert_int_equal(sql_int(f->path, "SELECT max(ttg_us) FROM results"), 1999);
+	assert_int_equal(sql_int(f->path, "SELECT cert_not_after FROM results LIMIT 1"),
+	                 1735689600);
+	assert_int_equal(sql_int(f->path, "SELECT cert_days_left FROM results LIMIT 1"), 42);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM results WHERE messages IS NULL"),
+	                 1000);
+}
+
+static void test_history_query(void **state)
+{
+	struct fixture *f = *state;
+	struct result r;
+	char err[256];
+	json_t *h, *a, *first;
+
+	for (int i = 0; i < 20; i++) {
+		mkresult(&r, MP_UP, MP_R_OK, 5000 + i);
+		assert_int_equal(store_add_result(f->s, "imap-a", "local", T0 + i * 60000, &r), 0);
+	}
+	assert_int_equal(store_flush(f->s), 20);
+	h = store_q_history(f->s, "imap-a", T0 + 5 * 60000, T0 + 15 * 60000, 3, err, sizeof(err));
+	assert_non_null(h);
+	a = json_object_get(h, "results");
+	assert_int_equal(json_array_size(a), 3);
+	first = json_array_get(a, 0);
+	/* Newest first, within [since, until). */
+	assert_int_equal(json_integer_value(json_object_get(first, "ts_ms")), T0 + 14 * 60000);
+	assert_string_equal(json_string_value(json_object_get(first, "status")), "up");
+	assert_true(json_real_value(json_object_get(first, "time_to_greeting_ms")) == 5.014);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(first, "tls"), "version")),
+	    "TLSv1.3");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(first, "tls"), "not_after")),
+	    "2025-01-01T00:00:00Z");
+	assert_true(json_is_null(json_object_get(json_object_get(first, "timings_ms"), "dns")));
+	json_decref(h);
+
+	errno = 0;
+	assert_null(store_q_history(f->s, "nope", 0, 0, 10, err, sizeof(err)));
+	assert_int_equal(errno, ENOENT);
+	assert_non_null(strstr(err, "nope"));
+}
+
+static void test_queue_full(void **state)
+{
+	struct fixture *f = *state;
+	struct result r;
+	int n = 0;
+
+	mkresult(&r, MP_UP, MP_R_OK, 1000);
+	while (store_add_result(f->s, "imap-a", "local", T0 + n, &r) == 0)
+		n++;
+	assert_int_equal(errno, ENOBUFS);
+	assert_int_equal(n, STORE_QUEUE_MAX);
+	assert_int_equal(store_queued(f->s), STORE_QUEUE_MAX);
+	/* Other kinds of row are refused too, not dropped. */
+	assert_int_equal(store_add_transition(f->s, "imap-a", T0, MP_UP, MP_DOWN, MP_R_DNS, "x"),
+	                 -1);
+	assert_int_equal(store_flush(f->s), STORE_QUEUE_MAX);
+	assert_int_equal(store_add_result(f->s, "imap-a", "local", T0, &r), 0);
+	assert_int_equal(store_flush(f->s), 1);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM results"), STORE_QUEUE_MAX + 1);
+}
+
+static void test_bad_names(void **state)
+{
+	struct fixture *f = *state;
+	struct result r;
+	char longname[80];
+
+	mkresult(&r, MP_UP, MP_R_OK, 1000);
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	assert_int_equal(store_add_result(f->s, "", "local", T0, &r), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(store_add_result(f->s, longname, "local", T0, &r), -1);
+	assert_int_equal(store_incident_open(f->s, NULL, T0, MP_R_DNS, "x"), -1);
+	assert_int_equal(store_queued(f->s), 0);
+}
+
+static void test_flush_failure_keeps_rows(void **state)
+{
+	struct fixture *f = *state;
+	struct result r;
+	sqlite3 *db;
+
+	mkresult(&r, MP_UP, MP_R_OK, 1000);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(store_add_result(f->s, "imap-a", "local", T0 + i, &r), 0);
+	/* Another process holds the write lock past the busy timeout. */
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(store_flush(f->s), -1);
+	assert_true(strlen(store_errmsg(f->s)) > 0);
+	assert_int_equal(store_queued(f->s), 10);
+	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_flush(f->s), 10);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM results"), 10);
+}
+
+static void test_incidents(void **state)
+{
+	struct fixture *f = *state;
+	char err[256];
+	json_t *j, *inc, *c;
+
+	assert_int_equal(
+	    store_add_transition(f->s, "imap-a", T0, MP_UP, MP_DOWN, MP_R_REFUSED, "refused"), 0);
+	assert_int_equal(store_incident_open(f->s, "imap-a", T0, MP_R_REFUSED, "refused"), 0);
+	/* A second open while one is open keeps the first cause. */
+	assert_int_equal(store_incident_open(f->s, "imap-a", T0 + 1000, MP_R_DNS, "dns"), 0);
+	assert_int_equal(store_add_transition(f->s, "imap-a", T0 + 7980000, MP_DOWN, MP_UP, MP_R_OK,
+	                                      "recovered"),
+	                 0);
+	assert_int_equal(store_incident_close(f->s, "imap-a", T0 + 7980000), 0);
+	assert_int_equal(
+	    store_incident_open(f->s, "pop-b", T0 + HOUR_MS, MP_R_TIMEOUT, "timed out"), 0);
+	assert_int_equal(store_add_transition(f->s, "pop-b", T0 + HOUR_MS, MP_UP, MP_DOWN,
+	                                      MP_R_TIMEOUT, "timed out"),
+	                 0);
+	assert_int_equal(store_add_delivery(f->s, "pop-b", "ops", "down", 1, 0, "HTTP 502", T0 + 5),
+	                 0);
+	assert_int_equal(store_add_delivery(f->s, "pop-b", "ops", "down", 2, 1, "HTTP 200", T0 + 6),
+	                 0);
+	assert_int_equal(store_add_delivery(f->s, NULL, "ops", "test", 1, 1, "", T0 + 7), 0);
+	assert_int_equal(store_flush(f->s), 10);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM incidents"), 2);
+	assert_int_equal(
+	    sql_int(f->path, "SELECT duration_ms FROM incidents WHERE end_ms IS NOT NULL"),
+	    7980000);
+
+	j = store_q_incidents(f->s, NULL, 0, 0, err, sizeof(err));
+	assert_non_null(j);
+	inc = json_object_get(j, "incidents");
+	assert_int_equal(json_array_size(inc), 2);
+	/* Newest first: pop-b's open one. */
+	c = json_array_get(inc, 0);
+	assert_string_equal(json_string_value(json_object_get(c, "check")), "pop-b");
+	assert_true(json_is_true(json_object_get(c, "open")));
+	assert_true(json_is_null(json_object_get(c, "end")));
+	c = json_array_get(inc, 1);
+	assert_string_equal(json_string_value(json_object_get(c, "reason")), "refused");
+	assert_int_equal(json_integer_value(json_object_get(c, "duration_ms")), 7980000);
+	assert_string_equal(json_string_value(json_object_get(c, "start")), "2024-05-01T00:00:00Z");
+	json_decref(j);
+
+	/* Since excludes incidents that ended before it. */
+	j = store_q_incidents(f->s, "imap-a", T0 + 3 * HOUR_MS, 0, err, sizeof(err));
+	assert_non_null(j);
+	assert_int_equal(json_array_size(json_object_get(j, "incidents")), 0);
+	json_decref(j);
+
+	j = store_q_status(f->s, err, sizeof(err));
+	assert_non_null(j);
+	inc = json_object_get(j, "checks");
+	assert_int_equal(json_array_size(inc), 2);
+	c = json_array_get(inc, 0);
+	assert_string_equal(json_string_value(json_object_get(c, "check")), "imap-a");
+	assert_string_equal(json_string_value(json_object_get(c, "state")), "up");
+	assert_int_equal(json_integer_value(json_object_get(c, "state_since_ms")), T0 + 7980000);
+	assert_true(json_is_null(json_object_get(c, "incident")));
+	assert_true(json_is_null(json_object_get(c, "last")));
+	c = json_array_get(inc, 1);
+	assert_string_equal(json_string_value(json_object_get(c, "state")), "down");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(c, "incident"), "reason")),
+	    "timeout");
+	json_decref(j);
+
+	j = store_q_deliveries(f->s, "pop-b", 0, err, sizeof(err));
+	assert_non_null(j);
+	inc = json_object_get(j, "deliveries");
+	assert_int_equal(json_array_size(inc), 2);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(inc, 0), "attempt")), 2);
+	assert_true(json_is_true(json_object_get(json_array_get(inc, 0), "ok")));
+	json_decref(j);
+	j = store_q_deliveries(f->s, NULL, 0, err, sizeof(err));
+	assert_int_equal(json_array_size(json_object_get(j, "deliveries")), 3);
+	assert_true(json_is_null(
+	    json_object_get(json_array_get(json_object_get(j, "deliveries"), 0), "check")));
+	json_decref(j);
+}
+
+struct states {
+	int n;
+	struct store_state st[4];
+};
+
+static void collect(const struct store_state *st, void *arg)
+{
+	struct states *ss = arg;
+
+	if (ss->n < 4)
+		ss->st[ss->n] = *st;
+	ss->n++;
+}
+
+static void test_load_states(void **state)
+{
+	struct fixture *f = *state;
+	struct states ss = {0};
+	char err[256];
+
+	store_add_transition(f->s, "imap-a", T0, MP_UP, MP_DOWN, MP_R_TIMEOUT, "t");
+	store_add_transition(f->s, "imap-a", T0 + 10, MP_DOWN, MP_DEGRADED, MP_R_SLOW, "slow");
+	store_add_transition(f->s, "pop-b", T0 + 5, MP_UP, MP_DOWN, MP_R_CERT_EXPIRED, "expired");
+	store_incident_open(f->s, "pop-b", T0 + 5, MP_R_CERT_EXPIRED, "expired");
+	/* A check with results but no transition has no state to resume. */
+	struct result r;
+	mkresult(&r, MP_UP, MP_R_OK, 10);
+	store_add_result(f->s, "never-changed", "local", T0, &r);
+	/* Still queued: load_states must see it all the same. */
+	store_close(f->s);
+	assert_int_equal(store_open(&f->s, f->path, err, sizeof(err)), 0);
+	assert_int_equal(store_load_states(f->s, collect, &ss), 2);
+	assert_int_equal(ss.n, 2);
+	assert_string_equal(ss.st[0].check, "imap-a");
+	assert_int_equal(ss.st[0].status, MP_DEGRADED);
+	assert_int_equal(ss.st[0].reason, MP_R_SLOW);
+	assert_int_equal(ss.st[0].since_ms, T0 + 10);
+	assert_int_equal(ss.st[0].incident_open, 0);
+	assert_string_equal(ss.st[1].check, "pop-b");
+	assert_int_equal(ss.st[1].status, MP_DOWN);
+	assert_int_equal(ss.st[1].reason, MP_R_CERT_EXPIRED);
+	assert_int_equal(ss.st[1].incident_open, 1);
+
+	/* Queued rows are flushed before loading. */
+	ss.n = 0;
+	store_add_transition(f->s, "pop-b", T0 + 99, MP_DOWN, MP_UP, MP_R_OK, "");
+	assert_int_equal(store_load_states(f->s, collect, &ss), 2);
+	assert_int_equal(ss.st[1].status, MP_UP);
+	assert_int_equal(ss.st[1].since_ms, T0 + 99);
+}
+
+/*
+ * Four days, a result every 10 s: 360 per hour. In each hour the k-th
+ * result (k = 0..359) has ttg (k + 1) * 100 us and every tenth one is down:
+ * count 360, up 324, min 100, avg 18050, p95 34200 (rank 342), max 36000.
+ */
+static void fill_days(struct store *s)
+{
+	struct result r;
+
+	for (int64_t t = T0; t < T0 + 4 * DAY_MS; t += 10000) {
+		int k = (int)((t % HOUR_MS) / 10000);
+
+		mkresult(&r, k % 10 == 9 ? MP_DOWN : MP_UP, k % 10 == 9 ? MP_R_REFUSED : MP_R_OK,
+		         (k + 1) * 100);
+		if (store_add_result(s, "imap-a", "local", t, &r) < 0) {
+			assert_true(store_flush(s) > 0);
+			assert_int_equal(store_add_result(s, "imap-a", "local", t, &r), 0);
+		}
+	}
+	/* A second location in the first hour, with one unmeasured greeting. */
+	mkresult(&r, MP_UP, MP_R_OK, 777);
+	store_add_result(s, "imap-a", "remote", T0 + 5000, &r);
+	mkresult(&r, MP_DOWN, MP_R_TIMEOUT, -1);
+	store_add_result(s, "imap-a", "remote", T0 + 6000, &r);
+	assert_true(store_flush(s) > 0);
+}
+
+static void test_retention(void **state)
+{
+	struct fixture *f = *state;
+	int64_t now = T0 + 4 * DAY_MS + 30 * 60000; /* day 4, 00:30 */
+	int64_t total = 4 * 24 * 360 + 2, folded = 0;
+	char err[256];
+	json_t *u;
+	int n, calls = 0;
+
+	fill_days(f->s);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM results"), total);
+	/* Bounded: three days of rows (25922) take two calls. */
+	while ((n = store_retention(f->s, now, 1, 400)) > 0) {
+		folded += n;
+		calls++;
+		assert_true(n < 20000 + 400);
+	}
+	assert_int_equal(n, 0);
+	assert_int_equal(calls, 2);
+	assert_int_equal(folded, 3 * 24 * 360 + 2);
+	/* Raw rows older than one day (cut at the hour) are gone; the rest stay. */
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM results"), 24 * 360);
+	assert_int_equal(sql_int(f->path, "SELECT min(ts_ms) FROM results"), T0 + 3 * DAY_MS);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM rollups"), 72 + 1);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM rollups WHERE location = 'local'"
+	                                  " AND count = 360 AND up_count = 324 AND min_ttg_us = 100"
+	                                  " AND avg_ttg_us = 18050 AND p95_ttg_us = 34200"
+	                                  " AND max_ttg_us = 36000"),
+	                 72);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM rollups WHERE location = 'remote'"
+	                                  " AND count = 2 AND up_count = 1 AND min_ttg_us = 777"
+	                                  " AND p95_ttg_us = 777 AND max_ttg_us = 777"),
+	                 1);
+
+	/* Uptime over all four days: rolled up and raw combined. */
+	u = store_q_uptime(f->s, "imap-a", T0, T0 + 4 * DAY_MS, err, sizeof(err));
+	assert_non_null(u);
+	assert_int_equal(json_integer_value(json_object_get(u, "probes")), total);
+	assert_int_equal(json_integer_value(json_object_get(u, "up")), 4 * 24 * 324 + 1);
+	assert_true(json_is_true(json_object_get(u, "from_rollups")));
+	json_decref(u);
+	/* The last day only: raw rows, no roll-ups. */
+	u = store_q_uptime(f->s, "imap-a", T0 + 3 * DAY_MS, 0, err, sizeof(err));
+	assert_non_null(u);
+	assert_int_equal(json_integer_value(json_object_get(u, "probes")), 24 * 360);
+	assert_true(json_real_value(json_object_get(u, "uptime_pct")) == 90.0);
+	assert_true(json_is_false(json_object_get(u, "from_rollups")));
+	json_decref(u);
+
+	/* A late result for a folded hour adds to its roll-up instead of replacing it. */
+	struct result r;
+	mkresult(&r, MP_UP, MP_R_OK, 50);
+	store_add_result(f->s, "imap-a", "local", T0 + 1000, &r);
+	store_flush(f->s);
+	assert_int_equal(store_retention(f->s, now, 1, 400), 1);
+	assert_int_equal(sql_int(f->path, "SELECT count FROM rollups WHERE hour_ms ="
+	                                  " 1714521600000 AND location = 'local'"),
+	                 361);
+	assert_int_equal(sql_int(f->path, "SELECT up_count FROM rollups WHERE hour_ms ="
+	                                  " 1714521600000 AND location = 'local'"),
+	                 325);
+	assert_int_equal(sql_int(f->path, "SELECT min_ttg_us FROM rollups WHERE hour_ms ="
+	                                  " 1714521600000 AND location = 'local'"),
+	                 50);
+
+	/* Roll-ups past rollup_days go; raw rows past raw_days with them. */
+	assert_int_equal(store_retention(f->s, T0 + 4 * DAY_MS + 12 * HOUR_MS, 1, 2), 12 * 360);
+	assert_int_equal(sql_int(f->path, "SELECT min(hour_ms) FROM rollups"),
+	                 T0 + 2 * DAY_MS + 12 * HOUR_MS);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM rollups"), 24);
+	assert_int_equal(sql_int(f->path, "SELECT min(ts_ms) FROM results"),
+	                 T0 + 3 * DAY_MS + 12 * HOUR_MS);
+}
+
+static void test_readonly(void **state)
+{
+	struct fixture *f = *state;
+	struct store *ro;
+	struct result r;
+	char p[128], err[256];
+	json_t *j;
+
+	mkresult(&r, MP_UP, MP_R_OK, 1000);
+	assert_int_equal(store_add_result(f->s, "imap-a", "local", T0, &r), 0);
+	assert_int_equal(store_flush(f->s), 1);
+	/* Alongside the writer, as the CLI runs next to the daemon. */
+	assert_int_equal(store_open_readonly(&ro, f->path, err, sizeof(err)), 0);
+	j = store_q_status(ro, err, sizeof(err));
+	assert_non_null(j);
+	assert_int_equal(json_array_size(json_object_get(j, "checks")), 1);
+	json_decref(j);
+	assert_int_equal(store_add_result(ro, "imap-a", "local", T0, &r), -1);
+	assert_int_equal(errno, EROFS);
+	assert_int_equal(store_retention(ro, T0, 1, 1), -1);
+	assert_int_equal(store_flush(ro), 0);
+	store_close(ro);
+
+	/* Never creates a file. */
+	snprintf(p, sizeof(p), "%s/other.db", f->dir);
+	assert_int_equal(store_open_readonly(&ro, p, err, sizeof(err)), -1);
+	assert_int_equal(access(p, F_OK), -1);
+	/* An empty SQLite file is not a store yet. */
+	sql_exec(p, "PRAGMA user_version = 0");
+	assert_int_equal(store_open_readonly(&ro, p, err, sizeof(err)), -1);
+	unlink(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_migrate_empty, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wal_mode, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_foreign_database_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_batched_writes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_history_query, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_names, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_flush_failure_keeps_rows, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_incidents, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_load_states, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
