@@ -1,12 +1,603 @@
-/* daemon.c: being written */
+/*
+ * daemon.c - `mailpulse run -c FILE`: wires the scheduler's results to the
+ * alert states, the store and the notifications; reloads on SIGHUP; stops
+ * cleanly on SIGTERM/SIGINT.
+ *
+ * Everything runs on one event loop. Nothing on the result path blocks:
+ * the store queues rows and writes them once a second, notifications are
+ * queued and delivered by libcurl on the same loop.
+ */
 #include "daemon.h"
 
+#include <errno.h>
+#include <event2/event.h>
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "notify.h"
+#include "probe.h"
+#include "sched.h"
+#include "state.h"
+#include "store.h"
+
+#define DEFAULT_CONF "/etc/mailpulse/mailpulse.yaml"
+#define MON_BUCKETS  4096
+/* On SIGTERM, how long deliveries in flight may take before they are abandoned. */
+#define STOP_GRACE_MS     5000
+#define RETENTION_EVERY_S 3600
+
+/*
+ * One monitored check in the running daemon: its alert state and a small
+ * summary of the last result (the full results live in the store). Created
+ * when a check appears in the configuration, freed when it leaves it.
+ */
+struct mon {
+	struct mon *hnext;
+	struct daemon *d;
+	struct sched_item *item;
+	char name[65];
+	struct check_state st;
+	enum mp_reason alert_reason; /* of the alert that recoveries answer */
+	int seen;                    /* marks checks still present during a reload */
+};
+
+struct daemon {
+	struct event_base *base;
+	struct probe_env env;
+	struct conf *conf;
+	const char *conf_path;
+	struct store *store;
+	struct notify *notify;
+	struct sched *sched;
+	struct mon *buckets[MON_BUCKETS];
+	int nmons;
+	struct event *ev_hup, *ev_term, *ev_int, *ev_flush, *ev_retention, *ev_stop;
+	int64_t stop_deadline_us;
+	double scale;
+};
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* systemd readiness (Type=notify): one datagram to $NOTIFY_SOCKET, if any. */
+static void sd_notify_msg(const char *msg)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa;
+
+	if (!path || !*path || strlen(path) >= sizeof(sa.sun_path))
+		return;
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, strlen(path));
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0'; /* abstract namespace */
+	(void)sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+	             (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path)));
+	close(fd);
+}
+
+/* ---- the checks ---------------------------------------------------------- */
+
+static unsigned bucket_of(const char *name)
+{
+	unsigned h = 5381;
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = h * 33 + *p;
+	return h % MON_BUCKETS;
+}
+
+static struct mon *mon_find(struct daemon *d, const char *name)
+{
+	for (struct mon *m = d->buckets[bucket_of(name)]; m; m = m->hnext)
+		if (strcmp(m->name, name) == 0)
+			return m;
+	return NULL;
+}
+
+static void mon_free(struct daemon *d, struct mon *m)
+{
+	struct mon **pp = &d->buckets[bucket_of(m->name)];
+
+	while (*pp && *pp != m)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = m->hnext;
+	if (m->item)
+		sched_remove(m->item);
+	d->nmons--;
+	free(m);
+}
+
+static struct mon *mon_add(struct daemon *d, const struct conf_check *cc)
+{
+	struct mon *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	m->d = d;
+	snprintf(m->name, sizeof(m->name), "%s", cc->name);
+	state_init(&m->st, wall_ms());
+	m->item = sched_add(d->sched, d->conf, cc, m);
+	if (!m->item) {
+		free(m);
+		return NULL;
+	}
+	unsigned b = bucket_of(m->name);
+	m->hnext = d->buckets[b];
+	d->buckets[b] = m;
+	d->nmons++;
+	return m;
+}
+
+/* ---- notifications -------------------------------------------------------- */
+
+static int route_matches(const struct conf_route *rt, enum mp_reason why)
+{
+	if (rt->nreasons == 0)
+		return 1;
+	for (int i = 0; i < rt->nreasons; i++)
+		if (rt->reasons[i] == why)
+			return 1;
+	return 0;
+}
+
+static void alert(struct daemon *d, struct mon *m, const struct conf_check *cc,
+                  enum notify_kind kind, enum mp_status prev, const struct result *r,
+                  int64_t now_ms, int64_t duration_ms)
+{
+	struct conf *conf = d->conf;
+	char link[512] = "", key[128];
+
+	if (conf_in_maintenance(conf, cc, now_ms / 1000)) {
+		log_msg(LOG_NOTICE, "check %s: %s notification suppressed (maintenance window)",
+		        m->name, notify_kind_name(kind));
+		return;
+	}
+	if (conf->dashboard_url)
+		snprintf(link, sizeof(link), "%s/checks/%s", conf->dashboard_url, m->name);
+	/* Stable across restarts (the start is stored): PagerDuty pairs trigger and resolve by it.
+	 */
+	snprintf(key, sizeof(key), "mailpulse/%s/%lld", m->name,
+	         (long long)m->st.incident_start_ms);
+
+	struct notify_event ev = {
+	    .kind = kind,
+	    .check = m->name,
+	    .target = cc->chk.target.url,
+	    .location = conf->location,
+	    .status = m->st.status,
+	    .prev = prev,
+	    .reason = r->reason,
+	    .message = r->message,
+	    .greeting = r->greeting,
+	    .since_ms = m->st.since_ms,
+	    .now_ms = now_ms,
+	    .duration_ms = duration_ms,
+	    .dashboard_url = link[0] ? link : NULL,
+	    .incident_key = key,
+	};
+	for (int i = 0; i < cc->nroutes; i++) {
+		const struct conf_route *rt = &cc->routes[i];
+		if (kind == NOTIFY_RECOVERY) {
+			if (!rt->recovery || !route_matches(rt, m->alert_reason))
+				continue;
+		} else if (!route_matches(rt, r->reason)) {
+			continue;
+		}
+		const struct conf_channel *ch = &conf->channels[rt->channel];
+		if (notify_send(d->notify, ch, &ev) != 0)
+			log_msg(LOG_ERR, "check %s: cannot queue a notification to %s (queue full)",
+			        m->name, ch->name);
+	}
+}
+
+static void on_attempt(const char *check, const char *channel, const char *event, int attempt,
+                       int ok, const char *detail, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (ok)
+		log_msg(LOG_INFO, "notify %s: %s for %s delivered (attempt %d)", channel, event,
+		        check, attempt);
+	else
+		log_msg(LOG_WARNING, "notify %s: %s for %s failed (attempt %d): %s", channel, event,
+		        check, attempt, detail ? detail : "");
+	if (d->store && store_add_delivery(d->store, check, channel, event, attempt, ok, detail,
+	                                   wall_ms()) != 0)
+		log_msg(LOG_ERR, "store: delivery queue full");
+}
+
+/* ---- results -------------------------------------------------------------- */
+
+static void store_or_flush(struct daemon *d, int rc)
+{
+	if (rc == 0)
+		return;
+	/* The queue is full: write now rather than lose rows. */
+	if (store_flush(d->store) < 0)
+		log_msg(LOG_ERR, "store: flush failed with %d rows queued", store_queued(d->store));
+}
+
+static void on_result(struct sched_item *it, const struct result *r, void *arg)
+{
+	struct daemon *d = arg;
+	struct mon *m = sched_user(it);
+	const struct conf_check *cc = sched_check(it);
+	int64_t now = wall_ms();
+
+	log_msg(LOG_DEBUG, "check %s: %s %s in %.1f ms: %s", m->name, result_status_name(r->status),
+	        result_reason_name(r->reason), r->phase_us[MP_PH_TOTAL] / 1000.0, r->message);
+	if (store_add_result(d->store, m->name, d->conf->location, now, r) != 0) {
+		store_or_flush(d, -1);
+		if (store_add_result(d->store, m->name, d->conf->location, now, r) != 0)
+			log_msg(LOG_ERR, "check %s: result not stored (store full)", m->name);
+	}
+
+	struct state_change ch =
+	    state_on_result(&m->st, r->status, r->reason, cc->fail_after, cc->recover_after, now);
+	if (ch.confirming)
+		sched_retry_soon(it);
+	if (ch.changed) {
+		log_msg(ch.to == MP_UP ? LOG_NOTICE : LOG_WARNING, "check %s: %s -> %s (%s): %s",
+		        m->name, state_status_name(ch.from), state_status_name(ch.to),
+		        result_reason_name(ch.reason), r->message);
+		store_or_flush(d, store_add_transition(d->store, m->name, now, ch.from, ch.to,
+		                                       ch.reason, r->message));
+		if (ch.incident_opened)
+			store_or_flush(
+			    d, store_incident_open(d->store, m->name, now, ch.reason, r->message));
+		if (ch.incident_closed)
+			store_or_flush(d, store_incident_close(d->store, m->name, now));
+	}
+	switch (ch.alert) {
+	case STATE_ALERT_DOWN:
+		m->alert_reason = r->reason;
+		alert(d, m, cc, NOTIFY_DOWN, ch.from, r, now, 0);
+		break;
+	case STATE_ALERT_DEGRADED:
+		m->alert_reason = r->reason;
+		alert(d, m, cc, NOTIFY_DEGRADED, ch.from, r, now, 0);
+		break;
+	case STATE_ALERT_RECOVERY:
+		alert(d, m, cc, NOTIFY_RECOVERY, ch.from, r, now,
+		      ch.incident_closed ? ch.incident_ms : 0);
+		break;
+	case STATE_ALERT_NONE:
+		if (state_reminder_due(&m->st, cc->reminder_ms, now)) {
+			state_reminded(&m->st, now);
+			alert(d, m, cc, NOTIFY_REMINDER, m->st.status, r, now,
+			      now - m->st.since_ms);
+		}
+		break;
+	}
+}
+
+/* ---- configuration -------------------------------------------------------- */
+
+/* Load path, logging every error line. NULL when invalid. */
+static struct conf *load_conf(const char *path)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *errs = open_memstream(&buf, &len);
+	struct conf *c = NULL;
+
+	if (!errs)
+		return NULL;
+	int rc = conf_load(path, &c, errs);
+	fclose(errs);
+	if (rc != 0) {
+		for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
+			log_msg(LOG_ERR, "%s", line);
+		c = NULL;
+	}
+	free(buf);
+	return c;
+}
+
+static void restore_state(const struct store_state *ss, void *arg)
+{
+	struct daemon *d = arg;
+	struct mon *m = mon_find(d, ss->check);
+
+	if (m)
+		state_resume(&m->st, ss->status, ss->reason, ss->since_ms, ss->incident_open);
+}
+
+static void reload(struct daemon *d)
+{
+	sd_notify_msg("RELOADING=1");
+	log_msg(LOG_NOTICE, "reloading %s", d->conf_path);
+	struct conf *nc = load_conf(d->conf_path);
+	if (!nc) {
+		log_msg(LOG_ERR, "reload refused: the running configuration stays");
+		sd_notify_msg("READY=1");
+		return;
+	}
+	if (strcmp(nc->store_path, d->conf->store_path) != 0)
+		log_msg(LOG_WARNING, "store path changed to %s: takes effect at the next start",
+		        nc->store_path);
+	struct conf *old = d->conf;
+	d->conf = nc;
+	int added = 0, changed = 0, removed = 0;
+	for (int b = 0; b < MON_BUCKETS; b++)
+		for (struct mon *m = d->buckets[b]; m; m = m->hnext)
+			m->seen = 0;
+	for (int i = 0; i < nc->nchecks; i++) {
+		const struct conf_check *cc = &nc->checks[i];
+		struct mon *m = mon_find(d, cc->name);
+		if (m) {
+			if (strcmp(sched_check(m->item)->digest, cc->digest) != 0)
+				changed++;
+			sched_update(m->item, nc, cc);
+			m->seen = 1;
+		} else if ((m = mon_add(d, cc))) {
+			m->seen = 1;
+			added++;
+		} else {
+			log_msg(LOG_ERR, "check %s: out of memory", cc->name);
+		}
+	}
+	for (int b = 0; b < MON_BUCKETS; b++) {
+		struct mon *m = d->buckets[b], *n;
+		for (; m; m = n) {
+			n = m->hnext;
+			if (!m->seen) {
+				mon_free(d, m);
+				removed++;
+			}
+		}
+	}
+	conf_unref(old);
+	log_msg(LOG_NOTICE, "reloaded: %d checks (%d added, %d changed, %d removed)", d->nmons,
+	        added, changed, removed);
+	sd_notify_msg("READY=1");
+}
+
+/* ---- timers and signals --------------------------------------------------- */
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd;
+	(void)what;
+	if (store_queued(d->store) > 0 && store_flush(d->store) < 0)
+		log_msg(LOG_ERR, "store: flush failed; %d rows stay queued",
+		        store_queued(d->store));
+}
+
+static void on_retention(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd;
+	(void)what;
+	if (store_retention(d->store, wall_ms(), d->conf->raw_days, d->conf->rollup_days) < 0)
+		log_msg(LOG_ERR, "store: retention failed");
+}
+
+static void on_stop_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd;
+	(void)what;
+	if (notify_pending(d->notify) == 0 || mp_now_us() >= d->stop_deadline_us)
+		event_base_loopbreak(d->base);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)what;
+	if (sig == SIGHUP) {
+		reload(d);
+		return;
+	}
+	if (d->ev_stop) {
+		event_base_loopbreak(d->base); /* a second signal: stop now */
+		return;
+	}
+	sd_notify_msg("STOPPING=1");
+	log_msg(LOG_NOTICE, "stopping on signal %d: no new probes; %d notification(s) pending",
+	        (int)sig, notify_pending(d->notify));
+	/* Probes in flight are cancelled; queued rows are written below. */
+	sched_free(d->sched);
+	d->sched = NULL;
+	for (int b = 0; b < MON_BUCKETS; b++)
+		for (struct mon *m = d->buckets[b]; m; m = m->hnext)
+			m->item = NULL;
+	d->stop_deadline_us = mp_now_us() + (int64_t)STOP_GRACE_MS * 1000;
+	d->ev_stop = event_new(d->base, -1, EV_PERSIST, on_stop_tick, d);
+	struct timeval tv = {0, 100000};
+	if (!d->ev_stop || event_add(d->ev_stop, &tv) != 0)
+		event_base_loopbreak(d->base);
+}
+
+static void usage(FILE *f)
+{
+	fputs("Usage: mailpulse run [-c FILE] [--log-format text|json] [-v]\n"
+	      "\n"
+	      "Run the monitoring daemon: probe every configured check on its interval,\n"
+	      "keep history in the store, track up/degraded/down with confirmation, open\n"
+	      "and close incidents, and send notifications.\n"
+	      "\n"
+	      "  -c, --config FILE      configuration (default " DEFAULT_CONF ")\n"
+	      "      --log-format FMT   text (default; level prefixes under systemd) or json\n"
+	      "  -v, --verbose          also log every probe result\n"
+	      "  -h, --help             show this help\n"
+	      "\n"
+	      "Signals: SIGHUP reloads the configuration (a bad file is refused and the\n"
+	      "running one stays); SIGTERM and SIGINT stop after writing everything queued.\n"
+	      "Environment: MAILPULSE_TIME_SCALE=F (0 < F <= 1) runs the scheduler F times\n"
+	      "faster, for tests and labs only.\n"
+	      "See mailpulse(1) and mailpulse.conf(5).\n",
+	      f);
+}
 
 int daemon_main(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "mailpulse run: not built yet\n");
-	return 3;
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"log-format", required_argument, NULL, 'L'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct daemon d;
+	enum log_format lf = LOG_TEXT;
+	int verbose = 0, ch, code = 1;
+	char err[256];
+
+	memset(&d, 0, sizeof(d));
+	d.conf_path = DEFAULT_CONF;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			d.conf_path = optarg;
+			break;
+		case 'L':
+			if (strcmp(optarg, "json") == 0)
+				lf = LOG_JSON;
+			else if (strcmp(optarg, "text") == 0)
+				lf = LOG_TEXT;
+			else {
+				fprintf(
+				    stderr,
+				    "mailpulse run: --log-format: '%.32s' is not text or json\n",
+				    optarg);
+				return 3;
+			}
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 3;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "mailpulse run: unexpected argument '%.64s'\n", argv[optind]);
+		return 3;
+	}
+	log_init(lf, verbose);
+	signal(SIGPIPE, SIG_IGN);
+
+	d.scale = 1.0;
+	const char *ts = getenv("MAILPULSE_TIME_SCALE");
+	if (ts && *ts) {
+		char *end;
+		double v = strtod(ts, &end);
+		if (*end || !(v > 0 && v <= 1)) {
+			log_msg(LOG_ERR, "MAILPULSE_TIME_SCALE=%.32s: expected 0 < F <= 1", ts);
+			return 3;
+		}
+		d.scale = v;
+		log_msg(LOG_WARNING,
+		        "MAILPULSE_TIME_SCALE=%g: schedule runs %g times faster (tests only)", v,
+		        1 / v);
+	}
+
+	d.conf = load_conf(d.conf_path);
+	if (!d.conf)
+		return 1;
+	if (store_open(&d.store, d.conf->store_path, err, sizeof(err)) != 0) {
+		log_msg(LOG_ERR, "store %s: %s", d.conf->store_path, err);
+		conf_unref(d.conf);
+		return 1;
+	}
+	d.base = event_base_new();
+	if (!d.base || probe_env_init(&d.env, d.base, err, sizeof(err)) != 0) {
+		log_msg(LOG_ERR, "%s", d.base ? err : "cannot create the event loop");
+		goto out;
+	}
+	d.notify = notify_new(d.base, on_attempt, &d);
+	d.sched = sched_new(&d.env, d.conf->max_in_flight, d.scale, on_result, &d);
+	if (!d.notify || !d.sched) {
+		log_msg(LOG_ERR, "out of memory");
+		goto out;
+	}
+	for (int i = 0; i < d.conf->nchecks; i++)
+		if (!mon_add(&d, &d.conf->checks[i])) {
+			log_msg(LOG_ERR, "out of memory adding check %s", d.conf->checks[i].name);
+			goto out;
+		}
+	if (store_load_states(d.store, restore_state, &d) != 0)
+		log_msg(LOG_WARNING, "store: could not read the last states; starting as pending");
+
+	d.ev_hup = evsignal_new(d.base, SIGHUP, on_signal, &d);
+	d.ev_term = evsignal_new(d.base, SIGTERM, on_signal, &d);
+	d.ev_int = evsignal_new(d.base, SIGINT, on_signal, &d);
+	d.ev_flush = event_new(d.base, -1, EV_PERSIST, on_flush, &d);
+	d.ev_retention = event_new(d.base, -1, EV_PERSIST, on_retention, &d);
+	struct timeval one_s = {1, 0}, hourly = {RETENTION_EVERY_S, 0};
+	if (!d.ev_hup || !d.ev_term || !d.ev_int || !d.ev_flush || !d.ev_retention ||
+	    event_add(d.ev_hup, NULL) || event_add(d.ev_term, NULL) || event_add(d.ev_int, NULL) ||
+	    event_add(d.ev_flush, &one_s) || event_add(d.ev_retention, &hourly)) {
+		log_msg(LOG_ERR, "cannot set up signals and timers");
+		goto out;
+	}
+	event_active(d.ev_retention, 0, 0); /* once at start, then hourly */
+
+	log_msg(LOG_NOTICE, "mailpulse %s running: %d checks, %d channels, store %s, location %s",
+	        MAILPULSE_VERSION, d.nmons, d.conf->nchannels, d.conf->store_path,
+	        d.conf->location);
+	sd_notify_msg("READY=1");
+	event_base_dispatch(d.base);
+	code = 0;
+
+out:
+	if (d.sched)
+		sched_free(d.sched);
+	notify_free(d.notify); /* reports what is abandoned, into the store */
+	d.notify = NULL;
+	for (int b = 0; b < MON_BUCKETS; b++) {
+		while (d.buckets[b]) {
+			struct mon *m = d.buckets[b];
+			d.buckets[b] = m->hnext;
+			free(m);
+		}
+	}
+	int queued = store_queued(d.store);
+	store_close(d.store); /* flushes */
+	if (code == 0)
+		log_msg(LOG_NOTICE, "stopped; %d queued rows written", queued);
+	struct event *evs[] = {d.ev_hup,   d.ev_term,      d.ev_int,
+	                       d.ev_flush, d.ev_retention, d.ev_stop};
+	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+		if (evs[i])
+			event_free(evs[i]);
+	if (d.env.base)
+		probe_env_free(&d.env);
+	if (d.base)
+		event_base_free(d.base);
+	conf_unref(d.conf);
+	return code;
 }

@@ -1724,7 +1724,7 @@ int store_load_states(struct store *s, store_state_cb cb, void *arg)
 	    " WHERE check_id = c.id ORDER BY ts_ms DESC, rowid DESC LIMIT 1)"
 	    " ORDER BY c.name";
 	sqlite3_stmt *st;
-	int rc, n = 0;
+	int rc;
 
 	/* A state queued but not written would be missed. */
 	if (store_flush(s) < 0)
@@ -1748,10 +1748,9 @@ int store_load_states(struct store *s, store_state_cb cb, void *arg)
 		ss.since_ms = sqlite3_column_int64(st, 3);
 		ss.incident_open = sqlite3_column_int(st, 4);
 		cb(&ss, arg);
-		n++;
 	}
 	if (rc != SQLITE_DONE)
 		db_err(s, s->err, sizeof(s->err), "loading states");
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? n : -1;
+	return rc == SQLITE_DONE ? 0 : -1;
 }

@@ -87,6 +87,7 @@ struct store_state {
 	int incident_open;
 };
 typedef void (*store_state_cb)(const struct store_state *st, void *arg);
+/* Flushes first, then calls cb once per check that has a transition. Returns 0 or -1. */
 int store_load_states(struct store *s, store_state_cb cb, void *arg);
 
 /*
@@ -96,6 +97,22 @@ int store_load_states(struct store *s, store_state_cb cb, void *arg);
  * no bound; limit bounds rows (<= 10000; <= 0 means 10000). check NULL
  * in incidents and deliveries means every check. Rows written but still
  * queued are not seen.
+ */
+/*
+ * Times are given twice, "time": ISO 8601 UTC and "ts_ms": unix ms; greeting
+ * and phase times in ms as output_json() prints them; null for absent.
+ * status: {"time", "checks": [{"check", "state", "state_since(_ms)",
+ *   "state_reason", "state_message", "last": {time, ts_ms, location,
+ *   status, reason, message, time_to_greeting_ms} | null, "incident":
+ *   {as in incidents} | null}]}, state null when no transition was recorded.
+ * history: {"check", "since", "until", "results": [{time, ts_ms, location,
+ *   status, reason, message, address, time_to_greeting_ms, timings_ms{},
+ *   tls: {version, days_left, not_after, subject, issuer, sha256} | null,
+ *   messages}]}, newest first.
+ * incidents: {"check", "since", "incidents": [{id, check, open, start(_ms),
+ *   end(_ms), duration_ms (so far, when open), reason, message}]}, newest first.
+ * deliveries: {"check", "deliveries": [{time, ts_ms, check, channel, event,
+ *   attempt, ok, detail}]}, newest first.
  */
 json_t *store_q_status(struct store *s, char *err, size_t errlen);
 json_t *store_q_history(struct store *s, const char *check, int64_t since_ms, int64_t until_ms,

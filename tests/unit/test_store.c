@@ -428,7 +428,7 @@ static void test_load_states(void **state)
 	/* Still queued: load_states must see it all the same. */
 	store_close(f->s);
 	assert_int_equal(store_open(&f->s, f->path, err, sizeof(err)), 0);
-	assert_int_equal(store_load_states(f->s, collect, &ss), 2);
+	assert_int_equal(store_load_states(f->s, collect, &ss), 0);
 	assert_int_equal(ss.n, 2);
 	assert_string_equal(ss.st[0].check, "imap-a");
 	assert_int_equal(ss.st[0].status, MP_DEGRADED);
@@ -443,7 +443,8 @@ static void test_load_states(void **state)
 	/* Queued rows are flushed before loading. */
 	ss.n = 0;
 	store_add_transition(f->s, "pop-b", T0 + 99, MP_DOWN, MP_UP, MP_R_OK, "");
-	assert_int_equal(store_load_states(f->s, collect, &ss), 2);
+	assert_int_equal(store_load_states(f->s, collect, &ss), 0);
+	assert_int_equal(ss.n, 2);
 	assert_int_equal(ss.st[1].status, MP_UP);
 	assert_int_equal(ss.st[1].since_ms, T0 + 99);
 }
