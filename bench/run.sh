@@ -321,10 +321,10 @@ bench_profile() {
 				>/dev/null 2>&1
 			echo "== $what imaps: CPU by library (self) =="
 			perf report -i "$out/$what.data" --no-children --sort dso 2>/dev/null |
-				grep -E '^ +[0-9.]+%' | head -8
+				grep -E '^ +[0-9.]+%' | head -8 || true
 			echo "== $what imaps: inclusive time of named functions (dwarf unwinding; approximate) =="
 			perf report -i "$out/$what.data" --children --sort symbol -g none 2>/dev/null |
-				grep -E '^ +[0-9.]+%' | grep -v ' 0x0000' | head -45
+				grep -E '^ +[0-9.]+%' | grep -v ' 0x0000' | head -45 || true
 		done
 	else
 		say "perf cannot sample here; callgrind on a small N"
@@ -333,7 +333,7 @@ bench_profile() {
 				"$EB" "$what" --mode imaps --port "$(port_of imaps)" --ca "$CA" --n 100 -c 10 \
 				>/dev/null 2>&1
 			echo "== $what imaps (callgrind, inclusive) =="
-			callgrind_annotate --inclusive=yes "$out/$what.cg" 2>/dev/null | head -60
+			callgrind_annotate --inclusive=yes "$out/$what.cg" 2>/dev/null | head -60 || true
 		done
 	fi
 }

@@ -892,7 +892,8 @@ int main(int argc, char **argv)
 {
 	const char *port_file = NULL, *certs = NULL, *path = NULL;
 	long max_conns = 1, lifetime = 30;
-	long port = 0; /* 0: ephemeral; a fixed port lets a test stop and restart "the same" server */
+	long port =
+	    0; /* 0: ephemeral; a fixed port lets a test stop and restart "the same" server */
 	/* static: lives until exit, and LeakSanitizer counts it reachable */
 	static struct scenario s;
 	struct sockaddr_in sa = {0};
