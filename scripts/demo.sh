@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The demo: install what is missing, build, start a private Dovecot on
 # 127.0.0.1 (high ports, certificates made on the spot) and probe it with
-# `mailpulse check` in all six modes, then with a mailbox login.
+# `mailpulse check` in all six modes and with a mailbox login; then run the
+# monitor itself (`mailpulse run`) on a demo configuration that watches it,
+# with its dashboard on 127.0.0.1:8080, in the foreground (Ctrl-C stops it).
 # Everything lives in .demo/; `scripts/demo.sh stop` stops the Dovecot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +45,13 @@ echo "As a Nagios plugin:"
 "$mp" check --nagios --ca-file "$ca" --warn-ms 500 --crit-ms 2000 pop3s://localhost:$MP_POP3S_PORT
 echo "exit code: $?"
 echo
-echo "Dovecot keeps running for your own tries, e.g.:"
-echo "  $mp check --json --ca-file $ca imaps://localhost:$MP_IMAPS_PORT"
-echo "Stop it with: scripts/demo.sh stop"
+echo
+echo "Now the monitor itself: mailpulse run, on the demo configuration"
+echo "(.demo/mailpulse.yaml: every mode above, every 30 s; history in .demo/mailpulse.db)."
+scripts/demo-config.sh "$demo" >"$demo/mailpulse.yaml"
+echo "  dashboard:  http://127.0.0.1:8080/   (JSON API under /api/v1, Prometheus /metrics)"
+echo "  elsewhere:  $mp status -c $demo/mailpulse.yaml"
+echo "  alerts:     $demo/alerts.log   (stop Dovecot with 'scripts/demo.sh stop' to see one)"
+echo "  Ctrl-C stops the monitor; 'scripts/demo.sh stop' stops Dovecot."
+echo
+exec "$mp" run -c "$demo/mailpulse.yaml"

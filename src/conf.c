@@ -143,6 +143,9 @@ struct ld {
 	struct ckx tmpl_x;
 	struct ckx *ckx; /* one per check */
 	struct pos *ch_at, *win_at;
+	/* http.public_status.checks names, checked once the checks are loaded */
+	struct pos pub_at[CONF_LABELS_MAX];
+	struct pos token_at;
 };
 
 static void verr(struct ld *l, int phase, int line, int col, const char *fmt, va_list ap)
@@ -1182,6 +1185,11 @@ static void fn_listen(struct ld *l, struct section *s, const struct key *k, yaml
 		err_at(l, v, "%s: expected HOST:PORT, found %s", k->name, kind(v));
 		return;
 	}
+	if (strcmp(a, "off") == 0) {
+		/* No HTTP server at all: no dashboard, API or metrics. */
+		l->c->listen = mem_strdup(l->c, "off");
+		return;
+	}
 	colon = strrchr(a, ':');
 	if (!colon || colon == a || strlen(a) >= sizeof(host) ||
 	    parse_ull(colon + 1, 65535, &port) < 0 || port == 0) {
@@ -1246,9 +1254,88 @@ static void fn_http_url(struct ld *l, struct section *s, const struct key *k, ya
 		put_ptr(s->base, k->off, mem_strdup(l->c, u));
 }
 
+static int is_label_selector(const char *a);
+
+/*
+ * public_status.checks: check names or key=value label selectors. The
+ * names are checked against the checks list in public_cross(), since the
+ * http section is read before the checks.
+ */
+static void fn_public_checks(struct ld *l, struct section *s, const struct key *k, yaml_node_t *v)
+{
+	yaml_node_t *it[CONF_LABELS_MAX];
+	int n = items(l, v, it, CONF_LABELS_MAX, k->name);
+	struct conf *c = l->c;
+
+	(void)s;
+	c->npublic_checks = 0;
+	for (int i = 0; i < n; i++) {
+		const char *a = scalar(it[i]);
+
+		if (!a || is_null(it[i])) {
+			err_at(l, it[i], "checks: expected a check name or key=value, found %s",
+			       kind(it[i]));
+			continue;
+		}
+		if (strchr(a, '=')) {
+			if (!is_label_selector(a)) {
+				err_at(l, it[i], "checks: \"%s\" is not a label selector key=value",
+				       show(a).s);
+				continue;
+			}
+		} else if (check_name(l, it[i], "check name", a) < 0) {
+			continue;
+		}
+		l->pub_at[c->npublic_checks] = pos_of(it[i]);
+		c->public_checks[c->npublic_checks++] = mem_strdup(c, a);
+	}
+}
+
+static const struct key public_keys[] = {
+    {"enabled", K_BOOL, FIELD(struct conf, public_enabled), 0, 0, NULL, NULL, 0, 0},
+    {"title", K_STR, FIELD(struct conf, public_title), 0, 100, NULL, NULL, 0, 0},
+    {"checks", K_FN, 0, 0, 0, 0, NULL, fn_public_checks, 0, 0},
+};
+
+static void fn_public(struct ld *l, struct section *s, const struct key *k, yaml_node_t *v)
+{
+	struct section sub;
+
+	(void)s;
+	(void)k;
+	section_init(&sub, public_keys, NKEYS(public_keys), l->c, "http.public_status");
+	walk(l, &sub, v);
+	if (l->c->public_enabled && !has(&sub, "checks"))
+		err_at(l, v,
+		       "http.public_status: enabled needs checks (the check names or key=value "
+		       "labels to show)");
+}
+
+/* Bearer tokens (RFC 6750 b64token): no spaces, long enough not to be guessed. */
+#define CONF_TOKEN_MIN 16
+
+static void http_cross(struct ld *l)
+{
+	const char *t = l->c->http_token;
+
+	if (!t)
+		return;
+	if (strlen(t) < CONF_TOKEN_MIN)
+		err_pos(l, l->token_at, "http: the token is shorter than %d characters",
+		        CONF_TOKEN_MIN);
+	else if (strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	                   "-._~+/=") != strlen(t))
+		err_pos(l, l->token_at,
+		        "http: the token may hold only letters, digits and -._~+/= (RFC 6750)");
+}
+
 static const struct key http_keys[] = {
     {"listen", K_FN, 0, 0, 0, 0, NULL, fn_listen, 0, 0},
     {"dashboard_url", K_FN, FIELD(struct conf, dashboard_url), 0, 0, NULL, fn_http_url, 0, 0},
+    {"token_file", K_SECRET_FILE, FIELD(struct conf, http_token), 0, 0, NULL, NULL, 0, 0},
+    {"token_env", K_SECRET_ENV, FIELD(struct conf, http_token), 0, 0, NULL, NULL, 0, 0},
+    {"token", K_INLINE, 0, 0, 0, 0, NULL, NULL, KF_HIDDEN, 0},
+    {"public_status", K_FN, 0, 0, 0, 0, NULL, fn_public, 0, 0},
 };
 
 static void fn_retention(struct ld *l, struct section *s, const struct key *k, yaml_node_t *v)
@@ -1269,6 +1356,20 @@ static void fn_http(struct ld *l, struct section *s, const struct key *k, yaml_n
 	(void)k;
 	section_init(&sub, http_keys, NKEYS(http_keys), l->c, "http");
 	walk(l, &sub, v);
+	l->token_at = has(&sub, "token_file") ? at(&sub, "token_file") : at(&sub, "token_env");
+	if (l->c->http_token)
+		http_cross(l);
+}
+
+/* After the checks are loaded: every name the public page lists exists. */
+static void public_cross(struct ld *l)
+{
+	const struct conf *c = l->c;
+
+	for (int i = 0; i < c->npublic_checks; i++)
+		if (!strchr(c->public_checks[i], '=') && !conf_find_check(c, c->public_checks[i]))
+			xerr(l, l->pub_at[i], "http.public_status: no check is named \"%s\"",
+			     show(c->public_checks[i]).s);
 }
 
 static const struct key top_keys[] = {
@@ -2303,6 +2404,19 @@ static void fn_time(struct ld *l, struct section *s, const struct key *k, yaml_n
 		w->end = t;
 }
 
+/* "key=value" with a valid label key and value. */
+static int is_label_selector(const char *a)
+{
+	const char *eq = strchr(a, '=');
+
+	if (!eq || eq == a || (size_t)(eq - a) > CONF_NAME_MAX || !label_value_ok(eq + 1))
+		return 0;
+	for (const char *p = a; p < eq; p++)
+		if (!is_name_char((unsigned char)*p))
+			return 0;
+	return 1;
+}
+
 static void fn_selectors(struct ld *l, struct section *s, const struct key *k, yaml_node_t *v)
 {
 	struct conf_window *w = s->base;
@@ -2594,6 +2708,7 @@ static void ld_init_defaults(struct ld *l)
 	c->raw_days = 30;
 	c->rollup_days = 400;
 	c->listen = mem_strdup(c, "127.0.0.1:8080");
+	c->public_title = mem_strdup(c, "Status");
 	c->max_in_flight = 256;
 	check_defaults(&l->tmpl.chk);
 	l->tmpl.interval_ms = 60000;
@@ -2648,6 +2763,7 @@ static void load_document(struct ld *l, yaml_document_t *doc)
 		check_cross(l, &l->c->checks[i], &l->ckx[i]);
 	if (l->n_maintenance)
 		load_windows(l, l->n_maintenance);
+	public_cross(l);
 	dup_names(l);
 }
 
@@ -2802,6 +2918,22 @@ static int window_covers(const struct conf_window *w, const struct conf_check *c
 	return 0;
 }
 
+int conf_public_covers(const struct conf *c, const struct conf_check *cc)
+{
+	if (!c->public_enabled)
+		return 0;
+	for (int i = 0; i < c->npublic_checks; i++) {
+		if (strchr(c->public_checks[i], '=')) {
+			for (int j = 0; j < cc->nlabels; j++)
+				if (strcmp(cc->labels[j], c->public_checks[i]) == 0)
+					return 1;
+		} else if (cc->name && strcmp(cc->name, c->public_checks[i]) == 0) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
 int conf_in_maintenance(const struct conf *c, const struct conf_check *cc, int64_t now)
 {
 	int64_t day = now / 86400;
@@ -2939,6 +3071,12 @@ void conf_dump(const struct conf *c, FILE *f)
 	fputs("http:\n", f);
 	kv(f, "  ", "listen", c->listen);
 	kv(f, "  ", "dashboard_url", c->dashboard_url);
+	secret(f, "  ", "token", c->http_token);
+	if (c->public_enabled) {
+		fputs("  public_status:\n    enabled: true\n", f);
+		kv(f, "    ", "title", c->public_title);
+		list(f, "    ", "checks", (const char *const *)c->public_checks, c->npublic_checks);
+	}
 	fprintf(f, "max_in_flight: %u\n", c->max_in_flight);
 	if (c->nchannels)
 		fputs("channels:\n", f);

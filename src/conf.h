@@ -120,12 +120,23 @@ struct conf_window {
 struct conf {
 	int refs;
 	char *path;
-	char *location;         /* this node's location name (default "local") */
-	char *store_path;       /* SQLite file (default /var/lib/mailpulse/mailpulse.db) */
-	unsigned raw_days;      /* raw results kept (default 30) */
-	unsigned rollup_days;   /* hourly roll-ups kept (default 400) */
-	char *listen;           /* HTTP listen address (default 127.0.0.1:8080) */
-	char *dashboard_url;    /* base URL used in notification links */
+	char *location;       /* this node's location name (default "local") */
+	char *store_path;     /* SQLite file (default /var/lib/mailpulse/mailpulse.db) */
+	unsigned raw_days;    /* raw results kept (default 30) */
+	unsigned rollup_days; /* hourly roll-ups kept (default 400) */
+	char *listen;         /* HTTP listen address (default 127.0.0.1:8080); "off": none */
+	char *dashboard_url;  /* base URL used in notification links */
+	/*
+	 * HTTP access control. http_token, when set (token_file/token_env),
+	 * guards the dashboard's data, the API and /metrics: "Authorization:
+	 * Bearer TOKEN". The public status page is off unless enabled, and
+	 * then shows only the checks its selectors name.
+	 */
+	char *http_token;
+	int public_enabled;
+	char *public_title;                   /* default "Status" */
+	char *public_checks[CONF_LABELS_MAX]; /* check names or key=value selectors */
+	int npublic_checks;
 	unsigned max_in_flight; /* probes at once (default 256) */
 	struct conf_check *checks;
 	int nchecks;
@@ -155,6 +166,9 @@ int conf_find_channel(const struct conf *c, const char *name);
 
 /* 1 when now (unix seconds) is inside a window that covers check cc. */
 int conf_in_maintenance(const struct conf *c, const struct conf_check *cc, int64_t now);
+
+/* 1 when the public status page shows check cc (enabled and selected). */
+int conf_public_covers(const struct conf *c, const struct conf_check *cc);
 
 /* Print the effective configuration, secrets as "(set)", for `config check -v`. */
 void conf_dump(const struct conf *c, FILE *f);

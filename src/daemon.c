@@ -23,7 +23,9 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "http.h"
 #include "log.h"
+#include "monitor.h"
 #include "notify.h"
 #include "probe.h"
 #include "sched.h"
@@ -49,6 +51,11 @@ struct mon {
 	struct check_state st;
 	enum mp_reason alert_reason; /* of the alert that recoveries answer */
 	int seen;                    /* marks checks still present during a reload */
+	int has_last;
+	struct mon_last last; /* its strings are owned (strdup), see last_update() */
+	char *last_strs[9];
+	uint64_t probes;
+	uint64_t by_reason[MP_R__COUNT];
 };
 
 struct daemon {
@@ -64,6 +71,11 @@ struct daemon {
 	struct event *ev_hup, *ev_term, *ev_int, *ev_flush, *ev_retention, *ev_stop;
 	int64_t stop_deadline_us;
 	double scale;
+	struct http *http;
+	int64_t started_ms;
+	double flush_last_ms, flush_max_ms;
+	uint64_t flush_failures;
+	uint64_t notify_attempts, notify_failures;
 };
 
 static int64_t wall_ms(void)
@@ -125,6 +137,8 @@ static void mon_free(struct daemon *d, struct mon *m)
 	if (m->item)
 		sched_remove(m->item);
 	d->nmons--;
+	for (size_t i = 0; i < sizeof(m->last_strs) / sizeof(m->last_strs[0]); i++)
+		free(m->last_strs[i]);
 	free(m);
 }
 
@@ -216,6 +230,8 @@ static void on_attempt(const char *check, const char *channel, const char *event
 {
 	struct daemon *d = arg;
 
+	d->notify_attempts++;
+	d->notify_failures += !ok;
 	if (ok)
 		log_msg(LOG_INFO, "notify %s: %s for %s delivered (attempt %d)", channel, event,
 		        check, attempt);
@@ -238,6 +254,52 @@ static void store_or_flush(struct daemon *d, int rc)
 		log_msg(LOG_ERR, "store: flush failed with %d rows queued", store_queued(d->store));
 }
 
+/* Keep a copy of s in *slot, reallocating only when it changed. */
+static const char *keep_str(char **slot, const char *s)
+{
+	if (*slot && strcmp(*slot, s) == 0)
+		return *slot;
+	char *n = strdup(s);
+	if (!n)
+		return *slot ? *slot : "";
+	free(*slot);
+	*slot = n;
+	return n;
+}
+
+/* The short summary of the last result that readers (API, metrics) see. */
+static void last_update(struct mon *m, const struct result *r, int64_t now)
+{
+	struct mon_last *l = &m->last;
+	const struct tls_facts *t = &r->tls;
+
+	m->has_last = 1;
+	m->probes++;
+	if ((unsigned)r->reason < MP_R__COUNT)
+		m->by_reason[r->reason]++;
+	l->ts_ms = now;
+	l->status = r->status;
+	l->reason = r->reason;
+	memcpy(l->phase_us, r->phase_us, sizeof(l->phase_us));
+	l->ttg_us = r->ttg_us;
+	l->messages = r->messages;
+	l->message = keep_str(&m->last_strs[0], r->message);
+	l->address = keep_str(&m->last_strs[1], r->address);
+	l->greeting = keep_str(&m->last_strs[2], r->greeting);
+	l->capabilities = keep_str(&m->last_strs[3], r->capabilities);
+	l->tls_used = t->used;
+	l->tls_verified = t->verified;
+	l->tls_version = keep_str(&m->last_strs[4], t->used ? t->version : "");
+	l->tls_cipher = keep_str(&m->last_strs[5], t->used ? t->cipher : "");
+	l->cert_subject =
+	    keep_str(&m->last_strs[6], t->used && t->chain_len ? t->chain[0].subject : "");
+	l->cert_issuer =
+	    keep_str(&m->last_strs[7], t->used && t->chain_len ? t->chain[0].issuer : "");
+	l->cert_sans = keep_str(&m->last_strs[8], t->used ? t->sans : "");
+	l->cert_not_after = t->used && t->chain_len ? t->chain[t->earliest].not_after : 0;
+	l->cert_days_left = t->used && t->chain_len ? t->days_left : 0;
+}
+
 static void on_result(struct sched_item *it, const struct result *r, void *arg)
 {
 	struct daemon *d = arg;
@@ -245,6 +307,7 @@ static void on_result(struct sched_item *it, const struct result *r, void *arg)
 	const struct conf_check *cc = sched_check(it);
 	int64_t now = wall_ms();
 
+	last_update(m, r, now);
 	log_msg(LOG_DEBUG, "check %s: %s %s in %.1f ms: %s", m->name, result_status_name(r->status),
 	        result_reason_name(r->reason), r->phase_us[MP_PH_TOTAL] / 1000.0, r->message);
 	if (store_add_result(d->store, m->name, d->conf->location, now, r) != 0) {
@@ -290,6 +353,92 @@ static void on_result(struct sched_item *it, const struct result *r, void *arg)
 		}
 		break;
 	}
+}
+
+/* ---- what readers see (monitor.h) -------------------------------------- */
+
+static void fill_info(struct mon *m, struct mon_info *mi)
+{
+	memset(mi, 0, sizeof(*mi));
+	mi->name = m->name;
+	mi->cc = m->item ? sched_check(m->item) : NULL;
+	mi->st = &m->st;
+	mi->last = m->has_last ? &m->last : NULL;
+	mi->probes = m->probes;
+	memcpy(mi->by_reason, m->by_reason, sizeof(mi->by_reason));
+	mi->running = m->item ? sched_running(m->item) : 0;
+}
+
+void daemon_each_check(struct daemon *d, mon_each_cb cb, void *arg)
+{
+	for (int i = 0; i < d->conf->nchecks; i++) {
+		struct mon *m = mon_find(d, d->conf->checks[i].name);
+		struct mon_info mi;
+		if (!m || !m->item)
+			continue;
+		fill_info(m, &mi);
+		cb(&mi, arg);
+	}
+}
+
+int daemon_get_check(struct daemon *d, const char *name, mon_each_cb cb, void *arg)
+{
+	struct mon *m = mon_find(d, name);
+	struct mon_info mi;
+
+	if (!m || !m->item)
+		return -1;
+	fill_info(m, &mi);
+	cb(&mi, arg);
+	return 0;
+}
+
+int daemon_run_now(struct daemon *d, const char *name)
+{
+	struct mon *m = mon_find(d, name);
+
+	if (!m || !m->item)
+		return -1;
+	sched_run_now(m->item);
+	return 0;
+}
+
+void daemon_health(struct daemon *d, struct daemon_health *h)
+{
+	struct sched_stats st;
+
+	memset(h, 0, sizeof(*h));
+	memset(&st, 0, sizeof(st));
+	if (d->sched) {
+		sched_stats(d->sched, &st);
+		sched_stats_reset(d->sched);
+	}
+	h->started_ms = d->started_ms;
+	h->checks = d->nmons;
+	h->in_flight = st.in_flight;
+	h->waiting = st.waiting;
+	h->probes_started = st.started;
+	h->probes_finished = st.finished;
+	h->slots_skipped = st.skipped;
+	h->lag_max_ms = (double)st.lag_max_us / 1000.0;
+	h->lag_avg_ms = st.lag_n ? (double)st.lag_sum_us / (double)st.lag_n / 1000.0 : 0;
+	h->store_flush_last_ms = d->flush_last_ms;
+	h->store_flush_max_ms = d->flush_max_ms;
+	h->store_queued = store_queued(d->store);
+	h->store_flush_failures = d->flush_failures;
+	h->notify_pending = d->notify ? notify_pending(d->notify) : 0;
+	h->notify_attempts = d->notify_attempts;
+	h->notify_failures = d->notify_failures;
+}
+
+struct conf *daemon_conf(struct daemon *d)
+{
+	return d->conf;
+}
+
+struct store *daemon_store(struct daemon *d)
+{
+	return d->store;
 }
 
 /* ---- configuration -------------------------------------------------------- */
@@ -368,6 +517,11 @@ static void reload(struct daemon *d)
 			}
 		}
 	}
+	if (d->http) {
+		char err[256];
+		if (http_reconfigure(d->http, nc, err, sizeof(err)) != 0)
+			log_msg(LOG_ERR, "http: %s", err);
+	}
 	conf_unref(old);
 	log_msg(LOG_NOTICE, "reloaded: %d checks (%d added, %d changed, %d removed)", d->nmons,
 	        added, changed, removed);
@@ -424,6 +578,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	log_msg(LOG_NOTICE, "stopping on signal %d: no new probes; %d notification(s) pending",
 	        (int)sig, notify_pending(d->notify));
 	/* Probes in flight are cancelled; queued rows are written below. */
+	http_free(d->http);
+	d->http = NULL;
 	sched_free(d->sched);
 	d->sched = NULL;
 	for (int b = 0; b < MON_BUCKETS; b++)
@@ -565,6 +721,14 @@ int daemon_main(int argc, char **argv)
 		goto out;
 	}
 	event_active(d.ev_retention, 0, 0); /* once at start, then hourly */
+	d.started_ms = wall_ms();
+	if (d.conf->listen && strcmp(d.conf->listen, "off") != 0) {
+		d.http = http_start(d.base, &d, d.conf, err, sizeof(err));
+		if (!d.http) {
+			log_msg(LOG_ERR, "http %s: %s", d.conf->listen, err);
+			goto out;
+		}
+	}
 
 	log_msg(LOG_NOTICE, "mailpulse %s running: %d checks, %d channels, store %s, location %s",
 	        MAILPULSE_VERSION, d.nmons, d.conf->nchannels, d.conf->store_path,
@@ -574,6 +738,8 @@ int daemon_main(int argc, char **argv)
 	code = 0;
 
 out:
+	http_free(d.http);
+	d.http = NULL;
 	if (d.sched)
 		sched_free(d.sched);
 	notify_free(d.notify); /* reports what is abandoned, into the store */
@@ -582,6 +748,8 @@ out:
 		while (d.buckets[b]) {
 			struct mon *m = d.buckets[b];
 			d.buckets[b] = m->hnext;
+			for (size_t i = 0; i < sizeof(m->last_strs) / sizeof(m->last_strs[0]); i++)
+				free(m->last_strs[i]);
 			free(m);
 		}
 	}

@@ -69,13 +69,13 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		}
-		if (strcmp(argv[2], "check") == 0) {
-			check_usage(stdout);
-			return 0;
-		}
-		fprintf(stderr, "mailpulse: no help for unknown command '%.64s'; commands: check\n",
-		        argv[2]);
-		return 3;
+		/* "help X" is "X --help", so each command keeps its help in one place. */
+		char help[] = "--help";
+		char *sub[] = {argv[0], argv[2], help, NULL};
+		if (strcmp(argv[2], "help") != 0)
+			return main(3, sub);
+		usage(stdout);
+		return 0;
 	}
 	fprintf(stderr,
 	        "mailpulse: unknown command '%.64s'\n"

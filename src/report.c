@@ -563,6 +563,42 @@ static void fmt_ms(char *buf, size_t len, const json_t *v)
 
 /* ---- the reports ---- */
 
+/* Notification channels with their last attempt; failing ones stand out. */
+static int print_channels(const json_t *chs)
+{
+	static const char *const head[] = {"CHANNEL", "LAST ATTEMPT", "RESULT", "FAILED (24h)",
+	                                   "DETAIL"};
+	struct table t = {.ncols = 5};
+	const json_t *c;
+	size_t i;
+
+	if (json_array_size(chs) == 0)
+		return 0;
+	putchar('\n');
+	table_add(&t, head);
+	json_array_foreach(chs, i, c)
+	{
+		char when[40], failed[48];
+		const char *cells[5];
+
+		fmt_time(when, sizeof(when), c, "last_time_ms");
+		if (!when[0] || strcmp(when, "-") == 0)
+			snprintf(when, sizeof(when), "%s", jget_str(c, "last_time"));
+		snprintf(failed, sizeof(failed), "%lld of %lld",
+		         (long long)json_integer_value(json_object_get(c, "failures_24h")),
+		         (long long)json_integer_value(json_object_get(c, "attempts_24h")));
+		cells[0] = jget_str(c, "channel");
+		cells[1] = when;
+		cells[2] = json_is_true(json_object_get(c, "last_ok")) ? "delivered" : "FAILING";
+		cells[3] = failed;
+		cells[4] = jget_str(c, "last_detail");
+		table_add(&t, cells);
+	}
+	table_print(stdout, &t);
+	table_free(&t);
+	return t.bad ? -1 : 0;
+}
+
 static int print_status(const json_t *j, int64_t now)
 {
 	static const char *const head[] = {"CHECK",  "STATE", "FOR",    "LAST PROBE",
@@ -603,7 +639,9 @@ static int print_status(const json_t *j, int64_t now)
 	}
 	table_print(stdout, &t);
 	table_free(&t);
-	return t.bad ? -1 : 0;
+	if (t.bad)
+		return -1;
+	return print_channels(json_object_get(j, "channels"));
 }
 
 static int print_history(const json_t *j, const char *name)

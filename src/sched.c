@@ -40,6 +40,8 @@ struct sched {
 	struct event *place_ev; /* chooses first slots for the items added since it last ran */
 	int nplacing;
 	struct sched_stats st;
+	sched_start_hook start_hook; /* bench only; NULL in the daemon */
+	void *start_hook_arg;
 };
 
 static void item_arm(struct sched_item *it, int64_t due_us);
@@ -137,6 +139,8 @@ static void start_probe(struct sched_item *it)
 	s->st.lag_n++;
 	if (lag > s->st.lag_max_us)
 		s->st.lag_max_us = lag;
+	if (s->start_hook)
+		s->start_hook(it, it->due_us, now, s->start_hook_arg);
 	conf_ref(it->conf);
 	it->probe_conf = it->conf;
 	it->probe = probe_start(s->env, &it->cc->chk, probe_done, it);
@@ -342,6 +346,11 @@ void sched_run_now(struct sched_item *it)
 	item_arm(it, mp_now_us());
 }
 
+int sched_running(const struct sched_item *it)
+{
+	return it->probe != NULL;
+}
+
 void *sched_user(const struct sched_item *it)
 {
 	return it->user;
@@ -360,6 +369,12 @@ struct conf *sched_conf(const struct sched_item *it)
 void sched_stats(const struct sched *s, struct sched_stats *out)
 {
 	*out = s->st;
+}
+
+void sched_set_start_hook(struct sched *s, sched_start_hook fn, void *arg)
+{
+	s->start_hook = fn;
+	s->start_hook_arg = arg;
 }
 
 void sched_stats_reset(struct sched *s)

@@ -71,11 +71,24 @@ void sched_retry_soon(struct sched_item *it);
 /* Probe now (unless one is in flight). */
 void sched_run_now(struct sched_item *it);
 
+/* 1 while a probe of it is in flight. */
+int sched_running(const struct sched_item *it);
+
 void *sched_user(const struct sched_item *it);
 const struct conf_check *sched_check(const struct sched_item *it);
 struct conf *sched_conf(const struct sched_item *it);
 
 void sched_stats(const struct sched *s, struct sched_stats *out);
 void sched_stats_reset(struct sched *s);
+
+/*
+ * Measurement hook for bench/schedbench.c: when set, called at every probe
+ * start with the slot's due time and the start time (mp_now_us()), so lag
+ * percentiles can be taken outside. NULL (the default) costs one branch
+ * per start; the daemon never sets it.
+ */
+typedef void (*sched_start_hook)(struct sched_item *it, int64_t due_us, int64_t now_us,
+                                 void *arg);
+void sched_set_start_hook(struct sched *s, sched_start_hook fn, void *arg);
 
 #endif

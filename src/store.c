@@ -1670,6 +1670,50 @@ static json_t *status_json(sqlite3_stmt *const q[3], int64_t id, const char *nam
 	return o;
 }
 
+/*
+ * "channels": each notification channel's last attempt and its failures
+ * over the last day, so a channel that stopped delivering shows on
+ * `mailpulse status`, not only in the log.
+ */
+static int channels_json(struct store *s, json_t *o, int64_t now, int *bad)
+{
+	static const char sql[] =
+	    "SELECT d.channel, d.ts_ms, d.ok, d.detail, d.event, c.name,"
+	    " (SELECT COUNT(*) FROM deliveries f WHERE f.channel = d.channel AND f.ok = 0"
+	    "  AND f.ts_ms >= ?1),"
+	    " (SELECT COUNT(*) FROM deliveries f WHERE f.channel = d.channel AND f.ts_ms >= ?1)"
+	    " FROM deliveries d LEFT JOIN checks c ON c.id = d.check_id"
+	    " WHERE d.rowid = (SELECT rowid FROM deliveries x WHERE x.channel = d.channel"
+	    "  ORDER BY ts_ms DESC, rowid DESC LIMIT 1)"
+	    " ORDER BY d.channel";
+	char err[128];
+	sqlite3_stmt *st = prep(s, sql, err, sizeof(err));
+	json_t *a = json_array();
+	int rc;
+
+	if (!st || !a) {
+		sqlite3_finalize(st);
+		json_decref(a);
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, now - 86400000);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *c = json_object();
+		put(c, "channel", col_str(st, 0), bad);
+		put(c, "last_time", jtime(sqlite3_column_int64(st, 1)), bad);
+		put(c, "last_ok", json_boolean(sqlite3_column_int(st, 2)), bad);
+		put(c, "last_detail", col_str(st, 3), bad);
+		put(c, "last_event", col_str(st, 4), bad);
+		put(c, "last_check", col_str(st, 5), bad);
+		put(c, "failures_24h", json_integer(sqlite3_column_int64(st, 6)), bad);
+		put(c, "attempts_24h", json_integer(sqlite3_column_int64(st, 7)), bad);
+		append(a, c, bad);
+	}
+	sqlite3_finalize(st);
+	put(o, "channels", a, bad);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 json_t *store_q_status(struct store *s, char *err, size_t errlen)
 {
 	static const char *const sql[3] = {
@@ -1706,6 +1750,8 @@ json_t *store_q_status(struct store *s, char *err, size_t errlen)
 	else if (bad)
 		rc = SQLITE_DONE;
 	put(o, "checks", a, &bad);
+	if (rc == SQLITE_DONE && !bad && channels_json(s, o, now, &bad) != 0)
+		rc = SQLITE_ERROR;
 	o = finish(s, o, rc, bad, err, errlen);
 out:
 	sqlite3_finalize(checks);

@@ -1,0 +1,59 @@
+/*
+ * api.h - what http.c serves, written by api.c: the JSON API under
+ * /api/v1, Prometheus /metrics, the public status page, and the dashboard
+ * assets embedded in the binary (the files of web/, turned into web_assets.c at build
+ * time by cmake/EmbedWeb.cmake).
+ *
+ * Every function writes a complete body into out and returns the HTTP
+ * status code; on an error the body is {"error": "...", "detail": "..."}.
+ * They run on the daemon's loop and never block on anything but SQLite
+ * reads of the store (bounded by the limits below).
+ */
+#ifndef MP_API_H
+#define MP_API_H
+
+#include <stddef.h>
+
+struct daemon;
+struct evbuffer;
+struct evkeyvalq;
+
+/* Rows one results query returns at most, as store_q_history() allows. */
+#define API_RESULTS_MAX 10000
+/* Recent incidents and deliveries on a check's detail. */
+#define API_RECENT 20
+
+int api_error(struct evbuffer *out, int code, const char *error, const char *detail);
+
+int api_checks(struct daemon *d, struct evbuffer *out);
+int api_check(struct daemon *d, const char *name, struct evbuffer *out);
+int api_results(struct daemon *d, const char *name, const struct evkeyvalq *q,
+                struct evbuffer *out);
+int api_uptime(struct daemon *d, const char *name, const struct evkeyvalq *q, struct evbuffer *out);
+int api_incidents(struct daemon *d, const struct evkeyvalq *q, struct evbuffer *out);
+int api_run(struct daemon *d, const char *name, struct evbuffer *out);
+int api_health(struct daemon *d, struct evbuffer *out);
+
+/* Prometheus text exposition format 0.0.4. */
+int api_metrics(struct daemon *d, struct evbuffer *out);
+
+/* The public status page (HTML): only the checks conf_public_covers() selects. */
+int api_status_page(struct daemon *d, struct evbuffer *out);
+
+/* HTML-escape s into out: & < > " ' become entities. */
+void api_html_escape(struct evbuffer *out, const char *s);
+
+/* One embedded file of web/, by its name there ("app.js"). */
+struct web_asset {
+	const char *name;
+	const char *type; /* Content-Type */
+	const unsigned char *data;
+	size_t len;
+};
+
+/* Ends with an entry whose name is NULL. Defined in the generated web_assets.c. */
+extern const struct web_asset web_assets[];
+
+const struct web_asset *api_asset(const char *name);
+
+#endif
