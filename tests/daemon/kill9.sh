@@ -1,18 +1,16 @@
-#!/ usr / bin / env bash
-#kill - 9 under load : the store opens clean afterwards and holds all but at
-#most the last second of results.
-."$(dirname " $0 ")/lib.sh"
+#!/usr/bin/env bash
+# kill -9 under load: the store opens clean afterwards and holds all but at
+# most the last second of results.
+. "$(dirname "$0")/lib.sh"
 
-    port = $(free_port) start_toggle "$port"
+port=$(free_port)
+start_toggle "$port"
 {
 	echo "store: $tmp/mp.db"
 	echo "http: {listen: \"off\"}"
 	echo 'defaults: {interval: 30s, timeout: 5s, starttls: "no"}'
 	echo "checks:"
-	for i in $(seq 1 40);
-	do
-		echo "  - {name: c$i, url: \"pop3://127.0.0.1:$port\"}";
-	done
+	for i in $(seq 1 40); do echo "  - {name: c$i, url: \"pop3://127.0.0.1:$port\"}"; done
 } >"$tmp/mp.yaml"
 SCALE=0.02 start_daemon "$tmp/mp.yaml"
 sleep 4
@@ -20,26 +18,22 @@ kill -9 "$daemon_pid"
 wait "$daemon_pid" 2>/dev/null
 logged=$(grep -c 'debug: check c' "$tmp/daemon.log")
 stored=0
-for i in $(seq 1 40);
-do
-n = $("$MAILPULSE" history "c$i" --store "$tmp/mp.db" --json-- limit 10000 |
-      jq '.results | length') ||
-    fail "store unreadable after kill -9" stored =
-        $((stored + n)) done["$stored" - gt 0] || fail "nothing stored"
-# 40 checks at 0.6 s : about 67 results a second; one second of them may be lost.
-        lost = $((logged - stored))["$lost" - ge 0] && ["$lost" - le 80] || fail
-               "kill -9: $logged logged, $stored stored"
-#And the daemon starts again on the same store, resuming the states it
-#left : no check goes through "pending" again.
-               mark = $(wc - l < "$tmp/daemon.log") SCALE =
-                   0.02 start_daemon "$tmp/mp.yaml" wait_for 10 "restart on the same store" bash -
-                               c "tail -n +$((mark + 1)) '$tmp/daemon.log' | grep -q 'running: 40 "
-                                 "checks'" wait_for 10 "probes after the restart" bash -
-                               c "tail -n +$((mark + 1)) '$tmp/daemon.log' | grep -q 'debug: check "
-                                 "c'" tail -
-                               n + $((mark + 1)) "$tmp/daemon.log" |
-                           grep - q 'pending ->' &&
-                       fail "states not resumed after restart" kill - TERM "$daemon_pid" wait
-                                                                           "$daemon_pid" ||
-                   fail "restarted daemon did not stop cleanly" echo
-                        "ok: $stored of $logged results survived kill -9; restart clean"
+for i in $(seq 1 40); do
+	n=$("$MAILPULSE" history "c$i" --store "$tmp/mp.db" --json --limit 10000 | jq '.results | length') ||
+		fail "store unreadable after kill -9"
+	stored=$((stored + n))
+done
+[ "$stored" -gt 0 ] || fail "nothing stored"
+# 40 checks at 0.6 s: about 67 results a second; one second of them may be lost.
+lost=$((logged - stored))
+[ "$lost" -ge 0 ] && [ "$lost" -le 80 ] || fail "kill -9: $logged logged, $stored stored"
+# And the daemon starts again on the same store, resuming the states it
+# left: no check goes through "pending" again.
+mark=$(wc -l <"$tmp/daemon.log")
+SCALE=0.02 start_daemon "$tmp/mp.yaml"
+wait_for 10 "restart on the same store" bash -c "tail -n +$((mark + 1)) '$tmp/daemon.log' | grep -q 'running: 40 checks'"
+wait_for 10 "probes after the restart" bash -c "tail -n +$((mark + 1)) '$tmp/daemon.log' | grep -q 'debug: check c'"
+tail -n +$((mark + 1)) "$tmp/daemon.log" | grep -q 'pending ->' && fail "states not resumed after restart"
+kill -TERM "$daemon_pid"
+wait "$daemon_pid" || fail "restarted daemon did not stop cleanly"
+echo "ok: $stored of $logged results survived kill -9; restart clean"
