@@ -5,6 +5,11 @@
 #   bench/run.sh peers     blackbox_exporter, monitoring-plugins, one-shot check
 #   bench/run.sh all       both (about 2-3 minutes on 2 cores)
 #   bench/run.sh profile   perf (or callgrind) of the engine and the TLS floor
+#   bench/run.sh sched     the real scheduler: lag at 10k checks/30 s (real time,
+#                          ~75 s), then the scale steps (~2 min); also: lag, scale
+#   bench/run.sh memory    RSS of 100k idle checks; RSS per in-flight probe (~40 s)
+#   bench/run.sh timing    time-to-greeting error against a 200 ms delay, idle and
+#                          with the loop at ~80 % CPU (~40 s)
 #
 # Environment: N (probes per run, 2000), C (in flight, 100), REPS (repeats
 # of each engine/floor run whose ratio is a goal, 3: the median is shown), BBN (blackbox
@@ -18,8 +23,8 @@
 set -euo pipefail
 
 WHAT=${1:-all}
-case $WHAT in engine | peers | all | profile) ;; *)
-	echo "usage: bench/run.sh engine|peers|all|profile" >&2
+case $WHAT in engine | peers | all | profile | sched | lag | scale | memory | timing) ;; *)
+	echo "usage: bench/run.sh engine|peers|all|profile|sched|lag|scale|memory|timing" >&2
 	exit 2
 	;;
 esac
@@ -34,6 +39,11 @@ PN=${PN:-200}
 PORT=${PORT:-24100}
 BBPORT=$((PORT + 20))
 NTPORT=$((PORT + 30)) # a second target that sends no TLS session tickets
+DLPORT=$((PORT + 40)) # a target that holds the greeting back 200 ms (timing)
+PKPORT=$((PORT + 50)) # a target that holds it back 3 s (probes parked in flight)
+LAG_S=${LAG_S:-72}
+STEP_S=${STEP_S:-6}
+MEMN=${MEMN:-100000}
 
 say() { printf '%s\n' "$*" >&2; }
 
@@ -41,7 +51,7 @@ say() { printf '%s\n' "$*" >&2; }
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
 	cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
 fi
-cmake --build "$BUILD" -j"$(nproc)" --target targetsrv enginebench certgen checkshot >/dev/null
+cmake --build "$BUILD" -j"$(nproc)" --target targetsrv enginebench certgen checkshot schedbench >/dev/null
 # The real binary links the daemon part too; it may not build while that is in progress.
 MAILPULSE=
 if cmake --build "$BUILD" -j"$(nproc)" --target mailpulse >/dev/null 2>&1; then
@@ -51,6 +61,7 @@ EB=$BUILD/bench/enginebench
 TS=$BUILD/bench/targetsrv
 CG=$BUILD/tests/certgen/certgen
 CHECKSHOT=$BUILD/bench/checkshot
+SB=$BUILD/bench/schedbench
 
 WORK=$(mktemp -d /tmp/mailpulse-bench.XXXXXX)
 RES=$WORK/results.txt
@@ -98,8 +109,8 @@ wait_port() {
 	return 1
 }
 
-start_target() { # base-port tickets ready-file
-	"${SRV[@]}" "$TS" --port-base "$1" --tickets "$2" --ready "$3" \
+start_target() { # base-port tickets ready-file [delay-ms]
+	"${SRV[@]}" "$TS" --port-base "$1" --tickets "$2" --ready "$3" --delay-ms "${4:-0}" \
 		--ec-chain "$CERTS/chain-ec.pem" --ec-key "$CERTS/leaf-ec.key" \
 		--rsa-chain "$CERTS/chain-rsa.pem" --rsa-key "$CERTS/leaf-rsa.key" \
 		2>>"$WORK/targetsrv.log" &
@@ -338,8 +349,147 @@ bench_profile() {
 	fi
 }
 
+# ---- scheduler, memory, timing (schedbench) -------------------------------
+SBDIR=$WORK/sched
+mkdir -p "$SBDIR"
+sbrun() { # label, then schedbench arguments
+	local label=$1
+	shift
+	say "  $label: $*"
+	"${CLI[@]}" "$SB" "$@" --label "$label" >>"$RES" 2>>"$WORK/stderr.log" ||
+		{
+			say "    (failed: see below)"
+			tail -n 2 "$WORK/stderr.log" >&2
+		}
+}
+
+# 10 000 checks, 30 s interval, 10 s timeout, plain POP3, real time, the
+# daemon's configuration file format and its default in-flight cap (256).
+bench_lag() {
+	say "scheduler lag: 10000 checks every 30 s for ${LAG_S} s (real time)"
+	sbrun lag sched --port "$PORT" --ca "$CA" --dir "$SBDIR" --mode pop3 --n 10000 \
+		--interval 30 --timeout 10 --duration "$LAG_S"
+}
+
+# One core, a steady rate: N checks on a 1 s grid (interval N x 10 ms in the
+# checks, time scale to 1 s; first runs spread over the whole 1 s), N stepped up
+# until a step breaks (a failure, a deadline, a skipped slot, lag p99 over
+# 50 ms, or fewer starts than due). Then the shape the goal names as the
+# scheduler really runs it: 100 000 checks every 60 s, the first 12 s.
+step_holds() { # label n: 0 when the last RESULT of label held
+	grep " label=$1 " "$RES" | grep " n=$2 " | tail -1 | awk '
+	function kv(k,   i, a, n) { n = split($0, a, " "); for (i = 1; i <= n; i++) if (index(a[i], k "=") == 1) return substr(a[i], length(k) + 2); return "" }
+	{ ok = kv("fail") + 0 == 0 && kv("late") + 0 == 0 && kv("skipped") + 0 == 0 && kv("lag_p99_ms") + 0 < 50 && kv("rate_win") + 0 >= 0.98 * kv("target_rate") }
+	END { exit ok ? 0 : 1 }'
+}
+bench_scale() {
+	local m n win iv
+	win="1.5,$(awk -v s="$STEP_S" 'BEGIN { print 1.5 + s }')"
+	for m in pop3:1000,2000,4000,6000,8000,10000,12000,14000 pop3s:200,400,600,800,1000,1200,1400; do
+		say "scale steps, ${m%%:*}"
+		for n in $(echo "${m#*:}" | tr , ' '); do
+			# interval n x 10 ms (at most 10 s), scaled to 1 s: the scheduler spreads
+			# first runs over n x 10 ms, so the whole grid is evenly covered.
+			iv=$((n * 10 > 10000 ? 10000 : n * 10))
+			sbrun "scale-${m%%:*}" sched --port "$PORT" --ca "$CA" --dir "$SBDIR" --mode "${m%%:*}" \
+				--n "$n" --interval 30 --interval-ms "$iv" --scale "$(awk -v i="$iv" 'BEGIN { print 1000 / i }')" \
+				--timeout 10 --window "$win"
+			step_holds "scale-${m%%:*}" "$n" || break
+		done
+	done
+	say "the goal's shape: 100000 checks every 60 s (pop3), first 12 s"
+	sbrun shape100k sched --port "$PORT" --ca "$CA" --dir "$SBDIR" --mode pop3 --n 100000 \
+		--interval 60 --timeout 10 --duration 12
+}
+
+bench_memory() {
+	say "memory: $MEMN idle checks"
+	sbrun idle memory --port "$PORT" --ca "$CA" --dir "$SBDIR" --mode pop3 --n "$MEMN" --interval 60
+	start_target "$PKPORT" 2 "$WORK/ts-pk.ready" 3000
+	for m in imaps pop3s imap+starttls imap; do
+		sbrun parked inflight --port "$PKPORT" --warm-port "$PORT" --ca "$CA" --mode "$m" -c 200 --park-ms 3000
+	done
+}
+
+bench_timing() {
+	start_target "$DLPORT" 2 "$WORK/ts-dl.ready" 200
+	say "timing: time to greeting against a 200 ms delay"
+	sbrun idle timing --port "$DLPORT" --ca "$CA" --mode imap --delay-ms 200 --n 500 --rate 100
+	sbrun idle timing --port "$DLPORT" --ca "$CA" --mode pop3 --delay-ms 200 --n 500 --rate 100
+	sbrun load-tls timing --port "$DLPORT" --load-port "$PORT" --ca "$CA" --mode imap --delay-ms 200 \
+		--n 500 --rate 100 --load-mode imaps --load-cpu 0.8
+	sbrun load-plain timing --port "$DLPORT" --load-port "$PORT" --ca "$CA" --mode imap --delay-ms 200 \
+		--n 500 --rate 100 --load-mode pop3 --load-cpu 0.8
+}
+
+report_sched() { # the schedbench RESULT lines, as tables
+	awk '
+function kv(line, key,   i, n, a) {
+	n = split(line, a, " ")
+	for (i = 1; i <= n; i++)
+		if (index(a[i], key "=") == 1)
+			return substr(a[i], length(key) + 2)
+	return ""
+}
+function verdict(ok) { return ok ? "met" : "MISS" }
+/^RESULT bench=sched / {
+	l = kv($0, "label")
+	if (l == "lag") {
+		print "scheduler lag, real time: " kv($0, "n") " checks, interval " kv($0, "interval_ms") / 1000 " s, timeout " kv($0, "timeout_ms") / 1000 " s, " kv($0, "mode") ", cap " kv($0, "cap") ", " kv($0, "dur_s") " s"
+		printf "  lag (start - due) p50/p99/p99.9/max %s/%s/%s/%s ms, min %s ms (p99 goal < 50 ms: %s)\n", kv($0, "lag_p50_ms"), kv($0, "lag_p99_ms"), kv($0, "lag_p999_ms"), kv($0, "lag_max_ms"), kv($0, "lag_min_ms"), verdict(kv($0, "lag_p99_ms") + 0 < 50)
+		printf "  starts %s, results %s (up %s, not up %s, over deadline %s), skipped slots %s\n", kv($0, "started"), kv($0, "finished"), kv($0, "ok"), kv($0, "fail"), kv($0, "late"), kv($0, "skipped")
+		printf "  starts before their due time %s; second starts in one slot %s\n", kv($0, "early"), kv($0, "dup")
+		printf "  first runs: %s of %s, from %s s to %s s after the checks were added; busiest second %s starts\n", kv($0, "first_n"), kv($0, "n"), kv($0, "first_min_s"), kv($0, "first_max_s"), kv($0, "burst_per_s")
+		printf "  in flight max %s, held back by the cap max %s; CPU %s %%; probe total p50/p99 %s/%s ms\n", kv($0, "inflight_max"), kv($0, "waiting_max"), kv($0, "cpu_pct_win"), kv($0, "tot_p50_ms"), kv($0, "tot_p99_ms")
+		printf "  starts per second: %s\n", kv($0, "per_sec")
+		printf "  conf_load of %s checks: %s ms\n\n", kv($0, "n"), kv($0, "load_ms")
+	} else if (l ~ /^scale-/) {
+		if (!hs) { print "scale steps (1 s grid: interval N x 10 ms scaled to 1 s; lag/rate/CPU over the window):"; print "  mode   checks  due/s   started/s  CPU%  lag p50/p99/max ms   total p99 ms  fail late skip dup  inflight  holds"; hs = 1 }
+		ok = kv($0, "fail") + 0 == 0 && kv($0, "late") + 0 == 0 && kv($0, "skipped") + 0 == 0 && kv($0, "lag_p99_ms") + 0 < 50 && kv($0, "rate_win") + 0 >= 0.98 * kv($0, "target_rate")
+		m = kv($0, "mode")
+		printf "  %-6s %6s %7.0f %9.0f %6.1f  %s/%s/%s  %10s  %4s %4s %4s %4s %6s  %s\n", m, kv($0, "n"), kv($0, "target_rate"), kv($0, "rate_win"), kv($0, "cpu_pct_win"), kv($0, "lag_p50_ms"), kv($0, "lag_p99_ms"), kv($0, "lag_max_ms"), kv($0, "tot_p99_ms"), kv($0, "fail"), kv($0, "late"), kv($0, "skipped"), kv($0, "dup"), kv($0, "inflight_max"), ok ? "yes" : "NO"
+		if (ok && kv($0, "target_rate") + 0 > best[m]) best[m] = kv($0, "target_rate") + 0
+	} else if (l == "shape100k") {
+		print ""
+		print "100 000 checks every 60 s (pop3), the first " kv($0, "dur_s") " s as the scheduler runs them:"
+		printf "  first runs %s, from %s s to %s s; busiest second %s starts; started/s %s\n", kv($0, "first_n"), kv($0, "first_min_s"), kv($0, "first_max_s"), kv($0, "burst_per_s"), kv($0, "rate_win")
+		printf "  lag p50/p99/max %s/%s/%s ms; held back by the cap max %s; fail %s, over deadline %s; CPU %s %%\n", kv($0, "lag_p50_ms"), kv($0, "lag_p99_ms"), kv($0, "lag_max_ms"), kv($0, "waiting_max"), kv($0, "fail"), kv($0, "late"), kv($0, "cpu_pct_win")
+		printf "  starts per second: %s\n", kv($0, "per_sec")
+		printf "  conf_load of 100 000 checks: %s ms\n", kv($0, "load_ms")
+		shape = 1
+	}
+}
+/^RESULT bench=memory / {
+	print "idle checks: " kv($0, "n") " (conf_load + sched_add, every timer armed, none started: " kv($0, "started") ")"
+	printf "  RSS per check %s B (goal <= 4096: %s): configuration %s B (%s B after malloc_trim), scheduler %s B\n", kv($0, "per_check_b"), verdict(kv($0, "per_check_b") + 0 <= 4096), kv($0, "conf_per_check_b"), kv($0, "conf_trim_per_check_b"), kv($0, "sched_per_check_b")
+	printf "  heap per check %s B (conf %s, sched %s); sizeof(struct conf_check) %s, of which struct check %s and routes 16 x %s\n", kv($0, "heap_per_check_b"), kv($0, "heap_conf_per_check_b"), kv($0, "heap_sched_per_check_b"), kv($0, "sizeof_conf_check"), kv($0, "sizeof_check"), kv($0, "sizeof_conf_route")
+	printf "  peak RSS while loading: %s B per check; conf_load %s ms, sched_add %s ms, placing %s ms; RSS total %.1f MB\n\n", kv($0, "peak_per_check_b"), kv($0, "load_ms"), kv($0, "add_ms"), kv($0, "place_ms"), kv($0, "rss_all_kb") / 1024
+}
+/^RESULT bench=inflight / {
+	if (!hi) { print "probes parked in flight (" kv($0, "c") " at once, greeting held back " kv($0, "park_ms") " ms; sizeof(struct result) " kv($0, "sizeof_result") ", two per probe):"; print "  mode            RSS KB/probe  heap KB/probe  peak RSS KB/probe  ok/fail"; hi = 1 }
+	printf "  %-14s %12s %14s %18s  %s/%s\n", kv($0, "mode"), kv($0, "rss_per_probe_kb"), kv($0, "heap_per_probe_kb"), kv($0, "peak_per_probe_kb"), kv($0, "ok"), kv($0, "fail")
+}
+/^RESULT bench=timing / {
+	if (!ht) { print ""; print "time to greeting vs a 200 ms greeting delay (err = ttg - 200 ms; ref = kernel receive timestamp of a bare connection opened at the same instant, - 200 ms; diff = ttg - ref, paired):"; print "  case        mode  load            CPU%   err p50/p99/max ms     ref p50/p99/max ms     diff p50/p99/max ms    ok/fail  goal"; ht = 1 }
+	l = kv($0, "label"); goal = (l == "idle") ? 2 : 5
+	ld = kv($0, "load_mode") == "-" ? "none" : kv($0, "load_mode") " " kv($0, "load_rate") "/s"
+	printf "  %-11s %-5s %-15s %5s   %s/%s/%s   %s/%s/%s   %s/%s/%s   %s/%s  p99<%d ms: %s\n", l, kv($0, "mode"), ld, kv($0, "cpu_pct"), kv($0, "err_p50_ms"), kv($0, "err_p99_ms"), kv($0, "err_max_ms"), kv($0, "ref_p50_ms"), kv($0, "ref_p99_ms"), kv($0, "ref_max_ms"), kv($0, "diff_p50_ms"), kv($0, "diff_p99_ms"), kv($0, "diff_max_ms"), kv($0, "ok"), kv($0, "fail"), goal, verdict(kv($0, "err_p99_ms") + 0 < goal)
+}
+END {
+	for (m in best) printf "\nhighest steady rate that held, %s: %d probes/s on one core (goal 1667/s: %s)\n", m, best[m], verdict(best[m] >= 1667)
+}' "$1"
+}
+
 case $WHAT in
 engine) bench_engine ;;
+sched)
+	bench_lag
+	bench_scale
+	;;
+lag) bench_lag ;;
+scale) bench_scale ;;
+memory) bench_memory ;;
+timing) bench_timing ;;
 peers) bench_peers ;;
 all)
 	bench_engine
@@ -373,6 +523,14 @@ echo "pinning=${CLI[*]:-none} (client) / ${SRV[*]:-none} (server)"
 [ -x "$BB" ] && echo "blackbox_exporter=$("$BB" --version 2>&1 | head -1)"
 [ -x "$PLUG/check_imap" ] && echo "monitoring-plugins=$("$PLUG/check_imap" -V 2>&1 | head -1)"
 echo "raw results: $BUILD/bench-results.txt"
+
+case $WHAT in sched | lag | scale | memory | timing)
+	echo
+	echo "== figures =="
+	report_sched "$RES"
+	exit 0
+	;;
+esac
 
 echo
 echo "== figures (N=$N, C=$C in flight, median of $REPS runs where repeated; CPU is the client's user+sys per probe) =="

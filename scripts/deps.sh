@@ -9,6 +9,7 @@ pkgs=(
   libcurl4-openssl-dev libcmocka-dev
   openssl ca-certificates dovecot-imapd dovecot-pop3d
   clang libclang-rt-14-dev valgrind jq procps iproute2
+  prometheus chromium
 )
 
 missing=()

@@ -877,7 +877,7 @@ int api_metrics(struct daemon *d, struct evbuffer *out)
 	         "Scheduled probes skipped because the previous one outlasted its interval.",
 	         (double)h.slots_skipped);
 	prom_head(out, "mailpulse_scheduler_lag_seconds", "gauge",
-	          "Delay of probe starts behind their schedule since the last scrape.");
+	          "Delay of probe starts behind their schedule over the last minute.");
 	evbuffer_add_printf(out, "mailpulse_scheduler_lag_seconds{stat=\"max\"} %.15g\n",
 	                    h.lag_max_ms / 1000.0);
 	evbuffer_add_printf(out, "mailpulse_scheduler_lag_seconds{stat=\"avg\"} %.15g\n",

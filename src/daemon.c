@@ -75,6 +75,7 @@ struct daemon {
 	int64_t started_ms;
 	double flush_last_ms, flush_max_ms;
 	uint64_t flush_failures;
+	unsigned flush_ticks;
 	uint64_t notify_attempts, notify_failures;
 };
 
@@ -409,10 +410,8 @@ void daemon_health(struct daemon *d, struct daemon_health *h)
 
 	memset(h, 0, sizeof(*h));
 	memset(&st, 0, sizeof(st));
-	if (d->sched) {
-		sched_stats(d->sched, &st);
-		sched_stats_reset(d->sched);
-	}
+	if (d->sched)
+		sched_stats(d->sched, &st); /* lag: over the last minute (on_flush resets it) */
 	h->started_ms = d->started_ms;
 	h->checks = d->nmons;
 	h->in_flight = st.in_flight;
@@ -517,10 +516,19 @@ static void reload(struct daemon *d)
 			}
 		}
 	}
-	if (d->http) {
-		char err[256];
-		if (http_reconfigure(d->http, nc, err, sizeof(err)) != 0)
-			log_msg(LOG_ERR, "http: %s", err);
+	int want_http = nc->listen && strcmp(nc->listen, "off") != 0;
+	char herr[256];
+	if (d->http && !want_http) {
+		http_free(d->http);
+		d->http = NULL;
+		log_msg(LOG_NOTICE, "http: stopped (listen: off)");
+	} else if (d->http) {
+		if (http_reconfigure(d->http, nc, herr, sizeof(herr)) != 0)
+			log_msg(LOG_ERR, "http: %s; the old listener stays", herr);
+	} else if (want_http) {
+		d->http = http_start(d->base, d, nc, herr, sizeof(herr));
+		if (!d->http)
+			log_msg(LOG_ERR, "http %s: %s", nc->listen, herr);
 	}
 	conf_unref(old);
 	log_msg(LOG_NOTICE, "reloaded: %d checks (%d added, %d changed, %d removed)", d->nmons,
@@ -536,9 +544,21 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (store_queued(d->store) > 0 && store_flush(d->store) < 0)
+	/* The scheduler's lag figures cover the last minute. */
+	if (++d->flush_ticks % 60 == 0 && d->sched)
+		sched_stats_reset(d->sched);
+	if (store_queued(d->store) == 0)
+		return;
+	int64_t t0 = mp_now_us();
+	int rc = store_flush(d->store);
+	d->flush_last_ms = (double)(mp_now_us() - t0) / 1000.0;
+	if (d->flush_last_ms > d->flush_max_ms)
+		d->flush_max_ms = d->flush_last_ms;
+	if (rc < 0) {
+		d->flush_failures++;
 		log_msg(LOG_ERR, "store: flush failed; %d rows stay queued",
 		        store_queued(d->store));
+	}
 }
 
 static void on_retention(evutil_socket_t fd, short what, void *arg)

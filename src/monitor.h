@@ -26,10 +26,10 @@ struct mon_last {
 	const char *message;
 	const char *address;
 	int64_t phase_us[MP_PH__COUNT]; /* -1: not reached */
-	int64_t ttg_us;			/* -1: no greeting */
+	int64_t ttg_us;                 /* -1: no greeting */
 	const char *greeting;
 	const char *capabilities; /* space separated */
-	int64_t messages;	  /* -1: no mailbox check */
+	int64_t messages;         /* -1: no mailbox check */
 	int tls_used;
 	const char *tls_version;
 	const char *tls_cipher;
@@ -45,10 +45,10 @@ struct mon_info {
 	const char *name;
 	const struct conf_check *cc;
 	const struct check_state *st;
-	const struct mon_last *last; /* NULL until the first result */
-	uint64_t probes;	     /* since the daemon started */
+	const struct mon_last *last;     /* NULL until the first result */
+	uint64_t probes;                 /* since the daemon started */
 	uint64_t by_reason[MP_R__COUNT]; /* results by reason (ok included) */
-	int running;		 /* a probe is in flight */
+	int running;                     /* a probe is in flight */
 };
 
 typedef void (*mon_each_cb)(const struct mon_info *mi, void *arg);
@@ -67,8 +67,8 @@ struct daemon_health {
 	int waiting; /* due, held back by max_in_flight */
 	uint64_t probes_started;
 	uint64_t probes_finished;
-	uint64_t slots_skipped;	 /* a probe outlasted its interval */
-	double lag_max_ms;	 /* worst start lag since the last call */
+	uint64_t slots_skipped; /* a probe outlasted its interval */
+	double lag_max_ms;      /* worst start lag over the last minute or so */
 	double lag_avg_ms;
 	double store_flush_last_ms; /* duration of the last store write */
 	double store_flush_max_ms;

@@ -39,7 +39,11 @@ start_http_daemon() {
 code() {
 	local m=$1 p=$2
 	shift 2
-	curl -s -o "$tmp/body" -w '%{http_code}' -X "$m" "$@" "$base$p"
+	if [ "$m" = HEAD ]; then
+		curl -s -o "$tmp/body" -w '%{http_code}' --head "$@" "$base$p"
+	else
+		curl -s -o "$tmp/body" -w '%{http_code}' -X "$m" "$@" "$base$p"
+	fi
 }
 
 # expect_code WANT METHOD PATH [curl args]
