@@ -19,7 +19,7 @@ struct http;
 
 /* Listen on conf->listen. NULL with err filled when it cannot. */
 struct http *http_start(struct event_base *base, struct daemon *d, const struct conf *conf,
-			char *err, size_t errlen);
+                        char *err, size_t errlen);
 int http_reconfigure(struct http *h, const struct conf *conf, char *err, size_t errlen);
 void http_free(struct http *h);
 

@@ -87,8 +87,7 @@ void sched_stats_reset(struct sched *s);
  * percentiles can be taken outside. NULL (the default) costs one branch
  * per start; the daemon never sets it.
  */
-typedef void (*sched_start_hook)(struct sched_item *it, int64_t due_us, int64_t now_us,
-                                 void *arg);
+typedef void (*sched_start_hook)(struct sched_item *it, int64_t due_us, int64_t now_us, void *arg);
 void sched_set_start_hook(struct sched *s, sched_start_hook fn, void *arg);
 
 #endif
