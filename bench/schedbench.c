@@ -762,8 +762,8 @@ static void ref_read(evutil_socket_t fd, short what, void *arg)
 	}
 	if (ts > 0) {
 		*f->pair = ts - f->t_conn;
-		vec_push(&f->run->ref_user_err,
-		         (t_user - f->t_conn) - f->run->o->delay_ms * 1000); /* user-space view */
+		/* How long after the kernel had the greeting this loop got to read it. */
+		vec_push(&f->run->ref_user_err, t_user - ts);
 	} else {
 		f->run->ref_fail++;
 	}
@@ -950,10 +950,11 @@ static int cmd_timing(const struct opts *o)
 	       o->mode->name, o->label ? o->label : "-", o->delay_ms, o->n, r.ok, r.fail,
 	       r.ref_fail, npairs, o->load_cpu > 0 ? o->load_mode->name : "-", o->load_cpu,
 	       r.load_rate, cpu_per, load_n, r.load_fail, cpu_pct, wall_s);
-	/* err: ttg - delay. ref: kernel receive time - connect call. diff: ttg - ref, paired. */
+	/* err: ttg - delay. ref: kernel receive time - connect call - delay. diff: ttg - ref,
+	 * paired. loopdelay: user-space read time - kernel receive time of the reference. */
 	print_dist("err", &r.err);
 	print_dist("ref", &r.ref_err);
-	print_dist("refuser", &r.ref_user_err);
+	print_dist("loopdelay", &r.ref_user_err);
 	print_dist("diff", &r.diff);
 	printf("\n");
 	if (r.fail || r.load_fail)

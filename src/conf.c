@@ -39,7 +39,7 @@
 #include "line.h"
 
 /* A configuration is hand-written: anything bigger is a mistake or an attack. */
-#define CONF_FILE_MAX   (4 * 1024 * 1024)
+#define CONF_FILE_MAX   (64 * 1024 * 1024) /* 100,000 checks take about 12 MB */
 #define CONF_SECRET_MAX 512
 #define CONF_NAME_MAX   64
 #define CONF_LABEL_MAX  64
@@ -2620,19 +2620,42 @@ static void check_digest(const struct conf *c, struct conf_check *cc, const stru
 
 /* ---- loading ------------------------------------------------------------- */
 
+struct name_at {
+	const char *name;
+	int idx;
+};
+
+static int cmp_name_at(const void *a, const void *b)
+{
+	const struct name_at *x = a, *y = b;
+	int r = strcmp(x->name, y->name);
+
+	return r ? r : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
 static void dup_names(struct ld *l)
 {
 	struct conf *c = l->c;
 
-	for (int i = 0; i < c->nchecks; i++)
-		for (int j = 0; j < i; j++)
-			if (c->checks[i].name && c->checks[j].name &&
-			    strcmp(c->checks[i].name, c->checks[j].name) == 0) {
-				xerr(l, l->ckx[i].name_at,
-				     "duplicate check name \"%s\" (first on line %d)",
-				     show(c->checks[i].name).s, l->ckx[j].name_at.line);
-				break;
+	/* Checks can be many (100,000): sort (name, position), then compare neighbours. */
+	struct name_at *ix = c->nchecks > 0 ? malloc((size_t)c->nchecks * sizeof(*ix)) : NULL;
+	int n = 0;
+	for (int i = 0; ix && i < c->nchecks; i++)
+		if (c->checks[i].name)
+			ix[n++] = (struct name_at){c->checks[i].name, i};
+	if (ix) {
+		qsort(ix, (size_t)n, sizeof(*ix), cmp_name_at);
+		for (int k = 1, first = n ? ix[0].idx : 0; k < n; k++) {
+			if (strcmp(ix[k - 1].name, ix[k].name) != 0) {
+				first = ix[k].idx;
+				continue;
 			}
+			xerr(l, l->ckx[ix[k].idx].name_at,
+			     "duplicate check name \"%s\" (first on line %d)", show(ix[k].name).s,
+			     l->ckx[first].name_at.line);
+		}
+		free(ix);
+	}
 	for (int i = 0; i < c->nchannels; i++)
 		for (int j = 0; j < i; j++)
 			if (c->channels[i].name && c->channels[j].name &&

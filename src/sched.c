@@ -40,6 +40,7 @@ struct sched {
 	struct event *place_ev; /* chooses first slots for the items added since it last ran */
 	int nplacing;
 	struct sched_stats st;
+	int64_t t0_us;               /* every check's grid is anchored here, at its own phase */
 	sched_start_hook start_hook; /* bench only; NULL in the daemon */
 	void *start_hook_arg;
 };
@@ -101,6 +102,11 @@ static void unqueue(struct sched_item *it)
 	s->st.waiting--;
 }
 
+static int64_t later(int64_t a, int64_t b)
+{
+	return a > b ? a : b;
+}
+
 /* The next grid slot strictly after now. */
 static int64_t next_slot(const struct sched_item *it, int64_t now)
 {
@@ -121,7 +127,12 @@ static void probe_done(const struct result *r, void *arg)
 	s->st.in_flight--;
 	s->st.finished++;
 	/* Back on the grid unless the callback asks for a retry. */
-	item_arm(it, next_slot(it, mp_now_us()));
+	/*
+	 * From the due time, not only from now: libevent's cached clock can
+	 * fire a timer a little early, and a fast probe may end before its own
+	 * due time; the slot it just used must not be chosen again.
+	 */
+	item_arm(it, next_slot(it, later(mp_now_us(), it->due_us)));
 	s->cb(it, r, s->arg); /* may remove it */
 	conf_unref(pc);
 	pump_queue(s);
@@ -149,7 +160,7 @@ static void start_probe(struct sched_item *it)
 		conf_unref(it->probe_conf);
 		it->probe_conf = NULL;
 		s->st.skipped++;
-		item_arm(it, next_slot(it, now));
+		item_arm(it, next_slot(it, later(now, it->due_us)));
 		return;
 	}
 	s->st.started++;
@@ -197,7 +208,25 @@ static void item_arm(struct sched_item *it, int64_t due_us)
 	evtimer_add(it->timer, &tv);
 }
 
-/* Choose first slots for every item added since the last call, spread over the batch. */
+/* The check's grid: every interval, at a phase within it that its name decides. */
+static void set_phase(struct sched_item *it)
+{
+	int64_t iv = scaled_us(it->s, it->cc->interval_ms);
+	/* A second, independent mix of the name: the first-run offset uses the first. */
+	uint64_t h2 = (uint64_t)name_hash(it->cc->name) * 0x9E3779B97F4A7C15ull;
+
+	it->grid0_us = it->s->t0_us + (int64_t)((h2 >> 17) % (uint64_t)iv);
+}
+
+/*
+ * Choose first runs for every item added since the last call: within the
+ * spread (10 ms per new check, at most 10 s), so new checks are probed
+ * within seconds but never all at once. After that first run a check
+ * follows its own grid, whose phase within the interval comes from its
+ * name: the second run comes at most one interval after the first, and
+ * in steady state the probes of many checks are spread over the whole
+ * interval instead of repeating the first runs' 10 s burst.
+ */
 static void place_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sched *s = arg;
@@ -212,9 +241,8 @@ static void place_cb(evutil_socket_t fd, short what, void *arg)
 		if (!it->placing)
 			continue;
 		it->placing = 0;
-		int64_t off = (int64_t)(name_hash(it->cc->name) % (uint64_t)spread_us);
-		it->grid0_us = now + off;
-		item_arm(it, it->grid0_us);
+		set_phase(it);
+		item_arm(it, now + (int64_t)(name_hash(it->cc->name) % (uint64_t)spread_us));
 	}
 	s->nplacing = 0;
 }
@@ -242,6 +270,7 @@ struct sched *sched_new(struct probe_env *env, unsigned max_in_flight, double ti
 	s->env = env;
 	s->cap = max_in_flight ? max_in_flight : 1;
 	s->scale = time_scale > 0 ? time_scale : 1.0;
+	s->t0_us = mp_now_us();
 	s->cb = cb;
 	s->arg = arg;
 	s->place_ev = event_new(env->base, -1, 0, place_cb, s);
@@ -341,7 +370,7 @@ void sched_run_now(struct sched_item *it)
 	if (it->placing) {
 		it->placing = 0;
 		it->s->nplacing--;
-		it->grid0_us = mp_now_us();
+		set_phase(it);
 	}
 	item_arm(it, mp_now_us());
 }

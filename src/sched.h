@@ -1,6 +1,7 @@
 /*
- * sched.h - when each check probes: first runs spread out, then every
- * interval on a fixed grid, retries sooner while a change is being
+ * sched.h - when each check probes: first runs within seconds, spread out;
+ * then every interval on a fixed grid whose phase is the check's own (so
+ * the steady load is even over the interval), retries sooner while a change is being
  * confirmed, never two probes of one check at once, and a cap on probes in
  * flight over all checks.
  *
