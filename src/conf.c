@@ -47,7 +47,8 @@
  * Aliases share nodes, so a small file can describe a huge tree ("billion
  * laughs"); the walk is bounded in depth by the tables, and in breadth by this.
  */
-#define CONF_VISITS_MAX 200000
+#define CONF_VISITS_MAX                                                                            \
+	5000000 /* 100,000 checks of ~20 values each, with room; stops alias bombs */
 #define CONF_ERRORS_MAX 1000
 
 /* ---- arena ---------------------------------------------------------- */
