@@ -1988,9 +1988,9 @@ static void fn_reasons(struct ld *l, struct section *s, const struct key *k, yam
 			continue;
 		}
 		for (int j = 0; j < r->nreasons; j++)
-			dup |= r->reasons[j] == (enum mp_reason)why;
+			dup |= r->reasons[j] == (unsigned char)why;
 		if (!dup)
-			r->reasons[r->nreasons++] = (enum mp_reason)why;
+			r->reasons[r->nreasons++] = (unsigned char)why;
 	}
 }
 
@@ -3206,7 +3206,7 @@ void conf_dump(const struct conf *c, FILE *f)
 				fputs(", reasons: [", f);
 				for (int j = 0; j < rt->nreasons; j++)
 					fprintf(f, "%s%s", j ? ", " : "",
-					        result_reason_name(rt->reasons[j]));
+					        result_reason_name((enum mp_reason)rt->reasons[j]));
 				fputc(']', f);
 			}
 			fprintf(f, ", recovery: %s}\n", rt->recovery ? "true" : "false");

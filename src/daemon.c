@@ -171,7 +171,7 @@ static int route_matches(const struct conf_route *rt, enum mp_reason why)
 	if (rt->nreasons == 0)
 		return 1;
 	for (int i = 0; i < rt->nreasons; i++)
-		if (rt->reasons[i] == why)
+		if ((enum mp_reason)rt->reasons[i] == why)
 			return 1;
 	return 0;
 }

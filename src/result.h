@@ -91,7 +91,8 @@ enum mp_phase {
 #define RESULT_NAME_MAX     256 /* a subject, issuer or host */
 #define RESULT_SANS_MAX     512
 #define RESULT_CHAIN_MAX    8
-#define RESULT_ADDR_MAX     16
+#define RESULT_ADDR_MAX     8 /* --all-addresses probes at most this many */
+#define RESULT_ADDR_MSG_MAX 200
 #define RESULT_ADDRSTR      64 /* "[ipv6]:port" fits */
 
 /* One certificate as the server served it. */
@@ -123,7 +124,7 @@ struct addr_result {
 	char address[RESULT_ADDRSTR];
 	enum mp_status status;
 	enum mp_reason reason;
-	char message[RESULT_MSG_MAX];
+	char message[RESULT_ADDR_MSG_MAX];
 	int64_t greeting_us; /* time to greeting, -1 if none */
 	int64_t total_us;
 };
