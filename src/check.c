@@ -108,7 +108,7 @@ void check_usage(FILE *f)
 	      "  -4                       use IPv4 addresses only\n"
 	      "  -6                       use IPv6 addresses only\n"
 	      "      --all-addresses      probe every address the name resolves to and\n"
-	      "                           report each; the worst one decides the status\n"
+	      "                           report each (up to 8); the worst decides the status\n"
 	      "      --resolve HOST:ADDR[,ADDR...]\n"
 	      "                           connect to these addresses for URLs naming HOST,\n"
 	      "                           instead of DNS; HOST still serves for SNI and\n"
