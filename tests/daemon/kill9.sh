@@ -17,10 +17,13 @@ sleep 4
 kill -9 "$daemon_pid"
 wait "$daemon_pid" 2>/dev/null
 logged=$(grep -c 'debug: check c' "$tmp/daemon.log")
+"$MAILPULSE" status --store "$tmp/mp.db" --json >"$tmp/status.json" ||
+	fail "store unreadable after kill -9"
 stored=0
-for i in $(seq 1 40); do
-	n=$("$MAILPULSE" history "c$i" --store "$tmp/mp.db" --json --limit 10000 | jq '.results | length') ||
-		fail "store unreadable after kill -9"
+for c in $(jq -r '.checks[].check' "$tmp/status.json"); do
+	# A check whose only results fell in the last second may be absent: that is the loss allowed.
+	n=$("$MAILPULSE" history "$c" --store "$tmp/mp.db" --json --limit 10000 | jq '.results | length') ||
+		fail "history of $c unreadable after kill -9"
 	stored=$((stored + n))
 done
 [ "$stored" -gt 0 ] || fail "nothing stored"
