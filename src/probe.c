@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/net_tstamp.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -81,6 +82,9 @@ struct session {
 	char rawhead[RAWHEAD_MAX];
 	size_t rawlen;
 	struct evbuffer_cb_entry *rawcb;
+	struct event *peekev; /* reads the kernel's arrival time of the greeting */
+	int64_t rx_us;        /* that time, on the monotonic clock; 0 when unknown */
+	int peek_errno;       /* a socket error the peek consumed, reported in its place */
 };
 
 /* One run of one check. Created by probe_start(), freed by probe_free(). */
@@ -113,6 +117,13 @@ int probe_env_init(struct probe_env *env, struct event_base *base, char *err, si
 {
 	memset(env, 0, sizeof(*env));
 	env->base = base;
+	/*
+	 * Two priorities: the greeting's arrival-time reader (priority 0) must
+	 * run before the bufferevent reads the bytes away. If the base already
+	 * has active events this fails, and probes simply time greetings in
+	 * user space.
+	 */
+	(void)event_base_priority_init(base, 2);
 	/*
 	 * libevent 2.1 adds the nameserver sockets' events before it applies
 	 * DISABLE_WHEN_INACTIVE if asked to read resolv.conf in
@@ -391,6 +402,10 @@ static void session_end(struct session *s)
 		event_free(s->closetimer);
 		s->closetimer = NULL;
 	}
+	if (s->peekev) {
+		event_free(s->peekev);
+		s->peekev = NULL;
+	}
 	if (s->core) {
 		s->ops->free(s->core);
 		s->core = NULL;
@@ -574,7 +589,12 @@ static void sess_read_cb(struct bufferevent *bev, void *arg)
 			return;
 		}
 		int64_t now = mp_now_us();
-		enum proto_next next = s->ops->on_line(s->core, data, len, now);
+		/* The greeting is timed by its arrival, when the kernel told us. */
+		int64_t at = now;
+		if (s->rx_us && s->res.phase_us[MP_PH_GREETING] < 0 && s->rx_us <= now)
+			at = s->rx_us;
+		s->rx_us = 0;
+		enum proto_next next = s->ops->on_line(s->core, data, len, at);
 		evbuffer_drain(in, len + eol);
 		if (sess_apply(s, next, now) != 0)
 			return;
@@ -661,6 +681,11 @@ static void sess_event_cb(struct bufferevent *bev, short what, void *arg)
 		line_escape(shown, sizeof(shown), (const char *)evbuffer_pullup(in, (ev_ssize_t)n),
 		            n);
 	}
+	if ((what & BEV_EVENT_EOF) && s->peek_errno) {
+		/* The peek took the socket's error; the bufferevent then saw only EOF. */
+		what = BEV_EVENT_ERROR;
+		e = s->peek_errno;
+	}
 	if (what & BEV_EVENT_EOF) {
 		if (partial)
 			sess_fail(s, MP_R_CLOSED,
@@ -723,6 +748,70 @@ static void start_tls(struct session *s)
 
 /* ---- connecting --------------------------------------------------------- */
 
+/*
+ * The greeting's arrival time as the kernel stamped it (SO_TIMESTAMPING),
+ * read with MSG_PEEK before the bufferevent consumes the bytes. A busy
+ * loop may reach a readable socket milliseconds late; the kernel's
+ * timestamp does not move with it. Any failure leaves rx_us at 0, and the
+ * greeting is then timed when its line is handled.
+ */
+static void peek_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	char byte, ctl[CMSG_SPACE(sizeof(struct timespec) * 3)];
+	struct iovec iov = {&byte, 1};
+	struct msghdr msg;
+	struct timespec real, mono;
+
+	(void)what;
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = ctl;
+	msg.msg_controllen = sizeof(ctl);
+	ssize_t n = recvmsg(fd, &msg, MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+		/* Reading a pending error (a reset) clears it: keep it for the driver. */
+		s->peek_errno = errno;
+		return;
+	}
+	if (n <= 0)
+		return;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_TIMESTAMPING)
+			continue;
+		struct timespec ts[3];
+		memcpy(ts, CMSG_DATA(cm), sizeof(ts));
+		if (ts[0].tv_sec == 0 && ts[0].tv_nsec == 0)
+			break;
+		/* Software timestamps are wall-clock time; bring them to the monotonic clock. */
+		clock_gettime(CLOCK_REALTIME, &real);
+		clock_gettime(CLOCK_MONOTONIC, &mono);
+		int64_t age = ((int64_t)real.tv_sec - ts[0].tv_sec) * 1000000 +
+		              (real.tv_nsec - ts[0].tv_nsec) / 1000;
+		int64_t at = (int64_t)mono.tv_sec * 1000000 + mono.tv_nsec / 1000 - age;
+		if (age >= 0 && at >= s->res.start_us)
+			s->rx_us = at;
+		break;
+	}
+}
+
+/* Ask the kernel to stamp arrivals, and read the first one's stamp. */
+static void arm_peek(struct session *s, evutil_socket_t fd)
+{
+	int flags = SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof(flags)) != 0)
+		return;
+	s->peekev = event_new(s->p->env->base, fd, EV_READ, peek_cb, s);
+	if (!s->peekev)
+		return;
+	if (event_priority_set(s->peekev, 0) != 0 || event_add(s->peekev, NULL) != 0) {
+		event_free(s->peekev);
+		s->peekev = NULL;
+	}
+}
+
 static void connected(struct session *s)
 {
 	struct probe *p = s->p;
@@ -756,6 +845,7 @@ static void connected(struct session *s)
 		return;
 	}
 	sess_set_state(s, SS_PROTO);
+	arm_peek(s, bufferevent_getfd(s->raw));
 	bufferevent_enable(s->raw, EV_READ);
 	sess_apply(s, s->ops->start(s->core, 0, now), now);
 }
