@@ -10,6 +10,9 @@
 #   bench/run.sh memory    RSS of 100k idle checks; RSS per in-flight probe (~40 s)
 #   bench/run.sh timing    time-to-greeting error against a 200 ms delay, idle and
 #                          with the loop at ~80 % CPU (~40 s)
+#   bench/run.sh tlsfloor  the imaps TLS handshake floor with OpenSSL, GnuTLS and
+#                          wolfSSL (those found by pkg-config at build time), ECDSA
+#                          and RSA (~1 min)
 #
 # Environment: N (probes per run, 2000), C (in flight, 100), REPS (repeats
 # of each engine/floor run whose ratio is a goal, 3: the median is shown), BBN (blackbox
@@ -23,8 +26,8 @@
 set -euo pipefail
 
 WHAT=${1:-all}
-case $WHAT in engine | peers | all | profile | sched | lag | scale | memory | timing) ;; *)
-	echo "usage: bench/run.sh engine|peers|all|profile|sched|lag|scale|memory|timing" >&2
+case $WHAT in engine | peers | all | profile | sched | lag | scale | memory | timing | tlsfloor) ;; *)
+	echo "usage: bench/run.sh engine|peers|all|profile|sched|lag|scale|memory|timing|tlsfloor" >&2
 	exit 2
 	;;
 esac
@@ -62,6 +65,14 @@ TS=$BUILD/bench/targetsrv
 CG=$BUILD/tests/certgen/certgen
 CHECKSHOT=$BUILD/bench/checkshot
 SB=$BUILD/bench/schedbench
+# The other TLS libraries' floors exist only where pkg-config found the library.
+TLSLIBS=()
+for l in gnutls wolfssl; do
+	if cmake --build "$BUILD" -j"$(nproc)" --target "tlsfloor-$l" >/dev/null 2>&1 &&
+		[ -x "$BUILD/bench/tlsfloor-$l" ]; then
+		TLSLIBS+=("$l")
+	fi
+done
 
 WORK=$(mktemp -d /tmp/mailpulse-bench.XXXXXX)
 RES=$WORK/results.txt
@@ -480,6 +491,73 @@ END {
 }' "$1"
 }
 
+# ---- TLS library floors ----------------------------------------------------
+# The imaps handshake + greeting floor, same loop, CA, SNI, host check and
+# groups, with OpenSSL (enginebench floor) and each other library found.
+# Interleaved per repeat, so drift on the VM hits every library alike.
+bench_tlsfloor() {
+	local kt i l port
+	say "TLS library floors, N=$N C=$C, x$REPS each; then C=1, N=$((N / 4)); libraries: openssl ${TLSLIBS[*]}"
+	for kt in ec rsa; do
+		if [ $kt = ec ]; then port=$(port_of imaps); else port=$(port_of imaps rsa); fi
+		for i in $(seq "$REPS"); do
+			run $kt floor --mode imaps --port "$port" --ca "$CA" --n "$N" -c "$C" --server-pid "$SPID"
+			for l in "${TLSLIBS[@]}"; do
+				say "  $kt tlsfloor-$l"
+				"${CLI[@]}" "$BUILD/bench/tlsfloor-$l" --port "$port" --ca "$CA" --n "$N" -c "$C" \
+					--server-pid "$SPID" --label $kt >>"$RES" 2>>"$WORK/stderr.log" ||
+					tail -n 2 "$WORK/stderr.log" >&2
+			done
+		done
+		run "$kt-c1" floor --mode imaps --port "$port" --ca "$CA" --n $((N / 4)) -c 1 --server-pid "$SPID"
+		for l in "${TLSLIBS[@]}"; do
+			"${CLI[@]}" "$BUILD/bench/tlsfloor-$l" --port "$port" --ca "$CA" --n $((N / 4)) -c 1 \
+				--server-pid "$SPID" --label "$kt-c1" >>"$RES" 2>>"$WORK/stderr.log" ||
+				tail -n 2 "$WORK/stderr.log" >&2
+		done
+	done
+}
+
+report_tlsfloor() { # the floor and tlsfloor RESULT lines: median CPU per handshake
+	awk -v libs="openssl ${TLSLIBS[*]}" '
+function kv(line, key,   i, n, a) {
+	n = split(line, a, " ")
+	for (i = 1; i <= n; i++)
+		if (index(a[i], key "=") == 1)
+			return substr(a[i], length(key) + 2)
+	return ""
+}
+/^RESULT bench=(floor|tlsfloor-[a-z]+) / {
+	b = kv($0, "bench"); lib = (b == "floor") ? "openssl" : substr(b, 10)
+	key = lib "|" kv($0, "label")
+	cnt[key]++; all[key, cnt[key]] = $0
+}
+END {
+	for (key in cnt) {
+		n = cnt[key]
+		for (i = 1; i <= n; i++) { v[i] = kv(all[key, i], "cpu_ms") + 0; ix[i] = i }
+		for (i = 2; i <= n; i++)
+			for (j = i; j > 1 && v[ix[j - 1]] > v[ix[j]]; j--) { t = ix[j]; ix[j] = ix[j - 1]; ix[j - 1] = t }
+		line[key] = all[key, ix[int((n + 1) / 2)]]
+		lo[key] = v[ix[1]]; hi[key] = v[ix[n]]; reps[key] = n
+	}
+	print "imaps TLS handshake + greeting floor, verify on (CA file + host name), CPU ms per handshake (client user+sys):"
+	print "  library  key     C  runs  CPU ms (min-max)          user   sys    x OpenSSL  handshakes/s  srv%  tls / cipher / group                     fail"
+	nl = split(libs, L, " ")
+	split("ec rsa ec-c1 rsa-c1", K, " ")
+	for (k = 1; k <= 4; k++)
+		for (i = 1; i <= nl; i++) {
+			key = L[i] "|" K[k]; e = line[key]
+			if (e == "") continue
+			o = kv(line["openssl|" K[k]], "cpu_ms")
+			printf "  %-8s %-6s %4s  %4d  %.4f (%.4f-%.4f)  %.4f %.4f  %8s  %12s  %4s  %s / %s / %s  %s\n",
+				L[i], K[k], kv(e, "c"), reps[key], kv(e, "cpu_ms"), lo[key], hi[key], kv(e, "user_ms"), kv(e, "sys_ms"),
+				(o > 0 ? sprintf("%.2f", kv(e, "cpu_ms") / o) : "-"), kv(e, "rate"), kv(e, "srv_cpu_pct"),
+				kv(e, "tls"), kv(e, "cipher"), kv(e, "group"), kv(e, "fail")
+		}
+}' "$1"
+}
+
 case $WHAT in
 engine) bench_engine ;;
 sched)
@@ -490,6 +568,7 @@ lag) bench_lag ;;
 scale) bench_scale ;;
 memory) bench_memory ;;
 timing) bench_timing ;;
+tlsfloor) bench_tlsfloor ;;
 peers) bench_peers ;;
 all)
 	bench_engine
@@ -522,12 +601,19 @@ echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo "pinning=${CLI[*]:-none} (client) / ${SRV[*]:-none} (server)"
 [ -x "$BB" ] && echo "blackbox_exporter=$("$BB" --version 2>&1 | head -1)"
 [ -x "$PLUG/check_imap" ] && echo "monitoring-plugins=$("$PLUG/check_imap" -V 2>&1 | head -1)"
+for l in "${TLSLIBS[@]}"; do "$BUILD/bench/tlsfloor-$l" --version; done
 echo "raw results: $BUILD/bench-results.txt"
 
 case $WHAT in sched | lag | scale | memory | timing)
 	echo
 	echo "== figures =="
 	report_sched "$RES"
+	exit 0
+	;;
+tlsfloor)
+	echo
+	echo "== figures (N=$N, C=$C, median of $REPS interleaved runs; C=1 rows N=$((N / 4)), one run) =="
+	report_tlsfloor "$RES"
 	exit 0
 	;;
 esac

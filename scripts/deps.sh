@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# Install what mailpulse needs to build, test and demo, from Debian 12's
-# packages, and nothing that is already there. Needs root (or sudo).
+# Install what mailpulse needs from Debian 12's packages, and nothing that
+# is already there. Needs root (or sudo).
+#   scripts/deps.sh          to build and run the demo
+#   scripts/deps.sh --test   also what the test suite uses (fuzzers, valgrind,
+#                            jq, a real Prometheus, headless Chromium)
 set -euo pipefail
 
 pkgs=(
-  build-essential cmake pkg-config clang-format
+  build-essential cmake pkg-config
   libssl-dev libevent-dev libjansson-dev libyaml-dev libsqlite3-dev
   libcurl4-openssl-dev libcmocka-dev
-  openssl ca-certificates dovecot-imapd dovecot-pop3d
-  clang libclang-rt-14-dev valgrind jq procps iproute2
-  prometheus chromium
+  openssl ca-certificates dovecot-imapd dovecot-pop3d procps
 )
+if [ "${1:-}" = --test ]; then
+  pkgs+=(clang-format clang libclang-rt-14-dev valgrind jq iproute2 prometheus chromium)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -4,7 +4,7 @@
 # bounded time. Exits non-zero on the first failing stage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
+scripts/deps.sh --test
 
 stage() { printf '\n==== %s\n' "$*"; }
 
