@@ -496,6 +496,37 @@ static void route(struct route_ctx *c)
 	}
 }
 
+/*
+ * DNS rebinding: a web page can point its own name at 127.0.0.1 and then
+ * read a loopback server as "same origin". Without a token, a loopback
+ * listener answers only requests addressed to a loopback name; a page
+ * cannot make a browser send such a Host header for its own origin.
+ */
+static int host_ok(const struct http *h, struct evhttp_request *req)
+{
+	const char *host = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
+	char name[300];
+	size_t n;
+
+	if (!h->loopback || h->conf->http_token)
+		return 1;
+	if (!host)
+		return 1; /* HTTP/1.0 clients (curl -0, scripts): no browser sends none */
+	if (host[0] == '[') {
+		const char *end = strchr(host, ']');
+		n = end ? (size_t)(end - host) + 1 : strlen(host);
+	} else {
+		const char *colon = strchr(host, ':');
+		n = colon ? (size_t)(colon - host) : strlen(host);
+	}
+	if (n == 0 || n >= sizeof(name))
+		return 0;
+	memcpy(name, host, n);
+	name[n] = '\0';
+	return strcasecmp(name, "localhost") == 0 || strncmp(name, "127.", 4) == 0 ||
+	       strcmp(name, "[::1]") == 0;
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
 	struct route_ctx c;
@@ -506,6 +537,12 @@ static void on_request(struct evhttp_request *req, void *arg)
 	c.h = arg;
 	c.req = req;
 	c.cmd = evhttp_request_get_command(req);
+	if (!host_ok(c.h, req)) {
+		reply_error(req, 403, "forbidden",
+		            "this server answers only requests for localhost or a loopback "
+		            "address unless a token is set (DNS rebinding protection)");
+		return;
+	}
 	if (!uri || split_path(&c, evhttp_uri_get_path(uri)) < 0) {
 		reply_error(req, 400, "bad_request", "the path is malformed or too long");
 		goto out;

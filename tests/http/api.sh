@@ -173,6 +173,13 @@ exec 7>&-
 expect_code 200 GET /api/v1/checks
 kill -0 "$daemon_pid" || fail "the daemon died"
 
+# DNS rebinding: a page whose name now points at 127.0.0.1 sends its own
+# name as Host; without a token the loopback server refuses it.
+expect_code 403 GET /api/v1/checks -H "Host: evil.example:8080"
+expect_code 403 GET / -H "Host: evil.example"
+expect_code 200 GET /api/v1/checks -H "Host: localhost:8080"
+expect_code 200 GET /api/v1/checks -H "Host: 127.0.0.1"
+
 # ---- IPv6 and reload to another address
 if python3 -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1", 0))' 2>/dev/null; then
 	hp6=$(free_port)
