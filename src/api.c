@@ -30,6 +30,7 @@
 #include "log.h"
 #include "monitor.h"
 #include "store.h"
+#include "output.h"
 
 #define DAY_MS  (86400LL * 1000)
 #define HOUR_MS (3600LL * 1000)
@@ -48,30 +49,14 @@ static int64_t now_ms(void)
 
 /* ---- JSON helpers ------------------------------------------------------------ */
 
-/* A JSON string of s; bytes that are not valid UTF-8 are shown escaped instead. */
 static json_t *jstr(const char *s)
 {
-	json_t *j;
-	char buf[2048];
-
-	if (!s)
-		return json_null();
-	j = json_string(s);
-	if (j)
-		return j;
-	line_escape(buf, sizeof(buf), s, strlen(s));
-	return json_string(buf);
+	return output_json_str(s);
 }
 
 static json_t *jtime(int64_t ms)
 {
-	time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-	struct tm tm;
-	char buf[40];
-
-	if (!gmtime_r(&t, &tm) || strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		return json_null();
-	return json_string(buf);
+	return output_json_time_ms(ms);
 }
 
 /* Microseconds -> milliseconds as output_json() prints them; null for -1. */

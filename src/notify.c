@@ -33,6 +33,7 @@
 
 #include "line.h"
 #include "notify.h"
+#include "output.h"
 
 /* Attempts running at once (HTTP, SMTP and commands together); the rest wait. */
 #define NOTIFY_INFLIGHT_MAX   32
@@ -271,34 +272,15 @@ void notify_format_text(const struct notify_event *ev, char *subject, size_t sub
 
 /* ---- payloads ---- */
 
-/* A JSON string even when the text is not valid UTF-8 (bad bytes become '?'). */
 static json_t *jstr(const char *s)
 {
-	json_t *j;
-	char *copy;
-
-	if (!s)
-		return json_null();
-	if ((j = json_string(s)))
-		return j;
-	if (!(copy = strdup(s)))
-		return NULL;
-	for (char *p = copy; *p; p++)
-		if ((unsigned char)*p >= 0x80)
-			*p = '?';
-	j = json_string(copy);
-	free(copy);
-	return j;
+	return output_json_str(s);
 }
 
+/* Unset times (0) are null. */
 static json_t *jtime(int64_t ms)
 {
-	char buf[32];
-
-	if (ms <= 0)
-		return json_null();
-	iso8601(ms, buf, sizeof(buf));
-	return json_string(buf);
+	return ms > 0 ? output_json_time_ms(ms) : json_null();
 }
 
 /* The event as the webhook and command channels see it: the documented schema. */

@@ -61,16 +61,34 @@ static void put_safe(FILE *f, const char *s, int nagios)
 	}
 }
 
-/* A JSON string of s; bytes that are not valid UTF-8 are shown escaped instead. */
-static json_t *jstr(const char *s)
+json_t *output_json_str(const char *s)
 {
-	json_t *j = json_string(s);
+	json_t *j;
 	char buf[2048];
 
-	if (j)
+	if (!s)
+		return json_null();
+	if ((j = json_string(s)))
 		return j;
+	/* Not valid UTF-8: show the bytes escaped rather than drop the text. */
 	line_escape(buf, sizeof(buf), s, strlen(s));
 	return json_string(buf);
+}
+
+json_t *output_json_time_ms(int64_t ms)
+{
+	time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+	struct tm tm;
+	char buf[40];
+
+	if (!gmtime_r(&t, &tm) || strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		return json_null();
+	return json_string(buf);
+}
+
+static json_t *jstr(const char *s)
+{
+	return output_json_str(s);
 }
 
 static json_t *jstr_or_null(const char *s)
@@ -99,12 +117,10 @@ static void iso8601(char *buf, size_t len, int64_t t)
 		snprintf(buf, len, "?");
 }
 
+/* t in unix seconds (certificate dates). */
 static json_t *jtime(int64_t t)
 {
-	char buf[40];
-
-	iso8601(buf, sizeof(buf), t);
-	return json_string(buf);
+	return output_json_time_ms(t * 1000);
 }
 
 /* Split s on any of the separator bytes, dropping empty pieces and surrounding blanks. */

@@ -26,6 +26,11 @@ int output_exit_code(enum mp_status st);
 enum mp_status output_worse(enum mp_status a, enum mp_status b);
 
 /* One line; verbose adds indented detail lines (timings, TLS, addresses). */
+/* A JSON string of s (NULL: null); text that is not UTF-8 is shown escaped. */
+json_t *output_json_str(const char *s);
+/* ISO 8601 UTC ("2026-11-23T14:00:00Z") of a unix time in milliseconds. */
+json_t *output_json_time_ms(int64_t ms);
+
 void output_human(FILE *f, const struct check *c, const struct result *r, int verbose);
 
 /* A new reference to the object documented in docs/json.md; NULL only when out of memory. */

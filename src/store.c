@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "line.h"
+#include "output.h"
 
 #define HOUR_MS      (3600LL * 1000)
 #define DAY_MS       (24 * HOUR_MS)
@@ -1238,16 +1239,9 @@ static sqlite3_stmt *prep(struct store *s, const char *sql, char *err, size_t er
 	return st;
 }
 
-/* A JSON string of s; bytes that are not valid UTF-8 are shown escaped instead. */
 static json_t *jstr(const char *s)
 {
-	json_t *j = json_string(s);
-	char buf[2048];
-
-	if (j)
-		return j;
-	line_escape(buf, sizeof(buf), s, strlen(s));
-	return json_string(buf);
+	return output_json_str(s);
 }
 
 static json_t *col_str(sqlite3_stmt *st, int i)
@@ -1274,13 +1268,7 @@ static json_t *col_ms(sqlite3_stmt *st, int i)
 
 static json_t *jtime(int64_t ms)
 {
-	time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-	struct tm tm;
-	char buf[40];
-
-	if (!gmtime_r(&t, &tm) || strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		return json_null();
-	return json_string(buf);
+	return output_json_time_ms(ms);
 }
 
 static json_t *col_time(sqlite3_stmt *st, int i)
