@@ -31,6 +31,7 @@
 #include "monitor.h"
 #include "store.h"
 #include "output.h"
+#include "duration.h"
 
 #define DAY_MS  (86400LL * 1000)
 #define HOUR_MS (3600LL * 1000)
@@ -204,45 +205,7 @@ static int parse_time(const char *s, int64_t *ms)
 /* "24h", "7d", "30m", "2w", "1d12h" -> ms; -1 when not a window. */
 static int parse_window(const char *s, int64_t *ms)
 {
-	int64_t total = 0;
-
-	if (!*s)
-		return -1;
-	while (*s) {
-		int64_t v = 0, unit;
-		int n = 0;
-
-		while (*s >= '0' && *s <= '9') {
-			if (++n > 6)
-				return -1;
-			v = v * 10 + (*s++ - '0');
-		}
-		if (n == 0)
-			return -1;
-		switch (*s++) {
-		case 'm':
-			unit = 60000;
-			break;
-		case 'h':
-			unit = HOUR_MS;
-			break;
-		case 'd':
-			unit = DAY_MS;
-			break;
-		case 'w':
-			unit = 7 * DAY_MS;
-			break;
-		default:
-			return -1;
-		}
-		total += v * unit;
-		if (total > API_WINDOW_MAX_MS)
-			return -1;
-	}
-	if (total <= 0)
-		return -1;
-	*ms = total;
-	return 0;
+	return duration_parse(s, API_WINDOW_MAX_MS, ms) == 0 && *ms > 0 ? 0 : -1;
 }
 
 /* Refuse parameters we do not know: a typo should not silently mean "no filter". */

@@ -37,6 +37,7 @@
 #include <yaml.h>
 
 #include "line.h"
+#include "duration.h"
 
 /* A configuration is hand-written: anything bigger is a mistake or an attack. */
 #define CONF_FILE_MAX   (64 * 1024 * 1024) /* 100,000 checks take about 12 MB */
@@ -460,58 +461,19 @@ static int parse_ull(const char *s, unsigned long long max, unsigned long long *
 	return 0;
 }
 
-/*
- * "90" (seconds), "30s", "5m", "1h", "1m30s", "500ms", "2d" -> milliseconds.
- * Whole numbers only: nobody schedules at 1.5 minutes, and "1.5" would be
- * ambiguous between units.
- */
+/* "90" (seconds, the one spelling the config adds), or what duration_parse() reads. */
 static int parse_duration(const char *s, unsigned long long *ms)
 {
-	static const struct {
-		const char *unit;
-		unsigned long long ms;
-	} units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
-	unsigned long long total = 0, v;
-	const char *p = s;
+	unsigned long long v;
+	int64_t d;
 
 	if (parse_ull(s, 1000000000ULL, &v) == 0) {
 		*ms = v * 1000;
 		return 0;
 	}
-	if (!*p)
+	if (duration_parse(s, 1000LL * 86400000LL, &d) < 0)
 		return -1;
-	while (*p) {
-		size_t nd = 0, best = 0;
-		unsigned long long mul = 0;
-
-		v = 0;
-		while (p[nd] >= '0' && p[nd] <= '9') {
-			if (nd >= 9)
-				return -1;
-			v = v * 10 + (unsigned long long)(p[nd] - '0');
-			nd++;
-		}
-		if (nd == 0)
-			return -1;
-		p += nd;
-		/* Longest unit first, so "ms" is not read as minutes then "s". */
-		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-			size_t ul = strlen(units[i].unit);
-
-			if (ul > best && strncmp(p, units[i].unit, ul) == 0 &&
-			    !(p[ul] >= 'a' && p[ul] <= 'z')) {
-				best = ul;
-				mul = units[i].ms;
-			}
-		}
-		if (!best)
-			return -1;
-		p += best;
-		total += v * mul;
-		if (total > 1000ULL * 86400000ULL)
-			return -1;
-	}
-	*ms = total;
+	*ms = (unsigned long long)d;
 	return 0;
 }
 

@@ -25,6 +25,7 @@
 #include "conf.h"
 #include "line.h"
 #include "store.h"
+#include "duration.h"
 
 #define DEFAULT_STORE "/var/lib/mailpulse/mailpulse.db"
 #define SEC_MS        1000LL
@@ -237,44 +238,17 @@ static int parse_iso(const char *s, int64_t *ms)
 	return 0;
 }
 
-/* A duration back from now ("24h", "7d") or an ISO 8601 time. */
+/* A duration back from now ("24h", "7d", "1h30m") or an ISO 8601 time. */
 static int parse_since(const char *s, int64_t now, int64_t *out)
 {
-	char *end;
-	unsigned long long n;
-	int64_t unit;
+	int64_t d;
 
 	if (parse_iso(s, out) == 0)
 		return 0;
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	n = strtoull(s, &end, 10);
-	if (errno || end == s || end[0] == '\0' || end[1] != '\0')
-		return -1;
-	switch (*end) {
-	case 's':
-		unit = SEC_MS;
-		break;
-	case 'm':
-		unit = MIN_MS;
-		break;
-	case 'h':
-		unit = HOUR_MS;
-		break;
-	case 'd':
-		unit = DAY_MS;
-		break;
-	case 'w':
-		unit = 7 * DAY_MS;
-		break;
-	default:
-		return -1;
-	}
 	/* A hundred years back is further than any store goes. */
-	if (n == 0 || n > (unsigned long long)(100 * 366 * DAY_MS / unit))
+	if (duration_parse(s, 100 * 366 * DAY_MS, &d) < 0 || d == 0)
 		return -1;
-	*out = now - (int64_t)n * unit;
+	*out = now - d;
 	return 0;
 }
 

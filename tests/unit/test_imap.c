@@ -14,107 +14,16 @@
 
 #include "probe_imap.h"
 
-#define USER "bob"
-#define PASS "s3cr3t-Pa55"
+#define CORE_OPS   imap_ops
+#define CORE_PROTO MP_IMAP
+#define CORE_PORT  143
+#include "core_session.h"
 
 /* Dovecot 2.3's greetings and replies, as seen on the wire. */
 #define GREET_PLAIN                                                                                \
 	"* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ STARTTLS "     \
 	"LOGINDISABLED] Dovecot (Debian) ready."
 #define CAPS_TLS "* CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ AUTH=PLAIN"
-
-/* One scripted session: the check, the result, the core and all it sent. */
-struct sess {
-	struct check c;
-	struct result r;
-	void *p;
-	int64_t now;
-	char last[PROTO_OUT_MAX + 1]; /* queued by the last call */
-	char sent[65536];             /* everything queued so far */
-	size_t sentlen;
-};
-
-static struct sess *sess_new(void)
-{
-	struct sess *s = calloc(1, sizeof(*s));
-
-	assert_non_null(s);
-	/* Set by hand: these tests must not depend on target.c's defaults. */
-	s->c.target.proto = MP_IMAP;
-	snprintf(s->c.target.host, sizeof(s->c.target.host), "127.0.0.1");
-	s->c.target.port = 143;
-	s->c.starttls = STARTTLS_AUTO;
-	s->c.posture = POSTURE_REPORT;
-	s->now = 1000000;
-	result_init(&s->r, s->now);
-	return s;
-}
-
-static void sess_login(struct sess *s)
-{
-	s->c.login = USER;
-	s->c.password = PASS;
-}
-
-/* What the driver does after each call: take the queue and clear it. */
-static enum proto_next drain(struct sess *s, enum proto_next nx)
-{
-	struct proto_out *o = imap_ops.out(s->p);
-
-	assert_true(o->len <= sizeof(o->buf));
-	memcpy(s->last, o->buf, o->len);
-	s->last[o->len] = '\0';
-	assert_true(s->sentlen + o->len < sizeof(s->sent));
-	memcpy(s->sent + s->sentlen, o->buf, o->len);
-	s->sentlen += o->len;
-	s->sent[s->sentlen] = '\0';
-	proto_out_clear(o);
-	assert_int_equal(o->len, 0);
-	/* PROTO_TLS means: start TLS now, with nothing queued. */
-	if (nx == PROTO_TLS)
-		assert_string_equal(s->last, "");
-	return nx;
-}
-
-static enum proto_next start(struct sess *s, int tls)
-{
-	s->p = imap_ops.new(&s->c, &s->r);
-	assert_non_null(s->p);
-	return drain(s, imap_ops.start(s->p, tls, s->now));
-}
-
-static enum proto_next line(struct sess *s, const char *l)
-{
-	s->now += 1000;
-	return drain(s, imap_ops.on_line(s->p, l, strlen(l), s->now));
-}
-
-static enum proto_next tls_done(struct sess *s)
-{
-	s->now += 5000;
-	result_phase(&s->r, MP_PH_TLS, s->now);
-	return drain(s, imap_ops.on_tls(s->p, s->now));
-}
-
-/* The password goes out only inside a LOGIN/AUTHENTICATE command, never into the result. */
-static void assert_no_secret(struct sess *s)
-{
-	assert_null(strstr(s->r.message, PASS));
-	assert_null(strstr(s->r.greeting, PASS));
-	assert_null(strstr(s->r.capabilities, PASS));
-	for (int i = 0; i < s->r.nwarnings; i++)
-		assert_null(strstr(s->r.warnings[i], PASS));
-	assert_null(strstr(imap_ops.pending(s->p), PASS));
-}
-
-static void sess_free(struct sess *s)
-{
-	if (s->p) {
-		assert_no_secret(s);
-		imap_ops.free(s->p);
-	}
-	free(s);
-}
 
 /* A greeting without capabilities, then the usual CAPABILITY exchange in the clear. */
 static void plain_caps(struct sess *s, const char *caps)

@@ -14,79 +14,10 @@
 
 #include "probe_pop3.h"
 
-#define USER "bob"
-#define PASS "s3cr3t-Pa55"
-
-/* One scripted session: the check, the result, the core and all it sent. */
-struct sess {
-	struct check c;
-	struct result r;
-	void *p;
-	int64_t now;
-	char last[PROTO_OUT_MAX + 1]; /* queued by the last call */
-	char sent[65536];             /* everything queued so far */
-	size_t sentlen;
-};
-
-static struct sess *sess_new(void)
-{
-	struct sess *s = calloc(1, sizeof(*s));
-
-	assert_non_null(s);
-	/* Set by hand: these tests must not depend on target.c's defaults. */
-	s->c.target.proto = MP_POP3;
-	snprintf(s->c.target.host, sizeof(s->c.target.host), "127.0.0.1");
-	s->c.target.port = 110;
-	s->c.starttls = STARTTLS_AUTO;
-	s->c.posture = POSTURE_REPORT;
-	s->now = 1000000;
-	result_init(&s->r, s->now);
-	return s;
-}
-
-static void sess_login(struct sess *s)
-{
-	s->c.login = USER;
-	s->c.password = PASS;
-}
-
-/* What the driver does after each call: take the queue and clear it. */
-static enum proto_next drain(struct sess *s, enum proto_next nx)
-{
-	struct proto_out *o = pop3_ops.out(s->p);
-
-	assert_true(o->len <= sizeof(o->buf));
-	memcpy(s->last, o->buf, o->len);
-	s->last[o->len] = '\0';
-	assert_true(s->sentlen + o->len < sizeof(s->sent));
-	memcpy(s->sent + s->sentlen, o->buf, o->len);
-	s->sentlen += o->len;
-	s->sent[s->sentlen] = '\0';
-	proto_out_clear(o);
-	if (nx == PROTO_TLS)
-		assert_string_equal(s->last, "");
-	return nx;
-}
-
-static enum proto_next start(struct sess *s, int tls)
-{
-	s->p = pop3_ops.new(&s->c, &s->r);
-	assert_non_null(s->p);
-	return drain(s, pop3_ops.start(s->p, tls, s->now));
-}
-
-static enum proto_next line(struct sess *s, const char *l)
-{
-	s->now += 1000;
-	return drain(s, pop3_ops.on_line(s->p, l, strlen(l), s->now));
-}
-
-static enum proto_next tls_done(struct sess *s)
-{
-	s->now += 5000;
-	result_phase(&s->r, MP_PH_TLS, s->now);
-	return drain(s, pop3_ops.on_tls(s->p, s->now));
-}
+#define CORE_OPS   pop3_ops
+#define CORE_PROTO MP_POP3
+#define CORE_PORT  110
+#include "core_session.h"
 
 /* Feed a CAPA answer: "+OK", the lines, ".". Returns what the final "." gave. */
 static enum proto_next capa(struct sess *s, const char *const *caps)
@@ -96,25 +27,6 @@ static enum proto_next capa(struct sess *s, const char *const *caps)
 	for (; *caps; caps++)
 		assert_int_equal(line(s, *caps), PROTO_READ);
 	return line(s, ".");
-}
-
-static void assert_no_secret(struct sess *s)
-{
-	assert_null(strstr(s->r.message, PASS));
-	assert_null(strstr(s->r.greeting, PASS));
-	assert_null(strstr(s->r.capabilities, PASS));
-	for (int i = 0; i < s->r.nwarnings; i++)
-		assert_null(strstr(s->r.warnings[i], PASS));
-	assert_null(strstr(pop3_ops.pending(s->p), PASS));
-}
-
-static void sess_free(struct sess *s)
-{
-	if (s->p) {
-		assert_no_secret(s);
-		pop3_ops.free(s->p);
-	}
-	free(s);
 }
 
 static void expect_quit_close(struct sess *s)

@@ -1,0 +1,17 @@
+/*
+ * duration.h - "30s", "5m", "1h30m", "500ms", "7d", "2w" -> milliseconds.
+ *
+ * One spelling of durations for the configuration, the report commands'
+ * --since and the API's windows. Whole numbers only ("1.5m" would be
+ * ambiguous between units); units ms, s, m, h, d, w, longest match first,
+ * so "ms" is never read as minutes then "s".
+ */
+#ifndef MP_DURATION_H
+#define MP_DURATION_H
+
+#include <stdint.h>
+
+/* Returns 0 with *ms set, or -1 when s is malformed or more than max_ms. */
+int duration_parse(const char *s, int64_t max_ms, int64_t *ms);
+
+#endif
