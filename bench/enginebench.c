@@ -51,6 +51,7 @@
 #include "probe.h"
 #include "result.h"
 #include "target.h"
+#include "tls.h"
 
 #define BENCH_HOST  "mail.bench.test"
 #define N_MAX       1000000
@@ -81,6 +82,7 @@ struct opts {
 	int dialogue;
 	int no_chain;   /* floor: skip X509_verify_cert (what a chain-verdict cache would save) */
 	int changelist; /* engine: EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST on the loop */
+	int no_reuse;   /* engine: verify every chain in full (no verdict reuse) */
 	long iters;
 	const char *label;
 	/* blackbox */
@@ -375,6 +377,7 @@ static int cmd_engine(const struct opts *o)
 	r.c = &c;
 	if (probe_env_init(&r.env, base, err, sizeof(err)) != 0)
 		die("probe_env_init: %s", err);
+	tls_cache_set_reuse(r.env.tls, !o->no_reuse);
 	r.slots = calloc((size_t)(o->n > o->warmup ? o->n : o->warmup) + 1, sizeof(*r.slots));
 	if (!r.slots)
 		die("out of memory");
@@ -1112,7 +1115,7 @@ static void usage(void)
 {
 	fputs("usage: enginebench engine|floor|crypto|blackbox|spawn|versions [options]\n"
 	      "  engine   --mode M --port P --ca FILE [--n N] [-c C] [--warmup W]\n"
-	      "           [--server-pid PID] [--changelist]\n"
+	      "           [--server-pid PID] [--changelist] [--no-reuse]\n"
 	      "  floor    --mode M --port P --ca FILE [--dialogue | --no-chain-verify]\n"
 	      "           [same as engine]\n"
 	      "  crypto   [--iters K]\n"
@@ -1145,6 +1148,10 @@ static void parse(struct opts *o, int argc, char **argv)
 		}
 		if (strcmp(a, "--changelist") == 0) {
 			o->changelist = 1;
+			continue;
+		}
+		if (strcmp(a, "--no-reuse") == 0) {
+			o->no_reuse = 1;
 			continue;
 		}
 		if (strcmp(a, "--no-chain-verify") == 0) {

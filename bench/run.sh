@@ -17,7 +17,7 @@
 # Environment: N (probes per run, 2000), C (in flight, 100), REPS (repeats
 # of each engine/floor run whose ratio is a goal, 3: the median is shown), BBN (blackbox
 # probes, 1000), PN (one-shot processes per peer, 200), PORT (first port
-# of the target, 24100; uses PORT..PORT+39), BUILD (build dir, build-i).
+# of the target, 24100; uses PORT..PORT+69), BUILD (build dir, build-i).
 #
 # Everything talks to 127.0.0.1 only. With 2+ CPUs and taskset, the target
 # server runs on CPU 1 and the client under test on CPU 0. A benchmark,
@@ -43,6 +43,7 @@ PORT=${PORT:-24100}
 BBPORT=$((PORT + 20))
 NTPORT=$((PORT + 30)) # a second target that sends no TLS session tickets
 DLPORT=$((PORT + 40)) # a target that holds the greeting back 200 ms (timing)
+SPPORT=$((PORT + 60)) # the same, polling instead of sleeping (timing, idle)
 PKPORT=$((PORT + 50)) # a target that holds it back 3 s (probes parked in flight)
 LAG_S=${LAG_S:-72}
 STEP_S=${STEP_S:-6}
@@ -120,8 +121,8 @@ wait_port() {
 	return 1
 }
 
-start_target() { # base-port tickets ready-file [delay-ms]
-	"${SRV[@]}" "$TS" --port-base "$1" --tickets "$2" --ready "$3" --delay-ms "${4:-0}" \
+start_target() { # base-port tickets ready-file [delay-ms [spin]]
+	"${SRV[@]}" "$TS" --port-base "$1" --tickets "$2" --ready "$3" --delay-ms "${4:-0}" --spin "${5:-0}" \
 		--ec-chain "$CERTS/chain-ec.pem" --ec-key "$CERTS/leaf-ec.key" \
 		--rsa-chain "$CERTS/chain-rsa.pem" --rsa-key "$CERTS/leaf-rsa.key" \
 		2>>"$WORK/targetsrv.log" &
@@ -164,6 +165,11 @@ bench_engine() {
 	for m in "${MODES[@]}"; do
 		R=$REPS run ec floor --dialogue --mode "$m" --port "$(port_of "$m")" --ca "$CA" --n "$N" -c "$C" --server-pid "$SPID"
 		R=$REPS run ec engine --mode "$m" --port "$(port_of "$m")" --ca "$CA" --n "$N" -c "$C" --server-pid "$SPID"
+		# Every chain verified in full, as if each probe met a new server.
+		case $m in imap | pop3) ;; *)
+			R=$REPS run full engine --no-reuse --mode "$m" --port "$(port_of "$m")" --ca "$CA" --n "$N" -c "$C" --server-pid "$SPID"
+			;;
+		esac
 	done
 	# What a cache of chain verdicts could save: the TLS floor without X509_verify_cert.
 	R=$REPS run ec floor --no-chain-verify --mode imaps --port "$(port_of imaps)" --ca "$CA" --n "$N" -c "$C" --server-pid "$SPID"
@@ -172,7 +178,8 @@ bench_engine() {
 		R=$REPS run changelist engine --changelist --mode "$m" --port "$(port_of "$m")" --ca "$CA" --n "$N" -c "$C" --server-pid "$SPID"
 	done
 	for m in imap+starttls imaps pop3+stls pop3s; do
-		run rsa engine --mode "$m" --port "$(port_of "$m" rsa)" --ca "$CA" --n "$N" -c "$C" --server-pid "$SPID"
+		R=$REPS run rsa engine --mode "$m" --port "$(port_of "$m" rsa)" --ca "$CA" --n "$N" -c "$C" --server-pid "$SPID"
+		R=$REPS run rsa-full engine --no-reuse --mode "$m" --port "$(port_of "$m" rsa)" --ca "$CA" --n "$N" -c "$C" --server-pid "$SPID"
 	done
 	# The same target without TLS 1.3 session tickets: what processing them costs a client.
 	start_target "$NTPORT" 0 "$WORK/ts-nt.ready"
@@ -328,6 +335,26 @@ bench_peers() {
 		spawn "checkshot:$m" "$CHECKSHOT" --resolve mail.bench.test:127.0.0.1 \
 			--ca-file "$CA" "${extra[@]}" "$url"
 	done
+	# The system trust store instead of --ca-file, at its real size: a copy
+	# of /etc/ssl/certs plus the bench roots. Hashed directory (what
+	# mailpulse reads by default, one anchor at a time) or the bundle file
+	# only (read whole: the fallback, and what reading the system store
+	# eagerly costs).
+	if [ -n "$MAILPULSE" ] && command -v openssl >/dev/null && [ -d /etc/ssl/certs ]; then
+		local st=$WORK/sysstore
+		mkdir -p "$st/dir" "$st/empty"
+		cp -P /etc/ssl/certs/*.pem "$st/dir/" 2>/dev/null
+		cp "$CERTS/root-ec.crt" "$st/dir/bench-root-ec.pem"
+		cp "$CERTS/root-rsa.crt" "$st/dir/bench-root-rsa.pem"
+		openssl rehash "$st/dir" 2>/dev/null
+		cat /etc/ssl/certs/ca-certificates.crt "$CA" >"$st/bundle.pem" 2>/dev/null
+		echo "system store copy: $(ls "$st/dir" | grep -c '\.pem$') certificates, bundle $(grep -c 'BEGIN CERT' "$st/bundle.pem") certificates" >>"$PEERS_NOTE"
+		local url="imaps://mail.bench.test:$(port_of imaps)"
+		SSL_CERT_DIR=$st/dir SSL_CERT_FILE=$st/none spawn "mailpulse-check:imaps-system-dir" \
+			"$MAILPULSE" check --resolve mail.bench.test:127.0.0.1 "$url"
+		SSL_CERT_DIR=$st/empty SSL_CERT_FILE=$st/bundle.pem spawn "mailpulse-check:imaps-system-bundle" \
+			"$MAILPULSE" check --resolve mail.bench.test:127.0.0.1 "$url"
+	fi
 	[ -n "$MAILPULSE" ] || echo "mailpulse: the binary did not build in $BUILD (daemon part in progress); checkshot (the same check_main, engine only) stands in" >>"$PEERS_NOTE"
 }
 
@@ -427,6 +454,11 @@ bench_timing() {
 	say "timing: time to greeting against a 200 ms delay"
 	sbrun idle timing --port "$DLPORT" --ca "$CA" --mode imap --delay-ms 200 --n 500 --rate 100
 	sbrun idle timing --port "$DLPORT" --ca "$CA" --mode pop3 --delay-ms 200 --n 500 --rate 100
+	# The same against a target that never sleeps: what remains is the engine's error.
+	start_target "$SPPORT" 2 "$WORK/ts-sp.ready" 200 1
+	sbrun idle-spin timing --port "$SPPORT" --ca "$CA" --mode imap --delay-ms 200 --n 500 --rate 100
+	sbrun idle-spin timing --port "$SPPORT" --ca "$CA" --mode pop3 --delay-ms 200 --n 500 --rate 100
+	kill "$(cat "$WORK/ts-sp.ready")" 2>/dev/null
 	sbrun load-tls timing --port "$DLPORT" --load-port "$PORT" --ca "$CA" --mode imap --delay-ms 200 \
 		--n 500 --rate 100 --load-mode imaps --load-cpu 0.8
 	sbrun load-plain timing --port "$DLPORT" --load-port "$PORT" --ca "$CA" --mode imap --delay-ms 200 \
@@ -482,7 +514,7 @@ function verdict(ok) { return ok ? "met" : "MISS" }
 }
 /^RESULT bench=timing / {
 	if (!ht) { print ""; print "time to greeting vs a 200 ms greeting delay (err = ttg - 200 ms; ref = kernel receive timestamp of a bare connection opened at the same instant, - 200 ms; diff = ttg - ref, paired):"; print "  case        mode  load            CPU%   err p50/p99/max ms     ref p50/p99/max ms     diff p50/p99/max ms   loop delay p50/p99/max ms   ok/fail  goal"; ht = 1 }
-	l = kv($0, "label"); goal = (l == "idle") ? 2 : 5
+	l = kv($0, "label"); goal = (l ~ /^idle/) ? 2 : 5
 	ld = kv($0, "load_mode") == "-" ? "none" : kv($0, "load_mode") " " kv($0, "load_rate") "/s"
 	printf "  %-11s %-5s %-15s %5s   %s/%s/%s   %s/%s/%s   %s/%s/%s   %s/%s/%s   %s/%s  p99<%d ms: %s\n", l, kv($0, "mode"), ld, kv($0, "cpu_pct"), kv($0, "err_p50_ms"), kv($0, "err_p99_ms"), kv($0, "err_max_ms"), kv($0, "ref_p50_ms"), kv($0, "ref_p99_ms"), kv($0, "ref_max_ms"), kv($0, "diff_p50_ms"), kv($0, "diff_p99_ms"), kv($0, "diff_max_ms"), kv($0, "loopdelay_p50_ms"), kv($0, "loopdelay_p99_ms"), kv($0, "loopdelay_max_ms"), kv($0, "ok"), kv($0, "fail"), goal, verdict(kv($0, "err_p99_ms") + 0 < goal)
 }
@@ -659,26 +691,33 @@ END {
 		kv(crypto, "x25519_us"), kv(crypto, "ecdsa_p256_verify_us"), kv(crypto, "rsa2048_pss_verify_us"),
 		kv(crypto, "rsa2048_pkcs1_verify_us")
 	print ""
-	print "engine        key      probes/s  CPU ms  x floor  x dialog  x bbox  peakRSS MB  KB/inflight  total p50/p99/max ms     greeting p50/p99/max ms  fail  srv%"
+	print "engine        key       probes/s  CPU ms  x floor  x dialog  x bbox  peakRSS MB  KB/inflight  total p50/p99/max ms     greeting p50/p99/max ms  fail  srv%"
+	print "(key ec/rsa: verdicts of chains seen before reused, as the daemon runs; ec-full/rsa-full: every chain verified in full)"
+	np = 0
 	split("imap imap+starttls imaps pop3 pop3+stls pop3s", ms, " ")
-	for (k = 1; k <= 8 + 2; k++) {
-		if (k <= 6) { m = ms[k]; l = "ec" }
-		else if (k <= 10) { split("imap+starttls imaps pop3+stls pop3s", rs, " "); m = rs[k - 6]; l = "rsa" }
+	split("imap+starttls imaps pop3+stls pop3s", ts, " ")
+	for (k = 1; k <= 6; k++) { pm[++np] = ms[k]; pl[np] = "ec" }
+	for (k = 1; k <= 4; k++) { pm[++np] = ts[k]; pl[np] = "full" }
+	for (k = 1; k <= 4; k++) { pm[++np] = ts[k]; pl[np] = "rsa" }
+	for (k = 1; k <= 4; k++) { pm[++np] = ts[k]; pl[np] = "rsa-full" }
+	for (k = 1; k <= np; k++) {
+		m = pm[k]; l = pl[k]
 		e = line["engine|" m "|" l]
 		if (e == "") continue
 		tls = (m != "imap" && m != "pop3")
+		rsa = (l == "rsa" || l == "rsa-full")
 		cpu = kv(e, "cpu_ms")
-		fl = tls ? (l == "rsa" ? ftr : ft) : fp
+		fl = tls ? (rsa ? ftr : ft) : fp
 		goal = tls ? 1.1 : 1.5
 		rf = fl > 0 ? cpu / fl : 0
 		d = kv(line["floor-dialogue|" m "|ec"], "cpu_ms")
 		bb = kv(line["blackbox|" m "|blackbox"], "peer_cpu_ms")
 		bgoal = tls ? 0.6 : 0.3
-		rb = (bb > 0 && l == "ec") ? r2(cpu / bb) mark(cpu / bb, bgoal) : "-"
+		rb = (bb > 0 && !rsa) ? r2(cpu / bb) mark(cpu / bb, bgoal) : "-"
 		moon = (tls && cpu > 0.4) ? " (moonshot 0.4 MISS)" : ""
-		rd = (d > 0 && l == "ec") ? r2(cpu / d) : "-"
-		printf "%-13s %-5s %10.0f  %6.3f  %5s%-5s %6s  %-12s %6.1f  %10.1f    %s/%s/%s   %s/%s/%s  %4s  %4s%s\n",
-			m, l, kv(e, "rate"), cpu, r2(rf), mark(rf, goal), rd,
+		rd = (d > 0 && !rsa) ? r2(cpu / d) : "-"
+		printf "%-13s %-8s %9.0f  %6.3f  %5s%-5s %6s  %-12s %6.1f  %10.1f    %s/%s/%s   %s/%s/%s  %4s  %4s%s\n",
+			m, l == "full" ? "ec-full" : l, kv(e, "rate"), cpu, r2(rf), mark(rf, goal), rd,
 			rb, kv(e, "rss_peak_kb") / 1024, kv(e, "rss_per_inflight_kb"),
 			kv(e, "tot_p50_ms"), kv(e, "tot_p99_ms"), kv(e, "tot_max_ms"),
 			kv(e, "ttg_p50_ms"), kv(e, "ttg_p99_ms"), kv(e, "ttg_max_ms"),

@@ -487,6 +487,9 @@ static void reload(struct daemon *d)
 		        nc->store_path);
 	struct conf *old = d->conf;
 	d->conf = nc;
+	/* A reload is how an admin says "I fixed the CA file": read it again. */
+	if (probe_env_renew_tls(&d->env) != 0)
+		log_msg(LOG_ERR, "reload: out of memory renewing TLS contexts; the old ones stay");
 	int added = 0, changed = 0, removed = 0;
 	for (int b = 0; b < MON_BUCKETS; b++)
 		for (struct mon *m = d->buckets[b]; m; m = m->hnext)

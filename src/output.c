@@ -192,6 +192,7 @@ static json_t *json_tls(const struct tls_facts *t, int *bad)
 	put(o, "version", jstr_or_null(t->version), bad);
 	put(o, "cipher", jstr_or_null(t->cipher), bad);
 	put(o, "verified", json_boolean(t->verified), bad);
+	put(o, "verify_reused", json_boolean(t->verify_reused), bad);
 	put(o, "verify_error", t->verify_code ? jstr(t->verify_msg) : json_null(), bad);
 	put(o, "subject", have ? jstr(t->chain[0].subject) : json_null(), bad);
 	put(o, "issuer", have ? jstr(t->chain[0].issuer) : json_null(), bad);
@@ -363,7 +364,8 @@ static void human_verbose(FILE *f, const struct check *c, const struct result *r
 		human_detail(f, "tls version:", t->version);
 		human_detail(f, "tls cipher:", t->cipher);
 		if (t->verified)
-			fprintf(f, "  %-18s ok\n", "verification:");
+			fprintf(f, "  %-18s ok%s\n", "verification:",
+			        t->verify_reused ? " (same chain verified earlier)" : "");
 		else if (t->verify_code) {
 			fprintf(f,
 			        "  %-18s failed at depth %d: ", "verification:", t->verify_depth);

@@ -152,6 +152,18 @@ int probe_env_init(struct probe_env *env, struct event_base *base, char *err, si
 	return 0;
 }
 
+int probe_env_renew_tls(struct probe_env *env)
+{
+	struct tls_cache *tc = tls_cache_new();
+
+	if (!tc)
+		return -1;
+	/* Open connections hold references to their contexts: freeing is safe. */
+	tls_cache_free(env->tls);
+	env->tls = tc;
+	return 0;
+}
+
 void probe_env_free(struct probe_env *env)
 {
 	if (env->dns)

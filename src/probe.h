@@ -30,6 +30,12 @@ struct probe_env {
 /* Returns 0, or -1 with err filled (the caller treats it as fatal: before the loop). */
 int probe_env_init(struct probe_env *env, struct event_base *base, char *err, size_t errlen);
 void probe_env_free(struct probe_env *env);
+/*
+ * Forget the TLS contexts (CA files and system store read again, verdicts
+ * dropped) for probes started from now on; probes in flight finish with
+ * what they have. -1 when out of memory, and then nothing changed.
+ */
+int probe_env_renew_tls(struct probe_env *env);
 
 /*
  * Called exactly once per started probe, from the event loop, never from

@@ -112,6 +112,7 @@ struct tls_facts {
 	int verify_depth; /* chain depth of the first verification error, -1 if none */
 	char verify_msg[128];
 	int verified;               /* 1 when chain and host name verified */
+	int verify_reused;          /* 1: this exact chain and name were verified earlier */
 	char sans[RESULT_SANS_MAX]; /* leaf subjectAltNames, comma separated */
 	int chain_len;              /* as served; chain[0] is the leaf */
 	struct cert_facts chain[RESULT_CHAIN_MAX];

@@ -2,14 +2,15 @@
  * tls.c - shared SSL_CTXs, per-connection setup, certificate facts and the
  * verdicts drawn from them.
  *
- * Verification runs with SSL_VERIFY_NONE plus a callback that records the
- * first error: the handshake always completes, so we can report what the
+ * Verification (verify.c) runs with SSL_VERIFY_NONE and records the first
+ * error: the handshake always completes, so we can report what the
  * server served (version, chain, dates) even when it is not trusted, and
  * then judge it ourselves. --insecure only skips that judgement.
  */
 #include "tls.h"
 
 #include "line.h"
+#include "verify.h"
 
 #include <arpa/inet.h>
 #include <openssl/err.h>
@@ -27,20 +28,13 @@ struct tls_entry {
 	struct tls_entry *next;
 	char *ca_file; /* NULL: the system store */
 	int min_tls;
-	SSL_CTX *ctx;
+	SSL_CTX *ctx; /* one reference; connections still open hold their own */
 };
 
 struct tls_cache {
 	struct tls_entry *head;
+	int no_reuse;
 };
-
-/* What the verify callback saw first, kept per SSL as app data. */
-struct verify_note {
-	int code;
-	int depth;
-};
-
-static int verify_note_idx = -1;
 
 struct tls_cache *tls_cache_new(void)
 {
@@ -60,28 +54,11 @@ void tls_cache_free(struct tls_cache *tc)
 	free(tc);
 }
 
-static void verify_note_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
-                             void *argp)
+void tls_cache_set_reuse(struct tls_cache *tc, int on)
 {
-	(void)parent;
-	(void)ad;
-	(void)idx;
-	(void)argl;
-	(void)argp;
-	free(ptr);
-}
-
-static int verify_cb(int ok, X509_STORE_CTX *xs)
-{
-	SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
-	struct verify_note *vn = ssl ? SSL_get_ex_data(ssl, verify_note_idx) : NULL;
-
-	if (!ok && vn && vn->code == 0) {
-		vn->code = X509_STORE_CTX_get_error(xs);
-		vn->depth = X509_STORE_CTX_get_error_depth(xs);
-	}
-	/* Stop at the first error, as OpenSSL would: that one is the cause. */
-	return ok;
+	tc->no_reuse = !on;
+	for (struct tls_entry *e = tc->head; e; e = e->next)
+		verify_set_reuse(e->ctx, on);
 }
 
 static void ssl_errstr(char *err, size_t errlen, const char *what)
@@ -106,31 +83,19 @@ SSL_CTX *tls_ctx_get(struct tls_cache *tc, const struct check *c, char *err, siz
 		return e->ctx;
 	}
 
-	if (verify_note_idx < 0) {
-		/* Set once before the loop runs; read-only afterwards. */
-		verify_note_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, verify_note_free);
-		if (verify_note_idx < 0) {
-			ssl_errstr(err, errlen, "SSL_get_ex_new_index");
-			return NULL;
-		}
-	}
-
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 	if (!ctx) {
 		ssl_errstr(err, errlen, "SSL_CTX_new");
 		return NULL;
 	}
 	SSL_CTX_set_min_proto_version(ctx, c->min_tls);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, verify_cb);
 	/* A probe never resumes: no session cache to grow. */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	int ok = c->ca_file ? SSL_CTX_load_verify_locations(ctx, c->ca_file, NULL)
-	                    : SSL_CTX_set_default_verify_paths(ctx);
-	if (ok != 1) {
-		ssl_errstr(err, errlen, c->ca_file ? c->ca_file : "system trust store");
+	if (verify_setup(ctx, c->ca_file, err, errlen) != 0) {
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
+	verify_set_reuse(ctx, !tc->no_reuse);
 
 	struct tls_entry *e = calloc(1, sizeof(*e));
 	if (!e || (c->ca_file && !(e->ca_file = strdup(c->ca_file)))) {
@@ -157,16 +122,12 @@ SSL *tls_ssl_new(SSL_CTX *ctx, const struct check *c, char *err, size_t errlen)
 {
 	const char *name = c->sni ? c->sni : c->target.host;
 	SSL *ssl = SSL_new(ctx);
-	struct verify_note *vn = calloc(1, sizeof(*vn));
 
-	if (!ssl || !vn) {
-		free(vn);
+	if (!ssl || verify_ssl_init(ssl) < 0) {
 		SSL_free(ssl);
 		snprintf(err, errlen, "out of memory creating a TLS session");
 		return NULL;
 	}
-	vn->depth = -1;
-	SSL_set_ex_data(ssl, verify_note_idx, vn);
 
 	X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
 	int ok;
@@ -186,16 +147,6 @@ SSL *tls_ssl_new(SSL_CTX *ctx, const struct check *c, char *err, size_t errlen)
 		return NULL;
 	}
 	return ssl;
-}
-
-/* Unix seconds of an ASN1_TIME; 0 when unparsable. */
-static int64_t asn1_epoch(const ASN1_TIME *t)
-{
-	struct tm tm;
-
-	if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
-		return 0;
-	return (int64_t)timegm(&tm);
 }
 
 static void name_str(X509_NAME *n, char *dst, size_t dstsz)
@@ -225,8 +176,8 @@ void tls_cert_facts(X509 *x, struct cert_facts *cf)
 
 	name_str(X509_get_subject_name(x), cf->subject, sizeof(cf->subject));
 	name_str(X509_get_issuer_name(x), cf->issuer, sizeof(cf->issuer));
-	cf->not_before = asn1_epoch(X509_get0_notBefore(x));
-	cf->not_after = asn1_epoch(X509_get0_notAfter(x));
+	cf->not_before = verify_time(X509_get0_notBefore(x));
+	cf->not_after = verify_time(X509_get0_notAfter(x));
 	cf->sha256[0] = '\0';
 	if (X509_digest(x, EVP_sha256(), md, &mdlen) == 1) {
 		for (unsigned int i = 0; i < mdlen && i < 32; i++)
@@ -378,7 +329,6 @@ static void judge_verify(const struct tls_facts *t, STACK_OF(X509) * chain, int 
 int tls_judge(SSL *ssl, const struct check *c, struct result *r, int64_t now)
 {
 	struct tls_facts *t = &r->tls;
-	struct verify_note *vn = SSL_get_ex_data(ssl, verify_note_idx);
 	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
 	const SSL_CIPHER *ciph = SSL_get_current_cipher(ssl);
 
@@ -401,11 +351,11 @@ int tls_judge(SSL *ssl, const struct check *c, struct result *r, int64_t now)
 	tls_cert_sans(sk_X509_value(chain, 0), t->sans, sizeof(t->sans));
 	t->days_left = floor_div(t->chain[t->earliest].not_after - now, 86400);
 
-	int code = vn ? vn->code : (int)SSL_get_verify_result(ssl);
-	if (code == 0)
-		code = (int)SSL_get_verify_result(ssl);
+	int code, depth, reused;
+	verify_outcome(ssl, &code, &depth, &reused);
 	t->verify_code = code;
-	t->verify_depth = vn && vn->code ? vn->depth : -1;
+	t->verify_depth = depth;
+	t->verify_reused = reused;
 	t->verified = code == X509_V_OK;
 	snprintf(t->verify_msg, sizeof(t->verify_msg), "%s", X509_verify_cert_error_string(code));
 

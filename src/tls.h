@@ -18,6 +18,11 @@ struct tls_cache;
 
 struct tls_cache *tls_cache_new(void);
 void tls_cache_free(struct tls_cache *tc);
+/*
+ * Reuse verdicts of chains verified before (on by default; see verify.h).
+ * Off only for benchmarks and tests that compare with full verification.
+ */
+void tls_cache_set_reuse(struct tls_cache *tc, int on);
 
 /* The shared context for c's CA file and minimum version; NULL with err on failure. */
 SSL_CTX *tls_ctx_get(struct tls_cache *tc, const struct check *c, char *err, size_t errlen);

@@ -89,5 +89,9 @@ start_daemon() {
 
 # JSON of `mailpulse status` for the test store.
 status_json() { "$MAILPULSE" status --store "$tmp/mp.db" --json; }
-state_is() { status_json | jq -e --arg c "$1" --arg s "$2" \
-	'.checks[] | select(.check == $c) | .state == $s' >/dev/null; }
+# jq -e is true on empty input (jq 1.6): no store yet must not count as a state.
+state_is() {
+	local j
+	j=$(status_json) && [ -n "$j" ] && jq -e --arg c "$1" --arg s "$2" \
+		'[.checks[] | select(.check == $c) | .state == $s] == [true]' >/dev/null <<<"$j"
+}

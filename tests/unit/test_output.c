@@ -204,10 +204,11 @@ static void test_json_up(void **state)
 
 	tls = json_object_get(j, "tls");
 	assert_true(json_is_object(tls));
-	assert_int_equal(json_object_size(tls), 13);
+	assert_int_equal(json_object_size(tls), 14);
 	assert_str(tls, "version", "TLSv1.3");
 	assert_str(tls, "cipher", "TLS_AES_256_GCM_SHA384");
 	assert_true(json_is_true(json_object_get(tls, "verified")));
+	assert_true(json_is_false(json_object_get(tls, "verify_reused")));
 	assert_null_key(tls, "verify_error");
 	assert_str(tls, "subject", "CN=mail.example.com");
 	assert_str(tls, "issuer", "CN=Example CA");
