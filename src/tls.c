@@ -83,6 +83,12 @@ SSL_CTX *tls_ctx_get(struct tls_cache *tc, const struct check *c, char *err, siz
 		return e->ctx;
 	}
 
+	/*
+	 * No clean-up at exit: the process is ending and freeing OpenSSL's
+	 * tables costs a one-shot check a few percent of its CPU. Only the
+	 * first initialisation decides, and TLS is the first use here.
+	 */
+	OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG | OPENSSL_INIT_NO_ATEXIT, NULL);
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 	if (!ctx) {
 		ssl_errstr(err, errlen, "SSL_CTX_new");
