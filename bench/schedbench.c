@@ -64,6 +64,7 @@
 #include "result.h"
 #include "sched.h"
 #include "target.h"
+#include "tls.h"
 
 #define BENCH_HOST "mail.bench.test"
 #define N_MAX      1000000
@@ -89,6 +90,7 @@ struct opts {
 	long n, conc, cap;
 	int no_cache_time; /* EVENT_BASE_FLAG_NO_CACHE_TIME on the loop */
 	int precise_timer; /* EVENT_BASE_FLAG_PRECISE_TIMER on the loop */
+	int no_reuse;      /* verify every chain in full (no verdict reuse) */
 	double interval_s, timeout_s, duration_s, scale, win_a, win_b, rate, load_cpu;
 	long interval_ms, park_ms, delay_ms;
 };
@@ -439,6 +441,7 @@ static int cmd_sched(const struct opts *o)
 	r.base = new_base(o);
 	if (!r.base || probe_env_init(&env, r.base, err, sizeof(err)) != 0)
 		die("probe_env_init: %s", err);
+	tls_cache_set_reuse(env.tls, !o->no_reuse);
 	struct confs cs;
 	load_confs(&cs, o, &load_ms);
 	struct conf *c = cs.c[0];
@@ -1050,6 +1053,9 @@ int main(int argc, char **argv)
 			continue;
 		} else if (strcmp(a, "--precise-timer") == 0) {
 			o.precise_timer = 1;
+			continue;
+		} else if (strcmp(a, "--no-reuse") == 0) {
+			o.no_reuse = 1;
 			continue;
 		} else if (strcmp(a, "--window") == 0) {
 			if (!v || sscanf(v, "%lf,%lf", &o.win_a, &o.win_b) != 2 || o.win_a < 0 ||
