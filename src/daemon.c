@@ -79,6 +79,13 @@ struct daemon {
 	uint64_t notify_attempts, notify_failures;
 };
 
+/* libevent's own messages (a nameserver that stopped answering...) at debug level: probes report
+ * them. */
+static void libevent_log(int severity, const char *msg)
+{
+	log_msg(severity >= EVENT_LOG_ERR ? LOG_ERR : LOG_DEBUG, "libevent: %s", msg);
+}
+
 static int64_t wall_ms(void)
 {
 	struct timespec ts;
@@ -717,6 +724,7 @@ int daemon_main(int argc, char **argv)
 		log_msg(LOG_ERR, "%s", d.base ? err : "cannot create the event loop");
 		goto out;
 	}
+	event_set_log_callback(libevent_log); /* after probe_env_init(), which sets its own */
 	d.notify = notify_new(d.base, on_attempt, &d);
 	d.sched = sched_new(&d.env, d.conf->max_in_flight, d.scale, on_result, &d);
 	if (!d.notify || !d.sched) {

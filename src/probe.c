@@ -113,8 +113,38 @@ static void sess_read_cb(struct bufferevent *bev, void *arg);
 static void sess_event_cb(struct bufferevent *bev, short what, void *arg);
 static void sess_write_cb(struct bufferevent *bev, void *arg);
 
+/*
+ * libevent's own messages go to stderr by default, where they would land
+ * in the middle of `check` output ("Nameserver ... has failed"): what they
+ * say is already in the probe's result. Only its errors, which are ours,
+ * are shown.
+ */
+static void libevent_log(int severity, const char *msg)
+{
+	if (severity >= EVENT_LOG_ERR)
+		fprintf(stderr, "mailpulse: libevent: %s\n", msg);
+}
+
+/* Why a lookup failed, in words an admin can act on. */
+static const char *dns_error_text(int err)
+{
+	switch (err) {
+	case EVUTIL_EAI_NONAME:
+		return "no such name (NXDOMAIN)";
+	case EVUTIL_EAI_FAIL:
+		return "the resolver failed (SERVFAIL, a refusal or a malformed answer)";
+	case EVUTIL_EAI_AGAIN:
+		return "the resolver did not answer (try again later)";
+	case EVUTIL_EAI_MEMORY:
+		return "out of memory";
+	default:
+		return evutil_gai_strerror(err);
+	}
+}
+
 int probe_env_init(struct probe_env *env, struct event_base *base, char *err, size_t errlen)
 {
+	event_set_log_callback(libevent_log);
 	memset(env, 0, sizeof(*env));
 	env->base = base;
 	/*
@@ -131,14 +161,30 @@ int probe_env_init(struct probe_env *env, struct event_base *base, char *err, si
 	 * create it idle first, then read the configuration.
 	 */
 	env->dns = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-	if (env->dns &&
-	    evdns_base_resolv_conf_parse(env->dns, DNS_OPTIONS_ALL, "/etc/resolv.conf") != 0) {
-		/* No resolv.conf is no reason to refuse IP literals and /etc/hosts. */
-		evdns_base_load_hosts(env->dns, NULL);
-	}
 	if (!env->dns) {
 		snprintf(err, errlen, "cannot create the DNS resolver");
 		return -1;
+	}
+	/*
+	 * MAILPULSE_RESOLV_CONF names another resolv.conf (a monitor-only
+	 * resolver; the tests' fake one). Named on purpose, it must be read:
+	 * libevent would otherwise fall back to a nameserver on 127.0.0.1.
+	 */
+	const char *rc = getenv("MAILPULSE_RESOLV_CONF");
+	if (rc && *rc) {
+		int e = evdns_base_resolv_conf_parse(env->dns, DNS_OPTIONS_ALL, rc);
+		if (e != 0 && e != 6) { /* 6: no nameserver in it, localhost is used */
+			snprintf(err, errlen,
+			         "MAILPULSE_RESOLV_CONF=%s: cannot be read (evdns error %d)", rc,
+			         e);
+			evdns_base_free(env->dns, 0);
+			env->dns = NULL;
+			return -1;
+		}
+	} else if (evdns_base_resolv_conf_parse(env->dns, DNS_OPTIONS_ALL, "/etc/resolv.conf") !=
+	           0) {
+		/* No resolv.conf is no reason to refuse IP literals and /etc/hosts. */
+		evdns_base_load_hosts(env->dns, NULL);
 	}
 	/* The probe deadline bounds DNS too; these keep one lookup from eating it all. */
 	evdns_base_set_option(env->dns, "timeout:", "3");
@@ -974,7 +1020,7 @@ static void dns_cb(int err, struct evutil_addrinfo *ai, void *arg)
 			                                      : "");
 		else
 			result_fail(&p->res, MP_R_DNS, "cannot resolve %s: %s", p->c->target.host,
-			            evutil_gai_strerror(err));
+			            dns_error_text(err));
 		probe_finish(p);
 		return;
 	}
