@@ -35,11 +35,14 @@ struct verdict {
 /*
  * Direct-mapped by the key's first bytes: a collision evicts, which costs
  * one full verification and never a wrong verdict, since the whole key is
- * compared. Allocated on the first success (~230 KB), so a run that never
- * verifies a chain pays nothing.
+ * compared. Allocated on the first success with VERDICT_SLOTS_MIN slots
+ * and grown fourfold while over half full, up to VERDICT_SLOTS (~230 KB):
+ * a context per CA file, and most see a handful of servers.
  */
 struct verdicts {
 	struct verdict *slot;
+	size_t cap;  /* slots allocated: 0 or a power of two */
+	size_t used; /* slots holding a verdict */
 };
 
 /*
@@ -111,9 +114,35 @@ void verdicts_free(struct verdicts *vs)
 	free(vs);
 }
 
-static size_t slot_of(const unsigned char key[32])
+static size_t slot_of(const unsigned char key[32], size_t cap)
 {
-	return ((size_t)key[0] | (size_t)key[1] << 8) % VERDICT_SLOTS;
+	return ((size_t)key[0] | (size_t)key[1] << 8) & (cap - 1);
+}
+
+size_t verdicts_capacity(const struct verdicts *vs)
+{
+	return vs ? vs->cap : 0;
+}
+
+/* Rehash into cap slots (a power of two); keeps the old table when out of memory. */
+static void verdicts_resize(struct verdicts *vs, size_t cap)
+{
+	struct verdict *n = calloc(cap, sizeof(*n));
+
+	if (!n)
+		return;
+	vs->used = 0;
+	for (size_t i = 0; i < vs->cap; i++) {
+		struct verdict *v = &vs->slot[i], *d;
+		if (!v->used)
+			continue;
+		d = &n[slot_of(v->key, cap)];
+		vs->used += !d->used;
+		*d = *v;
+	}
+	free(vs->slot);
+	vs->slot = n;
+	vs->cap = cap;
 }
 
 int verdict_find(const struct verdicts *vs, const unsigned char key[32], int64_t now)
@@ -122,7 +151,7 @@ int verdict_find(const struct verdicts *vs, const unsigned char key[32], int64_t
 
 	if (!vs || !vs->slot)
 		return 0;
-	v = &vs->slot[slot_of(key)];
+	v = &vs->slot[slot_of(key, vs->cap)];
 	if (!v->used || memcmp(v->key, key, 32) != 0)
 		return 0;
 	/* A clock that went back is not trusted to say the verdict is young. */
@@ -138,9 +167,14 @@ void verdict_put(struct verdicts *vs, const unsigned char key[32], int64_t valid
 
 	if (!vs)
 		return;
-	if (!vs->slot && !(vs->slot = calloc(VERDICT_SLOTS, sizeof(*vs->slot))))
+	if (!vs->slot)
+		verdicts_resize(vs, VERDICT_SLOTS_MIN);
+	else if (vs->used * 2 > vs->cap && vs->cap < VERDICT_SLOTS)
+		verdicts_resize(vs, vs->cap * 4 < VERDICT_SLOTS ? vs->cap * 4 : VERDICT_SLOTS);
+	if (!vs->slot)
 		return; /* out of memory: verify in full next time */
-	v = &vs->slot[slot_of(key)];
+	v = &vs->slot[slot_of(key, vs->cap)];
+	vs->used += !v->used;
 	memcpy(v->key, key, 32);
 	v->valid_from = valid_from;
 	v->valid_until = valid_until;

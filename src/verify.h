@@ -47,13 +47,15 @@ int64_t verify_time(const ASN1_TIME *t);
  * SHA-256 of the host name, IP address and flags being verified and of
  * every served certificate in order.
  */
-#define VERDICT_SLOTS 4096
-#define VERDICT_TTL_S 3600
+#define VERDICT_SLOTS_MIN 64   /* first allocation */
+#define VERDICT_SLOTS     4096 /* most; both powers of two */
+#define VERDICT_TTL_S     3600
 
 struct verdicts;
 
 struct verdicts *verdicts_new(void);
 void verdicts_free(struct verdicts *vs);
+size_t verdicts_capacity(const struct verdicts *vs);
 int verdict_key(STACK_OF(X509) * served, X509_VERIFY_PARAM *param, unsigned char key[32]);
 /* 1 when key was stored, is younger than the TTL and every certificate is valid at now. */
 int verdict_find(const struct verdicts *vs, const unsigned char key[32], int64_t now);

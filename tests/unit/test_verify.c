@@ -212,6 +212,42 @@ static void test_slot_collision_evicts_never_confuses(void **state)
 	verdicts_free(vs);
 }
 
+static void test_table_grows_and_keeps_verdicts(void **state)
+{
+	(void)state;
+	struct verdicts *vs = verdicts_new();
+	unsigned char k[32];
+	int n = 1000; /* more than the first table holds, fewer than the last */
+
+	assert_int_equal(verdicts_capacity(vs), 0); /* nothing until a verdict is stored */
+	for (int i = 0; i < n; i++) {
+		fill_key(k, 9);
+		k[0] = (unsigned char)(i & 0xff); /* distinct slots at every size >= 1024 */
+		k[1] = (unsigned char)(i >> 8);
+		verdict_put(vs, k, T0 - 1, T0 + 5000, T0);
+		if (i == 0)
+			assert_int_equal(verdicts_capacity(vs), VERDICT_SLOTS_MIN);
+	}
+	assert_true(verdicts_capacity(vs) >= 1024);
+	assert_true(verdicts_capacity(vs) <= VERDICT_SLOTS);
+	for (int i = 0; i < n; i++) {
+		fill_key(k, 9);
+		k[0] = (unsigned char)(i & 0xff);
+		k[1] = (unsigned char)(i >> 8);
+		assert_true(verdict_find(vs, k, T0));
+	}
+	/* Never past the bound, however many chains are seen. */
+	for (int i = 0; i < 20000; i++) {
+		fill_key(k, 10);
+		k[0] = (unsigned char)(i & 0xff);
+		k[1] = (unsigned char)(i >> 8);
+		k[2] = (unsigned char)(i >> 16);
+		verdict_put(vs, k, T0 - 1, T0 + 5000, T0);
+	}
+	assert_int_equal(verdicts_capacity(vs), VERDICT_SLOTS);
+	verdicts_free(vs);
+}
+
 static void test_verify_time(void **state)
 {
 	(void)state;
@@ -236,6 +272,7 @@ int main(void)
 	    cmocka_unit_test(test_find_within_dates_and_ttl),
 	    cmocka_unit_test(test_find_checks_the_chain_dates),
 	    cmocka_unit_test(test_slot_collision_evicts_never_confuses),
+	    cmocka_unit_test(test_table_grows_and_keeps_verdicts),
 	    cmocka_unit_test(test_verify_time),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
