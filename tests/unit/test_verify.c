@@ -145,6 +145,15 @@ static void fill_key(unsigned char k[32], unsigned char seed)
 		k[i] = (unsigned char)(seed + i * 7);
 }
 
+/* Key i of a series: its slot is i modulo the table size. */
+static void numbered_key(unsigned char k[32], unsigned char seed, int i)
+{
+	fill_key(k, seed);
+	k[0] = (unsigned char)(i & 0xff);
+	k[1] = (unsigned char)(i >> 8);
+	k[2] = (unsigned char)(i >> 16);
+}
+
 static void test_find_empty(void **state)
 {
 	(void)state;
@@ -221,9 +230,7 @@ static void test_table_grows_and_keeps_verdicts(void **state)
 
 	assert_int_equal(verdicts_capacity(vs), 0); /* nothing until a verdict is stored */
 	for (int i = 0; i < n; i++) {
-		fill_key(k, 9);
-		k[0] = (unsigned char)(i & 0xff); /* distinct slots at every size >= 1024 */
-		k[1] = (unsigned char)(i >> 8);
+		numbered_key(k, 9, i); /* distinct slots at every size >= 1024 */
 		verdict_put(vs, k, T0 - 1, T0 + 5000, T0);
 		if (i == 0)
 			assert_int_equal(verdicts_capacity(vs), VERDICT_SLOTS_MIN);
@@ -231,17 +238,12 @@ static void test_table_grows_and_keeps_verdicts(void **state)
 	assert_true(verdicts_capacity(vs) >= 1024);
 	assert_true(verdicts_capacity(vs) <= VERDICT_SLOTS);
 	for (int i = 0; i < n; i++) {
-		fill_key(k, 9);
-		k[0] = (unsigned char)(i & 0xff);
-		k[1] = (unsigned char)(i >> 8);
+		numbered_key(k, 9, i);
 		assert_true(verdict_find(vs, k, T0));
 	}
 	/* Never past the bound, however many chains are seen. */
 	for (int i = 0; i < 20000; i++) {
-		fill_key(k, 10);
-		k[0] = (unsigned char)(i & 0xff);
-		k[1] = (unsigned char)(i >> 8);
-		k[2] = (unsigned char)(i >> 16);
+		numbered_key(k, 10, i);
 		verdict_put(vs, k, T0 - 1, T0 + 5000, T0);
 	}
 	assert_int_equal(verdicts_capacity(vs), VERDICT_SLOTS);
