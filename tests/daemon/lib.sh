@@ -2,6 +2,7 @@
 # $tmp (removed at exit unless KEEP=1) and stops every process it started.
 # Needs MAILPULSE, FAKESRV, HTTP_SINK, SMTP_SINK, CERTGEN in the environment.
 set -uo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/jq.sh"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mp-daemon.XXXXXX")
 pids=()

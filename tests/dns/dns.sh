@@ -9,6 +9,7 @@
 # scenario) in the environment.
 
 set -uo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/jq.sh"
 : "${MAILPULSE:?}" "${DNSFAKE:?}" "${FAKESRV:?}" "${SCENARIO:?}"
 mode=${1:?usage: dns.sh MODE}
 tmp=$(mktemp -d)

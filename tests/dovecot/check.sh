@@ -21,6 +21,7 @@
 # the run in seconds (default 45).
 
 set -uo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/jq.sh"
 
 fail() {
 	echo "FAIL: $*" >&2

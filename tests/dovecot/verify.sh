@@ -10,6 +10,7 @@
 # are the Dovecot fixture's ports.
 
 set -uo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/jq.sh"
 
 : "${MAILPULSE:?set MAILPULSE}"
 ca=${2:?usage: verify.sh reuse|store CA_FILE}

@@ -9,6 +9,7 @@
 # Environment: MAILPULSE, FAKESRV, CERTGEN (paths to the binaries);
 # KEEP=1 keeps the temporary directory. Exit 0 pass, 1 fail, 77 skip.
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/jq.sh"
 
 scn=${1:?usage: run_scenario.sh SCENARIO [MAILPULSE]}
 MAILPULSE=${2:-${MAILPULSE:-}}

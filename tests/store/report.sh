@@ -32,7 +32,8 @@ expect_json() {
 		fail "$name: exit $? ($(cat "$dir/err"))"
 		return
 	fi
-	got=$(jq -e "$filter" <"$dir/out" 2>&1) || {
+	# -n and input: jq 1.6's -e alone is true on empty input.
+	got=$(jq -en "input | ($filter)" <"$dir/out" 2>&1) || {
 		fail "$name: $filter gave '$got' on:"
 		cat "$dir/out" >&2
 	}
@@ -130,7 +131,7 @@ grep -Eq '^pop-backup +[0-9-]{10}T[0-9:]{8}Z +\(open\) +(29|30)m [0-9]+s +timeou
 # ---- the store from -c CONFIG ----
 printf 'store: %s\nchecks:\n  - name: imap-main\n    url: imaps://mail.example.org\n' "$db" >"$dir/mp.yaml"
 "$mp" status -c "$dir/mp.yaml" --json >"$dir/out" 2>"$dir/err" || fail "status -c: exit $? ($(cat "$dir/err"))"
-jq -e '.checks | length == 2' <"$dir/out" >/dev/null || fail "status -c: wrong document"
+jq -en 'input | .checks | length == 2' <"$dir/out" >/dev/null || fail "status -c: wrong document"
 
 # ---- errors and help ----
 expect_exit "unknown check" 3 history nope --store "$db"
