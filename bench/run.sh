@@ -435,9 +435,9 @@ bench_scale() {
 			step_holds "scale-${m%%:*}" "$n" || break
 		done
 	done
-	say "the goal's shape: 100000 checks every 60 s (pop3), first 12 s"
+	say "the goal's shape: 100000 checks every 60 s (pop3), first 70 s"
 	sbrun shape100k sched --port "$PORT" --ca "$CA" --dir "$SBDIR" --mode pop3 --n 100000 \
-		--interval 60 --timeout 10 --duration 12
+		--interval 60 --timeout 10 --duration 70
 }
 
 bench_memory() {

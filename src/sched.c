@@ -12,6 +12,13 @@
 #define SPREAD_MAX_MS 10000
 /* Per new check in a batch: 10 ms each, so small setups start at once. */
 #define SPREAD_PER_CHECK_MS 10
+/*
+ * ...but never more first probes per second than this: a large batch (a
+ * restart with 100 000 checks) is spread wider than SPREAD_MAX_MS, so
+ * neither the monitor nor the servers it watches take a burst of 10 000
+ * connections a second. A batch under 20 000 checks is not affected.
+ */
+#define FIRST_RUNS_PER_S 2000
 
 struct sched_item {
 	struct sched *s;
@@ -220,20 +227,29 @@ static void set_phase(struct sched_item *it)
 
 /*
  * Choose first runs for every item added since the last call: within the
- * spread (10 ms per new check, at most 10 s), so new checks are probed
+ * spread (sched_first_spread_ms()), so new checks are probed
  * within seconds but never all at once. After that first run a check
  * follows its own grid, whose phase within the interval comes from its
  * name: the second run comes at most one interval after the first, and
  * in steady state the probes of many checks are spread over the whole
  * interval instead of repeating the first runs' 10 s burst.
  */
+unsigned sched_first_spread_ms(unsigned n)
+{
+	uint64_t per = (uint64_t)n * SPREAD_PER_CHECK_MS;
+	uint64_t ms = per > SPREAD_MAX_MS ? SPREAD_MAX_MS : per;
+	uint64_t by_rate = ((uint64_t)n * 1000 + FIRST_RUNS_PER_S - 1) / FIRST_RUNS_PER_S;
+
+	if (by_rate > ms)
+		ms = by_rate;
+	return ms > UINT32_MAX ? UINT32_MAX : (unsigned)(ms ? ms : 1);
+}
+
 static void place_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sched *s = arg;
 	int64_t now = mp_now_us();
-	int64_t per = (int64_t)s->nplacing * SPREAD_PER_CHECK_MS;
-	uint32_t spread_ms = (uint32_t)(per > SPREAD_MAX_MS ? SPREAD_MAX_MS : per);
-	int64_t spread_us = scaled_us(s, spread_ms ? spread_ms : 1);
+	int64_t spread_us = scaled_us(s, sched_first_spread_ms((unsigned)s->nplacing));
 
 	(void)fd;
 	(void)what;

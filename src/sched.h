@@ -51,6 +51,13 @@ struct sched *sched_new(struct probe_env *env, unsigned max_in_flight, double ti
 void sched_free(struct sched *s);
 
 /*
+ * The window over which a batch of n new checks gets its first probes, in
+ * ms (before time_scale): 10 ms per check up to 10 s, and wider for more
+ * than 20 000 checks so that at most 2 000 first probes start per second.
+ */
+unsigned sched_first_spread_ms(unsigned n);
+
+/*
  * Schedule cc (from conf, which the item references) with its first probe
  * within the spread. user is the caller's, returned by sched_user().
  */
