@@ -21,14 +21,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fail() {
-	echo "FAIL ($mode): $*" >&2
-	echo "--- stdout" >&2
-	cat "$tmp/out" >&2 2>/dev/null
-	echo "--- stderr" >&2
-	cat "$tmp/err" >&2 2>/dev/null
-	exit 1
-}
+FAIL_WHAT=$mode
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/assert.sh"
 expect() { jq -e "$2" "$tmp/out" >/dev/null 2>&1 || fail "$1"; }
 wait_file() { for _ in $(seq 100); do [ -s "$1" ] && return 0; sleep 0.05; done; fail "no $1"; }
 

@@ -19,14 +19,8 @@ imap=${MP_IMAP_PORT:-11143}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-fail() {
-	echo "FAIL: $*" >&2
-	echo "--- stdout" >&2
-	cat "$tmp/out" >&2 2>/dev/null
-	echo "--- stderr" >&2
-	cat "$tmp/err" >&2 2>/dev/null
-	exit 1
-}
+FAIL_WHAT=$1
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/assert.sh"
 
 run() { # mailpulse check arguments; JSON lines in $tmp/out
 	timeout -k 5 45 "$MAILPULSE" check --json "$@" >"$tmp/out" 2>"$tmp/err"
