@@ -1,8 +1,10 @@
 /*
  * fuzz_cert.c - libFuzzer harness for what we read out of a server's
- * certificate: subject, issuer, dates, fingerprint and subjectAltNames.
- * Input: DER bytes. The strings must stay NUL-terminated inside their
- * fields and the SAN list printable.
+ * certificate: subject, issuer, dates, fingerprint and subjectAltNames,
+ * and the verdict cache's key over it (verify.c re-encodes every served
+ * certificate). Input: DER bytes. The strings must stay NUL-terminated
+ * inside their fields and the SAN list printable; the key must be the same
+ * for the same chain and host, and change with the host.
  */
 #include <openssl/x509.h>
 #include <stddef.h>
@@ -11,6 +13,7 @@
 #include <string.h>
 
 #include "tls.h"
+#include "verify.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -38,6 +41,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(memchr(sans, '\0', sizeof(sans)) != NULL);
 	for (const char *s = sans; *s; s++)
 		CHECK((unsigned char)*s >= 0x20 && (unsigned char)*s < 0x7f);
+
+	STACK_OF(X509) *sk = sk_X509_new_null();
+	X509_VERIFY_PARAM *pa = X509_VERIFY_PARAM_new(), *pb = X509_VERIFY_PARAM_new();
+	unsigned char k1[32], k2[32], k3[32];
+	CHECK(sk && pa && pb && sk_X509_push(sk, x) > 0 && sk_X509_push(sk, x) > 0);
+	CHECK(X509_VERIFY_PARAM_set1_host(pa, "mail.example.com", 0) == 1);
+	CHECK(X509_VERIFY_PARAM_set1_host(pb, "mail.example.org", 0) == 1);
+	/* A certificate OpenSSL parsed but cannot encode again has no key: never reused. */
+	if (verdict_key(sk, pa, k1) == 0) {
+		CHECK(verdict_key(sk, pa, k2) == 0 && memcmp(k1, k2, 32) == 0);
+		CHECK(verdict_key(sk, pb, k3) == 0 && memcmp(k1, k3, 32) != 0);
+	}
+	sk_X509_free(sk);
+	X509_VERIFY_PARAM_free(pa);
+	X509_VERIFY_PARAM_free(pb);
 	X509_free(x);
 	return 0;
 }
