@@ -3,10 +3,10 @@
 #
 #   bench/run.sh engine    engine per mode, floors (bare C, OpenSSL, raw crypto)
 #   bench/run.sh peers     blackbox_exporter, monitoring-plugins, one-shot check
-#   bench/run.sh all       both (about 2-3 minutes on 2 cores)
+#   bench/run.sh all       both (about 5 minutes on 2 cores)
 #   bench/run.sh profile   perf (or callgrind) of the engine and the TLS floor
 #   bench/run.sh sched     the real scheduler: lag at 10k checks/30 s (real time,
-#                          ~75 s), then the scale steps (~2 min); also: lag, scale
+#                          ~75 s), the scale steps (~2 min), 100k/60 s for 70 s; also: lag, scale
 #   bench/run.sh memory    RSS of 100k idle checks; RSS per in-flight probe (~40 s)
 #   bench/run.sh timing    time-to-greeting error against a 200 ms delay, idle and
 #                          with the loop at ~80 % CPU (~40 s)
