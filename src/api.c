@@ -32,6 +32,7 @@
 #include "store.h"
 #include "output.h"
 #include "duration.h"
+#include "isotime.h"
 
 #define DAY_MS  (86400LL * 1000)
 #define HOUR_MS (3600LL * 1000)
@@ -113,93 +114,19 @@ int api_error(struct evbuffer *out, int code, const char *error, const char *det
 
 /* ---- parameters -------------------------------------------------------------- */
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	unsigned yoe = (unsigned)(y - era * 400);
-	unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-static int digits(const char **p, int n, int *out)
-{
-	int v = 0;
-
-	for (int i = 0; i < n; i++) {
-		if ((*p)[i] < '0' || (*p)[i] > '9')
-			return -1;
-		v = v * 10 + ((*p)[i] - '0');
-	}
-	*p += n;
-	*out = v;
-	return 0;
-}
-
 /*
- * A time: unix milliseconds (digits only), or ISO 8601
- * YYYY-MM-DD[THH:MM[:SS[.fff]]][Z|+HH:MM|-HH:MM], UTC when no zone is
- * given. -1 when it is neither.
+ * A time: unix milliseconds (digits only), or ISO 8601 as isotime.h reads
+ * it (UTC when no zone is given). -1 when it is neither.
  */
 static int parse_time(const char *s, int64_t *ms)
 {
-	const char *p = s;
-	int y, mo, d, h = 0, mi = 0, sec = 0, frac = 0, tzh = 0, tzm = 0, sign = 0;
-
 	if (*s && strspn(s, "0123456789") == strlen(s)) {
 		if (strlen(s) > 15)
 			return -1;
 		*ms = strtoll(s, NULL, 10);
 		return 0;
 	}
-	if (digits(&p, 4, &y) < 0 || *p++ != '-' || digits(&p, 2, &mo) < 0 || *p++ != '-' ||
-	    digits(&p, 2, &d) < 0)
-		return -1;
-	if (*p == 'T' || *p == 't' || *p == ' ') {
-		p++;
-		if (digits(&p, 2, &h) < 0 || *p++ != ':' || digits(&p, 2, &mi) < 0)
-			return -1;
-		if (*p == ':') {
-			p++;
-			if (digits(&p, 2, &sec) < 0)
-				return -1;
-			if (*p == '.') {
-				int n = 0;
-
-				p++;
-				while (*p >= '0' && *p <= '9') {
-					if (n < 3)
-						frac = frac * 10 + (*p - '0');
-					n++;
-					p++;
-				}
-				if (n == 0)
-					return -1;
-				for (; n < 3; n++)
-					frac *= 10;
-			}
-		}
-		if (*p == 'Z' || *p == 'z') {
-			p++;
-		} else if (*p == '+' || *p == '-') {
-			sign = *p++ == '-' ? -1 : 1;
-			if (digits(&p, 2, &tzh) < 0)
-				return -1;
-			if (*p == ':')
-				p++;
-			if (digits(&p, 2, &tzm) < 0 || tzh > 23 || tzm > 59)
-				return -1;
-		}
-	}
-	if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-		return -1;
-	*ms = ((days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec -
-	        sign * (tzh * 3600 + tzm * 60)) *
-	       1000) +
-	      frac;
-	return 0;
+	return isotime_parse(s, 0, ms);
 }
 
 /* "24h", "7d", "30m", "2w", "1d12h" -> ms; -1 when not a window. */

@@ -38,6 +38,7 @@
 
 #include "line.h"
 #include "duration.h"
+#include "isotime.h"
 
 /* A configuration is hand-written: anything bigger is a mistake or an attack. */
 #define CONF_FILE_MAX   (64 * 1024 * 1024) /* 100,000 checks take about 12 MB */
@@ -2248,49 +2249,6 @@ static int parse_hhmm(const char *s, int allow_24)
 	return h * 60 + m;
 }
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	/* Howard Hinnant's algorithm: proleptic Gregorian, no timegm() needed. */
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	unsigned yoe = (unsigned)(y - era * 400);
-	unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-/* RFC 3339: 2026-12-01T22:00:00Z, seconds optional, Z or +hh:mm; ' ' for 'T' too. */
-static int parse_time(const char *s, int64_t *out)
-{
-	int y, mo, d, h, mi, sec = 0, n = 0, off = 0;
-	const char *p;
-	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-
-	if (sscanf(s, "%4d-%2d-%2d%*1[T ]%2d:%2d%n", &y, &mo, &d, &h, &mi, &n) != 5 || n != 16)
-		return -1;
-	p = s + n;
-	if (*p == ':') {
-		if (!(p[1] >= '0' && p[1] <= '9' && p[2] >= '0' && p[2] <= '9'))
-			return -1;
-		sec = (p[1] - '0') * 10 + (p[2] - '0');
-		p += 3;
-	}
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if ((*p == '+' || *p == '-') && parse_hhmm(p + 1, 0) >= 0) {
-		off = parse_hhmm(p + 1, 0) * (*p == '-' ? -1 : 1);
-		p += 6;
-	} else {
-		return -1;
-	}
-	if (*p || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || sec > 60)
-		return -1;
-	*out = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec -
-	       (int64_t)off * 60;
-	return 0;
-}
-
 static void fn_weekly(struct ld *l, struct section *s, const struct key *k, yaml_node_t *v)
 {
 	static const char *const days[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
@@ -2356,11 +2314,13 @@ static void fn_time(struct ld *l, struct section *s, const struct key *k, yaml_n
 	const char *a = scalar(v);
 	int64_t t;
 
-	if (!a || parse_time(a, &t) < 0) {
+	/* Seconds, as the windows are kept; a time of day and a zone are required. */
+	if (!a || isotime_parse(a, ISOTIME_NEED_ZONE, &t) < 0) {
 		err_at(l, v, "%s: \"%s\" is not a time such as 2026-12-01T22:00:00Z", k->name,
 		       a ? show(a).s : kind(v));
 		return;
 	}
+	t = t >= 0 ? t / 1000 : -((-t + 999) / 1000);
 	if (strcmp(k->name, "start") == 0)
 		w->start = t;
 	else

@@ -26,6 +26,7 @@
 #include "line.h"
 #include "store.h"
 #include "duration.h"
+#include "isotime.h"
 
 #define DEFAULT_STORE "/var/lib/mailpulse/mailpulse.db"
 #define SEC_MS        1000LL
@@ -168,82 +169,12 @@ static void fmt_duration(char *buf, size_t len, int64_t ms)
 		snprintf(buf, len, "%lldd %lldh", s / 86400, s % 86400 / 3600);
 }
 
-/* Exactly n ASCII digits. */
-static int digits(const char **p, int n, int *v)
-{
-	*v = 0;
-	for (int i = 0; i < n; i++) {
-		if ((*p)[i] < '0' || (*p)[i] > '9')
-			return -1;
-		*v = *v * 10 + ((*p)[i] - '0');
-	}
-	*p += n;
-	return 0;
-}
-
-/* YYYY-MM-DD[(T| )HH:MM[:SS[.fff]]][Z|+HH[:]MM|-HH[:]MM]; no zone is UTC. */
-static int parse_iso(const char *s, int64_t *ms)
-{
-	int y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0, sign = 0;
-	const char *p = s;
-	struct tm tm = {0}, back;
-	time_t t;
-
-	if (digits(&p, 4, &y) < 0 || *p++ != '-' || digits(&p, 2, &mo) < 0 || *p++ != '-' ||
-	    digits(&p, 2, &d) < 0)
-		return -1;
-	if (*p == 'T' || *p == 't' || *p == ' ') {
-		p++;
-		if (digits(&p, 2, &h) < 0 || *p++ != ':' || digits(&p, 2, &mi) < 0)
-			return -1;
-		if (*p == ':') {
-			p++;
-			if (digits(&p, 2, &sec) < 0)
-				return -1;
-			if (*p == '.' || *p == ',') {
-				p++;
-				if (*p < '0' || *p > '9')
-					return -1;
-				while (*p >= '0' && *p <= '9')
-					p++;
-			}
-		}
-	}
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		sign = *p++ == '-' ? -1 : 1;
-		if (digits(&p, 2, &oh) < 0)
-			return -1;
-		if (*p == ':')
-			p++;
-		if (*p && digits(&p, 2, &om) < 0)
-			return -1;
-		if (oh > 23 || om > 59)
-			return -1;
-	}
-	if (*p || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-		return -1;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	t = timegm(&tm);
-	/* timegm() normalizes 2024-02-31 to March: a date that moved did not exist. */
-	if (t == (time_t)-1 || !gmtime_r(&t, &back) || back.tm_mday != d)
-		return -1;
-	*ms = ((int64_t)t - (int64_t)sign * (oh * 3600 + om * 60)) * 1000;
-	return 0;
-}
-
 /* A duration back from now ("24h", "7d", "1h30m") or an ISO 8601 time. */
 static int parse_since(const char *s, int64_t now, int64_t *out)
 {
 	int64_t d;
 
-	if (parse_iso(s, out) == 0)
+	if (isotime_parse(s, 0, out) == 0)
 		return 0;
 	/* A hundred years back is further than any store goes. */
 	if (duration_parse(s, 100 * 366 * DAY_MS, &d) < 0 || d == 0)
