@@ -12,7 +12,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <openssl/crypto.h>
 #include <openssl/tls1.h>
@@ -302,83 +301,20 @@ static int is_host_name(const char *s)
 	return 1;
 }
 
-/*
- * The first line of path, without CR/LF, into dst. Reads at most what fits
- * so a wrong path (a log, /dev/zero) cannot make us read forever.
- */
 static int read_password_file(const char *path, char *dst, size_t dstsz, char *err, size_t errlen)
 {
-	char buf[CHECK_PASSWORD_MAX + 3], sh[128];
-	size_t len = 0, line;
-	struct stat st;
-	int fd, rc = -1;
-	char *nl;
+	char why[128], sh[128];
+	int world;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
+	if (secret_read_file(path, dst, dstsz, &world, why, sizeof(why)) < 0)
 		return usage_error(err, errlen, "--password-file %s: %s",
-		                   shown(sh, sizeof(sh), path), strerror(errno));
-	if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
-		usage_error(err, errlen, "--password-file %s: %s", shown(sh, sizeof(sh), path),
-		            S_ISDIR(st.st_mode) ? "is a directory" : strerror(errno));
-		goto out;
-	}
-	if (S_ISREG(st.st_mode) && (st.st_mode & S_IROTH))
+		                   shown(sh, sizeof(sh), path), why);
+	if (world)
 		fprintf(stderr,
 		        "mailpulse check: warning: --password-file %s is readable by every user "
 		        "(chmod 600 it)\n",
 		        shown(sh, sizeof(sh), path));
-	while (len < sizeof(buf) - 1) {
-		ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			usage_error(err, errlen, "--password-file %s: %s",
-			            shown(sh, sizeof(sh), path), strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (memchr(buf + len - (size_t)n, '\n', (size_t)n))
-			break;
-	}
-	buf[len] = '\0';
-	nl = memchr(buf, '\n', len);
-	line = nl ? (size_t)(nl - buf) : len;
-	if (!nl && len == sizeof(buf) - 1) {
-		usage_error(err, errlen,
-		            "--password-file %s: the first line is longer than %d bytes",
-		            shown(sh, sizeof(sh), path), CHECK_PASSWORD_MAX);
-		goto out;
-	}
-	if (line > 0 && buf[line - 1] == '\r')
-		line--;
-	if (line == 0) {
-		usage_error(err, errlen, "--password-file %s: the first line is empty",
-		            shown(sh, sizeof(sh), path));
-		goto out;
-	}
-	if (line >= dstsz) {
-		usage_error(err, errlen,
-		            "--password-file %s: the first line is longer than %d bytes",
-		            shown(sh, sizeof(sh), path), CHECK_PASSWORD_MAX);
-		goto out;
-	}
-	if (has_line_breaker(buf, line)) {
-		usage_error(err, errlen,
-		            "--password-file %s: the password contains a CR or NUL byte",
-		            shown(sh, sizeof(sh), path));
-		goto out;
-	}
-	memcpy(dst, buf, line);
-	dst[line] = '\0';
-	rc = 0;
-out:
-	OPENSSL_cleanse(buf, sizeof(buf));
-	close(fd);
-	return rc;
+	return 0;
 }
 
 /* Parse one --resolve HOST:ADDR[,ADDR...]; IPv6 addresses bare or in brackets. */

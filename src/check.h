@@ -7,10 +7,11 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "secret.h"
 #include "target.h"
 
 /* Longest password we read; LOGIN must still fit in PROTO_OUT_MAX. */
-#define CHECK_PASSWORD_MAX 512
+#define CHECK_PASSWORD_MAX SECRET_MAX
 
 enum check_format {
 	CHECK_OUT_HUMAN,

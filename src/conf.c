@@ -39,12 +39,12 @@
 #include "line.h"
 #include "duration.h"
 #include "isotime.h"
+#include "secret.h"
 
 /* A configuration is hand-written: anything bigger is a mistake or an attack. */
-#define CONF_FILE_MAX   (64 * 1024 * 1024) /* 100,000 checks take about 12 MB */
-#define CONF_SECRET_MAX 512
-#define CONF_NAME_MAX   64
-#define CONF_LABEL_MAX  64
+#define CONF_FILE_MAX  (64 * 1024 * 1024) /* 100,000 checks take about 12 MB */
+#define CONF_NAME_MAX  64
+#define CONF_LABEL_MAX 64
 /*
  * Aliases share nodes, so a small file can describe a huge tree ("billion
  * laughs"); the walk is bounded in depth by the tables, and in breadth by this.
@@ -713,70 +713,19 @@ static char *resolve_path(struct ld *l, const char *p)
 	return r;
 }
 
-/*
- * The first line of a file, without CR/LF, at most CONF_SECRET_MAX bytes.
- * Reads no further than that, so a wrong path (a log, /dev/zero) cannot
- * make us read forever.
- */
 static char *read_secret_file(struct ld *l, const yaml_node_t *v, const char *key,
                               const char *shownp, const char *path)
 {
-	char buf[CONF_SECRET_MAX + 3], *out = NULL, *nl;
-	size_t len = 0, line;
-	struct stat st;
-	int fd;
+	char buf[SECRET_MAX + 1], why[128], *out = NULL;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		err_at(l, v, "%s %s: %s", key, shownp, strerror(errno));
+	if (secret_read_file(path, buf, sizeof(buf), NULL, why, sizeof(why)) < 0) {
+		err_at(l, v, "%s %s: %s", key, shownp, why);
 		return NULL;
 	}
-	if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
-		err_at(l, v, "%s %s: %s", key, shownp,
-		       S_ISDIR(st.st_mode) ? "is a directory" : strerror(errno));
-		goto out;
-	}
-	while (len < sizeof(buf) - 1) {
-		ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err_at(l, v, "%s %s: %s", key, shownp, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (memchr(buf + len - (size_t)n, '\n', (size_t)n))
-			break;
-	}
-	buf[len] = '\0';
-	nl = memchr(buf, '\n', len);
-	line = nl ? (size_t)(nl - buf) : len;
-	if (line > 0 && buf[line - 1] == '\r')
-		line--;
-	if (line > CONF_SECRET_MAX) {
-		err_at(l, v, "%s %s: the first line is longer than %d bytes", key, shownp,
-		       CONF_SECRET_MAX);
-		goto out;
-	}
-	if (line == 0) {
-		err_at(l, v, "%s %s: the first line is empty", key, shownp);
-		goto out;
-	}
-	if (memchr(buf, '\0', line) || memchr(buf, '\r', line)) {
-		err_at(l, v, "%s %s: the first line contains a CR or NUL byte", key, shownp);
-		goto out;
-	}
-	out = mem_alloc(l->c, line + 1);
-	if (out) {
-		memcpy(out, buf, line);
-		out[line] = '\0';
-	}
-out:
-	OPENSSL_cleanse(buf, sizeof(buf));
-	close(fd);
+	out = mem_alloc(l->c, strlen(buf) + 1);
+	if (out)
+		memcpy(out, buf, strlen(buf) + 1);
+	explicit_bzero(buf, sizeof(buf));
 	return out;
 }
 
@@ -799,8 +748,8 @@ static char *read_secret_env(struct ld *l, const yaml_node_t *v, const char *key
 		err_at(l, v, "%s: %s is empty", key, name);
 		return NULL;
 	}
-	if (n > CONF_SECRET_MAX) {
-		err_at(l, v, "%s: %s is longer than %d bytes", key, name, CONF_SECRET_MAX);
+	if (n > SECRET_MAX) {
+		err_at(l, v, "%s: %s is longer than %d bytes", key, name, SECRET_MAX);
 		return NULL;
 	}
 	if (strpbrk(e, "\r\n")) {

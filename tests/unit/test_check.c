@@ -359,7 +359,7 @@ static void test_password_sources(void **state)
 	refused("the first line is empty", "--login", "probe", "--password-file", path, "imap://a",
 	        NULL);
 	write_file(path, "a\rb\n", 0600);
-	refused("the password contains a CR or NUL byte", "--login", "probe", "--password-file",
+	refused("the first line contains a CR or NUL byte", "--login", "probe", "--password-file",
 	        path, "imap://a", NULL);
 	assert_null(strstr(err, "a\rb"));
 
