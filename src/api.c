@@ -136,22 +136,32 @@ static int parse_window(const char *s, int64_t *ms)
 }
 
 /* Refuse parameters we do not know: a typo should not silently mean "no filter". */
-static int unknown_param(const struct evkeyvalq *q, const char *const *known, char *bad,
-                         size_t badlen)
+/*
+ * A query parameter not in known (NULL-terminated): 1 with msg saying
+ * which, escaped, and what is known; 0 when every parameter is known.
+ */
+static int unknown_param(const struct evkeyvalq *q, const char *const *known, char *msg,
+                         size_t msglen)
 {
 	const struct evkeyval *kv;
 
 	TAILQ_FOREACH(kv, q, next)
 	{
+		char bad[64];
+		size_t o;
 		int ok = 0;
 
 		for (const char *const *k = known; *k; k++)
 			if (strcmp(kv->key, *k) == 0)
 				ok = 1;
-		if (!ok) {
-			line_escape(bad, badlen, kv->key, strlen(kv->key));
-			return 1;
-		}
+		if (ok)
+			continue;
+		line_escape(bad, sizeof(bad), kv->key, strlen(kv->key));
+		o = (size_t)snprintf(msg, msglen, "unknown parameter \"%s\"; known:", bad);
+		for (const char *const *k = known; *k && o < msglen; k++)
+			o += (size_t)snprintf(msg + o, msglen - o, "%s %s", k == known ? "" : ",",
+			                      *k);
+		return 1;
 	}
 	return 0;
 }
@@ -407,16 +417,14 @@ int api_results(struct daemon *d, const char *name, const struct evkeyvalq *q, s
 	const char *lim = evhttp_find_header(q, "limit");
 	int64_t since = 0, until = 0;
 	long limit = 1000;
-	char err[256], bad[64];
+	char err[256];
 	struct store *s = daemon_store(d);
 	json_t *r;
 
 	if (!check_exists(d, name))
 		return api_error(out, 404, "not_found", "no check by that name");
-	if (unknown_param(q, known, bad, sizeof(bad))) {
-		snprintf(err, sizeof(err), "unknown parameter \"%s\"; known: from, to, limit", bad);
+	if (unknown_param(q, known, err, sizeof(err)))
 		return api_error(out, 400, "bad_parameter", err);
-	}
 	if (from && parse_time(from, &since) < 0)
 		return api_error(out, 400, "bad_parameter",
 		                 "from: expected ISO 8601 (2025-03-01T12:00:00Z) or unix ms");
@@ -454,15 +462,13 @@ int api_uptime(struct daemon *d, const char *name, const struct evkeyvalq *q, st
 	const char *w = evhttp_find_header(q, "window"), *by = evhttp_find_header(q, "by");
 	int64_t window = DAY_MS, now = now_ms();
 	struct store *s = daemon_store(d);
-	char err[256], bad[64];
+	char err[256];
 	json_t *o;
 
 	if (!check_exists(d, name))
 		return api_error(out, 404, "not_found", "no check by that name");
-	if (unknown_param(q, known, bad, sizeof(bad))) {
-		snprintf(err, sizeof(err), "unknown parameter \"%s\"; known: window, by", bad);
+	if (unknown_param(q, known, err, sizeof(err)))
 		return api_error(out, 400, "bad_parameter", err);
-	}
 	if (w && parse_window(w, &window) < 0)
 		return api_error(out, 400, "bad_parameter",
 		                 "window: expected a duration such as 24h, 7d, 30d (at most 400d)");
@@ -524,14 +530,11 @@ int api_incidents(struct daemon *d, const struct evkeyvalq *q, struct evbuffer *
 	int64_t since = now_ms() - 30 * DAY_MS;
 	long limit = 100;
 	struct store *s = daemon_store(d);
-	char err[256], bad[64];
+	char err[256];
 	json_t *r;
 
-	if (unknown_param(q, known, bad, sizeof(bad))) {
-		snprintf(err, sizeof(err), "unknown parameter \"%s\"; known: check, since, limit",
-		         bad);
+	if (unknown_param(q, known, err, sizeof(err)))
 		return api_error(out, 400, "bad_parameter", err);
-	}
 	if (check && (!*check || strlen(check) > 64 ||
 	              strspn(check, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	                            "0123456789._-") != strlen(check)))

@@ -84,6 +84,17 @@ expect_error 400 GET '/api/v1/checks/pop-ok/results?to=1&from=2'
 expect_error 400 GET '/api/v1/checks/pop-ok/results?limit=10001'
 expect_error 400 GET '/api/v1/checks/pop-ok/results?limit=-1'
 expect_error 400 GET '/api/v1/checks/pop-ok/results?limit=ten'
+expect_error 400 GET '/api/v1/checks/pop-ok/results?from=2026-02-29'
+# An unknown parameter is named with the ones that are known.
+expect_error 400 GET '/api/v1/checks/pop-ok/results?limit=2&frm=1'
+jq -e '.detail == "unknown parameter \"frm\"; known: from, to, limit"' "$tmp/body" >/dev/null ||
+	fail "unknown parameter: $(cat "$tmp/body")"
+expect_error 400 GET '/api/v1/checks/pop-ok/uptime?windw=1d'
+jq -e '.detail | endswith("known: window, by")' "$tmp/body" >/dev/null ||
+	fail "unknown uptime parameter: $(cat "$tmp/body")"
+expect_error 400 GET '/api/v1/incidents?sinse=1'
+jq -e '.detail | endswith("known: check, since, limit")' "$tmp/body" >/dev/null ||
+	fail "unknown incidents parameter: $(cat "$tmp/body")"
 expect_error 400 GET '/api/v1/checks/pop-ok/results?lmit=10'
 expect_error 400 GET '/api/v1/checks/pop-ok/results?%zz'
 expect_code 200 GET '/api/v1/checks/pop-ok/results?limit=10000'
