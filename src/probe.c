@@ -125,20 +125,31 @@ static void libevent_log(int severity, const char *msg)
 		fprintf(stderr, "mailpulse: libevent: %s\n", msg);
 }
 
-/* Why a lookup failed, in words an admin can act on. */
-static const char *dns_error_text(int err)
+/*
+ * Why a lookup failed, in words an admin can act on. libevent folds
+ * SERVFAIL, refusals, malformed answers and its own give-up after its
+ * retries into one code, so the time the lookup took goes with it: 0.0 s
+ * is an answer that said no, seconds are silence.
+ */
+static void dns_error_text(int err, int64_t took_us, char *dst, size_t dstsz)
 {
 	switch (err) {
 	case EVUTIL_EAI_NONAME:
-		return "no such name (NXDOMAIN)";
+		snprintf(dst, dstsz, "no such name (NXDOMAIN)");
+		break;
 	case EVUTIL_EAI_FAIL:
-		return "the resolver failed (SERVFAIL, a refusal or a malformed answer)";
 	case EVUTIL_EAI_AGAIN:
-		return "the resolver did not answer (try again later)";
+		snprintf(dst, dstsz,
+		         "no usable answer from the resolver in %.1f s (SERVFAIL, a refusal, a "
+		         "malformed answer, or none)",
+		         (double)took_us / 1e6);
+		break;
 	case EVUTIL_EAI_MEMORY:
-		return "out of memory";
+		snprintf(dst, dstsz, "out of memory");
+		break;
 	default:
-		return evutil_gai_strerror(err);
+		snprintf(dst, dstsz, "%s", evutil_gai_strerror(err));
+		break;
 	}
 }
 
@@ -1013,14 +1024,18 @@ static void dns_cb(int err, struct evutil_addrinfo *ai, void *arg)
 	p->dnsreq = NULL;
 	result_phase(&p->res, MP_PH_DNS, mp_now_us());
 	if (err) {
-		if (p->ai_ours)
+		char why[160];
+
+		if (p->ai_ours) {
 			result_fail(&p->res, MP_R_DNS, "no usable --resolve address for %s%s",
 			            p->c->target.host,
 			            p->c->family != AF_UNSPEC ? " in the chosen address family"
 			                                      : "");
-		else
+		} else {
+			dns_error_text(err, p->res.phase_us[MP_PH_DNS], why, sizeof(why));
 			result_fail(&p->res, MP_R_DNS, "cannot resolve %s: %s", p->c->target.host,
-			            dns_error_text(err));
+			            why);
+		}
 		probe_finish(p);
 		return;
 	}
