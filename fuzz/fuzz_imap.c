@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "line.h"
 #include "probe_imap.h"
 #include "probe_pop3.h"
@@ -28,8 +29,6 @@
 #define FUZZ_OPS imap_ops
 #endif
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 /* Quotable, needs escaping, 8-bit (AUTHENTICATE PLAIN), CRLF (never sendable in POP3). */
 static const char *const passwords[4] = {
     "secret-pw-1",
@@ -37,12 +36,6 @@ static const char *const passwords[4] = {
     "s\xc3\xa9\x63ret-pw-3",
     "secret-pw-4\r\nA9 DELETE INBOX",
 };
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			abort();                                                                   \
-	} while (0)
 
 /* memmem is a GNU extension; this is the portable, quadratic one (inputs are small). */
 static int contains(const void *hay, size_t n, const void *needle, size_t k)
