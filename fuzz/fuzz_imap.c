@@ -11,7 +11,9 @@
  *   byte 1: bit 0 implicit TLS, bit 1 expect greeting text "Dovecot",
  *           bit 2 expect capabilities, bits 3-4 password variant
  * Lines are cut with line_scan, as the driver does; a NUL or an overlong
- * line ends the session there, as it would for the driver.
+ * line ends the session there, as it would for the driver. After
+ * PROTO_LITERAL the announced octets are taken whole, CR and LF included,
+ * as the driver takes them; input that ends first ends the session.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -80,6 +82,8 @@ static enum proto_next drain(const struct proto_ops *ops, void *p, enum proto_ne
 
 	CHECK(o->len < sizeof(o->buf));
 	CHECK(nx != PROTO_TLS || o->len == 0);
+	/* Only a core with literals asks for one, and never for more than a line's cap. */
+	CHECK(nx != PROTO_LITERAL || (ops->on_literal && ops->literal_len(p) <= LINE_MAX_LEN));
 	/* Every queued command is whole: it ends in CRLF. */
 	CHECK(o->len == 0 ||
 	      (o->len >= 2 && o->buf[o->len - 2] == '\r' && o->buf[o->len - 1] == '\n'));
@@ -130,6 +134,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	enum proto_next nx = drain(ops, p, ops->start(p, c.target.implicit_tls, now));
 	while (nx != PROTO_CLOSE && n > 0) {
+		if (nx == PROTO_LITERAL) {
+			size_t k = ops->literal_len(p);
+			if (k > n)
+				break;
+			/* Exact size again, so ASan sees any read past the literal. */
+			char *b = malloc(k ? k : 1);
+			if (!b)
+				break;
+			memcpy(b, in, k);
+			now += 1000;
+			nx = drain(ops, p, ops->on_literal(p, b, k, now));
+			free(b);
+			check_result(&r);
+			in += k;
+			n -= k;
+			continue;
+		}
 		size_t len, eol;
 		if (line_scan((const char *)in, n, &len, &eol) != LINE_FOUND)
 			break;

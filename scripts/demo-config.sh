@@ -2,18 +2,21 @@
 # demo-config.sh DIR: print the demo's configuration, which watches the
 # private Dovecot started by dovecot-private.sh in DIR/dovecot in all six
 # modes, plus a mailbox login. Ports come from MP_IMAP_PORT etc. as for
-# dovecot-private.sh. Used by scripts/demo.sh and by the daemon's tests.
+# dovecot-private.sh, the dashboard's from MP_DASHBOARD_PORT (default 8080).
+# Used by scripts/demo.sh and by the daemon's tests.
 set -euo pipefail
 dir=${1:?usage: demo-config.sh DIR}
 imap=${MP_IMAP_PORT:-10143} imaps=${MP_IMAPS_PORT:-10993}
 pop3=${MP_POP3_PORT:-10110} pop3s=${MP_POP3S_PORT:-10995}
+dash=${MP_DASHBOARD_PORT:-8080}
 ca=$dir/dovecot/ca.crt
 cat <<YAML
 # The mailpulse demo: a private Dovecot on 127.0.0.1, watched in all six modes.
 location: demo
 store: $dir/mailpulse.db
 http:
-  listen: 127.0.0.1:8080
+  listen: 127.0.0.1:$dash
+  dashboard_url: http://127.0.0.1:$dash
 defaults:
   interval: 30s
   timeout: 10s

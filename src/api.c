@@ -216,8 +216,11 @@ static json_t *last_json(const struct mon_last *l, int detail)
 	set(o, "time", jtime(l->ts_ms));
 	set(o, "ts_ms", json_integer(l->ts_ms));
 	set(o, "status", jstr(result_status_name(l->status)));
+	set(o, "severity", jstr(result_severity_name(l->severity)));
 	set(o, "reason", jstr(result_reason_name(l->reason)));
 	set(o, "message", jstr(l->message));
+	/* Findings that leave the status as it is (posture: report) are still findings. */
+	set(o, "warnings", split_json(l->warnings, "\n"));
 	set(o, "address", l->address && *l->address ? jstr(l->address) : json_null());
 	set(o, "time_to_greeting_ms", jms(l->ttg_us));
 	set(o, "timings_ms", timings_json(l));
@@ -229,6 +232,11 @@ static json_t *last_json(const struct mon_last *l, int detail)
 	set(o, "cert_subject",
 	    l->tls_used && l->cert_subject && *l->cert_subject ? jstr(l->cert_subject)
 	                                                       : json_null());
+	/* The TLS fields above outlive an outage: when they were seen. */
+	set(o, "cert_seen",
+	    l->tls_used && l->tls_seen_ms > 0 ? jtime(l->tls_seen_ms) : json_null());
+	set(o, "cert_seen_ms",
+	    l->tls_used && l->tls_seen_ms > 0 ? json_integer(l->tls_seen_ms) : json_null());
 	if (!detail)
 		return o;
 	set(o, "greeting", l->greeting && *l->greeting ? jstr(l->greeting) : json_null());
@@ -255,7 +263,26 @@ static json_t *tls_json(const struct mon_last *l)
 	set(o, "sans", split_json(l->cert_sans, ", "));
 	set(o, "not_after", l->cert_not_after > 0 ? jtime(l->cert_not_after * 1000) : json_null());
 	set(o, "days_left", l->cert_not_after > 0 ? json_integer(l->cert_days_left) : json_null());
+	set(o, "seen", jtime(l->tls_seen_ms));
+	set(o, "seen_ms", json_integer(l->tls_seen_ms));
+	set(o, "current", json_boolean(l->tls_seen_ms == l->ts_ms));
 	return o;
+}
+
+/*
+ * The maintenance window cc is in at now (unix ms): {"window", "until",
+ * "until_ms"}, or null. Notifications are held back until then and results
+ * are left out of uptime.
+ */
+static json_t *maint_json(const struct conf *c, const struct conf_check *cc, int64_t now)
+{
+	int64_t until;
+	const struct conf_window *w = conf_maintenance(c, cc, now / 1000, &until);
+
+	if (!w)
+		return json_null();
+	return json_pack("{s:o, s:o, s:I}", "window", jstr(w->name), "until", jtime(until * 1000),
+	                 "until_ms", (json_int_t)(until * 1000));
 }
 
 /* Uptime percentage over [now - window, now); null when nothing was recorded. */
@@ -309,11 +336,15 @@ static json_t *check_json(struct daemon *d, const struct mon_info *mi, int detai
 	set(o, "labels", labels_json(cc));
 	set(o, "location", jstr(c->location));
 	set(o, "state", jstr(state_status_name(mi->st->status)));
+	set(o, "severity",
+	    jstr(mi->st->status == MP_UNKNOWN ? "unknown"
+	                                      : result_severity_name(mi->st->severity)));
 	set(o, "since", mi->st->since_ms > 0 ? jtime(mi->st->since_ms) : json_null());
 	set(o, "since_ms", mi->st->since_ms > 0 ? json_integer(mi->st->since_ms) : json_null());
 	set(o, "reason", jstr(result_reason_name(mi->st->reason)));
 	set(o, "message", mi->last ? jstr(mi->last->message) : json_null());
 	set(o, "incident_open", json_boolean(mi->st->incident_open));
+	set(o, "maintenance", maint_json(c, cc, now));
 	set(o, "running", json_boolean(mi->running));
 	set(o, "probes", json_integer((json_int_t)mi->probes));
 	set(o, "interval_ms", json_integer(cc->interval_ms));
@@ -410,10 +441,28 @@ static int check_exists(struct daemon *d, const char *name)
 	return daemon_get_check(d, name, exists_cb, &found) == 0 && found;
 }
 
+/*
+ * ?from=&to= into [*since, *until); each keeps its value when not given,
+ * and with both given, to must be after from. Returns NULL, or what was
+ * wrong.
+ */
+static const char *parse_range(const struct evkeyvalq *q, int64_t *since, int64_t *until)
+{
+	const char *from = evhttp_find_header(q, "from"), *to = evhttp_find_header(q, "to");
+
+	if (from && parse_time(from, since) < 0)
+		return "from: expected ISO 8601 (2025-03-01T12:00:00Z) or unix ms";
+	if (to && parse_time(to, until) < 0)
+		return "to: expected ISO 8601 (2025-03-01T12:00:00Z) or unix ms";
+	if ((to || *until > 0) && *until <= *since)
+		return "to must be after from";
+	return NULL;
+}
+
 int api_results(struct daemon *d, const char *name, const struct evkeyvalq *q, struct evbuffer *out)
 {
 	static const char *const known[] = {"from", "to", "limit", NULL};
-	const char *from = evhttp_find_header(q, "from"), *to = evhttp_find_header(q, "to");
+	const char *why;
 	const char *lim = evhttp_find_header(q, "limit");
 	int64_t since = 0, until = 0;
 	long limit = 1000;
@@ -425,14 +474,8 @@ int api_results(struct daemon *d, const char *name, const struct evkeyvalq *q, s
 		return api_error(out, 404, "not_found", "no check by that name");
 	if (unknown_param(q, known, err, sizeof(err)))
 		return api_error(out, 400, "bad_parameter", err);
-	if (from && parse_time(from, &since) < 0)
-		return api_error(out, 400, "bad_parameter",
-		                 "from: expected ISO 8601 (2025-03-01T12:00:00Z) or unix ms");
-	if (to && parse_time(to, &until) < 0)
-		return api_error(out, 400, "bad_parameter",
-		                 "to: expected ISO 8601 (2025-03-01T12:00:00Z) or unix ms");
-	if (to && until <= since)
-		return api_error(out, 400, "bad_parameter", "to must be after from");
+	if ((why = parse_range(q, &since, &until)))
+		return api_error(out, 400, "bad_parameter", why);
 	if (lim) {
 		char *end;
 
@@ -448,7 +491,7 @@ int api_results(struct daemon *d, const char *name, const struct evkeyvalq *q, s
 	if (!r && errno == ENOENT) {
 		/* Configured but nothing recorded yet. */
 		r = json_pack("{s:s, s:o, s:o, s:[]}", "check", name, "since", jtime(since),
-		              "until", to ? jtime(until) : json_null(), "results");
+		              "until", until > 0 ? jtime(until) : json_null(), "results");
 	} else if (!r) {
 		log_msg(LOG_WARNING, "http: results of %s: %s", name, err);
 		return api_error(out, 500, "store", err);
@@ -481,9 +524,10 @@ int api_uptime(struct daemon *d, const char *name, const struct evkeyvalq *q, st
 		return api_error(out, 503, "unavailable", "the store is not open");
 	o = store_q_uptime(s, name, now - window, 0, err, sizeof(err));
 	if (!o && errno == ENOENT) {
-		o = json_pack("{s:s, s:o, s:I, s:i, s:i, s:n, s:b}", "check", name, "since",
-		              jtime(now - window), "since_ms", (json_int_t)(now - window), "probes",
-		              0, "up", 0, "uptime_pct", "from_rollups", 0);
+		o = json_pack("{s:s, s:o, s:I, s:i, s:i, s:n, s:b, s:i, s:n}", "check", name,
+		              "since", jtime(now - window), "since_ms", (json_int_t)(now - window),
+		              "probes", 0, "up", 0, "uptime_pct", "from_rollups", 0,
+		              "maintenance_probes", 0, "maintenance_pct");
 	} else if (!o) {
 		log_msg(LOG_WARNING, "http: uptime of %s: %s", name, err);
 		return api_error(out, 500, "store", err);
@@ -514,12 +558,55 @@ int api_uptime(struct daemon *d, const char *name, const struct evkeyvalq *q, st
 			set(day, "up", u ? json_incref(json_object_get(u, "up")) : json_integer(0));
 			set(day, "uptime_pct",
 			    u ? json_incref(json_object_get(u, "uptime_pct")) : json_null());
+			set(day, "maintenance_probes",
+			    u ? json_incref(json_object_get(u, "maintenance_probes"))
+			      : json_integer(0));
 			json_decref(u);
 			json_array_append_new(days, day);
 		}
 		set(o, "days", days);
 	}
 	return send_json(out, 200, o);
+}
+
+int api_series(struct daemon *d, const char *name, const struct evkeyvalq *q, struct evbuffer *out)
+{
+	static const char *const known[] = {"from", "to", "bucket", NULL};
+	const char *why;
+	const char *bk = evhttp_find_header(q, "bucket");
+	int64_t now = now_ms(), since = now - 7 * DAY_MS, until = now, bucket = HOUR_MS;
+	struct store *s = daemon_store(d);
+	char err[256];
+	json_t *r;
+
+	if (!check_exists(d, name))
+		return api_error(out, 404, "not_found", "no check by that name");
+	if (unknown_param(q, known, err, sizeof(err)))
+		return api_error(out, 400, "bad_parameter", err);
+	if ((why = parse_range(q, &since, &until)))
+		return api_error(out, 400, "bad_parameter", why);
+	if (bk && (parse_window(bk, &bucket) < 0 || bucket % HOUR_MS))
+		return api_error(out, 400, "bad_parameter",
+		                 "bucket: expected whole hours such as 1h, 6h, 1d");
+	/* Buckets start at multiples of their size, as the store counts them. */
+	since -= (since % bucket + bucket) % bucket;
+	if ((until - since + bucket - 1) / bucket > STORE_SERIES_MAX)
+		return api_error(out, 400, "bad_parameter",
+		                 "from and to span more than 2000 buckets: use a larger bucket");
+	if (!s)
+		return api_error(out, 503, "unavailable", "the store is not open");
+	r = store_q_series(s, name, since, until, bucket, err, sizeof(err));
+	if (!r && errno == ENOENT) {
+		/* Configured but nothing recorded yet. */
+		r = json_pack("{s:s, s:o, s:I, s:o, s:I, s:I, s:[]}", "check", name, "since",
+		              jtime(since), "since_ms", (json_int_t)since, "until", jtime(until),
+		              "until_ms", (json_int_t)until, "bucket_ms", (json_int_t)bucket,
+		              "buckets");
+	} else if (!r) {
+		log_msg(LOG_WARNING, "http: series of %s: %s", name, err);
+		return api_error(out, 500, "store", err);
+	}
+	return send_json(out, 200, r);
 }
 
 int api_incidents(struct daemon *d, const struct evkeyvalq *q, struct evbuffer *out)
@@ -637,6 +724,8 @@ enum fam {
 	F_PROBES,
 	F_FAILURES,
 	F_RUNNING,
+	F_SEVERITY,
+	F_WARNINGS,
 	F__COUNT
 };
 
@@ -654,11 +743,18 @@ static const struct {
                "From the TCP connect to the complete greeting line, last probe."},
     [F_CERT] = {"mailpulse_cert_expiry_timestamp_seconds", "gauge",
                 "When the first certificate of the served chain expires (unix time)."},
-    [F_TLS] = {"mailpulse_tls_version_info", "gauge", "The TLS version the last probe negotiated."},
+    [F_TLS] = {"mailpulse_tls_version_info", "gauge",
+               "The TLS version negotiated by the last probe that was shown a certificate."},
     [F_PROBES] = {"mailpulse_probes_total", "counter", "Probes finished since the daemon started."},
     [F_FAILURES] = {"mailpulse_probe_failures_total", "counter",
                     "Probes that were not up since the daemon started, by reason."},
     [F_RUNNING] = {"mailpulse_probe_running", "gauge", "1 while a probe of the check runs."},
+    [F_SEVERITY] = {"mailpulse_check_severity", "gauge",
+                    "The confirmed severity of the check (what the admin is told): 1 for the "
+                    "current one, 0 for the others. Critical may come with a degraded state."},
+    [F_WARNINGS] = {"mailpulse_probe_warnings", "gauge",
+                    "Findings of the last probe that leave its status as it is (plaintext "
+                    "login offered before TLS, another address tried)."},
 };
 
 struct prom_ctx {
@@ -684,6 +780,24 @@ static void prom_cb(const struct mon_info *mi, void *arg)
 		for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
 			prom_check(o, fams[F_STATE].name, mi->name, p->location, "state",
 			           state_status_name(states[i]), mi->st->status == states[i]);
+		break;
+	case F_SEVERITY:
+		for (int i = MP_SEV_OK; i <= MP_SEV_UNKNOWN; i++) {
+			enum mp_severity cur =
+			    mi->st->status == MP_UNKNOWN ? MP_SEV_UNKNOWN : mi->st->severity;
+			prom_check(o, fams[F_SEVERITY].name, mi->name, p->location, "severity",
+			           result_severity_name((enum mp_severity)i),
+			           cur == (enum mp_severity)i);
+		}
+		break;
+	case F_WARNINGS:
+		if (l) {
+			/* One per line: none, or one more than the newlines. */
+			int n = l->warnings && *l->warnings;
+			for (const char *w = n ? l->warnings : ""; (w = strchr(w, '\n')); w++)
+				n++;
+			prom_check(o, fams[F_WARNINGS].name, mi->name, p->location, NULL, NULL, n);
+		}
 		break;
 	case F_DURATION:
 		for (int ph = 0; l && ph < MP_PH__COUNT; ph++)
@@ -833,8 +947,43 @@ static void status_cb(const struct mon_info *mi, void *arg)
 	sc->shown++;
 	evbuffer_add_printf(sc->out, "<tr><td class=\"name\">");
 	api_html_escape(sc->out, mi->name);
-	evbuffer_add_printf(sc->out, "</td><td><span class=\"badge s-%s\">%s</span></td>", state,
-	                    state);
+	/*
+	 * The public speaks of what users get. A certificate close to expiry or
+	 * a posture finding is the admin's concern, not an outage or a slowdown:
+	 * operational, with a notice for the certificate.
+	 */
+	const char *shown = state, *cls = state, *notice = NULL;
+	if (mi->st->status == MP_UP) {
+		shown = "operational";
+	} else if (mi->st->status == MP_DEGRADED) {
+		if (mi->st->reason == MP_R_SLOW) {
+			shown = "degraded performance";
+		} else {
+			shown = "operational";
+			cls = "up";
+			if (mi->st->reason == MP_R_CERT_EXPIRING)
+				notice = "certificate renewal due";
+		}
+	} else if (mi->st->status == MP_DOWN) {
+		shown = "outage";
+	}
+	evbuffer_add_printf(sc->out, "</td><td><span class=\"badge s-%s\">%s</span>", cls, shown);
+	if (notice)
+		evbuffer_add_printf(sc->out, " <span class=\"notice\">%s</span>", notice);
+	/* A window under way says so, and until when; its name is the admin's, not shown. */
+	int64_t until;
+	if (conf_maintenance(c, mi->cc, now / 1000, &until)) {
+		char when[40];
+		time_t t = (time_t)until;
+		struct tm tm;
+
+		if (!gmtime_r(&t, &tm) || !strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm))
+			snprintf(when, sizeof(when), "?");
+		evbuffer_add_printf(
+		    sc->out, " <span class=\"notice maint\">scheduled maintenance until %s</span>",
+		    when);
+	}
+	evbuffer_add_printf(sc->out, "</td>");
 	for (size_t i = 0; i < sizeof(win) / sizeof(win[0]); i++) {
 		json_t *u = uptime_pct(s, mi->name, win[i].ms, now);
 
@@ -872,7 +1021,8 @@ int api_status_page(struct daemon *d, struct evbuffer *out)
 	if (!sc.shown)
 		evbuffer_add_printf(out, "<tr><td colspan=\"4\">Nothing to show.</td></tr>\n");
 	evbuffer_add_printf(out,
-	                    "</tbody></table><p class=\"muted\">Updated %s</p></main>"
+	                    "</tbody></table><p class=\"muted\">Uptime leaves out scheduled "
+	                    "maintenance. Updated %s</p></main>"
 	                    "</body></html>\n",
 	                    when);
 	return 200;

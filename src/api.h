@@ -30,6 +30,8 @@ int api_check(struct daemon *d, const char *name, struct evbuffer *out);
 int api_results(struct daemon *d, const char *name, const struct evkeyvalq *q,
                 struct evbuffer *out);
 int api_uptime(struct daemon *d, const char *name, const struct evkeyvalq *q, struct evbuffer *out);
+/* Probes in buckets from raw results and roll-ups: the dashboard's long ranges. */
+int api_series(struct daemon *d, const char *name, const struct evkeyvalq *q, struct evbuffer *out);
 int api_incidents(struct daemon *d, const struct evkeyvalq *q, struct evbuffer *out);
 int api_run(struct daemon *d, const char *name, struct evbuffer *out);
 int api_health(struct daemon *d, struct evbuffer *out);

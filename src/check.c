@@ -50,6 +50,8 @@ enum {
 	OPT_INSECURE,
 	OPT_CERT_WARN,
 	OPT_CERT_CRIT,
+	OPT_CERT_LIFETIME,
+	OPT_NO_CERT_LIFETIME,
 	OPT_LOGIN,
 	OPT_PASSWORD_FILE,
 	OPT_ALLOW_PLAINTEXT_AUTH,
@@ -74,6 +76,8 @@ static const struct option long_opts[] = {
     {"insecure", no_argument, NULL, OPT_INSECURE},
     {"cert-warn", required_argument, NULL, OPT_CERT_WARN},
     {"cert-crit", required_argument, NULL, OPT_CERT_CRIT},
+    {"cert-lifetime", no_argument, NULL, OPT_CERT_LIFETIME},
+    {"no-cert-lifetime", no_argument, NULL, OPT_NO_CERT_LIFETIME},
     {"login", required_argument, NULL, OPT_LOGIN},
     {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
     {"allow-plaintext-auth", no_argument, NULL, OPT_ALLOW_PLAINTEXT_AUTH},
@@ -115,8 +119,9 @@ void check_usage(FILE *f)
 	      "                           switch, one backend of a pool); repeatable\n"
 	      "      --timeout SECONDS    deadline for the whole probe, DNS to logout\n"
 	      "                           (0.1 to 3600, decimals allowed; default 30)\n"
-	      "      --warn-ms N          degraded when the greeting takes over N ms\n"
-	      "      --crit-ms N          down when the greeting takes over N ms\n"
+	      "      --warn-ms N          warning (degraded) when the greeting takes over N ms\n"
+	      "      --crit-ms N          critical when the greeting takes over N ms; the\n"
+	      "                           service still works, so its status is degraded\n"
 	      "                           (both off by default; each below the timeout,\n"
 	      "                           --crit-ms not below --warn-ms)\n"
 	      "\n"
@@ -139,10 +144,16 @@ void check_usage(FILE *f)
 	      "                           default) or 1.3\n"
 	      "      --insecure           do not fail on an untrusted or mismatched\n"
 	      "                           certificate; still show what was served\n"
-	      "      --cert-warn DAYS     degraded when a certificate of the chain expires\n"
-	      "                           within DAYS days (default 14)\n"
-	      "      --cert-crit DAYS     down when it expires within DAYS days (default 7;\n"
-	      "                           not above --cert-warn)\n"
+	      "      --cert-warn DAYS     warning (degraded) when a certificate of the chain\n"
+	      "                           expires within DAYS days (default 14)\n"
+	      "      --cert-crit DAYS     critical when it expires within DAYS days (default\n"
+	      "                           7; not above --cert-warn); users still connect, so\n"
+	      "                           the status is degraded, not down\n"
+	      "      --no-cert-lifetime   without --cert-warn, a leaf with under a third of\n"
+	      "                           its life left is a warning too (an ACME renewal\n"
+	      "                           that failed); this turns that rule off. An explicit\n"
+	      "                           --cert-warn also turns it off, unless\n"
+	      "                           --cert-lifetime is given as well\n"
 	      "\n"
 	      "Login (optional):\n"
 	      "      --login USER         log in as USER and count the messages in INBOX\n"
@@ -164,12 +175,18 @@ void check_usage(FILE *f)
 	      "  -h, --help               show this help and exit\n"
 	      "      --version            show the version and exit\n"
 	      "\n"
-	      "Exit status (the worst over all URLs):\n"
-	      "  0  up        OK        every server answered as expected\n"
-	      "  1  degraded  WARNING   works, but slow, expiring certificate or a finding\n"
-	      "  2  down      CRITICAL  refused, timed out, bad TLS, wrong greeting, ...\n"
-	      "  3  unknown   UNKNOWN   usage error, or our side failed (no judgement)\n"
-	      "Any down URL gives 2; else any degraded gives 1; else any unknown gives 3.\n"
+	      "Status (what users get) and severity (what the admin is told):\n"
+	      "  up        works as expected                         severity ok\n"
+	      "  degraded  works, with a finding: slow, certificate  severity warning, or\n"
+	      "            expiring, passwords before TLS...         critical past --crit-ms\n"
+	      "                                                      or --cert-crit\n"
+	      "  down      users cannot use it: refused, timed out,  severity critical\n"
+	      "            bad TLS, wrong greeting, login refused...\n"
+	      "  unknown   our side failed: no judgement             severity unknown\n"
+	      "\n"
+	      "Exit status, from the severity (the worst over all URLs):\n"
+	      "  0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also for a usage error).\n"
+	      "Any critical URL gives 2; else any warning gives 1; else any unknown gives 3.\n"
 	      "\n"
 	      "Examples:\n"
 	      "  mailpulse check imaps://mail.example.com pop3s://mail.example.com\n"
@@ -481,6 +498,7 @@ int check_parse_args(int argc, char **argv, struct check_opts *o, char *err, siz
 {
 	struct check *c = &o->base;
 	int set4 = 0, set6 = 0, json = 0, nagios = 0, cert_warn_set = 0, cert_crit_set = 0;
+	int life_rule = -1; /* -1: not said; the default follows --cert-warn */
 	const char *password_file = NULL;
 	char sh[128];
 	unsigned long v;
@@ -626,6 +644,10 @@ int check_parse_args(int argc, char **argv, struct check_opts *o, char *err, siz
 				cert_crit_set = 1;
 			}
 			break;
+		case OPT_CERT_LIFETIME:
+		case OPT_NO_CERT_LIFETIME:
+			life_rule = ch == OPT_CERT_LIFETIME;
+			break;
 		case OPT_LOGIN:
 			if (!*a || has_control(a))
 				rc = usage_error(
@@ -691,6 +713,8 @@ int check_parse_args(int argc, char **argv, struct check_opts *o, char *err, siz
 	if (cross_check(o, set4, set6, json, nagios, cert_warn_set, cert_crit_set, password_file,
 	                err, errlen) < 0)
 		return -1;
+	/* An explicit warning horizon is the admin's rule; the lifetime rule then stays out. */
+	o->base.cert_life_rule = life_rule >= 0 ? life_rule : !cert_warn_set;
 	return parse_urls(argc - optind, argv + optind, o, err, errlen);
 }
 
@@ -747,31 +771,21 @@ static void print_results(const struct check_opts *o, const struct check *checks
 				fprintf(stderr, "mailpulse check: out of memory writing JSON\n");
 			break;
 		case CHECK_OUT_NAGIOS:
-			if (n == 1) {
+			if (n == 1)
 				output_nagios(stdout, &checks[i], &slots[i].r);
-				break;
-			}
-			/*
-			 * Plugin output: the first line's '|' starts its perfdata; in the
-			 * long text, the first '|' starts perfdata that runs to the end. So
-			 * target 1 carries its own, the last line carries everyone else's,
-			 * and labels are prefixed with the URL to stay apart.
-			 */
-			output_nagios_text(stdout, &checks[i], &slots[i].r);
-			if (i == 0) {
-				fputc('|', stdout);
-				output_nagios_perf(stdout, &checks[0], &slots[0].r,
-				                   checks[0].target.url);
-			} else if (i == n - 1) {
-				for (size_t k = 1; k < n; k++) {
-					fputs(k == 1 ? "|" : " ", stdout);
-					output_nagios_perf(stdout, &checks[k], &slots[k].r,
-					                   checks[k].target.url);
-				}
-			}
-			fputc('\n', stdout);
 			break;
 		}
+	}
+	if (o->format == CHECK_OUT_NAGIOS && n > 1) {
+		const struct result **rs = calloc(n, sizeof(*rs));
+		if (!rs) {
+			fputs("MAILPULSE UNKNOWN - out of memory writing the output\n", stdout);
+			return;
+		}
+		for (size_t i = 0; i < n; i++)
+			rs[i] = &slots[i].r;
+		output_nagios_multi(stdout, checks, rs, n);
+		free(rs);
 	}
 }
 
@@ -830,10 +844,10 @@ static int run_checks(const struct check_opts *o)
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "mailpulse check: cannot write the output: %s\n", strerror(errno));
 	} else {
-		enum mp_status worst = MP_UP;
+		enum mp_severity worst = MP_SEV_OK;
 
 		for (size_t i = 0; i < n; i++)
-			worst = output_worse(worst, slots[i].r.status);
+			worst = output_worse(worst, slots[i].r.severity);
 		code = output_exit_code(worst);
 	}
 	probe_env_free(&env);
@@ -844,6 +858,21 @@ out:
 	return code;
 }
 
+/*
+ * --nagios anywhere before "--", read without getopt: a usage error can stop
+ * the parse before it reaches the option.
+ */
+static int wants_nagios(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--nagios") == 0)
+			return 1;
+	}
+	return 0;
+}
+
 int check_main(int argc, char **argv)
 {
 	struct check_opts o;
@@ -851,6 +880,12 @@ int check_main(int argc, char **argv)
 	int code;
 
 	if (check_parse_args(argc, argv, &o, err, sizeof(err)) < 0) {
+		/* A plugin's core reads stdout: it must see UNKNOWN and why, not a blank line. */
+		if (wants_nagios(argc, argv)) {
+			fputs("MAILPULSE UNKNOWN - usage error: ", stdout);
+			output_put_safe(stdout, err, 1);
+			fputc('\n', stdout);
+		}
 		fprintf(stderr, "mailpulse check: %s\nTry 'mailpulse check --help'.\n", err);
 		check_opts_free(&o);
 		return 3;

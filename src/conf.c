@@ -2027,6 +2027,7 @@ static const struct key check_keys[] = {
     {"resolve", K_FN, 0, 0, 0, 0, NULL, fn_resolve, KF_CHECK_ONLY, 0},
     {"cert_warn_days", K_UINT, CC(chk.cert_warn_days), 0, 3650, NULL, NULL, 0, 0},
     {"cert_crit_days", K_UINT, CC(chk.cert_crit_days), 0, 3650, NULL, NULL, 0, 0},
+    {"cert_lifetime_rule", K_BOOL, CC(chk.cert_life_rule), 0, 0, NULL, NULL, 0, 0},
     {"login", K_FN, 0, 0, 0, 0, NULL, fn_login, 0, 0},
     {"password_file", K_SECRET_FILE, CC(chk.password), 0, 0, NULL, NULL, KF_PWSRC, 0},
     {"password_env", K_SECRET_ENV, CC(chk.password), 0, 0, NULL, NULL, KF_PWSRC, 0},
@@ -2113,6 +2114,10 @@ static void check_cross(struct ld *l, struct conf_check *cc, struct ckx *x)
 		else
 			k->cert_warn_days = k->cert_crit_days;
 	}
+	/* An explicit warning horizon is the admin's rule: the lifetime rule stays out unless
+	 * asked. */
+	if ((x->set >> ck("cert_warn_days") & 1) && !(x->set >> ck("cert_lifetime_rule") & 1))
+		k->cert_life_rule = 0;
 	/* A password source that failed was reported where it failed. */
 	if (k->login && !k->password && !(x->set >> ck("password_file") & 1) &&
 	    !(x->set >> ck("password_env") & 1) && !(x->set >> ck("password") & 1))
@@ -2470,6 +2475,7 @@ static void check_digest(const struct conf *c, struct conf_check *cc, const stru
 	dg_num(m, "insecure", k->insecure);
 	dg_num(m, "cert_warn", k->cert_warn_days);
 	dg_num(m, "cert_crit", k->cert_crit_days);
+	dg_num(m, "cert_life", k->cert_life_rule);
 	dg_str(m, "login", k->login);
 	dg_str(m, "password_from", k->login ? x->pw_src : NULL);
 	dg_num(m, "plaintext", k->allow_plaintext_auth);
@@ -2829,9 +2835,11 @@ int conf_public_covers(const struct conf *c, const struct conf_check *cc)
 	return 0;
 }
 
-int conf_in_maintenance(const struct conf *c, const struct conf_check *cc, int64_t now)
+const struct conf_window *conf_maintenance(const struct conf *c, const struct conf_check *cc,
+                                           int64_t now, int64_t *until)
 {
-	int64_t day = now / 86400;
+	int64_t day = now / 86400, end, best_end = 0;
+	const struct conf_window *best = NULL;
 
 	if (now % 86400 < 0)
 		day--;
@@ -2845,22 +2853,34 @@ int conf_in_maintenance(const struct conf *c, const struct conf_check *cc, int64
 		if (!window_covers(w, cc))
 			continue;
 		if (!w->weekly) {
-			if (now >= w->start && now < w->end)
-				return 1;
+			if (!(now >= w->start && now < w->end))
+				continue;
+			end = w->end;
+		} else if (w->start_min < w->end_min) {
+			if (!((w->days_mask >> dow & 1) && min >= w->start_min && min < w->end_min))
+				continue;
+			end = day * 86400 + w->end_min * 60;
+		} else if ((w->days_mask >> dow & 1) && min >= w->start_min) {
+			/* Spans midnight: the day named is the one it starts on. */
+			end = (day + 1) * 86400 + w->end_min * 60;
+		} else if ((w->days_mask >> prev & 1) && min < w->end_min) {
+			end = day * 86400 + w->end_min * 60;
+		} else {
 			continue;
 		}
-		if (w->start_min < w->end_min) {
-			if ((w->days_mask >> dow & 1) && min >= w->start_min && min < w->end_min)
-				return 1;
-		} else {
-			/* Spans midnight: the day named is the one it starts on. */
-			if ((w->days_mask >> dow & 1) && min >= w->start_min)
-				return 1;
-			if ((w->days_mask >> prev & 1) && min < w->end_min)
-				return 1;
+		if (!best || end > best_end) {
+			best = w;
+			best_end = end;
 		}
 	}
-	return 0;
+	if (until)
+		*until = best ? best_end : 0;
+	return best;
+}
+
+int conf_in_maintenance(const struct conf *c, const struct conf_check *cc, int64_t now)
+{
+	return conf_maintenance(c, cc, now, NULL) != NULL;
 }
 
 /* ---- dump ------------------------------------------------------------------ */
@@ -3060,6 +3080,7 @@ void conf_dump(const struct conf *c, FILE *f)
 		list(f, "    ", "resolve", k->resolve, k->n_resolve);
 		fprintf(f, "    cert_warn_days: %d\n    cert_crit_days: %d\n", k->cert_warn_days,
 		        k->cert_crit_days);
+		fprintf(f, "    cert_lifetime_rule: %s\n", k->cert_life_rule ? "true" : "false");
 		kv(f, "    ", "login", k->login);
 		secret(f, "    ", "password", k->password);
 		fprintf(f, "    allow_plaintext_auth: %s\n",

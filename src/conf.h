@@ -102,8 +102,10 @@ struct conf_check {
 };
 
 /*
- * A maintenance window: notifications for the matching checks are
- * suppressed inside it; probing and recording go on.
+ * A maintenance window: notifications for the matching checks are held
+ * back inside it (an outage still on when it ends is alerted then, with its
+ * true start); probing and recording go on, results flagged as maintenance
+ * and left out of uptime.
  */
 struct conf_window {
 	char *name;
@@ -167,6 +169,14 @@ int conf_find_channel(const struct conf *c, const char *name);
 
 /* 1 when now (unix seconds) is inside a window that covers check cc. */
 int conf_in_maintenance(const struct conf *c, const struct conf_check *cc, int64_t now);
+/*
+ * The window that covers check cc at now (unix seconds), NULL when none;
+ * *until (when not NULL) is when the occurrence under way ends, the latest
+ * of them when windows overlap. A window that starts when another ends is
+ * not followed: conf_in_maintenance() at *until says whether one does.
+ */
+const struct conf_window *conf_maintenance(const struct conf *c, const struct conf_check *cc,
+                                           int64_t now, int64_t *until);
 
 /* 1 when the public status page shows check cc (enabled and selected). */
 int conf_public_covers(const struct conf *c, const struct conf_check *cc);

@@ -50,10 +50,21 @@ struct mon {
 	char name[65];
 	struct check_state st;
 	enum mp_reason alert_reason; /* of the alert that recoveries answer */
+	unsigned alert_confirmed;    /* results that confirmed the change being alerted */
 	int seen;                    /* marks checks still present during a reload */
+	/*
+	 * What the people on its routes were last told: MP_UP when nothing is
+	 * outstanding, MP_DOWN or MP_DEGRADED after such a notification. A
+	 * maintenance window holds notifications back (held), so it may lag
+	 * behind st.status until maint_catch_up() runs at the window's end.
+	 */
+	enum mp_status told;
+	enum mp_severity told_sev; /* with told: a degraded check told at warning or critical */
+	int held;                  /* a notification was held back by a window */
+	int64_t held_duration_ms;  /* of a held-back recovery */
 	int has_last;
 	struct mon_last last; /* its strings are owned (strdup), see last_update() */
-	char *last_strs[9];
+	char *last_strs[10];
 	uint64_t probes;
 	uint64_t by_reason[MP_R__COUNT];
 };
@@ -68,6 +79,7 @@ struct daemon {
 	struct sched *sched;
 	struct mon *buckets[MON_BUCKETS];
 	int nmons;
+	int nheld; /* checks with held-back notifications; the one-second tick looks at them */
 	struct event *ev_hup, *ev_term, *ev_int, *ev_flush, *ev_retention, *ev_stop;
 	int64_t stop_deadline_us;
 	double scale;
@@ -145,6 +157,7 @@ static void mon_free(struct daemon *d, struct mon *m)
 	if (m->item)
 		sched_remove(m->item);
 	d->nmons--;
+	d->nheld -= m->held;
 	for (size_t i = 0; i < sizeof(m->last_strs) / sizeof(m->last_strs[0]); i++)
 		free(m->last_strs[i]);
 	free(m);
@@ -159,6 +172,7 @@ static struct mon *mon_add(struct daemon *d, const struct conf_check *cc)
 	m->d = d;
 	snprintf(m->name, sizeof(m->name), "%s", cc->name);
 	state_init(&m->st, wall_ms());
+	m->told = MP_UP;
 	m->item = sched_add(d->sched, d->conf, cc, m);
 	if (!m->item) {
 		free(m);
@@ -188,15 +202,31 @@ static void alert(struct daemon *d, struct mon *m, const struct conf_check *cc,
                   int64_t now_ms, int64_t duration_ms)
 {
 	struct conf *conf = d->conf;
-	char link[512] = "", key[128];
+	char key[128];
 
 	if (conf_in_maintenance(conf, cc, now_ms / 1000)) {
 		log_msg(LOG_NOTICE, "check %s: %s notification suppressed (maintenance window)",
 		        m->name, notify_kind_name(kind));
+		/* What is still true when the window ends is told then: maint_catch_up(). */
+		if (kind != NOTIFY_TEST && !m->held) {
+			m->held = 1;
+			d->nheld++;
+		}
+		if (kind == NOTIFY_RECOVERY)
+			m->held_duration_ms = duration_ms;
 		return;
 	}
-	if (conf->dashboard_url)
-		snprintf(link, sizeof(link), "%s/checks/%s", conf->dashboard_url, m->name);
+	if (kind == NOTIFY_RECOVERY && m->told == MP_UP) {
+		/* Its down or degraded notification was held back, and it is over. */
+		log_msg(LOG_NOTICE,
+		        "check %s: recovery notification not sent: nobody was told of the outage",
+		        m->name);
+		return;
+	}
+	if (kind != NOTIFY_REMINDER && kind != NOTIFY_TEST) {
+		m->told = m->st.status == MP_UNKNOWN ? MP_UP : m->st.status;
+		m->told_sev = m->told == MP_UP ? MP_SEV_OK : m->st.severity;
+	}
 	/* Stable across restarts (the start is stored): PagerDuty pairs trigger and resolve by it.
 	 */
 	snprintf(key, sizeof(key), "mailpulse/%s/%lld", m->name,
@@ -208,6 +238,8 @@ static void alert(struct daemon *d, struct mon *m, const struct conf_check *cc,
 	    .target = cc->chk.target.url,
 	    .location = conf->location,
 	    .status = m->st.status,
+	    .severity = m->st.severity,
+	    .confirmed = kind == NOTIFY_REMINDER ? 0 : m->alert_confirmed,
 	    .prev = prev,
 	    .reason = r->reason,
 	    .message = r->message,
@@ -215,7 +247,7 @@ static void alert(struct daemon *d, struct mon *m, const struct conf_check *cc,
 	    .since_ms = m->st.since_ms,
 	    .now_ms = now_ms,
 	    .duration_ms = duration_ms,
-	    .dashboard_url = link[0] ? link : NULL,
+	    .dashboard_url = conf->dashboard_url, /* notify adds the check's page */
 	    .incident_key = key,
 	};
 	for (int i = 0; i < cc->nroutes; i++) {
@@ -231,6 +263,80 @@ static void alert(struct daemon *d, struct mon *m, const struct conf_check *cc,
 			log_msg(LOG_ERR, "check %s: cannot queue a notification to %s (queue full)",
 			        m->name, ch->name);
 	}
+}
+
+/*
+ * A maintenance window held back notifications of m; once it has ended,
+ * tell what is true now. Still down (or degraded): that notification, its
+ * since the start of the outage inside the window, duration_ms how long it
+ * has lasted so far. Over inside the window and nobody told: nothing, no
+ * recovery either. Over, and told before the window: the recovery.
+ *
+ * Called by the one-second tick (on_flush) and before each result of m,
+ * whichever comes first: the window's end is acted on within a second,
+ * whatever the check's interval, and before any result taken after it.
+ */
+static void maint_catch_up(struct daemon *d, struct mon *m, int64_t now)
+{
+	const struct conf_check *cc;
+	enum mp_status st = m->st.status;
+	enum notify_kind kind;
+	struct result *r;
+
+	if (!m->held || !m->item)
+		return;
+	cc = sched_check(m->item);
+	if (conf_in_maintenance(d->conf, cc, now / 1000))
+		return;
+	m->held = 0;
+	d->nheld--;
+	/* Same state, or a degraded check that eased from critical: nothing new to tell. */
+	if (st == MP_UNKNOWN ||
+	    (st == m->told && (st != MP_DEGRADED || m->st.severity <= m->told_sev))) {
+		log_msg(LOG_NOTICE,
+		        "check %s: maintenance over, %s as last notified: nothing to send", m->name,
+		        state_status_name(st));
+		return;
+	}
+	if (st == MP_DOWN)
+		kind = NOTIFY_DOWN;
+	else if (st == MP_DEGRADED && m->told != MP_DOWN)
+		kind = NOTIFY_DEGRADED;
+	else
+		kind = NOTIFY_RECOVERY; /* down -> degraded counts as one, as in state.c */
+	/* The state is what is told; the last result gives the words. ~11 KB: not on the stack. */
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		log_msg(LOG_ERR, "check %s: out of memory sending a held-back notification",
+		        m->name);
+		return;
+	}
+	r->status = st;
+	r->severity = m->st.severity;
+	r->reason = m->st.reason;
+	if (m->has_last) {
+		snprintf(r->message, sizeof(r->message), "%s", m->last.message);
+		snprintf(r->greeting, sizeof(r->greeting), "%s", m->last.greeting);
+	}
+	log_msg(LOG_NOTICE, "check %s: maintenance over, %s since %lld: %s notification sent now",
+	        m->name, state_status_name(st), (long long)m->st.since_ms, notify_kind_name(kind));
+	if (kind == NOTIFY_RECOVERY) {
+		alert(d, m, cc, kind, m->told, r, now, m->held_duration_ms);
+	} else {
+		m->alert_reason = r->reason;
+		alert(d, m, cc, kind, m->told, r, now, now - m->st.since_ms);
+		state_reminded(&m->st, now);
+	}
+	free(r);
+}
+
+static void maint_tick(struct daemon *d)
+{
+	int64_t now = wall_ms();
+
+	for (int b = 0; d->nheld > 0 && b < MON_BUCKETS; b++)
+		for (struct mon *m = d->buckets[b]; m; m = m->hnext)
+			maint_catch_up(d, m, now);
 }
 
 static void on_attempt(const char *check, const char *channel, const char *event, int attempt,
@@ -276,8 +382,24 @@ static const char *keep_str(char **slot, const char *s)
 }
 
 /* The short summary of the last result that readers (API, metrics) see. */
+/* The result's warnings, one per line (each is escaped: no newline inside). */
+static const char *join_warnings(const struct result *r, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < r->nwarnings && i < RESULT_WARN_MAX; i++) {
+		int n = snprintf(buf + off, len - off, "%s%s", i ? "\n" : "", r->warnings[i]);
+		if (n < 0 || (size_t)n >= len - off)
+			break;
+		off += (size_t)n;
+	}
+	return buf;
+}
+
 static void last_update(struct mon *m, const struct result *r, int64_t now)
 {
+	char warns[RESULT_WARN_MAX * (RESULT_WARN_LEN + 1)];
 	struct mon_last *l = &m->last;
 	const struct tls_facts *t = &r->tls;
 
@@ -287,6 +409,7 @@ static void last_update(struct mon *m, const struct result *r, int64_t now)
 		m->by_reason[r->reason]++;
 	l->ts_ms = now;
 	l->status = r->status;
+	l->severity = r->severity;
 	l->reason = r->reason;
 	memcpy(l->phase_us, r->phase_us, sizeof(l->phase_us));
 	l->ttg_us = r->ttg_us;
@@ -295,17 +418,27 @@ static void last_update(struct mon *m, const struct result *r, int64_t now)
 	l->address = keep_str(&m->last_strs[1], r->address);
 	l->greeting = keep_str(&m->last_strs[2], r->greeting);
 	l->capabilities = keep_str(&m->last_strs[3], r->capabilities);
-	l->tls_used = t->used;
-	l->tls_verified = t->verified;
-	l->tls_version = keep_str(&m->last_strs[4], t->used ? t->version : "");
-	l->tls_cipher = keep_str(&m->last_strs[5], t->used ? t->cipher : "");
-	l->cert_subject =
-	    keep_str(&m->last_strs[6], t->used && t->chain_len ? t->chain[0].subject : "");
-	l->cert_issuer =
-	    keep_str(&m->last_strs[7], t->used && t->chain_len ? t->chain[0].issuer : "");
-	l->cert_sans = keep_str(&m->last_strs[8], t->used ? t->sans : "");
-	l->cert_not_after = t->used && t->chain_len ? t->chain[t->earliest].not_after : 0;
-	l->cert_days_left = t->used && t->chain_len ? t->days_left : 0;
+	l->warnings = keep_str(&m->last_strs[9], join_warnings(r, warns, sizeof(warns)));
+	/*
+	 * A failure that got no certificate (refused, timed out) keeps the last
+	 * one seen and when: an outage must not hide which certificate was
+	 * served. An answer without TLS means the check no longer uses it.
+	 */
+	if ((t->used && t->chain_len) || l->tls_seen_ms == 0 || r->status == MP_UP ||
+	    r->status == MP_DEGRADED) {
+		l->tls_seen_ms = t->used ? now : 0;
+		l->tls_used = t->used;
+		l->tls_verified = t->verified;
+		l->tls_version = keep_str(&m->last_strs[4], t->used ? t->version : "");
+		l->tls_cipher = keep_str(&m->last_strs[5], t->used ? t->cipher : "");
+		l->cert_subject =
+		    keep_str(&m->last_strs[6], t->used && t->chain_len ? t->chain[0].subject : "");
+		l->cert_issuer =
+		    keep_str(&m->last_strs[7], t->used && t->chain_len ? t->chain[0].issuer : "");
+		l->cert_sans = keep_str(&m->last_strs[8], t->used ? t->sans : "");
+		l->cert_not_after = t->used && t->chain_len ? t->chain[t->earliest].not_after : 0;
+		l->cert_days_left = t->used && t->chain_len ? t->days_left : 0;
+	}
 }
 
 static void on_result(struct sched_item *it, const struct result *r, void *arg)
@@ -314,32 +447,41 @@ static void on_result(struct sched_item *it, const struct result *r, void *arg)
 	struct mon *m = sched_user(it);
 	const struct conf_check *cc = sched_check(it);
 	int64_t now = wall_ms();
+	unsigned flags = conf_in_maintenance(d->conf, cc, now / 1000) ? STORE_R_MAINTENANCE : 0;
 
+	maint_catch_up(d, m, now); /* a window that ended before this result is told first */
 	last_update(m, r, now);
 	log_msg(LOG_DEBUG, "check %s: %s %s in %.1f ms: %s", m->name, result_status_name(r->status),
 	        result_reason_name(r->reason), r->phase_us[MP_PH_TOTAL] / 1000.0, r->message);
-	if (store_add_result(d->store, m->name, d->conf->location, now, r) != 0) {
+	if (store_add_result_flags(d->store, m->name, d->conf->location, now, r, flags) != 0) {
 		store_or_flush(d, -1);
-		if (store_add_result(d->store, m->name, d->conf->location, now, r) != 0)
+		if (store_add_result_flags(d->store, m->name, d->conf->location, now, r, flags) !=
+		    0)
 			log_msg(LOG_ERR, "check %s: result not stored (store full)", m->name);
 	}
 
-	struct state_change ch =
-	    state_on_result(&m->st, r->status, r->reason, cc->fail_after, cc->recover_after, now);
+	int64_t prev_since = m->st.since_ms;
+	struct state_change ch = state_on_result(&m->st, r->status, r->severity, r->reason,
+	                                         cc->fail_after, cc->recover_after, now);
 	if (ch.confirming)
 		sched_retry_soon(it);
 	if (ch.changed) {
-		log_msg(ch.to == MP_UP ? LOG_NOTICE : LOG_WARNING, "check %s: %s -> %s (%s): %s",
-		        m->name, state_status_name(ch.from), state_status_name(ch.to),
-		        result_reason_name(ch.reason), r->message);
-		store_or_flush(d, store_add_transition(d->store, m->name, now, ch.from, ch.to,
-		                                       ch.reason, r->message));
+		log_msg(ch.to == MP_UP ? LOG_NOTICE : LOG_WARNING,
+		        "check %s: %s -> %s, %s (%s, since %lld s ago, %u probes): %s", m->name,
+		        state_status_name(ch.from), state_status_name(ch.to),
+		        result_severity_name(ch.to_severity), result_reason_name(ch.reason),
+		        (long long)((now - ch.since_ms) / 1000), ch.confirmed, r->message);
+		/* Stamped with the streak's first result: the outage began there. */
+		store_or_flush(d,
+		               store_add_transition(d->store, m->name, ch.since_ms, ch.from, ch.to,
+		                                    ch.to_severity, ch.reason, r->message));
 		if (ch.incident_opened)
-			store_or_flush(
-			    d, store_incident_open(d->store, m->name, now, ch.reason, r->message));
+			store_or_flush(d, store_incident_open(d->store, m->name, ch.since_ms,
+			                                      ch.reason, r->message));
 		if (ch.incident_closed)
-			store_or_flush(d, store_incident_close(d->store, m->name, now));
+			store_or_flush(d, store_incident_close(d->store, m->name, ch.since_ms));
 	}
+	m->alert_confirmed = ch.confirmed;
 	switch (ch.alert) {
 	case STATE_ALERT_DOWN:
 		m->alert_reason = r->reason;
@@ -350,8 +492,9 @@ static void on_result(struct sched_item *it, const struct result *r, void *arg)
 		alert(d, m, cc, NOTIFY_DEGRADED, ch.from, r, now, 0);
 		break;
 	case STATE_ALERT_RECOVERY:
+		/* How long it was not up: the incident, or the degraded spell. */
 		alert(d, m, cc, NOTIFY_RECOVERY, ch.from, r, now,
-		      ch.incident_closed ? ch.incident_ms : 0);
+		      ch.incident_closed ? ch.incident_ms : ch.since_ms - prev_since);
 		break;
 	case STATE_ALERT_NONE:
 		if (state_reminder_due(&m->st, cc->reminder_ms, now)) {
@@ -470,13 +613,72 @@ static struct conf *load_conf(const char *path)
 	return c;
 }
 
+/*
+ * A check that left the configuration stops existing: its open incident is
+ * closed with the reason, and it goes back to pending in the store (status
+ * no longer lists it; a check of that name added later starts fresh). No
+ * notification: it did not recover, and an edit of the file pages nobody.
+ */
+static void retire(struct daemon *d, const char *name, enum mp_status st, int incident_open,
+                   int64_t now)
+{
+	if (incident_open || st == MP_DOWN || st == MP_DEGRADED)
+		log_msg(LOG_NOTICE, "check %s: removed while %s%s; no notification is sent", name,
+		        state_status_name(st),
+		        incident_open ? ", its incident closed as removed" : "");
+	store_or_flush(d, store_check_retire(d->store, name, now, STORE_REMOVED_REASON));
+}
+
+static void mon_retire(struct daemon *d, struct mon *m, int64_t now)
+{
+	retire(d, m->name, m->st.status, m->st.incident_open, now);
+}
+
+/* At start: the store's checks against the file (see retire()). */
+static void sync_check(const char *name, int removed, void *arg)
+{
+	struct daemon *d = arg;
+	int configured = mon_find(d, name) != NULL;
+
+	if (configured && removed) {
+		store_or_flush(d, store_check_present(d->store, name));
+	} else if (!configured && !removed) {
+		log_msg(LOG_NOTICE, "check %s: in the store but no longer configured: retired",
+		        name);
+		retire(d, name, MP_UNKNOWN, 0, wall_ms());
+	}
+}
+
+/*
+ * After a restart, what was told is not stored: a check found down or
+ * degraded was told so, unless its state began inside a maintenance window
+ * (held back then, so told when the window is over, at once if it is).
+ */
+static void resume_told(struct daemon *d, struct mon *m)
+{
+	enum mp_status st = m->st.status;
+
+	m->told = st == MP_DOWN || st == MP_DEGRADED ? st : MP_UP;
+	m->told_sev = m->told == MP_UP ? MP_SEV_OK : m->st.severity;
+	if (m->told != MP_UP && m->item && !m->held &&
+	    conf_in_maintenance(d->conf, sched_check(m->item), m->st.since_ms / 1000)) {
+		m->told = MP_UP;
+		m->told_sev = MP_SEV_OK;
+		m->held = 1;
+		d->nheld++;
+	}
+}
+
 static void restore_state(const struct store_state *ss, void *arg)
 {
 	struct daemon *d = arg;
 	struct mon *m = mon_find(d, ss->check);
 
 	if (m)
-		state_resume(&m->st, ss->status, ss->reason, ss->since_ms, ss->incident_open);
+		state_resume(&m->st, ss->status, ss->severity, ss->reason, ss->since_ms,
+		             ss->incident_open, ss->incident_start_ms);
+	if (m)
+		resume_told(d, m);
 }
 
 static void reload(struct daemon *d)
@@ -512,6 +714,8 @@ static void reload(struct daemon *d)
 		} else if ((m = mon_add(d, cc))) {
 			m->seen = 1;
 			added++;
+			/* Back under a name once removed: it starts fresh, as pending. */
+			store_or_flush(d, store_check_present(d->store, cc->name));
 		} else {
 			log_msg(LOG_ERR, "check %s: out of memory", cc->name);
 		}
@@ -521,6 +725,7 @@ static void reload(struct daemon *d)
 		for (; m; m = n) {
 			n = m->hnext;
 			if (!m->seen) {
+				mon_retire(d, m, wall_ms());
 				mon_free(d, m);
 				removed++;
 			}
@@ -557,6 +762,9 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 	/* The scheduler's lag figures cover the last minute. */
 	if (++d->flush_ticks % 60 == 0 && d->sched)
 		sched_stats_reset(d->sched);
+	/* The same tick acts on maintenance windows that ended (maint_catch_up()). */
+	if (d->nheld > 0)
+		maint_tick(d);
 	if (store_queued(d->store) == 0)
 		return;
 	int64_t t0 = mp_now_us();
@@ -738,6 +946,8 @@ int daemon_main(int argc, char **argv)
 		}
 	if (store_load_states(d.store, restore_state, &d) != 0)
 		log_msg(LOG_WARNING, "store: could not read the last states; starting as pending");
+	if (store_each_check(d.store, sync_check, &d) != 0)
+		log_msg(LOG_WARNING, "store: could not list its checks: %s", store_errmsg(d.store));
 
 	d.ev_hup = evsignal_new(d.base, SIGHUP, on_signal, &d);
 	d.ev_term = evsignal_new(d.base, SIGTERM, on_signal, &d);

@@ -396,6 +396,11 @@ static int do_uptime(struct route_ctx *c, struct evbuffer *out)
 	return api_uptime(c->h->d, c->seg[3], &c->query, out);
 }
 
+static int do_series(struct route_ctx *c, struct evbuffer *out)
+{
+	return api_series(c->h->d, c->seg[3], &c->query, out);
+}
+
 static int do_run(struct route_ctx *c, struct evbuffer *out)
 {
 	return api_run(c->h->d, c->seg[3], out);
@@ -438,6 +443,9 @@ static void route_api(struct route_ctx *c)
 	} else if (n == 5 && seg_is(c, 2, "checks") && seg_is(c, 4, "uptime")) {
 		if (method_allowed(c, 0, 1) && need_token(c->h, c->req) == 0)
 			serve_api(c, do_uptime, "application/json");
+	} else if (n == 5 && seg_is(c, 2, "checks") && seg_is(c, 4, "series")) {
+		if (method_allowed(c, 0, 1) && need_token(c->h, c->req) == 0)
+			serve_api(c, do_series, "application/json");
 	} else if (n == 5 && seg_is(c, 2, "checks") && seg_is(c, 4, "run")) {
 		if (method_allowed(c, 1, 0) && may_run(c->h, c->req) == 0)
 			serve_api(c, do_run, "application/json");

@@ -22,15 +22,25 @@ struct store;
 struct mon_last {
 	int64_t ts_ms;
 	enum mp_status status;
+	enum mp_severity severity;
 	enum mp_reason reason;
 	const char *message;
+	const char *warnings; /* findings that leave the status as it is, one per line; "" */
 	const char *address;
 	int64_t phase_us[MP_PH__COUNT]; /* -1: not reached */
 	int64_t ttg_us;                 /* -1: no greeting */
 	const char *greeting;
 	const char *capabilities; /* space separated */
 	int64_t messages;         /* -1: no mailbox check */
+	/*
+	 * The TLS facts below are those of the last handshake that showed a
+	 * certificate, seen at tls_seen_ms: a failed probe that got no
+	 * certificate (refused, timed out) keeps the last one seen, so an
+	 * outage still shows it. tls_seen_ms == ts_ms when it is this
+	 * result's; 0 when none was seen (tls_used is 0 then).
+	 */
 	int tls_used;
+	int64_t tls_seen_ms;
 	const char *tls_version;
 	const char *tls_cipher;
 	int tls_verified;

@@ -46,6 +46,7 @@
 #define NOTIFY_POLL_MS        20   /* how often a running child is checked for exit */
 #define NOTIFY_SUBJECT_MAX    256
 #define NOTIFY_BODY_MAX       4096
+#define NOTIFY_LINK_MAX       1024 /* the dashboard link; a longer one is left out */
 #define DISCORD_CONTENT_MAX   2000 /* Discord refuses longer content */
 #define TELEGRAM_TEXT_MAX     4096
 
@@ -162,24 +163,47 @@ static void human_duration(int64_t ms, char *buf, size_t sz)
 		         (long long)(s % 86400 / 3600));
 }
 
-/* The check's page on the dashboard. Accepts the base URL or, already, the check's link. */
+/*
+ * The check's page on the dashboard: the base URL, "/check/" (the route in
+ * http.c) and the name percent-encoded, every byte outside RFC 3986's
+ * unreserved set, and the dots of a name made only of dots, which a client
+ * would otherwise resolve as "." or "..". The one place that builds the
+ * link, for every channel. 0 with no base URL, or when the link does not
+ * fit in buf: no link is better than a cut one.
+ */
 static int dashboard_link(const struct notify_event *ev, char *buf, size_t sz)
 {
-	char tail[128];
-	size_t blen, tlen;
+	static const char digits[] = "0123456789ABCDEF";
+	const char *base = ev->dashboard_url, *name = ev->check;
+	int dots, n;
+	size_t blen, off;
 
-	if (!ev->dashboard_url || !*ev->dashboard_url || !ev->check)
+	if (!base || !*base || !name || !*name || sz == 0)
 		return 0;
-	snprintf(tail, sizeof(tail), "/checks/%s", ev->check);
-	blen = strlen(ev->dashboard_url);
-	tlen = strlen(tail);
-	if (blen >= tlen && strcmp(ev->dashboard_url + blen - tlen, tail) == 0) {
-		snprintf(buf, sz, "%s", ev->dashboard_url);
-		return 1;
-	}
-	while (blen > 0 && ev->dashboard_url[blen - 1] == '/')
+	blen = strlen(base);
+	while (blen > 0 && base[blen - 1] == '/')
 		blen--;
-	snprintf(buf, sz, "%.*s%s", (int)blen, ev->dashboard_url, tail);
+	n = snprintf(buf, sz, "%.*s/check/", (int)blen, base);
+	if (n < 0 || (size_t)n >= sz)
+		return 0;
+	off = (size_t)n;
+	dots = strspn(name, ".") == strlen(name);
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+		int keep = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		           (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '~' ||
+		           (*p == '.' && !dots);
+
+		if (off + (keep ? 1 : 3) >= sz)
+			return 0;
+		if (keep) {
+			buf[off++] = (char)*p;
+		} else {
+			buf[off++] = '%';
+			buf[off++] = digits[*p >> 4];
+			buf[off++] = digits[*p & 15];
+		}
+	}
+	buf[off] = '\0';
 	return 1;
 }
 
@@ -205,7 +229,7 @@ const char *notify_kind_name(enum notify_kind k)
 void notify_format_text(const struct notify_event *ev, char *subject, size_t subjectsz, char *body,
                         size_t bodysz)
 {
-	char since[32], now[32], dur[32], link[512];
+	char since[32], now[32], dur[32], link[NOTIFY_LINK_MAX];
 	const char *check = nz(ev->check);
 	const char *reason = result_reason_name(ev->reason);
 	size_t off = 0;
@@ -217,7 +241,9 @@ void notify_format_text(const struct notify_event *ev, char *subject, size_t sub
 		snprintf(subject, subjectsz, "[mailpulse] DOWN %s: %s", check, reason);
 		break;
 	case NOTIFY_DEGRADED:
-		snprintf(subject, subjectsz, "[mailpulse] DEGRADED %s: %s", check, reason);
+		/* Critical while users still connect (a certificate about to expire). */
+		snprintf(subject, subjectsz, "[mailpulse] %s %s: %s",
+		         ev->severity == MP_SEV_CRITICAL ? "CRITICAL" : "DEGRADED", check, reason);
 		break;
 	case NOTIFY_RECOVERY:
 		human_duration(ev->duration_ms, dur, sizeof(dur));
@@ -226,7 +252,10 @@ void notify_format_text(const struct notify_event *ev, char *subject, size_t sub
 	case NOTIFY_REMINDER:
 		human_duration(ev->now_ms - ev->since_ms, dur, sizeof(dur));
 		snprintf(subject, subjectsz, "[mailpulse] STILL %s %s: %s (for %s)",
-		         ev->status == MP_DEGRADED ? "DEGRADED" : "DOWN", check, reason, dur);
+		         ev->status == MP_DOWN             ? "DOWN"
+		         : ev->severity == MP_SEV_CRITICAL ? "CRITICAL"
+		                                           : "DEGRADED",
+		         check, reason, dur);
 		break;
 	case NOTIFY_TEST:
 	default:
@@ -248,6 +277,9 @@ void notify_format_text(const struct notify_event *ev, char *subject, size_t sub
 	ADD("Target:   %s\n", nz(ev->target));
 	ADD("Status:   %s (was %s)\n", result_status_name(ev->status),
 	    result_status_name(ev->prev));
+	if (ev->kind != NOTIFY_TEST)
+		ADD("Severity: %s%s\n", result_severity_name(ev->severity),
+		    ev->status == MP_DEGRADED ? " (the service still answers)" : "");
 	if (ev->kind != NOTIFY_RECOVERY || ev->reason != MP_R_OK)
 		ADD("Reason:   %s\n", reason);
 	if (ev->message && *ev->message)
@@ -261,6 +293,8 @@ void notify_format_text(const struct notify_event *ev, char *subject, size_t sub
 	} else {
 		human_duration(ev->now_ms - ev->since_ms, dur, sizeof(dur));
 		ADD("Since:    %s (for %s)\n", since, dur);
+		if (ev->confirmed > 1)
+			ADD("Confirmed: %u consecutive probes since then\n", ev->confirmed);
 	}
 	ADD("Now:      %s\n", now);
 	if (ev->location && *ev->location)
@@ -286,7 +320,7 @@ static json_t *jtime(int64_t ms)
 /* The event as the webhook and command channels see it: the documented schema. */
 static json_t *event_json(const struct notify_event *ev)
 {
-	char link[512];
+	char link[NOTIFY_LINK_MAX];
 	json_t *o = json_object();
 
 	if (!o)
@@ -296,12 +330,16 @@ static json_t *event_json(const struct notify_event *ev)
 	json_object_set_new(o, "target", jstr(ev->target));
 	json_object_set_new(o, "location", jstr(ev->location));
 	json_object_set_new(o, "status", json_string(result_status_name(ev->status)));
+	json_object_set_new(o, "severity", json_string(result_severity_name(ev->severity)));
 	json_object_set_new(o, "previous", json_string(result_status_name(ev->prev)));
+	json_object_set_new(o, "confirmed_by", json_integer(ev->confirmed));
 	json_object_set_new(o, "reason", json_string(result_reason_name(ev->reason)));
 	json_object_set_new(o, "message", jstr(nz(ev->message)));
 	json_object_set_new(o, "greeting", jstr(nz(ev->greeting)));
 	json_object_set_new(o, "since", jtime(ev->since_ms));
+	json_object_set_new(o, "since_ms", json_integer(ev->since_ms));
 	json_object_set_new(o, "now", jtime(ev->now_ms));
+	json_object_set_new(o, "now_ms", json_integer(ev->now_ms));
 	json_object_set_new(o, "duration_ms", json_integer(ev->duration_ms));
 	json_object_set_new(o, "dashboard_url",
 	                    dashboard_link(ev, link, sizeof(link)) ? jstr(link) : json_null());
@@ -348,8 +386,8 @@ static json_t *chat_json(const struct notify_event *ev, const struct conf_channe
 		md[o] = '\0';
 		if (ev->kind == NOTIFY_RECOVERY)
 			color = "2EB886";
-		else if (ev->kind == NOTIFY_DEGRADED ||
-		         (ev->kind == NOTIFY_REMINDER && ev->status == MP_DEGRADED))
+		else if ((ev->kind == NOTIFY_DEGRADED || ev->kind == NOTIFY_REMINDER) &&
+		         ev->status == MP_DEGRADED && ev->severity != MP_SEV_CRITICAL)
 			color = "FFA500";
 		else if (ev->kind == NOTIFY_TEST)
 			color = "0078D7";
@@ -375,7 +413,7 @@ static json_t *chat_json(const struct notify_event *ev, const struct conf_channe
 
 static json_t *pagerduty_json(const struct notify_event *ev, const struct conf_channel *ch)
 {
-	char subject[NOTIFY_SUBJECT_MAX], key[300], link[512];
+	char subject[NOTIFY_SUBJECT_MAX], key[300], link[NOTIFY_LINK_MAX];
 	const char *action = ev->kind == NOTIFY_RECOVERY ? "resolve" : "trigger";
 	const char *severity;
 	json_t *details, *payload, *o;
@@ -383,10 +421,10 @@ static json_t *pagerduty_json(const struct notify_event *ev, const struct conf_c
 	notify_format_text(ev, subject, sizeof(subject), NULL, 0);
 	if (ev->kind == NOTIFY_RECOVERY || ev->kind == NOTIFY_TEST)
 		severity = "info";
-	else if (ev->kind == NOTIFY_DEGRADED || ev->status == MP_DEGRADED)
-		severity = "warning";
-	else
+	else if (ev->severity == MP_SEV_CRITICAL || ev->status == MP_DOWN)
 		severity = "critical";
+	else
+		severity = "warning";
 	/* Without an incident key, one alert per check still pairs trigger and resolve. */
 	if (ev->incident_key && *ev->incident_key)
 		snprintf(key, sizeof(key), "%s", ev->incident_key);

@@ -33,14 +33,16 @@ struct notify_event {
 	const char *target; /* the URL */
 	const char *location;
 	enum mp_status status;
+	enum mp_severity severity; /* of the check now; critical may come with degraded */
 	enum mp_status prev;
 	enum mp_reason reason;
+	unsigned confirmed;   /* consecutive results that confirmed the change; 0: not said */
 	const char *message;  /* the probe's message */
 	const char *greeting; /* escaped; may be empty */
-	int64_t since_ms;     /* when the current state began (unix ms) */
+	int64_t since_ms;     /* when the current state began: its first result (unix ms) */
 	int64_t now_ms;
 	int64_t duration_ms;       /* recovery: how long it was down */
-	const char *dashboard_url; /* link to the check, or NULL */
+	const char *dashboard_url; /* the dashboard's base URL, or NULL; see notify.c */
 	const char *incident_key;  /* stable per incident: PagerDuty dedup_key */
 };
 

@@ -17,37 +17,34 @@
 
 static const char em_dash[] = "\xe2\x80\x94";
 
-int output_exit_code(enum mp_status st)
+int output_exit_code(enum mp_severity sev)
 {
-	switch (st) {
-	case MP_UP:
-		return 0;
-	case MP_DEGRADED:
-		return 1;
-	case MP_DOWN:
-		return 2;
-	case MP_UNKNOWN:
-		break;
-	}
-	return 3;
+	return (unsigned)sev <= MP_SEV_UNKNOWN ? (int)sev : 3;
 }
 
-enum mp_status output_worse(enum mp_status a, enum mp_status b)
+/* critical > warning > unknown > ok: a server seen failing outranks one we could not judge. */
+static int severity_rank(enum mp_severity sev)
 {
-	static const int rank[] = {[MP_UP] = 0, [MP_DEGRADED] = 2, [MP_DOWN] = 3, [MP_UNKNOWN] = 1};
+	static const int rank[] = {
+	    [MP_SEV_OK] = 0, [MP_SEV_WARNING] = 2, [MP_SEV_CRITICAL] = 3, [MP_SEV_UNKNOWN] = 1};
 
-	if ((unsigned)a > MP_UNKNOWN)
-		a = MP_UNKNOWN;
-	if ((unsigned)b > MP_UNKNOWN)
-		b = MP_UNKNOWN;
-	return rank[b] > rank[a] ? b : a;
+	return (unsigned)sev <= MP_SEV_UNKNOWN ? rank[sev] : rank[MP_SEV_UNKNOWN];
+}
+
+enum mp_severity output_worse(enum mp_severity a, enum mp_severity b)
+{
+	if ((unsigned)a > MP_SEV_UNKNOWN)
+		a = MP_SEV_UNKNOWN;
+	if ((unsigned)b > MP_SEV_UNKNOWN)
+		b = MP_SEV_UNKNOWN;
+	return severity_rank(b) > severity_rank(a) ? b : a;
 }
 
 /*
  * Print s with every byte outside printable ASCII as \xNN. nagios also
  * replaces '|', which would start performance data.
  */
-static void put_safe(FILE *f, const char *s, int nagios)
+void output_put_safe(FILE *f, const char *s, int nagios)
 {
 	for (; *s; s++) {
 		unsigned char ch = (unsigned char)*s;
@@ -237,6 +234,7 @@ static json_t *json_addrs(const struct result *r, int *bad)
 		}
 		put(o, "address", jstr(ar->address), bad);
 		put(o, "status", json_string(result_status_name(ar->status)), bad);
+		put(o, "severity", json_string(result_severity_name(ar->severity)), bad);
 		put(o, "reason", json_string(result_reason_name(ar->reason)), bad);
 		put(o, "message", jstr(ar->message), bad);
 		put(o, "time_to_greeting_ms", jms(ar->greeting_us), bad);
@@ -258,6 +256,7 @@ json_t *output_json(const struct check *c, const struct result *r)
 	}
 	put(o, "target", jstr(c->target.url), &bad);
 	put(o, "status", json_string(result_status_name(r->status)), &bad);
+	put(o, "severity", json_string(result_severity_name(r->severity)), &bad);
 	put(o, "reason", json_string(result_reason_name(r->reason)), &bad);
 	put(o, "message", jstr(r->message), &bad);
 	for (int i = 0; i < MP_PH__COUNT; i++)
@@ -333,7 +332,7 @@ static void human_detail(FILE *f, const char *label, const char *value)
 	if (!*value)
 		return;
 	fprintf(f, "  %-18s ", label);
-	put_safe(f, value, 0);
+	output_put_safe(f, value, 0);
 	fputc('\n', f);
 }
 
@@ -369,7 +368,7 @@ static void human_verbose(FILE *f, const struct check *c, const struct result *r
 		else if (t->verify_code) {
 			fprintf(f,
 			        "  %-18s failed at depth %d: ", "verification:", t->verify_depth);
-			put_safe(f, t->verify_msg, 0);
+			output_put_safe(f, t->verify_msg, 0);
 			fprintf(f, " (%d)\n", t->verify_code);
 		} else
 			fprintf(f, "  %-18s not done or not passed\n", "verification:");
@@ -387,7 +386,7 @@ static void human_verbose(FILE *f, const struct check *c, const struct result *r
 			if (t->earliest > 0 && t->earliest < t->chain_len &&
 			    t->earliest < RESULT_CHAIN_MAX) {
 				fputs(" (first to expire: ", f);
-				put_safe(f, t->chain[t->earliest].subject, 0);
+				output_put_safe(f, t->chain[t->earliest].subject, 0);
 				fputc(')', f);
 			}
 			fputc('\n', f);
@@ -397,14 +396,14 @@ static void human_verbose(FILE *f, const struct check *c, const struct result *r
 				const struct cert_facts *cf = &t->chain[i];
 
 				fprintf(f, "    [%d] subject: ", i);
-				put_safe(f, cf->subject, 0);
+				output_put_safe(f, cf->subject, 0);
 				fputs("\n        issuer:  ", f);
-				put_safe(f, cf->issuer, 0);
+				output_put_safe(f, cf->issuer, 0);
 				iso8601(buf, sizeof(buf), cf->not_before);
 				fprintf(f, "\n        valid:   %s .. ", buf);
 				iso8601(buf, sizeof(buf), cf->not_after);
 				fprintf(f, "%s\n        sha256:  ", buf);
-				put_safe(f, cf->sha256, 0);
+				output_put_safe(f, cf->sha256, 0);
 				fputc('\n', f);
 			}
 		}
@@ -414,7 +413,7 @@ static void human_verbose(FILE *f, const struct check *c, const struct result *r
 		for (int i = 0; i < r->naddrs && i < RESULT_ADDR_MAX; i++) {
 			const struct addr_result *ar = &r->addrs[i];
 			fputs("    ", f);
-			put_safe(f, ar->address, 0);
+			output_put_safe(f, ar->address, 0);
 			fprintf(f, " %s", status_upper(ar->status));
 			if (ar->greeting_us >= 0) {
 				fmt_ms(buf, sizeof(buf), ar->greeting_us);
@@ -424,7 +423,7 @@ static void human_verbose(FILE *f, const struct check *c, const struct result *r
 				fprintf(f, " %s", result_reason_name(ar->reason));
 				if (ar->message[0]) {
 					fprintf(f, " %s ", em_dash);
-					put_safe(f, ar->message, 0);
+					output_put_safe(f, ar->message, 0);
 				}
 			}
 			fputc('\n', f);
@@ -437,8 +436,11 @@ void output_human(FILE *f, const struct check *c, const struct result *r, int ve
 	int64_t us = r->ttg_us >= 0 ? r->ttg_us : r->phase_us[MP_PH_TOTAL];
 	char buf[64];
 
-	put_safe(f, c->target.url, 0);
+	output_put_safe(f, c->target.url, 0);
 	fprintf(f, " %s", status_upper(r->status));
+	/* Only the one combination that status alone does not say: works, but critical. */
+	if (r->status == MP_DEGRADED && r->severity == MP_SEV_CRITICAL)
+		fputs(" (CRITICAL)", f);
 	if (r->status == MP_UP && r->reason == MP_R_OK) {
 		const char *sep = " ";
 
@@ -449,7 +451,7 @@ void output_human(FILE *f, const struct check *c, const struct result *r, int ve
 		fprintf(f, " %s", em_dash);
 		if (r->tls.used) {
 			fprintf(f, "%s", sep);
-			put_safe(f, r->tls.version[0] ? r->tls.version : "TLS", 0);
+			output_put_safe(f, r->tls.version[0] ? r->tls.version : "TLS", 0);
 			sep = ", ";
 			if (r->tls.chain_len > 0) {
 				fputs(sep, f);
@@ -464,22 +466,22 @@ void output_human(FILE *f, const struct check *c, const struct result *r, int ve
 			        r->messages == 1 ? "" : "s");
 		for (int i = 0; i < r->nwarnings && i < RESULT_WARN_MAX; i++) {
 			fputs(i == 0 ? "; warning: " : "; ", f);
-			put_safe(f, r->warnings[i], 0);
+			output_put_safe(f, r->warnings[i], 0);
 		}
 		if (r->greeting[0]) {
 			fputs(" (greeting: ", f);
-			put_safe(f, r->greeting, 0);
+			output_put_safe(f, r->greeting, 0);
 			fputc(')', f);
 		}
 	} else {
 		fprintf(f, " %s", result_reason_name(r->reason));
 		if (r->message[0]) {
 			fprintf(f, " %s ", em_dash);
-			put_safe(f, r->message, 0);
+			output_put_safe(f, r->message, 0);
 		}
 		for (int i = 0; i < r->nwarnings && i < RESULT_WARN_MAX; i++) {
 			fputs(i == 0 ? "; warning: " : "; ", f);
-			put_safe(f, r->warnings[i], 0);
+			output_put_safe(f, r->warnings[i], 0);
 		}
 	}
 	fputc('\n', f);
@@ -489,16 +491,16 @@ void output_human(FILE *f, const struct check *c, const struct result *r, int ve
 
 /* ---- Nagios ---- */
 
-static const char *nagios_state(enum mp_status st)
+static const char *nagios_state(enum mp_severity sev)
 {
-	switch (st) {
-	case MP_UP:
+	switch (sev) {
+	case MP_SEV_OK:
 		return "OK";
-	case MP_DEGRADED:
+	case MP_SEV_WARNING:
 		return "WARNING";
-	case MP_DOWN:
+	case MP_SEV_CRITICAL:
 		return "CRITICAL";
-	case MP_UNKNOWN:
+	case MP_SEV_UNKNOWN:
 		break;
 	}
 	return "UNKNOWN";
@@ -514,14 +516,14 @@ static const char *host_port(const struct check *c)
 
 void output_nagios_text(FILE *f, const struct check *c, const struct result *r)
 {
-	fprintf(f, "%s %s - ", target_service(&c->target), nagios_state(r->status));
-	put_safe(f, host_port(c), 1);
+	fprintf(f, "%s %s - ", target_service(&c->target), nagios_state(r->severity));
+	output_put_safe(f, host_port(c), 1);
 	if (r->status == MP_UP && r->reason == MP_R_OK) {
 		if (r->ttg_us >= 0)
 			fprintf(f, " greeting in %.3fs", (double)r->ttg_us / 1e6);
 		if (r->tls.used) {
 			fputs(", ", f);
-			put_safe(f, r->tls.version[0] ? r->tls.version : "TLS", 1);
+			output_put_safe(f, r->tls.version[0] ? r->tls.version : "TLS", 1);
 			if (r->tls.chain_len > 0)
 				fprintf(f, ", cert %lld days", (long long)r->tls.days_left);
 		}
@@ -531,12 +533,12 @@ void output_nagios_text(FILE *f, const struct check *c, const struct result *r)
 		fprintf(f, " %s", result_reason_name(r->reason));
 		if (r->message[0]) {
 			fputs(": ", f);
-			put_safe(f, r->message, 1);
+			output_put_safe(f, r->message, 1);
 		}
 	}
 	for (int i = 0; i < r->nwarnings && i < RESULT_WARN_MAX; i++) {
 		fputs(i == 0 ? "; warning: " : "; ", f);
-		put_safe(f, r->warnings[i], 1);
+		output_put_safe(f, r->warnings[i], 1);
 	}
 }
 
@@ -550,7 +552,7 @@ static void perf_label(FILE *f, const char *prefix, const char *name, int *first
 		/* Quoted labels may hold anything but '=' and '\''; the canonical URL has neither.
 		 */
 		fputc('\'', f);
-		put_safe(f, prefix, 1);
+		output_put_safe(f, prefix, 1);
 		fprintf(f, " %s'=", name);
 	} else {
 		fprintf(f, "%s=", name);
@@ -591,4 +593,63 @@ void output_nagios(FILE *f, const struct check *c, const struct result *r)
 	fputc('|', f);
 	output_nagios_perf(f, c, r, NULL);
 	fputc('\n', f);
+}
+
+/* The worse of two results for the summary line: by severity, then by status. */
+static int worse_result(const struct result *a, const struct result *b)
+{
+	int ra = severity_rank(a->severity), rb = severity_rank(b->severity);
+
+	if (ra != rb)
+		return ra > rb;
+	return result_rank(a->status, a->severity) > result_rank(b->status, b->severity);
+}
+
+void output_nagios_multi(FILE *f, const struct check *checks, const struct result *const *rs,
+                         size_t n)
+{
+	size_t worst = 0, count[MP_SEV_UNKNOWN + 1] = {0};
+	const char *service = n ? target_service(&checks[0].target) : "MAIL";
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned sev =
+		    (unsigned)rs[i]->severity <= MP_SEV_UNKNOWN ? rs[i]->severity : MP_SEV_UNKNOWN;
+		count[sev]++;
+		if (worse_result(rs[i], rs[worst]))
+			worst = i;
+		if (strcmp(service, target_service(&checks[i].target)) != 0)
+			service = "MAIL";
+	}
+	/*
+	 * Plugin output: the first line is the one a core shows and alerts on,
+	 * so it states the worst result; one long-text line per target follows,
+	 * and the last carries every target's perfdata, labels prefixed with
+	 * the URL to stay apart.
+	 */
+	fprintf(f, "%s %s - %zu checked: ", service, nagios_state(n ? rs[worst]->severity : 3), n);
+	static const enum mp_severity order[] = {MP_SEV_CRITICAL, MP_SEV_WARNING, MP_SEV_UNKNOWN,
+	                                         MP_SEV_OK};
+	int first = 1;
+	for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+		if (!count[order[k]])
+			continue;
+		fprintf(f, "%s%zu %s", first ? "" : ", ", count[order[k]],
+		        result_severity_name(order[k]));
+		first = 0;
+	}
+	if (n && rs[worst]->severity != MP_SEV_OK) {
+		fputs("; worst: ", f);
+		output_nagios_text(f, &checks[worst], rs[worst]);
+	}
+	fputc('\n', f);
+	for (size_t i = 0; i < n; i++) {
+		output_nagios_text(f, &checks[i], rs[i]);
+		if (i == n - 1) {
+			for (size_t k = 0; k < n; k++) {
+				fputs(k == 0 ? "|" : " ", f);
+				output_nagios_perf(f, &checks[k], rs[k], checks[k].target.url);
+			}
+		}
+		fputc('\n', f);
+	}
 }

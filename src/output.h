@@ -15,15 +15,18 @@
 #include "result.h"
 #include "target.h"
 
-/* 0 up/OK, 1 degraded/WARNING, 2 down/CRITICAL, 3 unknown/UNKNOWN. */
-int output_exit_code(enum mp_status st);
+/* The plugin exit code of a severity: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. */
+int output_exit_code(enum mp_severity sev);
 
 /*
- * The worse of two statuses for the exit code of several results:
- * down > degraded > unknown > up, so a server seen failing outranks one we
- * could not judge. Fold it over the results, then call output_exit_code().
+ * The worse of two severities for the exit code of several results:
+ * critical > warning > unknown > ok, so a server seen failing outranks one
+ * we could not judge. Fold it over the results, then call output_exit_code().
  */
-enum mp_status output_worse(enum mp_status a, enum mp_status b);
+enum mp_severity output_worse(enum mp_severity a, enum mp_severity b);
+
+/* s with every byte outside printable ASCII as \xNN; nagios also turns '|' into '/'. */
+void output_put_safe(FILE *f, const char *s, int nagios);
 
 /* One line; verbose adds indented detail lines (timings, TLS, addresses). */
 /* A JSON string of s (NULL: null); text that is not UTF-8 is shown escaped. */
@@ -51,5 +54,13 @@ void output_nagios_perf(FILE *f, const struct check *c, const struct result *r, 
 
 /* Text, '|', performance data and a newline: a complete single-target plugin output. */
 void output_nagios(FILE *f, const struct check *c, const struct result *r);
+
+/*
+ * Several targets as one plugin output: a first line with the worst state
+ * and a count per severity, one line per target, every target's perfdata
+ * at the end. rs[i] is the result of checks[i].
+ */
+void output_nagios_multi(FILE *f, const struct check *checks, const struct result *const *rs,
+                         size_t n);
 
 #endif

@@ -79,10 +79,13 @@ struct session {
 	int connect_failed;       /* never connected: another address may be tried */
 	const struct proto_ops *ops;
 	void *core;
+	int in_literal;     /* the core asked for a literal (PROTO_LITERAL): octets, not lines */
+	size_t literal_len; /* its size, at most LINE_MAX_LEN */
 	char rawhead[RAWHEAD_MAX];
 	size_t rawlen;
 	struct evbuffer_cb_entry *rawcb;
-	struct event *peekev; /* reads the kernel's arrival time of the greeting */
+	int stamping;         /* the kernel stamps arrivals on this socket (SO_TIMESTAMPING) */
+	struct event *peekev; /* reads the arrival time of the greeting's line ending */
 	int64_t rx_us;        /* that time, on the monotonic clock; 0 when unknown */
 	int peek_errno;       /* a socket error the peek consumed, reported in its place */
 };
@@ -112,6 +115,7 @@ static void session_end(struct session *s);
 static void sess_read_cb(struct bufferevent *bev, void *arg);
 static void sess_event_cb(struct bufferevent *bev, short what, void *arg);
 static void sess_write_cb(struct bufferevent *bev, void *arg);
+static void rearm_peek(struct session *s);
 
 /*
  * libevent's own messages go to stderr by default, where they would land
@@ -352,19 +356,20 @@ static void apply_thresholds(const struct check *c, struct result *r)
 	r->final = 0;
 	double ms = (double)r->ttg_us / 1000.0;
 	if (c->crit_ms && ms > c->crit_ms)
-		result_fail(r, MP_R_SLOW, "greeting took %.0f ms (critical above %u ms)", ms,
-		            c->crit_ms);
+		result_critical(r, MP_R_SLOW, "greeting took %.0f ms (critical above %u ms)", ms,
+		                c->crit_ms);
 	else if (c->warn_ms && ms > c->warn_ms && r->status == MP_UP)
 		result_worsen(r, MP_DEGRADED, MP_R_SLOW,
 		              "greeting took %.0f ms (warning above %u ms)", ms, c->warn_ms);
 	r->final = fin;
 }
 
-static int status_rank(enum mp_status st)
+/* Unknown (our side) ranks between degraded and down when picking the worst address. */
+static int status_rank(const struct result *r)
 {
-	/* unknown (our side) ranks between degraded and down when picking the worst */
-	static const int rank[] = {[MP_UP] = 0, [MP_DEGRADED] = 1, [MP_UNKNOWN] = 2, [MP_DOWN] = 3};
-	return rank[st];
+	return r->status == MP_UNKNOWN ? 3
+	       : r->status == MP_DOWN  ? 4
+	                               : result_rank(r->status, r->severity);
 }
 
 /* Every session ended: pick the probe's result. */
@@ -382,13 +387,14 @@ static void probe_collect(struct probe *p)
 				struct addr_result *a = &p->res.addrs[i++];
 				snprintf(a->address, sizeof(a->address), "%s", s->addrstr);
 				a->status = s->res.status;
+				a->severity = s->res.severity;
 				a->reason = s->res.reason;
 				snprintf(a->message, sizeof(a->message), "%s", s->res.message);
 				a->greeting_us = s->res.ttg_us;
 				a->total_us = s->res.phase_us[MP_PH_TOTAL];
 			}
 			up += s->res.status == MP_UP;
-			if (!worst || status_rank(s->res.status) > status_rank(worst->res.status))
+			if (!worst || status_rank(&s->res) > status_rank(&worst->res))
 				worst = s;
 		}
 		struct addr_result addrs[RESULT_ADDR_MAX];
@@ -578,6 +584,19 @@ static int sess_apply(struct session *s, enum proto_next next, int64_t now)
 		start_tls(s);
 		return s->st == SS_DONE ? -1 : 0;
 	}
+	if (next == PROTO_LITERAL) {
+		/* The core bounds it; so do we: a literal is held whole, like a line. */
+		size_t n = s->ops->literal_len ? s->ops->literal_len(s->core) : LINE_MAX_LEN + 1;
+		if (n > LINE_MAX_LEN) {
+			proto_out_clear(out);
+			sess_fail(s, MP_R_LINE_TOO_LONG,
+			          "a literal of %zu octets while waiting for %s: more than %d", n,
+			          sess_pending(s), LINE_MAX_LEN);
+			return -1;
+		}
+		s->in_literal = 1;
+		s->literal_len = n;
+	}
 	if (out->len > 0) {
 		if (bufferevent_write(s->bev, out->buf, out->len) != 0) {
 			proto_out_clear(out);
@@ -612,7 +631,10 @@ static void sess_write_cb(struct bufferevent *bev, void *arg)
 		session_end(s);
 }
 
-/* Hand each complete line to the core. Every byte here is the server's. */
+/*
+ * Hand each complete line to the core, and each literal it asks for (in
+ * one piece: its bytes may hold CR and LF). Every byte here is the server's.
+ */
 static void sess_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct session *s = arg;
@@ -626,6 +648,25 @@ static void sess_read_cb(struct bufferevent *bev, void *arg)
 			evbuffer_drain(in, avail); /* the verdict is in; nothing more to learn */
 			return;
 		}
+		if (s->in_literal) {
+			/* The read watermark leaves room for a whole one: wait for it. */
+			if (avail < s->literal_len)
+				return;
+			size_t n = s->literal_len;
+			const char *lit = n ? (const char *)evbuffer_pullup(in, (ev_ssize_t)n) : "";
+			if (!lit) {
+				result_worsen(&s->res, MP_UNKNOWN, MP_R_INTERNAL, "out of memory");
+				session_end(s);
+				return;
+			}
+			int64_t now = mp_now_us();
+			s->in_literal = 0;
+			enum proto_next next = s->ops->on_literal(s->core, lit, n, now);
+			evbuffer_drain(in, n);
+			if (sess_apply(s, next, now) != 0)
+				return;
+			continue;
+		}
 		size_t take = avail < LINE_MAX_LEN + 2 ? avail : LINE_MAX_LEN + 2;
 		const char *data = (const char *)evbuffer_pullup(in, (ev_ssize_t)take);
 		size_t len = 0, eol = 0;
@@ -635,8 +676,10 @@ static void sess_read_cb(struct bufferevent *bev, void *arg)
 			return;
 		}
 		enum line_scan sc = line_scan(data, take, &len, &eol);
-		if (sc == LINE_INCOMPLETE)
+		if (sc == LINE_INCOMPLETE) {
+			rearm_peek(s);
 			return;
+		}
 		if (sc == LINE_TOO_LONG) {
 			char shown[120];
 			line_escape(shown, sizeof(shown), data, 80);
@@ -658,11 +701,13 @@ static void sess_read_cb(struct bufferevent *bev, void *arg)
 			return;
 		}
 		int64_t now = mp_now_us();
-		/* The greeting is timed by its arrival, when the kernel told us. */
+		/* The greeting is timed by its line ending's arrival, when the kernel told us. */
 		int64_t at = now;
 		if (s->rx_us && s->res.phase_us[MP_PH_GREETING] < 0 && s->rx_us <= now)
 			at = s->rx_us;
 		s->rx_us = 0;
+		if (s->peekev)
+			event_del(s->peekev); /* one line, the greeting, is timed this way */
 		enum proto_next next = s->ops->on_line(s->core, data, len, at);
 		evbuffer_drain(in, len + eol);
 		if (sess_apply(s, next, now) != 0)
@@ -818,34 +863,55 @@ static void start_tls(struct session *s)
 /* ---- connecting --------------------------------------------------------- */
 
 /*
- * The greeting's arrival time as the kernel stamped it (SO_TIMESTAMPING),
- * read with MSG_PEEK before the bufferevent consumes the bytes. A busy
- * loop may reach a readable socket milliseconds late; the kernel's
- * timestamp does not move with it. Any failure leaves rx_us at 0, and the
- * greeting is then timed when its line is handled.
+ * The greeting is timed by the arrival of its line ending, as the kernel
+ * stamped it (SO_TIMESTAMPING): a busy loop may reach a readable socket
+ * milliseconds late, the kernel's timestamp does not move with it.
+ *
+ * The stamp must be the one of the bytes that COMPLETE the line: a server
+ * may send its greeting in several segments, and the first one's stamp
+ * would make a slow greeting look fast. So before each read of the
+ * bufferevent (this event has the higher priority) the socket's queue is
+ * read with MSG_PEEK up to the first LF; TCP reports the stamp of the last
+ * buffer a read touched, which is then the one holding the LF. (Segments
+ * the kernel merges in its queue keep the later stamp: when more bytes
+ * came behind the LF before we looked, the time is late, never early.)
+ * Without an LF in the queue nothing is recorded, and sess_read_cb arms the
+ * peek again once the bufferevent has read what was there. When the LF
+ * arrives between the peek and the read, no stamp is taken and the line is
+ * timed when it is handled: later than the truth, never earlier. Any
+ * failure does the same.
+ *
+ * Plain connections only (and STARTTLS, whose greeting is in the clear).
+ * Under implicit TLS the greeting comes inside TLS records: the kernel
+ * stamps segments of ciphertext, and which segment completes the record
+ * that holds the LF is only known once the record is decrypted, after the
+ * bufferevent has read it. There the greeting is timed when its line is
+ * complete in sess_read_cb, late by the loop's lag and never early, as the
+ * TLS handshake before it is.
  */
-static void peek_cb(evutil_socket_t fd, short what, void *arg)
+
+/*
+ * Peek at up to len bytes of the socket's queue. Returns what recvmsg()
+ * returns; *at is the arrival time of the last segment the peek touched,
+ * on the monotonic clock, or 0 when the kernel gave none.
+ */
+static ssize_t peek_stamped(const struct session *s, evutil_socket_t fd, char *buf, size_t len,
+                            int64_t *at)
 {
-	struct session *s = arg;
-	char byte, ctl[CMSG_SPACE(sizeof(struct timespec) * 3)];
-	struct iovec iov = {&byte, 1};
+	char ctl[CMSG_SPACE(sizeof(struct timespec) * 3)];
+	struct iovec iov = {buf, len};
 	struct msghdr msg;
 	struct timespec real, mono;
 
-	(void)what;
+	*at = 0;
 	memset(&msg, 0, sizeof(msg));
 	msg.msg_iov = &iov;
 	msg.msg_iovlen = 1;
 	msg.msg_control = ctl;
 	msg.msg_controllen = sizeof(ctl);
 	ssize_t n = recvmsg(fd, &msg, MSG_PEEK | MSG_DONTWAIT);
-	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-		/* Reading a pending error (a reset) clears it: keep it for the driver. */
-		s->peek_errno = errno;
-		return;
-	}
 	if (n <= 0)
-		return;
+		return n;
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
 		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_TIMESTAMPING)
 			continue;
@@ -858,19 +924,52 @@ static void peek_cb(evutil_socket_t fd, short what, void *arg)
 		clock_gettime(CLOCK_MONOTONIC, &mono);
 		int64_t age = ((int64_t)real.tv_sec - ts[0].tv_sec) * 1000000 +
 		              (real.tv_nsec - ts[0].tv_nsec) / 1000;
-		int64_t at = (int64_t)mono.tv_sec * 1000000 + mono.tv_nsec / 1000 - age;
-		if (age >= 0 && at >= s->res.start_us)
-			s->rx_us = at;
+		int64_t t = (int64_t)mono.tv_sec * 1000000 + mono.tv_nsec / 1000 - age;
+		if (age >= 0 && t >= s->res.start_us)
+			*at = t;
 		break;
 	}
+	return n;
 }
 
-/* Ask the kernel to stamp arrivals, and read the first one's stamp. */
-static void arm_peek(struct session *s, evutil_socket_t fd)
+static void peek_cb(evutil_socket_t fd, short what, void *arg)
+{
+	/* One loop on one thread, and the callback never re-enters: one buffer will do. */
+	static char buf[LINE_MAX_LEN + 2];
+	struct session *s = arg;
+	size_t have = evbuffer_get_length(bufferevent_get_input(s->raw));
+	int64_t at;
+
+	(void)what;
+	if (have >= sizeof(buf))
+		return; /* too long a line already: the reader says so */
+	ssize_t n = peek_stamped(s, fd, buf, sizeof(buf) - have, &at);
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+		/* Reading a pending error (a reset) clears it: keep it for the driver. */
+		s->peek_errno = errno;
+		return;
+	}
+	const char *lf = n > 0 ? memchr(buf, '\n', (size_t)n) : NULL;
+	if (!lf)
+		return;
+	/* Again, up to the LF only, for the stamp of the segment that holds it. */
+	size_t upto = (size_t)(lf - buf) + 1;
+	if (upto < (size_t)n && peek_stamped(s, fd, buf, upto, &at) != (ssize_t)upto)
+		return;
+	s->rx_us = at;
+}
+
+/* Ask the kernel to stamp arrivals from the start, so no segment goes unstamped. */
+static void stamp_enable(struct session *s)
 {
 	int flags = SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
 
-	if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof(flags)) != 0)
+	s->stamping = setsockopt(s->fd, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof(flags)) == 0;
+}
+
+static void arm_peek(struct session *s, evutil_socket_t fd)
+{
+	if (!s->stamping)
 		return;
 	s->peekev = event_new(s->p->env->base, fd, EV_READ, peek_cb, s);
 	if (!s->peekev)
@@ -879,6 +978,14 @@ static void arm_peek(struct session *s, evutil_socket_t fd)
 		event_free(s->peekev);
 		s->peekev = NULL;
 	}
+}
+
+/* The greeting's line is not complete yet: peek again before the next read. */
+static void rearm_peek(struct session *s)
+{
+	if (s->peekev && s->res.phase_us[MP_PH_GREETING] < 0 &&
+	    !event_pending(s->peekev, EV_READ, NULL))
+		event_add(s->peekev, NULL);
 }
 
 static void connected(struct session *s)
@@ -988,6 +1095,8 @@ static void session_start(struct probe *p, struct evutil_addrinfo *ai)
 		connect_failed(s, errno);
 		return;
 	}
+	if (!p->c->target.implicit_tls)
+		stamp_enable(s);
 	if (connect(s->fd, (struct sockaddr *)&s->ss, s->sslen) != 0 && errno != EINPROGRESS) {
 		connect_failed(s, errno);
 		return;

@@ -29,6 +29,13 @@
 #define IMAP_SHOW 124
 /* Longest SASL PLAIN message ("\0user\0pass") whose base64 fits PROTO_OUT_MAX. */
 #define IMAP_PLAIN_MAX 1500
+/*
+ * The longest literal we take (RFC 9051 section 4.3). The driver holds a
+ * literal whole, as it holds a line, so this is the line's cap. What a probe
+ * reads carries short ones (an ID value is at most 1024 octets, RFC 2971);
+ * a larger count is line_too_long before a byte of it is read.
+ */
+#define IMAP_LITERAL_MAX LINE_MAX_LEN
 
 enum imap_state {
 	IMAP_GREETING,
@@ -90,6 +97,11 @@ struct imap {
 	int preauth;     /* the greeting was PREAUTH */
 	int64_t now;     /* of the event being handled, for result_mark() */
 	int bye;         /* an untagged BYE came while logging out */
+	int lit_wait;    /* PROTO_LITERAL was answered: on_literal() comes next */
+	size_t literal;  /* the octets of that literal */
+	int cont;        /* the next line is the rest of an untagged response after a literal */
+	int cont_caps;   /* ...of a CAPABILITY response, whose atoms count */
+	char lit_pending[IMAP_SHOW]; /* pending() while a literal is awaited */
 	int ncaps;
 	size_t capused;
 	size_t capoff[IMAP_CAPS_MAX];
@@ -122,6 +134,14 @@ struct imap_line {
 	const char *text; /* what follows the word and one space */
 	size_t tl;
 };
+
+/* What we await, for messages: the state's name, told apart by how we log in. */
+static const char *imap_pending_name(const struct imap *p)
+{
+	if (p->state == IMAP_LOGIN && p->auth != IMAP_AUTH_LOGIN)
+		return "AUTHENTICATE reply";
+	return imap_pending_names[p->state];
+}
 
 static void imap_set_state(struct imap *p, enum imap_state st)
 {
@@ -178,6 +198,32 @@ static void imap_parse(const struct imap *p, const char *s, size_t n, struct ima
 	} else {
 		l->kind = IMAP_L_JUNK;
 	}
+}
+
+/*
+ * A literal announced at the end of s[0..n): "{digits}", or "{digits+}"
+ * (the non-synchronizing form, RFC 7888), or literal8's "~{digits}".
+ * Returns the offset of the "{" (or "~"), or -1 when the line ends otherwise.
+ * *count is the number, or IMAP_LITERAL_MAX + 1 for anything larger: the
+ * digits may be as many as the line's cap allows, and are never summed
+ * past it.
+ */
+static long imap_literal_at(const char *s, size_t n, size_t *count)
+{
+	size_t e = n - 1, b, v = 0;
+
+	if (n < 3 || s[e] != '}')
+		return -1;
+	if (s[e - 1] == '+')
+		e--;
+	for (b = e; b > 0 && s[b - 1] >= '0' && s[b - 1] <= '9'; b--)
+		;
+	if (b == e || b == 0 || s[b - 1] != '{')
+		return -1;
+	for (size_t i = b; i < e && v <= IMAP_LITERAL_MAX; i++)
+		v = v * 10 + (size_t)(s[i] - '0');
+	*count = v <= IMAP_LITERAL_MAX ? v : IMAP_LITERAL_MAX + 1;
+	return (long)(b >= 2 && s[b - 2] == '~' ? b - 2 : b - 1);
 }
 
 /* ---- capabilities ---- */
@@ -632,16 +678,84 @@ static enum proto_next imap_on_login_reply(struct imap *p, const struct imap_lin
 	}
 }
 
+/* An untagged CAPABILITY response, while we await the CAPABILITY reply. */
+static int imap_is_caps(const struct imap *p, const struct imap_line *l)
+{
+	return p->state == IMAP_CAPABILITY && l->kind == IMAP_L_UNTAGGED &&
+	       l->wl == strlen("CAPABILITY") && line_has_prefix(l->word, l->wl, "CAPABILITY");
+}
+
+/* The server announced a literal over our cap: refused before any of it is read. */
+static enum proto_next imap_literal_too_long(struct imap *p, const char *tok, size_t tl)
+{
+	char show[IMAP_SHOW];
+
+	imap_show(show, sizeof(show), tok, tl);
+	result_fail(p->r, MP_R_LINE_TOO_LONG,
+	            "server announced a literal %s of more than the %d octets we accept while "
+	            "awaiting %s",
+	            show, IMAP_LITERAL_MAX, imap_pending_name(p));
+	/* The rest of the stream cannot be told apart from the literal: no LOGOUT. */
+	return imap_enter(p, IMAP_DONE);
+}
+
+/* Ask the driver for the literal's octets; the response goes on in the line after them. */
+static enum proto_next imap_await_literal(struct imap *p, size_t count)
+{
+	p->lit_wait = 1;
+	p->literal = count;
+	p->cont = 1;
+	snprintf(p->lit_pending, sizeof(p->lit_pending), "%s (a literal of %zu octets)",
+	         imap_pending_name(p), count);
+	return PROTO_LITERAL;
+}
+
+/*
+ * The rest of an untagged response after a literal: more of its text,
+ * which may end in another literal. Only a CAPABILITY response's atoms are
+ * used; the literals in it are data, not atoms.
+ */
+static enum proto_next imap_on_cont(struct imap *p, const char *s, size_t n)
+{
+	size_t count = 0;
+	long at = imap_literal_at(s, n, &count);
+
+	if (at >= 0 && count > IMAP_LITERAL_MAX)
+		return imap_literal_too_long(p, s + at, n - (size_t)at);
+	if (p->cont_caps)
+		imap_caps_parse(p, s, at >= 0 ? (size_t)at : n);
+	if (at >= 0)
+		return imap_await_literal(p, count);
+	p->cont = 0;
+	p->cont_caps = 0;
+	return PROTO_READ;
+}
+
+static enum proto_next imap_on_reply(struct imap *p, const struct imap_line *l, const char *s,
+                                     size_t n, int64_t now);
+
+/*
+ * One line. Untagged data responses ("* ID ...", "* CAPABILITY ...",
+ * "* 3 FETCH ...") may end in a literal; status responses (OK, NO, BAD,
+ * PREAUTH, BYE), tagged replies and continuations carry text, in which a
+ * trailing "{5}" is just text (RFC 9051 resp-text).
+ */
 static enum proto_next imap_on_line(void *vp, const char *s, size_t n, int64_t now)
 {
 	struct imap *p = vp;
 	struct imap_line l;
-	char show[IMAP_SHOW];
+	size_t count = 0;
+	long at = -1;
 
 	p->now = now;
 	imap_parse(p, s, n, &l);
 	if (p->state == IMAP_DONE)
 		return PROTO_CLOSE;
+	if (p->lit_wait) {
+		result_worsen(p->r, MP_UNKNOWN, MP_R_INTERNAL,
+		              "a line came while a literal was due");
+		return imap_enter(p, IMAP_DONE);
+	}
 	if (p->state == IMAP_GREETING)
 		return imap_on_greeting(p, &l, s, n, now);
 	if (++p->nlines > IMAP_LINES_MAX) {
@@ -650,78 +764,102 @@ static enum proto_next imap_on_line(void *vp, const char *s, size_t n, int64_t n
 		            IMAP_LINES_MAX, imap_pending_names[p->state]);
 		return imap_enter(p, IMAP_DONE);
 	}
+	if (p->cont)
+		return imap_on_cont(p, s, n);
+	if (l.kind == IMAP_L_UNTAGGED && l.cond == IMAP_C_OTHER)
+		at = imap_literal_at(s, n, &count);
+	if (at >= 0) {
+		if (count > IMAP_LITERAL_MAX)
+			return imap_literal_too_long(p, s + at, n - (size_t)at);
+		/* What comes before the "{n}" is handled as the line. */
+		n = (size_t)at;
+		imap_parse(p, s, n, &l);
+	}
+	int caps = imap_is_caps(p, &l);
+	enum proto_next nx = imap_on_reply(p, &l, s, n, now);
+	if (at < 0 || nx != PROTO_READ || p->state == IMAP_DONE)
+		return nx;
+	p->cont_caps = caps;
+	return imap_await_literal(p, count);
+}
+
+/* A whole line, or the part before a literal, after the greeting. */
+static enum proto_next imap_on_reply(struct imap *p, const struct imap_line *l, const char *s,
+                                     size_t n, int64_t now)
+{
+	char show[IMAP_SHOW];
+
 	if (p->state == IMAP_LOGOUT) {
 		/* Anything after BYE, and our tagged reply, ends the session. */
-		if (p->bye || l.kind != IMAP_L_UNTAGGED)
+		if (p->bye || l->kind != IMAP_L_UNTAGGED)
 			return imap_enter(p, IMAP_DONE);
-		p->bye = l.cond == IMAP_C_BYE;
+		p->bye = l->cond == IMAP_C_BYE;
 		return PROTO_READ;
 	}
-	if (l.kind == IMAP_L_JUNK || l.kind == IMAP_L_OTHER_TAG)
-		return imap_violation(p, &l, s, n);
-	if (l.kind == IMAP_L_CONT && p->state != IMAP_AUTHENTICATE)
-		return imap_violation(p, &l, s, n);
-	if (l.kind == IMAP_L_UNTAGGED && l.cond == IMAP_C_BYE) {
-		imap_show(show, sizeof(show), l.text, l.tl);
+	if (l->kind == IMAP_L_JUNK || l->kind == IMAP_L_OTHER_TAG)
+		return imap_violation(p, l, s, n);
+	if (l->kind == IMAP_L_CONT && p->state != IMAP_AUTHENTICATE)
+		return imap_violation(p, l, s, n);
+	if (l->kind == IMAP_L_UNTAGGED && l->cond == IMAP_C_BYE) {
+		imap_show(show, sizeof(show), l->text, l->tl);
 		result_fail(p->r, MP_R_REFUSED_BY_SERVER, "server said BYE while we awaited %s: %s",
 		            imap_pending_names[p->state], show);
 		return imap_enter(p, IMAP_DONE);
 	}
-	if (l.kind == IMAP_L_TAGGED && l.cond == IMAP_C_OTHER)
-		return imap_violation(p, &l, s, n);
+	if (l->kind == IMAP_L_TAGGED && l->cond == IMAP_C_OTHER)
+		return imap_violation(p, l, s, n);
 
 	switch (p->state) {
 	case IMAP_CAPABILITY:
-		if (l.kind == IMAP_L_UNTAGGED) {
-			if (l.wl == strlen("CAPABILITY") &&
-			    line_has_prefix(l.word, l.wl, "CAPABILITY"))
-				imap_caps_parse(p, l.text, l.tl);
+		if (l->kind == IMAP_L_UNTAGGED) {
+			if (imap_is_caps(p, l))
+				imap_caps_parse(p, l->text, l->tl);
 			return PROTO_READ;
 		}
-		if (l.cond == IMAP_C_OK) {
+		if (l->cond == IMAP_C_OK) {
 			result_phase(p->r, MP_PH_CAPABILITY, now);
 			return imap_caps_done(p);
 		}
-		if (l.cond == IMAP_C_BAD || l.cond == IMAP_C_NO) {
-			imap_show(show, sizeof(show), l.text, l.tl);
+		if (l->cond == IMAP_C_BAD || l->cond == IMAP_C_NO) {
+			imap_show(show, sizeof(show), l->text, l->tl);
 			result_fail(p->r, MP_R_PROTOCOL_ERROR, "CAPABILITY failed: %s", show);
 			return imap_enter(p, IMAP_LOGOUT);
 		}
-		return imap_violation(p, &l, s, n);
+		return imap_violation(p, l, s, n);
 	case IMAP_STARTTLS:
-		if (l.kind == IMAP_L_UNTAGGED)
+		if (l->kind == IMAP_L_UNTAGGED)
 			return PROTO_READ;
-		if (l.cond == IMAP_C_OK) {
+		if (l->cond == IMAP_C_OK) {
 			result_phase(p->r, MP_PH_STARTTLS, now);
 			return imap_enter(p, IMAP_TLS);
 		}
-		if (l.cond == IMAP_C_NO || l.cond == IMAP_C_BAD) {
-			imap_show(show, sizeof(show), l.text, l.tl);
+		if (l->cond == IMAP_C_NO || l->cond == IMAP_C_BAD) {
+			imap_show(show, sizeof(show), l->text, l->tl);
 			result_fail(p->r, MP_R_STARTTLS_REFUSED, "server refused STARTTLS: %s",
 			            show);
 			return imap_enter(p, IMAP_LOGOUT);
 		}
-		return imap_violation(p, &l, s, n);
+		return imap_violation(p, l, s, n);
 	case IMAP_AUTHENTICATE:
-		if (l.kind == IMAP_L_CONT)
+		if (l->kind == IMAP_L_CONT)
 			return imap_enter(p, IMAP_LOGIN);
 		/* A tagged reply here refuses the AUTHENTICATE command itself. */
-		return imap_on_login_reply(p, &l, s, n, now);
+		return imap_on_login_reply(p, l, s, n, now);
 	case IMAP_LOGIN:
-		return imap_on_login_reply(p, &l, s, n, now);
+		return imap_on_login_reply(p, l, s, n, now);
 	case IMAP_EXAMINE:
-		if (l.kind == IMAP_L_UNTAGGED) {
+		if (l->kind == IMAP_L_UNTAGGED) {
 			/* "* OK EXISTS" is a status with odd text, not a count. */
-			if (l.cond == IMAP_C_OTHER && line_has_prefix(l.text, l.tl, "EXISTS") &&
-			    (l.tl == 6 || l.text[6] == ' ')) {
-				int64_t v = imap_count(l.word, l.wl);
+			if (l->cond == IMAP_C_OTHER && line_has_prefix(l->text, l->tl, "EXISTS") &&
+			    (l->tl == 6 || l->text[6] == ' ')) {
+				int64_t v = imap_count(l->word, l->wl);
 				if (v < 0)
-					return imap_violation(p, &l, s, n);
+					return imap_violation(p, l, s, n);
 				p->r->messages = v;
 			}
 			return PROTO_READ;
 		}
-		if (l.cond == IMAP_C_OK) {
+		if (l->cond == IMAP_C_OK) {
 			result_phase(p->r, MP_PH_MAILBOX, now);
 			if (p->r->messages >= 0)
 				imap_up_message(p, "%s, INBOX has %lld messages",
@@ -732,17 +870,17 @@ static enum proto_next imap_on_line(void *vp, const char *s, size_t n, int64_t n
 				                p->preauth ? "preauthenticated" : "logged in");
 			return imap_enter(p, IMAP_LOGOUT);
 		}
-		if (l.cond == IMAP_C_NO) {
-			imap_show(show, sizeof(show), l.text, l.tl);
+		if (l->cond == IMAP_C_NO) {
+			imap_show(show, sizeof(show), l->text, l->tl);
 			result_fail(p->r, MP_R_MAILBOX_ERROR, "EXAMINE INBOX failed: %s", show);
 			return imap_enter(p, IMAP_LOGOUT);
 		}
-		if (l.cond == IMAP_C_BAD)
-			return imap_bad(p, &l);
-		return imap_violation(p, &l, s, n);
+		if (l->cond == IMAP_C_BAD)
+			return imap_bad(p, l);
+		return imap_violation(p, l, s, n);
 	case IMAP_TLS:
 		/* The driver should have caught bytes after the STARTTLS OK itself. */
-		return imap_violation(p, &l, s, n);
+		return imap_violation(p, l, s, n);
 	case IMAP_GREETING:
 	case IMAP_LOGOUT:
 	case IMAP_DONE:
@@ -753,6 +891,32 @@ static enum proto_next imap_on_line(void *vp, const char *s, size_t n, int64_t n
 }
 
 /* ---- proto_ops ---- */
+
+static size_t imap_literal_len(const void *vp)
+{
+	const struct imap *p = vp;
+
+	return p->lit_wait ? p->literal : 0;
+}
+
+/* The literal's octets: data, never lines; the response goes on in the next line. */
+static enum proto_next imap_on_literal(void *vp, const char *data, size_t len, int64_t now)
+{
+	struct imap *p = vp;
+
+	(void)data;
+	p->now = now;
+	if (p->state == IMAP_DONE)
+		return PROTO_CLOSE;
+	if (!p->lit_wait || len != p->literal) {
+		result_worsen(p->r, MP_UNKNOWN, MP_R_INTERNAL,
+		              "%zu literal octets came while %s were due", len,
+		              p->lit_wait ? "others" : "none");
+		return imap_enter(p, IMAP_DONE);
+	}
+	p->lit_wait = 0;
+	return PROTO_READ;
+}
 
 static void *imap_new(const struct check *c, struct result *r)
 {
@@ -790,6 +954,7 @@ static enum proto_next imap_on_tls(void *vp, int64_t now)
 	/* Nothing learned in the clear can be trusted (RFC 2595 section 3.1). */
 	p->tls = 1;
 	p->starttls = 1;
+	p->cont = p->cont_caps = p->lit_wait = 0;
 	imap_caps_clear(p);
 	p->r->capabilities[0] = '\0';
 	return imap_enter(p, IMAP_CAPABILITY);
@@ -799,9 +964,7 @@ static const char *imap_pending(const void *vp)
 {
 	const struct imap *p = vp;
 
-	if (p->state == IMAP_LOGIN && p->auth != IMAP_AUTH_LOGIN)
-		return "AUTHENTICATE reply";
-	return imap_pending_names[p->state];
+	return p->lit_wait ? p->lit_pending : imap_pending_name(p);
 }
 
 static struct proto_out *imap_out(void *vp)
@@ -826,6 +989,8 @@ const struct proto_ops imap_ops = {
     .new = imap_new,
     .start = imap_start,
     .on_line = imap_on_line,
+    .literal_len = imap_literal_len,
+    .on_literal = imap_on_literal,
     .on_tls = imap_on_tls,
     .pending = imap_pending,
     .out = imap_out,

@@ -7,6 +7,13 @@
  * the current monotonic time; the core records its findings in the struct
  * result, queues commands in its struct proto_out, and answers with what it
  * wants next. This lets unit tests and fuzzers drive a core directly.
+ *
+ * A core whose protocol has literals (IMAP: "{n}" ends a line, n octets of
+ * any bytes follow, then the rest of the response) answers PROTO_LITERAL
+ * after such a line: the driver then reads exactly literal_len() octets,
+ * CR and LF included, hands them to on_literal() in one piece, and goes
+ * back to lines. The core bounds n by its own cap before asking, so the
+ * driver can hold a literal whole, as it holds a line.
  */
 #ifndef MP_PROTO_H
 #define MP_PROTO_H
@@ -18,9 +25,10 @@
 #include "target.h"
 
 enum proto_next {
-	PROTO_READ,  /* send what is queued, then wait for the next line */
-	PROTO_TLS,   /* start TLS now; no queued output; pending input is an injection */
-	PROTO_CLOSE, /* send what is queued (LOGOUT/QUIT was answered or not needed); close */
+	PROTO_READ,    /* send what is queued, then wait for the next line */
+	PROTO_LITERAL, /* send what is queued, then read literal_len() octets for on_literal() */
+	PROTO_TLS,     /* start TLS now; no queued output; pending input is an injection */
+	PROTO_CLOSE,   /* send what is queued (LOGOUT/QUIT was answered or not needed); close */
 };
 
 /* Room for the longest command we send: LOGIN with a quoted user and password. */
@@ -47,6 +55,9 @@ void proto_out_clear(struct proto_out *o);
  * start(): the connection is ready (plain TCP, or implicit TLS done);
  *          tls_active tells which. The first thing expected is the greeting.
  * on_line(): one server line.
+ * literal_len(), on_literal(): after PROTO_LITERAL, how many octets the
+ *          literal has (at most LINE_MAX_LEN), and those octets. NULL in a
+ *          core that never answers PROTO_LITERAL.
  * on_tls(): the TLS handshake after STARTTLS/STLS completed and the
  *          certificate was accepted; the core must forget what it learned
  *          before TLS and ask for capabilities again.
@@ -61,6 +72,8 @@ struct proto_ops {
 	void *(*new)(const struct check *c, struct result *r);
 	enum proto_next (*start)(void *p, int tls_active, int64_t now_us);
 	enum proto_next (*on_line)(void *p, const char *line, size_t len, int64_t now_us);
+	size_t (*literal_len)(const void *p);
+	enum proto_next (*on_literal)(void *p, const char *data, size_t len, int64_t now_us);
 	enum proto_next (*on_tls)(void *p, int64_t now_us);
 	const char *(*pending)(const void *p);
 	struct proto_out *(*out)(void *p);

@@ -78,7 +78,8 @@ static void usage(FILE *f, enum report_cmd cmd)
 		fputs("Usage: mailpulse status [--store PATH | -c FILE] [--json]\n"
 		      "\n"
 		      "The current state of every check in the store: its state and for how\n"
-		      "long, its last result, its open incident.\n"
+		      "long, its last result, its open incident. Checks removed from the\n"
+		      "configuration are listed apart; their history stays readable.\n"
 		      "\n"
 		      "Options:\n",
 		      f);
@@ -105,7 +106,8 @@ static void usage(FILE *f, enum report_cmd cmd)
 		      "\n"
 		      "The share of probes of check NAME that found the server answering (up\n"
 		      "or degraded) from SPEC until now. Periods older than the raw retention\n"
-		      "are counted from hourly roll-ups, whole hours at a time.\n"
+		      "are counted from hourly roll-ups, whole hours at a time. Probes taken\n"
+		      "inside a maintenance window are left out and counted apart.\n"
 		      "\n"
 		      "Options:\n"
 		      "      --since SPEC     from this time on (default 30d)\n",
@@ -504,6 +506,34 @@ static int print_channels(const json_t *chs)
 	return t.bad ? -1 : 0;
 }
 
+/* Checks that left the configuration: not current, but their history is there. */
+static int print_removed(const json_t *rm)
+{
+	static const char *const head[] = {"REMOVED CHECK", "REMOVED AT"};
+	struct table t = {.ncols = 2};
+	const json_t *c;
+	size_t i;
+
+	if (json_array_size(rm) == 0)
+		return 0;
+	putchar('\n');
+	table_add(&t, head);
+	json_array_foreach(rm, i, c)
+	{
+		char when[40];
+		const char *cells[2];
+
+		fmt_time(when, sizeof(when), c, "removed_ms");
+		cells[0] = jget_str(c, "check");
+		cells[1] = when;
+		table_add(&t, cells);
+	}
+	table_print(stdout, &t);
+	table_free(&t);
+	printf("(no longer configured; see mailpulse history NAME, mailpulse incidents NAME)\n");
+	return t.bad ? -1 : 0;
+}
+
 static int print_status(const json_t *j, int64_t now)
 {
 	static const char *const head[] = {"CHECK",  "STATE", "FOR",    "LAST PROBE",
@@ -514,17 +544,33 @@ static int print_status(const json_t *j, int64_t now)
 
 	if (json_array_size(checks) == 0) {
 		puts("No checks in the store yet.");
-		return 0;
+		return print_removed(json_object_get(j, "removed"));
 	}
 	table_add(&t, head);
 	json_array_foreach(checks, i, c)
 	{
-		const json_t *last = json_object_get(c, "last");
+		const json_t *last = json_object_get(c, "last"), *w;
 		json_t *since = json_object_get(c, "state_since_ms");
-		char state[16], dur[32], when[40], status[16], ttg[32];
+		char state[32], dur[32], when[40], status[16], ttg[32], msg[1024];
 		const char *cells[8];
+		size_t k, off;
 
 		upper(state, sizeof(state), jget_str(c, "state"));
+		/* Critical while it still serves: the one case the state alone does not say. */
+		const char *sev = jget_str(c, "state_severity"), *st = jget_str(c, "state"),
+		           *m = jget_str(last, "message");
+		if (sev && st && strcmp(sev, "critical") == 0 && strcmp(st, "degraded") == 0)
+			snprintf(state, sizeof(state), "DEGRADED/CRITICAL");
+		/* Findings that leave the status as it is are shown after the message. */
+		off = (size_t)snprintf(msg, sizeof(msg), "%s", m ? m : "");
+		json_array_foreach(json_object_get(last, "warnings"), k, w)
+		{
+			if (off >= sizeof(msg))
+				break;
+			const char *ws = json_string_value(w);
+			off += (size_t)snprintf(msg + off, sizeof(msg) - off, "%swarning: %s",
+			                        off ? "; " : "", ws ? ws : "");
+		}
 		if (json_is_integer(since))
 			fmt_duration(dur, sizeof(dur), now - json_integer_value(since));
 		else
@@ -539,14 +585,16 @@ static int print_status(const json_t *j, int64_t now)
 		cells[4] = status;
 		cells[5] = ttg;
 		cells[6] = jget_str(last, "reason");
-		cells[7] = jget_str(last, "message");
+		cells[7] = msg;
 		table_add(&t, cells);
 	}
 	table_print(stdout, &t);
 	table_free(&t);
 	if (t.bad)
 		return -1;
-	return print_channels(json_object_get(j, "channels"));
+	if (print_channels(json_object_get(j, "channels")) < 0)
+		return -1;
+	return print_removed(json_object_get(j, "removed"));
 }
 
 static int print_history(const json_t *j, const char *name)
@@ -567,11 +615,14 @@ static int print_history(const json_t *j, const char *name)
 	table_add(&t, head);
 	json_array_foreach(rs, i, r)
 	{
-		char when[40], status[16], ttg[32], total[32];
+		char when[40], status[32], ttg[32], total[32];
 		const char *cells[7];
 
 		fmt_time(when, sizeof(when), r, "ts_ms");
 		upper(status, sizeof(status), jget_str(r, "status"));
+		/* Taken inside a maintenance window: left out of uptime. */
+		if (json_is_true(json_object_get(r, "maintenance")))
+			strncat(status, " (maint)", sizeof(status) - strlen(status) - 1);
 		fmt_ms(ttg, sizeof(ttg), json_object_get(r, "time_to_greeting_ms"));
 		fmt_ms(total, sizeof(total),
 		       json_object_get(json_object_get(r, "timings_ms"), "total"));
@@ -603,6 +654,10 @@ static int print_uptime(const json_t *j, const char *name, const char *since_arg
 		printf("uptime:   %.3f%%\n", json_number_value(pct));
 	else
 		printf("uptime:   - (no probes in the period)\n");
+	if (json_integer_value(json_object_get(j, "maintenance_probes")) > 0)
+		printf("maintenance: %lld probes (%.3f%% of the period), left out of the above\n",
+		       (long long)json_integer_value(json_object_get(j, "maintenance_probes")),
+		       json_number_value(json_object_get(j, "maintenance_pct")));
 	if (json_is_true(json_object_get(j, "from_rollups")))
 		printf("          (older results counted from hourly roll-ups)\n");
 	return 0;
@@ -623,15 +678,19 @@ static int print_incidents(const json_t *j)
 	table_add(&t, head);
 	json_array_foreach(is, i, in)
 	{
-		char start[40], end[40], dur[32];
+		char start[40], end[128], dur[32];
 		const char *cells[6];
 		int open = json_is_true(json_object_get(in, "open"));
+		const char *why = jget_str(in, "close_reason");
 
 		fmt_time(start, sizeof(start), in, "start_ms");
 		if (open)
 			snprintf(end, sizeof(end), "(open)");
 		else
 			fmt_time(end, sizeof(end), in, "end_ms");
+		/* Recovered is the rule; another close (the check was removed) is said. */
+		if (!open && why && strcmp(why, STORE_CLOSED_RECOVERED) != 0)
+			snprintf(end + strlen(end), sizeof(end) - strlen(end), " (%s)", why);
 		fmt_duration(dur, sizeof(dur),
 		             json_integer_value(json_object_get(in, "duration_ms")));
 		cells[0] = jget_str(in, "check");

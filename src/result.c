@@ -1,5 +1,6 @@
 /*
- * result.c - status, reason and phase names; the rules for worsening a result.
+ * result.c - status, severity, reason and phase names; the rules for worsening
+ * a result.
  */
 #include "result.h"
 
@@ -13,6 +14,13 @@ static const char *const status_names[] = {
     [MP_DEGRADED] = "degraded",
     [MP_DOWN] = "down",
     [MP_UNKNOWN] = "unknown",
+};
+
+static const char *const severity_names[] = {
+    [MP_SEV_OK] = "ok",
+    [MP_SEV_WARNING] = "warning",
+    [MP_SEV_CRITICAL] = "critical",
+    [MP_SEV_UNKNOWN] = "unknown",
 };
 
 static const char *const reason_names[MP_R__COUNT] = {
@@ -56,6 +64,7 @@ void result_init(struct result *r, int64_t now_us)
 {
 	memset(r, 0, sizeof(*r));
 	r->status = MP_UP;
+	r->severity = MP_SEV_OK;
 	r->reason = MP_R_OK;
 	for (int i = 0; i < MP_PH__COUNT; i++)
 		r->phase_us[i] = -1;
@@ -67,12 +76,43 @@ void result_init(struct result *r, int64_t now_us)
 	r->tls.days_left = 0;
 }
 
-static void vworsen(struct result *r, enum mp_status st, enum mp_reason why, const char *fmt,
-                    va_list ap)
+enum mp_severity result_default_severity(enum mp_status st)
 {
-	if (r->final || st <= r->status)
+	switch (st) {
+	case MP_UP:
+		return MP_SEV_OK;
+	case MP_DEGRADED:
+		return MP_SEV_WARNING;
+	case MP_DOWN:
+		return MP_SEV_CRITICAL;
+	case MP_UNKNOWN:
+		break;
+	}
+	return MP_SEV_UNKNOWN;
+}
+
+int result_rank(enum mp_status st, enum mp_severity sev)
+{
+	switch (st) {
+	case MP_UP:
+		return 0;
+	case MP_DEGRADED:
+		return sev == MP_SEV_CRITICAL ? 2 : 1;
+	case MP_DOWN:
+		return 3;
+	case MP_UNKNOWN:
+		break;
+	}
+	return 4;
+}
+
+static void vworsen(struct result *r, enum mp_status st, enum mp_severity sev, enum mp_reason why,
+                    const char *fmt, va_list ap)
+{
+	if (r->final || result_rank(st, sev) <= result_rank(r->status, r->severity))
 		return;
 	r->status = st;
+	r->severity = sev;
 	r->reason = why;
 	vsnprintf(r->message, sizeof(r->message), fmt, ap);
 }
@@ -82,7 +122,16 @@ void result_worsen(struct result *r, enum mp_status st, enum mp_reason why, cons
 	va_list ap;
 
 	va_start(ap, fmt);
-	vworsen(r, st, why, fmt, ap);
+	vworsen(r, st, result_default_severity(st), why, fmt, ap);
+	va_end(ap);
+}
+
+void result_critical(struct result *r, enum mp_reason why, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vworsen(r, MP_DEGRADED, MP_SEV_CRITICAL, why, fmt, ap);
 	va_end(ap);
 }
 
@@ -91,7 +140,7 @@ void result_fail(struct result *r, enum mp_reason why, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vworsen(r, MP_DOWN, why, fmt, ap);
+	vworsen(r, MP_DOWN, MP_SEV_CRITICAL, why, fmt, ap);
 	va_end(ap);
 }
 
@@ -126,6 +175,29 @@ const char *result_status_name(enum mp_status st)
 	if ((unsigned)st >= sizeof(status_names) / sizeof(status_names[0]))
 		return "unknown";
 	return status_names[st];
+}
+
+const char *result_severity_name(enum mp_severity sev)
+{
+	if ((unsigned)sev >= sizeof(severity_names) / sizeof(severity_names[0]))
+		return "unknown";
+	return severity_names[sev];
+}
+
+int result_status_parse(const char *name)
+{
+	for (int i = 0; i <= MP_UNKNOWN; i++)
+		if (strcmp(status_names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+int result_severity_parse(const char *name)
+{
+	for (int i = 0; i <= MP_SEV_UNKNOWN; i++)
+		if (strcmp(severity_names[i], name) == 0)
+			return i;
+	return -1;
 }
 
 const char *result_reason_name(enum mp_reason why)

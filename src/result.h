@@ -12,12 +12,34 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Ordered by severity: a result only ever moves down this list. */
+/*
+ * Availability: what the server's users get. A result only ever moves down
+ * this list.
+ *  - up: it works.
+ *  - degraded: it works, with a finding (slow, certificate expiring soon,
+ *    passwords accepted before TLS...). Counts as available in uptime.
+ *  - down: users cannot use it (refused, timeout, TLS failure, greeting
+ *    mismatch, login refused...).
+ */
 enum mp_status {
 	MP_UP = 0,
 	MP_DEGRADED = 1,
 	MP_DOWN = 2,
 	MP_UNKNOWN = 3, /* our side failed: we could not judge the server */
+};
+
+/*
+ * Severity: what the admin is told. The values are the Nagios plugin exit
+ * codes. Down is always critical and up is always ok; a degraded result is
+ * a warning, or critical when a critical threshold was crossed (--crit-ms,
+ * --cert-crit) while the service still works. Severity drives the Nagios
+ * state and alerts; status drives uptime.
+ */
+enum mp_severity {
+	MP_SEV_OK = 0,
+	MP_SEV_WARNING = 1,
+	MP_SEV_CRITICAL = 2,
+	MP_SEV_UNKNOWN = 3,
 };
 
 /*
@@ -124,6 +146,7 @@ struct tls_facts {
 struct addr_result {
 	char address[RESULT_ADDRSTR];
 	enum mp_status status;
+	enum mp_severity severity;
 	enum mp_reason reason;
 	char message[RESULT_ADDR_MSG_MAX];
 	int64_t greeting_us; /* time to greeting, -1 if none */
@@ -136,6 +159,7 @@ struct addr_result {
  */
 struct result {
 	enum mp_status status;
+	enum mp_severity severity; /* follows status, except degraded may be critical */
 	enum mp_reason reason;
 	char message[RESULT_MSG_MAX];
 	int final; /* the verdict is reached; later events do not change it */
@@ -167,6 +191,12 @@ void result_init(struct result *r, int64_t now_us);
  */
 void result_worsen(struct result *r, enum mp_status st, enum mp_reason why, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/*
+ * A critical finding on a service that still works: status degraded,
+ * severity critical. Ranks above any warning and below down.
+ */
+void result_critical(struct result *r, enum mp_reason why, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Shorthand for result_worsen(r, MP_DOWN, ...). */
 void result_fail(struct result *r, enum mp_reason why, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -178,7 +208,19 @@ void result_phase(struct result *r, enum mp_phase ph, int64_t now_us);
 /* Start timing anew from now_us without charging anything (idle gaps). */
 void result_mark(struct result *r, int64_t now_us);
 
-const char *result_status_name(enum mp_status st);  /* "up", "degraded", "down", "unknown" */
+const char *result_status_name(enum mp_status st);      /* "up", "degraded", "down", "unknown" */
+const char *result_severity_name(enum mp_severity sev); /* "ok", "warning", "critical", "unknown" */
+/* The severity a status has unless a critical finding raised it: down is critical. */
+enum mp_severity result_default_severity(enum mp_status st);
+/*
+ * One order for "worse" over (status, severity): up < degraded (warning) <
+ * degraded (critical) < down < unknown. What vworsen and the pickers of a
+ * worst result use.
+ */
+int result_rank(enum mp_status st, enum mp_severity sev);
+/* Parse a status or severity name; -1 when unknown. */
+int result_status_parse(const char *name);
+int result_severity_parse(const char *name);
 const char *result_reason_name(enum mp_reason why); /* "ok", "dns", "refused", ... */
 const char *result_phase_name(enum mp_phase ph);    /* "dns", "connect", ... */
 /* Parse a reason name; returns -1 when unknown. */

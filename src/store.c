@@ -42,6 +42,7 @@
 /* "Up" for uptime means the server answered: degraded counts, unknown does not. */
 _Static_assert(MP_UP == 0 && MP_DEGRADED == 1, "the SQL below tests status IN (0, 1)");
 _Static_assert(MP_PH__COUNT == 9, "results has one column per phase");
+_Static_assert(MP_UNKNOWN == 3 && MP_SEV_UNKNOWN == 3, "a removed check's transition is to 3, 3");
 
 /* ---- schema ---- */
 
@@ -110,6 +111,44 @@ static const char schema_v1[] =
     "CREATE INDEX rollups_hour ON rollups (hour_ms);\n";
 
 /*
+ * Severity beside status (issue: availability apart from what the admin is
+ * told), and the findings of each result. Rows written before it: severity
+ * follows status, except that a critical threshold (slow, cert_expiring)
+ * used to make a result down although users could connect; those become
+ * degraded and critical, so uptime no longer counts them as downtime, and
+ * incidents they left open are closed now (they were never outages).
+ */
+static const char schema_v2[] =
+    "ALTER TABLE results ADD COLUMN severity INTEGER;  -- enum mp_severity\n"
+    "ALTER TABLE results ADD COLUMN warnings TEXT;     -- findings, one per line; NULL: none\n"
+    "UPDATE results SET severity = CASE WHEN status = 2 AND reason IN ('slow', 'cert_expiring')"
+    " THEN 2 ELSE status END;\n"
+    "UPDATE results SET status = 1 WHERE status = 2 AND reason IN ('slow', 'cert_expiring');\n"
+    "ALTER TABLE transitions ADD COLUMN to_severity INTEGER;\n"
+    "UPDATE transitions SET to_severity = CASE WHEN to_status = 2 AND reason IN ('slow',"
+    " 'cert_expiring') THEN 2 ELSE to_status END;\n"
+    "UPDATE transitions SET to_status = 1 WHERE to_status = 2 AND reason IN ('slow',"
+    " 'cert_expiring');\n"
+    "UPDATE incidents SET end_ms = CAST(strftime('%s', 'now') AS INTEGER) * 1000,"
+    " duration_ms = max(0, CAST(strftime('%s', 'now') AS INTEGER) * 1000 - start_ms)"
+    " WHERE end_ms IS NULL AND reason IN ('slow', 'cert_expiring');\n";
+
+/*
+ * Maintenance and removed checks (issue 9, items 5 and 7). A result taken
+ * inside a maintenance window of its check is flagged, and roll-ups count
+ * those apart, so uptime leaves maintenance out even after the window is
+ * deleted from the configuration. An incident says why it closed. A check
+ * that left the configuration is marked, so `mailpulse status` no longer
+ * shows it as current while its history stays readable.
+ */
+static const char schema_v3[] =
+    "ALTER TABLE results ADD COLUMN maintenance INTEGER NOT NULL DEFAULT 0;  -- 1: in a window\n"
+    "ALTER TABLE rollups ADD COLUMN maint_count INTEGER NOT NULL DEFAULT 0;  -- of count\n"
+    "ALTER TABLE rollups ADD COLUMN maint_up_count INTEGER NOT NULL DEFAULT 0;  -- of up_count\n"
+    "ALTER TABLE incidents ADD COLUMN close_reason TEXT;  -- NULL: open, or closed before v3\n"
+    "ALTER TABLE checks ADD COLUMN removed_ms INTEGER;  -- left the configuration; NULL: in it\n";
+
+/*
  * Applied in order, each inside the one transaction that also sets
  * meta.schema_version. Append; never edit a published entry.
  */
@@ -118,6 +157,8 @@ static const struct migration {
 	const char *sql;
 } migrations[] = {
     {1, schema_v1},
+    {2, schema_v2},
+    {3, schema_v3},
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -129,7 +170,15 @@ int store_schema_version(void)
 
 /* ---- the queue ---- */
 
-enum qkind { Q_RESULT, Q_TRANSITION, Q_INCIDENT_OPEN, Q_INCIDENT_CLOSE, Q_DELIVERY };
+enum qkind {
+	Q_RESULT,
+	Q_TRANSITION,
+	Q_INCIDENT_OPEN,
+	Q_INCIDENT_CLOSE,
+	Q_DELIVERY,
+	Q_CHECK_RETIRE,
+	Q_CHECK_PRESENT
+};
 
 /* String slots of a queued row; NULL is SQL NULL. */
 enum qstr {
@@ -141,6 +190,7 @@ enum qstr {
 	QS_SUBJECT,
 	QS_ISSUER,
 	QS_SHA256,
+	QS_WARNINGS,
 	QS_CHANNEL,
 	QS_EVENT,
 	QS__COUNT
@@ -159,7 +209,9 @@ struct qrow {
 	enum qkind kind;
 	int64_t ts_ms;
 	int status; /* result status; a transition's new status */
-	int from;   /* a transition's old status */
+	int severity;
+	int from;       /* a transition's old status */
+	unsigned flags; /* a result's STORE_R_* */
 	enum mp_reason reason;
 	int attempt, ok;
 	int64_t phase_us[MP_PH__COUNT];
@@ -189,6 +241,10 @@ enum wstmt {
 	W_HOUR_DELETE,
 	W_ROLLUP_EXPIRE,
 	W_DELIVERY_EXPIRE,
+	W_RETIRE_TRANSITION,
+	W_RETIRE_CLOSE,
+	W_RETIRE_MARK,
+	W_PRESENT,
 	W__COUNT
 };
 
@@ -201,23 +257,24 @@ static const char *const wsql[W__COUNT] = {
     [W_RESULT] = "INSERT INTO results (check_id, ts_ms, location, status, reason, message,"
                  " address, ttg_us, dns_us, connect_us, tls_us, greeting_us, capability_us,"
                  " starttls_us, login_us, mailbox_us, total_us, tls_version, cert_days_left,"
-                 " cert_not_after, cert_subject, cert_issuer, cert_sha256, messages)"
+                 " cert_not_after, cert_subject, cert_issuer, cert_sha256, messages, severity,"
+                 " warnings, maintenance)"
                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
-                 " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
+                 " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
     [W_TRANSITION] = "INSERT INTO transitions (check_id, ts_ms, from_status, to_status, reason,"
-                     " message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                     " message, to_severity) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     /* A second open while one is open keeps the first: its cause is the one that counts. */
     [W_INCIDENT_OPEN] = "INSERT INTO incidents (check_id, start_ms, reason, message)"
                         " SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM incidents"
                         " WHERE check_id = ?1 AND end_ms IS NULL)",
-    [W_INCIDENT_CLOSE] = "UPDATE incidents SET end_ms = ?2, duration_ms = max(0, ?2 - start_ms)"
-                         " WHERE check_id = ?1 AND end_ms IS NULL",
+    [W_INCIDENT_CLOSE] = "UPDATE incidents SET end_ms = ?2, duration_ms = max(0, ?2 - start_ms),"
+                         " close_reason = ?3 WHERE check_id = ?1 AND end_ms IS NULL",
     [W_DELIVERY] = "INSERT INTO deliveries (check_id, ts_ms, channel, event, attempt, ok, detail)"
                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [W_CHECK_IDS] = "SELECT id FROM checks ORDER BY id",
     [W_OLDEST] = "SELECT min(ts_ms) FROM results WHERE check_id = ?1 AND ts_ms < ?2",
     /* NULLs sort first, so each location's non-NULL times come out ascending for p95. */
-    [W_HOUR_ROWS] = "SELECT location, status, ttg_us FROM results WHERE check_id = ?1"
+    [W_HOUR_ROWS] = "SELECT location, status, ttg_us, maintenance FROM results WHERE check_id = ?1"
                     " AND ts_ms >= ?2 AND ts_ms < ?3 ORDER BY location, ttg_us",
     /*
      * Merge rather than replace: a late result (a remote node, a clock
@@ -225,10 +282,13 @@ static const char *const wsql[W__COUNT] = {
      * merged p95 is the larger one, an upper bound.
      */
     [W_ROLLUP] = "INSERT INTO rollups (check_id, hour_ms, location, count, up_count, min_ttg_us,"
-                 " avg_ttg_us, p95_ttg_us, max_ttg_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                 " avg_ttg_us, p95_ttg_us, max_ttg_us, maint_count, maint_up_count)"
+                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
                  " ON CONFLICT (check_id, hour_ms, location) DO UPDATE SET"
                  " count = count + excluded.count,"
                  " up_count = up_count + excluded.up_count,"
+                 " maint_count = maint_count + excluded.maint_count,"
+                 " maint_up_count = maint_up_count + excluded.maint_up_count,"
                  " min_ttg_us = coalesce(min(min_ttg_us, excluded.min_ttg_us), min_ttg_us,"
                  " excluded.min_ttg_us),"
                  " avg_ttg_us = CASE WHEN avg_ttg_us IS NULL THEN excluded.avg_ttg_us"
@@ -244,6 +304,22 @@ static const char *const wsql[W__COUNT] = {
                         " WHERE hour_ms < ?1 LIMIT ?2)",
     [W_DELIVERY_EXPIRE] = "DELETE FROM deliveries WHERE rowid IN (SELECT rowid FROM deliveries"
                           " WHERE ts_ms < ?1 LIMIT ?2)",
+    /*
+     * A removed check goes back to pending (MP_UNKNOWN, MP_SEV_UNKNOWN), so
+     * a restart or a later check of the same name does not resume its last
+     * state.
+     */
+    [W_RETIRE_TRANSITION] = "INSERT INTO transitions (check_id, ts_ms, from_status, to_status,"
+                            " to_severity, reason, message) SELECT c.id, ?2, t.to_status, 3, 3,"
+                            " 'ok', ?3 FROM checks c JOIN transitions t ON t.rowid = (SELECT"
+                            " rowid FROM transitions WHERE check_id = c.id ORDER BY ts_ms DESC,"
+                            " rowid DESC LIMIT 1) WHERE c.name = ?1 AND t.to_status != 3",
+    /* By name: retiring or restoring a check the store never saw creates nothing. */
+    [W_RETIRE_CLOSE] = "UPDATE incidents SET end_ms = ?2, duration_ms = max(0, ?2 - start_ms),"
+                       " close_reason = ?3 WHERE check_id = (SELECT id FROM checks"
+                       " WHERE name = ?1) AND end_ms IS NULL",
+    [W_RETIRE_MARK] = "UPDATE checks SET removed_ms = ?2 WHERE name = ?1",
+    [W_PRESENT] = "UPDATE checks SET removed_ms = NULL WHERE name = ?1 AND removed_ms IS NOT NULL",
 };
 
 /* Check name -> id, so a flush does not look every name up again. */
@@ -442,7 +518,8 @@ static int write_row(struct store *s, const struct qrow *r)
 	int64_t id = 0;
 	sqlite3_stmt *st;
 
-	if (r->s[QS_CHECK] && check_id(s, r->s[QS_CHECK], &id) < 0)
+	if (r->kind != Q_CHECK_RETIRE && r->kind != Q_CHECK_PRESENT && r->s[QS_CHECK] &&
+	    check_id(s, r->s[QS_CHECK], &id) < 0)
 		return -1;
 	switch (r->kind) {
 	case Q_RESULT:
@@ -466,6 +543,9 @@ static int write_row(struct store *s, const struct qrow *r)
 		bind_text(st, 22, r->s[QS_ISSUER]);
 		bind_text(st, 23, r->s[QS_SHA256]);
 		bind_us(st, 24, r->messages);
+		sqlite3_bind_int(st, 25, r->severity);
+		bind_text(st, 26, r->s[QS_WARNINGS]);
+		sqlite3_bind_int(st, 27, r->flags & STORE_R_MAINTENANCE ? 1 : 0);
 		return step_done(s, st);
 	case Q_TRANSITION:
 		st = s->w[W_TRANSITION];
@@ -475,6 +555,7 @@ static int write_row(struct store *s, const struct qrow *r)
 		sqlite3_bind_int(st, 4, r->status);
 		bind_text(st, 5, result_reason_name(r->reason));
 		bind_text(st, 6, r->s[QS_MESSAGE]);
+		sqlite3_bind_int(st, 7, r->severity);
 		return step_done(s, st);
 	case Q_INCIDENT_OPEN:
 		st = s->w[W_INCIDENT_OPEN];
@@ -487,6 +568,23 @@ static int write_row(struct store *s, const struct qrow *r)
 		st = s->w[W_INCIDENT_CLOSE];
 		sqlite3_bind_int64(st, 1, id);
 		sqlite3_bind_int64(st, 2, r->ts_ms);
+		bind_text(st, 3, r->s[QS_MESSAGE]);
+		return step_done(s, st);
+	case Q_CHECK_RETIRE:
+		/* Its open incident closed with the reason, back to pending, marked removed. */
+		for (enum wstmt w = W_RETIRE_TRANSITION; w <= W_RETIRE_MARK; w++) {
+			st = s->w[w];
+			bind_text(st, 1, r->s[QS_CHECK]);
+			sqlite3_bind_int64(st, 2, r->ts_ms);
+			if (w != W_RETIRE_MARK)
+				bind_text(st, 3, r->s[QS_MESSAGE]);
+			if (step_done(s, st) < 0)
+				return -1;
+		}
+		return 0;
+	case Q_CHECK_PRESENT:
+		st = s->w[W_PRESENT];
+		bind_text(st, 1, r->s[QS_CHECK]);
 		return step_done(s, st);
 	case Q_DELIVERY:
 		st = s->w[W_DELIVERY];
@@ -622,10 +720,27 @@ static int name_ok(const char *name)
 int store_add_result(struct store *s, const char *check, const char *location, int64_t wall_ms,
                      const struct result *r)
 {
+	return store_add_result_flags(s, check, location, wall_ms, r, 0);
+}
+
+int store_add_result_flags(struct store *s, const char *check, const char *location,
+                           int64_t wall_ms, const struct result *r, unsigned flags)
+{
 	struct span str[QS__COUNT] = {{0}};
 	const struct tls_facts *t = &r->tls;
 	int leaf = t->used && t->chain_len > 0;
 	struct qrow *q;
+	/* Warnings are escaped already: no newline inside one, so one per line. */
+	char warns[RESULT_WARN_MAX * (RESULT_WARN_LEN + 1)];
+	size_t wn = 0;
+
+	for (int i = 0; i < r->nwarnings && i < RESULT_WARN_MAX; i++) {
+		size_t n = strnlen(r->warnings[i], RESULT_WARN_LEN - 1);
+		if (wn)
+			warns[wn++] = '\n';
+		memcpy(warns + wn, r->warnings[i], n);
+		wn += n;
+	}
 
 	if (!name_ok(check))
 		return -1;
@@ -635,6 +750,10 @@ int store_add_result(struct store *s, const char *check, const char *location, i
 	str[QS_LOCATION] = spn(location, NAME_MAX_LEN);
 	str[QS_MESSAGE] = spn(r->message, sizeof(r->message));
 	str[QS_ADDRESS] = spn_or_null(r->address, sizeof(r->address));
+	if (wn) {
+		str[QS_WARNINGS].p = warns;
+		str[QS_WARNINGS].n = wn;
+	}
 	if (t->used) {
 		str[QS_TLS_VERSION] = spn(t->version, sizeof(t->version));
 		if (leaf) {
@@ -647,6 +766,7 @@ int store_add_result(struct store *s, const char *check, const char *location, i
 	if (q) {
 		q->ts_ms = wall_ms;
 		q->status = r->status;
+		q->severity = r->severity;
 		q->reason = r->reason;
 		memcpy(q->phase_us, r->phase_us, sizeof(q->phase_us));
 		q->ttg_us = r->ttg_us;
@@ -655,12 +775,14 @@ int store_add_result(struct store *s, const char *check, const char *location, i
 		q->tls = leaf;
 		q->days_left = t->days_left;
 		q->not_after = leaf ? t->chain[0].not_after : 0;
+		q->flags = flags;
 	}
 	return enqueue(s, q);
 }
 
 int store_add_transition(struct store *s, const char *check, int64_t wall_ms, enum mp_status from,
-                         enum mp_status to, enum mp_reason why, const char *message)
+                         enum mp_status to, enum mp_severity to_sev, enum mp_reason why,
+                         const char *message)
 {
 	struct span str[QS__COUNT] = {{0}};
 	struct qrow *q;
@@ -674,6 +796,7 @@ int store_add_transition(struct store *s, const char *check, int64_t wall_ms, en
 		q->ts_ms = wall_ms;
 		q->from = from;
 		q->status = to;
+		q->severity = to_sev;
 		q->reason = why;
 	}
 	return enqueue(s, q);
@@ -699,16 +822,40 @@ int store_incident_open(struct store *s, const char *check, int64_t wall_ms, enu
 
 int store_incident_close(struct store *s, const char *check, int64_t wall_ms)
 {
+	return store_incident_close_why(s, check, wall_ms, STORE_CLOSED_RECOVERED);
+}
+
+/* A row of kind about check at wall_ms whose one text is text (NULL: none). */
+static int enqueue_named(struct store *s, enum qkind kind, const char *check, int64_t wall_ms,
+                         const char *text)
+{
 	struct span str[QS__COUNT] = {{0}};
 	struct qrow *q;
 
 	if (!name_ok(check))
 		return -1;
 	str[QS_CHECK] = sp(check);
-	q = qrow_new(Q_INCIDENT_CLOSE, str);
+	if (text)
+		str[QS_MESSAGE] = sp(text);
+	q = qrow_new(kind, str);
 	if (q)
 		q->ts_ms = wall_ms;
 	return enqueue(s, q);
+}
+
+int store_incident_close_why(struct store *s, const char *check, int64_t wall_ms, const char *why)
+{
+	return enqueue_named(s, Q_INCIDENT_CLOSE, check, wall_ms, why ? why : "");
+}
+
+int store_check_retire(struct store *s, const char *check, int64_t wall_ms, const char *why)
+{
+	return enqueue_named(s, Q_CHECK_RETIRE, check, wall_ms, why ? why : "");
+}
+
+int store_check_present(struct store *s, const char *check)
+{
+	return enqueue_named(s, Q_CHECK_PRESENT, check, 0, NULL);
 }
 
 int store_add_delivery(struct store *s, const char *check, const char *channel, const char *event,
@@ -1045,7 +1192,8 @@ static int cmp_i64(const void *a, const void *b)
 struct fold {
 	char location[NAME_MAX_LEN + 1];
 	int64_t count, up;
-	int64_t *ttg; /* ascending */
+	int64_t maint, maint_up; /* of count and up: inside a maintenance window */
+	int64_t *ttg;            /* ascending */
 	size_t nttg, cap;
 };
 
@@ -1060,6 +1208,8 @@ static int fold_emit(struct store *s, int64_t id, int64_t hour, struct fold *f)
 	bind_text(st, 3, f->location);
 	sqlite3_bind_int64(st, 4, f->count);
 	sqlite3_bind_int64(st, 5, f->up);
+	sqlite3_bind_int64(st, 10, f->maint);
+	sqlite3_bind_int64(st, 11, f->maint_up);
 	if (f->nttg) {
 		int64_t sum = 0;
 		/* Nearest rank: the smallest value with at least 95% of values at or below it. */
@@ -1074,7 +1224,7 @@ static int fold_emit(struct store *s, int64_t id, int64_t hour, struct fold *f)
 		sqlite3_bind_int64(st, 8, f->ttg[rank - 1]);
 		sqlite3_bind_int64(st, 9, f->ttg[f->nttg - 1]);
 	}
-	f->count = f->up = 0;
+	f->count = f->up = f->maint = f->maint_up = 0;
 	f->nttg = 0;
 	return step_done(s, st);
 }
@@ -1102,6 +1252,10 @@ static int64_t fold_hour(struct store *s, int64_t id, int64_t hour, int keep)
 		snprintf(f.location, sizeof(f.location), "%s", loc);
 		f.count++;
 		f.up += status == MP_UP || status == MP_DEGRADED;
+		if (sqlite3_column_int(st, 3)) {
+			f.maint++;
+			f.maint_up += status == MP_UP || status == MP_DEGRADED;
+		}
 		rows++;
 		if (sqlite3_column_type(st, 2) == SQLITE_NULL)
 			continue;
@@ -1278,6 +1432,40 @@ static json_t *col_time(sqlite3_stmt *st, int i)
 	return jtime(sqlite3_column_int64(st, i));
 }
 
+/* A severity column; NULL (a row of a newer writer that left it out) follows the status. */
+static json_t *col_severity(sqlite3_stmt *st, int i, int status_col)
+{
+	int v =
+	    sqlite3_column_type(st, i) == SQLITE_NULL
+	        ? (int)result_default_severity((enum mp_status)sqlite3_column_int(st, status_col))
+	        : sqlite3_column_int(st, i);
+	return json_string(result_severity_name((enum mp_severity)v));
+}
+
+/* A text column of lines as an array of strings; NULL is []. */
+static json_t *col_lines(sqlite3_stmt *st, int i, int *bad)
+{
+	const char *t = (const char *)sqlite3_column_text(st, i);
+	json_t *a = json_array();
+
+	if (!a) {
+		*bad = 1;
+		return NULL;
+	}
+	while (t && *t) {
+		size_t n = strcspn(t, "\n");
+		json_t *v = json_stringn(t, n);
+		if (!v) /* not UTF-8: they were escaped on the way in, so a damaged row */
+			v = json_string("?");
+		if (json_array_append_new(a, v) < 0)
+			*bad = 1;
+		t += n;
+		if (*t)
+			t++;
+	}
+	return a;
+}
+
 static json_t *col_status(sqlite3_stmt *st, int i)
 {
 	if (sqlite3_column_type(st, i) == SQLITE_NULL)
@@ -1344,7 +1532,8 @@ static json_t *finish(struct store *s, json_t *o, int rc, int bad, char *err, si
 #define RESULT_COLS                                                                                \
 	"ts_ms, location, status, reason, message, address, ttg_us, dns_us, connect_us, tls_us,"   \
 	" greeting_us, capability_us, starttls_us, login_us, mailbox_us, total_us, tls_version,"   \
-	" cert_days_left, cert_not_after, cert_subject, cert_issuer, cert_sha256, messages"
+	" cert_days_left, cert_not_after, cert_subject, cert_issuer, cert_sha256, messages,"       \
+	" maintenance, severity, warnings"
 
 /* One row of RESULT_COLS as JSON, with output_json()'s names and units. */
 static json_t *result_json(sqlite3_stmt *st, int *bad)
@@ -1387,6 +1576,9 @@ static json_t *result_json(sqlite3_stmt *st, int *bad)
 	}
 	put(o, "tls", tls, bad);
 	put(o, "messages", col_int(st, 22), bad);
+	put(o, "maintenance", json_boolean(sqlite3_column_int(st, 23)), bad);
+	put(o, "severity", col_severity(st, 24, 2), bad);
+	put(o, "warnings", col_lines(st, 25, bad), bad);
 	return o;
 }
 
@@ -1432,7 +1624,7 @@ json_t *store_q_uptime(struct store *s, const char *check, int64_t since_ms, int
                        char *err, size_t errlen)
 {
 	sqlite3_stmt *raw, *roll = NULL;
-	int64_t id, probes = 0, up = 0, rollups = 0;
+	int64_t id, probes = 0, up = 0, rollups = 0, maint = 0;
 	json_t *o = NULL;
 	int rc = SQLITE_DONE, bad = 0;
 
@@ -1440,16 +1632,21 @@ json_t *store_q_uptime(struct store *s, const char *check, int64_t since_ms, int
 		return NULL;
 	if (until_ms <= 0)
 		until_ms = INT64_MAX;
+	/* Probes inside a maintenance window count apart, in neither probes nor up. */
 	raw = prep(s,
-	           "SELECT count(*), coalesce(sum(status IN (0, 1)), 0) FROM results"
+	           "SELECT coalesce(sum(maintenance = 0), 0),"
+	           " coalesce(sum(status IN (0, 1) AND maintenance = 0), 0),"
+	           " coalesce(sum(maintenance != 0), 0) FROM results"
 	           " WHERE check_id = ?1 AND ts_ms >= ?2 AND ts_ms < ?3",
 	           err, errlen);
 	/* Every hour that overlaps the range counts whole: roll-ups cannot be cut finer. */
 	if (raw)
-		roll = prep(s,
-		            "SELECT count(*), coalesce(sum(count), 0), coalesce(sum(up_count), 0)"
-		            " FROM rollups WHERE check_id = ?1 AND hour_ms > ?2 AND hour_ms < ?3",
-		            err, errlen);
+		roll = prep(
+		    s,
+		    "SELECT count(*), coalesce(sum(count - maint_count), 0),"
+		    " coalesce(sum(up_count - maint_up_count), 0), coalesce(sum(maint_count), 0)"
+		    " FROM rollups WHERE check_id = ?1 AND hour_ms > ?2 AND hour_ms < ?3",
+		    err, errlen);
 	if (!raw || !roll)
 		goto out;
 	sqlite3_bind_int64(raw, 1, id);
@@ -1461,10 +1658,12 @@ json_t *store_q_uptime(struct store *s, const char *check, int64_t since_ms, int
 	if ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
 		probes = sqlite3_column_int64(raw, 0);
 		up = sqlite3_column_int64(raw, 1);
+		maint = sqlite3_column_int64(raw, 2);
 		if ((rc = sqlite3_step(roll)) == SQLITE_ROW) {
 			rollups = sqlite3_column_int64(roll, 0);
 			probes += sqlite3_column_int64(roll, 1);
 			up += sqlite3_column_int64(roll, 2);
+			maint += sqlite3_column_int64(roll, 3);
 			rc = SQLITE_DONE;
 		}
 	}
@@ -1480,6 +1679,11 @@ json_t *store_q_uptime(struct store *s, const char *check, int64_t since_ms, int
 	put(o, "up", json_integer(up), &bad);
 	put(o, "uptime_pct", probes ? json_real(100.0 * (double)up / (double)probes) : json_null(),
 	    &bad);
+	put(o, "maintenance_probes", json_integer(maint), &bad);
+	put(o, "maintenance_pct",
+	    probes + maint ? json_real(100.0 * (double)maint / (double)(probes + maint))
+	                   : json_null(),
+	    &bad);
 	put(o, "from_rollups", json_boolean(rollups > 0), &bad);
 	o = finish(s, o, rc, bad, err, errlen);
 out:
@@ -1488,9 +1692,241 @@ out:
 	return o;
 }
 
+/* ---- series: raw results and roll-ups, bucketed ---- */
+
+/* One bucket of a series being built. Times in us; -1: none yet. */
+struct sbucket {
+	int64_t count, up;
+	int64_t nttg, sum; /* times counted in the average and their sum */
+	int64_t min, p95, max;
+	int rolled;      /* holds roll-ups */
+	json_t *reasons; /* raw failures by reason; NULL: none */
+};
+
+static void sbucket_time(struct sbucket *b, int64_t min, int64_t p95, int64_t max)
+{
+	if (b->min < 0 || min < b->min)
+		b->min = min;
+	/* As in a merged roll-up: the larger p95, an upper bound. */
+	if (p95 > b->p95)
+		b->p95 = p95;
+	if (max > b->max)
+		b->max = max;
+}
+
+/* Fold the n raw times v (any order) of one bucket into b. */
+static void sbucket_raw(struct sbucket *b, int64_t *v, size_t n)
+{
+	if (!n)
+		return;
+	qsort(v, n, sizeof(*v), cmp_i64);
+	for (size_t i = 0; i < n; i++)
+		b->sum += v[i];
+	b->nttg += (int64_t)n;
+	/* Nearest rank, as fold_emit() takes it. */
+	sbucket_time(b, v[0], v[(n * 95 + 99) / 100 - 1], v[n - 1]);
+}
+
+static int sbucket_reason(struct sbucket *b, const char *why)
+{
+	json_t *n;
+
+	if (!b->reasons && !(b->reasons = json_object()))
+		return -1;
+	n = json_object_get(b->reasons, why);
+	return json_object_set_new(b->reasons, why,
+	                           json_integer(n ? json_integer_value(n) + 1 : 1));
+}
+
+/*
+ * Raw results of [since, until) into their buckets. Rows come in time
+ * order, so one buffer holds the times of one bucket at a time.
+ */
+static int series_raw(struct store *s, int64_t id, int64_t since, int64_t until, int64_t bucket,
+                      struct sbucket *b, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = prep(s,
+	                        "SELECT ts_ms, status, reason, ttg_us FROM results WHERE"
+	                        " check_id = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 ORDER BY ts_ms",
+	                        err, errlen);
+	int64_t *v = NULL, cur = -1;
+	size_t nv = 0, cap = 0;
+	int rc = SQLITE_DONE, bad = 0;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, since);
+	sqlite3_bind_int64(st, 3, until);
+	while (!bad && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t i = (sqlite3_column_int64(st, 0) - since) / bucket;
+		int status = sqlite3_column_int(st, 1);
+		const char *why = (const char *)sqlite3_column_text(st, 2);
+
+		if (i != cur) {
+			if (cur >= 0)
+				sbucket_raw(&b[cur], v, nv);
+			nv = 0;
+			cur = i;
+		}
+		b[i].count++;
+		if (status == MP_UP || status == MP_DEGRADED)
+			b[i].up++;
+		else if (sbucket_reason(&b[i], why ? why : "") < 0)
+			bad = 1;
+		if (sqlite3_column_type(st, 3) == SQLITE_NULL)
+			continue;
+		if (nv == cap) {
+			size_t ncap = cap ? cap * 2 : 256;
+			int64_t *nvp = realloc(v, ncap * sizeof(*nvp));
+
+			if (!nvp) {
+				bad = 1;
+				break;
+			}
+			v = nvp;
+			cap = ncap;
+		}
+		v[nv++] = sqlite3_column_int64(st, 3);
+	}
+	if (!bad && cur >= 0)
+		sbucket_raw(&b[cur], v, nv);
+	free(v);
+	sqlite3_finalize(st);
+	if (bad) {
+		set_err(err, errlen, "store: out of memory");
+		return -1;
+	}
+	if (rc != SQLITE_DONE) {
+		db_err(s, err, errlen, "query");
+		return -1;
+	}
+	return 0;
+}
+
+/* Roll-ups of the hours that start in [since, until) into their buckets. */
+static int series_rollups(struct store *s, int64_t id, int64_t since, int64_t until, int64_t bucket,
+                          struct sbucket *b, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = prep(s,
+	                        "SELECT hour_ms, count, up_count, min_ttg_us, avg_ttg_us,"
+	                        " p95_ttg_us, max_ttg_us FROM rollups"
+	                        " WHERE check_id = ?1 AND hour_ms >= ?2 AND hour_ms < ?3",
+	                        err, errlen);
+	int rc;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, since);
+	sqlite3_bind_int64(st, 3, until);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct sbucket *k = &b[(sqlite3_column_int64(st, 0) - since) / bucket];
+		int64_t n = sqlite3_column_int64(st, 1);
+
+		k->count += n;
+		k->up += sqlite3_column_int64(st, 2);
+		k->rolled = 1;
+		if (sqlite3_column_type(st, 4) == SQLITE_NULL)
+			continue;
+		/* A roll-up's average weighs by its probes, as the roll-ups' own merge does. */
+		k->sum += sqlite3_column_int64(st, 4) * n;
+		k->nttg += n;
+		sbucket_time(k, sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 5),
+		             sqlite3_column_int64(st, 6));
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		db_err(s, err, errlen, "query");
+		return -1;
+	}
+	return 0;
+}
+
+static json_t *us_or_null(int64_t us)
+{
+	return us < 0 ? json_null() : json_real((double)us / 1000.0);
+}
+
+static json_t *sbucket_json(const struct sbucket *k, int64_t start, int *bad)
+{
+	json_t *o = json_object();
+
+	if (!o) {
+		*bad = 1;
+		return NULL;
+	}
+	put(o, "time", jtime(start), bad);
+	put(o, "ts_ms", json_integer(start), bad);
+	put(o, "count", json_integer(k->count), bad);
+	put(o, "up_count", json_integer(k->up), bad);
+	put(o, "min_ttg_ms", us_or_null(k->min), bad);
+	put(o, "avg_ttg_ms", us_or_null(k->nttg ? (k->sum + k->nttg / 2) / k->nttg : -1), bad);
+	put(o, "p95_ttg_ms", us_or_null(k->p95), bad);
+	put(o, "max_ttg_ms", us_or_null(k->max), bad);
+	put(o, "from_rollups", json_boolean(k->rolled), bad);
+	put(o, "reasons", k->reasons ? json_incref(k->reasons) : json_object(), bad);
+	return o;
+}
+
+json_t *store_q_series(struct store *s, const char *check, int64_t since_ms, int64_t until_ms,
+                       int64_t bucket_ms, char *err, size_t errlen)
+{
+	struct sbucket *b;
+	int64_t id, nb, since;
+	json_t *o = NULL, *a;
+	int bad = 0;
+
+	if (bucket_ms <= 0 || bucket_ms % HOUR_MS || until_ms <= since_ms) {
+		set_err(err, errlen, "store: series: bad bucket or range");
+		errno = EINVAL;
+		return NULL;
+	}
+	/* Buckets start at whole multiples of their size: UTC hours, 6 h, days. */
+	since = since_ms - (since_ms % bucket_ms + bucket_ms) % bucket_ms;
+	nb = (until_ms - since + bucket_ms - 1) / bucket_ms;
+	if (nb > STORE_SERIES_MAX) {
+		set_err(err, errlen, "store: series: more than %d buckets", STORE_SERIES_MAX);
+		errno = EINVAL;
+		return NULL;
+	}
+	if (lookup_check(s, check, &id, err, errlen) < 0)
+		return NULL;
+	b = calloc((size_t)nb, sizeof(*b));
+	if (!b) {
+		set_err(err, errlen, "store: out of memory");
+		return NULL;
+	}
+	for (int64_t i = 0; i < nb; i++)
+		b[i].min = b[i].p95 = b[i].max = -1;
+	if (series_raw(s, id, since, until_ms, bucket_ms, b, err, errlen) < 0 ||
+	    series_rollups(s, id, since, until_ms, bucket_ms, b, err, errlen) < 0)
+		goto out;
+	o = json_object();
+	a = json_array();
+	if (!o || !a)
+		bad = 1;
+	put(o, "check", jstr(check), &bad);
+	put(o, "since", jtime(since), &bad);
+	put(o, "since_ms", json_integer(since), &bad);
+	put(o, "until", jtime(until_ms), &bad);
+	put(o, "until_ms", json_integer(until_ms), &bad);
+	put(o, "bucket_ms", json_integer(bucket_ms), &bad);
+	for (int64_t i = 0; !bad && i < nb; i++)
+		if (b[i].count)
+			append(a, sbucket_json(&b[i], since + i * bucket_ms, &bad), &bad);
+	put(o, "buckets", a, &bad);
+	o = finish(s, o, SQLITE_DONE, bad, err, errlen);
+out:
+	for (int64_t i = 0; i < nb; i++)
+		json_decref(b[i].reasons);
+	free(b);
+	return o;
+}
+
 static json_t *incident_json(sqlite3_stmt *st, int64_t now, int with_check, int *bad)
 {
-	/* Columns: id, start_ms, end_ms, reason, message, duration_ms, name. */
+	/* Columns: id, start_ms, end_ms, reason, message, duration_ms, name, close_reason. */
 	json_t *o = json_object();
 	int open = sqlite3_column_type(st, 2) == SQLITE_NULL;
 	int64_t start = sqlite3_column_int64(st, 1);
@@ -1512,6 +1948,7 @@ static json_t *incident_json(sqlite3_stmt *st, int64_t now, int with_check, int 
 	    bad);
 	put(o, "reason", col_str(st, 3), bad);
 	put(o, "message", col_str(st, 4), bad);
+	put(o, "close_reason", col_str(st, 7), bad);
 	return o;
 }
 
@@ -1527,8 +1964,8 @@ json_t *store_q_incidents(struct store *s, const char *check, int64_t since_ms, 
 		return NULL;
 	/* Every incident that was open at some point in [since, now]. */
 	st = prep(s,
-	          "SELECT i.id, i.start_ms, i.end_ms, i.reason, i.message, i.duration_ms, c.name"
-	          " FROM incidents i JOIN checks c ON c.id = i.check_id"
+	          "SELECT i.id, i.start_ms, i.end_ms, i.reason, i.message, i.duration_ms, c.name,"
+	          " i.close_reason FROM incidents i JOIN checks c ON c.id = i.check_id"
 	          " WHERE (?1 IS NULL OR i.check_id = ?1) AND (i.end_ms IS NULL OR i.end_ms >= ?2)"
 	          " ORDER BY i.start_ms DESC, i.id DESC LIMIT ?3",
 	          err, errlen);
@@ -1619,6 +2056,7 @@ static json_t *status_json(sqlite3_stmt *const q[3], int64_t id, const char *nam
 	/* The state: the last transition, if there was one. */
 	rc = sqlite3_step(q[0]);
 	put(o, "state", rc == SQLITE_ROW ? col_status(q[0], 0) : json_null(), bad);
+	put(o, "state_severity", rc == SQLITE_ROW ? col_severity(q[0], 4, 0) : json_null(), bad);
 	put(o, "state_since", rc == SQLITE_ROW ? col_time(q[0], 1) : json_null(), bad);
 	put(o, "state_since_ms", rc == SQLITE_ROW ? col_int(q[0], 1) : json_null(), bad);
 	put(o, "state_reason", rc == SQLITE_ROW ? col_str(q[0], 2) : json_null(), bad);
@@ -1637,6 +2075,8 @@ static json_t *status_json(sqlite3_stmt *const q[3], int64_t id, const char *nam
 			put(v, "reason", col_str(q[1], 3), bad);
 			put(v, "message", col_str(q[1], 4), bad);
 			put(v, "time_to_greeting_ms", col_ms(q[1], 5), bad);
+			put(v, "severity", col_severity(q[1], 6, 2), bad);
+			put(v, "warnings", col_lines(q[1], 7, bad), bad);
 		}
 	} else {
 		v = json_null();
@@ -1702,22 +2142,55 @@ static int channels_json(struct store *s, json_t *o, int64_t now, int *bad)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/*
+ * "removed": checks that left the configuration, newest first. They are
+ * not current, so not in "checks"; their history stays readable.
+ */
+static int removed_json(struct store *s, json_t *o, int *bad)
+{
+	char err[128];
+	sqlite3_stmt *st = prep(s,
+	                        "SELECT name, removed_ms FROM checks WHERE removed_ms IS NOT NULL"
+	                        " ORDER BY removed_ms DESC, name LIMIT ?1",
+	                        err, sizeof(err));
+	json_t *a = json_array();
+	int rc;
+
+	if (!st || !a) {
+		sqlite3_finalize(st);
+		json_decref(a);
+		return -1;
+	}
+	sqlite3_bind_int(st, 1, LIMIT_MAX);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *c = json_object();
+		put(c, "check", col_str(st, 0), bad);
+		put(c, "removed", col_time(st, 1), bad);
+		put(c, "removed_ms", col_int(st, 1), bad);
+		append(a, c, bad);
+	}
+	sqlite3_finalize(st);
+	put(o, "removed", a, bad);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 json_t *store_q_status(struct store *s, char *err, size_t errlen)
 {
 	static const char *const sql[3] = {
-	    "SELECT to_status, ts_ms, reason, message FROM transitions WHERE check_id = ?1"
-	    " ORDER BY ts_ms DESC, rowid DESC LIMIT 1",
-	    "SELECT ts_ms, location, status, reason, message, ttg_us FROM results"
-	    " WHERE check_id = ?1 ORDER BY ts_ms DESC LIMIT 1",
-	    "SELECT id, start_ms, end_ms, reason, message, duration_ms FROM incidents"
-	    " WHERE check_id = ?1 AND end_ms IS NULL ORDER BY start_ms DESC LIMIT 1",
+	    "SELECT to_status, ts_ms, reason, message, to_severity FROM transitions"
+	    " WHERE check_id = ?1 ORDER BY ts_ms DESC, rowid DESC LIMIT 1",
+	    "SELECT ts_ms, location, status, reason, message, ttg_us, severity, warnings"
+	    " FROM results WHERE check_id = ?1 ORDER BY ts_ms DESC LIMIT 1",
+	    "SELECT id, start_ms, end_ms, reason, message, duration_ms, NULL, close_reason"
+	    " FROM incidents WHERE check_id = ?1 AND end_ms IS NULL ORDER BY start_ms DESC LIMIT 1",
 	};
 	sqlite3_stmt *checks, *q[3] = {NULL, NULL, NULL};
 	int64_t now = wall_now_ms();
 	json_t *o = NULL, *a;
 	int rc = SQLITE_DONE, bad = 0, dberr = 0;
 
-	checks = prep(s, "SELECT id, name FROM checks ORDER BY name", err, errlen);
+	checks = prep(s, "SELECT id, name FROM checks WHERE removed_ms IS NULL ORDER BY name", err,
+	              errlen);
 	for (int i = 0; checks && i < 3; i++)
 		if (!(q[i] = prep(s, sql[i], err, errlen)))
 			goto out;
@@ -1740,6 +2213,8 @@ json_t *store_q_status(struct store *s, char *err, size_t errlen)
 	put(o, "checks", a, &bad);
 	if (rc == SQLITE_DONE && !bad && channels_json(s, o, now, &bad) != 0)
 		rc = SQLITE_ERROR;
+	if (rc == SQLITE_DONE && !bad && removed_json(s, o, &bad) != 0)
+		rc = SQLITE_ERROR;
 	o = finish(s, o, rc, bad, err, errlen);
 out:
 	sqlite3_finalize(checks);
@@ -1753,7 +2228,9 @@ int store_load_states(struct store *s, store_state_cb cb, void *arg)
 	/* The last transition of every check that has one. */
 	static const char sql[] =
 	    "SELECT c.name, t.to_status, t.reason, t.ts_ms,"
-	    " EXISTS (SELECT 1 FROM incidents i WHERE i.check_id = c.id AND i.end_ms IS NULL)"
+	    " EXISTS (SELECT 1 FROM incidents i WHERE i.check_id = c.id AND i.end_ms IS NULL),"
+	    " t.to_severity, (SELECT max(start_ms) FROM incidents i WHERE i.check_id = c.id"
+	    " AND i.end_ms IS NULL)"
 	    " FROM checks c JOIN transitions t ON t.rowid = (SELECT rowid FROM transitions"
 	    " WHERE check_id = c.id ORDER BY ts_ms DESC, rowid DESC LIMIT 1)"
 	    " ORDER BY c.name";
@@ -1781,10 +2258,39 @@ int store_load_states(struct store *s, store_state_cb cb, void *arg)
 		ss.reason = reason >= 0 ? (enum mp_reason)reason : MP_R_INTERNAL;
 		ss.since_ms = sqlite3_column_int64(st, 3);
 		ss.incident_open = sqlite3_column_int(st, 4);
+		int sev =
+		    sqlite3_column_type(st, 5) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 5);
+		ss.severity = sev >= MP_SEV_OK && sev <= MP_SEV_UNKNOWN
+		                  ? (enum mp_severity)sev
+		                  : result_default_severity(ss.status);
+		ss.incident_start_ms = sqlite3_column_int64(st, 6);
 		cb(&ss, arg);
 	}
 	if (rc != SQLITE_DONE)
 		db_err(s, s->err, sizeof(s->err), "loading states");
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_each_check(struct store *s, store_check_cb cb, void *arg)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (store_flush(s) < 0)
+		return -1;
+	st = prep(s, "SELECT name, removed_ms IS NOT NULL FROM checks ORDER BY name", s->err,
+	          sizeof(s->err));
+	if (!st)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+
+		if (name)
+			cb(name, sqlite3_column_int(st, 1), arg);
+	}
+	if (rc != SQLITE_DONE)
+		db_err(s, s->err, sizeof(s->err), "listing checks");
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }

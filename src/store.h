@@ -48,15 +48,43 @@ int store_schema_version(void);
  */
 int store_add_result(struct store *s, const char *check, const char *location, int64_t wall_ms,
                      const struct result *r);
+/*
+ * The same with flags: STORE_R_MAINTENANCE marks a result taken inside a
+ * maintenance window of its check. Uptime leaves such results out of both
+ * probes and up and counts them apart (maintenance_probes); the mark is
+ * kept in roll-ups too, so it holds after the window leaves the file.
+ */
+#define STORE_R_MAINTENANCE 1u
+int store_add_result_flags(struct store *s, const char *check, const char *location,
+                           int64_t wall_ms, const struct result *r, unsigned flags);
 
-/* A state change of a check (up/degraded/down), with the reason and message that caused it. */
+/*
+ * A state change of a check (up/degraded/down, and its severity), with the
+ * reason and message that caused it. wall_ms is when the new state began.
+ */
 int store_add_transition(struct store *s, const char *check, int64_t wall_ms, enum mp_status from,
-                         enum mp_status to, enum mp_reason why, const char *message);
+                         enum mp_status to, enum mp_severity to_sev, enum mp_reason why,
+                         const char *message);
 
 /* Open an incident for check (it went down); closed by store_incident_close(). */
 int store_incident_open(struct store *s, const char *check, int64_t wall_ms, enum mp_reason why,
                         const char *message);
 int store_incident_close(struct store *s, const char *check, int64_t wall_ms);
+/* The same with why it closed, kept as close_reason; store_incident_close() says this: */
+#define STORE_CLOSED_RECOVERED "recovered"
+int store_incident_close_why(struct store *s, const char *check, int64_t wall_ms, const char *why);
+
+/*
+ * check left the configuration at wall_ms: its open incident is closed
+ * with the reason why, its state goes back to pending (a transition to
+ * unknown, so nothing resumes it), and it is marked removed: status no
+ * longer lists it as current. Its history stays. A check the store never
+ * saw is left alone. store_check_present() clears the mark when a check
+ * of that name is configured again.
+ */
+#define STORE_REMOVED_REASON "check removed from the configuration"
+int store_check_retire(struct store *s, const char *check, int64_t wall_ms, const char *why);
+int store_check_present(struct store *s, const char *check);
 
 /* One notification attempt and its outcome. */
 int store_add_delivery(struct store *s, const char *check, const char *channel, const char *event,
@@ -82,13 +110,19 @@ int store_retention(struct store *s, int64_t now_ms, unsigned raw_days, unsigned
 struct store_state {
 	char check[65];
 	enum mp_status status;
+	enum mp_severity severity;
 	enum mp_reason reason;
 	int64_t since_ms;
 	int incident_open;
+	int64_t incident_start_ms; /* of the open incident */
 };
 typedef void (*store_state_cb)(const struct store_state *st, void *arg);
 /* Flushes first, then calls cb once per check that has a transition. Returns 0 or -1. */
 int store_load_states(struct store *s, store_state_cb cb, void *arg);
+
+/* Flushes first, then calls cb once per check in the store, removed (1) or not. 0 or -1. */
+typedef void (*store_check_cb)(const char *check, int removed, void *arg);
+int store_each_check(struct store *s, store_check_cb cb, void *arg);
 
 /*
  * Reads. Each returns a new reference (the caller decrefs) or NULL with
@@ -104,22 +138,51 @@ int store_load_states(struct store *s, store_state_cb cb, void *arg);
  * status: {"time", "checks": [{"check", "state", "state_since(_ms)",
  *   "state_reason", "state_message", "last": {time, ts_ms, location,
  *   status, reason, message, time_to_greeting_ms} | null, "incident":
- *   {as in incidents} | null}]}, state null when no transition was recorded.
+ *   {as in incidents} | null}], "channels": [...], "removed": [{"check",
+ *   "removed(_ms)"}]}, state null when no transition was recorded; a check
+ *   that left the configuration is in "removed", not in "checks".
  * history: {"check", "since", "until", "results": [{time, ts_ms, location,
  *   status, reason, message, address, time_to_greeting_ms, timings_ms{},
  *   tls: {version, days_left, not_after, subject, issuer, sha256} | null,
- *   messages}]}, newest first.
+ *   messages, maintenance}]}, newest first.
  * incidents: {"check", "since", "incidents": [{id, check, open, start(_ms),
- *   end(_ms), duration_ms (so far, when open), reason, message}]}, newest first.
+ *   end(_ms), duration_ms (so far, when open), reason, message, close_reason
+ *   ("recovered", STORE_REMOVED_REASON...; null when open or closed by an
+ *   older version)}]}, newest first.
  * deliveries: {"check", "deliveries": [{time, ts_ms, check, channel, event,
  *   attempt, ok, detail}]}, newest first.
  */
 json_t *store_q_status(struct store *s, char *err, size_t errlen);
 json_t *store_q_history(struct store *s, const char *check, int64_t since_ms, int64_t until_ms,
                         int limit, char *err, size_t errlen);
-/* {"check", "since", "until", "probes", "up", "uptime_pct", "from_rollups"} */
+/*
+ * {"check", "since", "until", "probes", "up", "uptime_pct", "from_rollups",
+ *  "maintenance_probes", "maintenance_pct"}: probes and up leave out the
+ * results taken inside maintenance windows; maintenance_probes counts
+ * those, maintenance_pct is their share of all probes of the period.
+ */
 json_t *store_q_uptime(struct store *s, const char *check, int64_t since_ms, int64_t until_ms,
                        char *err, size_t errlen);
+/* Buckets one series answer holds at most. */
+#define STORE_SERIES_MAX 2000
+/*
+ * Probes of [since, until) in buckets of bucket_ms (a whole number of
+ * hours), from raw results and hourly roll-ups alike, so a range that
+ * crosses retention.raw_days has no gap: an hour is in exactly one of the
+ * two. since_ms is moved back to the start of its bucket (multiples of
+ * bucket_ms since the epoch: UTC hours, 6 h, days); a roll-up counts in
+ * the bucket its hour starts in. -1 with errno EINVAL when bucket_ms is
+ * not whole hours, until_ms <= since_ms or more than STORE_SERIES_MAX
+ * buckets would be needed. O(raw rows in the range), one pass in time order.
+ * {"check", "since", "since_ms", "until", "until_ms", "bucket_ms",
+ *  "buckets": [{time, ts_ms, count, up_count, min_ttg_ms, avg_ttg_ms,
+ *  p95_ttg_ms, max_ttg_ms, from_rollups, reasons: {reason: n}}]}, the
+ * oldest first, only buckets that hold probes. Time to greeting only
+ * (roll-ups keep no phases); p95 across roll-ups is the largest hourly
+ * one (an upper bound); reasons count raw failures (roll-ups keep none).
+ */
+json_t *store_q_series(struct store *s, const char *check, int64_t since_ms, int64_t until_ms,
+                       int64_t bucket_ms, char *err, size_t errlen);
 json_t *store_q_incidents(struct store *s, const char *check, int64_t since_ms, int limit,
                           char *err, size_t errlen);
 json_t *store_q_deliveries(struct store *s, const char *check, int limit, char *err, size_t errlen);

@@ -270,5 +270,6 @@ void check_defaults(struct check *c)
 	c->min_tls = TLS1_2_VERSION;
 	c->cert_warn_days = 14;
 	c->cert_crit_days = 7;
+	c->cert_life_rule = 1;
 	c->posture = POSTURE_REPORT;
 }

@@ -70,14 +70,19 @@ struct check {
 	const char *expect_caps[CHECK_CAPS_MAX];
 	int n_expect_caps;
 	unsigned timeout_ms; /* the one deadline for the whole probe */
-	unsigned warn_ms;    /* time to greeting over this: degraded (0 = off) */
-	unsigned crit_ms;    /* ... over this: down (0 = off) */
+	unsigned warn_ms;    /* time to greeting over this: degraded, warning (0 = off) */
+	unsigned crit_ms;    /* ... over this: degraded, critical (0 = off) */
 	const char *sni;     /* overrides the host name for SNI and verification */
 	const char *ca_file; /* NULL: the system store */
 	int min_tls;         /* TLS1_2_VERSION etc. */
 	int insecure;        /* verify nothing, still report what was seen */
 	int cert_warn_days;
 	int cert_crit_days;
+	/*
+	 * Under a third of the leaf's life left is a warning (failed ACME
+	 * renewal). On by default; an explicit warning horizon turns it off.
+	 */
+	int cert_life_rule;
 	const char *login;    /* NULL: no mailbox check */
 	const char *password; /* never printed, logged or stored */
 	int allow_plaintext_auth;

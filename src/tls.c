@@ -377,16 +377,19 @@ int tls_judge(SSL *ssl, const struct check *c, struct result *r, int64_t now)
 	if (t->days_left < 0)
 		return 0; /* verification already named it, or --insecure said to go on */
 	if (c->cert_crit_days > 0 && t->days_left < c->cert_crit_days) {
-		result_fail(r, MP_R_CERT_EXPIRING, "certificate '%s' expires in %lld days (< %d)",
-		            e->subject, (long long)t->days_left, c->cert_crit_days);
+		/* Critical for the admin, but users still connect: not down. */
+		result_critical(r, MP_R_CERT_EXPIRING,
+		                "certificate '%s' expires in %lld days (< %d)", e->subject,
+		                (long long)t->days_left, c->cert_crit_days);
 	} else if (c->cert_warn_days > 0 && t->days_left < c->cert_warn_days) {
 		result_worsen(r, MP_DEGRADED, MP_R_CERT_EXPIRING,
 		              "certificate '%s' expires in %lld days (< %d)", e->subject,
 		              (long long)t->days_left, c->cert_warn_days);
-	} else {
+	} else if (c->cert_life_rule) {
 		/*
 		 * Short-lived certificates (ACME) renew at two thirds of their
-		 * life; less than a third left means renewal has failed.
+		 * life; less than a third left means renewal has failed. Off when
+		 * the admin set a warning horizon of their own (check_defaults).
 		 */
 		const struct cert_facts *leaf = &t->chain[0];
 		int64_t life = leaf->not_after - leaf->not_before;

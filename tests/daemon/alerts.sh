@@ -45,6 +45,14 @@ fails=$("$MAILPULSE" history toggle --store "$tmp/mp.db" --json | jq '[.results[
 "$MAILPULSE" incidents toggle --store "$tmp/mp.db" --json |
 	jq -e '.incidents | length == 1 and .[0].end == null and .[0].reason == "refused"' >/dev/null ||
 	fail "no open incident with reason refused: $("$MAILPULSE" incidents --store "$tmp/mp.db" --json)"
+# The incident starts at the first failing probe, not at the one that confirmed it.
+first_fail=$("$MAILPULSE" history toggle --store "$tmp/mp.db" --json |
+	jq '[.results[] | select(.status == "down") | .ts_ms] | min')
+"$MAILPULSE" incidents toggle --store "$tmp/mp.db" --json |
+	jq -e --argjson f "$first_fail" '.incidents[0].start_ms == $f' >/dev/null ||
+	fail "incident does not start at the first failing probe ($first_fail): $("$MAILPULSE" incidents --store "$tmp/mp.db" --json)"
+status_json | jq -e --argjson f "$first_fail" '.checks[] | select(.check == "toggle") | .state_since_ms == $f' \
+	>/dev/null || fail "the down state does not start at the first failing probe"
 
 start_toggle "$port"
 wait_for 15 "toggle up again" state_is toggle up
@@ -66,11 +74,18 @@ done <"$tmp/http.jsonl"
 jq -s -e 'map(.body | fromjson) | .[0].kind == "down" and .[0].check == "toggle" and
 	.[0].reason == "refused" and .[1].kind == "recovery" and .[1].duration_ms > 0' \
 	"$tmp/http.jsonl" >/dev/null || fail "webhook bodies: $(jq -c '.body' "$tmp/http.jsonl")"
+# The down alert says when the outage began and how it was confirmed: never "down for 0s".
+jq -s -e --argjson f "$first_fail" 'map(.body | fromjson) | .[0] |
+	.confirmed_by == 2 and .severity == "critical" and
+	.since_ms == $f and .now_ms > .since_ms and
+	((.since | fromdateiso8601) == ($f / 1000 | floor))' "$tmp/http.jsonl" >/dev/null ||
+	fail "down alert lacks its true start or confirmation: $(jq -c '.body' "$tmp/http.jsonl" | head -1)"
 
 # E-mail: over STARTTLS with AUTH, one per change.
 wait_for 10 "two e-mails" bash -c "[ \$(ls '$tmp/mail' | wc -l) -ge 2 ]"
 cat "$tmp"/mail/*.json | jq -s -e 'all(.tls == true and .auth_user == "alerts") and
 	(map(.data) | any(test("Subject: .*DOWN toggle"))) and
+	(map(.data) | any(test("Confirmed: 2 consecutive probes since then"))) and
 	(map(.data) | any(test("Subject: .*RECOVERED toggle")))' >/dev/null ||
 	fail "e-mails: $(cat "$tmp"/mail/*.json | jq -c '{tls, auth_user, subject: (.data | capture("Subject: (?<s>[^\r]*)").s)}')"
 

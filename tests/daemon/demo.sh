@@ -8,7 +8,7 @@ dv=${1:?usage: demo.sh DOVECOT_DIR}
 mkdir -p "$tmp/demo"
 ln -s "$dv" "$tmp/demo/dovecot"
 "$(dirname "$0")/../../scripts/demo-config.sh" "$tmp/demo" >"$tmp/mp.yaml"
-sed -i -e "s|^store: .*|store: $tmp/mp.db|" -e 's|listen: 127.0.0.1:8080|listen: "off"|' "$tmp/mp.yaml"
+sed -i -e "s|^store: .*|store: $tmp/mp.db|" -e 's|listen: 127.0.0.1:[0-9]*$|listen: "off"|' "$tmp/mp.yaml"
 "$MAILPULSE" config check "$tmp/mp.yaml" || fail "the demo configuration is invalid"
 start_daemon "$tmp/mp.yaml"
 all_up() { status_json | jq -e '(.checks | length) == 7 and all(.checks[]; .state == "up")'; }

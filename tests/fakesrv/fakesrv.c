@@ -20,6 +20,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -54,6 +55,7 @@ enum op {
 	OP_READLINE,
 	OP_SLEEP,
 	OP_TRICKLE,
+	OP_PIECES,
 	OP_FLOOD,
 	OP_GARBAGE,
 	OP_TLS,
@@ -67,6 +69,7 @@ struct directive {
 	enum op op;
 	int lineno;
 	long n;
+	long n2;   /* a second number: pieces' pause */
 	char *arg; /* unescaped, may hold NUL bytes: use arglen */
 	size_t arglen;
 };
@@ -351,13 +354,21 @@ static const struct {
 	enum op op;
 	const char *args;
 } ops[] = {
-    {"send", OP_SEND, "S"},          {"reply", OP_REPLY, "S"},
-    {"expect", OP_EXPECT, "S"},      {"maybe_expect", OP_MAYBE_EXPECT, "S"},
-    {"readline", OP_READLINE, ""},   {"sleep", OP_SLEEP, "N"},
-    {"trickle", OP_TRICKLE, "NS"},   {"flood", OP_FLOOD, "NS"},
-    {"garbage", OP_GARBAGE, "N"},    {"tls", OP_TLS, ""},
-    {"tls_stall", OP_TLS_STALL, ""}, {"close", OP_CLOSE, ""},
-    {"reset", OP_RESET, ""},         {"wait_close", OP_WAIT_CLOSE, ""},
+    {"send", OP_SEND, "S"},
+    {"reply", OP_REPLY, "S"},
+    {"expect", OP_EXPECT, "S"},
+    {"maybe_expect", OP_MAYBE_EXPECT, "S"},
+    {"readline", OP_READLINE, ""},
+    {"sleep", OP_SLEEP, "N"},
+    {"trickle", OP_TRICKLE, "NS"},
+    {"pieces", OP_PIECES, "NNS"},
+    {"flood", OP_FLOOD, "NS"},
+    {"garbage", OP_GARBAGE, "N"},
+    {"tls", OP_TLS, ""},
+    {"tls_stall", OP_TLS_STALL, ""},
+    {"close", OP_CLOSE, ""},
+    {"reset", OP_RESET, ""},
+    {"wait_close", OP_WAIT_CLOSE, ""},
 };
 
 static void parse_line(struct scenario *s, const char *certs, char *line, int lineno)
@@ -402,14 +413,16 @@ static void parse_line(struct scenario *s, const char *certs, char *line, int li
 		if (strcmp(word, ops[i].name) != 0)
 			continue;
 		d.op = ops[i].op;
+		int nums = 0;
 		for (const char *a = ops[i].args; *a; a++) {
 			p = skip_ws(p);
 			if (*a == 'N') {
 				char *end;
+				long *dst = nums++ == 0 ? &d.n : &d.n2;
 
 				errno = 0;
-				d.n = strtol(p, &end, 10);
-				if (end == p || errno || d.n < 0)
+				*dst = strtol(p, &end, 10);
+				if (end == p || errno || *dst < 0)
 					die("%s:%d: %s: expected a number", s->path, lineno, word);
 				p = end;
 			} else {
@@ -421,8 +434,10 @@ static void parse_line(struct scenario *s, const char *certs, char *line, int li
 		p = skip_ws(p);
 		if (*p != '\0')
 			die("%s:%d: %s: unexpected '%s'", s->path, lineno, word, p);
-		if ((d.op == OP_FLOOD || d.op == OP_TRICKLE) && d.arglen == 0)
+		if ((d.op == OP_FLOOD || d.op == OP_TRICKLE || d.op == OP_PIECES) && d.arglen == 0)
 			die("%s:%d: %s: empty pattern", s->path, lineno, word);
+		if (d.op == OP_PIECES && (d.n < 1 || (size_t)d.n > d.arglen))
+			die("%s:%d: pieces: between 1 and %zu pieces", s->path, lineno, d.arglen);
 		s->d = realloc(s->d, (s->nd + 1) * sizeof(*s->d));
 		if (!s->d)
 			die("out of memory");
@@ -781,6 +796,29 @@ static enum step run_directive(struct conn *c, SSL_CTX *ctx, const struct direct
 				sleep_ms(d->n);
 		}
 		return STEP_NEXT;
+	case OP_PIECES: {
+		/*
+		 * No Nagle: each piece leaves as its own TCP segment (its own
+		 * TLS record under TLS), as from a server that writes a line in
+		 * several calls over a slow path.
+		 */
+		int one = 1;
+		size_t at = 0;
+
+		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		logf_("conn %d: %ld pieces, %ld ms apart: %s", c->num, d->n, d->n2,
+		      show(d->arg, d->arglen));
+		for (long i = 0; i < d->n; i++) {
+			size_t end = d->arglen * (size_t)(i + 1) / (size_t)d->n;
+
+			if (conn_write(c, d->arg + at, end - at) < 0)
+				return gone(c, d, "pieces");
+			at = end;
+			if (i + 1 < d->n)
+				sleep_ms(d->n2);
+		}
+		return STEP_NEXT;
+	}
 	case OP_FLOOD:
 	case OP_GARBAGE:
 		logf_("conn %d: %s %ld bytes", c->num, d->op == OP_FLOOD ? "flood" : "garbage",

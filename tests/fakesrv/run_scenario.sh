@@ -35,9 +35,12 @@ want_message=$(header expect-message)
 max_seconds=$(header max-seconds)
 max_conns=$(header max-conns)
 lifetime=$(header lifetime)
+repeat=$(header repeat)
+repeat=${repeat:-1}
 [ -n "$url" ] || die "missing '# url:' header"
 [ -n "$want_status" ] || die "missing '# expect-status:' header"
 [ -n "$want_reason" ] || die "missing '# expect-reason:' header"
+case $repeat in '' | *[!0-9]* | 0) die "repeat: want a positive number, got '$repeat'" ;; esac
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mp-fault-$name.XXXXXX") || die "mktemp failed"
 srv_pid=
@@ -76,6 +79,8 @@ make_certs() {
 		--from -$((60 * day)) --to $((5 * day + 3600))
 	gen --out "$d/exp10" --cn localhost --san $san --issuer "$d/ca" \
 		--from -$((60 * day)) --to $((10 * day + 3600))
+	gen --out "$d/acme20" --cn localhost --san $san --issuer "$d/ca" \
+		--from -$((70 * day)) --to $((20 * day + 3600))
 	gen --out "$d/inter" --cn "mailpulse test intermediate" --ca --issuer "$d/ca" \
 		--from -$day --to $((5 * year))
 	# Public CAs say where their intermediates live (AIA caIssuers); that
@@ -99,7 +104,7 @@ fi
 port_file=$tmp/port
 log=$tmp/fakesrv.log
 "$FAKESRV" --port-file "$port_file" --certs "$certs" \
-	--max-conns "${max_conns:-1}" --lifetime "${lifetime:-25}" "$scn" 2>"$log" &
+	--max-conns $((${max_conns:-1} * repeat)) --lifetime "${lifetime:-25}" "$scn" 2>"$log" &
 srv_pid=$!
 for _ in $(seq 100); do
 	[ -s "$port_file" ] && break
@@ -113,12 +118,61 @@ subst() { local s=${1//\{port\}/$port}; printf '%s' "${s//\{certs\}/$certs}"; }
 url=$(subst "$url")
 read -r -a argv <<<"$(subst "$args")"
 
-out=$tmp/out.json
-t0=$(date +%s%N)
-timeout 25 "$MAILPULSE" check --json "$url" "${argv[@]}" >"$out" 2>"$tmp/mailpulse.err"
-rc=$?
-t1=$(date +%s%N)
-elapsed_ms=$(((t1 - t0) / 1000000))
+problems=()
+problem() { problems+=("${run_tag}$*"); }
+
+# One run of the check, judged; with "# repeat: N" the same judgement N
+# times against one fakesrv (for behaviour that shows only in some runs).
+# The first failing run is the one shown.
+run_tag=
+shown_run=
+for run in $(seq "$repeat"); do
+	[ "$repeat" -gt 1 ] && run_tag="run $run/$repeat: "
+	nprob=${#problems[@]}
+	out=$tmp/out.$run.json
+	t0=$(date +%s%N)
+	timeout 25 "$MAILPULSE" check --json "$url" "${argv[@]}" >"$out" 2>"$tmp/mailpulse.$run.err"
+	rc=$?
+	t1=$(date +%s%N)
+	elapsed_ms=$(((t1 - t0) / 1000000))
+
+	if [ $rc -ge 124 ]; then
+		problem "mailpulse exited with $rc (timeout or crash)"
+	fi
+	json=$(tail -n 1 "$out")
+	if ! jq -e 'type == "object"' >/dev/null 2>&1 <<<"$json"; then
+		problem "mailpulse did not print one JSON object"
+	else
+		status=$(jq -r '.status' <<<"$json")
+		reason=$(jq -r '.reason' <<<"$json")
+		message=$(jq -r '.message // ""' <<<"$json")
+		[ "$status" = "$want_status" ] || problem "status: want $want_status, got $status"
+		# expect-reason may list alternatives: "protocol_error|greeting_mismatch".
+		case "|$want_reason|" in
+		*"|$reason|"*) ;;
+		*) problem "reason: want $want_reason, got $reason" ;;
+		esac
+		if [ -n "$want_message" ]; then
+			jq -e --arg m "$want_message" '(.message // "") | ascii_downcase | contains($m | ascii_downcase)' \
+				>/dev/null <<<"$json" || problem "message: want it to contain '$want_message', got '$message'"
+		fi
+		while IFS= read -r expr; do
+			[ -n "$expr" ] || continue
+			jq -e "$expr" >/dev/null 2>&1 <<<"$json" || problem "jq: not true: $expr"
+		done < <(headers expect-jq)
+	fi
+	if [ -n "$max_seconds" ]; then
+		awk -v e="$elapsed_ms" -v m="$max_seconds" 'BEGIN { exit !(e <= m * 1000) }' ||
+			problem "took ${elapsed_ms} ms, more than max-seconds $max_seconds"
+	fi
+	if [ ${#problems[@]} -gt "$nprob" ] && [ -z "$shown_run" ]; then
+		shown_run=$run
+		shown_json=$json
+		shown_rc=$rc
+		shown_ms=$elapsed_ms
+	fi
+done
+run_tag=
 
 # Give fakesrv a moment to finish its script (it may still be reading what
 # the client sent last) and collect its verdict.
@@ -133,38 +187,6 @@ for _ in $(seq 40); do
 	sleep 0.05
 done
 
-problems=()
-problem() { problems+=("$*"); }
-
-if [ $rc -ge 124 ]; then
-	problem "mailpulse exited with $rc (timeout or crash)"
-fi
-json=$(tail -n 1 "$out")
-if ! jq -e 'type == "object"' >/dev/null 2>&1 <<<"$json"; then
-	problem "mailpulse did not print one JSON object"
-else
-	status=$(jq -r '.status' <<<"$json")
-	reason=$(jq -r '.reason' <<<"$json")
-	message=$(jq -r '.message // ""' <<<"$json")
-	[ "$status" = "$want_status" ] || problem "status: want $want_status, got $status"
-	# expect-reason may list alternatives: "protocol_error|greeting_mismatch".
-	case "|$want_reason|" in
-	*"|$reason|"*) ;;
-	*) problem "reason: want $want_reason, got $reason" ;;
-	esac
-	if [ -n "$want_message" ]; then
-		jq -e --arg m "$want_message" '(.message // "") | ascii_downcase | contains($m | ascii_downcase)' \
-			>/dev/null <<<"$json" || problem "message: want it to contain '$want_message', got '$message'"
-	fi
-	while IFS= read -r expr; do
-		[ -n "$expr" ] || continue
-		jq -e "$expr" >/dev/null 2>&1 <<<"$json" || problem "jq: not true: $expr"
-	done < <(headers expect-jq)
-fi
-if [ -n "$max_seconds" ]; then
-	awk -v e="$elapsed_ms" -v m="$max_seconds" 'BEGIN { exit !(e <= m * 1000) }' ||
-		problem "took ${elapsed_ms} ms, more than max-seconds $max_seconds"
-fi
 if [ "$srv_rc" = 2 ] || grep -q '^fakesrv: FAIL:' "$log"; then
 	problem "fakesrv: the client broke the script: $(grep -m1 '^fakesrv: FAIL:' "$log")"
 elif [ "$srv_rc" = 1 ]; then
@@ -172,17 +194,27 @@ elif [ "$srv_rc" = 1 ]; then
 fi
 
 if [ ${#problems[@]} -eq 0 ]; then
-	echo "PASS $name: $status/$reason in ${elapsed_ms} ms: $message"
+	if [ "$repeat" -gt 1 ]; then
+		echo "PASS $name: $repeat runs, the last $status/$reason in ${elapsed_ms} ms: $message"
+	else
+		echo "PASS $name: $status/$reason in ${elapsed_ms} ms: $message"
+	fi
 	exit 0
 fi
+# The run shown: the first that failed, else the last (fakesrv's verdict).
+run=${shown_run:-$repeat}
+json=${shown_json:-$json}
+rc=${shown_rc:-$rc}
+elapsed_ms=${shown_ms:-$elapsed_ms}
 {
 	echo "FAIL $name ($scn)"
 	for p in "${problems[@]}"; do echo "  - $p"; done
+	[ "$repeat" -gt 1 ] && echo "--- run $run of $repeat:"
 	echo "--- command: $MAILPULSE check --json $url ${argv[*]} (exit $rc, ${elapsed_ms} ms)"
 	echo "--- json:"
-	jq . <<<"$json" 2>/dev/null || cat "$out"
+	jq . <<<"$json" 2>/dev/null || cat "$tmp/out.$run.json"
 	echo "--- mailpulse stderr:"
-	head -c 4000 "$tmp/mailpulse.err"
+	head -c 4000 "$tmp/mailpulse.$run.err"
 	echo "--- fakesrv log (exit $srv_rc):"
 	head -c 8000 "$log"
 } >&2

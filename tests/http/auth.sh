@@ -53,7 +53,7 @@ grep -q 'Mail &lt;b&gt;&amp;&lt;/b&gt; status' "$tmp/body" || fail "title not es
 grep -q '>pop-ok<' "$tmp/body" || fail "pop-ok not on /status"
 grep -q 'pop-dead' "$tmp/body" && fail "pop-dead is on /status"
 grep -q "$pop3_port\|fakesrv\|refused\|127.0.0.1" "$tmp/body" && fail "/status shows more than name, state, uptime"
-grep -q 'badge s-up">up<' "$tmp/body" || fail "no state on /status"
+grep -q 'badge s-up">operational<' "$tmp/body" || fail "no state on /status"
 grep -q '<script' "$tmp/body" && fail "/status has a script"
 kill -0 "$daemon_pid" || fail "the daemon died"
 echo "http auth: ok"

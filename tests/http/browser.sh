@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The dashboard in headless Chromium, after its JavaScript ran: the
 # overview and a check page show the checks' names and states; a greeting
-# made of markup shows as text (no element, no script runs); screenshots
-# go to $SCREENSHOT_DIR. Skips (77) when Chromium is not installed.
+# made of markup shows as text (no element, no script runs); the check
+# page's chart draws every phase, failed probes as bands with their reason,
+# ticks at even values, and the 7 and 30 days from roll-ups (30 days of
+# history seeded by series_seed.c); screenshots go to $SCREENSHOT_DIR.
+# Skips (77) when Chromium is not installed.
 . "$(dirname "$0")/lib.sh"
 
 chrome=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
@@ -16,6 +19,11 @@ mkdir -p "$shots"
 start_pop3 "$here/pop3_hostile.scn"
 hp=$(free_port)
 write_conf "$tmp/mp.yaml" "{listen: \"127.0.0.1:$hp\"}"
+# pop-ok's last 30 days, H being the start of this UTC hour: every phase;
+# 2 probes failed (auth_failed) at H - 2 h, raw; 3 (refused) at H - 5 d and
+# 1 at H - 25 d, in roll-ups only.
+H=$("$SERIES_SEED" "$tmp/mp.db" pop-ok) || fail "series_seed failed"
+D=86400000
 start_http_daemon "$tmp/mp.yaml" "$hp"
 wait_for 15 "pop-ok up" api_state_is pop-ok up
 wait_for 15 "pop-dead down" api_state_is pop-dead down
@@ -46,14 +54,74 @@ grep -q '&lt;script&gt;document.title=' "$tmp/check.html" || fail "check page: g
 grep -q '<img src="x"' "$tmp/check.html" && fail "check page: the greeting made an element"
 grep -q '<title>pwned' "$tmp/check.html" && fail "check page: the greeting's script ran"
 grep -q '&lt;b&gt;TOP&lt;/b&gt;' "$tmp/check.html" || fail "check page: capabilities not shown as text"
-grep -q '<svg' "$tmp/check.html" || fail "check page: no chart"
-grep -q 'fill="#e8833a"' "$tmp/check.html" || fail "check page: no greeting phase in the chart"
+grep -q '<svg[^>]*data-mode="raw"' "$tmp/check.html" || fail "check page: no chart of raw results"
+for p in dns connect tls greeting capability starttls login mailbox; do
+	grep -q "<rect [^>]*data-phase=\"$p\"" "$tmp/check.html" || fail "check page: phase $p not drawn"
+done
+# The two failed probes of the last 6 hours, each a band at its time with its reason.
+fails=$(grep -o '<g class="fail" data-ts="[0-9]*"><title>[^<]*</title>' "$tmp/check.html")
+[ "$(grep -c 'down: auth_failed (-ERR \[AUTH\] invalid credentials)' <<<"$fails")" = 2 ] ||
+	fail "check page: not 2 failed probes with their reason: $fails"
+while read -r t; do
+	[ "$t" -ge $((H - 2 * 3600000)) ] && [ "$t" -lt $((H - 3600000)) ] ||
+		fail "check page: a failure band at $t, not in the hour H - 2 h"
+done < <(grep -o 'data-ts="[0-9]*"' <<<"$fails" | tr -dc '0-9\n')
+
+# ticks FILE CLASS ATTR: the tick values, one a line.
+ticks() { grep -o "class=\"$2\" $3=\"[0-9.]*\"" "$1" | sed 's/.*="//; s/"//'; }
+# even_ticks FILE: Y ticks from 0 in equal steps of 1, 2 or 5 x 10^k.
+even_ticks() {
+	ticks "$1" ytick data-v | awk '
+		{ v[NR - 1] = $1 }
+		END {
+			if (NR < 3 || v[0] != 0) exit 1
+			s = v[1]; m = s; while (m >= 10) m /= 10; while (m < 1) m *= 10
+			if (m != 1 && m != 2 && m != 5) exit 1
+			for (i = 1; i < NR; i++) if ((v[i] - v[i - 1]) / s < 0.9999 || (v[i] - v[i - 1]) / s > 1.0001) exit 1
+		}'
+}
+# time_ticks FILE STEP_MS: X ticks at every whole multiple of STEP_MS.
+time_ticks() {
+	ticks "$1" xtick data-t | awk -v s="$2" '
+		{ if ($1 % s != 0 || (NR > 1 && $1 - p != s)) exit 1; p = $1 }
+		END { if (NR < 3) exit 1 }'
+}
+even_ticks "$tmp/check.html" || fail "check page: uneven Y ticks: $(ticks "$tmp/check.html" ytick data-v | tr '\n' ' ')"
+time_ticks "$tmp/check.html" 3600000 || fail "check page: 6 h X ticks not hourly: $(ticks "$tmp/check.html" xtick data-t | tr '\n' ' ')"
+
+# 7 days: hourly buckets from the roll-ups back to the first day, failures as bands.
+browse "$tmp/check7.html" "$base/check/pop-ok?range=7d" --dump-dom
+grep -q '<svg[^>]*data-mode="series"' "$tmp/check7.html" || fail "7 d: not drawn from the series"
+ticks "$tmp/check7.html" bucket data-ts | awk -v old=$(($(date +%s) * 1000 - 7 * D + 2 * 3600000)) '
+	$1 < old { o++ } END { if (NR < 7 * 24 - 1 || o < 1) exit 1 }' ||
+	fail "7 d: not a bucket for every hour back to the first day: $(ticks "$tmp/check7.html" bucket data-ts | head -3)"
+grep -q "<g class=\"fail\" data-ts=\"$((H - 5 * D))\"><title>[^<]*: 3 of 12 probes failed" "$tmp/check7.html" ||
+	fail "7 d: no failure band at H - 5 d: $(grep -o '<g class="fail"[^>]*><title>[^<]*' "$tmp/check7.html")"
+grep -q "<g class=\"fail\" data-ts=\"$((H - 2 * 3600000))\"><title>[^<]*: 2 of 12 probes failed (auth_failed 2)" \
+	"$tmp/check7.html" || fail "7 d: no failure band at H - 2 h"
+grep -q '<path [^>]*class="p95"' "$tmp/check7.html" || fail "7 d: no p95 line"
+grep -q 'id="chart-note">[^<]*roll-ups[^<]*not the other phases' "$tmp/check7.html" ||
+	fail "7 d: the legend does not say the roll-ups have no phases"
+even_ticks "$tmp/check7.html" || fail "7 d: uneven Y ticks: $(ticks "$tmp/check7.html" ytick data-v | tr '\n' ' ')"
+time_ticks "$tmp/check7.html" $D || fail "7 d: X ticks not daily: $(ticks "$tmp/check7.html" xtick data-t | tr '\n' ' ')"
+
+# 30 days: 6-hour buckets, the failure 25 days ago included.
+browse "$tmp/check30.html" "$base/check/pop-ok?range=30d" --dump-dom
+[ "$(ticks "$tmp/check30.html" bucket data-ts | wc -l)" -ge 119 ] ||
+	fail "30 d: fewer than 119 buckets of 6 h: $(ticks "$tmp/check30.html" bucket data-ts | wc -l)"
+b25=$(((H - 25 * D) / 21600000 * 21600000))
+grep -q "<g class=\"fail\" data-ts=\"$b25\"><title>[^<]*: 1 of 72 probes failed" "$tmp/check30.html" ||
+	fail "30 d: no failure band at H - 25 d: $(grep -o '<g class="fail"[^>]*><title>[^<]*' "$tmp/check30.html")"
 
 browse "$tmp/incidents.html" "$base/incidents" --dump-dom
 grep -q '<a href="/check/pop-dead">pop-dead</a>' "$tmp/incidents.html" || fail "incidents page: no pop-dead"
 
 browse /dev/null "$base/" --window-size=1280,900 --screenshot="$shots/overview.png"
 browse /dev/null "$base/check/pop-ok" --window-size=1280,900 --screenshot="$shots/check.png"
-[ -s "$shots/overview.png" ] && [ -s "$shots/check.png" ] || fail "no screenshots in $shots"
+browse /dev/null "$base/check/pop-ok?range=7d" --window-size=1280,900 --screenshot="$shots/check-7d.png"
+browse /dev/null "$base/check/pop-ok?range=30d" --window-size=1280,900 --screenshot="$shots/check-30d.png"
+for f in overview check check-7d check-30d; do
+	[ -s "$shots/$f.png" ] || fail "no screenshot $f.png in $shots"
+done
 kill -0 "$daemon_pid" || fail "the daemon died"
 echo "http browser: ok; screenshots in $shots"

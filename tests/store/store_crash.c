@@ -79,6 +79,7 @@ static int do_write(const char *db, const char *prog)
 		 */
 		for (int i = 0; i < 50; i++) {
 			r.status = seq % 7 ? MP_UP : MP_DOWN;
+			r.severity = result_default_severity(r.status);
 			r.reason = seq % 7 ? MP_R_OK : MP_R_TIMEOUT;
 			r.ttg_us = 1000 + seq % 5000;
 			snprintf(r.message, sizeof(r.message), "row %lld", seq);

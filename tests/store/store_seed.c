@@ -30,6 +30,7 @@ static void mk(struct result *r, enum mp_status st, enum mp_reason why, const ch
 {
 	result_init(r, 0);
 	r->status = st;
+	r->severity = result_default_severity(st);
 	r->reason = why;
 	snprintf(r->message, sizeof(r->message), "%s", msg);
 	snprintf(r->address, sizeof(r->address), "192.0.2.7:993");
@@ -77,11 +78,13 @@ int main(int argc, char **argv)
 		if (add(s, "imap-main", t, &r) < 0)
 			goto fail;
 	}
-	store_add_transition(s, "imap-main", now - 3 * DAY_MS, MP_UNKNOWN, MP_UP, MP_R_OK, "");
-	store_add_transition(s, "imap-main", now - 5 * HOUR_MS, MP_UP, MP_DOWN, MP_R_REFUSED,
-	                     "connection refused");
+	store_add_transition(s, "imap-main", now - 3 * DAY_MS, MP_UNKNOWN, MP_UP, MP_SEV_OK,
+	                     MP_R_OK, "");
+	store_add_transition(s, "imap-main", now - 5 * HOUR_MS, MP_UP, MP_DOWN, MP_SEV_CRITICAL,
+	                     MP_R_REFUSED, "connection refused");
 	store_incident_open(s, "imap-main", now - 5 * HOUR_MS, MP_R_REFUSED, "connection refused");
-	store_add_transition(s, "imap-main", now - 3 * HOUR_MS, MP_DOWN, MP_UP, MP_R_OK, "");
+	store_add_transition(s, "imap-main", now - 3 * HOUR_MS, MP_DOWN, MP_UP, MP_SEV_OK, MP_R_OK,
+	                     "");
 	store_incident_close(s, "imap-main", now - 3 * HOUR_MS);
 
 	for (int k = 24 * 12 - 1; k >= 0; k--) {
@@ -95,9 +98,10 @@ int main(int argc, char **argv)
 		if (add(s, "pop-backup", t, &r) < 0)
 			goto fail;
 	}
-	store_add_transition(s, "pop-backup", now - DAY_MS, MP_UNKNOWN, MP_UP, MP_R_OK, "");
-	store_add_transition(s, "pop-backup", now - 30 * MIN_MS, MP_UP, MP_DOWN, MP_R_TIMEOUT,
-	                     "no greeting within 10 s");
+	store_add_transition(s, "pop-backup", now - DAY_MS, MP_UNKNOWN, MP_UP, MP_SEV_OK, MP_R_OK,
+	                     "");
+	store_add_transition(s, "pop-backup", now - 30 * MIN_MS, MP_UP, MP_DOWN, MP_SEV_CRITICAL,
+	                     MP_R_TIMEOUT, "no greeting within 10 s");
 	store_incident_open(s, "pop-backup", now - 30 * MIN_MS, MP_R_TIMEOUT,
 	                    "no greeting within 10 s");
 	store_add_delivery(s, "pop-backup", "ops-webhook", "down", 1, 1, "HTTP 200",

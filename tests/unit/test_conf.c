@@ -380,6 +380,21 @@ static void test_maintenance(void **state)
 	assert_true(conf_in_maintenance(c, pop, 1796170000));
 	assert_true(conf_in_maintenance(c, main_, 1796176799));
 	assert_false(conf_in_maintenance(c, main_, 1796176800));
+
+	/* Which window, and when the occurrence under way ends. */
+	int64_t until = -1;
+	const struct conf_window *w = conf_maintenance(c, main_, 1780369200, &until);
+	assert_non_null(w);
+	assert_string_equal(w->name, "patch-tuesday");
+	assert_int_equal(until, 1780372800); /* Tue 04:00 */
+	assert_non_null(conf_maintenance(c, pop, 1780703100, &until));
+	assert_int_equal(until, 1780705800); /* Fri 23:45: Sat 00:30 */
+	assert_non_null(conf_maintenance(c, pop, 1780704900, &until));
+	assert_int_equal(until, 1780705800); /* Sat 00:15, from Fri: the same end */
+	assert_non_null(conf_maintenance(c, quiet, 1796162400, &until));
+	assert_int_equal(until, 1796176800);
+	assert_null(conf_maintenance(c, main_, 1780455600, &until));
+	assert_int_equal(until, 0);
 	conf_unref(c);
 }
 

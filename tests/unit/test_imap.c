@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "line.h"
 #include "probe_imap.h"
 
 #define CORE_OPS   imap_ops
@@ -829,6 +830,251 @@ static void test_on_tls_out_of_place(void **state)
 	sess_free(s);
 }
 
+/* ---- literals (RFC 9051 section 4.3) ---- */
+
+/* What probe.c does after PROTO_LITERAL: exactly the announced octets, in one piece. */
+static enum proto_next literal(struct sess *s, const char *data, size_t len)
+{
+	assert_int_equal(imap_ops.literal_len(s->p), len);
+	s->now += 1000;
+	return drain(s, imap_ops.on_literal(s->p, data, len, s->now));
+}
+
+/* Untagged ID data with two literals, one holding CRLF and a fake tagged reply. */
+static void test_literal_id(void **state)
+{
+	struct sess *s = sess_new();
+
+	(void)state;
+	s->c.starttls = STARTTLS_NO;
+	plain_caps(s, "* CAPABILITY IMAP4rev1 ID");
+	assert_int_equal(line(s, "* ID (\"name\" {7}"), PROTO_LITERAL);
+	assert_string_equal(s->last, "");
+	assert_string_equal(imap_ops.pending(s->p), "CAPABILITY reply (a literal of 7 octets)");
+	assert_int_equal(literal(s, "Dovecot", 7), PROTO_READ);
+	assert_string_equal(imap_ops.pending(s->p), "CAPABILITY reply");
+	assert_int_equal(line(s, " \"version\" {10}"), PROTO_LITERAL);
+	assert_int_equal(literal(s, "2.3\r\nA1 OK", 10), PROTO_READ);
+	assert_int_equal(line(s, ")"), PROTO_READ);
+	assert_string_equal(s->last, "");
+	assert_int_equal(s->r.status, MP_UP);
+	assert_int_equal(line(s, "A1 OK CAPABILITY completed"), PROTO_READ);
+	assert_string_equal(s->r.capabilities, "IMAP4rev1 ID");
+	assert_string_equal(s->r.message, "IMAP greeting OK, 2 capabilities");
+	expect_logout_close(s, "A2");
+	assert_int_equal(s->r.status, MP_UP);
+	sess_free(s);
+}
+
+/* A CAPABILITY response with literals: they are data, the atoms around them count. */
+static void test_literal_capability(void **state)
+{
+	struct sess *s = sess_new();
+
+	(void)state;
+	s->c.starttls = STARTTLS_NO;
+	start(s, 0);
+	line(s, "* OK IMAP ready");
+	assert_int_equal(line(s, "* CAPABILITY IMAP4rev1 X-NAME {12}"), PROTO_LITERAL);
+	assert_int_equal(literal(s, "A1 OK done\r\n", 12), PROTO_READ);
+	/* The non-synchronizing form, and literal8. */
+	assert_int_equal(line(s, " AUTH=PLAIN {3+}"), PROTO_LITERAL);
+	assert_int_equal(literal(s, "x\ny", 3), PROTO_READ);
+	assert_int_equal(line(s, " IDLE ~{2}"), PROTO_LITERAL);
+	assert_int_equal(literal(s, "\r\n", 2), PROTO_READ);
+	assert_int_equal(line(s, " ENABLE"), PROTO_READ);
+	/* The response is over: a line ending in "{n}" starts a new one. */
+	assert_int_equal(line(s, "* CAPABILITY MOVE {1}"), PROTO_LITERAL);
+	assert_int_equal(literal(s, "*", 1), PROTO_READ);
+	assert_int_equal(line(s, ""), PROTO_READ);
+	assert_int_equal(line(s, "A1 OK"), PROTO_READ);
+	assert_string_equal(s->r.capabilities, "IMAP4rev1 X-NAME AUTH=PLAIN IDLE ENABLE MOVE");
+	assert_int_equal(s->r.status, MP_UP);
+	expect_logout_close(s, "A2");
+	sess_free(s);
+}
+
+/*
+ * Only untagged data responses have literals: status responses, tagged
+ * replies and continuations carry text, where "{5}" is text.
+ */
+static void test_literal_only_in_data(void **state)
+{
+	struct sess *s = sess_new();
+
+	(void)state;
+	s->c.starttls = STARTTLS_NO;
+	sess_login(s);
+	s->c.allow_plaintext_auth = 1;
+	start(s, 0);
+	assert_int_equal(line(s, "* OK ready {5}"), PROTO_READ);
+	assert_string_equal(s->last, "A1 CAPABILITY\r\n");
+	assert_int_equal(line(s, "* OK [ALERT] down at {5}"), PROTO_READ);
+	assert_int_equal(line(s, "* NO {5}"), PROTO_READ);
+	assert_int_equal(line(s, "* CAPABILITY IMAP4rev1 AUTH=PLAIN LOGINDISABLED"), PROTO_READ);
+	assert_int_equal(line(s, "A1 OK listed {5}"), PROTO_READ);
+	assert_string_equal(s->last, "A2 AUTHENTICATE PLAIN\r\n");
+	assert_int_equal(line(s, "+ {5}"), PROTO_READ);
+	assert_int_equal(line(s, "A2 OK {3}"), PROTO_READ);
+	assert_string_equal(s->last, "A3 EXAMINE INBOX\r\n");
+	/* Not literals: no digits, a sign, a space, text after the brace. */
+	assert_int_equal(line(s, "* ID {}"), PROTO_READ);
+	assert_int_equal(line(s, "* ID {+}"), PROTO_READ);
+	assert_int_equal(line(s, "* ID {-1}"), PROTO_READ);
+	assert_int_equal(line(s, "* ID { 5}"), PROTO_READ);
+	assert_int_equal(line(s, "* ID {5}x"), PROTO_READ);
+	assert_int_equal(line(s, "* ID 5}"), PROTO_READ);
+	assert_int_equal(line(s, "* ID {5+x}"), PROTO_READ);
+	/* An unsolicited FETCH with a body literal while EXAMINE runs; zero octets too. */
+	assert_int_equal(line(s, "* 1 FETCH (BODY[] {0}"), PROTO_LITERAL);
+	assert_int_equal(literal(s, "", 0), PROTO_READ);
+	assert_int_equal(line(s, " FLAGS {6}"), PROTO_LITERAL);
+	assert_int_equal(literal(s, "A3 OK\n", 6), PROTO_READ);
+	assert_int_equal(line(s, ")"), PROTO_READ);
+	assert_int_equal(line(s, "* 4 EXISTS"), PROTO_READ);
+	assert_int_equal(line(s, "A3 OK done"), PROTO_READ);
+	assert_int_equal(s->r.status, MP_UP);
+	assert_int_equal(s->r.messages, 4);
+	/* Literals in untagged data while logging out are read too. */
+	assert_int_equal(line(s, "* ID {4}"), PROTO_LITERAL);
+	assert_int_equal(literal(s, "A4 O", 4), PROTO_READ);
+	assert_int_equal(line(s, "K"), PROTO_READ);
+	assert_int_equal(line(s, "A4 OK bye"), PROTO_CLOSE);
+	sess_free(s);
+}
+
+/* A greeting is a status response: a data response there is no greeting, literal or not. */
+static void test_literal_greeting(void **state)
+{
+	struct sess *s = sess_new();
+
+	(void)state;
+	start(s, 0);
+	assert_int_equal(line(s, "* ID {5}"), PROTO_CLOSE);
+	assert_int_equal(s->r.reason, MP_R_GREETING_MISMATCH);
+	sess_free(s);
+}
+
+/* The cap: IMAP_LITERAL_MAX (LINE_MAX_LEN) octets pass, one more does not. */
+static void test_literal_cap(void **state)
+{
+	struct sess *s = sess_new();
+	char l[64];
+
+	(void)state;
+	plain_caps(s, "* CAPABILITY IMAP4rev1");
+	snprintf(l, sizeof(l), "* ID {%d}", LINE_MAX_LEN);
+	assert_int_equal(line(s, l), PROTO_LITERAL);
+	assert_int_equal(imap_ops.literal_len(s->p), LINE_MAX_LEN);
+	sess_free(s);
+
+	s = sess_new();
+	plain_caps(s, "* CAPABILITY IMAP4rev1");
+	snprintf(l, sizeof(l), "* ID {%d}", LINE_MAX_LEN + 1);
+	assert_int_equal(line(s, l), PROTO_CLOSE);
+	assert_string_equal(s->last, ""); /* the stream is lost: no LOGOUT */
+	assert_int_equal(s->r.status, MP_DOWN);
+	assert_int_equal(s->r.reason, MP_R_LINE_TOO_LONG);
+	assert_non_null(strstr(s->r.message, "{65537}"));
+	sess_free(s);
+}
+
+/* Hostile counts: named in the message, never allocated, never waited for. */
+static void test_literal_hostile_count(void **state)
+{
+	struct sess *s = sess_new();
+	char *l;
+
+	(void)state;
+	plain_caps(s, "* CAPABILITY IMAP4rev1");
+	assert_int_equal(line(s, "* ID (\"name\" {99999999999}"), PROTO_CLOSE);
+	assert_int_equal(s->r.status, MP_DOWN);
+	assert_int_equal(s->r.reason, MP_R_LINE_TOO_LONG);
+	assert_string_equal(s->r.message,
+	                    "server announced a literal {99999999999} of more than the 65536 "
+	                    "octets we accept while awaiting CAPABILITY reply");
+	assert_int_equal(imap_ops.literal_len(s->p), 0);
+	assert_int_equal(line(s, "A1 OK"), PROTO_CLOSE);
+	sess_free(s);
+
+	/* Digits by the thousand (past any integer type), with the + form: cut when shown. */
+	s = sess_new();
+	l = malloc(8000);
+	assert_non_null(l);
+	memcpy(l, "* ID {", 6);
+	memset(l + 6, '9', 7000);
+	memcpy(l + 7006, "+}", 3);
+	plain_caps(s, "* CAPABILITY IMAP4rev1");
+	assert_int_equal(line(s, l), PROTO_CLOSE);
+	assert_int_equal(s->r.reason, MP_R_LINE_TOO_LONG);
+	assert_non_null(strstr(s->r.message, "{9999"));
+	assert_non_null(strstr(s->r.message, "..."));
+	free(l);
+	sess_free(s);
+
+	/* In the rest of a response after a literal, the same cap. */
+	s = sess_new();
+	plain_caps(s, "* CAPABILITY IMAP4rev1");
+	assert_int_equal(line(s, "* ID {1}"), PROTO_LITERAL);
+	assert_int_equal(literal(s, "x", 1), PROTO_READ);
+	assert_int_equal(line(s, " {18446744073709551617}"), PROTO_CLOSE);
+	assert_int_equal(s->r.reason, MP_R_LINE_TOO_LONG);
+	assert_non_null(strstr(s->r.message, "{18446744073709551617}"));
+	sess_free(s);
+}
+
+/* Literal after literal is still a flood: each rest of line counts as a line. */
+static void test_literal_flood(void **state)
+{
+	struct sess *s = sess_new();
+	enum proto_next nx;
+	int n = 0;
+
+	(void)state;
+	plain_caps(s, "* CAPABILITY IMAP4rev1");
+	nx = line(s, "* ID {1}");
+	while (nx == PROTO_LITERAL && n < 20000) {
+		assert_int_equal(literal(s, "x", 1), PROTO_READ);
+		nx = line(s, " {1}");
+		n++;
+	}
+	assert_int_equal(nx, PROTO_CLOSE);
+	assert_int_equal(n, 9999); /* the CAPABILITY line and "* ID" counted first */
+	assert_int_equal(s->r.reason, MP_R_PROTOCOL_ERROR);
+	assert_non_null(strstr(s->r.message, "flooded"));
+	sess_free(s);
+}
+
+/* The driver's side of the contract, checked: octets only when due, and as many as due. */
+static void test_literal_out_of_place(void **state)
+{
+	struct sess *s = sess_new();
+
+	(void)state;
+	plain_caps(s, "* CAPABILITY IMAP4rev1");
+	assert_int_equal(imap_ops.literal_len(s->p), 0);
+	s->now += 1000;
+	assert_int_equal(drain(s, imap_ops.on_literal(s->p, "x", 1, s->now)), PROTO_CLOSE);
+	assert_int_equal(s->r.status, MP_UNKNOWN);
+	assert_int_equal(s->r.reason, MP_R_INTERNAL);
+	sess_free(s);
+
+	s = sess_new();
+	plain_caps(s, "* CAPABILITY IMAP4rev1");
+	assert_int_equal(line(s, "* ID {3}"), PROTO_LITERAL);
+	assert_int_equal(line(s, "A1 OK"), PROTO_CLOSE);
+	assert_int_equal(s->r.reason, MP_R_INTERNAL);
+	sess_free(s);
+
+	s = sess_new();
+	plain_caps(s, "* CAPABILITY IMAP4rev1");
+	assert_int_equal(line(s, "* ID {3}"), PROTO_LITERAL);
+	s->now += 1000;
+	assert_int_equal(drain(s, imap_ops.on_literal(s->p, "xy", 2, s->now)), PROTO_CLOSE);
+	assert_int_equal(s->r.reason, MP_R_INTERNAL);
+	sess_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -861,6 +1107,14 @@ int main(void)
 	    cmocka_unit_test(test_bye_midway),
 	    cmocka_unit_test(test_logout_endings),
 	    cmocka_unit_test(test_on_tls_out_of_place),
+	    cmocka_unit_test(test_literal_id),
+	    cmocka_unit_test(test_literal_capability),
+	    cmocka_unit_test(test_literal_only_in_data),
+	    cmocka_unit_test(test_literal_greeting),
+	    cmocka_unit_test(test_literal_cap),
+	    cmocka_unit_test(test_literal_hostile_count),
+	    cmocka_unit_test(test_literal_flood),
+	    cmocka_unit_test(test_literal_out_of_place),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -264,6 +264,7 @@ static struct notify_event ev_down(void)
 	    .target = "imaps://mail.example.com:993",
 	    .location = "local",
 	    .status = MP_DOWN,
+	    .severity = MP_SEV_CRITICAL,
 	    .prev = MP_UP,
 	    .reason = MP_R_TIMEOUT,
 	    .message = "no greeting within 10 s",
@@ -343,16 +344,63 @@ static void test_format_text(void **state)
 	assert_contains(body, "* OK Dovecot ready.");
 	assert_contains(body, "2024-05-01T12:00:00Z (for 12m 5s)");
 	assert_contains(body, "Location: local");
-	assert_contains(body, "https://status.example.com/checks/imap-main");
+	assert_contains(body, "Dashboard: https://status.example.com/check/imap-main\n");
+
+	assert_contains(body, "Severity: critical\n");
+	assert_null(strstr(body, "Confirmed:")); /* not said: confirmed is 0 */
+	ev.confirmed = 3;
+	notify_format_text(&ev, subject, sizeof(subject), body, sizeof(body));
+	assert_contains(body, "Confirmed: 3 consecutive probes since then\n");
+
+	/* Critical while users still connect: said as such, never as DOWN. */
+	ev.kind = NOTIFY_DEGRADED;
+	ev.status = MP_DEGRADED;
+	ev.reason = MP_R_CERT_EXPIRING;
+	notify_format_text(&ev, subject, sizeof(subject), body, sizeof(body));
+	assert_string_equal(subject, "[mailpulse] CRITICAL imap-main: cert_expiring");
+	assert_contains(body, "Status:   degraded (was up)\n");
+	assert_contains(body, "Severity: critical (the service still answers)\n");
+	ev.kind = NOTIFY_REMINDER;
+	notify_format_text(&ev, subject, sizeof(subject), body, sizeof(body));
+	assert_string_equal(subject,
+	                    "[mailpulse] STILL CRITICAL imap-main: cert_expiring (for 12m 5s)");
+	ev.severity = MP_SEV_WARNING;
+	notify_format_text(&ev, subject, sizeof(subject), body, sizeof(body));
+	assert_string_equal(subject,
+	                    "[mailpulse] STILL DEGRADED imap-main: cert_expiring (for 12m 5s)");
 
 	ev = ev_recovery();
 	notify_format_text(&ev, subject, sizeof(subject), body, sizeof(body));
 	assert_string_equal(subject, "[mailpulse] RECOVERED imap-main after 12m 5s");
 
-	/* A link that already names the check is not extended twice. */
-	ev.dashboard_url = "https://status.example.com/checks/imap-main";
+	/* The dashboard's route is /check/NAME; the name is percent-encoded. */
+	ev.dashboard_url = "http://mon.example.com:8080/mp//";
+	ev.check = "imap main/ü?#%";
 	notify_format_text(&ev, subject, sizeof(subject), body, sizeof(body));
-	assert_null(strstr(body, "checks/imap-main/checks"));
+	assert_contains(
+	    body,
+	    "Dashboard: http://mon.example.com:8080/mp/check/imap%20main%2F%C3%BC%3F%23%25\n");
+	ev.check = "imap.main_1~x";
+	notify_format_text(&ev, subject, sizeof(subject), body, sizeof(body));
+	assert_contains(body, "Dashboard: http://mon.example.com:8080/mp/check/imap.main_1~x\n");
+	/* A name of dots would be read as "." or "..": its dots are encoded. */
+	ev.check = "..";
+	notify_format_text(&ev, subject, sizeof(subject), body, sizeof(body));
+	assert_contains(body, "Dashboard: http://mon.example.com:8080/mp/check/%2E%2E\n");
+	/* No base URL, or one too long for a whole link: no link, never a cut one. */
+	ev.dashboard_url = NULL;
+	notify_format_text(&ev, subject, sizeof(subject), body, sizeof(body));
+	assert_null(strstr(body, "Dashboard:"));
+	{
+		char longurl[2048];
+		memset(longurl, 'a', sizeof(longurl) - 1);
+		memcpy(longurl, "https://", 8);
+		longurl[sizeof(longurl) - 1] = '\0';
+		ev.dashboard_url = longurl;
+		notify_format_text(&ev, subject, sizeof(subject), body, sizeof(body));
+		assert_null(strstr(body, "Dashboard:"));
+	}
+	ev = ev_recovery();
 
 	/* Tiny buffers are cut, not overrun. */
 	notify_format_text(&ev, subject, 8, body, 16);
@@ -425,7 +473,7 @@ static void test_webhook_hmac(void **state)
 	assert_string_equal(jget(body, "now"), "2024-05-01T12:12:05Z");
 	assert_int_equal(json_integer_value(json_object_get(body, "duration_ms")), 0);
 	assert_string_equal(jget(body, "dashboard_url"),
-	                    "https://status.example.com/checks/imap-main");
+	                    "https://status.example.com/check/imap-main");
 	assert_string_equal(jget(body, "incident_key"), "imap-main/1714564800000");
 	json_decref(body);
 	json_decref(reqs);
@@ -466,6 +514,7 @@ static void test_chat_shapes(void **state)
 
 	deg.kind = NOTIFY_DEGRADED;
 	deg.status = MP_DEGRADED;
+	deg.severity = MP_SEV_WARNING;
 	deg.reason = MP_R_SLOW;
 	snprintf(out, sizeof(out), "%s/http.jsonl", t->dir);
 	port = start_http_sink(t, "200", out);
@@ -504,8 +553,18 @@ static void test_chat_shapes(void **state)
 	const char *subjects[] = {"[mailpulse] DOWN imap-main: timeout",
 	                          "[mailpulse] RECOVERED imap-main after 12m 5s",
 	                          "[mailpulse] DEGRADED imap-main: slow"};
+	/* Three deliveries to one URL run in parallel: their order of arrival is free. */
 	for (int k = 0; k < 3; k++) {
-		j = by_path(reqs, "/teams", k);
+		j = NULL;
+		for (int n = 0; n < 3 && !j; n++) {
+			j = by_path(reqs, "/teams", n);
+			if (strcmp(jget(j, "summary"), subjects[k]) != 0) {
+				json_decref(j);
+				j = NULL;
+			}
+		}
+		if (!j)
+			fail_msg("no Teams card titled %s", subjects[k]);
 		assert_string_equal(jget(j, "@type"), "MessageCard");
 		assert_string_equal(jget(j, "summary"), subjects[k]);
 		assert_string_equal(jget(j, "title"), subjects[k]);
@@ -802,7 +861,7 @@ static void test_email_starttls_auth(void **state)
 	assert_contains(data, "MIME-Version: 1.0\r\n");
 	assert_contains(data, "Content-Type: text/plain; charset=utf-8\r\n");
 	assert_contains(data, "\r\n\r\nCheck:    imap-main\r\n");
-	assert_contains(data, "https://status.example.com/checks/imap-main");
+	assert_contains(data, "Dashboard: https://status.example.com/check/imap-main\r\n");
 	assert_null(strstr(data, "pa55-w0rd"));
 	json_decref(m);
 
@@ -886,6 +945,113 @@ static void test_command_timeout(void **state)
 	assert_false(t->recs[0].ok);
 	assert_string_equal(t->recs[0].detail, "timed out after 300 ms, killed: started");
 	assert_true(now_ms() - start < 5000);
+}
+
+/* ---- the link to the check's page ---- */
+
+/* True when some string in j, at any depth, holds needle. */
+static int json_holds(json_t *j, const char *needle)
+{
+	const char *k;
+	size_t i;
+	json_t *v;
+
+	if (json_is_string(j))
+		return strstr(json_string_value(j), needle) != NULL;
+	json_object_foreach(j, k, v)
+	{
+		if (json_holds(v, needle))
+			return 1;
+	}
+	json_array_foreach(j, i, v)
+	{
+		if (json_holds(v, needle))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * All nine kinds of channel carry the same link, to the page the dashboard
+ * serves (/check/NAME), with a name that needs escaping.
+ */
+static void test_link_every_channel(void **state)
+{
+	struct tc *t = *state;
+	struct notify_event ev = ev_down();
+	const char *link = "https://status.example.com/check/imap%20main%2F%C3%BC";
+	const char *paths[] = {"/hook", "/slack", "/mattermost", "/discord", "/teams"};
+	const enum channel_type types[] = {CH_WEBHOOK, CH_SLACK, CH_MATTERMOST, CH_DISCORD,
+	                                   CH_TEAMS};
+	char out[128], msgs[128], cmdout[128], u[5][128], base[128], smtp[64];
+	json_t *reqs, *req, *j;
+	size_t i;
+	int port, sport;
+
+	ev.check = "imap main/ü";
+	snprintf(out, sizeof(out), "%s/http.jsonl", t->dir);
+	snprintf(msgs, sizeof(msgs), "%s/msgs", t->dir);
+	snprintf(cmdout, sizeof(cmdout), "%s/cmd.json", t->dir);
+	assert_int_equal(mkdir(msgs, 0700), 0);
+	port = start_http_sink(t, "200", out);
+	const char *sargs[] = {SMTP_SINK, "--out", msgs, NULL};
+	sport = start_sink(t, sargs);
+
+	for (int k = 0; k < 5; k++) {
+		snprintf(u[k], sizeof(u[k]), "http://127.0.0.1:%d%s", port, paths[k]);
+		struct conf_channel ch = channel(paths[k] + 1, types[k], u[k]);
+		assert_int_equal(notify_send(t->n, &ch, &ev), 0);
+	}
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
+	struct conf_channel tg = channel("tg", CH_TELEGRAM, base);
+	tg.bot_token = "123456:TOKEN";
+	tg.chat_id = "-10042";
+	assert_int_equal(notify_send(t->n, &tg, &ev), 0);
+	struct conf_channel pd = channel("pd", CH_PAGERDUTY, base);
+	pd.routing_key = "R0UTING-KEY-0123456789";
+	assert_int_equal(notify_send(t->n, &pd, &ev), 0);
+	snprintf(smtp, sizeof(smtp), "smtp://127.0.0.1:%d", sport);
+	struct conf_channel mail = channel("mail", CH_EMAIL, NULL);
+	mail.smtp_url = smtp;
+	mail.from = "alerts@example.org";
+	mail.to[0] = "ops@example.org";
+	mail.nto = 1;
+	assert_int_equal(notify_send(t->n, &mail, &ev), 0);
+	struct conf_channel cmd = channel("cmd", CH_COMMAND, NULL);
+	cmd.argv[0] = "/bin/sh";
+	cmd.argv[1] = "-c";
+	cmd.argv[2] = "cat > \"$0\"";
+	cmd.argv[3] = cmdout;
+	assert_int_equal(notify_send(t->n, &cmd, &ev), 0);
+	run(t, -1, 15000);
+
+	assert_int_equal(t->nrecs, 9);
+	for (int k = 0; k < t->nrecs; k++)
+		if (!t->recs[k].ok)
+			fail_msg("%s: %s", t->recs[k].channel, t->recs[k].detail);
+	reqs = read_lines(out);
+	assert_int_equal(json_array_size(reqs), 7);
+	json_array_foreach(reqs, i, req)
+	{
+		assert_non_null(j = json_loads(jget(req, "body"), 0, NULL));
+		if (!json_holds(j, link))
+			fail_msg("%s: no %s in %s", jget(req, "path"), link, jget(req, "body"));
+		json_decref(j);
+	}
+	json_decref(reqs);
+	/* PagerDuty also shows it as the incident's link. */
+	reqs = read_lines(out);
+	j = by_path(reqs, "/v2/enqueue", 0);
+	assert_string_equal(jget(j, "client_url"), link);
+	json_decref(j);
+	json_decref(reqs);
+
+	j = read_one_message(msgs);
+	assert_contains(jget(j, "data"), link);
+	json_decref(j);
+	assert_non_null(j = json_load_file(cmdout, 0, NULL));
+	assert_string_equal(jget(j, "dashboard_url"), link);
+	json_decref(j);
 }
 
 /* ---- shutdown and limits ---- */
@@ -973,6 +1139,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_command_stdin, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_command_exit3, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_command_timeout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_link_every_channel, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_free_abandons_pending, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_queue_bounded, setup, teardown),
 	};

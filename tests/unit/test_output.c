@@ -93,6 +93,7 @@ static void make_down(void)
 	res.naddrs = 2;
 	snprintf(res.addrs[0].address, RESULT_ADDRSTR, "[2001:db8::1]:143");
 	res.addrs[0].status = MP_DOWN;
+	res.addrs[0].severity = MP_SEV_CRITICAL;
 	res.addrs[0].reason = MP_R_TIMEOUT;
 	snprintf(res.addrs[0].message, RESULT_MSG_MAX, "no greeting within 30.0 s");
 	res.addrs[0].greeting_us = -1;
@@ -151,17 +152,17 @@ static void assert_str(json_t *o, const char *key, const char *want)
 static void test_exit_codes(void **state)
 {
 	(void)state;
-	assert_int_equal(output_exit_code(MP_UP), 0);
-	assert_int_equal(output_exit_code(MP_DEGRADED), 1);
-	assert_int_equal(output_exit_code(MP_DOWN), 2);
-	assert_int_equal(output_exit_code(MP_UNKNOWN), 3);
-	/* down > degraded > unknown > up */
-	assert_int_equal(output_worse(MP_UP, MP_UNKNOWN), MP_UNKNOWN);
-	assert_int_equal(output_worse(MP_UNKNOWN, MP_DEGRADED), MP_DEGRADED);
-	assert_int_equal(output_worse(MP_DEGRADED, MP_UNKNOWN), MP_DEGRADED);
-	assert_int_equal(output_worse(MP_DOWN, MP_DEGRADED), MP_DOWN);
-	assert_int_equal(output_worse(MP_UNKNOWN, MP_DOWN), MP_DOWN);
-	assert_int_equal(output_worse(MP_UP, MP_UP), MP_UP);
+	assert_int_equal(output_exit_code(MP_SEV_OK), 0);
+	assert_int_equal(output_exit_code(MP_SEV_WARNING), 1);
+	assert_int_equal(output_exit_code(MP_SEV_CRITICAL), 2);
+	assert_int_equal(output_exit_code(MP_SEV_UNKNOWN), 3);
+	/* critical > warning > unknown > ok */
+	assert_int_equal(output_worse(MP_SEV_OK, MP_SEV_UNKNOWN), MP_SEV_UNKNOWN);
+	assert_int_equal(output_worse(MP_SEV_UNKNOWN, MP_SEV_WARNING), MP_SEV_WARNING);
+	assert_int_equal(output_worse(MP_SEV_WARNING, MP_SEV_UNKNOWN), MP_SEV_WARNING);
+	assert_int_equal(output_worse(MP_SEV_CRITICAL, MP_SEV_WARNING), MP_SEV_CRITICAL);
+	assert_int_equal(output_worse(MP_SEV_UNKNOWN, MP_SEV_CRITICAL), MP_SEV_CRITICAL);
+	assert_int_equal(output_worse(MP_SEV_OK, MP_SEV_OK), MP_SEV_OK);
 }
 
 static void test_json_up(void **state)
@@ -171,9 +172,10 @@ static void test_json_up(void **state)
 	(void)state;
 	make_up();
 	j = json_roundtrip();
-	assert_int_equal(json_object_size(j), 13);
+	assert_int_equal(json_object_size(j), 14);
 	assert_str(j, "target", "imaps://mail.example.com:993");
 	assert_str(j, "status", "up");
+	assert_str(j, "severity", "ok");
 	assert_str(j, "reason", "ok");
 	assert_str(j, "message", "");
 	tm = json_object_get(j, "timings_ms");
@@ -242,9 +244,10 @@ static void test_json_down(void **state)
 	(void)state;
 	make_down();
 	j = json_roundtrip();
-	assert_int_equal(json_object_size(j), 13);
+	assert_int_equal(json_object_size(j), 14);
 	assert_str(j, "target", "imap://h:143");
 	assert_str(j, "status", "down");
+	assert_str(j, "severity", "critical");
 	assert_str(j, "reason", "timeout");
 	assert_str(j, "message", "no greeting within 30.0 s (waiting for greeting)");
 	tm = json_object_get(j, "timings_ms");
@@ -264,9 +267,10 @@ static void test_json_down(void **state)
 	assert_int_equal(json_array_size(addrs), 2);
 	a0 = json_array_get(addrs, 0);
 	a1 = json_array_get(addrs, 1);
-	assert_int_equal(json_object_size(a0), 6);
+	assert_int_equal(json_object_size(a0), 7);
 	assert_str(a0, "address", "[2001:db8::1]:143");
 	assert_str(a0, "status", "down");
+	assert_str(a0, "severity", "critical");
 	assert_str(a0, "reason", "timeout");
 	assert_null_key(a0, "time_to_greeting_ms");
 	assert_real(a0, "total_ms", 30000.0);
@@ -399,6 +403,67 @@ static void test_nagios_states(void **state)
 	                    "POP3 WARNING - h:110 cert_expiring: certificate expires in 5 days",
 	                    62) == 0);
 	free(buf);
+
+	/* Critical, yet the service works: CRITICAL for the plugin, degraded for uptime. */
+	make_up();
+	make_check("pop3://h");
+	result_critical(&res, MP_R_CERT_EXPIRING, "certificate expires in 5 days (< 7)");
+	assert_int_equal(res.status, MP_DEGRADED);
+	assert_int_equal(res.severity, MP_SEV_CRITICAL);
+	CAPTURE(buf, output_nagios_text(f, &chk, &res));
+	assert_true(
+	    strncmp(buf, "POP3 CRITICAL - h:110 cert_expiring: certificate expires in 5", 61) == 0);
+	free(buf);
+	/* A later warning does not lower it; a later outage raises it to down. */
+	result_worsen(&res, MP_DEGRADED, MP_R_PLAINTEXT_AUTH, "USER before TLS");
+	assert_int_equal(res.reason, MP_R_CERT_EXPIRING);
+	result_fail(&res, MP_R_AUTH_FAILED, "login refused");
+	assert_int_equal(res.status, MP_DOWN);
+	assert_int_equal(res.severity, MP_SEV_CRITICAL);
+}
+
+/* Several targets: the first line names the worst, whatever the order of the URLs. */
+static void test_nagios_multi(void **state)
+{
+	struct check cs[3];
+	struct result rr[3];
+	const struct result *rs[3] = {&rr[0], &rr[1], &rr[2]};
+	char *buf = NULL;
+
+	(void)state;
+	make_up();
+	cs[0] = chk;
+	rr[0] = res;
+	make_check("pop3://h");
+	cs[1] = chk;
+	result_init(&rr[1], 0);
+	result_fail(&rr[1], MP_R_REFUSED, "connection refused");
+	rr[1].phase_us[MP_PH_TOTAL] = 1000;
+	cs[2] = cs[0];
+	rr[2] = rr[0];
+	result_worsen(&rr[2], MP_DEGRADED, MP_R_SLOW, "greeting took 900 ms");
+	CAPTURE(buf, output_nagios_multi(f, cs, rs, 3));
+	assert_true(strncmp(buf,
+	                    "MAIL CRITICAL - 3 checked: 1 critical, 1 warning, 1 ok; worst: POP3 "
+	                    "CRITICAL - h:110 refused: connection refused\n",
+	                    107) == 0);
+	/* One line per target after it; every target's perfdata after the last one's '|'. */
+	char *l2 = strchr(buf, '\n') + 1;
+	assert_true(strncmp(l2, "IMAPS OK - ", 11) == 0);
+	assert_non_null(strstr(buf, "\nPOP3 CRITICAL - h:110 refused"));
+	char *bar = strchr(buf, '|');
+	assert_non_null(bar);
+	assert_true(bar > strstr(buf, "\nIMAPS WARNING - "));
+	assert_non_null(strstr(bar, "'pop3://h:110 total'=0.001000s"));
+	assert_non_null(strstr(bar, "'imaps://mail.example.com:993 time'="));
+	free(buf);
+
+	/* All fine: OK with counts and no "worst". */
+	rs[1] = &rr[0];
+	rs[2] = &rr[0];
+	CAPTURE(buf, output_nagios_multi(f, cs, rs, 3));
+	assert_true(strncmp(buf, "MAIL OK - 3 checked: 3 ok\n", 26) == 0);
+	free(buf);
 }
 
 static void test_human(void **state)
@@ -442,7 +507,8 @@ int main(void)
 	    cmocka_unit_test(test_exit_codes),      cmocka_unit_test(test_json_up),
 	    cmocka_unit_test(test_json_down),       cmocka_unit_test(test_json_tls_failed),
 	    cmocka_unit_test(test_hostile_strings), cmocka_unit_test(test_nagios_up),
-	    cmocka_unit_test(test_nagios_states),   cmocka_unit_test(test_human),
+	    cmocka_unit_test(test_nagios_states),   cmocka_unit_test(test_nagios_multi),
+	    cmocka_unit_test(test_human),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

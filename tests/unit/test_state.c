@@ -13,7 +13,8 @@
 /* Feed one result at time t (ms) with fail_after 2, recover_after 1 unless told. */
 static struct state_change feed(struct check_state *st, enum mp_status s, int64_t t)
 {
-	return state_on_result(st, s, s == MP_UP ? MP_R_OK : MP_R_TIMEOUT, 2, 1, t);
+	return state_on_result(st, s, result_default_severity(s),
+	                       s == MP_UP ? MP_R_OK : MP_R_TIMEOUT, 2, 1, t);
 }
 
 static void test_pending_then_up_without_alert(void **unused)
@@ -43,6 +44,11 @@ static void test_down_needs_confirmation_and_opens_incident(void **unused)
 	assert_true(ch.confirming);
 	ch = feed(&st, MP_DOWN, 2000);
 	assert_true(ch.changed);
+	/* The outage began at the first failing probe, confirmed by the second. */
+	assert_int_equal(ch.since_ms, 1000);
+	assert_int_equal(ch.confirmed, 2);
+	assert_int_equal(st.incident_start_ms, 1000);
+	assert_int_equal(st.since_ms, 1000);
 	assert_int_equal(ch.from, MP_UP);
 	assert_int_equal(ch.to, MP_DOWN);
 	assert_int_equal(ch.reason, MP_R_TIMEOUT);
@@ -57,7 +63,7 @@ static void test_down_needs_confirmation_and_opens_incident(void **unused)
 	ch = feed(&st, MP_UP, 62000);
 	assert_true(ch.changed);
 	assert_true(ch.incident_closed);
-	assert_int_equal(ch.incident_ms, 60000);
+	assert_int_equal(ch.incident_ms, 61000);
 	assert_int_equal(ch.alert, STATE_ALERT_RECOVERY);
 	assert_int_equal(st.status, MP_UP);
 }
@@ -84,13 +90,14 @@ static void test_recover_after_m(void **unused)
 	(void)unused;
 
 	state_init(&st, 0);
-	state_on_result(&st, MP_DOWN, MP_R_REFUSED, 1, 3, 0);
+	state_on_result(&st, MP_DOWN, result_default_severity(MP_DOWN), MP_R_REFUSED, 1, 3, 0);
 	assert_int_equal(st.status, MP_DOWN);
-	struct state_change ch = state_on_result(&st, MP_UP, MP_R_OK, 1, 3, 1);
+	struct state_change ch =
+	    state_on_result(&st, MP_UP, result_default_severity(MP_UP), MP_R_OK, 1, 3, 1);
 	assert_false(ch.changed);
 	assert_true(ch.confirming);
-	state_on_result(&st, MP_UP, MP_R_OK, 1, 3, 2);
-	ch = state_on_result(&st, MP_UP, MP_R_OK, 1, 3, 3);
+	state_on_result(&st, MP_UP, result_default_severity(MP_UP), MP_R_OK, 1, 3, 2);
+	ch = state_on_result(&st, MP_UP, result_default_severity(MP_UP), MP_R_OK, 1, 3, 3);
 	assert_true(ch.changed);
 	assert_int_equal(st.status, MP_UP);
 }
@@ -102,9 +109,11 @@ static void test_degraded_and_back(void **unused)
 
 	state_init(&st, 0);
 	feed(&st, MP_UP, 0);
-	struct state_change ch = state_on_result(&st, MP_DEGRADED, MP_R_SLOW, 2, 1, 1);
+	struct state_change ch = state_on_result(
+	    &st, MP_DEGRADED, result_default_severity(MP_DEGRADED), MP_R_SLOW, 2, 1, 1);
 	assert_false(ch.changed);
-	ch = state_on_result(&st, MP_DEGRADED, MP_R_SLOW, 2, 1, 2);
+	ch = state_on_result(&st, MP_DEGRADED, result_default_severity(MP_DEGRADED), MP_R_SLOW, 2,
+	                     1, 2);
 	assert_true(ch.changed);
 	assert_int_equal(ch.to, MP_DEGRADED);
 	assert_int_equal(ch.alert, STATE_ALERT_DEGRADED);
@@ -116,7 +125,8 @@ static void test_degraded_and_back(void **unused)
 	assert_int_equal(ch.to, MP_DOWN);
 	assert_true(ch.incident_opened);
 	/* Down -> degraded: a recovery of the incident, still degraded. */
-	ch = state_on_result(&st, MP_DEGRADED, MP_R_SLOW, 2, 1, 5);
+	ch = state_on_result(&st, MP_DEGRADED, result_default_severity(MP_DEGRADED), MP_R_SLOW, 2,
+	                     1, 5);
 	assert_int_equal(ch.to, MP_DEGRADED);
 	assert_true(ch.incident_closed);
 	assert_int_equal(ch.alert, STATE_ALERT_RECOVERY);
@@ -133,7 +143,8 @@ static void test_unknown_is_no_evidence(void **unused)
 	state_init(&st, 0);
 	feed(&st, MP_UP, 0);
 	feed(&st, MP_DOWN, 1);
-	struct state_change ch = state_on_result(&st, MP_UNKNOWN, MP_R_INTERNAL, 2, 1, 2);
+	struct state_change ch = state_on_result(
+	    &st, MP_UNKNOWN, result_default_severity(MP_UNKNOWN), MP_R_INTERNAL, 2, 1, 2);
 	assert_false(ch.changed);
 	ch = feed(&st, MP_DOWN, 3);
 	assert_true(ch.changed); /* the two downs around the unknown still count */
@@ -145,7 +156,7 @@ static void test_reminders_and_resume(void **unused)
 	(void)unused;
 
 	state_init(&st, 0);
-	state_on_result(&st, MP_DOWN, MP_R_REFUSED, 1, 1, 1000);
+	state_on_result(&st, MP_DOWN, result_default_severity(MP_DOWN), MP_R_REFUSED, 1, 1, 1000);
 	assert_false(state_reminder_due(&st, 0, 999999));
 	assert_false(state_reminder_due(&st, 60000, 60999));
 	assert_true(state_reminder_due(&st, 60000, 61000));
@@ -155,13 +166,96 @@ static void test_reminders_and_resume(void **unused)
 	/* A restart resumes down with its incident: the next down is no new alert. */
 	struct check_state r;
 	state_init(&r, 0);
-	state_resume(&r, MP_DOWN, MP_R_REFUSED, 5000, 1);
-	struct state_change ch = state_on_result(&r, MP_DOWN, MP_R_REFUSED, 2, 1, 6000);
+	state_resume(&r, MP_DOWN, MP_SEV_CRITICAL, MP_R_REFUSED, 5000, 1, 4000);
+	struct state_change ch = state_on_result(&r, MP_DOWN, result_default_severity(MP_DOWN),
+	                                         MP_R_REFUSED, 2, 1, 6000);
 	assert_false(ch.changed);
 	assert_int_equal(ch.alert, STATE_ALERT_NONE);
-	ch = state_on_result(&r, MP_UP, MP_R_OK, 2, 1, 9000);
+	ch = state_on_result(&r, MP_UP, result_default_severity(MP_UP), MP_R_OK, 2, 1, 9000);
 	assert_true(ch.incident_closed);
-	assert_int_equal(ch.incident_ms, 4000);
+	assert_int_equal(ch.incident_ms, 5000); /* from the stored start of the incident */
+}
+
+static struct state_change feed_sev(struct check_state *st, enum mp_status s, enum mp_severity sev,
+                                    int64_t t)
+{
+	return state_on_result(st, s, sev, MP_R_CERT_EXPIRING, 2, 2, t);
+}
+
+/*
+ * A certificate inside its critical window: the admin is alerted at
+ * critical, but users still connect, so no incident and the status is not
+ * down. Warning to critical alerts again; critical easing to warning does not.
+ */
+static void test_critical_while_working(void **unused)
+{
+	struct check_state st;
+	struct state_change ch;
+	(void)unused;
+
+	state_init(&st, 0);
+	feed_sev(&st, MP_UP, MP_SEV_OK, 0);
+	ch = feed_sev(&st, MP_DEGRADED, MP_SEV_WARNING, 10);
+	assert_false(ch.changed);
+	assert_true(ch.confirming);
+	ch = feed_sev(&st, MP_DEGRADED, MP_SEV_WARNING, 20);
+	assert_true(ch.changed);
+	assert_int_equal(ch.alert, STATE_ALERT_DEGRADED);
+	assert_int_equal(ch.to_severity, MP_SEV_WARNING);
+	assert_int_equal(ch.since_ms, 10);
+	assert_false(state_reminder_due(&st, 60000, 1000000)); /* warnings do not nag */
+
+	ch = feed_sev(&st, MP_DEGRADED, MP_SEV_CRITICAL, 30);
+	assert_false(ch.changed);
+	ch = feed_sev(&st, MP_DEGRADED, MP_SEV_CRITICAL, 40);
+	assert_true(ch.changed);
+	assert_int_equal(ch.to, MP_DEGRADED);
+	assert_int_equal(ch.to_severity, MP_SEV_CRITICAL);
+	assert_int_equal(ch.alert, STATE_ALERT_DEGRADED);
+	assert_int_equal(ch.since_ms, 30);
+	assert_false(ch.incident_opened);
+	assert_false(st.incident_open);
+	assert_true(state_reminder_due(&st, 60000, 40 + 60000));
+
+	/* Eases to warning after recover_after results: no page for that. */
+	feed_sev(&st, MP_DEGRADED, MP_SEV_WARNING, 50);
+	ch = feed_sev(&st, MP_DEGRADED, MP_SEV_WARNING, 60);
+	assert_true(ch.changed);
+	assert_int_equal(ch.to_severity, MP_SEV_WARNING);
+	assert_int_equal(ch.alert, STATE_ALERT_NONE);
+
+	/* Up from pending straight to critical: one alert, at critical. */
+	state_init(&st, 0);
+	feed_sev(&st, MP_DEGRADED, MP_SEV_CRITICAL, 0);
+	ch = feed_sev(&st, MP_DEGRADED, MP_SEV_CRITICAL, 10);
+	assert_int_equal(ch.to_severity, MP_SEV_CRITICAL);
+	assert_int_equal(ch.alert, STATE_ALERT_DEGRADED);
+	/* Back to up: a recovery, with no incident to close. */
+	feed_sev(&st, MP_UP, MP_SEV_OK, 20);
+	ch = feed_sev(&st, MP_UP, MP_SEV_OK, 30);
+	assert_int_equal(ch.to, MP_UP);
+	assert_int_equal(ch.alert, STATE_ALERT_RECOVERY);
+	assert_false(ch.incident_closed);
+	assert_int_equal(ch.since_ms, 20);
+}
+
+/* A warning then a critical result reach warning together (fail_after 2); the critical waits. */
+static void test_mixed_streak_takes_the_level_all_reached(void **unused)
+{
+	struct check_state st;
+	struct state_change ch;
+	(void)unused;
+
+	state_init(&st, 0);
+	feed_sev(&st, MP_UP, MP_SEV_OK, 0);
+	feed_sev(&st, MP_DEGRADED, MP_SEV_WARNING, 10);
+	ch = feed_sev(&st, MP_DEGRADED, MP_SEV_CRITICAL, 20);
+	assert_true(ch.changed);
+	assert_int_equal(ch.to_severity, MP_SEV_WARNING);
+	assert_true(ch.confirming); /* one critical of two */
+	ch = feed_sev(&st, MP_DEGRADED, MP_SEV_CRITICAL, 30);
+	assert_int_equal(ch.to_severity, MP_SEV_CRITICAL);
+	assert_int_equal(ch.since_ms, 20);
 }
 
 int main(void)
@@ -174,6 +268,8 @@ int main(void)
 	    cmocka_unit_test(test_degraded_and_back),
 	    cmocka_unit_test(test_unknown_is_no_evidence),
 	    cmocka_unit_test(test_reminders_and_resume),
+	    cmocka_unit_test(test_critical_while_working),
+	    cmocka_unit_test(test_mixed_streak_takes_the_level_all_reached),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

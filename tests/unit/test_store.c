@@ -69,6 +69,7 @@ static void mkresult(struct result *r, enum mp_status st, enum mp_reason why, in
 	memset(r, 0, sizeof(*r));
 	result_init(r, 0);
 	r->status = st;
+	r->severity = result_default_severity(st);
 	r->reason = why;
 	snprintf(r->message, sizeof(r->message), "%s", st == MP_UP ? "" : "connection refused");
 	snprintf(r->address, sizeof(r->address), "192.0.2.1:993");
@@ -269,7 +270,8 @@ static void test_queue_full(void **state)
 	assert_int_equal(n, STORE_QUEUE_MAX);
 	assert_int_equal(store_queued(f->s), STORE_QUEUE_MAX);
 	/* Other kinds of row are refused too, not dropped. */
-	assert_int_equal(store_add_transition(f->s, "imap-a", T0, MP_UP, MP_DOWN, MP_R_DNS, "x"),
+	assert_int_equal(store_add_transition(f->s, "imap-a", T0, MP_UP, MP_DOWN, MP_SEV_CRITICAL,
+	                                      MP_R_DNS, "x"),
 	                 -1);
 	assert_int_equal(store_flush(f->s), STORE_QUEUE_MAX);
 	assert_int_equal(store_add_result(f->s, "imap-a", "local", T0, &r), 0);
@@ -320,19 +322,20 @@ static void test_incidents(void **state)
 	char err[256];
 	json_t *j, *inc, *c;
 
-	assert_int_equal(
-	    store_add_transition(f->s, "imap-a", T0, MP_UP, MP_DOWN, MP_R_REFUSED, "refused"), 0);
+	assert_int_equal(store_add_transition(f->s, "imap-a", T0, MP_UP, MP_DOWN, MP_SEV_CRITICAL,
+	                                      MP_R_REFUSED, "refused"),
+	                 0);
 	assert_int_equal(store_incident_open(f->s, "imap-a", T0, MP_R_REFUSED, "refused"), 0);
 	/* A second open while one is open keeps the first cause. */
 	assert_int_equal(store_incident_open(f->s, "imap-a", T0 + 1000, MP_R_DNS, "dns"), 0);
-	assert_int_equal(store_add_transition(f->s, "imap-a", T0 + 7980000, MP_DOWN, MP_UP, MP_R_OK,
-	                                      "recovered"),
+	assert_int_equal(store_add_transition(f->s, "imap-a", T0 + 7980000, MP_DOWN, MP_UP,
+	                                      MP_SEV_OK, MP_R_OK, "recovered"),
 	                 0);
 	assert_int_equal(store_incident_close(f->s, "imap-a", T0 + 7980000), 0);
 	assert_int_equal(
 	    store_incident_open(f->s, "pop-b", T0 + HOUR_MS, MP_R_TIMEOUT, "timed out"), 0);
 	assert_int_equal(store_add_transition(f->s, "pop-b", T0 + HOUR_MS, MP_UP, MP_DOWN,
-	                                      MP_R_TIMEOUT, "timed out"),
+	                                      MP_SEV_CRITICAL, MP_R_TIMEOUT, "timed out"),
 	                 0);
 	assert_int_equal(store_add_delivery(f->s, "pop-b", "ops", "down", 1, 0, "HTTP 502", T0 + 5),
 	                 0);
@@ -417,9 +420,12 @@ static void test_load_states(void **state)
 	struct states ss = {0};
 	char err[256];
 
-	store_add_transition(f->s, "imap-a", T0, MP_UP, MP_DOWN, MP_R_TIMEOUT, "t");
-	store_add_transition(f->s, "imap-a", T0 + 10, MP_DOWN, MP_DEGRADED, MP_R_SLOW, "slow");
-	store_add_transition(f->s, "pop-b", T0 + 5, MP_UP, MP_DOWN, MP_R_CERT_EXPIRED, "expired");
+	store_add_transition(f->s, "imap-a", T0, MP_UP, MP_DOWN, MP_SEV_CRITICAL, MP_R_TIMEOUT,
+	                     "t");
+	store_add_transition(f->s, "imap-a", T0 + 10, MP_DOWN, MP_DEGRADED, MP_SEV_WARNING,
+	                     MP_R_SLOW, "slow");
+	store_add_transition(f->s, "pop-b", T0 + 5, MP_UP, MP_DOWN, MP_SEV_CRITICAL,
+	                     MP_R_CERT_EXPIRED, "expired");
 	store_incident_open(f->s, "pop-b", T0 + 5, MP_R_CERT_EXPIRED, "expired");
 	/* A check with results but no transition has no state to resume. */
 	struct result r;
@@ -442,11 +448,141 @@ static void test_load_states(void **state)
 
 	/* Queued rows are flushed before loading. */
 	ss.n = 0;
-	store_add_transition(f->s, "pop-b", T0 + 99, MP_DOWN, MP_UP, MP_R_OK, "");
+	store_add_transition(f->s, "pop-b", T0 + 99, MP_DOWN, MP_UP, MP_SEV_OK, MP_R_OK, "");
 	assert_int_equal(store_load_states(f->s, collect, &ss), 0);
 	assert_int_equal(ss.n, 2);
 	assert_int_equal(ss.st[1].status, MP_UP);
 	assert_int_equal(ss.st[1].since_ms, T0 + 99);
+}
+
+/* Schema version 1 as it was published: frozen here, whatever store.c becomes. */
+static const char schema_v1_frozen[] =
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
+    "CREATE TABLE checks (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);\n"
+    "CREATE TABLE results (\n"
+    "  check_id INTEGER NOT NULL REFERENCES checks(id),\n"
+    "  ts_ms INTEGER NOT NULL,          -- unix ms\n"
+    "  location TEXT NOT NULL,\n"
+    "  status INTEGER NOT NULL,         -- enum mp_status\n"
+    "  reason TEXT NOT NULL,            -- result_reason_name()\n"
+    "  message TEXT NOT NULL,\n"
+    "  address TEXT,\n"
+    "  ttg_us INTEGER,                  -- NULL: phase not reached\n"
+    "  dns_us INTEGER, connect_us INTEGER, tls_us INTEGER, greeting_us INTEGER,\n"
+    "  capability_us INTEGER, starttls_us INTEGER, login_us INTEGER,\n"
+    "  mailbox_us INTEGER, total_us INTEGER,\n"
+    "  tls_version TEXT,                -- NULL: no TLS\n"
+    "  cert_days_left INTEGER,          -- of the certificate that expires first\n"
+    "  cert_not_after INTEGER,          -- leaf, unix seconds\n"
+    "  cert_subject TEXT, cert_issuer TEXT, cert_sha256 TEXT,\n"
+    "  messages INTEGER\n"
+    ");\n"
+    "CREATE INDEX results_check_ts ON results (check_id, ts_ms);\n"
+    "CREATE TABLE transitions (\n"
+    "  check_id INTEGER NOT NULL REFERENCES checks(id),\n"
+    "  ts_ms INTEGER NOT NULL,\n"
+    "  from_status INTEGER NOT NULL,\n"
+    "  to_status INTEGER NOT NULL,\n"
+    "  reason TEXT NOT NULL,\n"
+    "  message TEXT NOT NULL\n"
+    ");\n"
+    "CREATE INDEX transitions_check_ts ON transitions (check_id, ts_ms);\n"
+    "CREATE TABLE incidents (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  check_id INTEGER NOT NULL REFERENCES checks(id),\n"
+    "  start_ms INTEGER NOT NULL,\n"
+    "  end_ms INTEGER,                  -- NULL while open\n"
+    "  reason TEXT NOT NULL,\n"
+    "  message TEXT NOT NULL,\n"
+    "  duration_ms INTEGER              -- set when closed\n"
+    ");\n"
+    "CREATE INDEX incidents_check_start ON incidents (check_id, start_ms);\n"
+    "CREATE INDEX incidents_open ON incidents (check_id) WHERE end_ms IS NULL;\n"
+    "CREATE TABLE deliveries (\n"
+    "  check_id INTEGER REFERENCES checks(id),  -- NULL: not about one check\n"
+    "  ts_ms INTEGER NOT NULL,\n"
+    "  channel TEXT NOT NULL,\n"
+    "  event TEXT NOT NULL,\n"
+    "  attempt INTEGER NOT NULL,\n"
+    "  ok INTEGER NOT NULL,\n"
+    "  detail TEXT NOT NULL\n"
+    ");\n"
+    "CREATE INDEX deliveries_check_ts ON deliveries (check_id, ts_ms);\n"
+    "CREATE INDEX deliveries_ts ON deliveries (ts_ms);\n"
+    "CREATE TABLE rollups (\n"
+    "  check_id INTEGER NOT NULL REFERENCES checks(id),\n"
+    "  hour_ms INTEGER NOT NULL,        -- start of the UTC hour, unix ms\n"
+    "  location TEXT NOT NULL,\n"
+    "  count INTEGER NOT NULL,\n"
+    "  up_count INTEGER NOT NULL,       -- up or degraded\n"
+    "  min_ttg_us INTEGER, avg_ttg_us INTEGER, p95_ttg_us INTEGER, max_ttg_us INTEGER,\n"
+    "  PRIMARY KEY (check_id, hour_ms, location)\n"
+    ");\n"
+    "CREATE INDEX rollups_hour ON rollups (hour_ms);\n";
+
+/*
+ * A version 1 store: a slow (critical) result and a certificate inside its
+ * critical window were stored as down, with a transition and an open
+ * incident. After the migration they are degraded and critical, so uptime
+ * counts them as up, and the incident they opened is closed; a real outage
+ * keeps its status, its severity follows it, and its incident stays open.
+ */
+static void test_migrate_v1_severity(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s;
+	struct states ss = {0};
+	char p[128], err[256];
+	json_t *u;
+
+	snprintf(p, sizeof(p), "%s/other.db", f->dir);
+	sql_exec(p, schema_v1_frozen);
+	sql_exec(p,
+	         "INSERT INTO meta VALUES ('schema_version', '1');"
+	         "INSERT INTO checks (id, name) VALUES (1, 'cert'), (2, 'dead');"
+	         "INSERT INTO results (check_id, ts_ms, location, status, reason, message) VALUES"
+	         " (1, 1714521600000, 'local', 0, 'ok', ''),"
+	         " (1, 1714521660000, 'local', 2, 'cert_expiring', 'expires in 5 days'),"
+	         " (1, 1714521720000, 'local', 2, 'slow', 'greeting took 3000 ms'),"
+	         " (1, 1714521780000, 'local', 1, 'cert_expiring', 'expires in 10 days'),"
+	         " (2, 1714521600000, 'local', 2, 'refused', 'refused');"
+	         "INSERT INTO transitions VALUES (1, 1714521660000, 0, 2, 'cert_expiring', 'x'),"
+	         " (2, 1714521600000, 0, 2, 'refused', 'refused');"
+	         "INSERT INTO incidents (check_id, start_ms, reason, message) VALUES"
+	         " (1, 1714521660000, 'cert_expiring', 'x'), (2, 1714521600000, 'refused', 'r');");
+	assert_int_equal(store_open(&s, p, err, sizeof(err)), 0);
+	assert_int_equal(sql_int(p, "SELECT value FROM meta WHERE key = 'schema_version'"),
+	                 store_schema_version());
+	assert_int_equal(sql_int(p, "SELECT count(*) FROM results WHERE status = 2"), 1);
+	assert_int_equal(sql_int(p, "SELECT count(*) FROM results WHERE check_id = 1 AND status = 1"
+	                            " AND severity = 2"),
+	                 2);
+	assert_int_equal(
+	    sql_int(p, "SELECT severity FROM results WHERE message = 'expires in 10 days'"),
+	    MP_SEV_WARNING);
+	assert_int_equal(sql_int(p, "SELECT severity FROM results WHERE check_id = 2"),
+	                 MP_SEV_CRITICAL);
+	assert_int_equal(sql_int(p, "SELECT count(*) FROM incidents WHERE check_id = 1"
+	                            " AND end_ms IS NOT NULL"),
+	                 1);
+	assert_int_equal(sql_int(p, "SELECT count(*) FROM incidents WHERE check_id = 2"
+	                            " AND end_ms IS NULL"),
+	                 1);
+	u = store_q_uptime(s, "cert", 0, 0, err, sizeof(err));
+	assert_non_null(u);
+	assert_int_equal(json_integer_value(json_object_get(u, "up")), 4);
+	json_decref(u);
+	assert_int_equal(store_load_states(s, collect, &ss), 0);
+	assert_int_equal(ss.n, 2);
+	assert_string_equal(ss.st[0].check, "cert");
+	assert_int_equal(ss.st[0].status, MP_DEGRADED);
+	assert_int_equal(ss.st[0].severity, MP_SEV_CRITICAL);
+	assert_int_equal(ss.st[0].incident_open, 0);
+	assert_int_equal(ss.st[1].status, MP_DOWN);
+	assert_int_equal(ss.st[1].severity, MP_SEV_CRITICAL);
+	assert_int_equal(ss.st[1].incident_open, 1);
+	assert_int_equal(ss.st[1].incident_start_ms, 1714521600000LL);
+	store_close(s);
 }
 
 /*
@@ -583,12 +719,140 @@ static void test_readonly(void **state)
 	unlink(p);
 }
 
+/* Results inside a maintenance window count apart, raw and rolled up alike. */
+static void test_maintenance_uptime(void **state)
+{
+	struct fixture *f = *state;
+	struct result r;
+	char err[256];
+	json_t *u, *h;
+	size_t i;
+	int maint = 0;
+
+	/* 4 down in a window, then 5 up and 1 down outside it: uptime 5/6. */
+	for (int k = 0; k < 10; k++) {
+		mkresult(&r, k < 4 || k == 9 ? MP_DOWN : MP_UP,
+		         k < 4 || k == 9 ? MP_R_REFUSED : MP_R_OK, 1000);
+		assert_int_equal(store_add_result_flags(f->s, "imap-a", "local", T0 + k * 60000, &r,
+		                                        k < 4 ? STORE_R_MAINTENANCE : 0),
+		                 0);
+	}
+	assert_int_equal(store_flush(f->s), 10);
+	for (int pass = 0; pass < 2; pass++) {
+		u = store_q_uptime(f->s, "imap-a", T0, T0 + DAY_MS, err, sizeof(err));
+		assert_non_null(u);
+		assert_int_equal(json_integer_value(json_object_get(u, "probes")), 6);
+		assert_int_equal(json_integer_value(json_object_get(u, "up")), 5);
+		assert_int_equal(json_integer_value(json_object_get(u, "maintenance_probes")), 4);
+		assert_true(json_real_value(json_object_get(u, "maintenance_pct")) == 40.0);
+		assert_true(json_is_true(json_object_get(u, "from_rollups")) == (pass == 1));
+		json_decref(u);
+		/* Folded into a roll-up, the hour keeps its maintenance apart. */
+		if (pass == 0)
+			assert_int_equal(store_retention(f->s, T0 + 3 * DAY_MS, 1, 400), 10);
+	}
+	assert_int_equal(sql_int(f->path,
+	                         "SELECT count(*) FROM rollups WHERE count = 10 AND"
+	                         " up_count = 5 AND maint_count = 4 AND maint_up_count = 0"),
+	                 1);
+	/* History marks them. */
+	mkresult(&r, MP_UP, MP_R_OK, 1000);
+	store_add_result_flags(f->s, "imap-a", "local", T0 + 3 * DAY_MS, &r, STORE_R_MAINTENANCE);
+	store_add_result(f->s, "imap-a", "local", T0 + 3 * DAY_MS + 1, &r);
+	store_flush(f->s);
+	h = store_q_history(f->s, "imap-a", T0 + 3 * DAY_MS, 0, 0, err, sizeof(err));
+	assert_non_null(h);
+	json_array_foreach(json_object_get(h, "results"), i, u)
+	{
+		maint += json_is_true(json_object_get(u, "maintenance"));
+	}
+	assert_int_equal(json_array_size(json_object_get(h, "results")), 2);
+	assert_int_equal(maint, 1);
+	json_decref(h);
+}
+
+/* A check removed from the configuration: incident closed with the reason, pending, not current. */
+static void test_retire(void **state)
+{
+	struct fixture *f = *state;
+	struct states ss = {0};
+	struct result r;
+	char err[256];
+	json_t *j, *in;
+
+	mkresult(&r, MP_DOWN, MP_R_REFUSED, -1);
+	store_add_result(f->s, "gone", "local", T0, &r);
+	store_add_result(f->s, "keep", "local", T0, &r);
+	store_add_transition(f->s, "gone", T0, MP_UP, MP_DOWN, MP_SEV_CRITICAL, MP_R_REFUSED, "x");
+	store_incident_open(f->s, "gone", T0, MP_R_REFUSED, "refused");
+	store_add_transition(f->s, "keep", T0, MP_UP, MP_DOWN, MP_SEV_CRITICAL, MP_R_REFUSED, "x");
+	store_incident_open(f->s, "keep", T0, MP_R_REFUSED, "refused");
+	store_incident_close(f->s, "keep", T0 + 1000);
+	assert_int_equal(store_check_retire(f->s, "gone", T0 + 5000, STORE_REMOVED_REASON), 0);
+	/* Never seen: nothing is created. */
+	assert_int_equal(store_check_retire(f->s, "never", T0 + 5000, STORE_REMOVED_REASON), 0);
+	assert_true(store_flush(f->s) > 0);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM checks WHERE name = 'never'"), 0);
+
+	j = store_q_incidents(f->s, NULL, 0, 0, err, sizeof(err));
+	assert_non_null(j);
+	assert_int_equal(json_array_size(json_object_get(j, "incidents")), 2);
+	json_t *a = json_object_get(j, "incidents");
+	for (size_t i = 0; i < 2; i++) {
+		in = json_array_get(a, i);
+		int gone = strcmp(json_string_value(json_object_get(in, "check")), "gone") == 0;
+		assert_true(json_is_false(json_object_get(in, "open")));
+		assert_string_equal(json_string_value(json_object_get(in, "close_reason")),
+		                    gone ? STORE_REMOVED_REASON : STORE_CLOSED_RECOVERED);
+		assert_int_equal(json_integer_value(json_object_get(in, "end_ms")),
+		                 gone ? T0 + 5000 : T0 + 1000);
+	}
+	json_decref(j);
+
+	j = store_q_status(f->s, err, sizeof(err));
+	assert_non_null(j);
+	assert_int_equal(json_array_size(json_object_get(j, "checks")), 1);
+	assert_string_equal(json_string_value(json_object_get(
+	                        json_array_get(json_object_get(j, "checks"), 0), "check")),
+	                    "keep");
+	assert_int_equal(json_array_size(json_object_get(j, "removed")), 1);
+	assert_int_equal(json_integer_value(json_object_get(
+	                     json_array_get(json_object_get(j, "removed"), 0), "removed_ms")),
+	                 T0 + 5000);
+	json_decref(j);
+	/* A restart does not resume it: back to pending, no incident. */
+	assert_int_equal(store_load_states(f->s, collect, &ss), 0);
+	assert_int_equal(ss.n, 2);
+	assert_string_equal(ss.st[0].check, "gone");
+	assert_int_equal(ss.st[0].status, MP_UNKNOWN);
+	assert_int_equal(ss.st[0].incident_open, 0);
+	/* Retired twice: one transition to pending only. */
+	store_check_retire(f->s, "gone", T0 + 6000, STORE_REMOVED_REASON);
+	store_flush(f->s);
+	assert_int_equal(sql_int(f->path,
+	                         "SELECT count(*) FROM transitions t JOIN checks c ON"
+	                         " c.id = t.check_id WHERE c.name = 'gone' AND to_status = 3"),
+	                 1);
+
+	/* Configured again: current again, history and the closed incident as they were. */
+	assert_int_equal(store_check_present(f->s, "gone"), 0);
+	store_flush(f->s);
+	j = store_q_status(f->s, err, sizeof(err));
+	assert_non_null(j);
+	assert_int_equal(json_array_size(json_object_get(j, "checks")), 2);
+	assert_int_equal(json_array_size(json_object_get(j, "removed")), 0);
+	json_decref(j);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM incidents WHERE end_ms IS NULL"),
+	                 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_migrate_empty, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wal_mode, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_v1_severity, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_foreign_database_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_batched_writes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_history_query, setup, teardown),
@@ -599,6 +863,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_load_states, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_maintenance_uptime, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_retire, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
