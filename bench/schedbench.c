@@ -38,6 +38,10 @@
  * timestamp (SO_TIMESTAMPING), which tells the server's and the kernel's
  * share of the error from the engine's. With --load-cpu F, background
  * probes (--load-mode, on --load-port) keep this process's CPU near F.
+ * The measured probes' connect and greeting phases are reported too (the
+ * monitor's load must land in neither), with the bare socket's kernel RTT
+ * (tcpi_rtt) beside them and how many plain probes' connect + greeting
+ * differ from their ttg (sum_off, 0 by construction).
  *
  * One "RESULT key=value ..." line per run for bench/run.sh. A benchmark,
  * not a test: it never asserts a speed. Traffic goes to 127.0.0.1 only;
@@ -47,6 +51,7 @@
 #include <linux/net_tstamp.h>
 #include <malloc.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -708,6 +713,8 @@ struct trun {
 	long load_base;
 	struct pair *pairs;
 	struct vec err, ref_err, ref_user_err, diff;
+	struct vec conn, greet, ref_conn; /* the phases of measured probes; the bare kernel RTT */
+	long sum_off;                     /* probes whose connect + greeting != ttg (plain) */
 	long ref_fail;
 	char first_fail[RESULT_MSG_MAX + 64];
 };
@@ -725,8 +732,14 @@ static void t_done(const struct result *res, void *arg)
 	} else {
 		r->done++;
 		if (res->status == MP_UP && res->ttg_us >= 0) {
+			const int64_t *ph = res->phase_us;
 			r->ok++;
 			sl->pair->ttg = res->ttg_us;
+			vec_push(&r->conn, ph[MP_PH_CONNECT]);
+			vec_push(&r->greet, ph[MP_PH_GREETING]);
+			if (ph[MP_PH_TLS] < 0 &&
+			    ph[MP_PH_CONNECT] + ph[MP_PH_GREETING] != res->ttg_us)
+				r->sum_off++;
 		} else {
 			r->fail++;
 		}
@@ -763,6 +776,11 @@ static void ref_read(evutil_socket_t fd, short what, void *arg)
 			ts = (int64_t)t[0].tv_sec * 1000000 + t[0].tv_nsec / 1000;
 		}
 	}
+	struct tcp_info ti;
+	socklen_t tl = sizeof(ti);
+	/* Nothing sent on it: the kernel's first RTT sample, the SYN round trip. */
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 && ti.tcpi_rtt > 0)
+		vec_push(&f->run->ref_conn, (int64_t)ti.tcpi_rtt);
 	if (ts > 0) {
 		*f->pair = ts - f->t_conn;
 		/* How long after the kernel had the greeting this loop got to read it. */
@@ -949,16 +967,21 @@ static int cmd_timing(const struct opts *o)
 	}
 	printf("RESULT bench=timing mode=%s label=%s delay_ms=%ld n=%ld ok=%ld fail=%ld "
 	       "ref_fail=%ld pairs=%ld load_mode=%s load_cpu_goal=%.2f load_rate=%.0f "
-	       "load_cpu_per_probe_ms=%.4f load_probes=%ld load_fail=%ld cpu_pct=%.1f wall_s=%.1f",
+	       "load_cpu_per_probe_ms=%.4f load_probes=%ld load_fail=%ld cpu_pct=%.1f wall_s=%.1f "
+	       "sum_off=%ld",
 	       o->mode->name, o->label ? o->label : "-", o->delay_ms, o->n, r.ok, r.fail,
 	       r.ref_fail, npairs, o->load_cpu > 0 ? o->load_mode->name : "-", o->load_cpu,
-	       r.load_rate, cpu_per, load_n, r.load_fail, cpu_pct, wall_s);
+	       r.load_rate, cpu_per, load_n, r.load_fail, cpu_pct, wall_s, r.sum_off);
 	/* err: ttg - delay. ref: kernel receive time - connect call - delay. diff: ttg - ref,
 	 * paired. loopdelay: user-space read time - kernel receive time of the reference. */
 	print_dist("err", &r.err);
 	print_dist("ref", &r.ref_err);
 	print_dist("loopdelay", &r.ref_user_err);
 	print_dist("diff", &r.diff);
+	/* The measured probes' connect and greeting phases; refconn: the bare socket's tcpi_rtt. */
+	print_dist("connect", &r.conn);
+	print_dist("greeting", &r.greet);
+	print_dist("refconn", &r.ref_conn);
 	printf("\n");
 	if (r.fail || r.load_fail)
 		fprintf(stderr,

@@ -13,7 +13,10 @@
  * Lines are cut with line_scan, as the driver does; a NUL or an overlong
  * line ends the session there, as it would for the driver. After
  * PROTO_LITERAL the announced octets are taken whole, CR and LF included,
- * as the driver takes them; input that ends first ends the session.
+ * as the driver takes them; input that ends first ends the session. When
+ * the input ends while the core still reads, the server "closed": on_close
+ * is called, as a driver that has it calls it. The check logs in every 60 s
+ * (against a POP3 server's LOGIN-DELAY).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -120,6 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c.allow_plaintext_auth = (o0 >> 3) & 1;
 	c.posture = (o0 & 16) ? POSTURE_WARN : POSTURE_REPORT;
 	c.target.implicit_tls = o1 & 1;
+	c.login_interval_s = 60;
 	if (o1 & 2)
 		c.expect = "Dovecot";
 	if (o1 & 4) {
@@ -173,6 +177,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_result(&r);
 		in += len + eol;
 		n -= len + eol;
+	}
+	if (nx != PROTO_CLOSE && ops->on_close) {
+		int was_final = r.final;
+		enum mp_reason was = r.reason;
+		ops->on_close(p, now + 1000);
+		/* A verdict reached stands; the close may only explain a working one. */
+		CHECK(!was_final || r.reason == was);
+		CHECK(ops->pending(p) != NULL);
 	}
 	check_result(&r);
 	if (c.password)

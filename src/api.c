@@ -9,12 +9,22 @@
  * values of /metrics are escaped per the exposition format, and HTML is
  * entity-escaped here. Nothing is ever written into a page raw.
  *
- * Costs: /api/v1/checks runs three uptime queries per check (24h, 7d,
- * 30d), each an indexed range count: fine below a few hundred checks.
+ * Costs: everything here runs on the probes' event loop, so what a request
+ * costs is what a probe may be judged late by. The uptime figures of the
+ * summaries (/api/v1/checks, a check's detail, /status) come from memory:
+ * upcache.c keeps them for every check, refreshed off the loop at most
+ * every UPCACHE_TTL_MS while someone reads them. The status page and the
+ * checks list are kept whole for API_BODY_TTL_MS as well, so a poll costs
+ * a copy, not a pass over N checks. Without the cache (it could not start,
+ * or MAILPULSE_API_CACHE=off) the figures are read per check from the
+ * store, three indexed range counts each: seconds per request on a store
+ * of months at a few hundred checks. The other store queries here are
+ * for one check, bounded by their limits.
  */
 #include "api.h"
 
 #include <errno.h>
+#include <math.h>
 #include <sys/queue.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -32,7 +42,9 @@
 #include "store.h"
 #include "output.h"
 #include "duration.h"
+#include "http.h"
 #include "isotime.h"
+#include "upcache.h"
 
 #define DAY_MS  (86400LL * 1000)
 #define HOUR_MS (3600LL * 1000)
@@ -40,6 +52,77 @@
 #define API_WINDOW_MAX_MS (400 * DAY_MS)
 /* Per-day bars of uptime at most this many days. */
 #define API_DAYS_MAX 90
+
+/*
+ * The status page and the checks list are kept whole this long: a state
+ * change shows within it. Building them is O(checks) (~3 ms for the list of
+ * 200 checks, 0.6 ms for the page); sending a kept one is a copy.
+ */
+#define API_BODY_TTL_MS 2000
+
+/* A reply kept whole: its body, and when it was made (monotonic ms). */
+struct api_body {
+	char *data;
+	size_t len;
+	int64_t at_ms;
+};
+
+/*
+ * What the API keeps between requests, on the loop's thread only: the
+ * uptime cache of the running server, from api_cache_start() (http_start())
+ * to api_cache_stop() (http_free()), NULL without one, and the replies
+ * kept whole while it runs. Counters for /api/v1/health: store queries the
+ * handlers ran on the loop, requests answered from the caches (hits) and
+ * requests answered while the cache had no figures yet (misses).
+ */
+static struct {
+	struct upcache *uc;
+	struct api_body checks, status;
+	uint64_t loop_queries, hits, misses;
+} api_cache;
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* 1 when b was fresh and is now in out. */
+static int body_serve(struct api_body *b, struct evbuffer *out)
+{
+	if (!api_cache.uc || !b->data || mono_ms() - b->at_ms >= API_BODY_TTL_MS ||
+	    evbuffer_add(out, b->data, b->len) != 0)
+		return 0;
+	api_cache.hits++;
+	return 1;
+}
+
+/* Keep what out holds as b, made at at_ms; only replies made with the cache's figures. */
+static void body_keep(struct api_body *b, struct evbuffer *out, int64_t at_ms, int figures)
+{
+	size_t len = evbuffer_get_length(out);
+	char *p;
+
+	if (!api_cache.uc || !figures)
+		return;
+	p = malloc(len ? len : 1);
+	if (!p || evbuffer_copyout(out, p, len) != (ev_ssize_t)len) {
+		free(p);
+		return;
+	}
+	free(b->data);
+	b->data = p;
+	b->len = len;
+	b->at_ms = at_ms;
+}
+
+static void body_forget(struct api_body *b)
+{
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
 
 static int64_t now_ms(void)
 {
@@ -168,12 +251,6 @@ static int unknown_param(const struct evkeyvalq *q, const char *const *known, ch
 
 /* ---- one check --------------------------------------------------------------- */
 
-struct get_ctx {
-	struct daemon *d;
-	json_t *out;
-	int detail;
-};
-
 static json_t *labels_json(const struct conf_check *cc)
 {
 	json_t *a = json_array();
@@ -240,7 +317,7 @@ static json_t *last_json(const struct mon_last *l, int detail)
 	if (!detail)
 		return o;
 	set(o, "greeting", l->greeting && *l->greeting ? jstr(l->greeting) : json_null());
-	set(o, "capabilities", split_json(l->capabilities, " "));
+	set(o, "capabilities", split_json(l->capabilities, "\n"));
 	set(o, "messages", l->messages >= 0 ? json_integer(l->messages) : json_null());
 	return o;
 }
@@ -293,6 +370,7 @@ static json_t *uptime_pct(struct store *s, const char *check, int64_t window, in
 
 	if (!s)
 		return json_null();
+	api_cache.loop_queries++;
 	u = store_q_uptime(s, check, now - window, 0, err, sizeof(err));
 	if (!u) {
 		if (errno != ENOENT)
@@ -303,6 +381,78 @@ static json_t *uptime_pct(struct store *s, const char *check, int64_t window, in
 	pct = pct ? json_incref(pct) : json_null();
 	json_decref(u);
 	return pct;
+}
+
+/* The windows of the summaries, in upcache.h's order. */
+static const int64_t up_window_ms[UPCACHE_NWIN] = {DAY_MS, 7 * DAY_MS, 30 * DAY_MS};
+static const char *const up_window_name[UPCACHE_NWIN] = {"24h", "7d", "30d"};
+
+/*
+ * The uptime figures one request reads: the cache's when it runs (none,
+ * so null, only while its first build runs: seconds after a start on a
+ * large store), else the store's, check by check, on the loop.
+ */
+struct upview {
+	struct store *s;
+	const struct upcache_snap *snap;
+};
+
+static void upview_open(struct upview *v, struct daemon *d)
+{
+	v->s = daemon_store(d);
+	v->snap = NULL;
+	if (!api_cache.uc)
+		return;
+	v->snap = upcache_acquire(api_cache.uc);
+	if (v->snap)
+		api_cache.hits++;
+	else
+		api_cache.misses++;
+}
+
+static void upview_close(struct upview *v)
+{
+	if (api_cache.uc)
+		upcache_release(api_cache.uc, v->snap);
+	v->snap = NULL;
+}
+
+/* Window w of check: a percentage, or null when nothing was recorded there. */
+static json_t *upview_pct(const struct upview *v, const char *check, int w, int64_t now)
+{
+	double pct[UPCACHE_NWIN];
+
+	if (!api_cache.uc)
+		return uptime_pct(v->s, check, up_window_ms[w], now);
+	upcache_find(v->snap, check, pct);
+	return isnan(pct[w]) ? json_null() : json_real(pct[w]);
+}
+
+void api_cache_start(const char *store_path)
+{
+	const char *env = getenv("MAILPULSE_API_CACHE");
+	char err[256];
+
+	api_cache_stop();
+	/* For comparisons (bench/run.sh http): the per-check queries of the code before. */
+	if (env && strcmp(env, "off") == 0) {
+		log_msg(LOG_WARNING, "MAILPULSE_API_CACHE=off: uptime figures are read from the "
+		                     "store per check and request, on the probes' loop");
+		return;
+	}
+	api_cache.uc = upcache_start(store_path, err, sizeof(err));
+	if (!api_cache.uc)
+		log_msg(LOG_WARNING,
+		        "http: no uptime cache (%s): figures are read from the store per request",
+		        err);
+}
+
+void api_cache_stop(void)
+{
+	upcache_stop(api_cache.uc);
+	api_cache.uc = NULL;
+	body_forget(&api_cache.checks);
+	body_forget(&api_cache.status);
 }
 
 /* A field of a store answer, or [] when the store has nothing for the check. */
@@ -321,7 +471,15 @@ static json_t *store_list(json_t *res, const char *key, const char *check, const
 	return a;
 }
 
-static json_t *check_json(struct daemon *d, const struct mon_info *mi, int detail)
+struct get_ctx {
+	struct daemon *d;
+	json_t *out;
+	int detail;
+	struct upview uv;
+};
+
+static json_t *check_json(struct daemon *d, const struct mon_info *mi, int detail,
+                          const struct upview *uv)
 {
 	const struct conf *c = daemon_conf(d);
 	const struct conf_check *cc = mi->cc;
@@ -351,9 +509,8 @@ static json_t *check_json(struct daemon *d, const struct mon_info *mi, int detai
 	set(o, "last", mi->last ? last_json(mi->last, detail) : json_null());
 	u = json_object();
 	if (u) {
-		set(u, "24h", uptime_pct(s, mi->name, DAY_MS, now));
-		set(u, "7d", uptime_pct(s, mi->name, 7 * DAY_MS, now));
-		set(u, "30d", uptime_pct(s, mi->name, 30 * DAY_MS, now));
+		for (int w = 0; w < UPCACHE_NWIN; w++)
+			set(u, up_window_name[w], upview_pct(uv, mi->name, w, now));
 	}
 	set(o, "uptime_pct", u);
 	/* One location today; remote probing nodes will add theirs here. */
@@ -381,6 +538,7 @@ static json_t *check_json(struct daemon *d, const struct mon_info *mi, int detai
 
 			set(o, "incidents", store_list(r, "incidents", mi->name, err));
 			r = store_q_deliveries(s, mi->name, API_RECENT, err, sizeof(err));
+			api_cache.loop_queries += 2;
 			set(o, "deliveries", store_list(r, "deliveries", mi->name, err));
 		}
 	}
@@ -390,7 +548,7 @@ static json_t *check_json(struct daemon *d, const struct mon_info *mi, int detai
 static void each_cb(const struct mon_info *mi, void *arg)
 {
 	struct get_ctx *g = arg;
-	json_t *o = check_json(g->d, mi, g->detail);
+	json_t *o = check_json(g->d, mi, g->detail, &g->uv);
 
 	if (!o)
 		return;
@@ -402,26 +560,42 @@ static void each_cb(const struct mon_info *mi, void *arg)
 
 int api_checks(struct daemon *d, struct evbuffer *out)
 {
-	struct get_ctx g = {d, json_array(), 0};
-	json_t *o = json_object();
+	struct get_ctx g = {d, NULL, 0, {NULL, NULL}};
+	int64_t at = mono_ms();
+	json_t *o;
+	int code, figures;
 
+	if (body_serve(&api_cache.checks, out))
+		return 200;
+	o = json_object();
+	g.out = json_array();
 	if (!o || !g.out) {
 		json_decref(o);
 		json_decref(g.out);
 		return api_error(out, 500, "internal", "out of memory");
 	}
+	upview_open(&g.uv, d);
 	daemon_each_check(d, each_cb, &g);
+	figures = g.uv.snap != NULL;
+	upview_close(&g.uv);
 	set(o, "time", jtime(now_ms()));
 	set(o, "location", jstr(daemon_conf(d)->location));
 	set(o, "checks", g.out);
-	return send_json(out, 200, o);
+	code = send_json(out, 200, o);
+	if (code == 200)
+		body_keep(&api_cache.checks, out, at, figures);
+	return code;
 }
 
 int api_check(struct daemon *d, const char *name, struct evbuffer *out)
 {
-	struct get_ctx g = {d, NULL, 1};
+	struct get_ctx g = {d, NULL, 1, {NULL, NULL}};
+	int rc;
 
-	if (daemon_get_check(d, name, each_cb, &g) < 0)
+	upview_open(&g.uv, d);
+	rc = daemon_get_check(d, name, each_cb, &g);
+	upview_close(&g.uv);
+	if (rc < 0)
 		return api_error(out, 404, "not_found", "no check by that name");
 	if (!g.out)
 		return api_error(out, 500, "internal", "out of memory");
@@ -487,6 +661,7 @@ int api_results(struct daemon *d, const char *name, const struct evkeyvalq *q, s
 	}
 	if (!s)
 		return api_error(out, 503, "unavailable", "the store is not open");
+	api_cache.loop_queries++;
 	r = store_q_history(s, name, since, until, (int)limit, err, sizeof(err));
 	if (!r && errno == ENOENT) {
 		/* Configured but nothing recorded yet. */
@@ -522,6 +697,7 @@ int api_uptime(struct daemon *d, const char *name, const struct evkeyvalq *q, st
 		                 "by=day needs a window of whole days, at most 90d");
 	if (!s)
 		return api_error(out, 503, "unavailable", "the store is not open");
+	api_cache.loop_queries++;
 	o = store_q_uptime(s, name, now - window, 0, err, sizeof(err));
 	if (!o && errno == ENOENT) {
 		o = json_pack("{s:s, s:o, s:I, s:i, s:i, s:n, s:b, s:i, s:n}", "check", name,
@@ -545,6 +721,7 @@ int api_uptime(struct daemon *d, const char *name, const struct evkeyvalq *q, st
 			int64_t start = today - (int64_t)i * DAY_MS;
 			json_t *u =
 			    store_q_uptime(s, name, start, start + DAY_MS, err, sizeof(err));
+			api_cache.loop_queries++;
 			json_t *day = json_object();
 
 			if (!day) {
@@ -595,6 +772,7 @@ int api_series(struct daemon *d, const char *name, const struct evkeyvalq *q, st
 		                 "from and to span more than 2000 buckets: use a larger bucket");
 	if (!s)
 		return api_error(out, 503, "unavailable", "the store is not open");
+	api_cache.loop_queries++;
 	r = store_q_series(s, name, since, until, bucket, err, sizeof(err));
 	if (!r && errno == ENOENT) {
 		/* Configured but nothing recorded yet. */
@@ -640,6 +818,7 @@ int api_incidents(struct daemon *d, const struct evkeyvalq *q, struct evbuffer *
 	}
 	if (!s)
 		return api_error(out, 503, "unavailable", "the store is not open");
+	api_cache.loop_queries++;
 	r = store_q_incidents(s, check, since, (int)limit, err, sizeof(err));
 	if (!r && errno == ENOENT) {
 		r = json_pack("{s:s, s:o, s:[]}", "check", check, "since", jtime(since),
@@ -658,15 +837,40 @@ int api_run(struct daemon *d, const char *name, struct evbuffer *out)
 	return send_json(out, 202, json_pack("{s:s, s:b}", "check", name, "started", 1));
 }
 
+/*
+ * {"enabled", "age_ms", "checks", "builds", "refreshes", "failures",
+ *  "worker_queries", "last_ms", "build_max_ms", "refresh_max_ms", "hits",
+ *  "misses", "loop_store_queries"}: what the cache did and what the
+ * handlers still asked the store on the loop.
+ */
+static json_t *cache_json(void)
+{
+	struct upcache_stats st;
+	json_t *o;
+
+	memset(&st, 0, sizeof(st));
+	st.age_ms = -1;
+	if (api_cache.uc)
+		upcache_stats(api_cache.uc, &st);
+	o = json_pack(
+	    "{s:b, s:o, s:i, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:I, s:I, s:I}", "enabled",
+	    api_cache.uc != NULL, "age_ms", st.age_ms < 0 ? json_null() : json_integer(st.age_ms),
+	    "checks", st.checks, "builds", (json_int_t)st.builds, "refreshes",
+	    (json_int_t)st.refreshes, "failures", (json_int_t)st.failures, "worker_queries",
+	    (json_int_t)st.queries, "last_ms", st.last_ms, "build_max_ms", st.build_max_ms,
+	    "refresh_max_ms", st.refresh_max_ms, "hits", (json_int_t)api_cache.hits, "misses",
+	    (json_int_t)api_cache.misses, "loop_store_queries", (json_int_t)api_cache.loop_queries);
+	return o;
+}
+
 int api_health(struct daemon *d, struct evbuffer *out)
 {
 	struct daemon_health h;
+	json_t *o;
 
 	memset(&h, 0, sizeof(h));
 	daemon_health(d, &h);
-	return send_json(
-	    out, 200,
-	    json_pack("{s:s, s:o, s:i, s:i, s:i, s:I, s:I, s:I, s:f, s:f, s:i, s:I, s:i, s:I}",
+	o = json_pack("{s:s, s:o, s:i, s:i, s:i, s:I, s:I, s:I, s:f, s:f, s:i, s:I, s:i, s:I}",
 	              "version", MAILPULSE_VERSION, "started", jtime(h.started_ms), "checks",
 	              h.checks, "in_flight", h.in_flight, "waiting", h.waiting, "probes_started",
 	              (json_int_t)h.probes_started, "probes_finished",
@@ -674,7 +878,13 @@ int api_health(struct daemon *d, struct evbuffer *out)
 	              "store_flush_last_ms", h.store_flush_last_ms, "store_flush_max_ms",
 	              h.store_flush_max_ms, "store_queued", h.store_queued, "store_flush_failures",
 	              (json_int_t)h.store_flush_failures, "notify_pending", h.notify_pending,
-	              "notify_failures", (json_int_t)h.notify_failures));
+	              "notify_failures", (json_int_t)h.notify_failures);
+	if (o)
+		set(o, "api_cache", cache_json());
+	if (o) /* whether results reach the store now, and SQLite's reason when not */
+		json_object_update_new(o, json_pack("{s:b, s:s?}", "store_ok", h.store_ok,
+		                                    "store_error", h.store_error));
+	return send_json(out, 200, o);
 }
 
 /* ---- /metrics ------------------------------------------------------------------ */
@@ -848,6 +1058,91 @@ static void prom_one(struct evbuffer *out, const char *name, const char *type, c
 	evbuffer_add_printf(out, "%s %.15g\n", name, v);
 }
 
+/* The per-channel notification counters, copied out of daemon_each_channel(). */
+struct chan_row {
+	char *name;
+	uint64_t n[2]; /* attempts, failures */
+	int shown;
+};
+
+struct chan_rows {
+	struct chan_row *v;
+	size_t n, cap;
+};
+
+static void chan_collect(const char *channel, uint64_t attempts, uint64_t failures, void *arg)
+{
+	struct chan_rows *r = arg;
+	struct chan_row *row;
+
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 16;
+		struct chan_row *v = realloc(r->v, cap * sizeof(*v));
+		if (!v)
+			return; /* out of memory: this scrape lacks that channel */
+		r->v = v;
+		r->cap = cap;
+	}
+	row = &r->v[r->n];
+	if (!(row->name = strdup(channel)))
+		return;
+	row->n[0] = attempts;
+	row->n[1] = failures;
+	row->shown = 0;
+	r->n++;
+}
+
+static void prom_channel(struct evbuffer *out, const char *metric, const char *channel, uint64_t v)
+{
+	evbuffer_add_printf(out, "%s{channel=\"", metric);
+	prom_value(out, channel);
+	evbuffer_add_printf(out, "\"} %llu\n", (unsigned long long)v);
+}
+
+/*
+ * Notification attempts and failures by channel: every configured channel
+ * (0 before its first attempt, so rate() has a start), then the channels
+ * that had attempts but have left the configuration since. sum() over the
+ * channel label is every attempt since the daemon started.
+ */
+static void prom_channels(struct evbuffer *out, struct daemon *d)
+{
+	static const struct {
+		const char *name, *help;
+	} fam[2] = {
+	    {"mailpulse_notification_attempts_total",
+	     "Notification delivery attempts since the daemon started, by channel."},
+	    {"mailpulse_notification_failures_total",
+	     "Notification delivery attempts that failed, by channel."},
+	};
+	const struct conf *c = daemon_conf(d);
+	struct chan_rows rows = {NULL, 0, 0};
+
+	daemon_each_channel(d, chan_collect, &rows);
+	for (int f = 0; f < 2; f++) {
+		prom_head(out, fam[f].name, "counter", fam[f].help);
+		for (int i = 0; i < c->nchannels; i++) {
+			uint64_t v = 0;
+			if (!c->channels[i].name)
+				continue;
+			for (size_t k = 0; k < rows.n; k++)
+				if (strcmp(rows.v[k].name, c->channels[i].name) == 0) {
+					v = rows.v[k].n[f];
+					rows.v[k].shown = 1;
+				}
+			prom_channel(out, fam[f].name, c->channels[i].name, v);
+		}
+		for (size_t k = 0; k < rows.n; k++) {
+			if (!rows.v[k].shown)
+				prom_channel(out, fam[f].name, rows.v[k].name, rows.v[k].n[f]);
+			rows.v[k].shown = 0;
+		}
+	}
+	for (size_t k = 0; k < rows.n; k++)
+		free(rows.v[k].name);
+	free(rows.v);
+}
+
 int api_metrics(struct daemon *d, struct evbuffer *out)
 {
 	struct prom_ctx p = {out, daemon_conf(d)->location, F_SUCCESS};
@@ -886,10 +1181,20 @@ int api_metrics(struct daemon *d, struct evbuffer *out)
 	         "Store writes that failed.", (double)h.store_flush_failures);
 	prom_one(out, "mailpulse_notifications_pending", "gauge",
 	         "Notifications queued or being delivered.", h.notify_pending);
-	prom_one(out, "mailpulse_notification_attempts_total", "counter",
-	         "Notification delivery attempts.", (double)h.notify_attempts);
-	prom_one(out, "mailpulse_notification_failures_total", "counter",
-	         "Notification delivery attempts that failed.", (double)h.notify_failures);
+	prom_channels(out, d);
+	struct http_stats hs;
+	http_stats(&hs);
+	prom_one(out, "mailpulse_http_connections", "gauge", "HTTP connections open now.", hs.open);
+	prom_one(out, "mailpulse_http_connections_max", "gauge",
+	         "The cap on HTTP connections in force (http.max_connections, or what the open "
+	         "files limit leaves).",
+	         hs.max);
+	prom_head(out, "mailpulse_http_connections_limited_total", "counter",
+	          "HTTP connections refused or closed by a limit, by limit.");
+	for (int l = 0; l < HTTP_LIMIT__COUNT; l++)
+		evbuffer_add_printf(
+		    out, "mailpulse_http_connections_limited_total{limit=\"%s\"} %llu\n",
+		    http_limit_name((enum http_limit)l), (unsigned long long)hs.limited[l]);
 	prom_one(out, "mailpulse_start_time_seconds", "gauge",
 	         "When the daemon started (unix time).", (double)h.started_ms / 1000.0);
 	prom_head(out, "mailpulse_build_info", "gauge", "The running version of mailpulse.");
@@ -928,19 +1233,16 @@ struct status_ctx {
 	struct daemon *d;
 	struct evbuffer *out;
 	int shown;
+	struct upview uv;
 };
 
 static void status_cb(const struct mon_info *mi, void *arg)
 {
 	struct status_ctx *sc = arg;
 	const struct conf *c = daemon_conf(sc->d);
-	struct store *s = daemon_store(sc->d);
 	const char *state = state_status_name(mi->st->status);
 	int64_t now = now_ms();
-	static const struct {
-		const char *label;
-		int64_t ms;
-	} win[] = {{"24 hours", DAY_MS}, {"30 days", 30 * DAY_MS}};
+	static const int win[] = {0, 2}; /* 24 h and 30 d, of up_window_ms */
 
 	if (!conf_public_covers(c, mi->cc))
 		return;
@@ -985,7 +1287,7 @@ static void status_cb(const struct mon_info *mi, void *arg)
 	}
 	evbuffer_add_printf(sc->out, "</td>");
 	for (size_t i = 0; i < sizeof(win) / sizeof(win[0]); i++) {
-		json_t *u = uptime_pct(s, mi->name, win[i].ms, now);
+		json_t *u = upview_pct(&sc->uv, mi->name, win[i], now);
 
 		if (json_is_number(u))
 			evbuffer_add_printf(sc->out, "<td class=\"num\">%.3f%%</td>",
@@ -1000,11 +1302,15 @@ static void status_cb(const struct mon_info *mi, void *arg)
 int api_status_page(struct daemon *d, struct evbuffer *out)
 {
 	const struct conf *c = daemon_conf(d);
-	struct status_ctx sc = {d, out, 0};
+	struct status_ctx sc = {d, out, 0, {NULL, NULL}};
 	char when[40];
 	time_t t = time(NULL);
 	struct tm tm;
+	int64_t at = mono_ms();
+	int figures;
 
+	if (body_serve(&api_cache.status, out))
+		return 200;
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
 	evbuffer_add_printf(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -1017,7 +1323,10 @@ int api_status_page(struct daemon *d, struct evbuffer *out)
 	evbuffer_add_printf(out, "</h1><table class=\"grid\"><thead><tr><th>Service</th>"
 	                         "<th>State</th><th>Uptime 24 h</th><th>Uptime 30 d</th></tr>"
 	                         "</thead><tbody>\n");
+	upview_open(&sc.uv, d);
 	daemon_each_check(d, status_cb, &sc);
+	figures = sc.uv.snap != NULL;
+	upview_close(&sc.uv);
 	if (!sc.shown)
 		evbuffer_add_printf(out, "<tr><td colspan=\"4\">Nothing to show.</td></tr>\n");
 	evbuffer_add_printf(out,
@@ -1025,6 +1334,7 @@ int api_status_page(struct daemon *d, struct evbuffer *out)
 	                    "maintenance. Updated %s</p></main>"
 	                    "</body></html>\n",
 	                    when);
+	body_keep(&api_cache.status, out, at, figures);
 	return 200;
 }
 

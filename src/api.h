@@ -7,7 +7,8 @@
  * Every function writes a complete body into out and returns the HTTP
  * status code; on an error the body is {"error": "...", "detail": "..."}.
  * They run on the daemon's loop and never block on anything but SQLite
- * reads of the store (bounded by the limits below).
+ * reads of the store (bounded by the limits below; the summaries' uptime
+ * figures come from memory, see api_cache_start()).
  */
 #ifndef MP_API_H
 #define MP_API_H
@@ -24,6 +25,16 @@ struct evkeyvalq;
 #define API_RECENT 20
 
 int api_error(struct evbuffer *out, int code, const char *error, const char *detail);
+
+/*
+ * The caches behind the summaries (uptime figures of every check, kept off
+ * the loop by upcache.c; the status page and the checks list, kept whole
+ * for a moment): http_start() starts them, http_free() stops them. Without
+ * them (MAILPULSE_API_CACHE=off, or the store could not be opened a second
+ * time) every request reads the store per check, as before.
+ */
+void api_cache_start(const char *store_path);
+void api_cache_stop(void);
 
 int api_checks(struct daemon *d, struct evbuffer *out);
 int api_check(struct daemon *d, const char *name, struct evbuffer *out);

@@ -104,8 +104,9 @@ void check_usage(FILE *f)
 	      "  pop3://HOST[:PORT]     POP3, port 110, STLS when advertised (--starttls)\n"
 	      "  pop3s://HOST[:PORT]    POP3 over TLS, port 995\n"
 	      "  HOST is a name, an IPv4 address or an IPv6 address in brackets\n"
-	      "  (imaps://[2001:db8::1]:993). A trailing \"/\" is allowed; a path, query,\n"
-	      "  fragment or user name is not: credentials never go in a URL.\n"
+	      "  (imaps://[2001:db8::1]:993); a link-local one names its interface\n"
+	      "  (imaps://[fe80::1%25eth0]:993). A trailing \"/\" is allowed; a path,\n"
+	      "  query, fragment or user name is not: credentials never go in a URL.\n"
 	      "\n"
 	      "Connection:\n"
 	      "  -4                       use IPv4 addresses only\n"
@@ -133,7 +134,8 @@ void check_usage(FILE *f)
 	      "      --expect TEXT        the greeting must contain TEXT (case-sensitive)\n"
 	      "      --expect-capability CAP\n"
 	      "                           the capability list must contain CAP; repeat for\n"
-	      "                           several (up to 16)\n"
+	      "                           several (up to 16). POP3: a CAPA line's keyword\n"
+	      "                           and some of its arguments (\"SASL PLAIN\")\n"
 	      "\n"
 	      "TLS:\n"
 	      "      --sni NAME           send NAME as SNI and verify the certificate\n"
@@ -334,10 +336,10 @@ static int read_password_file(const char *path, char *dst, size_t dstsz, char *e
 	return 0;
 }
 
-/* Parse one --resolve HOST:ADDR[,ADDR...]; IPv6 addresses bare or in brackets. */
+/* Parse one --resolve HOST:ADDR[,ADDR...]; IPv6 bare or in brackets, a zone allowed. */
 static int parse_resolve(const char *a, struct check_opts *o, char *err, size_t errlen)
 {
-	char sh[128], buf[TARGET_HOST_MAX + CHECK_RESOLVE_MAX * 48];
+	char sh[128], buf[TARGET_HOST_MAX + CHECK_RESOLVE_MAX * (TARGET_ADDR_MAX + 8)];
 	const char *colon = strchr(a, ':');
 
 	if (o->nresolves >= CHECK_RESOLVES_MAX)
@@ -360,21 +362,17 @@ static int parse_resolve(const char *a, struct check_opts *o, char *err, size_t 
 	snprintf(buf, sizeof(buf), "%s", colon + 1);
 	char *save = NULL;
 	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		unsigned char bin[16];
-		size_t tl = strlen(t);
-		if (tl >= 2 && t[0] == '[' && t[tl - 1] == ']') {
-			t[tl - 1] = '\0';
-			t++;
-		}
-		if (inet_pton(AF_INET, t, bin) != 1 && inet_pton(AF_INET6, t, bin) != 1)
-			return usage_error(err, errlen,
-			                   "--resolve %s: \"%s\" is not a numeric IPv4 or IPv6 "
-			                   "address",
-			                   r->host, shown(sh, sizeof(sh), t));
+		char why[160];
 		if (r->naddr >= CHECK_RESOLVE_MAX)
 			return usage_error(err, errlen, "--resolve %s: more than %d addresses",
 			                   r->host, CHECK_RESOLVE_MAX);
-		snprintf(r->addr[r->naddr++], sizeof(r->addr[0]), "%s", t);
+		/* IPv4, IPv6, a link-local IPv6 with its zone ("[fe80::1%eth0]"). */
+		char *dst = r->addr[r->naddr];
+		if (target_addr_parse(t, dst, sizeof(r->addr[0]), why, sizeof(why)) < 0)
+			return usage_error(err, errlen, "--resolve %s: \"%s\"%s%s", r->host,
+			                   shown(sh, sizeof(sh), t),
+			                   strncmp(why, "not ", 4) == 0 ? " is " : ": ", why);
+		r->naddr++;
 	}
 	if (r->naddr == 0)
 		return usage_error(err, errlen, "--resolve %s: no address given", r->host);
@@ -420,6 +418,14 @@ static int parse_urls(int n, char **urls, struct check_opts *o, char *err, size_
 		return usage_error(err, errlen, "URL number %d: %s", i + 1, msg);
 	}
 	o->ntargets = (size_t)n;
+	for (int i = 0; i < o->base.n_expect_caps; i++)
+		for (size_t k = 0; k < o->ntargets; k++)
+			if (o->targets[k].proto == MP_IMAP && strchr(o->base.expect_caps[i], ' '))
+				return usage_error(
+				    err, errlen,
+				    "--expect-capability: \"%s\" is not a capability name for "
+				    "IMAP (one atom, no spaces; \"SASL PLAIN\" is for POP3 CAPA)",
+				    shown(sh, sizeof(sh), o->base.expect_caps[i]));
 	for (int i = 0; i < o->nresolves; i++) {
 		for (size_t k = 0; k < o->ntargets; k++)
 			if (strcasecmp(o->targets[k].host, o->resolves[i].host) == 0)
@@ -553,10 +559,11 @@ int check_parse_args(int argc, char **argv, struct check_opts *o, char *err, siz
 				c->expect = a;
 			break;
 		case OPT_EXPECT_CAP:
-			if (!*a || has_control(a) || strchr(a, ' '))
+			/* Later words: a POP3 CAPA line's arguments (IMAP: parse_urls). */
+			if (!*a || *a == ' ' || has_control(a))
 				rc = usage_error(err, errlen,
 				                 "--expect-capability: \"%s\" is not a capability "
-				                 "name (one word, no spaces)",
+				                 "name",
 				                 shown(sh, sizeof(sh), a));
 			else if (c->n_expect_caps >= CHECK_CAPS_MAX)
 				rc = usage_error(err, errlen,

@@ -22,7 +22,7 @@ enum check_format {
 /* --resolve HOST:ADDR[,ADDR...]: where HOST is to be reached, instead of DNS. */
 struct check_resolve {
 	char host[TARGET_HOST_MAX];
-	char addr[CHECK_RESOLVE_MAX][48]; /* numeric, IPv6 without brackets */
+	char addr[CHECK_RESOLVE_MAX][TARGET_ADDR_MAX]; /* numeric, no brackets, "%zone" kept */
 	int naddr;
 	int used; /* some URL names host */
 };

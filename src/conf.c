@@ -149,6 +149,7 @@ struct ld {
 	/* http.public_status.checks names, checked once the checks are loaded */
 	struct pos pub_at[CONF_LABELS_MAX];
 	struct pos token_at;
+	struct pos store_at; /* the store: value, for conf_store_path() */
 };
 
 static void verr(struct ld *l, int phase, int line, int col, const char *fmt, va_list ap)
@@ -1249,6 +1250,9 @@ static const struct key http_keys[] = {
     {"token_env", K_SECRET_ENV, FIELD(struct conf, http_token), 0, 0, NULL, NULL, 0, 0},
     {"token", K_INLINE, 0, 0, 0, 0, NULL, NULL, KF_HIDDEN, 0},
     {"public_status", K_FN, 0, 0, 0, 0, NULL, fn_public, 0, 0},
+    {"max_connections", K_UINT, FIELD(struct conf, http_max_conns), 1, 100000, NULL, NULL, 0, 0},
+    {"max_connections_per_address", K_UINT, FIELD(struct conf, http_max_conns_per_addr), 1, 100000,
+     NULL, NULL, 0, 0},
 };
 
 static void fn_retention(struct ld *l, struct section *s, const struct key *k, yaml_node_t *v)
@@ -1272,6 +1276,13 @@ static void fn_http(struct ld *l, struct section *s, const struct key *k, yaml_n
 	l->token_at = has(&sub, "token_file") ? at(&sub, "token_file") : at(&sub, "token_env");
 	if (l->c->http_token)
 		http_cross(l);
+	if (l->c->http_max_conns_per_addr > l->c->http_max_conns)
+		err_pos(l,
+		        at(&sub, has(&sub, "max_connections_per_address")
+		                     ? "max_connections_per_address"
+		                     : "max_connections"),
+		        "http: max_connections_per_address (%u) is more than max_connections (%u)",
+		        l->c->http_max_conns_per_addr, l->c->http_max_conns);
 }
 
 /* After the checks are loaded: every name the public page lists exists. */
@@ -1678,10 +1689,14 @@ static void fn_caps(struct ld *l, struct section *s, const struct key *k, yaml_n
 	for (int i = 0; i < n; i++) {
 		const char *a = scalar(it[i]);
 
-		if (!a || is_null(it[i]) || has_control(a) || strchr(a, ' ')) {
+		/* Words are for POP3 CAPA lines ("SASL PLAIN"); check_cross() refuses them for
+		 * IMAP. */
+		if (!a || is_null(it[i]) || !*a || has_control(a) || a[0] == ' ' ||
+		    a[strlen(a) - 1] == ' ' || strstr(a, "  ")) {
 			err_at(l, it[i],
-			       "%s: \"%s\" is not a capability name (one word, no spaces)", k->name,
-			       a ? show(a).s : kind(it[i]));
+			       "%s: \"%s\" is not a capability (a name, or for POP3 a CAPA line's "
+			       "keyword and arguments separated by single spaces)",
+			       k->name, a ? show(a).s : kind(it[i]));
 			continue;
 		}
 		cc->chk.expect_caps[cc->chk.n_expect_caps++] = mem_strdup(l->c, a);
@@ -1736,24 +1751,17 @@ static void fn_resolve(struct ld *l, struct section *s, const struct key *k, yam
 	cc->chk.n_resolve = 0;
 	for (int i = 0; i < n; i++) {
 		const char *a = scalar(it[i]);
-		char buf[64];
-		unsigned char bin[16];
-		size_t len;
+		char buf[TARGET_ADDR_MAX], why[160];
 
-		if (!a || strlen(a) >= sizeof(buf)) {
+		if (!a || strlen(a) >= sizeof(buf) + 8) {
 			err_at(l, it[i], "%s: expected a numeric address, found %s", k->name,
 			       a ? "a long value" : kind(it[i]));
 			continue;
 		}
-		snprintf(buf, sizeof(buf), "%s", a);
-		len = strlen(buf);
-		if (len >= 2 && buf[0] == '[' && buf[len - 1] == ']') {
-			buf[len - 1] = '\0';
-			memmove(buf, buf + 1, len - 1);
-		}
-		if (inet_pton(AF_INET, buf, bin) != 1 && inet_pton(AF_INET6, buf, bin) != 1) {
-			err_at(l, it[i], "%s: \"%s\" is not a numeric IPv4 or IPv6 address",
-			       k->name, show(a).s);
+		/* IPv4, IPv6, link-local IPv6 with a zone ("fe80::1%eth0"); brackets optional. */
+		if (target_addr_parse(a, buf, sizeof(buf), why, sizeof(why)) < 0) {
+			err_at(l, it[i], "%s: \"%s\"%s%s", k->name, show(a).s,
+			       strncmp(why, "not ", 4) == 0 ? " is " : ": ", why);
 			continue;
 		}
 		cc->chk.resolve[cc->chk.n_resolve++] = mem_strdup(l->c, buf);
@@ -2077,6 +2085,7 @@ static void check_cross(struct ld *l, struct conf_check *cc, struct ckx *x)
 #define AT(key)   (x->at[ck(key)].line ? x->at[ck(key)] : x->start)
 #define AT2(a, b) (x->at[ck(a)].line ? x->at[ck(a)] : AT(b))
 
+	k->login_interval_s = cc->interval_ms / 1000; /* for a server's LOGIN-DELAY */
 	if (k->timeout_ms >= cc->interval_ms)
 		xerr(l, AT2("timeout", "interval"),
 		     "check \"%s\": timeout %s is not shorter than the interval %s", nm,
@@ -2114,6 +2123,12 @@ static void check_cross(struct ld *l, struct conf_check *cc, struct ckx *x)
 		else
 			k->cert_warn_days = k->cert_crit_days;
 	}
+	for (int i = 0; i < k->n_expect_caps; i++)
+		if (k->target.proto == MP_IMAP && strchr(k->expect_caps[i], ' '))
+			xerr(l, AT("expect_capabilities"),
+			     "check \"%s\": expect_capabilities \"%s\" is not an IMAP capability "
+			     "(one atom, no spaces; \"SASL PLAIN\" is for POP3 CAPA)",
+			     nm, show(k->expect_caps[i]).s);
 	/* An explicit warning horizon is the admin's rule: the lifetime rule stays out unless
 	 * asked. */
 	if ((x->set >> ck("cert_warn_days") & 1) && !(x->set >> ck("cert_lifetime_rule") & 1))
@@ -2609,6 +2624,8 @@ static void ld_init_defaults(struct ld *l)
 	c->raw_days = 30;
 	c->rollup_days = 400;
 	c->listen = mem_strdup(c, "127.0.0.1:8080");
+	c->http_max_conns = 512;
+	c->http_max_conns_per_addr = 64;
 	c->public_title = mem_strdup(c, "Status");
 	c->max_in_flight = 256;
 	check_defaults(&l->tmpl.chk);
@@ -2655,6 +2672,8 @@ static void load_document(struct ld *l, yaml_document_t *doc)
 	}
 	section_init(&s, top_keys, NKEYS(top_keys), l->c, "the top level");
 	walk(l, &s, root);
+	if (has(&s, "store"))
+		l->store_at = at(&s, "store");
 	if (l->n_channels)
 		load_channels(l, l->n_channels);
 	if (l->n_defaults)
@@ -2668,7 +2687,24 @@ static void load_document(struct ld *l, yaml_document_t *doc)
 	dup_names(l);
 }
 
-int conf_load(const char *path, struct conf **out, FILE *errs)
+/* Whether the store: value (or its absence: the default) came through the load unharmed. */
+static int store_sound(const struct ld *l, yaml_document_t *doc)
+{
+	yaml_node_t *root = yaml_document_get_root_node(doc);
+
+	if (!root || root->type != YAML_MAPPING_NODE || l->oom)
+		return 0;
+	for (size_t i = 0; l->store_at.line && i < l->nerr; i++)
+		if (l->errs[i].line == l->store_at.line && l->errs[i].col == l->store_at.col)
+			return 0;
+	return 1;
+}
+
+/*
+ * conf_load(); with store_only, also the store path of a file that has
+ * other problems (1, *store_only set; the problems are written to errs).
+ */
+static int load(const char *path, struct conf **out, FILE *errs, char **store_only)
 {
 	struct ld l;
 	yaml_parser_t parser;
@@ -2748,6 +2784,10 @@ int conf_load(const char *path, struct conf **out, FILE *errs)
 	yaml_parser_delete(&parser);
 	if (l.nerr || l.oom || l.dropped) {
 		print_errors(&l, errs);
+		if (store_only && have_doc && store_sound(&l, &doc)) {
+			*store_only = strdup(l.c->store_path);
+			rc = *store_only ? 1 : -1;
+		}
 	} else {
 		for (int i = 0; i < l.c->nchecks; i++)
 			check_digest(l.c, &l.c->checks[i], &l.ckx[i]);
@@ -2768,6 +2808,27 @@ out_buf:
 	free(l.win_at);
 	if (l.c)
 		conf_unref(l.c);
+	return rc;
+}
+
+int conf_load(const char *path, struct conf **out, FILE *errs)
+{
+	return load(path, out, errs, NULL);
+}
+
+int conf_store_path(const char *path, char **store, FILE *errs)
+{
+	struct conf *c = NULL;
+	int rc = load(path, &c, errs, store);
+
+	if (rc == 0) {
+		*store = strdup(c->store_path);
+		conf_unref(c);
+		if (!*store) {
+			fprintf(errs, "%s: out of memory\n", path);
+			rc = -1;
+		}
+	}
 	return rc;
 }
 
@@ -2987,6 +3048,8 @@ void conf_dump(const struct conf *c, FILE *f)
 	kv(f, "  ", "listen", c->listen);
 	kv(f, "  ", "dashboard_url", c->dashboard_url);
 	secret(f, "  ", "token", c->http_token);
+	fprintf(f, "  max_connections: %u\n  max_connections_per_address: %u\n", c->http_max_conns,
+	        c->http_max_conns_per_addr);
 	if (c->public_enabled) {
 		fputs("  public_status:\n    enabled: true\n", f);
 		kv(f, "    ", "title", c->public_title);

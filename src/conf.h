@@ -136,6 +136,13 @@ struct conf {
 	 * then shows only the checks its selectors name.
 	 */
 	char *http_token;
+	/*
+	 * HTTP connections open at once, in all (default 512; the daemon
+	 * lowers it to what the open files limit leaves) and from one client
+	 * address, an IPv6 client counting by its /64 (default 64).
+	 */
+	unsigned http_max_conns;
+	unsigned http_max_conns_per_addr;
 	int public_enabled;
 	char *public_title;                   /* default "Status" */
 	char *public_checks[CONF_LABELS_MAX]; /* check names or key=value selectors */
@@ -159,6 +166,19 @@ struct conf {
  * names, timeout not shorter than interval).
  */
 int conf_load(const char *path, struct conf **out, FILE *errs);
+
+/*
+ * Only the store path of the configuration at path, for the commands that
+ * read the store and need nothing else (status, history, uptime,
+ * incidents). The file is loaded and checked as by conf_load(); problems
+ * elsewhere in it do not stop this. Returns 0 with *store (to free: the
+ * store: value, relative to the file's directory, or the default); 1 with
+ * *store as well when the file has other problems, every one written to
+ * errs as conf_load() writes them; -1 when the store path itself cannot be
+ * known (the file unreadable, not YAML, not a mapping, or store: itself
+ * wrong), with every problem written to errs.
+ */
+int conf_store_path(const char *path, char **store, FILE *errs);
 
 void conf_ref(struct conf *c);
 void conf_unref(struct conf *c);

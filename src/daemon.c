@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -37,6 +38,12 @@
 /* On SIGTERM, how long deliveries in flight may take before they are abandoned. */
 #define STOP_GRACE_MS     5000
 #define RETENTION_EVERY_S 3600
+/* At stop, tries at writing what is queued, 200 ms apart (a writer may hold the file). */
+#define STOP_FLUSH_TRIES 3
+/* A store that keeps failing is reported once a minute (times MAILPULSE_TIME_SCALE). */
+#define STORE_REPORT_EVERY_S 60
+/* The message of a state written again into a new store file that has no history. */
+#define CARRIED_OVER "state carried over into a new store file"
 
 /*
  * One monitored check in the running daemon: its alert state and a small
@@ -87,6 +94,17 @@ struct daemon {
 	int64_t started_ms;
 	double flush_last_ms, flush_max_ms;
 	uint64_t flush_failures;
+	/*
+	 * A run of ticks that could not write (a failed flush, or no file to
+	 * write to): 0 while writing works. The first failure is logged at
+	 * once, then one summary per STORE_REPORT_EVERY_S (store_trouble()).
+	 */
+	uint64_t store_fail_run;
+	int64_t store_fail_first_us, store_fail_logged_us;
+	uint64_t store_dropped;     /* rows the full queue refused, since start: lost */
+	uint64_t store_dropped_run; /* of them, since writing last worked */
+	char store_error[512];      /* why the store cannot be written; "" when it can */
+	int store_moved_told;       /* the file at the path changed: logged, not yet reopened */
 	unsigned flush_ticks;
 	uint64_t notify_attempts, notify_failures;
 };
@@ -339,6 +357,8 @@ static void maint_tick(struct daemon *d)
 			maint_catch_up(d, m, now);
 }
 
+static void store_dropped(struct daemon *d, const char *check);
+
 static void on_attempt(const char *check, const char *channel, const char *event, int attempt,
                        int ok, const char *detail, void *arg)
 {
@@ -354,18 +374,114 @@ static void on_attempt(const char *check, const char *channel, const char *event
 		        check, attempt, detail ? detail : "");
 	if (d->store && store_add_delivery(d->store, check, channel, event, attempt, ok, detail,
 	                                   wall_ms()) != 0)
-		log_msg(LOG_ERR, "store: delivery queue full");
+		store_dropped(d, check);
 }
 
 /* ---- results -------------------------------------------------------------- */
 
-static void store_or_flush(struct daemon *d, int rc)
+static int64_t store_report_every_us(const struct daemon *d)
+{
+	double us = STORE_REPORT_EVERY_S * 1e6 * d->scale;
+
+	return us < 1e6 ? 1000000 : (int64_t)us;
+}
+
+/*
+ * A tick could not write to the store, for the reason msg (SQLite's own
+ * words, from store_errmsg()). Rows stay queued and the next tick tries
+ * again, so a broken store would log a line a second: the first failure
+ * of a run is logged at once, then one summary per period with a count.
+ */
+static void store_trouble(struct daemon *d, const char *msg)
+{
+	int64_t now = mp_now_us();
+	char dropped[96] = "";
+
+	d->flush_failures++;
+	snprintf(d->store_error, sizeof(d->store_error), "%s", msg);
+	if (d->store_fail_run++ == 0) {
+		d->store_fail_first_us = d->store_fail_logged_us = now;
+		log_msg(LOG_ERR,
+		        "store: writing failed: %s; %d rows stay queued (at most %d), retried "
+		        "every second",
+		        msg, store_queued(d->store), STORE_QUEUE_MAX);
+		return;
+	}
+	if (now - d->store_fail_logged_us < store_report_every_us(d))
+		return;
+	d->store_fail_logged_us = now;
+	if (d->store_dropped_run)
+		snprintf(dropped, sizeof(dropped), ", %llu rows lost to a full queue",
+		         (unsigned long long)d->store_dropped_run);
+	log_msg(LOG_ERR,
+	        "store: writing still failing after %lld s, %llu failed flushes in all, %d rows "
+	        "queued%s: %s",
+	        (long long)((now - d->store_fail_first_us) / 1000000),
+	        (unsigned long long)d->store_fail_run, store_queued(d->store), dropped, msg);
+}
+
+/* A flush wrote n rows: the end of a run of failures, if there was one. */
+static void store_works(struct daemon *d, int n)
+{
+	if (d->store_fail_run > 0) {
+		char dropped[96] = "";
+
+		if (d->store_dropped_run)
+			snprintf(dropped, sizeof(dropped), "; %llu rows were lost to a full queue",
+			         (unsigned long long)d->store_dropped_run);
+		int64_t secs = (mp_now_us() - d->store_fail_first_us) / 1000000;
+
+		log_msg(LOG_NOTICE,
+		        "store: writing works again after %llu failed flushes over %lld s; %d "
+		        "queued rows written%s",
+		        (unsigned long long)d->store_fail_run, (long long)secs, n, dropped);
+	}
+	d->store_fail_run = 0;
+	d->store_dropped_run = 0;
+	d->store_error[0] = '\0';
+}
+
+/* Write what is queued now; the outcome is reported as by the tick. */
+static int store_flush_now(struct daemon *d)
+{
+	int64_t t0 = mp_now_us();
+	int rc = store_flush(d->store);
+
+	d->flush_last_ms = (double)(mp_now_us() - t0) / 1000.0;
+	if (d->flush_last_ms > d->flush_max_ms)
+		d->flush_max_ms = d->flush_last_ms;
+	if (rc < 0)
+		store_trouble(d, store_errmsg(d->store));
+	else
+		store_works(d, rc);
+	return rc;
+}
+
+/* The queue is full: write now, unless writing fails already (each try may block 2 s). */
+static void store_make_room(struct daemon *d)
+{
+	if (d->store_fail_run == 0)
+		store_flush_now(d);
+}
+
+/* A row the queue refused is lost: counted, reported with the store's trouble. */
+static void store_dropped(struct daemon *d, const char *check)
+{
+	d->store_dropped++;
+	if (d->store_dropped_run++ == 0)
+		log_msg(LOG_ERR,
+		        "store: queue full (%d rows): a row of check %s is lost, and every further "
+		        "one until writing works again (counted in the store's reports)",
+		        store_queued(d->store), check ? check : "-");
+}
+
+/* After store_add_*() returned rc: a refused row is lost, and room is made for the next. */
+static void store_or_flush(struct daemon *d, int rc, const char *check)
 {
 	if (rc == 0)
 		return;
-	/* The queue is full: write now rather than lose rows. */
-	if (store_flush(d->store) < 0)
-		log_msg(LOG_ERR, "store: flush failed with %d rows queued", store_queued(d->store));
+	store_dropped(d, check);
+	store_make_room(d);
 }
 
 /* Keep a copy of s in *slot, reallocating only when it changed. */
@@ -454,10 +570,10 @@ static void on_result(struct sched_item *it, const struct result *r, void *arg)
 	log_msg(LOG_DEBUG, "check %s: %s %s in %.1f ms: %s", m->name, result_status_name(r->status),
 	        result_reason_name(r->reason), r->phase_us[MP_PH_TOTAL] / 1000.0, r->message);
 	if (store_add_result_flags(d->store, m->name, d->conf->location, now, r, flags) != 0) {
-		store_or_flush(d, -1);
+		store_make_room(d);
 		if (store_add_result_flags(d->store, m->name, d->conf->location, now, r, flags) !=
 		    0)
-			log_msg(LOG_ERR, "check %s: result not stored (store full)", m->name);
+			store_dropped(d, m->name);
 	}
 
 	int64_t prev_since = m->st.since_ms;
@@ -474,12 +590,16 @@ static void on_result(struct sched_item *it, const struct result *r, void *arg)
 		/* Stamped with the streak's first result: the outage began there. */
 		store_or_flush(d,
 		               store_add_transition(d->store, m->name, ch.since_ms, ch.from, ch.to,
-		                                    ch.to_severity, ch.reason, r->message));
+		                                    ch.to_severity, ch.reason, r->message),
+		               m->name);
 		if (ch.incident_opened)
-			store_or_flush(d, store_incident_open(d->store, m->name, ch.since_ms,
-			                                      ch.reason, r->message));
+			store_or_flush(d,
+			               store_incident_open(d->store, m->name, ch.since_ms,
+			                                   ch.reason, r->message),
+			               m->name);
 		if (ch.incident_closed)
-			store_or_flush(d, store_incident_close(d->store, m->name, ch.since_ms));
+			store_or_flush(d, store_incident_close(d->store, m->name, ch.since_ms),
+			               m->name);
 	}
 	m->alert_confirmed = ch.confirmed;
 	switch (ch.alert) {
@@ -575,9 +695,17 @@ void daemon_health(struct daemon *d, struct daemon_health *h)
 	h->store_flush_max_ms = d->flush_max_ms;
 	h->store_queued = store_queued(d->store);
 	h->store_flush_failures = d->flush_failures;
+	h->store_ok = d->store_fail_run == 0;
+	h->store_error = d->store_error[0] ? d->store_error : NULL;
+	h->store_rows_dropped = d->store_dropped;
 	h->notify_pending = d->notify ? notify_pending(d->notify) : 0;
 	h->notify_attempts = d->notify_attempts;
 	h->notify_failures = d->notify_failures;
+}
+
+void daemon_each_channel(struct daemon *d, mon_channel_cb cb, void *arg)
+{
+	notify_each_channel(d->notify, cb, arg);
 }
 
 struct conf *daemon_conf(struct daemon *d)
@@ -626,7 +754,7 @@ static void retire(struct daemon *d, const char *name, enum mp_status st, int in
 		log_msg(LOG_NOTICE, "check %s: removed while %s%s; no notification is sent", name,
 		        state_status_name(st),
 		        incident_open ? ", its incident closed as removed" : "");
-	store_or_flush(d, store_check_retire(d->store, name, now, STORE_REMOVED_REASON));
+	store_or_flush(d, store_check_retire(d->store, name, now, STORE_REMOVED_REASON), name);
 }
 
 static void mon_retire(struct daemon *d, struct mon *m, int64_t now)
@@ -641,7 +769,7 @@ static void sync_check(const char *name, int removed, void *arg)
 	int configured = mon_find(d, name) != NULL;
 
 	if (configured && removed) {
-		store_or_flush(d, store_check_present(d->store, name));
+		store_or_flush(d, store_check_present(d->store, name), name);
 	} else if (!configured && !removed) {
 		log_msg(LOG_NOTICE, "check %s: in the store but no longer configured: retired",
 		        name);
@@ -691,6 +819,27 @@ static void reload(struct daemon *d)
 		sd_notify_msg("READY=1");
 		return;
 	}
+	/*
+	 * The HTTP part first: it is the one that can fail (the new address is
+	 * taken), and a reload applies all of the file or none of it, so a
+	 * token added in the same edit never waits behind the old listener.
+	 */
+	int want_http = nc->listen && strcmp(nc->listen, "off") != 0;
+	char herr[256];
+	int hrc = 0;
+	if (want_http && d->http)
+		hrc = http_reconfigure(d->http, nc, herr, sizeof(herr));
+	else if (want_http && !(d->http = http_start(d->base, d, nc, herr, sizeof(herr))))
+		hrc = -1;
+	if (hrc != 0) {
+		log_msg(LOG_ERR,
+		        "reload refused: %s; the running configuration stays, all of it (checks, "
+		        "listener, token, limits)",
+		        herr);
+		conf_unref(nc);
+		sd_notify_msg("READY=1");
+		return;
+	}
 	if (strcmp(nc->store_path, d->conf->store_path) != 0)
 		log_msg(LOG_WARNING, "store path changed to %s: takes effect at the next start",
 		        nc->store_path);
@@ -715,7 +864,7 @@ static void reload(struct daemon *d)
 			m->seen = 1;
 			added++;
 			/* Back under a name once removed: it starts fresh, as pending. */
-			store_or_flush(d, store_check_present(d->store, cc->name));
+			store_or_flush(d, store_check_present(d->store, cc->name), cc->name);
 		} else {
 			log_msg(LOG_ERR, "check %s: out of memory", cc->name);
 		}
@@ -731,19 +880,10 @@ static void reload(struct daemon *d)
 			}
 		}
 	}
-	int want_http = nc->listen && strcmp(nc->listen, "off") != 0;
-	char herr[256];
 	if (d->http && !want_http) {
 		http_free(d->http);
 		d->http = NULL;
 		log_msg(LOG_NOTICE, "http: stopped (listen: off)");
-	} else if (d->http) {
-		if (http_reconfigure(d->http, nc, herr, sizeof(herr)) != 0)
-			log_msg(LOG_ERR, "http: %s; the old listener stays", herr);
-	} else if (want_http) {
-		d->http = http_start(d->base, d, nc, herr, sizeof(herr));
-		if (!d->http)
-			log_msg(LOG_ERR, "http %s: %s", nc->listen, herr);
 	}
 	conf_unref(old);
 	log_msg(LOG_NOTICE, "reloaded: %d checks (%d added, %d changed, %d removed)", d->nmons,
@@ -752,6 +892,102 @@ static void reload(struct daemon *d)
 }
 
 /* ---- timers and signals --------------------------------------------------- */
+
+/*
+ * A new store file knows nothing of the current states and open incidents:
+ * write them into it again, so that status and the incident list stay
+ * right, each state stamped with when it began. Incidents that a restored
+ * older file holds open, but that are over, are closed. Then the file's
+ * checks are matched against the configuration, as at start. Rows queued
+ * before go in first, the carried states after them: the last word.
+ */
+static void carry_over(struct daemon *d)
+{
+	int64_t now = wall_ms();
+
+	for (int b = 0; b < MON_BUCKETS; b++)
+		for (struct mon *m = d->buckets[b]; m; m = m->hnext) {
+			const char *msg = m->has_last ? m->last.message : CARRIED_OVER;
+
+			if (m->st.status == MP_UNKNOWN)
+				continue; /* pending: nothing to carry */
+			if (store_queued(d->store) > STORE_QUEUE_MAX - 2)
+				store_make_room(d);
+			store_or_flush(d,
+			               store_add_transition(d->store, m->name, m->st.since_ms,
+			                                    MP_UNKNOWN, m->st.status,
+			                                    m->st.severity, m->st.reason, msg),
+			               m->name);
+			if (m->st.incident_open)
+				store_or_flush(d,
+				               store_incident_open(d->store, m->name,
+				                                   m->st.incident_start_ms,
+				                                   m->st.reason, msg),
+				               m->name);
+			else
+				store_or_flush(
+				    d,
+				    store_incident_close_why(d->store, m->name, now, CARRIED_OVER),
+				    m->name);
+		}
+	/* Written here, so that the end of a run of failures is told with its count. */
+	if (store_flush_now(d) >= 0 && store_each_check(d->store, sync_check, d) != 0)
+		log_msg(LOG_WARNING, "store: could not list the checks of the new file: %s",
+		        store_errmsg(d->store));
+}
+
+/*
+ * The store's path must still name the file being written: SQLite goes on
+ * writing to a file deleted or replaced under it, where nobody will read
+ * the results, and nothing would tell. The monitor must keep watching and
+ * its results must land where the admin and the reports look: the path.
+ * So the file now at the path is opened (a new store created when there is
+ * none) and writing goes on there, with the current states carried over;
+ * the log says where the earlier history is. A file there that is not a
+ * store is never written: rows stay queued, every tick tries again, and the
+ * failure is reported as a store that cannot be written (health, logs).
+ * Returns 0 when the store can be written, -1 when not. One stat() a tick.
+ */
+static int store_watch(struct daemon *d)
+{
+	enum store_file f = store_file_check(d->store);
+	const char *path = store_pathname(d->store);
+	char err[512];
+	int rc;
+
+	if (f == STORE_FILE_OK)
+		return 0;
+	/* Said once; a reopen that fails is told by store_trouble(), rate-limited. */
+	if (!d->store_moved_told && f == STORE_FILE_DELETED)
+		log_msg(LOG_ERR,
+		        "store %s was deleted or moved away while in use: what was written to it "
+		        "until now went with it; %d queued rows go to a new store there",
+		        path, store_queued(d->store));
+	else if (!d->store_moved_told && f == STORE_FILE_REPLACED)
+		log_msg(LOG_ERR,
+		        "store %s was replaced by another file while in use: the file it replaced "
+		        "keeps what was written until now; %d queued rows go to the new file",
+		        path, store_queued(d->store));
+	d->store_moved_told = 1;
+	rc = store_reopen(d->store, err, sizeof(err));
+	if (rc < 0) {
+		store_trouble(d, err);
+		return -1;
+	}
+	d->store_moved_told = 0;
+	if (rc == 1)
+		log_msg(LOG_WARNING,
+		        "store %s: created a new, empty store there; results from now on are "
+		        "written to it (history before now is not in it: see above)",
+		        path);
+	else
+		log_msg(LOG_WARNING,
+		        "store %s: writing to the store found there from now on (history before "
+		        "now that is not in it stays in the file it replaced)",
+		        path);
+	carry_over(d);
+	return 0;
+}
 
 static void on_flush(evutil_socket_t fd, short what, void *arg)
 {
@@ -765,18 +1001,9 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 	/* The same tick acts on maintenance windows that ended (maint_catch_up()). */
 	if (d->nheld > 0)
 		maint_tick(d);
-	if (store_queued(d->store) == 0)
+	if (store_watch(d) < 0 || store_queued(d->store) == 0)
 		return;
-	int64_t t0 = mp_now_us();
-	int rc = store_flush(d->store);
-	d->flush_last_ms = (double)(mp_now_us() - t0) / 1000.0;
-	if (d->flush_last_ms > d->flush_max_ms)
-		d->flush_max_ms = d->flush_last_ms;
-	if (rc < 0) {
-		d->flush_failures++;
-		log_msg(LOG_ERR, "store: flush failed; %d rows stay queued",
-		        store_queued(d->store));
-	}
+	store_flush_now(d);
 }
 
 static void on_retention(evutil_socket_t fd, short what, void *arg)
@@ -786,7 +1013,7 @@ static void on_retention(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (store_retention(d->store, wall_ms(), d->conf->raw_days, d->conf->rollup_days) < 0)
-		log_msg(LOG_ERR, "store: retention failed");
+		log_msg(LOG_ERR, "store: retention failed: %s", store_errmsg(d->store));
 }
 
 static void on_stop_tick(evutil_socket_t fd, short what, void *arg)
@@ -830,6 +1057,128 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		event_base_loopbreak(d->base);
 }
 
+/*
+ * At stop: write what is queued, into the file the path names now, trying
+ * a few times (a reader or a backup may hold the file for a moment). What
+ * still cannot be written is lost, and the last line says exactly how
+ * much was written and how much was lost, with SQLite's reason (the line
+ * that all went well only after a clean stop). Closes the store. Returns
+ * 0, or -1 when rows were lost (the exit status says it).
+ */
+static int stop_store(struct daemon *d, int clean)
+{
+	int ok = store_watch(d) == 0, queued = store_queued(d->store), written = 0, lost;
+	const char *why = d->store_error;
+
+	for (int i = 0; ok && i < STOP_FLUSH_TRIES && store_queued(d->store) > 0; i++) {
+		struct timespec pause = {0, 200 * 1000 * 1000};
+		int n = store_flush(d->store);
+
+		if (n >= 0) {
+			written += n;
+			break;
+		}
+		why = store_errmsg(d->store);
+		if (i + 1 < STOP_FLUSH_TRIES)
+			nanosleep(&pause, NULL);
+	}
+	lost = store_discard(d->store);
+	if (lost > 0)
+		log_msg(LOG_ERR,
+		        "stopped; %d of %d queued rows written, %d lost (results, state changes, "
+		        "incidents and notification attempts missing from the store): %s",
+		        written, queued, lost, why);
+	else if (clean)
+		log_msg(LOG_NOTICE, "stopped; %d queued rows written, 0 lost", written);
+	if (d->store_dropped > 0)
+		log_msg(LOG_ERR, "store: %llu rows were lost earlier to a full queue",
+		        (unsigned long long)d->store_dropped);
+	store_close(d->store);
+	d->store = NULL;
+	return lost > 0 ? -1 : 0;
+}
+
+/*
+ * The one teardown of what daemon_main() or daemon_idle_new() set up, in
+ * order, the event base excepted (its owner frees it). Returns code, or 1
+ * when a clean stop lost rows.
+ */
+static int daemon_teardown(struct daemon *d, int code)
+{
+	http_free(d->http);
+	d->http = NULL;
+	if (d->sched)
+		sched_free(d->sched);
+	d->sched = NULL;
+	notify_free(d->notify); /* reports what is abandoned, into the store */
+	d->notify = NULL;
+	if (d->store && stop_store(d, code == 0) != 0 && code == 0)
+		code = 1;
+	for (int b = 0; b < MON_BUCKETS; b++) {
+		while (d->buckets[b]) {
+			struct mon *m = d->buckets[b];
+			d->buckets[b] = m->hnext;
+			for (size_t i = 0; i < sizeof(m->last_strs) / sizeof(m->last_strs[0]); i++)
+				free(m->last_strs[i]);
+			free(m);
+		}
+	}
+	struct event *evs[] = {d->ev_hup,   d->ev_term,      d->ev_int,
+	                       d->ev_flush, d->ev_retention, d->ev_stop};
+	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+		if (evs[i])
+			event_free(evs[i]);
+	if (d->env.base)
+		probe_env_free(&d->env);
+	conf_unref(d->conf);
+	d->conf = NULL;
+	return code;
+}
+
+struct daemon *daemon_idle_new(struct event_base *base, struct conf *conf, double time_scale,
+                               char *err, size_t errlen)
+{
+	struct daemon *d = calloc(1, sizeof(*d));
+
+	if (!d) {
+		snprintf(err, errlen, "out of memory");
+		conf_unref(conf);
+		return NULL;
+	}
+	d->conf = conf;
+	d->conf_path = "(in-process)";
+	d->scale = time_scale > 0 ? time_scale : 1.0;
+	if (store_open(&d->store, conf->store_path, err, errlen) != 0 ||
+	    probe_env_init(&d->env, base, err, errlen) != 0)
+		goto fail;
+	d->base = base;
+	d->notify = notify_new(base, on_attempt, d);
+	d->sched = sched_new(&d->env, conf->max_in_flight, d->scale, on_result, d);
+	if (!d->notify || !d->sched) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	for (int i = 0; i < conf->nchecks; i++)
+		if (!mon_add(d, &conf->checks[i])) {
+			snprintf(err, errlen, "out of memory adding check %s",
+			         conf->checks[i].name);
+			goto fail;
+		}
+	d->started_ms = wall_ms();
+	return d;
+fail:
+	daemon_idle_free(d);
+	return NULL;
+}
+
+void daemon_idle_free(struct daemon *d)
+{
+	if (!d)
+		return;
+	(void)daemon_teardown(d, 0);
+	free(d);
+}
+
 static void usage(FILE *f)
 {
 	fputs("Usage: mailpulse run [-c FILE] [--log-format text|json] [-v]\n"
@@ -844,11 +1193,43 @@ static void usage(FILE *f)
 	      "  -h, --help             show this help\n"
 	      "\n"
 	      "Signals: SIGHUP reloads the configuration (a bad file is refused and the\n"
-	      "running one stays); SIGTERM and SIGINT stop after writing everything queued.\n"
+	      "running one stays); SIGTERM and SIGINT stop after writing everything queued\n"
+	      "(the last line says how many rows were written and lost; exit 1 if any were).\n"
+	      "One daemon per store: a second one on the same store refuses to start.\n"
 	      "Environment: MAILPULSE_TIME_SCALE=F (0 < F <= 1) runs the scheduler F times\n"
 	      "faster, for tests and labs only.\n"
 	      "See mailpulse(1) and mailpulse.conf(5).\n",
 	      f);
+}
+
+/*
+ * Probes, the store, notifications and HTTP connections all take
+ * descriptors, and the usual soft limit is 1024: raise it to the hard
+ * limit once, at start, and say what we have (http.c sizes its caps by it).
+ */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	unsigned long long was;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		log_msg(LOG_WARNING, "open files limit unknown: %s", strerror(errno));
+		return;
+	}
+	was = (unsigned long long)rl.rlim_cur;
+	if (rl.rlim_cur == rl.rlim_max) {
+		log_msg(LOG_NOTICE, "open files: up to %llu (the hard limit)", was);
+		return;
+	}
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		log_msg(LOG_WARNING,
+		        "open files: up to %llu; raising it to the hard limit failed: %s", was,
+		        strerror(errno));
+		return;
+	}
+	log_msg(LOG_NOTICE, "open files: up to %llu (raised from %llu to the hard limit)",
+	        (unsigned long long)rl.rlim_cur, was);
 }
 
 int daemon_main(int argc, char **argv)
@@ -903,6 +1284,7 @@ int daemon_main(int argc, char **argv)
 	}
 	log_init(lf, verbose);
 	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
 
 	d.scale = 1.0;
 	const char *ts = getenv("MAILPULSE_TIME_SCALE");
@@ -923,7 +1305,8 @@ int daemon_main(int argc, char **argv)
 	if (!d.conf)
 		return 1;
 	if (store_open(&d.store, d.conf->store_path, err, sizeof(err)) != 0) {
-		log_msg(LOG_ERR, "store %s: %s", d.conf->store_path, err);
+		/* It names the store ("store PATH: ..."), or the daemon that has it. */
+		log_msg(LOG_ERR, "%s", err);
 		conf_unref(d.conf);
 		return 1;
 	}
@@ -966,7 +1349,7 @@ int daemon_main(int argc, char **argv)
 	if (d.conf->listen && strcmp(d.conf->listen, "off") != 0) {
 		d.http = http_start(d.base, &d, d.conf, err, sizeof(err));
 		if (!d.http) {
-			log_msg(LOG_ERR, "http %s: %s", d.conf->listen, err);
+			log_msg(LOG_ERR, "%s", err);
 			goto out;
 		}
 	}
@@ -979,34 +1362,8 @@ int daemon_main(int argc, char **argv)
 	code = 0;
 
 out:
-	http_free(d.http);
-	d.http = NULL;
-	if (d.sched)
-		sched_free(d.sched);
-	notify_free(d.notify); /* reports what is abandoned, into the store */
-	d.notify = NULL;
-	for (int b = 0; b < MON_BUCKETS; b++) {
-		while (d.buckets[b]) {
-			struct mon *m = d.buckets[b];
-			d.buckets[b] = m->hnext;
-			for (size_t i = 0; i < sizeof(m->last_strs) / sizeof(m->last_strs[0]); i++)
-				free(m->last_strs[i]);
-			free(m);
-		}
-	}
-	int queued = store_queued(d.store);
-	store_close(d.store); /* flushes */
-	if (code == 0)
-		log_msg(LOG_NOTICE, "stopped; %d queued rows written", queued);
-	struct event *evs[] = {d.ev_hup,   d.ev_term,      d.ev_int,
-	                       d.ev_flush, d.ev_retention, d.ev_stop};
-	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
-		if (evs[i])
-			event_free(evs[i]);
-	if (d.env.base)
-		probe_env_free(&d.env);
+	code = daemon_teardown(&d, code);
 	if (d.base)
 		event_base_free(d.base);
-	conf_unref(d.conf);
 	return code;
 }

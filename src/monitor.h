@@ -30,7 +30,7 @@ struct mon_last {
 	int64_t phase_us[MP_PH__COUNT]; /* -1: not reached */
 	int64_t ttg_us;                 /* -1: no greeting */
 	const char *greeting;
-	const char *capabilities; /* space separated */
+	const char *capabilities; /* one per line, as in struct result */
 	int64_t messages;         /* -1: no mailbox check */
 	/*
 	 * The TLS facts below are those of the last handshake that showed a
@@ -84,12 +84,24 @@ struct daemon_health {
 	double store_flush_max_ms;
 	int store_queued;
 	uint64_t store_flush_failures;
+	int store_ok;                /* the last write worked; 0 while failing or no file is open */
+	const char *store_error;     /* why not, with SQLite's message; NULL while store_ok */
+	uint64_t store_rows_dropped; /* rows refused by the full queue since start: lost */
 	int notify_pending;
 	uint64_t notify_attempts;
 	uint64_t notify_failures;
 };
 
 void daemon_health(struct daemon *d, struct daemon_health *h);
+
+/*
+ * Notification attempts and failed attempts per channel name since the
+ * daemon started (notify_each_channel()): the channels that had any, in
+ * the order of their first; one removed by a reload stays.
+ */
+typedef void (*mon_channel_cb)(const char *channel, uint64_t attempts, uint64_t failures,
+                               void *arg);
+void daemon_each_channel(struct daemon *d, mon_channel_cb cb, void *arg);
 
 struct conf *daemon_conf(struct daemon *d);
 struct store *daemon_store(struct daemon *d);

@@ -50,6 +50,10 @@
 #define DISCORD_CONTENT_MAX   2000 /* Discord refuses longer content */
 #define TELEGRAM_TEXT_MAX     4096
 
+/* Channel names counted apart; attempts of any further name share NOTIFY_OTHER. */
+#define NOTIFY_CHANNELS_MAX 256
+#define NOTIFY_OTHER        "(other)" /* no configured name has parentheses */
+
 #define PAGERDUTY_API "https://events.pagerduty.com"
 #define TELEGRAM_API  "https://api.telegram.org"
 
@@ -107,6 +111,12 @@ struct sock {
 	struct event *ev;
 };
 
+/* Attempts of one channel name since notify_new(); kept across reloads. */
+struct chan_count {
+	char *name;
+	uint64_t attempts, failures;
+};
+
 /* Created by notify_new() before the loop runs, freed by notify_free() after. */
 struct notify {
 	struct event_base *base;
@@ -121,6 +131,8 @@ struct notify {
 	int npending;
 	int nrunning;
 	int closing;
+	struct chan_count *counts; /* O(N) lookups: a handful of channels */
+	size_t ncounts, capcounts;
 };
 
 static void pump(struct notify *n);
@@ -721,10 +733,41 @@ static void delivery_free(struct delivery *d)
 	free(d);
 }
 
+/* The counters of channel name, made on first use; NULL only when out of memory. */
+static struct chan_count *chan_count(struct notify *n, const char *name)
+{
+	struct chan_count *c;
+
+	for (size_t i = 0; i < n->ncounts; i++)
+		if (strcmp(n->counts[i].name, name) == 0)
+			return &n->counts[i];
+	if (n->ncounts >= NOTIFY_CHANNELS_MAX && strcmp(name, NOTIFY_OTHER) != 0)
+		return chan_count(n, NOTIFY_OTHER);
+	if (n->ncounts == n->capcounts) {
+		size_t cap = n->capcounts ? n->capcounts * 2 : 8;
+		c = realloc(n->counts, cap * sizeof(*c));
+		if (!c)
+			return NULL;
+		n->counts = c;
+		n->capcounts = cap;
+	}
+	c = &n->counts[n->ncounts];
+	if (!(c->name = strdup(name)))
+		return NULL;
+	c->attempts = c->failures = 0;
+	n->ncounts++;
+	return c;
+}
+
 static void report(struct delivery *d, int ok, const char *detail)
 {
 	char buf[NOTIFY_DETAIL_MAX];
+	struct chan_count *c = chan_count(d->n, d->ch.name ? d->ch.name : "");
 
+	if (c) {
+		c->attempts++;
+		c->failures += !ok;
+	}
 	snprintf(buf, sizeof(buf), "%s", detail);
 	redact(d, buf, sizeof(buf));
 	if (d->n->cb)
@@ -890,68 +933,104 @@ static int curl_permanent(CURLcode rc)
 	}
 }
 
-static void curl_done(struct delivery *d, CURLcode rc)
+void notify_judge(const struct notify_reply *r, int *ok, int *retryable, char *detail,
+                  size_t detailsz)
 {
-	char detail[NOTIFY_DETAIL_MAX], why[CURL_ERROR_SIZE + 64], resp[NOTIFY_RESPONSE_MAX];
-	long code = 0;
-	int ok = 0, retryable = 1;
+	char why[CURL_ERROR_SIZE + 64], what[CURL_ERROR_SIZE], resp[NOTIFY_RESPONSE_MAX];
+	CURLcode rc = (CURLcode)r->curl_rc;
+	long code = r->code;
 
-	curl_easy_getinfo(d->easy, CURLINFO_RESPONSE_CODE, &code);
-	if (rc != CURLE_OK) {
-		const char *what = d->errbuf[0] ? d->errbuf : curl_easy_strerror(rc);
+	*ok = 0;
+	*retryable = 1;
+	if (detailsz == 0)
+		return;
+	/*
+	 * libcurl's message may quote the server (a certificate's name, a
+	 * status line): escaped like every server byte.
+	 */
+	if (r->errbuf && r->errbuf[0])
+		line_escape(what, sizeof(what), r->errbuf, strnlen(r->errbuf, CURL_ERROR_SIZE));
+	else
+		snprintf(what, sizeof(what), "%s", curl_easy_strerror(rc));
+	if (r->type != CH_EMAIL && code >= 200 && code < 300) {
+		/*
+		 * Every HTTP channel: a 2xx status is the receiver saying it has
+		 * the alert. What goes wrong after the status line (a body cut
+		 * short, a reset, a timeout while reading it) does not take that
+		 * back, and sending again would deliver it twice.
+		 */
+		*ok = 1;
+		if (rc != CURLE_OK)
+			snprintf(detail, detailsz, "HTTP %ld (then: %s)", code, what);
+		else
+			snprintf(detail, detailsz, "HTTP %ld", code);
+	} else if (rc != CURLE_OK) {
 		switch (rc) {
-		case CURLE_COULDNT_CONNECT: {
-			long oserr = 0;
-			curl_easy_getinfo(d->easy, CURLINFO_OS_ERRNO, &oserr);
-			if (oserr == ECONNREFUSED)
+		case CURLE_COULDNT_CONNECT:
+			if (r->os_errno == ECONNREFUSED)
 				snprintf(why, sizeof(why), "connect refused: %s", what);
-			else if (oserr)
+			else if (r->os_errno)
 				snprintf(why, sizeof(why), "connect failed: %s: %s",
-				         strerror((int)oserr), what);
+				         strerror((int)r->os_errno), what);
 			else
 				snprintf(why, sizeof(why), "connect failed: %s", what);
 			break;
-		}
 		case CURLE_COULDNT_RESOLVE_HOST:
 			snprintf(why, sizeof(why), "dns: %s", what);
 			break;
 		case CURLE_OPERATION_TIMEDOUT:
-			snprintf(why, sizeof(why), "timed out after %u ms: %s", d->ch.timeout_ms,
+			snprintf(why, sizeof(why), "timed out after %u ms: %s", r->timeout_ms,
 			         what);
 			break;
 		default:
 			snprintf(why, sizeof(why), "%s", what);
 			break;
 		}
-		retryable = !curl_permanent(rc);
-		if (d->ch.type == CH_EMAIL && code > 0) {
-			snprintf(detail, sizeof(detail), "SMTP %ld: %s", code, why);
+		*retryable = !curl_permanent(rc);
+		if (r->type == CH_EMAIL && code > 0) {
+			snprintf(detail, detailsz, "SMTP %ld: %s", code, why);
 			/* A 5xx reply is the server's final word (RFC 5321 4.2.1). */
 			if (code >= 500 && code < 600)
-				retryable = 0;
+				*retryable = 0;
 		} else {
-			snprintf(detail, sizeof(detail), "%s", why);
+			snprintf(detail, detailsz, "%s", why);
 		}
-	} else if (d->ch.type == CH_EMAIL) {
-		ok = 1;
-		snprintf(detail, sizeof(detail), "SMTP %ld", code);
-	} else if (code >= 200 && code < 300) {
-		ok = 1;
-		snprintf(detail, sizeof(detail), "HTTP %ld", code);
+	} else if (r->type == CH_EMAIL) {
+		*ok = 1;
+		snprintf(detail, detailsz, "SMTP %ld", code);
 	} else {
-		size_t n = d->resplen;
+		size_t n = r->bodylen;
 		/* 408, 429 and 5xx may pass later; other codes will not change by resending. */
-		retryable = code == 408 || code == 429 || code >= 500;
+		*retryable = code == 408 || code == 429 || code >= 500;
 		while (n > 0 &&
-		       (d->resp[n - 1] == '\n' || d->resp[n - 1] == '\r' || d->resp[n - 1] == ' '))
+		       (r->body[n - 1] == '\n' || r->body[n - 1] == '\r' || r->body[n - 1] == ' '))
 			n--;
 		if (n) {
-			line_escape(resp, sizeof(resp), d->resp, n);
-			snprintf(detail, sizeof(detail), "HTTP %ld: %s", code, resp);
+			line_escape(resp, sizeof(resp), r->body, n);
+			snprintf(detail, detailsz, "HTTP %ld: %s", code, resp);
 		} else {
-			snprintf(detail, sizeof(detail), "HTTP %ld", code);
+			snprintf(detail, detailsz, "HTTP %ld", code);
 		}
 	}
+}
+
+static void curl_done(struct delivery *d, CURLcode rc)
+{
+	char detail[NOTIFY_DETAIL_MAX];
+	struct notify_reply r = {
+	    .type = d->ch.type,
+	    .curl_rc = (int)rc,
+	    .timeout_ms = d->ch.timeout_ms,
+	    .errbuf = d->errbuf,
+	    .body = d->resp,
+	    .bodylen = d->resplen,
+	};
+	int ok, retryable;
+
+	curl_easy_getinfo(d->easy, CURLINFO_RESPONSE_CODE, &r.code);
+	if (rc == CURLE_COULDNT_CONNECT)
+		curl_easy_getinfo(d->easy, CURLINFO_OS_ERRNO, &r.os_errno);
+	notify_judge(&r, &ok, &retryable, detail, sizeof(detail));
 	curl_multi_remove_handle(d->n->multi, d->easy);
 	curl_easy_cleanup(d->easy);
 	d->easy = NULL;
@@ -1497,6 +1576,12 @@ int notify_pending(const struct notify *n)
 	return n ? n->npending : 0;
 }
 
+void notify_each_channel(const struct notify *n, notify_count_cb cb, void *arg)
+{
+	for (size_t i = 0; n && i < n->ncounts; i++)
+		cb(n->counts[i].name, n->counts[i].attempts, n->counts[i].failures, arg);
+}
+
 /*
  * curl_global_init is not thread-safe in every libcurl and must run before
  * any thread exists; the daemon is single-threaded and creates its notify
@@ -1570,6 +1655,9 @@ void notify_free(struct notify *n)
 		sock_free(sk);
 	ev_clear(&n->curl_timer);
 	ev_clear(&n->kick);
+	for (size_t i = 0; i < n->ncounts; i++)
+		free(n->counts[i].name);
+	free(n->counts);
 	free(n);
 	curl_global_cleanup();
 }

@@ -74,10 +74,46 @@ int notify_send(struct notify *n, const struct conf_channel *ch, const struct no
 /* Deliveries queued or in flight. */
 int notify_pending(const struct notify *n);
 
+/*
+ * Attempts and failed attempts of each channel name since notify_new(),
+ * in the order each was first used (channels removed by a reload stay).
+ * Past NOTIFY_CHANNELS_MAX (256) names, further ones are counted together
+ * under "(other)", which no configured name can be. The name is valid
+ * during the call only.
+ */
+typedef void (*notify_count_cb)(const char *channel, uint64_t attempts, uint64_t failures,
+                                void *arg);
+void notify_each_channel(const struct notify *n, notify_count_cb cb, void *arg);
+
 /* The subject and body a person reads (e-mail, chat); shared by the channels. */
 void notify_format_text(const struct notify_event *ev, char *subject, size_t subjectsz, char *body,
                         size_t bodysz);
 
 const char *notify_kind_name(enum notify_kind k); /* "down", "degraded", "recovery", ... */
+
+/*
+ * How one HTTP or SMTP attempt ended, as libcurl reported it: what
+ * notify_judge() reads. Every byte of errbuf and body may be the server's.
+ */
+struct notify_reply {
+	enum channel_type type;
+	int curl_rc;         /* the transfer's CURLcode */
+	long code;           /* CURLINFO_RESPONSE_CODE: HTTP status or SMTP reply; 0: none */
+	long os_errno;       /* CURLINFO_OS_ERRNO, read for CURLE_COULDNT_CONNECT; else 0 */
+	unsigned timeout_ms; /* the channel's, for the detail */
+	const char *errbuf;  /* libcurl's error buffer, NUL-terminated; "" or NULL: none */
+	const char *body;    /* the start of the response body; not NUL-terminated */
+	size_t bodylen;
+};
+
+/*
+ * The verdict on an attempt: *ok (delivered), *retryable (worth another
+ * attempt), and a one-line detail for the store and the log, written to
+ * detail (always NUL-terminated, cut to fit; server bytes escaped, so no
+ * control byte). Any 2xx on an HTTP channel is delivered, whatever came
+ * after the status line. Pure: no I/O, no state.
+ */
+void notify_judge(const struct notify_reply *r, int *ok, int *retryable, char *detail,
+                  size_t detailsz);
 
 #endif

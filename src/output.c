@@ -265,7 +265,8 @@ json_t *output_json(const struct check *c, const struct result *r)
 	put(o, "time_to_greeting_ms", jms(r->ttg_us), &bad);
 	put(o, "address", jstr_or_null(r->address), &bad);
 	put(o, "greeting", jstr_or_null(r->greeting), &bad);
-	put(o, "capabilities", jsplit(r->capabilities, " ", &bad), &bad);
+	/* One entry per line: an IMAP atom, or a POP3 CAPA line with its arguments. */
+	put(o, "capabilities", jsplit(r->capabilities, "\n", &bad), &bad);
 	for (int i = 0; i < r->nwarnings && i < RESULT_WARN_MAX; i++)
 		if (json_array_append_new(warn, jstr(r->warnings[i])) < 0)
 			bad = 1;
@@ -336,6 +337,36 @@ static void human_detail(FILE *f, const char *label, const char *value)
 	fputc('\n', f);
 }
 
+/* The entries, one per line in the result, shown on one line with ", " between them. */
+static void human_caps(FILE *f, const char *caps)
+{
+	if (!*caps)
+		return;
+	int first = 1;
+
+	fprintf(f, "  %-18s ", "capabilities:");
+	for (const char *s = caps; *s;) {
+		size_t n = strcspn(s, "\n");
+		char one[RESULT_CAP_SHOW];
+
+		if (n >= sizeof(one))
+			n = sizeof(one) - 1;
+		memcpy(one, s, n);
+		one[n] = '\0';
+		if (n) {
+			if (first)
+				first = 0;
+			else
+				fputs(", ", f);
+			output_put_safe(f, one, 0);
+		}
+		s += strcspn(s, "\n");
+		if (*s)
+			s++;
+	}
+	fputc('\n', f);
+}
+
 static void human_verbose(FILE *f, const struct check *c, const struct result *r)
 {
 	const struct tls_facts *t = &r->tls;
@@ -354,7 +385,7 @@ static void human_verbose(FILE *f, const struct check *c, const struct result *r
 		fprintf(f, "  %-18s %s\n", "time to greeting:", buf);
 	}
 	human_detail(f, "greeting:", r->greeting);
-	human_detail(f, "capabilities:", r->capabilities);
+	human_caps(f, r->capabilities);
 	if (r->messages >= 0)
 		fprintf(f, "  %-18s %lld\n", "messages:", (long long)r->messages);
 	for (int i = 0; i < r->nwarnings && i < RESULT_WARN_MAX; i++)
@@ -525,10 +556,12 @@ void output_nagios_text(FILE *f, const struct check *c, const struct result *r)
 			fputs(", ", f);
 			output_put_safe(f, r->tls.version[0] ? r->tls.version : "TLS", 1);
 			if (r->tls.chain_len > 0)
-				fprintf(f, ", cert %lld days", (long long)r->tls.days_left);
+				fprintf(f, ", cert %lld day%s", (long long)r->tls.days_left,
+				        r->tls.days_left == 1 ? "" : "s");
 		}
 		if (r->messages >= 0)
-			fprintf(f, ", %lld messages", (long long)r->messages);
+			fprintf(f, ", %lld message%s", (long long)r->messages,
+			        r->messages == 1 ? "" : "s");
 	} else {
 		fprintf(f, " %s", result_reason_name(r->reason));
 		if (r->message[0]) {

@@ -15,13 +15,16 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/util.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
@@ -35,6 +38,7 @@
 #include "line.h"
 #include "probe_imap.h"
 #include "probe_pop3.h"
+#include "redact.h"
 #include "tls.h"
 
 /* After the verdict, how long LOGOUT/QUIT may take before we just close. */
@@ -88,6 +92,9 @@ struct session {
 	struct event *peekev; /* reads the arrival time of the greeting's line ending */
 	int64_t rx_us;        /* that time, on the monotonic clock; 0 when unknown */
 	int peek_errno;       /* a socket error the peek consumed, reported in its place */
+	int64_t connect_at;   /* monotonic time of the connect() call */
+	int reading;          /* inside sess_read_cb(): an EOF then waits for it */
+	int eof_late;         /* an EOF that came while reading, handled after */
 };
 
 /* One run of one check. Created by probe_start(), freed by probe_free(). */
@@ -102,6 +109,7 @@ struct probe {
 	struct evdns_getaddrinfo_request *dnsreq;
 	struct evutil_addrinfo *ai;
 	int ai_ours;                     /* ai was built by fixed_addresses(), not the resolver */
+	char zone_err[160];              /* fixed_addresses(): a zone naming no interface here */
 	struct evutil_addrinfo *next_ai; /* default mode: the next address to try */
 	int naddrs_left;
 	struct session *sessions;
@@ -252,8 +260,12 @@ static void addr_to_str(const struct sockaddr *sa, char *dst, size_t dstsz)
 
 	if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)sa;
+		char zone[IF_NAMESIZE + 1] = "";
 		evutil_inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
-		snprintf(dst, dstsz, "[%s]:%u", ip, ntohs(s6->sin6_port));
+		/* A link-local address is only an address together with its interface. */
+		if (s6->sin6_scope_id && if_indextoname(s6->sin6_scope_id, zone + 1))
+			zone[0] = '%';
+		snprintf(dst, dstsz, "[%s%s]:%u", ip, zone, ntohs(s6->sin6_port));
 	} else {
 		const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)sa;
 		evutil_inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
@@ -323,6 +335,11 @@ static void fin_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	/*
+	 * The one door every result leaves by: a server that echoed the login
+	 * command must not get the password into any output, store or alert.
+	 */
+	redact_result(&p->res, p->c->login, p->c->password);
 	p->cb(&p->res, p->arg);
 	probe_free(p);
 }
@@ -635,9 +652,8 @@ static void sess_write_cb(struct bufferevent *bev, void *arg)
  * Hand each complete line to the core, and each literal it asks for (in
  * one piece: its bytes may hold CR and LF). Every byte here is the server's.
  */
-static void sess_read_cb(struct bufferevent *bev, void *arg)
+static void sess_read_lines(struct session *s, struct bufferevent *bev)
 {
-	struct session *s = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 
 	while (s->st == SS_PROTO || s->st == SS_CLOSING) {
@@ -709,9 +725,33 @@ static void sess_read_cb(struct bufferevent *bev, void *arg)
 		if (s->peekev)
 			event_del(s->peekev); /* one line, the greeting, is timed this way */
 		enum proto_next next = s->ops->on_line(s->core, data, len, at);
+		/*
+		 * What follows a greeting timed by the kernel starts when we
+		 * answer it: the loop's lag in between is nobody's phase.
+		 */
+		if (at != now)
+			result_mark(&s->res, now);
 		evbuffer_drain(in, len + eol);
 		if (sess_apply(s, next, now) != 0)
 			return;
+	}
+}
+
+/*
+ * libevent's TLS filter may report the server's close from inside a read
+ * (draining the input reads more), and before the read callback has seen
+ * the lines that came with it: such an EOF is handled once the lines are.
+ */
+static void sess_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+
+	s->reading++;
+	sess_read_lines(s, bev);
+	s->reading--;
+	if (!s->reading && s->eof_late && s->st != SS_DONE) {
+		s->eof_late = 0;
+		sess_event_cb(s->bev, BEV_EVENT_EOF | BEV_EVENT_READING, s);
 	}
 }
 
@@ -729,9 +769,18 @@ static void rawcap_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 static void tls_connected(struct session *s)
 {
 	int64_t now = mp_now_us();
+	int64_t before = s->res.phase_us[MP_PH_TLS] < 0 ? 0 : s->res.phase_us[MP_PH_TLS];
 
 	s->tls_done = 1;
 	result_phase(&s->res, MP_PH_TLS, now);
+	/*
+	 * Our own chain verification (trust store reads included) ran inside
+	 * the handshake: the monitor's time, not the server's. Left out of
+	 * `tls`, so of time to greeting too; `total` stays the wall clock.
+	 */
+	int64_t own = tls_own_us(s->ssl);
+	int64_t took = s->res.phase_us[MP_PH_TLS] - before;
+	s->res.phase_us[MP_PH_TLS] -= own < took ? own : took;
 	if (s->rawcb) {
 		evbuffer_remove_cb_entry(bufferevent_get_input(s->raw), s->rawcb);
 		s->rawcb = NULL;
@@ -783,10 +832,24 @@ static void sess_event_cb(struct bufferevent *bev, short what, void *arg)
 		session_end(s);
 		return;
 	}
+	if ((what & BEV_EVENT_EOF) && s->reading) {
+		s->eof_late = 1;
+		return;
+	}
+	if ((what & BEV_EVENT_EOF) && s->st == SS_PROTO && !s->res.final &&
+	    evbuffer_get_length(bufferevent_get_input(s->bev)) > 0) {
+		/* The server's last lines (a reply, then the close) are read first. */
+		sess_read_cb(s->bev, s);
+		if (s->st == SS_DONE)
+			return;
+	}
 	if (s->st == SS_CLOSING || s->res.final) {
 		session_end(s);
 		return;
 	}
+	/* The close may complete what the server said last (-ERR to CAPA, then EOF). */
+	if (s->st == SS_PROTO && s->core && s->ops->on_close)
+		s->ops->on_close(s->core, mp_now_us());
 	struct evbuffer *in = bufferevent_get_input(s->bev);
 	size_t partial = evbuffer_get_length(in);
 	char shown[120] = "";
@@ -988,12 +1051,47 @@ static void rearm_peek(struct session *s)
 		event_add(s->peekev, NULL);
 }
 
+/*
+ * How long the TCP connect took, as the kernel measured it: right after
+ * the handshake, before we have sent a byte, TCP_INFO's tcpi_rtt is its
+ * first and only RTT sample, the SYN to SYN-ACK round trip, in
+ * microseconds. So a loop that reaches this callback late does not make
+ * the connect look slow. When a SYN was retransmitted that sample would
+ * leave out the retransmission timeout (with TCP timestamps the kernel
+ * measures from the last SYN), and without TCP_INFO there is nothing to
+ * read: then it is the user-space time since the connect() call, late
+ * by the loop's lag and never early.
+ */
+static int64_t connect_time(const struct session *s, int64_t now)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	int64_t user = now - s->connect_at;
+
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(s->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+	    len < (socklen_t)(offsetof(struct tcp_info, tcpi_total_retrans) +
+	                      sizeof(ti.tcpi_total_retrans)) ||
+	    ti.tcpi_rtt == 0 || ti.tcpi_retransmits != 0 || ti.tcpi_total_retrans != 0)
+		return user;
+	return (int64_t)ti.tcpi_rtt < user ? (int64_t)ti.tcpi_rtt : user;
+}
+
 static void connected(struct session *s)
 {
 	struct probe *p = s->p;
 	int64_t now = mp_now_us();
+	int64_t took = connect_time(s, now);
 
-	result_phase(&s->res, MP_PH_CONNECT, now);
+	/*
+	 * The connect phase is the kernel's; the greeting (or the TLS
+	 * handshake) is timed from the moment the connection was made, not
+	 * from when this callback ran: what the loop added in between is
+	 * nobody's phase, and a greeting that arrived before we got here is
+	 * still the greeting's time.
+	 */
+	s->res.phase_us[MP_PH_CONNECT] = took;
+	result_mark(&s->res, s->connect_at + took);
 	event_free(s->connev);
 	s->connev = NULL;
 	s->raw = bufferevent_socket_new(p->env->base, s->fd, BEV_OPT_CLOSE_ON_FREE);
@@ -1088,7 +1186,6 @@ static void session_start(struct probe *p, struct evutil_addrinfo *ai)
 	*tail = s;
 	p->running++;
 	sess_set_state(s, SS_CONNECTING);
-	result_mark(&s->res, mp_now_us());
 
 	s->fd = socket(s->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
 	if (s->fd < 0) {
@@ -1097,6 +1194,8 @@ static void session_start(struct probe *p, struct evutil_addrinfo *ai)
 	}
 	if (!p->c->target.implicit_tls)
 		stamp_enable(s);
+	s->connect_at = mp_now_us();
+	result_mark(&s->res, s->connect_at);
 	if (connect(s->fd, (struct sockaddr *)&s->ss, s->sslen) != 0 && errno != EINPROGRESS) {
 		connect_failed(s, errno);
 		return;
@@ -1135,9 +1234,12 @@ static void dns_cb(int err, struct evutil_addrinfo *ai, void *arg)
 	if (err) {
 		char why[160];
 
-		if (p->ai_ours) {
-			result_fail(&p->res, MP_R_DNS, "no usable --resolve address for %s%s",
-			            p->c->target.host,
+		if (p->ai_ours && p->zone_err[0]) {
+			/* Our host has no such link: the server cannot be reached from here. */
+			result_fail(&p->res, MP_R_UNREACHABLE, "%s", p->zone_err);
+		} else if (p->ai_ours) {
+			result_fail(&p->res, MP_R_DNS, "no usable %saddress for %s%s",
+			            p->c->n_resolve > 0 ? "--resolve " : "", p->c->target.host,
 			            p->c->family != AF_UNSPEC ? " in the chosen address family"
 			                                      : "");
 		} else {
@@ -1202,22 +1304,33 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * The addresses given with --resolve, in their order, as an addrinfo list
- * of our own (one allocation per node). Addresses of the wrong family for
- * -4/-6 are left out. Returns 0, or an EVUTIL_EAI_* code.
+ * The addresses given with --resolve (or the URL's own link-local address
+ * with its zone), in their order, as an addrinfo list of our own (one
+ * allocation per node). Addresses of the wrong family for -4/-6 are left
+ * out, and so are those whose zone names no interface of this host (the
+ * first such is kept in p->zone_err). Returns 0, or an EVUTIL_EAI_* code.
  */
-static int fixed_addresses(struct probe *p, struct evutil_addrinfo **out)
+static int fixed_addresses(struct probe *p, const char *const *addrs, int n,
+                           struct evutil_addrinfo **out)
 {
 	const struct check *c = p->c;
 	struct evutil_addrinfo *head = NULL, **tail = &head;
 
-	for (int i = 0; i < c->n_resolve; i++) {
+	for (int i = 0; i < n; i++) {
 		struct sockaddr_storage ss;
-		int len = (int)sizeof(ss);
-		memset(&ss, 0, sizeof(ss));
-		if (evutil_parse_sockaddr_port(c->resolve[i], (struct sockaddr *)&ss, &len) != 0) {
+		socklen_t len = 0;
+		char why[sizeof(p->zone_err)];
+		int rc = target_sockaddr(addrs[i], 0, &ss, &len, why, sizeof(why));
+		if (rc == -2) {
+			if (!p->zone_err[0])
+				memcpy(p->zone_err, why, sizeof(why));
+			if (c->n_resolve > 0)
+				result_warn(&p->res, "--resolve: %s; skipped", why);
+			continue;
+		}
+		if (rc != 0) {
 			result_warn(&p->res, "--resolve: '%s' is not a numeric address; skipped",
-			            c->resolve[i]);
+			            addrs[i]);
 			continue;
 		}
 		if (c->family != AF_UNSPEC && ss.ss_family != c->family)
@@ -1258,9 +1371,12 @@ struct probe *probe_start(struct probe_env *env, const struct check *c, probe_do
 	struct timeval tv = {c->timeout_ms / 1000, (c->timeout_ms % 1000) * 1000};
 	evtimer_add(p->deadline, &tv);
 
-	if (c->n_resolve > 0) {
+	/* A link-local URL host ("fe80::1%eth0") is no name to look up: its zone is ours. */
+	const char *host = c->target.host;
+	if (c->n_resolve > 0 || strchr(host, '%')) {
 		struct evutil_addrinfo *ai = NULL;
-		int err = fixed_addresses(p, &ai);
+		int err = c->n_resolve > 0 ? fixed_addresses(p, c->resolve, c->n_resolve, &ai)
+		                           : fixed_addresses(p, &host, 1, &ai);
 		p->ai_ours = 1;
 		dns_cb(err, ai, p); /* no lookup: the addresses were given */
 		return p;

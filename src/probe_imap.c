@@ -27,6 +27,8 @@
 #define IMAP_CAPBUF   8192
 /* Room for a server line quoted in a message: about 120 characters. */
 #define IMAP_SHOW 124
+/* pending() with the server's BYE quoted. */
+#define IMAP_PEND (IMAP_SHOW + 48)
 /* Longest SASL PLAIN message ("\0user\0pass") whose base64 fits PROTO_OUT_MAX. */
 #define IMAP_PLAIN_MAX 1500
 /*
@@ -97,10 +99,18 @@ struct imap {
 	int preauth;     /* the greeting was PREAUTH */
 	int64_t now;     /* of the event being handled, for result_mark() */
 	int bye;         /* an untagged BYE came while logging out */
-	int lit_wait;    /* PROTO_LITERAL was answered: on_literal() comes next */
-	size_t literal;  /* the octets of that literal */
-	int cont;        /* the next line is the rest of an untagged response after a literal */
-	int cont_caps;   /* ...of a CAPABILITY response, whose atoms count */
+	/*
+	 * A tagged reply came (to any command). Until one has, a working
+	 * verdict rests on the greeting alone, and LOGOUT's answer is what
+	 * shows the server serves: a BYE and a close instead is a refusal.
+	 */
+	int answered;
+	char bye_show[IMAP_SHOW];    /* that BYE's text, escaped */
+	char bye_pending[IMAP_PEND]; /* pending() after it */
+	int lit_wait;                /* PROTO_LITERAL was answered: on_literal() comes next */
+	size_t literal;              /* the octets of that literal */
+	int cont;      /* the next line is the rest of an untagged response after a literal */
+	int cont_caps; /* ...of a CAPABILITY response, whose atoms count */
 	char lit_pending[IMAP_SHOW]; /* pending() while a literal is awaited */
 	int ncaps;
 	size_t capused;
@@ -272,24 +282,6 @@ static int imap_has_cap(const struct imap *p, const char *name)
 	return 0;
 }
 
-/* r->capabilities: the current list, escaped and space separated. */
-static void imap_caps_publish(struct imap *p)
-{
-	char joined[IMAP_CAPBUF];
-	size_t o = 0;
-
-	for (int i = 0; i < p->ncaps; i++) {
-		const char *a = p->caps + p->capoff[i];
-		size_t al = strlen(a);
-		/* joined has the size of caps, which holds each atom plus one NUL. */
-		if (o)
-			joined[o++] = ' ';
-		memcpy(joined + o, a, al);
-		o += al;
-	}
-	line_escape(p->r->capabilities, sizeof(p->r->capabilities), joined, o);
-}
-
 /* ---- findings ---- */
 
 static void imap_show(char *dst, size_t dstsz, const char *s, size_t n)
@@ -297,33 +289,61 @@ static void imap_show(char *dst, size_t dstsz, const char *s, size_t n)
 	line_escape(dst, dstsz, s, n);
 }
 
-/* A plaintext-auth finding: a warning always, degraded with --posture=warn. */
-static void imap_finding(struct imap *p, const char *what)
+/* A posture finding: a warning always, degraded with --posture=warn. */
+static void imap_finding(struct imap *p, enum mp_reason why, const char *what)
 {
 	result_warn(p->r, "%s", what);
 	if (p->c->posture == POSTURE_WARN)
-		result_worsen(p->r, MP_DEGRADED, MP_R_PLAINTEXT_AUTH, "%s", what);
+		result_worsen(p->r, MP_DEGRADED, why, "%s", what);
 }
 
 /*
- * What a client sees in the clear before TLS. A PREAUTH session has no
- * login to protect, so it gets no findings.
+ * What a client sees in the clear before TLS: what is advertised, never a
+ * claim that a password would be taken (nothing is tried). With STARTTLS
+ * on offer, each login advertised in the clear is a finding
+ * (plaintext_auth); without it, the one finding is that no TLS is offered
+ * at all (no_tls), naming the logins advertised. Under --starttls require
+ * the failure says it already. A PREAUTH session has no login to protect,
+ * so it gets no findings.
  */
 static void imap_posture(struct imap *p)
 {
+	char mech[32], adv[128], msg[RESULT_WARN_LEN];
+
 	if (p->preauth)
 		return;
-	if (!imap_has_cap(p, "LOGINDISABLED"))
-		imap_finding(p, "server accepts LOGIN in the clear (no LOGINDISABLED before TLS)");
+	int login = !imap_has_cap(p, "LOGINDISABLED");
 	int plain = imap_has_cap(p, "AUTH=PLAIN");
-	int login = imap_has_cap(p, "AUTH=LOGIN");
-	if (plain || login) {
-		char msg[RESULT_WARN_LEN];
-		snprintf(msg, sizeof(msg), "server offers %s%s%s in the clear (before TLS)",
-		         plain ? "AUTH=PLAIN" : "", plain && login ? " and " : "",
-		         login ? "AUTH=LOGIN" : "");
-		imap_finding(p, msg);
+	int alogin = imap_has_cap(p, "AUTH=LOGIN");
+	int nsasl = plain + alogin;
+	snprintf(mech, sizeof(mech), "%s%s%s", plain ? "AUTH=PLAIN" : "", nsasl == 2 ? " and " : "",
+	         alogin ? "AUTH=LOGIN" : "");
+	if (imap_has_cap(p, "STARTTLS")) {
+		if (login)
+			imap_finding(p, MP_R_PLAINTEXT_AUTH,
+			             "LOGIN is not disabled in the clear (no LOGINDISABLED before "
+			             "STARTTLS)");
+		if (nsasl) {
+			snprintf(msg, sizeof(msg), "%s %s advertised in the clear, before STARTTLS",
+			         mech, nsasl == 2 ? "are" : "is");
+			imap_finding(p, MP_R_PLAINTEXT_AUTH, msg);
+		}
+		return;
 	}
+	if (p->c->starttls == STARTTLS_REQUIRE)
+		return;
+	adv[0] = '\0';
+	if (login && nsasl)
+		snprintf(adv, sizeof(adv),
+		         "; LOGIN is not disabled and %s %s advertised in the clear", mech,
+		         nsasl == 2 ? "are" : "is");
+	else if (login)
+		snprintf(adv, sizeof(adv), "; LOGIN is not disabled in the clear");
+	else if (nsasl)
+		snprintf(adv, sizeof(adv), "; %s %s advertised in the clear", mech,
+		         nsasl == 2 ? "are" : "is");
+	snprintf(msg, sizeof(msg), "no TLS offered: no STARTTLS in the capabilities%s", adv);
+	imap_finding(p, MP_R_NO_TLS, msg);
 }
 
 static enum proto_next imap_enter(struct imap *p, enum imap_state st);
@@ -479,8 +499,12 @@ static enum proto_next imap_enter(struct imap *p, enum imap_state st)
 		rc = proto_out_add(&p->out, "%s EXAMINE INBOX\r\n", p->tag);
 		break;
 	case IMAP_LOGOUT:
-		/* The verdict is in; the polite goodbye is not the server's time. */
-		p->r->final = 1;
+		/*
+		 * The verdict is in; the polite goodbye is not the server's time.
+		 * Unless a working verdict rests on the greeting alone: LOGOUT's
+		 * tagged answer shows the server serves (see ->answered).
+		 */
+		p->r->final = p->answered || p->r->status > MP_DEGRADED;
 		result_mark(p->r, p->now);
 		imap_next_tag(p);
 		rc = proto_out_add(&p->out, "%s LOGOUT\r\n", p->tag);
@@ -521,9 +545,9 @@ static enum proto_next imap_login(struct imap *p)
 	const struct check *c = p->c;
 
 	if (!c->login) {
-		imap_up_message(p, "IMAP %s%s, %d capabilities",
-		                p->preauth ? "PREAUTH greeting" : "greeting OK",
-		                p->starttls ? ", STARTTLS" : "", p->ncaps);
+		imap_up_message(
+		    p, "IMAP %s%s, %d capabilit%s", p->preauth ? "PREAUTH greeting" : "greeting OK",
+		    p->starttls ? ", STARTTLS" : "", p->ncaps, p->ncaps == 1 ? "y" : "ies");
 		return imap_enter(p, IMAP_LOGOUT);
 	}
 	if (p->preauth)
@@ -541,9 +565,11 @@ static enum proto_next imap_login(struct imap *p)
 		return imap_enter(p, IMAP_LOGIN);
 	}
 	if (!imap_has_cap(p, "AUTH=PLAIN")) {
-		result_fail(p->r, MP_R_AUTH_FAILED, "%s, and the server offers no AUTH=PLAIN",
+		result_fail(p->r, MP_R_LOGIN_DISABLED,
+		            "%s, and the server offers no AUTH=PLAIN%s; nothing was sent",
 		            disabled ? "server disables LOGIN (LOGINDISABLED)"
-		                     : "user name or password cannot be sent in a LOGIN command");
+		                     : "user name or password cannot be sent in a LOGIN command",
+		            p->tls ? "" : " before TLS");
 		return imap_enter(p, IMAP_LOGOUT);
 	}
 	/* Checked before AUTHENTICATE goes out: the server would take a LOGOUT for the answer. */
@@ -565,7 +591,7 @@ static enum proto_next imap_caps_done(struct imap *p)
 {
 	const struct check *c = p->c;
 
-	imap_caps_publish(p);
+	result_caps_set(p->r, p->caps, p->capoff, p->ncaps);
 	if (p->plain && !p->tls) {
 		imap_posture(p);
 		int offered = imap_has_cap(p, "STARTTLS");
@@ -791,11 +817,21 @@ static enum proto_next imap_on_reply(struct imap *p, const struct imap_line *l, 
 
 	if (p->state == IMAP_LOGOUT) {
 		/* Anything after BYE, and our tagged reply, ends the session. */
-		if (p->bye || l->kind != IMAP_L_UNTAGGED)
+		if (p->bye || l->kind != IMAP_L_UNTAGGED) {
+			p->r->final = 1;
 			return imap_enter(p, IMAP_DONE);
+		}
 		p->bye = l->cond == IMAP_C_BYE;
+		if (p->bye && !p->r->final) {
+			/* Logging out, or refusing service: the tagged reply or a close tells. */
+			imap_show(p->bye_show, sizeof(p->bye_show), l->text, l->tl);
+			snprintf(p->bye_pending, sizeof(p->bye_pending),
+			         "LOGOUT reply (the server had said BYE: %s)", p->bye_show);
+		}
 		return PROTO_READ;
 	}
+	if (l->kind == IMAP_L_TAGGED)
+		p->answered = 1;
 	if (l->kind == IMAP_L_JUNK || l->kind == IMAP_L_OTHER_TAG)
 		return imap_violation(p, l, s, n);
 	if (l->kind == IMAP_L_CONT && p->state != IMAP_AUTHENTICATE)
@@ -862,9 +898,10 @@ static enum proto_next imap_on_reply(struct imap *p, const struct imap_line *l, 
 		if (l->cond == IMAP_C_OK) {
 			result_phase(p->r, MP_PH_MAILBOX, now);
 			if (p->r->messages >= 0)
-				imap_up_message(p, "%s, INBOX has %lld messages",
+				imap_up_message(p, "%s, INBOX has %lld message%s",
 				                p->preauth ? "preauthenticated" : "logged in",
-				                (long long)p->r->messages);
+				                (long long)p->r->messages,
+				                p->r->messages == 1 ? "" : "s");
 			else
 				imap_up_message(p, "%s, INBOX examined",
 				                p->preauth ? "preauthenticated" : "logged in");
@@ -960,11 +997,28 @@ static enum proto_next imap_on_tls(void *vp, int64_t now)
 	return imap_enter(p, IMAP_CAPABILITY);
 }
 
+/* BYE, then the close, before any command was answered: the server refused service. */
+static void imap_on_close(void *vp, int64_t now)
+{
+	struct imap *p = vp;
+
+	p->now = now;
+	if (p->state == IMAP_LOGOUT && p->bye_pending[0])
+		result_fail(p->r, MP_R_REFUSED_BY_SERVER,
+		            "server said BYE and closed the connection before answering any "
+		            "command: %s",
+		            p->bye_show);
+}
+
 static const char *imap_pending(const void *vp)
 {
 	const struct imap *p = vp;
 
-	return p->lit_wait ? p->lit_pending : imap_pending_name(p);
+	if (p->lit_wait)
+		return p->lit_pending;
+	if (p->state == IMAP_LOGOUT && p->bye_pending[0])
+		return p->bye_pending;
+	return imap_pending_name(p);
 }
 
 static struct proto_out *imap_out(void *vp)
@@ -992,6 +1046,7 @@ const struct proto_ops imap_ops = {
     .literal_len = imap_literal_len,
     .on_literal = imap_on_literal,
     .on_tls = imap_on_tls,
+    .on_close = imap_on_close,
     .pending = imap_pending,
     .out = imap_out,
     .free = imap_free,

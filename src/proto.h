@@ -62,7 +62,17 @@ void proto_out_clear(struct proto_out *o);
  *          certificate was accepted; the core must forget what it learned
  *          before TLS and ask for capabilities again.
  * pending(): what the core is waiting for, for timeout and EOF messages
- *          ("greeting", "CAPABILITY reply", ...).
+ *          ("greeting", "CAPABILITY reply", ...). When the last thing the
+ *          server said may explain a close (an -ERR, a BYE), it is named
+ *          here too, so the driver's message keeps the server's words.
+ * on_close(): the server ended the connection (EOF, or a reset) while the
+ *          core still awaited pending() and before result->final was set.
+ *          The core may record the verdict the close completes ("-ERR to
+ *          CAPA, then the close" is a refusal: refused_by_server, with the
+ *          server's text); the driver then reports the close as usual,
+ *          which changes nothing once the core has. NULL when a core has
+ *          nothing to add. Optional for a driver: without it, the close
+ *          is "closed" and pending() still carries the server's text.
  *
  * Once result->final is set, the verdict stands; the core may still queue
  * LOGOUT/QUIT and read its answer before answering PROTO_CLOSE.
@@ -75,6 +85,7 @@ struct proto_ops {
 	size_t (*literal_len)(const void *p);
 	enum proto_next (*on_literal)(void *p, const char *data, size_t len, int64_t now_us);
 	enum proto_next (*on_tls)(void *p, int64_t now_us);
+	void (*on_close)(void *p, int64_t now_us);
 	const char *(*pending)(const void *p);
 	struct proto_out *(*out)(void *p);
 	void (*free)(void *p);

@@ -309,24 +309,54 @@ static int parse_args(int argc, char **argv, struct report_opts *o)
 }
 
 /*
+ * The store path from the configuration, which is all a report needs: a
+ * mistake elsewhere in the file (a check the daemon would refuse) does not
+ * stop it. That mistake is named in a warning, the first with its
+ * file:line:col; every one when the store path itself cannot be known.
+ * Returns 0 or -1, *p to free.
+ */
+static int conf_store(const struct report_opts *o, char **p)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *errs = open_memstream(&buf, &len);
+	int rc = conf_store_path(o->config, p, errs ? errs : stderr);
+
+	if (errs)
+		fclose(errs);
+	if (rc < 0 && buf)
+		fputs(buf, stderr);
+	if (rc == 1) {
+		size_t first = buf ? strcspn(buf, "\n") : 0;
+		int more = -1;
+		for (size_t i = 0; buf && i < len; i++)
+			more += buf[i] == '\n';
+		char also[48] = "";
+		if (more > 0)
+			snprintf(also, sizeof(also), " (and %d more)", more);
+		fprintf(stderr,
+		        "mailpulse %s: warning: %.*s%s; the configuration is not valid (see "
+		        "mailpulse config check %s): only its store path is used\n",
+		        cmd_names[o->cmd], (int)first, buf ? buf : "", also, o->config);
+	}
+	free(buf);
+	return rc < 0 ? -1 : 0;
+}
+
+/*
  * The store path: --store, else the configuration's store:, else the
  * default. Returns a string to free, or NULL after printing why.
  */
 static char *store_path(const struct report_opts *o)
 {
-	struct conf *c = NULL;
-	char *p;
+	char *p = NULL;
 
 	if (o->store)
 		p = strdup(o->store);
 	else if (!o->config)
 		p = strdup(DEFAULT_STORE);
-	else if (conf_load(o->config, &c, stderr) < 0)
-		return NULL; /* conf_load() printed every problem */
-	else {
-		p = strdup(c->store_path ? c->store_path : DEFAULT_STORE);
-		conf_unref(c);
-	}
+	else if (conf_store(o, &p) < 0)
+		return NULL; /* every problem was printed */
 	if (!p)
 		fprintf(stderr, "mailpulse %s: out of memory\n", cmd_names[o->cmd]);
 	return p;

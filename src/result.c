@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "line.h"
+
 static const char *const status_names[] = {
     [MP_UP] = "up",
     [MP_DEGRADED] = "degraded",
@@ -39,6 +41,7 @@ static const char *const reason_names[MP_R__COUNT] = {
     [MP_R_CERT_UNTRUSTED] = "cert_untrusted",
     [MP_R_CERT_HOSTNAME] = "cert_hostname",
     [MP_R_CERT_INCOMPLETE_CHAIN] = "cert_incomplete_chain",
+    [MP_R_NO_TLS] = "no_tls",
     [MP_R_GREETING_MISMATCH] = "greeting_mismatch",
     [MP_R_REFUSED_BY_SERVER] = "refused_by_server",
     [MP_R_LINE_TOO_LONG] = "line_too_long",
@@ -48,8 +51,11 @@ static const char *const reason_names[MP_R__COUNT] = {
     [MP_R_STARTTLS_INJECTION] = "starttls_injection",
     [MP_R_CAPABILITY_MISSING] = "capability_missing",
     [MP_R_PLAINTEXT_AUTH] = "plaintext_auth",
+    [MP_R_LOGIN_DISABLED] = "login_disabled",
+    [MP_R_LOGIN_DELAY] = "login_delay",
     [MP_R_AUTH_FAILED] = "auth_failed",
     [MP_R_MAILBOX_ERROR] = "mailbox_error",
+    [MP_R_MAILBOX_IN_USE] = "mailbox_in_use",
     [MP_R_SLOW] = "slow",
     [MP_R_CERT_EXPIRING] = "cert_expiring",
 };
@@ -153,6 +159,35 @@ void result_warn(struct result *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(r->warnings[r->nwarnings++], RESULT_WARN_LEN, fmt, ap);
 	va_end(ap);
+}
+
+void result_caps_set(struct result *r, const char *buf, const size_t *off, int n)
+{
+	char one[RESULT_CAP_SHOW];
+	size_t room = sizeof(r->capabilities) - 1, total = 0, o = 0;
+	int i;
+
+	/* Whole when everything fits; else entries while "\n..." still fits after them. */
+	for (i = 0; i < n; i++)
+		total +=
+		    (i ? 1 : 0) + line_escape(one, sizeof(one), buf + off[i], strlen(buf + off[i]));
+	for (i = 0; i < n; i++) {
+		size_t k = line_escape(one, sizeof(one), buf + off[i], strlen(buf + off[i]));
+		size_t need = (o ? 1 : 0) + k;
+		if (total > room && o + need + 4 > room)
+			break;
+		if (o)
+			r->capabilities[o++] = '\n';
+		memcpy(r->capabilities + o, one, k);
+		o += k;
+	}
+	if (i < n) {
+		if (o)
+			r->capabilities[o++] = '\n';
+		memcpy(r->capabilities + o, "...", 3);
+		o += 3;
+	}
+	r->capabilities[o] = '\0';
 }
 
 void result_phase(struct result *r, enum mp_phase ph, int64_t now_us)

@@ -17,7 +17,8 @@
  * this list.
  *  - up: it works.
  *  - degraded: it works, with a finding (slow, certificate expiring soon,
- *    passwords accepted before TLS...). Counts as available in uptime.
+ *    a posture finding, logins refused for now...). Counts as available
+ *    in uptime.
  *  - down: users cannot use it (refused, timeout, TLS failure, greeting
  *    mismatch, login refused...).
  */
@@ -44,8 +45,10 @@ enum mp_severity {
 
 /*
  * Reasons, ordered by layer: ours, dns, tcp, tls, protocol, auth, mailbox,
- * timing. Names (result_reason_name) are part of the JSON schema: append,
- * never renumber or rename.
+ * timing. The names (result_reason_name) are the contract: the JSON, the
+ * store (rows hold the name), alert routes and the API all use the name,
+ * never the number. A name is never renamed or reused; a new reason goes
+ * into its layer, and the numbers may change between versions.
  */
 enum mp_reason {
 	MP_R_OK = 0,
@@ -67,6 +70,7 @@ enum mp_reason {
 	MP_R_CERT_UNTRUSTED,
 	MP_R_CERT_HOSTNAME,
 	MP_R_CERT_INCOMPLETE_CHAIN,
+	MP_R_NO_TLS, /* posture: a plain port that offers no STARTTLS/STLS at all */
 	/* protocol */
 	MP_R_GREETING_MISMATCH,
 	MP_R_REFUSED_BY_SERVER,
@@ -78,9 +82,12 @@ enum mp_reason {
 	MP_R_CAPABILITY_MISSING,
 	/* auth */
 	MP_R_PLAINTEXT_AUTH,
+	MP_R_LOGIN_DISABLED, /* no login the probe may use on this connection; nothing sent */
+	MP_R_LOGIN_DELAY,    /* RFC 2449 [LOGIN-DELAY]: logins refused for now (rate limit) */
 	MP_R_AUTH_FAILED,
 	/* mailbox */
 	MP_R_MAILBOX_ERROR,
+	MP_R_MAILBOX_IN_USE, /* RFC 2449 [IN-USE]: the maildrop is locked by another session */
 	/* timing and expiry: the server works, but not well enough */
 	MP_R_SLOW,
 	MP_R_CERT_EXPIRING,
@@ -107,7 +114,8 @@ enum mp_phase {
 
 #define RESULT_MSG_MAX      512
 #define RESULT_GREETING_MAX 512  /* escaped and shortened */
-#define RESULT_CAPS_MAX     1024 /* escaped, space separated */
+#define RESULT_CAPS_MAX     1024 /* escaped entries, one per line (see capabilities) */
+#define RESULT_CAP_SHOW     160  /* one capability entry as shown, with its NUL */
 #define RESULT_WARN_MAX     4
 #define RESULT_WARN_LEN     200
 #define RESULT_NAME_MAX     256 /* a subject, issuer or host */
@@ -171,7 +179,13 @@ struct result {
 	int64_t ttg_us; /* time to greeting: connect start to greeting, -1 if none */
 
 	char greeting[RESULT_GREETING_MAX]; /* escaped */
-	char capabilities[RESULT_CAPS_MAX]; /* final list (after TLS where TLS is used) */
+	/*
+	 * The final capability list (after TLS where TLS is used): one entry
+	 * per IMAP atom or per POP3 CAPA line with its arguments ("SASL PLAIN
+	 * LOGIN"), each escaped, joined with '\n' (an escaped entry never holds
+	 * a raw control byte). A last entry "..." means the list was cut.
+	 */
+	char capabilities[RESULT_CAPS_MAX];
 	int nwarnings;
 	char warnings[RESULT_WARN_MAX][RESULT_WARN_LEN];
 	int64_t messages; /* mailbox message count, -1 when not checked */
@@ -202,6 +216,14 @@ void result_fail(struct result *r, enum mp_reason why, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Add a warning that does not change the status. Extra warnings are dropped. */
 void result_warn(struct result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Set r->capabilities from n entries, the NUL-terminated strings at
+ * buf + off[i] as the server sent them: each escaped and cut to
+ * RESULT_CAP_SHOW, joined with '\n'. When they do not all fit, as many as
+ * fit and a last entry "...". The one writer of that field's format.
+ */
+void result_caps_set(struct result *r, const char *buf, const size_t *off, int n);
 
 /* Close the current phase at now_us and charge its time to ph. */
 void result_phase(struct result *r, enum mp_phase ph, int64_t now_us);

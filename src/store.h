@@ -9,7 +9,13 @@
  * functions, which return jansson values.
  *
  * A struct store is created by store_open() and freed by store_close(),
- * which flushes first. Not thread-safe: one event loop uses it.
+ * which flushes first. Not thread-safe: one thread uses a struct store;
+ * another thread opens its own (store_open_readonly()), which WAL lets
+ * read while the daemon writes.
+ *
+ * One writer per store: store_open() holds flock() on PATH.lock (which
+ * holds the writer's PID) until store_close() or the process dies.
+ * Readers (store_open_readonly()) take no lock and work beside it.
  */
 #ifndef MP_STORE_H
 #define MP_STORE_H
@@ -21,7 +27,12 @@
 
 struct store;
 
-/* Open (creating when absent) and migrate to the current schema. */
+/*
+ * Open (creating when absent) and migrate to the current schema. Takes the
+ * writer's lock first: -1 with errno EBUSY and err "store PATH is in use
+ * by mailpulse run (pid N): ..." while another process writes it (the
+ * daemon is the only writer mailpulse has, hence the wording).
+ */
 int store_open(struct store **out, const char *path, char *err, size_t errlen);
 /*
  * Open an existing store for reading only (the report commands): nothing
@@ -94,8 +105,41 @@ int store_add_delivery(struct store *s, const char *check, const char *channel, 
 int store_flush(struct store *s);
 /* Rows waiting to be written. */
 int store_queued(const struct store *s);
-/* What the last failed store_flush(), store_retention() or store_load_states() met, for logs. */
+/* The path it was opened with. */
+const char *store_pathname(const struct store *s);
+/* Drop every queued row (a writer giving up at exit). Returns how many. */
+int store_discard(struct store *s);
+/*
+ * What the last failed store_flush(), store_retention() or store_load_states() met, for logs:
+ * "store PATH: what it did: SQLite's message (SQLITE_EXTENDED_CODE)".
+ */
 const char *store_errmsg(const struct store *s);
+
+/*
+ * Whether the store's path still names the file it has open: one stat(),
+ * cheap enough for every flush. SQLite goes on writing to a file that was
+ * deleted or replaced, where nobody will read it; this is how to notice.
+ */
+enum store_file {
+	STORE_FILE_OK,
+	STORE_FILE_DELETED,  /* nothing at the path: deleted, or moved away */
+	STORE_FILE_REPLACED, /* another file at the path */
+	STORE_FILE_CLOSED    /* no file open: a store_reopen() failed; store_errmsg() says why */
+};
+enum store_file store_file_check(struct store *s);
+/*
+ * Let go of the file open now and open the one at the path, as
+ * store_open() would: created when absent, refused when not a store or
+ * newer. The old file's WAL is emptied into it first (a file moved away is
+ * complete on its own), and WAL files left beside an empty path are
+ * removed, so nothing of the old file is applied to the new one. Queued
+ * rows stay queued. Returns 1 when a new, empty store was created, 0 when
+ * an existing store was opened, -1 with err when none could be: then
+ * either the old file stays open (its WAL could not be emptied; try
+ * again) or nothing is (STORE_FILE_CLOSED: flushes and reads fail, rows
+ * stay queued; try again).
+ */
+int store_reopen(struct store *s, char *err, size_t errlen);
 
 /*
  * Fold raw results older than raw_days into hourly roll-ups (count, up
@@ -163,6 +207,32 @@ json_t *store_q_history(struct store *s, const char *check, int64_t since_ms, in
  */
 json_t *store_q_uptime(struct store *s, const char *check, int64_t since_ms, int64_t until_ms,
                        char *err, size_t errlen);
+/*
+ * Uptime counts of every check in the store over consecutive ranges, in one
+ * call: for readers that keep the figures of all checks at once (the API's
+ * cache, src/upcache.c). bounds holds nb ascending times, range i being
+ * [bounds[i], bounds[i + 1]); the last may be INT64_MAX. Counted as
+ * store_q_uptime() counts: probes and up leave out results taken in a
+ * maintenance window, maint counts those; raw results by their time; a
+ * roll-up whole, in the range its hour starts in (the first range when it
+ * starts before bounds[0]). cb is called once per check with anything in
+ * any range, counts[0 .. nb - 2] in the order of the ranges. A span under
+ * 6 h is read through the index (O(its rows)), a longer one in one pass
+ * over the table (O(rows in the store)): seconds on a large store, so not
+ * on the event loop. -1 (errno EINVAL) when nb is not 2 to
+ * STORE_COUNTS_MAX + 1 or bounds are out of order.
+ */
+#define STORE_COUNTS_MAX 8
+struct store_counts {
+	int64_t probes, up, maint;
+};
+typedef void (*store_counts_cb)(int64_t id, const char *check, const struct store_counts *counts,
+                                int n, void *arg);
+int store_q_counts(struct store *s, const int64_t *bounds, int nb, store_counts_cb cb, void *arg,
+                   char *err, size_t errlen);
+/* Make a query running on s in another thread return soon, with an error. Thread-safe. */
+void store_interrupt(struct store *s);
+
 /* Buckets one series answer holds at most. */
 #define STORE_SERIES_MAX 2000
 /*

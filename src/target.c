@@ -9,9 +9,12 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <openssl/tls1.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -127,6 +130,88 @@ static int parse_port(const char *p, size_t n, size_t pos0, uint16_t *port, char
 	return 0;
 }
 
+static int is_zone_char(int ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch == '-' || ch == '.' || ch == '_';
+}
+
+/*
+ * s[0..n) is an IPv6 address, with an optional zone after '%' ("%eth0").
+ * With url set, RFC 6874's percent-encoded "%25eth0" too: a '%' followed
+ * by "25" is that form, so there a zone that itself begins with "25" must
+ * be written "%2525..."; without it (an address as the system writes it)
+ * a '%' is only ever the delimiter, so what this writes parses back the
+ * same. Writes "addr%zone" to out: the address in lower case, the zone as given
+ * (interface names are case-sensitive). Zones are interface names: letters,
+ * digits, '-', '.', '_', 1 to TARGET_ZONE_MAX of them (no percent-encoding
+ * in them), and only on link-local addresses (fe80::/10), where a zone is
+ * what picks the link. Returns 0, or -1 with why (no position) and *at,
+ * the offset in s the complaint is about.
+ */
+static int parse_v6(const char *s, size_t n, int url, char *out, size_t outsz, char *why,
+                    size_t whylen, size_t *at)
+{
+	const char *pct = memchr(s, '%', n);
+	size_t al = pct ? (size_t)(pct - s) : n, zl = 0;
+	const char *z = NULL;
+	char buf[INET6_ADDRSTRLEN + 1], what[16];
+	unsigned char bin[16];
+
+	*at = 0;
+	if (al >= sizeof(buf))
+		return fail(why, whylen, "IPv6 address too long");
+	memcpy(buf, s, al);
+	buf[al] = '\0';
+	if (inet_pton(AF_INET6, buf, bin) != 1)
+		return fail(why, whylen, "not a valid IPv6 address");
+	if (pct) {
+		z = pct + 1;
+		zl = n - al - 1;
+		if (url && zl >= 2 && z[0] == '2' && z[1] == '5') {
+			z += 2;
+			zl -= 2;
+		}
+		*at = (size_t)(z - s);
+		if (zl == 0)
+			return fail(why, whylen,
+			            "empty zone after '%%': name an interface, as in "
+			            "fe80::1%%25eth0");
+		if (zl > TARGET_ZONE_MAX)
+			return fail(
+			    why, whylen,
+			    "zone too long: %zu characters, an interface name has at most %d", zl,
+			    TARGET_ZONE_MAX);
+		for (size_t i = 0; i < zl; i++) {
+			if (!is_zone_char((unsigned char)z[i])) {
+				*at = (size_t)(z - s) + i;
+				describe_char(what, sizeof(what), (unsigned char)z[i]);
+				return fail(
+				    why, whylen,
+				    "%s is not allowed in a zone (an interface name: letters, "
+				    "digits, '-', '.', '_')",
+				    what);
+			}
+		}
+		if (bin[0] != 0xfe || (bin[1] & 0xc0) != 0x80) {
+			*at = al;
+			return fail(why, whylen,
+			            "a zone is only for link-local addresses (fe80::/10)");
+		}
+	}
+	if (al + (pct ? 1 + zl : 0) >= outsz)
+		return fail(why, whylen, "IPv6 address too long");
+	for (size_t i = 0; i < al; i++)
+		out[i] = (char)tolower((unsigned char)s[i]);
+	out[al] = '\0';
+	if (pct) {
+		out[al] = '%';
+		memcpy(out + al + 1, z, zl);
+		out[al + 1 + zl] = '\0';
+	}
+	return 0;
+}
+
 int target_parse(struct target *t, const char *url, char *err, size_t errlen)
 {
 	const struct scheme *sc = NULL;
@@ -218,37 +303,126 @@ int target_parse(struct target *t, const char *url, char *err, size_t errlen)
 	if (hlen == 0)
 		return fail(err, errlen, "empty host (position %zu)", (size_t)(host - url) + 1);
 	if (v6) {
-		char buf[INET6_ADDRSTRLEN + 1];
-		unsigned char bin[16];
+		char why[128];
+		size_t at;
 
-		if (hlen >= sizeof(buf))
-			return fail(err, errlen, "IPv6 address too long (position %zu)",
-			            (size_t)(host - url) + 1);
-		memcpy(buf, host, hlen);
-		buf[hlen] = '\0';
-		/* Zone identifiers ("%25eth0") are refused: inet_pton rejects them too. */
-		if (inet_pton(AF_INET6, buf, bin) != 1)
-			return fail(err, errlen,
-			            "not a valid IPv6 address in brackets (position %zu)",
-			            (size_t)(host - url) + 1);
+		if (parse_v6(host, hlen, 1, lower, sizeof(lower), why, sizeof(why), &at) < 0)
+			return fail(err, errlen, "%s%s (position %zu)", why,
+			            strcmp(why, "not a valid IPv6 address") == 0 ? " in brackets"
+			                                                         : "",
+			            (size_t)(host - url) + at + 1);
 	} else if (check_host_name(host, hlen, (size_t)(host - url), err, errlen) < 0) {
 		return -1;
+	} else {
+		/* Host names are case-insensitive; a canonical form makes URLs comparable. */
+		for (i = 0; i < hlen; i++)
+			lower[i] = (char)tolower((unsigned char)host[i]);
+		lower[hlen] = '\0';
 	}
 
 	t->port = sc->port;
 	if (port && parse_port(port, plen, (size_t)(port - url), &t->port, err, errlen) < 0)
 		return -1;
 
-	/* Host names are case-insensitive; a canonical form makes URLs comparable. */
-	for (i = 0; i < hlen; i++)
-		lower[i] = (char)tolower((unsigned char)host[i]);
-	lower[hlen] = '\0';
-
 	t->proto = sc->proto;
 	t->implicit_tls = sc->implicit_tls;
-	memcpy(t->host, lower, hlen + 1);
-	snprintf(t->url, sizeof(t->url), v6 ? "%s://[%s]:%u" : "%s://%s:%u", sc->name, t->host,
-	         (unsigned)t->port);
+	snprintf(t->host, sizeof(t->host), "%s", lower);
+	const char *zone = v6 ? strchr(lower, '%') : NULL;
+	if (zone) /* in a URL the zone's '%' is written "%25" (RFC 6874) */
+		snprintf(t->url, sizeof(t->url), "%s://[%.*s%%25%s]:%u", sc->name,
+		         (int)(zone - lower), lower, zone + 1, (unsigned)t->port);
+	else
+		snprintf(t->url, sizeof(t->url), v6 ? "%s://[%s]:%u" : "%s://%s:%u", sc->name,
+		         t->host, (unsigned)t->port);
+	return 0;
+}
+
+int target_addr_parse(const char *s, char *canon, size_t canonsz, char *err, size_t errlen)
+{
+	unsigned char bin[16];
+	char why[128];
+	size_t n, at;
+	int url = 0;
+
+	if (!s || !*s)
+		return fail(err, errlen, "empty address");
+	n = strlen(s);
+	if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
+		/* In brackets, as in a URL: RFC 6874's "%25" is the delimiter too. */
+		url = 1;
+		s++;
+		n -= 2;
+	}
+	if (n >= TARGET_ADDR_MAX + 8)
+		return fail(err, errlen, "not a numeric IPv4 or IPv6 address (too long)");
+	if (!memchr(s, ':', n)) {
+		char buf[INET_ADDRSTRLEN];
+
+		if (n >= sizeof(buf))
+			return fail(err, errlen, "not a numeric IPv4 or IPv6 address");
+		memcpy(buf, s, n);
+		buf[n] = '\0';
+		if (inet_pton(AF_INET, buf, bin) != 1)
+			return fail(err, errlen, "not a numeric IPv4 or IPv6 address");
+		if (n >= canonsz)
+			return fail(err, errlen, "address too long");
+		memcpy(canon, buf, n + 1);
+		return 0;
+	}
+	if (parse_v6(s, n, url, canon, canonsz, why, sizeof(why), &at) < 0)
+		return fail(err, errlen, "%s",
+		            strcmp(why, "not a valid IPv6 address") == 0
+		                ? "not a numeric IPv4 or IPv6 address"
+		                : why);
+	return 0;
+}
+
+int target_sockaddr(const char *addr, uint16_t port, struct sockaddr_storage *ss, socklen_t *sslen,
+                    char *err, size_t errlen)
+{
+	char buf[TARGET_ADDR_MAX];
+	char *zone;
+
+	memset(ss, 0, sizeof(*ss));
+	if (!addr || strlen(addr) >= sizeof(buf))
+		return fail(err, errlen, "not a numeric address");
+	snprintf(buf, sizeof(buf), "%s", addr);
+	if ((zone = strchr(buf, '%')))
+		*zone++ = '\0';
+	if (!zone) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)(void *)ss;
+		if (inet_pton(AF_INET, buf, &s4->sin_addr) == 1) {
+			s4->sin_family = AF_INET;
+			s4->sin_port = htons(port);
+			*sslen = sizeof(*s4);
+			return 0;
+		}
+	}
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)(void *)ss;
+	if (inet_pton(AF_INET6, buf, &s6->sin6_addr) != 1) {
+		memset(ss, 0, sizeof(*ss));
+		return fail(err, errlen, "not a numeric address");
+	}
+	s6->sin6_family = AF_INET6;
+	s6->sin6_port = htons(port);
+	*sslen = sizeof(*s6);
+	if (zone) {
+		unsigned idx = if_nametoindex(zone);
+		char name[IF_NAMESIZE];
+
+		/* A zone in digits is an interface index, when no interface is named so. */
+		if (!idx && *zone && strspn(zone, "0123456789") == strlen(zone) &&
+		    strlen(zone) < 10 && if_indextoname((unsigned)strtoul(zone, NULL, 10), name))
+			idx = (unsigned)strtoul(zone, NULL, 10);
+		if (!idx) {
+			memset(ss, 0, sizeof(*ss));
+			fail(err, errlen,
+			     "no network interface \"%s\" on this host (the zone of %s)", zone,
+			     addr);
+			return -2;
+		}
+		s6->sin6_scope_id = idx;
+	}
 	return 0;
 }
 

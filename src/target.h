@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 enum mp_proto {
 	MP_IMAP,
@@ -19,22 +20,58 @@ enum mp_proto {
 
 #define TARGET_HOST_MAX 256
 #define TARGET_URL_MAX  300
+/* A zone is a Linux interface name: at most IFNAMSIZ - 1 bytes. */
+#define TARGET_ZONE_MAX 15
+/* A numeric address as text, "fe80::1%eth0" at its longest, with the NUL. */
+#define TARGET_ADDR_MAX 64
 
 struct target {
 	enum mp_proto proto;
-	int implicit_tls;           /* imaps://, pop3s:// */
-	char host[TARGET_HOST_MAX]; /* without brackets for IPv6 literals */
+	int implicit_tls; /* imaps://, pop3s:// */
+	/*
+	 * Without brackets for IPv6 literals; a link-local one keeps its zone
+	 * after a plain '%' ("fe80::1%eth0"), the zone in its own case.
+	 */
+	char host[TARGET_HOST_MAX];
 	uint16_t port;
-	char url[TARGET_URL_MAX]; /* canonical: scheme://host:port, brackets for IPv6 */
+	/*
+	 * Canonical: scheme://host:port, brackets for IPv6, the zone as
+	 * RFC 6874 writes it in a URL ("imaps://[fe80::1%25eth0]:993").
+	 */
+	char url[TARGET_URL_MAX];
 };
 
 /*
  * Parse "imap://host[:port]", "imaps://", "pop3://", "pop3s://"; IPv6
- * literals in brackets; an optional trailing "/" is accepted. A path,
- * query, user info or anything else is refused. Returns 0, or -1 with a
- * message in err naming what was wrong and where.
+ * literals in brackets, a link-local one with a zone ("[fe80::1%25eth0]"
+ * as RFC 6874 has it, or "[fe80::1%eth0]"); an optional trailing "/" is
+ * accepted. A path, query, user info or anything else is refused. Returns
+ * 0, or -1 with a message in err naming what was wrong and where.
  */
 int target_parse(struct target *t, const char *url, char *err, size_t errlen);
+
+/*
+ * Parse one numeric address (--resolve, the configuration's resolve):
+ * IPv4, or IPv6 bare or in brackets, a link-local IPv6 one with a zone:
+ * bare as the system writes it ("fe80::1%eth0", every '%' a delimiter),
+ * in brackets as a URL has it ("[fe80::1%25eth0]" or "[fe80::1%eth0]").
+ * Writes its canonical text to canon (no brackets, a plain '%' before the
+ * zone), which parses back to itself. Only the form is checked here:
+ * whether the interface exists is a fact of the moment a probe connects
+ * (target_sockaddr). Returns 0, or -1 with a message in err.
+ */
+int target_addr_parse(const char *s, char *canon, size_t canonsz, char *err, size_t errlen);
+
+/*
+ * A canonical numeric address (target.host of an IP literal, or what
+ * target_addr_parse() wrote) and a port as a socket address. A zone names
+ * an interface, or is an interface index in digits; it becomes
+ * sin6_scope_id. Returns 0; -1 when addr is not a numeric address; -2 when
+ * its zone names no interface of this host. err says which. Never blocks
+ * (if_nametoindex is one local ioctl).
+ */
+int target_sockaddr(const char *addr, uint16_t port, struct sockaddr_storage *ss, socklen_t *sslen,
+                    char *err, size_t errlen);
 
 /* "IMAP", "IMAPS", "POP3", "POP3S": the service name in Nagios output. */
 const char *target_service(const struct target *t);
@@ -46,8 +83,8 @@ enum starttls_mode {
 };
 
 enum posture_mode {
-	POSTURE_REPORT, /* plaintext-auth findings are warnings only */
-	POSTURE_WARN,   /* ... and make the check degraded (plaintext_auth) */
+	POSTURE_REPORT, /* posture findings (plaintext login offered, no TLS) are warnings only */
+	POSTURE_WARN,   /* ... and make the check degraded (plaintext_auth, no_tls) */
 };
 
 #define CHECK_CAPS_MAX    16
@@ -87,6 +124,12 @@ struct check {
 	const char *password; /* never printed, logged or stored */
 	int allow_plaintext_auth;
 	enum posture_mode posture;
+	/*
+	 * How often this check logs in, in seconds: the daemon sets it from
+	 * the check's interval; 0 = unknown (a one-shot check). Compared with
+	 * a POP3 server's LOGIN-DELAY (RFC 2449).
+	 */
+	unsigned login_interval_s;
 };
 
 void check_defaults(struct check *c);

@@ -136,10 +136,13 @@ SSL *tls_ssl_new(SSL_CTX *ctx, const struct check *c, char *err, size_t errlen)
 	}
 
 	X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
+	char ip[TARGET_HOST_MAX];
 	int ok;
-	if (is_ip_literal(name)) {
+	/* A link-local address's zone ("%eth0") names our interface; certificates hold no zone. */
+	snprintf(ip, sizeof(ip), "%.*s", (int)strcspn(name, "%"), name);
+	if (is_ip_literal(ip)) {
 		/* RFC 6066: no IP literals in SNI; verify the address as an iPAddress SAN. */
-		ok = X509_VERIFY_PARAM_set1_ip_asc(param, name);
+		ok = X509_VERIFY_PARAM_set1_ip_asc(param, ip);
 	} else {
 		/* The SNI macro casts away const; hand it a copy of its own. */
 		char sni[TARGET_HOST_MAX];
@@ -153,6 +156,11 @@ SSL *tls_ssl_new(SSL_CTX *ctx, const struct check *c, char *err, size_t errlen)
 		return NULL;
 	}
 	return ssl;
+}
+
+int64_t tls_own_us(SSL *ssl)
+{
+	return verify_spent_us(ssl);
 }
 
 static void name_str(X509_NAME *n, char *dst, size_t dstsz)

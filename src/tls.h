@@ -41,6 +41,15 @@ SSL *tls_ssl_new(SSL_CTX *ctx, const struct check *c, char *err, size_t errlen);
 int tls_judge(SSL *ssl, const struct check *c, struct result *r, int64_t now);
 
 /*
+ * The part of ssl's handshake time that was the monitor's own work: the
+ * chain verification with its trust store lookups (the system store's
+ * bundle is read there on a directory miss). Microseconds; the probe
+ * subtracts it from the `tls` phase, so a slow trust store never makes a
+ * healthy server look slow.
+ */
+int64_t tls_own_us(SSL *ssl);
+
+/*
  * Facts of one certificate, and its subjectAltNames ("DNS:a, IP:b"). The
  * certificate is the server's: names are printed escaped, SANs with
  * unprintable bytes replaced. Exposed for the fuzzers.

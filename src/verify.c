@@ -17,11 +17,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "result.h"
+
 /* What verification found for one connection, kept per SSL as app data. */
 struct verify_note {
 	int code;  /* first X509_V_* error, 0 when none */
 	int depth; /* chain depth of that error, -1 when none */
 	int reused;
+	int64_t spent_us; /* wall time inside verify_chain(), trust store reads included */
 };
 
 struct verdict {
@@ -311,10 +314,8 @@ static int chain_window(STACK_OF(X509) * chain, int64_t *from, int64_t *until)
 	return sk_X509_num(chain) > 0 ? 0 : -1;
 }
 
-static int verify_chain(X509_STORE_CTX *xs, void *arg)
+static int chain_verdict(X509_STORE_CTX *xs, struct verifier *v, struct verify_note *vn)
 {
-	struct verifier *v = arg;
-	struct verify_note *vn = note_of(xs, NULL);
 	unsigned char key[32];
 	int64_t now = (int64_t)time(NULL);
 	int keyed = v->reuse && v->verdicts &&
@@ -335,6 +336,23 @@ static int verify_chain(X509_STORE_CTX *xs, void *arg)
 	if (ok && keyed && chain_window(X509_STORE_CTX_get0_chain(xs), &from, &until) == 0)
 		verdict_put(v->verdicts, key, from, until, now);
 	ERR_clear_error();
+	return ok;
+}
+
+/*
+ * What libssl calls. The time spent here is the monitor's, not the
+ * server's: hashed-directory lookups, the bundle read on a miss and the
+ * signature checks. It is recorded so the probe can leave it out of the
+ * handshake's time (verify_spent_us()).
+ */
+static int verify_chain(X509_STORE_CTX *xs, void *arg)
+{
+	struct verify_note *vn = note_of(xs, NULL);
+	int64_t t0 = mp_now_us();
+	int ok = chain_verdict(xs, arg, vn);
+
+	if (vn)
+		vn->spent_us += mp_now_us() - t0;
 	return ok;
 }
 
@@ -434,4 +452,11 @@ void verify_outcome(SSL *ssl, int *code, int *depth, int *reused)
 	*code = vn && vn->code ? vn->code : (int)SSL_get_verify_result(ssl);
 	*depth = vn && vn->code ? vn->depth : -1;
 	*reused = vn ? vn->reused : 0;
+}
+
+int64_t verify_spent_us(SSL *ssl)
+{
+	struct verify_note *vn = note_idx < 0 ? NULL : SSL_get_ex_data(ssl, note_idx);
+
+	return vn ? vn->spent_us : 0;
 }

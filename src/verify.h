@@ -39,6 +39,14 @@ int verify_ssl_init(SSL *ssl);
  */
 void verify_outcome(SSL *ssl, int *code, int *depth, int *reused);
 
+/*
+ * Wall time (microseconds) ssl's handshakes spent in our own chain
+ * verification: trust store lookups, the bundle read when the system
+ * store's directory had no anchor, and the signature checks. The
+ * monitor's cost, not the server's: the probe leaves it out of `tls`.
+ */
+int64_t verify_spent_us(SSL *ssl);
+
 /* Unix seconds of a certificate time; 0 when unparsable. */
 int64_t verify_time(const ASN1_TIME *t);
 

@@ -410,7 +410,7 @@ async function loadCheck() {
 		$("message").textContent = c.last ? c.last.status + " (" + c.last.reason + ")" + (c.last.message ? ": " + c.last.message : "") + ", " + fmtAgo(c.last.ts_ms) : "no result yet";
 		$("warnings").textContent = warningsText(c.last);
 		$("greeting").textContent = (c.last && c.last.greeting) || "—";
-		$("caps").textContent = c.last && c.last.capabilities.length ? c.last.capabilities.join(" ") : "—";
+		$("caps").textContent = c.last && c.last.capabilities.length ? c.last.capabilities.join(", ") : "—";
 		const dl = $("cert"); clear(dl);
 		const t = c.tls;
 		const kv = t ? [["Subject", t.subject], ["SANs", (t.sans || []).join(", ")], ["Issuer", t.issuer], ["Expires", t.not_after],

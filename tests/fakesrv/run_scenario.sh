@@ -116,7 +116,36 @@ port=$(cat "$port_file")
 
 subst() { local s=${1//\{port\}/$port}; printf '%s' "${s//\{certs\}/$certs}"; }
 url=$(subst "$url")
-read -r -a argv <<<"$(subst "$args")"
+# Words split on blanks; "a double-quoted group" is one word, quotes
+# dropped (--expect-capability "SASL PLAIN"). No escapes.
+split_args() {
+	local s=$1 w= c i q=0 have=0
+	argv=()
+	for ((i = 0; i < ${#s}; i++)); do
+		c=${s:i:1}
+		if [ $q = 1 ]; then
+			if [ "$c" = '"' ]; then q=0; else w+=$c; fi
+		elif [ "$c" = '"' ]; then
+			q=1 have=1
+		elif [[ $c == [[:blank:]] ]]; then
+			[ $have = 1 ] && argv+=("$w")
+			w= have=0
+		else
+			w+=$c have=1
+		fi
+	done
+	[ $q = 0 ] || die "args: unbalanced double quote"
+	[ $have = 1 ] && argv+=("$w")
+	return 0
+}
+split_args "$(subst "$args")"
+# "# env: NAME=VALUE" headers: the check's environment (MAILPULSE_PASSWORD).
+envv=()
+while IFS= read -r kv; do
+	[ -n "$kv" ] || continue
+	case $kv in [A-Za-z_]*=*) ;; *) die "env: want NAME=VALUE, got '$kv'" ;; esac
+	envv+=("$(subst "$kv")")
+done < <(headers env)
 
 problems=()
 problem() { problems+=("${run_tag}$*"); }
@@ -131,7 +160,7 @@ for run in $(seq "$repeat"); do
 	nprob=${#problems[@]}
 	out=$tmp/out.$run.json
 	t0=$(date +%s%N)
-	timeout 25 "$MAILPULSE" check --json "$url" "${argv[@]}" >"$out" 2>"$tmp/mailpulse.$run.err"
+	env "${envv[@]}" timeout 25 "$MAILPULSE" check --json "$url" "${argv[@]}" >"$out" 2>"$tmp/mailpulse.$run.err"
 	rc=$?
 	t1=$(date +%s%N)
 	elapsed_ms=$(((t1 - t0) / 1000000))
@@ -210,7 +239,7 @@ elapsed_ms=${shown_ms:-$elapsed_ms}
 	echo "FAIL $name ($scn)"
 	for p in "${problems[@]}"; do echo "  - $p"; done
 	[ "$repeat" -gt 1 ] && echo "--- run $run of $repeat:"
-	echo "--- command: $MAILPULSE check --json $url ${argv[*]} (exit $rc, ${elapsed_ms} ms)"
+	echo "--- command: ${envv[*]}${envv[*]:+ }$MAILPULSE check --json $url ${argv[*]} (exit $rc, ${elapsed_ms} ms)"
 	echo "--- json:"
 	jq . <<<"$json" 2>/dev/null || cat "$tmp/out.$run.json"
 	echo "--- mailpulse stderr:"

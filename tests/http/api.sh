@@ -153,9 +153,12 @@ grep -qx 'mailpulse_check_state{check="pop-dead",location="e2e",state="down"} 1'
 grep -q '^mailpulse_probe_failures_total{check="pop-dead",location="e2e",reason="refused"} [1-9]' "$tmp/body" || fail "no failures_total"
 grep -q '^mailpulse_probe_duration_seconds{check="pop-ok",location="e2e",phase="greeting"} ' "$tmp/body" || fail "no phase duration"
 grep -q '^mailpulse_build_info{version="' "$tmp/body" || fail "no build_info"
-for m in probes_in_flight probes_waiting notification_failures_total; do
+for m in probes_in_flight probes_waiting; do
 	grep -q "^mailpulse_$m " "$tmp/body" || fail "no mailpulse_$m"
 done
+# Per channel, one series each (none here: no channel); the family is announced.
+grep -qx '# TYPE mailpulse_notification_failures_total counter' "$tmp/body" ||
+	fail "no mailpulse_notification_failures_total family"
 
 # ---- hostile requests; the daemon serves on after each
 raw() { # raw BYTES...: send, print the status line (or nothing when closed)

@@ -133,6 +133,28 @@ printf 'store: %s\nchecks:\n  - name: imap-main\n    url: imaps://mail.example.o
 "$mp" status -c "$dir/mp.yaml" --json >"$dir/out" 2>"$dir/err" || fail "status -c: exit $? ($(cat "$dir/err"))"
 jq -en 'input | .checks | length == 2' <"$dir/out" >/dev/null || fail "status -c: wrong document"
 
+# A configuration the daemon would refuse still names the store: every
+# report reads it, with a warning on stderr naming the first error.
+printf 'store: %s\nchecks:\n  - name: imap-main\n    url: imaps://mail.example.org\n    interval: soon\n  - name: x\n    url: ftp://nope\n' "$db" >"$dir/bad.yaml"
+for c in status "history imap-main" "uptime imap-main" incidents; do
+	# shellcheck disable=SC2086 # the command and its NAME, split on purpose
+	"$mp" $c -c "$dir/bad.yaml" --json >"$dir/out" 2>"$dir/err"
+	rc=$?
+	if [ "$rc" -ne 0 ]; then
+		fail "$c -c (config with errors): exit $rc ($(cat "$dir/err"))"
+		continue
+	fi
+	jq -en 'input | type == "object"' <"$dir/out" >/dev/null || fail "$c -c (config with errors): no document"
+	grep -q "warning: $dir/bad.yaml:5:15: .*(and 1 more).*only its store path is used" "$dir/err" ||
+		fail "$c -c (config with errors): no warning naming file:line:col: $(cat "$dir/err")"
+done
+# The store path itself wrong: nothing to read, every problem said, exit 3.
+printf 'store: [%s]\nchecks: []\n' "$db" >"$dir/badstore.yaml"
+expect_exit "status -c (store: itself wrong)" 3 status -c "$dir/badstore.yaml"
+grep -q "badstore.yaml:1:8: " "$dir/err" || fail "status -c (store: itself wrong): $(cat "$dir/err")"
+printf 'checks: [\n' >"$dir/notyaml.yaml"
+expect_exit "status -c (not YAML)" 3 status -c "$dir/notyaml.yaml"
+
 # ---- errors and help ----
 expect_exit "unknown check" 3 history nope --store "$db"
 grep -q 'nope' "$dir/err" || fail "unknown check: the name is not in the message"

@@ -11,6 +11,10 @@
  *       Open DB with the plain sqlite3 API, require PRAGMA integrity_check
  *       to say "ok", print the number of results, then open it as a store
  *       to show that it migrates and closes cleanly.
+ *   store_crash hold DB
+ *       Take SQLite's write lock on DB (BEGIN IMMEDIATE), print "held", and
+ *       keep it until SIGTERM: a store whose every write fails with
+ *       SQLITE_BUSY, as when another program keeps a transaction open.
  */
 #include <signal.h>
 #include <sqlite3.h>
@@ -18,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "result.h"
 #include "store.h"
@@ -160,12 +165,46 @@ static int do_verify(const char *path)
 	return 0;
 }
 
+static int do_hold(const char *path)
+{
+	struct sigaction sa;
+	sqlite3 *db;
+	char *msg = NULL;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		fprintf(stderr, "store_crash: %s: %s\n", path, sqlite3_errmsg(db));
+		return 1;
+	}
+	/* The writer may be inside a flush: wait for it rather than fail. */
+	sqlite3_busy_timeout(db, 10000);
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK) {
+		fprintf(stderr, "store_crash: %s: BEGIN IMMEDIATE: %s\n", path, msg ? msg : "");
+		sqlite3_free(msg);
+		sqlite3_close(db);
+		return 1;
+	}
+	printf("held\n");
+	fflush(stdout);
+	while (!stop)
+		sleep(1); /* not pause(): a signal before it would be missed */
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(db);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && strcmp(argv[1], "write") == 0)
 		return do_write(argv[2], argv[3]);
 	if (argc == 3 && strcmp(argv[1], "verify") == 0)
 		return do_verify(argv[2]);
-	fprintf(stderr, "usage: store_crash write DB PROGRESS | store_crash verify DB\n");
+	if (argc == 3 && strcmp(argv[1], "hold") == 0)
+		return do_hold(argv[2]);
+	fprintf(stderr, "usage: store_crash write DB PROGRESS | store_crash verify DB | "
+	                "store_crash hold DB\n");
 	return 2;
 }

@@ -238,6 +238,13 @@ static void test_strings(void **state)
 	        "imap://a", NULL);
 	refused("--expect-capability: \"AUTH PLAIN\" is not a capability name",
 	        "--expect-capability", "AUTH PLAIN", "imap://a", NULL);
+	/* POP3: a CAPA line's keyword and arguments; not with an IMAP URL beside it. */
+	assert_int_equal(parse("--expect-capability", "SASL PLAIN", "pop3://a", NULL), 0);
+	assert_string_equal(opts.base.expect_caps[0], "SASL PLAIN");
+	refused("--expect-capability: \"SASL PLAIN\" is not a capability name for IMAP",
+	        "--expect-capability", "SASL PLAIN", "pop3://a", "imap://b", NULL);
+	refused("--expect-capability: \" SASL\" is not a capability name", "--expect-capability",
+	        " SASL", "pop3://a", NULL);
 	refused("--expect-capability: \"a\\r\\nb\"", "--expect-capability", "a\r\nb", "imap://a",
 	        NULL);
 	refused("--expect-capability: at most 16 may be given", "--expect-capability", "C1",
@@ -299,6 +306,55 @@ static void test_urls(void **state)
 	assert_string_equal(opts.targets[0].url, "pop3://z:110");
 	assert_string_equal(opts.targets[1].url, "imap://y:143");
 	assert_string_equal(opts.targets[2].url, "imaps://x:993");
+}
+
+/* --resolve takes link-local IPv6 addresses with a zone, and refuses near misses. */
+static void test_resolve_zones(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("--resolve", "mx.example:192.0.2.1,[2001:db8::1],fe80::1%eth0",
+	                       "--resolve", "pop.example:[fe80::2%25Wlan_0.x-1],[FE80::3%eth1]",
+	                       "imaps://mx.example", "pop3s://pop.example", NULL),
+	                 0);
+	assert_int_equal(opts.nresolves, 2);
+	assert_int_equal(opts.resolves[0].naddr, 3);
+	assert_string_equal(opts.resolves[0].addr[0], "192.0.2.1");
+	assert_string_equal(opts.resolves[0].addr[1], "2001:db8::1");
+	assert_string_equal(opts.resolves[0].addr[2], "fe80::1%eth0");
+	assert_int_equal(opts.resolves[1].naddr, 2);
+	/* RFC 6874's "%25" is the '%' itself; the zone keeps its case. */
+	assert_string_equal(opts.resolves[1].addr[0], "fe80::2%Wlan_0.x-1");
+	assert_string_equal(opts.resolves[1].addr[1], "fe80::3%eth1");
+	/* The longest: a full link-local address and a 15-character interface name. */
+	assert_int_equal(
+	    parse("--resolve", "a:[fe80::ffff:ffff:ffff:ffff%25abcdefghijklmno]", "imap://a", NULL),
+	    0);
+	assert_string_equal(opts.resolves[0].addr[0], "fe80::ffff:ffff:ffff:ffff%abcdefghijklmno");
+
+	refused("--resolve a: \"fe80::1%\": empty zone", "--resolve", "a:fe80::1%", "imap://a",
+	        NULL);
+	refused("empty zone", "--resolve", "a:[fe80::1%25]", "imap://a", NULL);
+	refused("'/' is not allowed in a zone", "--resolve", "a:fe80::1%eth/0", "imap://a", NULL);
+	refused("a space is not allowed in a zone", "--resolve", "a:[fe80::1%eth 0]", "imap://a",
+	        NULL);
+	refused("'%' is not allowed in a zone", "--resolve", "a:fe80::1%25%65th0", "imap://a",
+	        NULL);
+	refused("zone too long: 16 characters", "--resolve", "a:fe80::1%abcdefghijklmnop",
+	        "imap://a", NULL);
+	refused("a zone is only for link-local addresses", "--resolve", "a:2001:db8::1%eth0",
+	        "imap://a", NULL);
+	refused("\"192.0.2.1%eth0\" is not a numeric IPv4 or IPv6 address", "--resolve",
+	        "a:192.0.2.1%eth0", "imap://a", NULL);
+	refused("is not a numeric IPv4 or IPv6 address", "--resolve", "a:[fe80::1%eth0", "imap://a",
+	        NULL);
+
+	/* In URLs: both spellings, one canonical form. */
+	assert_int_equal(parse("imap://[fe80::1%eth0]", "imaps://[FE80::1%25eth0]:10993/", NULL),
+	                 0);
+	assert_string_equal(opts.targets[0].host, "fe80::1%eth0");
+	assert_string_equal(opts.targets[0].url, "imap://[fe80::1%25eth0]:143");
+	assert_string_equal(opts.targets[1].url, "imaps://[fe80::1%25eth0]:10993");
+	refused("empty zone", "imap://[fe80::1%25]", NULL);
 }
 
 static void write_file(const char *path, const char *content, mode_t mode)
@@ -448,6 +504,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_exclusive, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_getopt_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_urls, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_resolve_zones, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_password_sources, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_free_wipes_password, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_main_usage_errors, setup, teardown),

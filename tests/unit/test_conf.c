@@ -230,6 +230,26 @@ static void test_minimal_defaults(void **state)
 	conf_unref(c);
 }
 
+/* Link-local servers: zones in URLs and in resolve, kept in their canonical forms. */
+static void test_link_local(void **state)
+{
+	struct conf *c = load("good/link_local.yaml");
+	const struct conf_check *a = check(c, "ll-url");
+	const struct conf_check *b = check(c, "ll-plain");
+	const struct conf_check *r = check(c, "ll-resolve");
+
+	(void)state;
+	assert_string_equal(a->chk.target.host, "fe80::1%eth0");
+	assert_string_equal(a->chk.target.url, "imaps://[fe80::1%25eth0]:993");
+	assert_string_equal(b->chk.target.host, "fe80::2%eth1");
+	assert_string_equal(b->chk.target.url, "imap://[fe80::2%25eth1]:143");
+	assert_int_equal(r->chk.n_resolve, 3);
+	assert_string_equal(r->chk.resolve[0], "fe80::3%eth0");
+	assert_string_equal(r->chk.resolve[1], "fe80::4%Wlan_0");
+	assert_string_equal(r->chk.resolve[2], "192.0.2.10");
+	conf_unref(c);
+}
+
 static void test_anchors(void **state)
 {
 	struct conf *c = load("good/anchors.yaml");
@@ -502,10 +522,15 @@ static void test_config_main(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_full),         cmocka_unit_test(test_minimal_defaults),
-	    cmocka_unit_test(test_anchors),      cmocka_unit_test(test_bad_files),
-	    cmocka_unit_test(test_missing_file), cmocka_unit_test(test_maintenance),
-	    cmocka_unit_test(test_digest),       cmocka_unit_test(test_dump_hides_secrets),
+	    cmocka_unit_test(test_full),
+	    cmocka_unit_test(test_minimal_defaults),
+	    cmocka_unit_test(test_link_local),
+	    cmocka_unit_test(test_anchors),
+	    cmocka_unit_test(test_bad_files),
+	    cmocka_unit_test(test_missing_file),
+	    cmocka_unit_test(test_maintenance),
+	    cmocka_unit_test(test_digest),
+	    cmocka_unit_test(test_dump_hides_secrets),
 	    cmocka_unit_test(test_config_main),
 	};
 

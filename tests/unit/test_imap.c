@@ -39,18 +39,31 @@ static void plain_caps(struct sess *s, const char *caps)
 	assert_string_equal(s->last, "");
 }
 
+/*
+ * LOGOUT, its BYE and tagged OK, the close. The verdict is final once
+ * LOGOUT is answered (before, too, unless it rests on the greeting alone).
+ */
 static void expect_logout_close(struct sess *s, const char *tag)
 {
 	char want[32];
 
 	snprintf(want, sizeof(want), "%s LOGOUT\r\n", tag);
 	assert_string_equal(s->last, want);
-	assert_int_equal(s->r.final, 1);
 	assert_string_equal(imap_ops.pending(s->p), "LOGOUT reply");
 	assert_int_equal(line(s, "* BYE Logging out"), PROTO_READ);
 	snprintf(want, sizeof(want), "%s OK Logout completed.", tag);
 	assert_int_equal(line(s, want), PROTO_CLOSE);
+	assert_int_equal(s->r.final, 1);
 	assert_string_equal(s->last, "");
+}
+
+/* What probe.c does when the server closes before the core answered PROTO_CLOSE. */
+static void server_closed(struct sess *s)
+{
+	s->now += 1000;
+	imap_ops.on_close(s->p, s->now);
+	result_fail(&s->r, MP_R_CLOSED, "server closed the connection while waiting for %s",
+	            imap_ops.pending(s->p));
 }
 
 static void test_happy_starttls_login(void **state)
@@ -80,8 +93,9 @@ static void test_happy_starttls_login(void **state)
 	                         "have more."),
 	                 PROTO_READ);
 	assert_int_equal(s->r.phase_us[MP_PH_CAPABILITY], 2000);
-	assert_string_equal(s->r.capabilities,
-	                    "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ AUTH=PLAIN");
+	assert_string_equal(
+	    s->r.capabilities,
+	    "IMAP4rev1\nSASL-IR\nLOGIN-REFERRALS\nID\nENABLE\nIDLE\nLITERAL+\nAUTH=PLAIN");
 	assert_string_equal(s->last, "A3 LOGIN \"" USER "\" \"" PASS "\"\r\n");
 	assert_string_equal(imap_ops.pending(s->p), "LOGIN reply");
 
@@ -142,7 +156,7 @@ static void test_capability_command(void **state)
 	assert_int_equal(line(s, "* ID NIL"), PROTO_READ);
 	assert_int_equal(line(s, "* CAPABILITY IDLE"), PROTO_READ); /* accumulates */
 	assert_int_equal(line(s, "A1 OK done"), PROTO_READ);
-	assert_string_equal(s->r.capabilities, "IMAP4rev1 STARTTLS LOGINDISABLED IDLE");
+	assert_string_equal(s->r.capabilities, "IMAP4rev1\nSTARTTLS\nLOGINDISABLED\nIDLE");
 	assert_true(s->r.phase_us[MP_PH_CAPABILITY] > 0);
 	/* starttls=no: no STARTTLS even though advertised. */
 	assert_string_equal(s->r.message, "IMAP greeting OK, 4 capabilities");
@@ -471,8 +485,10 @@ static void test_capability_bomb(void **state)
 	plain_caps(s, l);
 	line(s, "A1 OK");
 	assert_int_equal(s->r.status, MP_UP);
-	assert_int_equal(strlen(s->r.capabilities), RESULT_CAPS_MAX - 1);
-	assert_non_null(strstr(s->r.capabilities, "..."));
+	/* As many atoms as fit, then a last entry "...". */
+	size_t cl = strlen(s->r.capabilities);
+	assert_true(cl <= RESULT_CAPS_MAX - 1 && cl > RESULT_CAPS_MAX - 16);
+	assert_string_equal(s->r.capabilities + cl - 4, "\n...");
 	assert_string_equal(s->r.message, "IMAP greeting OK, 256 capabilities");
 	free(l);
 	sess_free(s);
@@ -487,11 +503,14 @@ static void test_posture(void **state)
 	s = sess_new();
 	start(s, 0);
 	line(s, "* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN AUTH=LOGIN] hi");
+	/* What is advertised, never that a password would be taken. */
 	assert_int_equal(s->r.nwarnings, 2);
-	assert_string_equal(s->r.warnings[0],
-	                    "server accepts LOGIN in the clear (no LOGINDISABLED before TLS)");
-	assert_string_equal(s->r.warnings[1],
-	                    "server offers AUTH=PLAIN and AUTH=LOGIN in the clear (before TLS)");
+	assert_string_equal(
+	    s->r.warnings[0],
+	    "LOGIN is not disabled in the clear (no LOGINDISABLED before STARTTLS)");
+	assert_string_equal(
+	    s->r.warnings[1],
+	    "AUTH=PLAIN and AUTH=LOGIN are advertised in the clear, before STARTTLS");
 	assert_int_equal(s->r.status, MP_UP);
 	assert_string_equal(s->last, "A1 STARTTLS\r\n");
 	line(s, "A1 OK");
@@ -511,13 +530,13 @@ static void test_posture(void **state)
 	assert_int_equal(s->r.nwarnings, 1);
 	assert_int_equal(s->r.status, MP_DEGRADED);
 	assert_int_equal(s->r.reason, MP_R_PLAINTEXT_AUTH);
-	assert_string_equal(s->r.message, "server offers AUTH=PLAIN in the clear (before TLS)");
+	assert_string_equal(s->r.message, "AUTH=PLAIN is advertised in the clear, before STARTTLS");
 	line(s, "A1 OK");
 	tls_done(s);
 	line(s, "* CAPABILITY IMAP4rev1 AUTH=PLAIN");
 	line(s, "A2 OK");
 	assert_int_equal(s->r.status, MP_DEGRADED);
-	assert_string_equal(s->r.message, "server offers AUTH=PLAIN in the clear (before TLS)");
+	assert_string_equal(s->r.message, "AUTH=PLAIN is advertised in the clear, before STARTTLS");
 	expect_logout_close(s, "A3");
 	sess_free(s);
 }
@@ -717,7 +736,7 @@ static void test_authenticate_plain_ir(void **state)
 	s->c.password = "line\r\nA9 DELETE INBOX";
 	start(s, 1);
 	line(s, "* OK [CAPABILITY IMAP4rev1] hi");
-	assert_int_equal(s->r.reason, MP_R_AUTH_FAILED);
+	assert_int_equal(s->r.reason, MP_R_LOGIN_DISABLED);
 	assert_null(strstr(s->sent, "DELETE"));
 	expect_logout_close(s, "A1");
 	sess_free(s);
@@ -727,8 +746,10 @@ static void test_authenticate_plain_ir(void **state)
 	sess_login(s);
 	start(s, 1);
 	line(s, "* OK [CAPABILITY IMAP4rev1 LOGINDISABLED AUTH=GSSAPI] hi");
-	assert_int_equal(s->r.reason, MP_R_AUTH_FAILED);
-	assert_non_null(strstr(s->r.message, "LOGINDISABLED"));
+	assert_int_equal(s->r.reason, MP_R_LOGIN_DISABLED);
+	assert_string_equal(s->r.message, "server disables LOGIN (LOGINDISABLED), and the server "
+	                                  "offers no AUTH=PLAIN; nothing was sent");
+	assert_string_equal(s->sent, "A1 LOGOUT\r\n");
 	assert_null(strstr(s->sent, PASS));
 	sess_free(s);
 }
@@ -859,7 +880,7 @@ static void test_literal_id(void **state)
 	assert_string_equal(s->last, "");
 	assert_int_equal(s->r.status, MP_UP);
 	assert_int_equal(line(s, "A1 OK CAPABILITY completed"), PROTO_READ);
-	assert_string_equal(s->r.capabilities, "IMAP4rev1 ID");
+	assert_string_equal(s->r.capabilities, "IMAP4rev1\nID");
 	assert_string_equal(s->r.message, "IMAP greeting OK, 2 capabilities");
 	expect_logout_close(s, "A2");
 	assert_int_equal(s->r.status, MP_UP);
@@ -888,7 +909,7 @@ static void test_literal_capability(void **state)
 	assert_int_equal(literal(s, "*", 1), PROTO_READ);
 	assert_int_equal(line(s, ""), PROTO_READ);
 	assert_int_equal(line(s, "A1 OK"), PROTO_READ);
-	assert_string_equal(s->r.capabilities, "IMAP4rev1 X-NAME AUTH=PLAIN IDLE ENABLE MOVE");
+	assert_string_equal(s->r.capabilities, "IMAP4rev1\nX-NAME\nAUTH=PLAIN\nIDLE\nENABLE\nMOVE");
 	assert_int_equal(s->r.status, MP_UP);
 	expect_logout_close(s, "A2");
 	sess_free(s);
@@ -1075,6 +1096,266 @@ static void test_literal_out_of_place(void **state)
 	sess_free(s);
 }
 
+/* ---- BYE before login: the server refuses service (RFC 9051 section 7.1.5) ---- */
+
+static void test_bye_before_login(void **state)
+{
+	struct sess *s;
+
+	(void)state;
+	/* Right after a greeting without capabilities: awaiting CAPABILITY. */
+	s = sess_new();
+	start(s, 0);
+	line(s, "* OK Cyrus IMAP ready");
+	assert_int_equal(line(s, "* BYE [ALERT] Down for maintenance until 10:00 UTC"),
+	                 PROTO_CLOSE);
+	assert_int_equal(s->r.status, MP_DOWN);
+	assert_int_equal(s->r.reason, MP_R_REFUSED_BY_SERVER);
+	assert_string_equal(s->r.message, "server said BYE while we awaited CAPABILITY reply: "
+	                                  "[ALERT] Down for maintenance until 10:00 UTC");
+	server_closed(s);
+	assert_int_equal(s->r.reason, MP_R_REFUSED_BY_SERVER);
+	sess_free(s);
+
+	/* During CAPABILITY: after the untagged list, before the tagged OK. */
+	s = sess_new();
+	sess_login(s);
+	start(s, 0);
+	line(s, "* OK ready");
+	line(s, "* CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED");
+	assert_int_equal(line(s, "* BYE shutting down\x07"), PROTO_CLOSE);
+	assert_int_equal(s->r.reason, MP_R_REFUSED_BY_SERVER);
+	assert_string_equal(
+	    s->r.message, "server said BYE while we awaited CAPABILITY reply: shutting down\\x07");
+	assert_null(strstr(s->sent, "STARTTLS"));
+	sess_free(s);
+
+	/* During STARTTLS. */
+	s = sess_new();
+	sess_login(s);
+	start(s, 0);
+	line(s, GREET_PLAIN);
+	assert_string_equal(s->last, "A1 STARTTLS\r\n");
+	assert_int_equal(line(s, "* BYE Server shutting down"), PROTO_CLOSE);
+	assert_int_equal(s->r.reason, MP_R_REFUSED_BY_SERVER);
+	assert_string_equal(
+	    s->r.message, "server said BYE while we awaited STARTTLS reply: Server shutting down");
+	assert_null(strstr(s->sent, "LOGIN"));
+	sess_free(s);
+
+	/* After STARTTLS, awaiting the second CAPABILITY; and awaiting LOGIN's answer. */
+	s = sess_new();
+	sess_login(s);
+	start(s, 0);
+	line(s, GREET_PLAIN);
+	line(s, "A1 OK");
+	tls_done(s);
+	assert_int_equal(line(s, "* BYE no"), PROTO_CLOSE);
+	assert_int_equal(s->r.reason, MP_R_REFUSED_BY_SERVER);
+	assert_non_null(strstr(s->r.message, "CAPABILITY reply"));
+	sess_free(s);
+	s = sess_new();
+	sess_login(s);
+	start(s, 1);
+	line(s, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi");
+	assert_int_equal(line(s, "* BYE Too many logins"), PROTO_CLOSE);
+	assert_int_equal(s->r.reason, MP_R_REFUSED_BY_SERVER);
+	assert_non_null(strstr(s->r.message, "LOGIN reply"));
+	sess_free(s);
+}
+
+/*
+ * Cyrus in maintenance on imaps, no login: the greeting (with its
+ * capabilities) and at once a BYE. Nothing was answered yet, so LOGOUT's
+ * answer decides: BYE and a close is a refusal; BYE and the tagged OK a
+ * logout.
+ */
+static void test_greeting_then_bye(void **state)
+{
+	struct sess *s;
+
+	(void)state;
+	s = sess_new();
+	s->c.target.implicit_tls = 1;
+	start(s, 1);
+	line(s, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] mail Cyrus IMAP 3.6.1 server ready");
+	assert_string_equal(s->last, "A1 LOGOUT\r\n");
+	assert_int_equal(s->r.final, 0);
+	assert_string_equal(s->r.message, "IMAP greeting OK, 2 capabilities");
+	assert_int_equal(line(s, "* BYE [ALERT] Down for maintenance until 10:00 UTC"), PROTO_READ);
+	assert_string_equal(imap_ops.pending(s->p),
+	                    "LOGOUT reply (the server had said BYE: "
+	                    "[ALERT] Down for maintenance until 10:00 UTC)");
+	server_closed(s);
+	assert_int_equal(s->r.status, MP_DOWN);
+	assert_int_equal(s->r.reason, MP_R_REFUSED_BY_SERVER);
+	assert_string_equal(s->r.message, "server said BYE and closed the connection before "
+	                                  "answering any command: [ALERT] Down for maintenance "
+	                                  "until 10:00 UTC");
+	sess_free(s);
+
+	/* A driver without on_close: closed, with the BYE's text. */
+	s = sess_new();
+	s->c.target.implicit_tls = 1;
+	start(s, 1);
+	line(s, "* OK [CAPABILITY IMAP4rev1] hi");
+	line(s, "* BYE going away");
+	result_fail(&s->r, MP_R_CLOSED, "server closed the connection while waiting for %s",
+	            imap_ops.pending(s->p));
+	assert_int_equal(s->r.status, MP_DOWN);
+	assert_non_null(strstr(s->r.message, "going away"));
+	sess_free(s);
+
+	/* The same greeting, then a real logout: up. */
+	s = sess_new();
+	s->c.target.implicit_tls = 1;
+	start(s, 1);
+	line(s, "* OK [CAPABILITY IMAP4rev1] hi");
+	expect_logout_close(s, "A1");
+	assert_int_equal(s->r.status, MP_UP);
+	sess_free(s);
+
+	/* Closed without BYE: the driver's "closed" stands; on_close adds nothing. */
+	s = sess_new();
+	s->c.target.implicit_tls = 1;
+	start(s, 1);
+	line(s, "* OK [CAPABILITY IMAP4rev1] hi");
+	server_closed(s);
+	assert_int_equal(s->r.reason, MP_R_CLOSED);
+	sess_free(s);
+
+	/* Once a command was answered, LOGOUT is a formality: final at once. */
+	s = sess_new();
+	s->c.starttls = STARTTLS_NO;
+	start(s, 0);
+	line(s, "* OK hi");
+	line(s, "* CAPABILITY IMAP4rev1 LOGINDISABLED");
+	line(s, "A1 OK");
+	assert_string_equal(s->last, "A2 LOGOUT\r\n");
+	assert_int_equal(s->r.final, 1);
+	line(s, "* BYE bye");
+	server_closed(s);
+	assert_int_equal(s->r.status, MP_UP);
+	sess_free(s);
+}
+
+/* ---- posture: no TLS offered at all ---- */
+
+static void test_no_tls(void **state)
+{
+	static const struct {
+		const char *greeting;
+		const char *warning;
+	} cases[] = {
+	    {"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi",
+	     "no TLS offered: no STARTTLS in the capabilities; LOGIN is not disabled and "
+	     "AUTH=PLAIN "
+	     "is advertised in the clear"},
+	    {"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN AUTH=LOGIN LOGINDISABLED] hi",
+	     "no TLS offered: no STARTTLS in the capabilities; AUTH=PLAIN and AUTH=LOGIN are "
+	     "advertised in the clear"},
+	    {"* OK [CAPABILITY IMAP4rev1] hi",
+	     "no TLS offered: no STARTTLS in the capabilities; LOGIN is not disabled in the clear"},
+	    {"* OK [CAPABILITY IMAP4rev1 LOGINDISABLED] hi",
+	     "no TLS offered: no STARTTLS in the capabilities"},
+	};
+	struct sess *s;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (int warn = 0; warn < 2; warn++) {
+			s = sess_new();
+			s->c.posture = warn ? POSTURE_WARN : POSTURE_REPORT;
+			start(s, 0);
+			line(s, cases[i].greeting);
+			assert_int_equal(s->r.nwarnings, 1);
+			assert_string_equal(s->r.warnings[0], cases[i].warning);
+			assert_int_equal(s->r.status, warn ? MP_DEGRADED : MP_UP);
+			assert_int_equal(s->r.severity, warn ? MP_SEV_WARNING : MP_SEV_OK);
+			assert_int_equal(s->r.reason, warn ? MP_R_NO_TLS : MP_R_OK);
+			expect_logout_close(s, "A1");
+			assert_int_equal(s->r.status, warn ? MP_DEGRADED : MP_UP);
+			sess_free(s);
+		}
+	}
+
+	/* --starttls no: the server still offers no TLS; a finding all the same. */
+	s = sess_new();
+	s->c.starttls = STARTTLS_NO;
+	s->c.posture = POSTURE_WARN;
+	start(s, 0);
+	line(s, "* OK [CAPABILITY IMAP4rev1 LOGINDISABLED] hi");
+	assert_int_equal(s->r.reason, MP_R_NO_TLS);
+	sess_free(s);
+
+	/* require: the failure says it. PREAUTH and imaps: no findings. */
+	s = sess_new();
+	s->c.starttls = STARTTLS_REQUIRE;
+	start(s, 0);
+	line(s, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi");
+	assert_int_equal(s->r.reason, MP_R_STARTTLS_UNAVAILABLE);
+	assert_int_equal(s->r.nwarnings, 0);
+	sess_free(s);
+	s = sess_new();
+	s->c.posture = POSTURE_WARN;
+	start(s, 0);
+	line(s, "* PREAUTH [CAPABILITY IMAP4rev1] hi");
+	assert_int_equal(s->r.nwarnings, 0);
+	assert_int_equal(s->r.status, MP_UP);
+	sess_free(s);
+	s = sess_new();
+	s->c.posture = POSTURE_WARN;
+	s->c.target.implicit_tls = 1;
+	start(s, 1);
+	line(s, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi");
+	assert_int_equal(s->r.nwarnings, 0);
+	sess_free(s);
+}
+
+/* LOGINDISABLED and no AUTH=PLAIN, in the clear with plaintext allowed: nothing to send. */
+static void test_login_disabled(void **state)
+{
+	struct sess *s = sess_new();
+
+	(void)state;
+	sess_login(s);
+	s->c.allow_plaintext_auth = 1;
+	s->c.starttls = STARTTLS_NO;
+	start(s, 0);
+	line(s, "* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] hi");
+	assert_int_equal(s->r.status, MP_DOWN);
+	assert_int_equal(s->r.severity, MP_SEV_CRITICAL);
+	assert_int_equal(s->r.reason, MP_R_LOGIN_DISABLED);
+	assert_string_equal(s->r.message, "server disables LOGIN (LOGINDISABLED), and the server "
+	                                  "offers no AUTH=PLAIN before TLS; nothing was sent");
+	expect_logout_close(s, "A1");
+	assert_null(strstr(s->sent, USER));
+	sess_free(s);
+}
+
+/* One message, one capability: singular. */
+static void test_plurals(void **state)
+{
+	struct sess *s = sess_new();
+
+	(void)state;
+	sess_login(s);
+	start(s, 1);
+	line(s, "* OK [CAPABILITY IMAP4rev1] hi");
+	line(s, "A1 OK");
+	line(s, "* 1 EXISTS");
+	line(s, "A2 OK");
+	assert_string_equal(s->r.message, "logged in, INBOX has 1 message");
+	sess_free(s);
+
+	s = sess_new();
+	s->c.target.implicit_tls = 1;
+	start(s, 1);
+	line(s, "* OK [CAPABILITY IMAP4rev1] hi");
+	assert_string_equal(s->r.message, "IMAP greeting OK, 1 capability");
+	sess_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1115,6 +1396,11 @@ int main(void)
 	    cmocka_unit_test(test_literal_hostile_count),
 	    cmocka_unit_test(test_literal_flood),
 	    cmocka_unit_test(test_literal_out_of_place),
+	    cmocka_unit_test(test_bye_before_login),
+	    cmocka_unit_test(test_greeting_then_bye),
+	    cmocka_unit_test(test_no_tls),
+	    cmocka_unit_test(test_login_disabled),
+	    cmocka_unit_test(test_plurals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -947,6 +947,72 @@ static void test_command_timeout(void **state)
 	assert_true(now_ms() - start < 5000);
 }
 
+/*
+ * Two deliveries at once whose commands write in pieces, with pauses, to
+ * stdout and stderr: each attempt's detail holds its own output, whole and
+ * in order, never a piece of the other's.
+ */
+static void test_command_parallel_output(void **state)
+{
+	struct tc *t = *state;
+	struct notify_event ev = ev_down();
+	struct conf_channel a = channel("cmd-a", CH_COMMAND, NULL);
+	struct conf_channel b = channel("cmd-b", CH_COMMAND, NULL);
+	const char *script = "for i in 1 2 3 4 5; do printf '%s%s ' \"$0\" $i; "
+	                     "printf '%s%s! ' \"$0\" $i >&2; sleep 0.03; done; echo end";
+
+	a.argv[0] = b.argv[0] = "/bin/sh";
+	a.argv[1] = b.argv[1] = "-c";
+	a.argv[2] = b.argv[2] = (char *)(uintptr_t)script;
+	a.argv[3] = "A";
+	b.argv[3] = "B";
+	assert_int_equal(notify_send(t->n, &a, &ev), 0);
+	assert_int_equal(notify_send(t->n, &b, &ev), 0);
+	run(t, -1, 10000);
+	assert_int_equal(t->nrecs, 2);
+	for (int i = 0; i < 2; i++) {
+		const char *want = strcmp(t->recs[i].channel, "cmd-a") == 0
+		                       ? "exit 0: A1 A1! A2 A2! A3 A3! A4 A4! A5 A5! end"
+		                       : "exit 0: B1 B1! B2 B2! B3 B3! B4 B4! B5 B5! end";
+		assert_true(t->recs[i].ok);
+		assert_string_equal(t->recs[i].detail, want);
+	}
+}
+
+static void count_cb(const char *channel, uint64_t attempts, uint64_t failures, void *arg)
+{
+	char *buf = arg;
+	size_t n = strlen(buf);
+
+	snprintf(buf + n, 256 - n, "%s%s=%llu/%llu", n ? " " : "", channel,
+	         (unsigned long long)attempts, (unsigned long long)failures);
+}
+
+/* Attempts and failures per channel name, for /metrics: retries count, each once. */
+static void test_channel_counts(void **state)
+{
+	struct tc *t = *state;
+	struct notify_event ev = ev_down();
+	struct conf_channel ok = channel("ok", CH_COMMAND, NULL);
+	struct conf_channel bad = channel("bad", CH_COMMAND, NULL);
+	char got[256] = "";
+
+	ok.argv[0] = bad.argv[0] = "/bin/sh";
+	ok.argv[1] = bad.argv[1] = "-c";
+	ok.argv[2] = "exit 0";
+	bad.argv[2] = "exit 1";
+	bad.retries = 1;
+	assert_int_equal(notify_send(t->n, &ok, &ev), 0);
+	assert_int_equal(notify_send(t->n, &bad, &ev), 0);
+	assert_int_equal(notify_send(t->n, &ok, &ev), 0);
+	run(t, -1, 15000);
+	assert_int_equal(t->nrecs, 4);
+	notify_each_channel(t->n, count_cb, got);
+	/* In the order of each channel's first reported attempt: either may finish first. */
+	if (strcmp(got, "ok=2/0 bad=2/2") != 0 && strcmp(got, "bad=2/2 ok=2/0") != 0)
+		fail_msg("channel counts: %s", got);
+}
+
 /* ---- the link to the check's page ---- */
 
 /* True when some string in j, at any depth, holds needle. */
@@ -1139,6 +1205,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_command_stdin, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_command_exit3, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_command_timeout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_command_parallel_output, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_channel_counts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_link_every_channel, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_free_abandons_pending, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_queue_bounded, setup, teardown),

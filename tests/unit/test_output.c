@@ -57,7 +57,7 @@ static void make_up(void)
 	res.phase_us[MP_PH_TOTAL] = 14000;
 	res.ttg_us = 12345;
 	snprintf(res.greeting, sizeof(res.greeting), "* OK [CAPABILITY IMAP4rev1] Dovecot ready.");
-	snprintf(res.capabilities, sizeof(res.capabilities), "IMAP4rev1 IDLE  AUTH=PLAIN");
+	snprintf(res.capabilities, sizeof(res.capabilities), "IMAP4rev1\nIDLE\n\nAUTH=PLAIN");
 	result_warn(&res, "server offers AUTH=PLAIN in the clear (before TLS)");
 	res.messages = 42;
 
@@ -376,6 +376,41 @@ static void test_nagios_up(void **state)
 	free(buf);
 }
 
+/* POP3 capabilities: one entry per CAPA line, arguments kept; plurals in the Nagios line. */
+static void test_caps_lines(void **state)
+{
+	static const char lines[] =
+	    "SASL PLAIN LOGIN\0EXPIRE NEVER\0IMPLEMENTATION Cyrus POP3 3.6.1";
+	static const size_t off[] = {0, 17, 30};
+	char *buf = NULL;
+	json_t *j, *caps;
+
+	(void)state;
+	make_up();
+	make_check("pop3s://mail.example.com");
+	result_caps_set(&res, lines, off, 3);
+	assert_string_equal(res.capabilities,
+	                    "SASL PLAIN LOGIN\nEXPIRE NEVER\nIMPLEMENTATION Cyrus POP3 3.6.1");
+	j = output_json(&chk, &res);
+	assert_non_null(j);
+	caps = json_object_get(j, "capabilities");
+	assert_int_equal(json_array_size(caps), 3);
+	assert_string_equal(json_string_value(json_array_get(caps, 0)), "SASL PLAIN LOGIN");
+	assert_string_equal(json_string_value(json_array_get(caps, 2)),
+	                    "IMPLEMENTATION Cyrus POP3 3.6.1");
+	json_decref(j);
+	CAPTURE(buf, output_human(f, &chk, &res, 1));
+	assert_non_null(strstr(buf, "\n  capabilities:      SASL PLAIN LOGIN, EXPIRE NEVER, "
+	                            "IMPLEMENTATION Cyrus POP3 3.6.1\n"));
+	free(buf);
+
+	res.messages = 1;
+	res.tls.days_left = 1;
+	CAPTURE(buf, output_nagios_text(f, &chk, &res));
+	assert_non_null(strstr(buf, ", cert 1 day, 1 message;"));
+	free(buf);
+}
+
 static void test_nagios_states(void **state)
 {
 	char *buf = NULL;
@@ -482,7 +517,7 @@ static void test_human(void **state)
 	CAPTURE(buf, output_human(f, &chk, &res, 1));
 	assert_non_null(strstr(buf, "\n  address:           192.0.2.10:993\n"));
 	assert_non_null(strstr(buf, "\n  tls                9.0 ms\n"));
-	assert_non_null(strstr(buf, "\n  capabilities:      IMAP4rev1 IDLE  AUTH=PLAIN\n"));
+	assert_non_null(strstr(buf, "\n  capabilities:      IMAP4rev1, IDLE, AUTH=PLAIN\n"));
 	assert_non_null(strstr(buf, "\n  verification:      ok\n"));
 	assert_non_null(strstr(buf, "\n  not after:         2024-04-01T00:00:00Z\n"));
 	assert_non_null(strstr(buf, "(first to expire: CN=Example CA)"));
@@ -508,7 +543,7 @@ int main(void)
 	    cmocka_unit_test(test_json_down),       cmocka_unit_test(test_json_tls_failed),
 	    cmocka_unit_test(test_hostile_strings), cmocka_unit_test(test_nagios_up),
 	    cmocka_unit_test(test_nagios_states),   cmocka_unit_test(test_nagios_multi),
-	    cmocka_unit_test(test_human),
+	    cmocka_unit_test(test_human),           cmocka_unit_test(test_caps_lines),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -172,6 +173,104 @@ static void test_reason_roundtrip(void **state)
 		assert_string_not_equal(result_phase_name((enum mp_phase)i), "?");
 }
 
+/*
+ * The names are the contract (JSON, store rows, alert routes): every one,
+ * in layer order. A rename fails here; a new reason is added here too.
+ */
+static void test_reason_names_contract(void **state)
+{
+	static const char *const names[] = {
+	    "ok",
+	    "internal",
+	    "dns",
+	    "refused",
+	    "unreachable",
+	    "timeout",
+	    "reset",
+	    "closed",
+	    "tls_handshake",
+	    "tls_version",
+	    "cert_expired",
+	    "cert_not_yet_valid",
+	    "cert_untrusted",
+	    "cert_hostname",
+	    "cert_incomplete_chain",
+	    "no_tls",
+	    "greeting_mismatch",
+	    "refused_by_server",
+	    "line_too_long",
+	    "protocol_error",
+	    "starttls_unavailable",
+	    "starttls_refused",
+	    "starttls_injection",
+	    "capability_missing",
+	    "plaintext_auth",
+	    "login_disabled",
+	    "login_delay",
+	    "auth_failed",
+	    "mailbox_error",
+	    "mailbox_in_use",
+	    "slow",
+	    "cert_expiring",
+	};
+
+	(void)state;
+	assert_int_equal(sizeof(names) / sizeof(names[0]), MP_R__COUNT);
+	for (int i = 0; i < MP_R__COUNT; i++)
+		assert_string_equal(result_reason_name((enum mp_reason)i), names[i]);
+	assert_int_equal(result_reason_parse("login_delay"), MP_R_LOGIN_DELAY);
+	assert_int_equal(result_reason_parse("mailbox_in_use"), MP_R_MAILBOX_IN_USE);
+	assert_int_equal(result_reason_parse("login_disabled"), MP_R_LOGIN_DISABLED);
+	assert_int_equal(result_reason_parse("no_tls"), MP_R_NO_TLS);
+}
+
+/* Capabilities: one escaped entry per line, each cut, the list cut with a last "...". */
+static void test_caps_set(void **state)
+{
+	struct result r;
+	static char buf[8192];
+	size_t off[256], o = 0;
+	int n = 0;
+
+	(void)state;
+	result_init(&r, 0);
+	result_caps_set(&r, buf, off, 0);
+	assert_string_equal(r.capabilities, "");
+
+	memcpy(buf, "SASL PLAIN LOGIN\0X-CTL\x01\n\0", 25);
+	off[0] = 0;
+	off[1] = 17;
+	result_caps_set(&r, buf, off, 2);
+	assert_string_equal(r.capabilities, "SASL PLAIN LOGIN\nX-CTL\\x01\\n");
+
+	/* One long entry: cut to RESULT_CAP_SHOW - 1 with "...". */
+	memset(buf, 'L', 1000);
+	buf[1000] = '\0';
+	off[0] = 0;
+	result_caps_set(&r, buf, off, 1);
+	assert_int_equal(strlen(r.capabilities), RESULT_CAP_SHOW - 1);
+	assert_string_equal(r.capabilities + RESULT_CAP_SHOW - 4, "...");
+
+	/* 200 entries of 9 characters: 1800 bytes; as many as fit, then "...". */
+	for (n = 0; n < 200; n++) {
+		off[n] = o;
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "CAP-%05d", n) + 1;
+	}
+	result_caps_set(&r, buf, off, n);
+	size_t len = strlen(r.capabilities);
+	assert_true(len <= RESULT_CAPS_MAX - 1);
+	assert_true(len > RESULT_CAPS_MAX - 1 - 10);
+	assert_string_equal(r.capabilities + len - 4, "\n...");
+	assert_true(strncmp(r.capabilities, "CAP-00000\nCAP-00001\n", 20) == 0);
+
+	/* All that fits is shown whole, without a marker: 102 entries and 101 newlines. */
+	result_caps_set(&r, buf, off, 102);
+	assert_int_equal(strlen(r.capabilities), 102 * 9 + 101);
+	assert_null(strstr(r.capabilities, "..."));
+	result_caps_set(&r, buf, off, 103);
+	assert_non_null(strstr(r.capabilities, "\n..."));
+}
+
 static void test_clock_monotonic(void **state)
 {
 	(void)state;
@@ -192,6 +291,8 @@ int main(void)
 	    cmocka_unit_test(test_phases),
 	    cmocka_unit_test(test_names),
 	    cmocka_unit_test(test_reason_roundtrip),
+	    cmocka_unit_test(test_reason_names_contract),
+	    cmocka_unit_test(test_caps_set),
 	    cmocka_unit_test(test_clock_monotonic),
 	};
 

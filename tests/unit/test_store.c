@@ -1,6 +1,7 @@
 /*
  * test_store.c - the SQLite store: migrations, batched writes, the queue's
- * bound, incidents, retention into hourly roll-ups, states and queries.
+ * bound, incidents, retention into hourly roll-ups, states and queries;
+ * the writer's lock, and a file deleted or replaced under the writer.
  * Every test works in a fresh directory under /tmp.
  */
 #include <errno.h>
@@ -47,17 +48,17 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char p[128];
+	static const char *const files[] = {"store.db", "other.db", "moved.db", "junk"};
+	static const char *const sides[] = {"", "-wal", "-shm", ".lock"};
+	char p[160];
 
 	store_close(f->s);
-	/* The WAL side files may or may not be there. */
-	unlink(f->path);
-	snprintf(p, sizeof(p), "%s-wal", f->path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", f->path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/other.db", f->dir);
-	unlink(p);
+	/* The WAL side files and the lock may or may not be there. */
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		for (size_t j = 0; j < sizeof(sides) / sizeof(sides[0]); j++) {
+			snprintf(p, sizeof(p), "%s/%s%s", f->dir, files[i], sides[j]);
+			unlink(p);
+		}
 	rmdir(f->dir);
 	free(f);
 	return 0;
@@ -308,7 +309,10 @@ static void test_flush_failure_keeps_rows(void **state)
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(store_flush(f->s), -1);
-	assert_true(strlen(store_errmsg(f->s)) > 0);
+	/* The path, what was being done, SQLite's own words and the name of its code. */
+	assert_non_null(strstr(store_errmsg(f->s), f->path));
+	assert_non_null(strstr(store_errmsg(f->s), "beginning a write: database is locked"));
+	assert_non_null(strstr(store_errmsg(f->s), "(SQLITE_BUSY)"));
 	assert_int_equal(store_queued(f->s), 10);
 	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
@@ -719,6 +723,161 @@ static void test_readonly(void **state)
 	unlink(p);
 }
 
+/* One writer per store; readers beside it; the lock goes with the writer. */
+static void test_lock(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s2, *ro;
+	char err[256], want[200], p[128];
+	long pid = 0;
+	FILE *lf;
+
+	assert_int_equal(store_open(&s2, f->path, err, sizeof(err)), -1);
+	assert_int_equal(errno, EBUSY);
+	snprintf(want, sizeof(want), "store %s is in use by mailpulse run (pid %ld)", f->path,
+	         (long)getpid());
+	assert_non_null(strstr(err, want));
+	snprintf(p, sizeof(p), "%s.lock", f->path);
+	lf = fopen(p, "r");
+	assert_non_null(lf);
+	assert_int_equal(fscanf(lf, "%ld", &pid), 1);
+	fclose(lf);
+	assert_int_equal(pid, (long)getpid());
+	/* Readers take no lock. */
+	assert_int_equal(store_open_readonly(&ro, f->path, err, sizeof(err)), 0);
+	store_close(ro);
+	/* Closed: free again, and a clean close leaves no PID behind. */
+	store_close(f->s);
+	f->s = NULL;
+	lf = fopen(p, "r");
+	assert_non_null(lf);
+	assert_int_equal(fgetc(lf), EOF);
+	fclose(lf);
+	assert_int_equal(store_open(&f->s, f->path, err, sizeof(err)), 0);
+}
+
+static void test_discard(void **state)
+{
+	struct fixture *f = *state;
+	struct result r;
+
+	mkresult(&r, MP_UP, MP_R_OK, 1000);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(store_add_result(f->s, "imap-a", "local", T0 + i, &r), 0);
+	assert_int_equal(store_discard(f->s), 5);
+	assert_int_equal(store_queued(f->s), 0);
+	assert_int_equal(store_flush(f->s), 0);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM results"), 0);
+}
+
+/* Queue n results of imap-a from T0 + from. */
+static void queue_results(struct store *s, int from, int n)
+{
+	struct result r;
+
+	mkresult(&r, MP_UP, MP_R_OK, 1000);
+	for (int i = from; i < from + n; i++)
+		assert_int_equal(store_add_result(s, "imap-a", "local", T0 + i, &r), 0);
+}
+
+/*
+ * Deleted under the writer, -wal and -shm left behind: a new store at the
+ * path gets the queued rows and nothing of the old WAL. The lock file,
+ * deleted too, is taken again.
+ */
+static void test_reopen_deleted(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s2;
+	char err[256], p[128];
+
+	queue_results(f->s, 0, 3);
+	assert_int_equal(store_flush(f->s), 3);
+	queue_results(f->s, 3, 2);
+	assert_int_equal(store_file_check(f->s), STORE_FILE_OK);
+	assert_int_equal(unlink(f->path), 0);
+	snprintf(p, sizeof(p), "%s.lock", f->path);
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(store_file_check(f->s), STORE_FILE_DELETED);
+	assert_int_equal(store_reopen(f->s, err, sizeof(err)), 1);
+	assert_int_equal(store_file_check(f->s), STORE_FILE_OK);
+	assert_int_equal(store_queued(f->s), 2);
+	assert_int_equal(store_flush(f->s), 2);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM results"), 2);
+	assert_int_equal(sql_int(f->path, "SELECT min(ts_ms) FROM results"), T0 + 3);
+	assert_int_equal(store_open(&s2, f->path, err, sizeof(err)), -1);
+	assert_int_equal(errno, EBUSY);
+}
+
+/*
+ * Moved away: the moved file is complete on its own (its WAL was emptied
+ * into it before the switch). Moved back over the new one, as a restore:
+ * writing goes on in it.
+ */
+static void test_reopen_moved(void **state)
+{
+	struct fixture *f = *state;
+	char err[256], moved[128];
+
+	snprintf(moved, sizeof(moved), "%s/moved.db", f->dir);
+	queue_results(f->s, 0, 3);
+	assert_int_equal(store_flush(f->s), 3);
+	assert_int_equal(rename(f->path, moved), 0);
+	assert_int_equal(store_file_check(f->s), STORE_FILE_DELETED);
+	assert_int_equal(store_reopen(f->s, err, sizeof(err)), 1);
+	assert_int_equal(sql_int(moved, "SELECT count(*) FROM results"), 3);
+	queue_results(f->s, 3, 1);
+	assert_int_equal(store_flush(f->s), 1);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM results"), 1);
+
+	assert_int_equal(rename(moved, f->path), 0);
+	assert_int_equal(store_file_check(f->s), STORE_FILE_REPLACED);
+	assert_int_equal(store_reopen(f->s, err, sizeof(err)), 0);
+	queue_results(f->s, 4, 1);
+	assert_int_equal(store_flush(f->s), 1);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM results"), 4);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM pragma_integrity_check"
+	                                  " WHERE integrity_check != 'ok'"),
+	                 0);
+}
+
+/* A file that is not a store is never written; rows wait until the path is fixed. */
+static void test_reopen_junk(void **state)
+{
+	struct fixture *f = *state;
+	char err[256], junk[128], buf[32] = "";
+	FILE *j;
+
+	snprintf(junk, sizeof(junk), "%s/junk", f->dir);
+	j = fopen(junk, "w");
+	assert_non_null(j);
+	fputs("not a store\n", j);
+	fclose(j);
+	assert_int_equal(rename(junk, f->path), 0);
+	assert_int_equal(store_file_check(f->s), STORE_FILE_REPLACED);
+	assert_int_equal(store_reopen(f->s, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "file is not a database (SQLITE_NOTADB)"));
+	assert_int_equal(store_file_check(f->s), STORE_FILE_CLOSED);
+	queue_results(f->s, 0, 2);
+	assert_int_equal(store_flush(f->s), -1);
+	assert_non_null(strstr(store_errmsg(f->s), "not a database"));
+	assert_null(store_q_status(f->s, err, sizeof(err)));
+	assert_non_null(strstr(err, "not a database"));
+	assert_int_equal(store_retention(f->s, T0, 1, 1), -1);
+	assert_int_equal(store_queued(f->s), 2);
+	j = fopen(f->path, "r");
+	assert_non_null(j);
+	assert_non_null(fgets(buf, sizeof(buf), j));
+	fclose(j);
+	assert_string_equal(buf, "not a store\n");
+	/* Still junk: still refused. Gone: a new store, with the rows. */
+	assert_int_equal(store_reopen(f->s, err, sizeof(err)), -1);
+	assert_int_equal(unlink(f->path), 0);
+	assert_int_equal(store_reopen(f->s, err, sizeof(err)), 1);
+	assert_int_equal(store_flush(f->s), 2);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM results"), 2);
+}
+
 /* Results inside a maintenance window count apart, raw and rolled up alike. */
 static void test_maintenance_uptime(void **state)
 {
@@ -865,6 +1024,11 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_maintenance_uptime, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_retire, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_discard, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reopen_deleted, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reopen_moved, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reopen_junk, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

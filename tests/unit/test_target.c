@@ -6,8 +6,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <arpa/inet.h>
 #include <cmocka.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <openssl/tls1.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -44,6 +48,18 @@ static const struct ok_case ok_cases[] = {
      "imap://mail.example.com.:143"},
     {"imap://my_host-1.internal", MP_IMAP, 0, "my_host-1.internal", 143,
      "imap://my_host-1.internal:143"},
+    /* Link-local with a zone: RFC 6874's "%25", or a plain '%'; one canonical URL. */
+    {"imaps://[fe80::1%25eth0]", MP_IMAP, 1, "fe80::1%eth0", 993, "imaps://[fe80::1%25eth0]:993"},
+    {"imap://[FE80::1%eth0]:1143/", MP_IMAP, 0, "fe80::1%eth0", 1143,
+     "imap://[fe80::1%25eth0]:1143"},
+    /* Interface names are case-sensitive: the zone keeps its case. */
+    {"pop3://[fe80::a:B%25Wlan_0.x-1]", MP_POP3, 0, "fe80::a:b%Wlan_0.x-1", 110,
+     "pop3://[fe80::a:b%25Wlan_0.x-1]:110"},
+    {"pop3s://[fe80::ffff:ffff:ffff:ffff%abcdefghijklmno]", MP_POP3, 1,
+     "fe80::ffff:ffff:ffff:ffff%abcdefghijklmno", 995,
+     "pop3s://[fe80::ffff:ffff:ffff:ffff%25abcdefghijklmno]:995"},
+    {"imap://[fe80::1%252]", MP_IMAP, 0, "fe80::1%2", 143, "imap://[fe80::1%252]:143"},
+    {"imap://[fe80::1%2525]", MP_IMAP, 0, "fe80::1%25", 143, "imap://[fe80::1%2525]:143"},
 };
 
 static void test_accepted(void **state)
@@ -102,7 +118,18 @@ static const struct bad_case bad_cases[] = {
     {"imaps://[::1]:", "empty port"},
     {"imaps://[::1]:0", "port out of range"},
     {"imaps://[not:an:addr]", "not a valid IPv6 address"},
-    {"imaps://[fe80::1%25eth0]", "not a valid IPv6 address"},
+    {"imaps://[fe80::1%]",
+     "empty zone after '%': name an interface, as in fe80::1%25eth0 (position 18)"},
+    {"imaps://[fe80::1%25]", "empty zone after '%'"},
+    {"imaps://[%25eth0]", "not a valid IPv6 address in brackets (position 10)"},
+    {"imaps://[fe80::1%25eth 0]", "'.', '_') (position 23)"},
+    {"imaps://[fe80::1%25eth/0]", "a path is not accepted"}, /* '/' ends the authority */
+    {"imaps://[fe80::1%25%65th0]", "'%' is not allowed in a zone"},
+    {"imaps://[fe80::1%25eth0:1]", "':' is not allowed in a zone"},
+    {"imaps://[fe80::1%25abcdefghijklmnop]", "zone too long: 16 characters, an interface "
+                                             "name has at most 15"},
+    {"imaps://[2001:db8::1%25eth0]", "a zone is only for link-local addresses (fe80::/10)"},
+    {"imaps://[::1%25lo]", "a zone is only for link-local addresses"},
     {"imaps://[127.0.0.1]", "not a valid IPv6 address"},
     {"imaps://::1:993", "IPv6 addresses must be in brackets"},
     {"imap://exa mple.com", "a space is not allowed in a host name (position 11)"},
@@ -176,6 +203,86 @@ static void test_userinfo_never_echoed(void **state)
 	}
 }
 
+/* Numeric addresses for --resolve and the configuration's resolve. */
+static void test_addr_parse(void **state)
+{
+	static const char *const ok[][2] = {
+	    {"192.0.2.1", "192.0.2.1"},
+	    {"[2001:db8::1]", "2001:db8::1"},
+	    {"2001:DB8::1", "2001:db8::1"},
+	    {"fe80::1%eth0", "fe80::1%eth0"},
+	    {"[fe80::1%25eth0]", "fe80::1%eth0"},
+	    {"[FE80::1%ETH0]", "fe80::1%ETH0"},
+	    /* Bare, as the system writes it: every '%' is the delimiter, "25" is a name. */
+	    {"fe80::1%25", "fe80::1%25"},
+	    {"fe80::1%25eth0", "fe80::1%25eth0"},
+	    {"[fe80::1%2525]", "fe80::1%25"},
+	};
+	static const char *const bad[][2] = {
+	    {"", "empty address"},
+	    {"host.example", "not a numeric IPv4 or IPv6 address"},
+	    {"192.0.2.1%eth0", "not a numeric IPv4 or IPv6 address"},
+	    {"fe80::1%", "empty zone"},
+	    {"[fe80::1%25]", "empty zone"},
+	    {"fe80::1%eth/0", "'/' is not allowed in a zone"},
+	    {"fe80::1%eth 0", "a space is not allowed in a zone"},
+	    {"fe80::1%abcdefghijklmnop", "zone too long: 16 characters"},
+	    {"2001:db8::1%eth0", "a zone is only for link-local addresses"},
+	    {"fe80::1%eth0]", "']' is not allowed in a zone"},
+	};
+	char canon[TARGET_ADDR_MAX], err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		if (target_addr_parse(ok[i][0], canon, sizeof(canon), err, sizeof(err)) != 0)
+			fail_msg("\"%s\" refused: %s", ok[i][0], err);
+		assert_string_equal(canon, ok[i][1]);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (target_addr_parse(bad[i][0], canon, sizeof(canon), err, sizeof(err)) == 0)
+			fail_msg("\"%s\" accepted as %s", bad[i][0], canon);
+		if (!strstr(err, bad[i][1]))
+			fail_msg("\"%s\": error \"%s\" lacks \"%s\"", bad[i][0], err, bad[i][1]);
+	}
+}
+
+/* The zone becomes sin6_scope_id; an interface this host lacks is its own error. */
+static void test_sockaddr(void **state)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = 0;
+	char err[256];
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)&ss;
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)&ss;
+	unsigned lo = if_nametoindex("lo");
+
+	(void)state;
+	assert_int_equal(target_sockaddr("fe80::1%lo", 993, &ss, &len, err, sizeof(err)), 0);
+	assert_int_equal(ss.ss_family, AF_INET6);
+	assert_int_equal(len, sizeof(struct sockaddr_in6));
+	assert_int_equal(ntohs(s6->sin6_port), 993);
+	assert_true(lo > 0);
+	assert_int_equal(s6->sin6_scope_id, lo);
+	/* An interface index in digits. */
+	char byindex[32];
+	snprintf(byindex, sizeof(byindex), "fe80::1%%%u", lo);
+	assert_int_equal(target_sockaddr(byindex, 1, &ss, &len, err, sizeof(err)), 0);
+	assert_int_equal(s6->sin6_scope_id, lo);
+	assert_int_equal(target_sockaddr("2001:db8::1", 1, &ss, &len, err, sizeof(err)), 0);
+	assert_int_equal(s6->sin6_scope_id, 0);
+	assert_int_equal(target_sockaddr("192.0.2.1", 143, &ss, &len, err, sizeof(err)), 0);
+	assert_int_equal(ss.ss_family, AF_INET);
+	assert_int_equal(len, sizeof(struct sockaddr_in));
+	assert_int_equal(ntohs(s4->sin_port), 143);
+
+	assert_int_equal(target_sockaddr("fe80::1%nosuchif0", 1, &ss, &len, err, sizeof(err)), -2);
+	assert_string_equal(err, "no network interface \"nosuchif0\" on this host (the zone of "
+	                         "fe80::1%nosuchif0)");
+	assert_int_equal(target_sockaddr("fe80::1%999999", 1, &ss, &len, err, sizeof(err)), -2);
+	assert_int_equal(target_sockaddr("mail.example.com", 1, &ss, &len, err, sizeof(err)), -1);
+	assert_int_equal(target_sockaddr("192.0.2.1%lo", 1, &ss, &len, err, sizeof(err)), -1);
+}
+
 static void test_null_err_buffer(void **state)
 {
 	struct target t;
@@ -235,7 +342,8 @@ int main(void)
 	    cmocka_unit_test(test_accepted),        cmocka_unit_test(test_refused),
 	    cmocka_unit_test(test_host_lengths),    cmocka_unit_test(test_userinfo_never_echoed),
 	    cmocka_unit_test(test_null_err_buffer), cmocka_unit_test(test_service),
-	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_defaults),        cmocka_unit_test(test_addr_parse),
+	    cmocka_unit_test(test_sockaddr),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
