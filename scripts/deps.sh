@@ -3,7 +3,8 @@
 # is already there. Needs root (or sudo).
 #   scripts/deps.sh          to build and run the demo
 #   scripts/deps.sh --test   also what the test suite uses (fuzzers, valgrind,
-#                            jq, a real Prometheus, headless Chromium)
+#                            jq, curl, python3, a real Prometheus, headless
+#                            Chromium)
 set -euo pipefail
 
 pkgs=(
@@ -13,7 +14,8 @@ pkgs=(
   openssl ca-certificates dovecot-imapd dovecot-pop3d procps
 )
 if [ "${1:-}" = --test ]; then
-  pkgs+=(clang-format clang libclang-rt-14-dev valgrind jq iproute2 prometheus chromium)
+  pkgs+=(clang-format clang libclang-rt-14-dev valgrind jq curl python3 iproute2 prometheus
+    chromium)
 fi
 
 missing=()

@@ -30,7 +30,6 @@
 /* pending() with the server's BYE quoted. */
 #define IMAP_PEND (IMAP_SHOW + 48)
 /* Longest SASL PLAIN message ("\0user\0pass") whose base64 fits PROTO_OUT_MAX. */
-#define IMAP_PLAIN_MAX 1500
 /*
  * The longest literal we take (RFC 9051 section 4.3). The driver holds a
  * literal whole, as it holds a line, so this is the line's cap. What a probe
@@ -418,28 +417,6 @@ static int imap_add_login(struct imap *p)
 	return rc;
 }
 
-/* Queue prefix + base64("\0user\0password") + CRLF (RFC 4616). */
-static int imap_add_plain(struct imap *p, const char *prefix)
-{
-	unsigned char raw[IMAP_PLAIN_MAX];
-	unsigned char b64[(IMAP_PLAIN_MAX + 2) / 3 * 4 + 1];
-	const char *pass = p->c->password ? p->c->password : "";
-	size_t ul = strlen(p->c->login), pl = strlen(pass);
-	int rc = -1;
-
-	if (ul + pl + 2 <= sizeof(raw)) {
-		raw[0] = '\0';
-		memcpy(raw + 1, p->c->login, ul);
-		raw[1 + ul] = '\0';
-		memcpy(raw + 2 + ul, pass, pl);
-		EVP_EncodeBlock(b64, raw, (int)(ul + pl + 2));
-		rc = proto_out_add(&p->out, "%s%s\r\n", prefix, (const char *)b64);
-	}
-	OPENSSL_cleanse(raw, sizeof(raw));
-	OPENSSL_cleanse(b64, sizeof(b64));
-	return rc;
-}
-
 static int imap_send_login(struct imap *p)
 {
 	char prefix[64];
@@ -451,10 +428,10 @@ static int imap_send_login(struct imap *p)
 	case IMAP_AUTH_PLAIN_IR:
 		imap_next_tag(p);
 		snprintf(prefix, sizeof(prefix), "%s AUTHENTICATE PLAIN ", p->tag);
-		return imap_add_plain(p, prefix);
+		return proto_out_add_plain(&p->out, prefix, p->c->login, p->c->password);
 	case IMAP_AUTH_PLAIN:
 		/* The continuation answer: no tag, the AUTHENTICATE command's tag stands. */
-		return imap_add_plain(p, "");
+		return proto_out_add_plain(&p->out, "", p->c->login, p->c->password);
 	}
 	return -1;
 }
@@ -573,7 +550,7 @@ static enum proto_next imap_login(struct imap *p)
 		return imap_enter(p, IMAP_LOGOUT);
 	}
 	/* Checked before AUTHENTICATE goes out: the server would take a LOGOUT for the answer. */
-	if (strlen(c->login) + strlen(c->password ? c->password : "") + 2 > IMAP_PLAIN_MAX) {
+	if (strlen(c->login) + strlen(c->password ? c->password : "") + 2 > PROTO_PLAIN_MAX) {
 		result_worsen(p->r, MP_UNKNOWN, MP_R_INTERNAL,
 		              "user name and password too long for one command");
 		return imap_enter(p, IMAP_LOGOUT);

@@ -31,7 +31,6 @@
 /* pending() with the server's last -ERR quoted. */
 #define POP3_PEND (POP3_SHOW + 64)
 /* Longest SASL PLAIN message ("\0user\0pass") whose base64 fits PROTO_OUT_MAX. */
-#define POP3_PLAIN_MAX 1500
 /* RFC 5034 section 4: an AUTH command with its initial response fits 255 octets. */
 #define POP3_AUTH_LINE_MAX 255
 
@@ -407,28 +406,6 @@ static int pop3_coded_err(struct pop3 *p, const char *what, int login, const cha
 
 /* ---- commands ---- */
 
-/* Queue prefix + base64("\0user\0password") + CRLF (RFC 4616); -1 when it does not fit. */
-static int pop3_add_plain(struct pop3 *p, const char *prefix)
-{
-	unsigned char raw[POP3_PLAIN_MAX];
-	unsigned char b64[(POP3_PLAIN_MAX + 2) / 3 * 4 + 1];
-	const char *pass = p->c->password ? p->c->password : "";
-	size_t ul = strlen(p->c->login), pl = strlen(pass);
-	int rc = -1;
-
-	if (ul + pl + 2 <= sizeof(raw)) {
-		raw[0] = '\0';
-		memcpy(raw + 1, p->c->login, ul);
-		raw[1 + ul] = '\0';
-		memcpy(raw + 2 + ul, pass, pl);
-		EVP_EncodeBlock(b64, raw, (int)(ul + pl + 2));
-		rc = proto_out_add(&p->out, "%s%s\r\n", prefix, (const char *)b64);
-	}
-	OPENSSL_cleanse(raw, sizeof(raw));
-	OPENSSL_cleanse(b64, sizeof(b64));
-	return rc;
-}
-
 /* What pending() says while a bare -ERR to CAPA is the server's last word. */
 static void pop3_pend_update(struct pop3 *p)
 {
@@ -470,7 +447,9 @@ static enum proto_next pop3_enter(struct pop3 *p, enum pop3_state st)
 		rc = proto_out_add(&p->out, "AUTH PLAIN\r\n");
 		break;
 	case POP3_SASL_REPLY:
-		rc = pop3_add_plain(p, p->auth == POP3_AUTH_PLAIN_IR ? "AUTH PLAIN " : "");
+		rc =
+		    proto_out_add_plain(&p->out, p->auth == POP3_AUTH_PLAIN_IR ? "AUTH PLAIN " : "",
+		                        p->c->login, p->c->password);
 		break;
 	case POP3_STAT:
 		rc = proto_out_add(&p->out, "STAT\r\n");
@@ -585,7 +564,7 @@ static enum proto_next pop3_login(struct pop3 *p)
 	}
 	/* Checked before AUTH goes out: the server would take QUIT for the response. */
 	size_t raw = strlen(c->login) + strlen(pass) + 2;
-	if (raw > POP3_PLAIN_MAX) {
+	if (raw > PROTO_PLAIN_MAX) {
 		result_worsen(p->r, MP_UNKNOWN, MP_R_INTERNAL,
 		              "user name and password too long for one command");
 		return pop3_enter(p, POP3_QUIT);

@@ -48,6 +48,17 @@ int proto_out_add(struct proto_out *o, const char *fmt, ...) __attribute__((form
 /* Forget what was queued, wiping the bytes (they may be a password). */
 void proto_out_clear(struct proto_out *o);
 
+/* The longest "\0login\0password" a SASL PLAIN response carries (RFC 4616). */
+#define PROTO_PLAIN_MAX 1500
+
+/*
+ * Queue prefix + base64("\0login\0password") + CRLF, the SASL PLAIN
+ * response both cores send. Returns what proto_out_add() returns, or -1
+ * when login and password exceed PROTO_PLAIN_MAX. Its buffers are wiped.
+ */
+int proto_out_add_plain(struct proto_out *o, const char *prefix, const char *login,
+                        const char *password);
+
 /*
  * One protocol core. A core's state is created by new() and freed by free();
  * it keeps pointers to the check and the result, which outlive it.

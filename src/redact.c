@@ -14,13 +14,12 @@
 #include <string.h>
 
 #include "line.h"
+#include "proto.h"
 #include "secret.h"
 
 /* Longest password whose derived forms are built; longer ones are redacted raw only. */
 #define REDACT_PW_MAX SECRET_MAX
-/* "\0login\0password" as the IMAP core bounds it (IMAP_PLAIN_MAX). */
-#define REDACT_PLAIN_MAX 1500
-#define REDACT_FORMS     6
+#define REDACT_FORMS  6
 /* Strings up to this size are rewritten on the stack; larger ones on the heap. */
 #define REDACT_STACK 2048
 
@@ -36,8 +35,8 @@ struct forms {
 	char esc[4 * REDACT_PW_MAX + 1];
 	char esc_quoted[4 * REDACT_PW_MAX + 1];
 	char b64_pw[(REDACT_PW_MAX + 2) / 3 * 4 + 1];
-	unsigned char plain[REDACT_PLAIN_MAX];
-	char b64_plain[(REDACT_PLAIN_MAX + 2) / 3 * 4 + 1];
+	unsigned char plain[PROTO_PLAIN_MAX];
+	char b64_plain[(PROTO_PLAIN_MAX + 2) / 3 * 4 + 1];
 };
 
 static int lower(int c)
