@@ -7,7 +7,7 @@
  * a one-shot process, and stands in for it while the tree's daemon part
  * does not build.
  */
-#include "check.h"
+#include "cmd/check.h"
 
 int main(int argc, char **argv)
 {

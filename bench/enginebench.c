@@ -48,10 +48,10 @@
 #include <openssl/rsa.h>
 #include <openssl/ssl.h>
 
-#include "probe.h"
-#include "result.h"
-#include "target.h"
-#include "tls.h"
+#include "engine/probe.h"
+#include "core/result.h"
+#include "spec/target.h"
+#include "engine/tls.h"
 
 #define BENCH_HOST  "mail.bench.test"
 #define N_MAX       1000000

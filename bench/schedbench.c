@@ -64,12 +64,12 @@
 
 #include <event2/event.h>
 
-#include "conf.h"
-#include "probe.h"
-#include "result.h"
-#include "sched.h"
-#include "target.h"
-#include "tls.h"
+#include "conf/conf.h"
+#include "engine/probe.h"
+#include "core/result.h"
+#include "monitor/sched.h"
+#include "spec/target.h"
+#include "engine/tls.h"
 
 #define BENCH_HOST "mail.bench.test"
 #define N_MAX      1000000

@@ -19,8 +19,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "result.h"
-#include "store.h"
+#include "core/result.h"
+#include "store/store.h"
 
 #define MIN_MS (60 * 1000LL)
 #define DAY_MS (24 * 60 * MIN_MS)

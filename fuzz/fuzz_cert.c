@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "tls.h"
-#include "verify.h"
+#include "engine/tls.h"
+#include "engine/verify.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

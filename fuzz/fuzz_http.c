@@ -32,11 +32,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "conf.h"
-#include "daemon.h"
+#include "conf/conf.h"
+#include "monitor/daemon.h"
 #include "fuzz.h"
-#include "http.h"
-#include "log.h"
+#include "http/http.h"
+#include "core/log.h"
 
 #define HTTP_BUDGET_MS 200
 #define RESP_MAX       (1 << 20) /* kept for the checks; the rest is read and dropped */
@@ -220,7 +220,7 @@ static int skip_number(const char *r, size_t n, size_t *i)
  * libevent 2.1 writes its own errors for requests that never reach us
  * (a malformed header, too long) with whatever version the request line
  * had ("HTTP/1.12 400 Bad Request", 501 for an unknown method; version_ok()
- * in src/http.c fixes
+ * in src/http/http.c fixes
  * every reply of ours): those pass as 400, 413 or 501 only.
  */
 static int status_code(const char *r, size_t n)

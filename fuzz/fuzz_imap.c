@@ -24,11 +24,11 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "line.h"
-#include "probe_imap.h"
-#include "probe_pop3.h"
-#include "proto.h"
-#include "result.h"
+#include "core/line.h"
+#include "core/probe_imap.h"
+#include "core/probe_pop3.h"
+#include "core/proto.h"
+#include "core/result.h"
 
 #ifndef FUZZ_OPS
 #define FUZZ_OPS imap_ops

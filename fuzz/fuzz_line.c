@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "line.h"
+#include "core/line.h"
 
 #define GUARD 16
 

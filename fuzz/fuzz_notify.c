@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "notify.h"
+#include "notify/notify.h"
 
 #define ERRBUF_SIZE 256 /* CURL_ERROR_SIZE */
 #define BODY_MAX    256 /* NOTIFY_RESPONSE_MAX */

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "output.h"
+#include "wire/output.h"
 
 /* Take the next piece of input (up to a 0xff byte) into a fixed field. */
 static void take(const uint8_t **d, size_t *n, char *dst, size_t dstsz)

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "fuzz_file.h"
-#include "secret.h"
+#include "spec/secret.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -7,9 +7,9 @@
  */
 #include <string.h>
 
-#include "check.h"
+#include "cmd/check.h"
 #include "fuzz.h"
-#include "target.h"
+#include "spec/target.h"
 
 #define ARGS_MAX 8
 

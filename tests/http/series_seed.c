@@ -20,8 +20,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "result.h"
-#include "store.h"
+#include "core/result.h"
+#include "store/store.h"
 
 #define MIN_MS  (60 * 1000LL)
 #define HOUR_MS (60 * MIN_MS)

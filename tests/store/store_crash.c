@@ -24,8 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "result.h"
-#include "store.h"
+#include "core/result.h"
+#include "store/store.h"
 
 static volatile sig_atomic_t stop;
 

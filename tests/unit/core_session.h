@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto.h"
+#include "core/proto.h"
 
 #define USER "bob"
 #define PASS "s3cr3t-Pa55"

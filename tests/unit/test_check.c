@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "cmd/check.h"
 
 #define MAXARGS 64
 

@@ -21,7 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "conf.h"
+#include "conf/conf.h"
 
 #ifndef MP_TEST_CONF_DIR
 #define MP_TEST_CONF_DIR "tests/conf"

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "duration.h"
+#include "spec/duration.h"
 
 #define DAY 86400000LL
 

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "http.h"
+#include "http/http.h"
 
 static void test_local_names(void **unused)
 {

@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "line.h"
-#include "probe_imap.h"
+#include "core/line.h"
+#include "core/probe_imap.h"
 
 #define CORE_OPS   imap_ops
 #define CORE_PROTO MP_IMAP

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "isotime.h"
+#include "spec/isotime.h"
 
 #define T_DEC1 1796162400000LL /* 2026-12-01T22:00:00Z */
 

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "line.h"
+#include "core/line.h"
 
 static enum line_scan scan(const char *s, size_t n, size_t *len, size_t *eol)
 {

@@ -31,7 +31,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "notify.h"
+#include "notify/notify.h"
 
 #ifndef HTTP_SINK
 #error "HTTP_SINK, SMTP_SINK and CERTGEN come from tests/unit/CMakeLists.txt"

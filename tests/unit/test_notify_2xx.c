@@ -28,7 +28,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
-#include "notify.h"
+#include "notify/notify.h"
 
 #define KINDS 7
 

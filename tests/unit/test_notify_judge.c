@@ -13,7 +13,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "notify.h"
+#include "notify/notify.h"
 
 /* libcurl's codes used here (curl/curl.h), kept out of the test's includes. */
 #define RC_OK              0

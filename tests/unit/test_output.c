@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "output.h"
+#include "wire/output.h"
 
 /* Run fn into a memory buffer; the caller frees the returned string. */
 #define CAPTURE(buf, call)                                                                         \

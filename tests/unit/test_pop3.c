@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "probe_pop3.h"
+#include "core/probe_pop3.h"
 
 #define CORE_OPS   pop3_ops
 #define CORE_PROTO MP_POP3

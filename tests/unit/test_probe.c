@@ -30,7 +30,7 @@
 #include <event2/event.h>
 #include <openssl/x509_vfy.h>
 
-#include "probe.h"
+#include "engine/probe.h"
 
 #ifndef FAKESRV
 #error "FAKESRV and CERTGEN come from tests/unit/CMakeLists.txt"

@@ -14,9 +14,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "line.h"
-#include "redact.h"
-#include "result.h"
+#include "core/line.h"
+#include "core/redact.h"
+#include "core/result.h"
 
 #define PW "s3cret-Pa55"
 

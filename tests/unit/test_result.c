@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "result.h"
+#include "core/result.h"
 
 static void test_init(void **state)
 {

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "sched.h"
+#include "monitor/sched.h"
 
 static void test_small_batches_start_within_seconds(void **state)
 {

@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "secret.h"
+#include "spec/secret.h"
 
 static char dir[] = "/tmp/mp-secret-XXXXXX";
 

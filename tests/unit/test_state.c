@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "state.h"
+#include "monitor/state.h"
 
 /* Feed one result at time t (ms) with fail_after 2, recover_after 1 unless told. */
 static struct state_change feed(struct check_state *st, enum mp_status s, int64_t t)

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "target.h"
+#include "spec/target.h"
 
 struct ok_case {
 	const char *in;

@@ -23,9 +23,9 @@
 
 #include <cmocka.h>
 
-#include "result.h"
-#include "store.h"
-#include "upcache.h"
+#include "core/result.h"
+#include "store/store.h"
+#include "http/upcache.h"
 
 #define MIN_MS  (60 * 1000LL)
 #define HOUR_MS (60 * MIN_MS)

@@ -15,7 +15,7 @@
 #include <openssl/x509v3.h>
 #include <string.h>
 
-#include "verify.h"
+#include "engine/verify.h"
 
 #define T0 1800000000LL /* 2027-01-15, a fixed "now" */
 

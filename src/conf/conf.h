@@ -1,0 +1,212 @@
+/*
+ * conf.h - the daemon's configuration: YAML (libyaml) -> struct conf.
+ *
+ * A struct conf is immutable once loaded and reference counted: the running
+ * daemon holds one, every probe in flight holds one on the conf its check
+ * came from, so a reload (SIGHUP) can swap in a new conf while old probes
+ * finish against the old one. conf_load() creates it with one reference;
+ * conf_unref() frees it with the last.
+ *
+ * Every string in it is owned by it. Secrets (passwords, webhook secrets,
+ * tokens) are read from files or environment variables named in the file,
+ * never written inline in it, and never printed by conf_dump().
+ */
+#ifndef MP_CONF_H
+#define MP_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/result.h"
+#include "spec/target.h"
+
+struct conf_mem;
+
+#define CONF_INTERVAL_MIN_MS (30 * 1000)
+#define CONF_INTERVAL_MAX_MS (15 * 60 * 1000)
+
+enum channel_type {
+	CH_WEBHOOK,    /* POST JSON, X-Mailpulse-Signature: sha256=HMAC(secret, body) */
+	CH_EMAIL,      /* SMTP via libcurl: smtp:// (+STARTTLS) or smtps:// */
+	CH_SLACK,      /* incoming webhook, {"text": ...} */
+	CH_MATTERMOST, /* incoming webhook, {"text": ...} */
+	CH_DISCORD,    /* webhook, {"content": ...} */
+	CH_TEAMS,      /* incoming webhook, MessageCard */
+	CH_TELEGRAM,   /* bot API sendMessage */
+	CH_PAGERDUTY,  /* Events API v2, trigger/resolve with dedup_key */
+	CH_COMMAND,    /* argv run with the event as JSON on stdin */
+};
+
+#define CONF_TO_MAX   16
+#define CONF_ARGV_MAX 32
+
+/* One notification channel. */
+struct conf_channel {
+	char *name;
+	enum channel_type type;
+	int line;      /* where it was defined, for messages */
+	char *url;     /* webhook, slack, mattermost, discord, teams; pagerduty/telegram API base */
+	char *secret;  /* webhook HMAC key; from secret_file / secret_env */
+	char *ca_file; /* trust for https:// endpoints; NULL: the system store */
+	/* email */
+	char *smtp_url;    /* smtp://host:587 or smtps://host:465 */
+	int smtp_starttls; /* require STARTTLS on smtp:// (default 1) */
+	char *smtp_user;
+	char *smtp_password; /* from password_file / password_env */
+	char *from;
+	char *to[CONF_TO_MAX];
+	int nto;
+	/* telegram */
+	char *bot_token; /* from token_file / token_env */
+	char *chat_id;
+	/* pagerduty */
+	char *routing_key; /* from routing_key_file / routing_key_env */
+	/* command */
+	char *argv[CONF_ARGV_MAX + 1]; /* NULL-terminated */
+	/* delivery */
+	unsigned timeout_ms; /* per attempt (default 10 s) */
+	unsigned retries;    /* attempts after the first (default 5), with backoff */
+};
+
+/* Which reasons an alert route carries; all when nreasons == 0. */
+struct conf_route {
+	int channel; /* index into conf.channels */
+	int nreasons;
+	/* enum mp_reason values, a byte each: 100,000 checks' routes stay small. */
+	unsigned char reasons[MP_R__COUNT];
+	int recovery; /* also send recoveries (default 1) */
+};
+
+#define CONF_LABELS_MAX 16
+#define CONF_ROUTES_MAX 16
+
+/* One monitored check. */
+struct conf_check {
+	char *name; /* unique, [A-Za-z0-9._-], at most 64 */
+	int line;
+	struct check chk;              /* the probe's options; strings owned by the conf */
+	char *url;                     /* as written */
+	unsigned interval_ms;          /* CONF_INTERVAL_MIN_MS .. CONF_INTERVAL_MAX_MS */
+	unsigned retry_ms;             /* after a failure, probe again this soon (default 10 s) */
+	unsigned fail_after;           /* consecutive failures to go down (default 2) */
+	unsigned recover_after;        /* consecutive successes to recover (default 1) */
+	unsigned reminder_ms;          /* repeat the alert while down (0 = never) */
+	char *labels[CONF_LABELS_MAX]; /* "key=value" or "word" */
+	int nlabels;
+	struct conf_route routes[CONF_ROUTES_MAX];
+	int nroutes;
+	/* A stable digest of everything above that affects probing, to tell
+	 * a changed check from an unchanged one on reload. */
+	char digest[65];
+};
+
+/*
+ * A maintenance window: notifications for the matching checks are held
+ * back inside it (an outage still on when it ends is alerted then, with its
+ * true start); probing and recording go on, results flagged as maintenance
+ * and left out of uptime.
+ */
+struct conf_window {
+	char *name;
+	int line;
+	int64_t start; /* unix seconds; one-off window when weekly == 0 */
+	int64_t end;
+	int weekly;         /* 1: recurs on the days in days_mask, UTC */
+	unsigned days_mask; /* bit 0 = Sunday */
+	int start_min;      /* minutes after midnight UTC */
+	int end_min;
+	char *checks[CONF_LABELS_MAX]; /* check names or label selectors; none = all */
+	int nchecks;
+};
+
+struct conf {
+	int refs;
+	char *path;
+	char *location;       /* this node's location name (default "local") */
+	char *store_path;     /* SQLite file (default /var/lib/mailpulse/mailpulse.db) */
+	unsigned raw_days;    /* raw results kept (default 30) */
+	unsigned rollup_days; /* hourly roll-ups kept (default 400) */
+	char *listen;         /* HTTP listen address (default 127.0.0.1:8080); "off": none */
+	char *dashboard_url;  /* base URL used in notification links */
+	/*
+	 * HTTP access control. http_token, when set (token_file/token_env),
+	 * guards the dashboard's data, the API and /metrics: "Authorization:
+	 * Bearer TOKEN". The public status page is off unless enabled, and
+	 * then shows only the checks its selectors name.
+	 */
+	char *http_token;
+	/*
+	 * HTTP connections open at once, in all (default 512; the daemon
+	 * lowers it to what the open files limit leaves) and from one client
+	 * address, an IPv6 client counting by its /64 (default 64).
+	 */
+	unsigned http_max_conns;
+	unsigned http_max_conns_per_addr;
+	int public_enabled;
+	char *public_title;                   /* default "Status" */
+	char *public_checks[CONF_LABELS_MAX]; /* check names or key=value selectors */
+	int npublic_checks;
+	unsigned max_in_flight; /* probes at once (default 256) */
+	struct conf_check *checks;
+	int nchecks;
+	struct conf_channel *channels;
+	int nchannels;
+	struct conf_window *windows;
+	int nwindows;
+	/* Every string above lives here; wiped and freed by conf_unref(). */
+	struct conf_mem *mem;
+};
+
+/*
+ * Load and validate path. On success returns 0 and *out holds a conf with
+ * one reference. On failure returns -1 and writes every problem to errs,
+ * one per line, as "file:line:col: message" (what was found, what was
+ * expected), then the cross-checks (unknown channel names, duplicate
+ * names, timeout not shorter than interval).
+ */
+int conf_load(const char *path, struct conf **out, FILE *errs);
+
+/*
+ * Only the store path of the configuration at path, for the commands that
+ * read the store and need nothing else (status, history, uptime,
+ * incidents). The file is loaded and checked as by conf_load(); problems
+ * elsewhere in it do not stop this. Returns 0 with *store (to free: the
+ * store: value, relative to the file's directory, or the default); 1 with
+ * *store as well when the file has other problems, every one written to
+ * errs as conf_load() writes them; -1 when the store path itself cannot be
+ * known (the file unreadable, not YAML, not a mapping, or store: itself
+ * wrong), with every problem written to errs.
+ */
+int conf_store_path(const char *path, char **store, FILE *errs);
+
+void conf_ref(struct conf *c);
+void conf_unref(struct conf *c);
+
+/* Find a check or a channel by name; NULL when absent. */
+const struct conf_check *conf_find_check(const struct conf *c, const char *name);
+int conf_find_channel(const struct conf *c, const char *name);
+
+/* 1 when now (unix seconds) is inside a window that covers check cc. */
+int conf_in_maintenance(const struct conf *c, const struct conf_check *cc, int64_t now);
+/*
+ * The window that covers check cc at now (unix seconds), NULL when none;
+ * *until (when not NULL) is when the occurrence under way ends, the latest
+ * of them when windows overlap. A window that starts when another ends is
+ * not followed: conf_in_maintenance() at *until says whether one does.
+ */
+const struct conf_window *conf_maintenance(const struct conf *c, const struct conf_check *cc,
+                                           int64_t now, int64_t *until);
+
+/* 1 when the public status page shows check cc (enabled and selected). */
+int conf_public_covers(const struct conf *c, const struct conf_check *cc);
+
+/* Print the effective configuration, secrets as "(set)", for `config check -v`. */
+void conf_dump(const struct conf *c, FILE *f);
+
+const char *conf_channel_type_name(enum channel_type t);
+
+/* `mailpulse config check [-v] FILE` (argv[0] is "config"): 0 valid, 1 invalid, 3 usage. */
+int config_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,1349 @@
+/*
+ * api.c - the JSON API under /api/v1, Prometheus /metrics and the public
+ * status page, from what the daemon lends (monitor.h) and what the store
+ * remembers (store_q_*). docs/api.md is the contract.
+ *
+ * Every string that came from a server or a certificate (greeting,
+ * capabilities, messages, subjects) is hostile: JSON strings are built
+ * with jansson (which refuses invalid UTF-8; we fall back to \xNN), label
+ * values of /metrics are escaped per the exposition format, and HTML is
+ * entity-escaped here. Nothing is ever written into a page raw.
+ *
+ * Costs: everything here runs on the probes' event loop, so what a request
+ * costs is what a probe may be judged late by. The uptime figures of the
+ * summaries (/api/v1/checks, a check's detail, /status) come from memory:
+ * upcache.c keeps them for every check, refreshed off the loop at most
+ * every UPCACHE_TTL_MS while someone reads them. The status page and the
+ * checks list are kept whole for API_BODY_TTL_MS as well, so a poll costs
+ * a copy, not a pass over N checks. Without the cache (it could not start,
+ * or MAILPULSE_API_CACHE=off) the figures are read per check from the
+ * store, three indexed range counts each: seconds per request on a store
+ * of months at a few hundred checks. The other store queries here are
+ * for one check, bounded by their limits.
+ */
+#include "http/api.h"
+
+#include <errno.h>
+#include <math.h>
+#include <sys/queue.h>
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "core/line.h"
+#include "core/log.h"
+#include "monitor/monitor.h"
+#include "store/store.h"
+#include "wire/output.h"
+#include "spec/duration.h"
+#include "http/http.h"
+#include "spec/isotime.h"
+#include "http/upcache.h"
+
+#define DAY_MS  (86400LL * 1000)
+#define HOUR_MS (3600LL * 1000)
+/* Longest uptime window asked for; roll-ups are kept about this long by default. */
+#define API_WINDOW_MAX_MS (400 * DAY_MS)
+/* Per-day bars of uptime at most this many days. */
+#define API_DAYS_MAX 90
+
+/*
+ * The status page and the checks list are kept whole this long: a state
+ * change shows within it. Building them is O(checks) (~3 ms for the list of
+ * 200 checks, 0.6 ms for the page); sending a kept one is a copy.
+ */
+#define API_BODY_TTL_MS 2000
+
+/* A reply kept whole: its body, and when it was made (monotonic ms). */
+struct api_body {
+	char *data;
+	size_t len;
+	int64_t at_ms;
+};
+
+/*
+ * What the API keeps between requests, on the loop's thread only: the
+ * uptime cache of the running server, from api_cache_start() (http_start())
+ * to api_cache_stop() (http_free()), NULL without one, and the replies
+ * kept whole while it runs. Counters for /api/v1/health: store queries the
+ * handlers ran on the loop, requests answered from the caches (hits) and
+ * requests answered while the cache had no figures yet (misses).
+ */
+static struct {
+	struct upcache *uc;
+	struct api_body checks, status;
+	uint64_t loop_queries, hits, misses;
+} api_cache;
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* 1 when b was fresh and is now in out. */
+static int body_serve(struct api_body *b, struct evbuffer *out)
+{
+	if (!api_cache.uc || !b->data || mono_ms() - b->at_ms >= API_BODY_TTL_MS ||
+	    evbuffer_add(out, b->data, b->len) != 0)
+		return 0;
+	api_cache.hits++;
+	return 1;
+}
+
+/* Keep what out holds as b, made at at_ms; only replies made with the cache's figures. */
+static void body_keep(struct api_body *b, struct evbuffer *out, int64_t at_ms, int figures)
+{
+	size_t len = evbuffer_get_length(out);
+	char *p;
+
+	if (!api_cache.uc || !figures)
+		return;
+	p = malloc(len ? len : 1);
+	if (!p || evbuffer_copyout(out, p, len) != (ev_ssize_t)len) {
+		free(p);
+		return;
+	}
+	free(b->data);
+	b->data = p;
+	b->len = len;
+	b->at_ms = at_ms;
+}
+
+static void body_forget(struct api_body *b)
+{
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+static int64_t now_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* ---- JSON helpers ------------------------------------------------------------ */
+
+static json_t *jstr(const char *s)
+{
+	return output_json_str(s);
+}
+
+static json_t *jtime(int64_t ms)
+{
+	return output_json_time_ms(ms);
+}
+
+/* Microseconds -> milliseconds as output_json() prints them; null for -1. */
+static json_t *jms(int64_t us)
+{
+	return us < 0 ? json_null() : json_real((double)us / 1000.0);
+}
+
+static void set(json_t *o, const char *key, json_t *v)
+{
+	/* Out of memory shows as a missing key, never as a crash. */
+	if (v)
+		json_object_set_new(o, key, v);
+}
+
+static int send_json(struct evbuffer *out, int code, json_t *j)
+{
+	char *s;
+
+	if (!j)
+		return api_error(out, 500, "internal", "out of memory");
+	s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9));
+	json_decref(j);
+	if (!s)
+		return api_error(out, 500, "internal", "out of memory");
+	evbuffer_add(out, s, strlen(s));
+	evbuffer_add(out, "\n", 1);
+	free(s);
+	return code;
+}
+
+int api_error(struct evbuffer *out, int code, const char *error, const char *detail)
+{
+	json_t *o = json_object();
+	char *s = NULL;
+
+	evbuffer_drain(out, evbuffer_get_length(out));
+	if (o) {
+		set(o, "error", jstr(error));
+		set(o, "detail", jstr(detail ? detail : ""));
+		s = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+	}
+	if (s) {
+		evbuffer_add(out, s, strlen(s));
+		evbuffer_add(out, "\n", 1);
+		free(s);
+	} else {
+		evbuffer_add_printf(out, "{\"error\":\"internal\",\"detail\":\"out of memory\"}\n");
+	}
+	return code;
+}
+
+/* ---- parameters -------------------------------------------------------------- */
+
+/*
+ * A time: unix milliseconds (digits only), or ISO 8601 as isotime.h reads
+ * it (UTC when no zone is given). -1 when it is neither.
+ */
+static int parse_time(const char *s, int64_t *ms)
+{
+	if (*s && strspn(s, "0123456789") == strlen(s)) {
+		if (strlen(s) > 15)
+			return -1;
+		*ms = strtoll(s, NULL, 10);
+		return 0;
+	}
+	return isotime_parse(s, 0, ms);
+}
+
+/* "24h", "7d", "30m", "2w", "1d12h" -> ms; -1 when not a window. */
+static int parse_window(const char *s, int64_t *ms)
+{
+	return duration_parse(s, API_WINDOW_MAX_MS, ms) == 0 && *ms > 0 ? 0 : -1;
+}
+
+/* Refuse parameters we do not know: a typo should not silently mean "no filter". */
+/*
+ * A query parameter not in known (NULL-terminated): 1 with msg saying
+ * which, escaped, and what is known; 0 when every parameter is known.
+ */
+static int unknown_param(const struct evkeyvalq *q, const char *const *known, char *msg,
+                         size_t msglen)
+{
+	const struct evkeyval *kv;
+
+	TAILQ_FOREACH(kv, q, next)
+	{
+		char bad[64];
+		size_t o;
+		int ok = 0;
+
+		for (const char *const *k = known; *k; k++)
+			if (strcmp(kv->key, *k) == 0)
+				ok = 1;
+		if (ok)
+			continue;
+		line_escape(bad, sizeof(bad), kv->key, strlen(kv->key));
+		o = (size_t)snprintf(msg, msglen, "unknown parameter \"%s\"; known:", bad);
+		for (const char *const *k = known; *k && o < msglen; k++)
+			o += (size_t)snprintf(msg + o, msglen - o, "%s %s", k == known ? "" : ",",
+			                      *k);
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- one check --------------------------------------------------------------- */
+
+static json_t *labels_json(const struct conf_check *cc)
+{
+	json_t *a = json_array();
+
+	for (int i = 0; a && i < cc->nlabels; i++)
+		json_array_append_new(a, jstr(cc->labels[i]));
+	return a;
+}
+
+static json_t *timings_json(const struct mon_last *l)
+{
+	json_t *o = json_object();
+
+	for (int p = 0; o && p < MP_PH__COUNT; p++)
+		set(o, result_phase_name((enum mp_phase)p), jms(l->phase_us[p]));
+	return o;
+}
+
+/* Split on sep, dropping empty pieces: "A B" -> ["A", "B"]. */
+static json_t *split_json(const char *s, const char *sep)
+{
+	json_t *a = json_array();
+	char buf[RESULT_CAPS_MAX + RESULT_SANS_MAX];
+	char *save = NULL;
+
+	if (!a || !s)
+		return a;
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (char *t = strtok_r(buf, sep, &save); t; t = strtok_r(NULL, sep, &save))
+		json_array_append_new(a, jstr(t));
+	return a;
+}
+
+static json_t *last_json(const struct mon_last *l, int detail)
+{
+	json_t *o = json_object();
+
+	if (!o)
+		return NULL;
+	set(o, "time", jtime(l->ts_ms));
+	set(o, "ts_ms", json_integer(l->ts_ms));
+	set(o, "status", jstr(result_status_name(l->status)));
+	set(o, "severity", jstr(result_severity_name(l->severity)));
+	set(o, "reason", jstr(result_reason_name(l->reason)));
+	set(o, "message", jstr(l->message));
+	/* Findings that leave the status as it is (posture: report) are still findings. */
+	set(o, "warnings", split_json(l->warnings, "\n"));
+	set(o, "address", l->address && *l->address ? jstr(l->address) : json_null());
+	set(o, "time_to_greeting_ms", jms(l->ttg_us));
+	set(o, "timings_ms", timings_json(l));
+	set(o, "tls_version", l->tls_used && l->tls_version ? jstr(l->tls_version) : json_null());
+	set(o, "cert_days_left",
+	    l->tls_used && l->cert_not_after > 0 ? json_integer(l->cert_days_left) : json_null());
+	set(o, "cert_not_after",
+	    l->tls_used && l->cert_not_after > 0 ? jtime(l->cert_not_after * 1000) : json_null());
+	set(o, "cert_subject",
+	    l->tls_used && l->cert_subject && *l->cert_subject ? jstr(l->cert_subject)
+	                                                       : json_null());
+	/* The TLS fields above outlive an outage: when they were seen. */
+	set(o, "cert_seen",
+	    l->tls_used && l->tls_seen_ms > 0 ? jtime(l->tls_seen_ms) : json_null());
+	set(o, "cert_seen_ms",
+	    l->tls_used && l->tls_seen_ms > 0 ? json_integer(l->tls_seen_ms) : json_null());
+	if (!detail)
+		return o;
+	set(o, "greeting", l->greeting && *l->greeting ? jstr(l->greeting) : json_null());
+	set(o, "capabilities", split_json(l->capabilities, "\n"));
+	set(o, "messages", l->messages >= 0 ? json_integer(l->messages) : json_null());
+	return o;
+}
+
+static json_t *tls_json(const struct mon_last *l)
+{
+	json_t *o;
+
+	if (!l->tls_used)
+		return json_null();
+	o = json_object();
+	if (!o)
+		return NULL;
+	set(o, "version", jstr(l->tls_version));
+	set(o, "cipher", jstr(l->tls_cipher));
+	set(o, "verified", json_boolean(l->tls_verified));
+	set(o, "subject",
+	    l->cert_subject && *l->cert_subject ? jstr(l->cert_subject) : json_null());
+	set(o, "issuer", l->cert_issuer && *l->cert_issuer ? jstr(l->cert_issuer) : json_null());
+	set(o, "sans", split_json(l->cert_sans, ", "));
+	set(o, "not_after", l->cert_not_after > 0 ? jtime(l->cert_not_after * 1000) : json_null());
+	set(o, "days_left", l->cert_not_after > 0 ? json_integer(l->cert_days_left) : json_null());
+	set(o, "seen", jtime(l->tls_seen_ms));
+	set(o, "seen_ms", json_integer(l->tls_seen_ms));
+	set(o, "current", json_boolean(l->tls_seen_ms == l->ts_ms));
+	return o;
+}
+
+/*
+ * The maintenance window cc is in at now (unix ms): {"window", "until",
+ * "until_ms"}, or null. Notifications are held back until then and results
+ * are left out of uptime.
+ */
+static json_t *maint_json(const struct conf *c, const struct conf_check *cc, int64_t now)
+{
+	int64_t until;
+	const struct conf_window *w = conf_maintenance(c, cc, now / 1000, &until);
+
+	if (!w)
+		return json_null();
+	return json_pack("{s:o, s:o, s:I}", "window", jstr(w->name), "until", jtime(until * 1000),
+	                 "until_ms", (json_int_t)(until * 1000));
+}
+
+/* Uptime percentage over [now - window, now); null when nothing was recorded. */
+static json_t *uptime_pct(struct store *s, const char *check, int64_t window, int64_t now)
+{
+	char err[256];
+	json_t *u, *pct;
+
+	if (!s)
+		return json_null();
+	api_cache.loop_queries++;
+	u = store_q_uptime(s, check, now - window, 0, err, sizeof(err));
+	if (!u) {
+		if (errno != ENOENT)
+			log_msg(LOG_WARNING, "http: uptime of %s: %s", check, err);
+		return json_null();
+	}
+	pct = json_object_get(u, "uptime_pct");
+	pct = pct ? json_incref(pct) : json_null();
+	json_decref(u);
+	return pct;
+}
+
+/* The windows of the summaries, in upcache.h's order. */
+static const int64_t up_window_ms[UPCACHE_NWIN] = {DAY_MS, 7 * DAY_MS, 30 * DAY_MS};
+static const char *const up_window_name[UPCACHE_NWIN] = {"24h", "7d", "30d"};
+
+/*
+ * The uptime figures one request reads: the cache's when it runs (none,
+ * so null, only while its first build runs: seconds after a start on a
+ * large store), else the store's, check by check, on the loop.
+ */
+struct upview {
+	struct store *s;
+	const struct upcache_snap *snap;
+};
+
+static void upview_open(struct upview *v, struct daemon *d)
+{
+	v->s = daemon_store(d);
+	v->snap = NULL;
+	if (!api_cache.uc)
+		return;
+	v->snap = upcache_acquire(api_cache.uc);
+	if (v->snap)
+		api_cache.hits++;
+	else
+		api_cache.misses++;
+}
+
+static void upview_close(struct upview *v)
+{
+	if (api_cache.uc)
+		upcache_release(api_cache.uc, v->snap);
+	v->snap = NULL;
+}
+
+/* Window w of check: a percentage, or null when nothing was recorded there. */
+static json_t *upview_pct(const struct upview *v, const char *check, int w, int64_t now)
+{
+	double pct[UPCACHE_NWIN];
+
+	if (!api_cache.uc)
+		return uptime_pct(v->s, check, up_window_ms[w], now);
+	upcache_find(v->snap, check, pct);
+	return isnan(pct[w]) ? json_null() : json_real(pct[w]);
+}
+
+void api_cache_start(const char *store_path)
+{
+	const char *env = getenv("MAILPULSE_API_CACHE");
+	char err[256];
+
+	api_cache_stop();
+	/* For comparisons (bench/run.sh http): the per-check queries of the code before. */
+	if (env && strcmp(env, "off") == 0) {
+		log_msg(LOG_WARNING, "MAILPULSE_API_CACHE=off: uptime figures are read from the "
+		                     "store per check and request, on the probes' loop");
+		return;
+	}
+	api_cache.uc = upcache_start(store_path, err, sizeof(err));
+	if (!api_cache.uc)
+		log_msg(LOG_WARNING,
+		        "http: no uptime cache (%s): figures are read from the store per request",
+		        err);
+}
+
+void api_cache_stop(void)
+{
+	upcache_stop(api_cache.uc);
+	api_cache.uc = NULL;
+	body_forget(&api_cache.checks);
+	body_forget(&api_cache.status);
+}
+
+/* A field of a store answer, or [] when the store has nothing for the check. */
+static json_t *store_list(json_t *res, const char *key, const char *check, const char *err)
+{
+	json_t *a;
+
+	if (!res) {
+		if (errno != ENOENT)
+			log_msg(LOG_WARNING, "http: %s of %s: %s", key, check, err);
+		return json_array();
+	}
+	a = json_object_get(res, key);
+	a = a ? json_incref(a) : json_array();
+	json_decref(res);
+	return a;
+}
+
+struct get_ctx {
+	struct daemon *d;
+	json_t *out;
+	int detail;
+	struct upview uv;
+};
+
+static json_t *check_json(struct daemon *d, const struct mon_info *mi, int detail,
+                          const struct upview *uv)
+{
+	const struct conf *c = daemon_conf(d);
+	const struct conf_check *cc = mi->cc;
+	struct store *s = daemon_store(d);
+	int64_t now = now_ms();
+	json_t *o = json_object(), *u, *loc, *locs;
+
+	if (!o)
+		return NULL;
+	set(o, "name", jstr(mi->name));
+	set(o, "url", jstr(cc->url ? cc->url : cc->chk.target.url));
+	set(o, "labels", labels_json(cc));
+	set(o, "location", jstr(c->location));
+	set(o, "state", jstr(state_status_name(mi->st->status)));
+	set(o, "severity",
+	    jstr(mi->st->status == MP_UNKNOWN ? "unknown"
+	                                      : result_severity_name(mi->st->severity)));
+	set(o, "since", mi->st->since_ms > 0 ? jtime(mi->st->since_ms) : json_null());
+	set(o, "since_ms", mi->st->since_ms > 0 ? json_integer(mi->st->since_ms) : json_null());
+	set(o, "reason", jstr(result_reason_name(mi->st->reason)));
+	set(o, "message", mi->last ? jstr(mi->last->message) : json_null());
+	set(o, "incident_open", json_boolean(mi->st->incident_open));
+	set(o, "maintenance", maint_json(c, cc, now));
+	set(o, "running", json_boolean(mi->running));
+	set(o, "probes", json_integer((json_int_t)mi->probes));
+	set(o, "interval_ms", json_integer(cc->interval_ms));
+	set(o, "last", mi->last ? last_json(mi->last, detail) : json_null());
+	u = json_object();
+	if (u) {
+		for (int w = 0; w < UPCACHE_NWIN; w++)
+			set(u, up_window_name[w], upview_pct(uv, mi->name, w, now));
+	}
+	set(o, "uptime_pct", u);
+	/* One location today; remote probing nodes will add theirs here. */
+	locs = json_array();
+	loc = json_object();
+	if (locs && loc) {
+		set(loc, "location", jstr(c->location));
+		set(loc, "state", jstr(state_status_name(mi->st->status)));
+		set(loc, "last_status",
+		    mi->last ? jstr(result_status_name(mi->last->status)) : json_null());
+		set(loc, "last_time", mi->last ? jtime(mi->last->ts_ms) : json_null());
+		json_array_append_new(locs, loc);
+		loc = NULL;
+	}
+	json_decref(loc);
+	set(o, "locations", locs);
+	if (detail) {
+		char err[256];
+
+		set(o, "tls", mi->last ? tls_json(mi->last) : json_null());
+		set(o, "fail_after", json_integer(cc->fail_after));
+		set(o, "recover_after", json_integer(cc->recover_after));
+		if (s) {
+			json_t *r = store_q_incidents(s, mi->name, 0, API_RECENT, err, sizeof(err));
+
+			set(o, "incidents", store_list(r, "incidents", mi->name, err));
+			r = store_q_deliveries(s, mi->name, API_RECENT, err, sizeof(err));
+			api_cache.loop_queries += 2;
+			set(o, "deliveries", store_list(r, "deliveries", mi->name, err));
+		}
+	}
+	return o;
+}
+
+static void each_cb(const struct mon_info *mi, void *arg)
+{
+	struct get_ctx *g = arg;
+	json_t *o = check_json(g->d, mi, g->detail, &g->uv);
+
+	if (!o)
+		return;
+	if (json_is_array(g->out))
+		json_array_append_new(g->out, o);
+	else
+		g->out = o;
+}
+
+int api_checks(struct daemon *d, struct evbuffer *out)
+{
+	struct get_ctx g = {d, NULL, 0, {NULL, NULL}};
+	int64_t at = mono_ms();
+	json_t *o;
+	int code, figures;
+
+	if (body_serve(&api_cache.checks, out))
+		return 200;
+	o = json_object();
+	g.out = json_array();
+	if (!o || !g.out) {
+		json_decref(o);
+		json_decref(g.out);
+		return api_error(out, 500, "internal", "out of memory");
+	}
+	upview_open(&g.uv, d);
+	daemon_each_check(d, each_cb, &g);
+	figures = g.uv.snap != NULL;
+	upview_close(&g.uv);
+	set(o, "time", jtime(now_ms()));
+	set(o, "location", jstr(daemon_conf(d)->location));
+	set(o, "checks", g.out);
+	code = send_json(out, 200, o);
+	if (code == 200)
+		body_keep(&api_cache.checks, out, at, figures);
+	return code;
+}
+
+int api_check(struct daemon *d, const char *name, struct evbuffer *out)
+{
+	struct get_ctx g = {d, NULL, 1, {NULL, NULL}};
+	int rc;
+
+	upview_open(&g.uv, d);
+	rc = daemon_get_check(d, name, each_cb, &g);
+	upview_close(&g.uv);
+	if (rc < 0)
+		return api_error(out, 404, "not_found", "no check by that name");
+	if (!g.out)
+		return api_error(out, 500, "internal", "out of memory");
+	return send_json(out, 200, g.out);
+}
+
+static void exists_cb(const struct mon_info *mi, void *arg)
+{
+	(void)mi;
+	*(int *)arg = 1;
+}
+
+static int check_exists(struct daemon *d, const char *name)
+{
+	int found = 0;
+
+	return daemon_get_check(d, name, exists_cb, &found) == 0 && found;
+}
+
+/*
+ * ?from=&to= into [*since, *until); each keeps its value when not given,
+ * and with both given, to must be after from. Returns NULL, or what was
+ * wrong.
+ */
+static const char *parse_range(const struct evkeyvalq *q, int64_t *since, int64_t *until)
+{
+	const char *from = evhttp_find_header(q, "from"), *to = evhttp_find_header(q, "to");
+
+	if (from && parse_time(from, since) < 0)
+		return "from: expected ISO 8601 (2025-03-01T12:00:00Z) or unix ms";
+	if (to && parse_time(to, until) < 0)
+		return "to: expected ISO 8601 (2025-03-01T12:00:00Z) or unix ms";
+	if ((to || *until > 0) && *until <= *since)
+		return "to must be after from";
+	return NULL;
+}
+
+int api_results(struct daemon *d, const char *name, const struct evkeyvalq *q, struct evbuffer *out)
+{
+	static const char *const known[] = {"from", "to", "limit", NULL};
+	const char *why;
+	const char *lim = evhttp_find_header(q, "limit");
+	int64_t since = 0, until = 0;
+	long limit = 1000;
+	char err[256];
+	struct store *s = daemon_store(d);
+	json_t *r;
+
+	if (!check_exists(d, name))
+		return api_error(out, 404, "not_found", "no check by that name");
+	if (unknown_param(q, known, err, sizeof(err)))
+		return api_error(out, 400, "bad_parameter", err);
+	if ((why = parse_range(q, &since, &until)))
+		return api_error(out, 400, "bad_parameter", why);
+	if (lim) {
+		char *end;
+
+		errno = 0;
+		limit = strtol(lim, &end, 10);
+		if (!*lim || *end || errno || limit < 1 || limit > API_RESULTS_MAX)
+			return api_error(out, 400, "bad_parameter",
+			                 "limit: expected a whole number from 1 to 10000");
+	}
+	if (!s)
+		return api_error(out, 503, "unavailable", "the store is not open");
+	api_cache.loop_queries++;
+	r = store_q_history(s, name, since, until, (int)limit, err, sizeof(err));
+	if (!r && errno == ENOENT) {
+		/* Configured but nothing recorded yet. */
+		r = json_pack("{s:s, s:o, s:o, s:[]}", "check", name, "since", jtime(since),
+		              "until", until > 0 ? jtime(until) : json_null(), "results");
+	} else if (!r) {
+		log_msg(LOG_WARNING, "http: results of %s: %s", name, err);
+		return api_error(out, 500, "store", err);
+	}
+	return send_json(out, 200, r);
+}
+
+int api_uptime(struct daemon *d, const char *name, const struct evkeyvalq *q, struct evbuffer *out)
+{
+	static const char *const known[] = {"window", "by", NULL};
+	const char *w = evhttp_find_header(q, "window"), *by = evhttp_find_header(q, "by");
+	int64_t window = DAY_MS, now = now_ms();
+	struct store *s = daemon_store(d);
+	char err[256];
+	json_t *o;
+
+	if (!check_exists(d, name))
+		return api_error(out, 404, "not_found", "no check by that name");
+	if (unknown_param(q, known, err, sizeof(err)))
+		return api_error(out, 400, "bad_parameter", err);
+	if (w && parse_window(w, &window) < 0)
+		return api_error(out, 400, "bad_parameter",
+		                 "window: expected a duration such as 24h, 7d, 30d (at most 400d)");
+	if (by && strcmp(by, "day") != 0)
+		return api_error(out, 400, "bad_parameter", "by: only \"day\" is known");
+	if (by && (window % DAY_MS || window / DAY_MS > API_DAYS_MAX))
+		return api_error(out, 400, "bad_parameter",
+		                 "by=day needs a window of whole days, at most 90d");
+	if (!s)
+		return api_error(out, 503, "unavailable", "the store is not open");
+	api_cache.loop_queries++;
+	o = store_q_uptime(s, name, now - window, 0, err, sizeof(err));
+	if (!o && errno == ENOENT) {
+		o = json_pack("{s:s, s:o, s:I, s:i, s:i, s:n, s:b, s:i, s:n}", "check", name,
+		              "since", jtime(now - window), "since_ms", (json_int_t)(now - window),
+		              "probes", 0, "up", 0, "uptime_pct", "from_rollups", 0,
+		              "maintenance_probes", 0, "maintenance_pct");
+	} else if (!o) {
+		log_msg(LOG_WARNING, "http: uptime of %s: %s", name, err);
+		return api_error(out, 500, "store", err);
+	}
+	if (!o)
+		return api_error(out, 500, "internal", "out of memory");
+	set(o, "window_ms", json_integer(window));
+	if (by) {
+		/* Whole UTC days, the oldest first, today (so far) last. */
+		int64_t today = now - now % DAY_MS;
+		int ndays = (int)(window / DAY_MS);
+		json_t *days = json_array();
+
+		for (int i = ndays - 1; days && i >= 0; i--) {
+			int64_t start = today - (int64_t)i * DAY_MS;
+			json_t *u =
+			    store_q_uptime(s, name, start, start + DAY_MS, err, sizeof(err));
+			api_cache.loop_queries++;
+			json_t *day = json_object();
+
+			if (!day) {
+				json_decref(u);
+				break;
+			}
+			set(day, "date", jtime(start));
+			set(day, "since_ms", json_integer(start));
+			set(day, "probes",
+			    u ? json_incref(json_object_get(u, "probes")) : json_integer(0));
+			set(day, "up", u ? json_incref(json_object_get(u, "up")) : json_integer(0));
+			set(day, "uptime_pct",
+			    u ? json_incref(json_object_get(u, "uptime_pct")) : json_null());
+			set(day, "maintenance_probes",
+			    u ? json_incref(json_object_get(u, "maintenance_probes"))
+			      : json_integer(0));
+			json_decref(u);
+			json_array_append_new(days, day);
+		}
+		set(o, "days", days);
+	}
+	return send_json(out, 200, o);
+}
+
+int api_series(struct daemon *d, const char *name, const struct evkeyvalq *q, struct evbuffer *out)
+{
+	static const char *const known[] = {"from", "to", "bucket", NULL};
+	const char *why;
+	const char *bk = evhttp_find_header(q, "bucket");
+	int64_t now = now_ms(), since = now - 7 * DAY_MS, until = now, bucket = HOUR_MS;
+	struct store *s = daemon_store(d);
+	char err[256];
+	json_t *r;
+
+	if (!check_exists(d, name))
+		return api_error(out, 404, "not_found", "no check by that name");
+	if (unknown_param(q, known, err, sizeof(err)))
+		return api_error(out, 400, "bad_parameter", err);
+	if ((why = parse_range(q, &since, &until)))
+		return api_error(out, 400, "bad_parameter", why);
+	if (bk && (parse_window(bk, &bucket) < 0 || bucket % HOUR_MS))
+		return api_error(out, 400, "bad_parameter",
+		                 "bucket: expected whole hours such as 1h, 6h, 1d");
+	/* Buckets start at multiples of their size, as the store counts them. */
+	since -= (since % bucket + bucket) % bucket;
+	if ((until - since + bucket - 1) / bucket > STORE_SERIES_MAX)
+		return api_error(out, 400, "bad_parameter",
+		                 "from and to span more than 2000 buckets: use a larger bucket");
+	if (!s)
+		return api_error(out, 503, "unavailable", "the store is not open");
+	api_cache.loop_queries++;
+	r = store_q_series(s, name, since, until, bucket, err, sizeof(err));
+	if (!r && errno == ENOENT) {
+		/* Configured but nothing recorded yet. */
+		r = json_pack("{s:s, s:o, s:I, s:o, s:I, s:I, s:[]}", "check", name, "since",
+		              jtime(since), "since_ms", (json_int_t)since, "until", jtime(until),
+		              "until_ms", (json_int_t)until, "bucket_ms", (json_int_t)bucket,
+		              "buckets");
+	} else if (!r) {
+		log_msg(LOG_WARNING, "http: series of %s: %s", name, err);
+		return api_error(out, 500, "store", err);
+	}
+	return send_json(out, 200, r);
+}
+
+int api_incidents(struct daemon *d, const struct evkeyvalq *q, struct evbuffer *out)
+{
+	static const char *const known[] = {"check", "since", "limit", NULL};
+	const char *check = evhttp_find_header(q, "check"), *sn = evhttp_find_header(q, "since");
+	const char *lim = evhttp_find_header(q, "limit");
+	int64_t since = now_ms() - 30 * DAY_MS;
+	long limit = 100;
+	struct store *s = daemon_store(d);
+	char err[256];
+	json_t *r;
+
+	if (unknown_param(q, known, err, sizeof(err)))
+		return api_error(out, 400, "bad_parameter", err);
+	if (check && (!*check || strlen(check) > 64 ||
+	              strspn(check, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                            "0123456789._-") != strlen(check)))
+		return api_error(out, 400, "bad_parameter", "check: not a check name");
+	if (sn && parse_time(sn, &since) < 0)
+		return api_error(out, 400, "bad_parameter",
+		                 "since: expected ISO 8601 (2025-03-01T12:00:00Z) or unix ms");
+	if (lim) {
+		char *end;
+
+		errno = 0;
+		limit = strtol(lim, &end, 10);
+		if (!*lim || *end || errno || limit < 1 || limit > API_RESULTS_MAX)
+			return api_error(out, 400, "bad_parameter",
+			                 "limit: expected a whole number from 1 to 10000");
+	}
+	if (!s)
+		return api_error(out, 503, "unavailable", "the store is not open");
+	api_cache.loop_queries++;
+	r = store_q_incidents(s, check, since, (int)limit, err, sizeof(err));
+	if (!r && errno == ENOENT) {
+		r = json_pack("{s:s, s:o, s:[]}", "check", check, "since", jtime(since),
+		              "incidents");
+	} else if (!r) {
+		log_msg(LOG_WARNING, "http: incidents: %s", err);
+		return api_error(out, 500, "store", err);
+	}
+	return send_json(out, 200, r);
+}
+
+int api_run(struct daemon *d, const char *name, struct evbuffer *out)
+{
+	if (daemon_run_now(d, name) < 0)
+		return api_error(out, 404, "not_found", "no check by that name");
+	return send_json(out, 202, json_pack("{s:s, s:b}", "check", name, "started", 1));
+}
+
+/*
+ * {"enabled", "age_ms", "checks", "builds", "refreshes", "failures",
+ *  "worker_queries", "last_ms", "build_max_ms", "refresh_max_ms", "hits",
+ *  "misses", "loop_store_queries"}: what the cache did and what the
+ * handlers still asked the store on the loop.
+ */
+static json_t *cache_json(void)
+{
+	struct upcache_stats st;
+	json_t *o;
+
+	memset(&st, 0, sizeof(st));
+	st.age_ms = -1;
+	if (api_cache.uc)
+		upcache_stats(api_cache.uc, &st);
+	o = json_pack(
+	    "{s:b, s:o, s:i, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:I, s:I, s:I}", "enabled",
+	    api_cache.uc != NULL, "age_ms", st.age_ms < 0 ? json_null() : json_integer(st.age_ms),
+	    "checks", st.checks, "builds", (json_int_t)st.builds, "refreshes",
+	    (json_int_t)st.refreshes, "failures", (json_int_t)st.failures, "worker_queries",
+	    (json_int_t)st.queries, "last_ms", st.last_ms, "build_max_ms", st.build_max_ms,
+	    "refresh_max_ms", st.refresh_max_ms, "hits", (json_int_t)api_cache.hits, "misses",
+	    (json_int_t)api_cache.misses, "loop_store_queries", (json_int_t)api_cache.loop_queries);
+	return o;
+}
+
+int api_health(struct daemon *d, struct evbuffer *out)
+{
+	struct daemon_health h;
+	json_t *o;
+
+	memset(&h, 0, sizeof(h));
+	daemon_health(d, &h);
+	o = json_pack("{s:s, s:o, s:i, s:i, s:i, s:I, s:I, s:I, s:f, s:f, s:i, s:I, s:i, s:I}",
+	              "version", MAILPULSE_VERSION, "started", jtime(h.started_ms), "checks",
+	              h.checks, "in_flight", h.in_flight, "waiting", h.waiting, "probes_started",
+	              (json_int_t)h.probes_started, "probes_finished",
+	              (json_int_t)h.probes_finished, "slots_skipped", (json_int_t)h.slots_skipped,
+	              "store_flush_last_ms", h.store_flush_last_ms, "store_flush_max_ms",
+	              h.store_flush_max_ms, "store_queued", h.store_queued, "store_flush_failures",
+	              (json_int_t)h.store_flush_failures, "notify_pending", h.notify_pending,
+	              "notify_failures", (json_int_t)h.notify_failures);
+	if (o)
+		set(o, "api_cache", cache_json());
+	if (o) /* whether results reach the store now, and SQLite's reason when not */
+		json_object_update_new(o, json_pack("{s:b, s:s?}", "store_ok", h.store_ok,
+		                                    "store_error", h.store_error));
+	return send_json(out, 200, o);
+}
+
+/* ---- /metrics ------------------------------------------------------------------ */
+
+/* A label value per the exposition format: \ " and newline escaped. */
+static void prom_value(struct evbuffer *out, const char *s)
+{
+	for (; s && *s; s++) {
+		if (*s == '\\')
+			evbuffer_add(out, "\\\\", 2);
+		else if (*s == '"')
+			evbuffer_add(out, "\\\"", 2);
+		else if (*s == '\n')
+			evbuffer_add(out, "\\n", 2);
+		else
+			evbuffer_add(out, s, 1);
+	}
+}
+
+static void prom_head(struct evbuffer *out, const char *name, const char *type, const char *help)
+{
+	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* name{check="..",location=".." (, key="value")} value */
+static void prom_check(struct evbuffer *out, const char *name, const char *check,
+                       const char *location, const char *key, const char *val, double v)
+{
+	evbuffer_add_printf(out, "%s{check=\"", name);
+	prom_value(out, check);
+	evbuffer_add(out, "\",location=\"", 12);
+	prom_value(out, location);
+	if (key) {
+		evbuffer_add_printf(out, "\",%s=\"", key);
+		prom_value(out, val);
+	}
+	evbuffer_add_printf(out, "\"} %.15g\n", v);
+}
+
+enum fam {
+	F_SUCCESS,
+	F_STATE,
+	F_DURATION,
+	F_TTG,
+	F_CERT,
+	F_TLS,
+	F_PROBES,
+	F_FAILURES,
+	F_RUNNING,
+	F_SEVERITY,
+	F_WARNINGS,
+	F__COUNT
+};
+
+static const struct {
+	const char *name, *type, *help;
+} fams[F__COUNT] = {
+    [F_SUCCESS] = {"mailpulse_probe_success", "gauge",
+                   "1 when the last probe of the check was up or degraded, else 0."},
+    [F_STATE] = {"mailpulse_check_state", "gauge",
+                 "The confirmed alert state of the check: 1 for the current state, 0 for the "
+                 "others."},
+    [F_DURATION] = {"mailpulse_probe_duration_seconds", "gauge",
+                    "Time spent in each phase of the last probe."},
+    [F_TTG] = {"mailpulse_time_to_greeting_seconds", "gauge",
+               "From the TCP connect to the complete greeting line, last probe."},
+    [F_CERT] = {"mailpulse_cert_expiry_timestamp_seconds", "gauge",
+                "When the first certificate of the served chain expires (unix time)."},
+    [F_TLS] = {"mailpulse_tls_version_info", "gauge",
+               "The TLS version negotiated by the last probe that was shown a certificate."},
+    [F_PROBES] = {"mailpulse_probes_total", "counter", "Probes finished since the daemon started."},
+    [F_FAILURES] = {"mailpulse_probe_failures_total", "counter",
+                    "Probes that were not up since the daemon started, by reason."},
+    [F_RUNNING] = {"mailpulse_probe_running", "gauge", "1 while a probe of the check runs."},
+    [F_SEVERITY] = {"mailpulse_check_severity", "gauge",
+                    "The confirmed severity of the check (what the admin is told): 1 for the "
+                    "current one, 0 for the others. Critical may come with a degraded state."},
+    [F_WARNINGS] = {"mailpulse_probe_warnings", "gauge",
+                    "Findings of the last probe that leave its status as it is (plaintext "
+                    "login offered before TLS, another address tried)."},
+};
+
+struct prom_ctx {
+	struct evbuffer *out;
+	const char *location;
+	enum fam fam;
+};
+
+static void prom_cb(const struct mon_info *mi, void *arg)
+{
+	struct prom_ctx *p = arg;
+	const struct mon_last *l = mi->last;
+	struct evbuffer *o = p->out;
+	static const enum mp_status states[] = {MP_UP, MP_DEGRADED, MP_DOWN, MP_UNKNOWN};
+
+	switch (p->fam) {
+	case F_SUCCESS:
+		if (l)
+			prom_check(o, fams[F_SUCCESS].name, mi->name, p->location, NULL, NULL,
+			           l->status == MP_UP || l->status == MP_DEGRADED);
+		break;
+	case F_STATE:
+		for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+			prom_check(o, fams[F_STATE].name, mi->name, p->location, "state",
+			           state_status_name(states[i]), mi->st->status == states[i]);
+		break;
+	case F_SEVERITY:
+		for (int i = MP_SEV_OK; i <= MP_SEV_UNKNOWN; i++) {
+			enum mp_severity cur =
+			    mi->st->status == MP_UNKNOWN ? MP_SEV_UNKNOWN : mi->st->severity;
+			prom_check(o, fams[F_SEVERITY].name, mi->name, p->location, "severity",
+			           result_severity_name((enum mp_severity)i),
+			           cur == (enum mp_severity)i);
+		}
+		break;
+	case F_WARNINGS:
+		if (l) {
+			/* One per line: none, or one more than the newlines. */
+			int n = l->warnings && *l->warnings;
+			for (const char *w = n ? l->warnings : ""; (w = strchr(w, '\n')); w++)
+				n++;
+			prom_check(o, fams[F_WARNINGS].name, mi->name, p->location, NULL, NULL, n);
+		}
+		break;
+	case F_DURATION:
+		for (int ph = 0; l && ph < MP_PH__COUNT; ph++)
+			if (l->phase_us[ph] >= 0)
+				prom_check(o, fams[F_DURATION].name, mi->name, p->location, "phase",
+				           result_phase_name((enum mp_phase)ph),
+				           (double)l->phase_us[ph] / 1e6);
+		break;
+	case F_TTG:
+		if (l && l->ttg_us >= 0)
+			prom_check(o, fams[F_TTG].name, mi->name, p->location, NULL, NULL,
+			           (double)l->ttg_us / 1e6);
+		break;
+	case F_CERT:
+		if (l && l->tls_used && l->cert_not_after > 0)
+			prom_check(o, fams[F_CERT].name, mi->name, p->location, NULL, NULL,
+			           (double)l->cert_not_after);
+		break;
+	case F_TLS:
+		if (l && l->tls_used && l->tls_version && *l->tls_version)
+			prom_check(o, fams[F_TLS].name, mi->name, p->location, "version",
+			           l->tls_version, 1);
+		break;
+	case F_PROBES:
+		prom_check(o, fams[F_PROBES].name, mi->name, p->location, NULL, NULL,
+		           (double)mi->probes);
+		break;
+	case F_FAILURES:
+		/* Reasons seen so far; a series appears with its first failure. */
+		for (int r = 1; r < MP_R__COUNT; r++)
+			if (mi->by_reason[r])
+				prom_check(o, fams[F_FAILURES].name, mi->name, p->location,
+				           "reason", result_reason_name((enum mp_reason)r),
+				           (double)mi->by_reason[r]);
+		break;
+	case F_RUNNING:
+		prom_check(o, fams[F_RUNNING].name, mi->name, p->location, NULL, NULL, mi->running);
+		break;
+	case F__COUNT:
+		break;
+	}
+}
+
+static void prom_one(struct evbuffer *out, const char *name, const char *type, const char *help,
+                     double v)
+{
+	prom_head(out, name, type, help);
+	evbuffer_add_printf(out, "%s %.15g\n", name, v);
+}
+
+/* The per-channel notification counters, copied out of daemon_each_channel(). */
+struct chan_row {
+	char *name;
+	uint64_t n[2]; /* attempts, failures */
+	int shown;
+};
+
+struct chan_rows {
+	struct chan_row *v;
+	size_t n, cap;
+};
+
+static void chan_collect(const char *channel, uint64_t attempts, uint64_t failures, void *arg)
+{
+	struct chan_rows *r = arg;
+	struct chan_row *row;
+
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 16;
+		struct chan_row *v = realloc(r->v, cap * sizeof(*v));
+		if (!v)
+			return; /* out of memory: this scrape lacks that channel */
+		r->v = v;
+		r->cap = cap;
+	}
+	row = &r->v[r->n];
+	if (!(row->name = strdup(channel)))
+		return;
+	row->n[0] = attempts;
+	row->n[1] = failures;
+	row->shown = 0;
+	r->n++;
+}
+
+static void prom_channel(struct evbuffer *out, const char *metric, const char *channel, uint64_t v)
+{
+	evbuffer_add_printf(out, "%s{channel=\"", metric);
+	prom_value(out, channel);
+	evbuffer_add_printf(out, "\"} %llu\n", (unsigned long long)v);
+}
+
+/*
+ * Notification attempts and failures by channel: every configured channel
+ * (0 before its first attempt, so rate() has a start), then the channels
+ * that had attempts but have left the configuration since. sum() over the
+ * channel label is every attempt since the daemon started.
+ */
+static void prom_channels(struct evbuffer *out, struct daemon *d)
+{
+	static const struct {
+		const char *name, *help;
+	} fam[2] = {
+	    {"mailpulse_notification_attempts_total",
+	     "Notification delivery attempts since the daemon started, by channel."},
+	    {"mailpulse_notification_failures_total",
+	     "Notification delivery attempts that failed, by channel."},
+	};
+	const struct conf *c = daemon_conf(d);
+	struct chan_rows rows = {NULL, 0, 0};
+
+	daemon_each_channel(d, chan_collect, &rows);
+	for (int f = 0; f < 2; f++) {
+		prom_head(out, fam[f].name, "counter", fam[f].help);
+		for (int i = 0; i < c->nchannels; i++) {
+			uint64_t v = 0;
+			if (!c->channels[i].name)
+				continue;
+			for (size_t k = 0; k < rows.n; k++)
+				if (strcmp(rows.v[k].name, c->channels[i].name) == 0) {
+					v = rows.v[k].n[f];
+					rows.v[k].shown = 1;
+				}
+			prom_channel(out, fam[f].name, c->channels[i].name, v);
+		}
+		for (size_t k = 0; k < rows.n; k++) {
+			if (!rows.v[k].shown)
+				prom_channel(out, fam[f].name, rows.v[k].name, rows.v[k].n[f]);
+			rows.v[k].shown = 0;
+		}
+	}
+	for (size_t k = 0; k < rows.n; k++)
+		free(rows.v[k].name);
+	free(rows.v);
+}
+
+int api_metrics(struct daemon *d, struct evbuffer *out)
+{
+	struct prom_ctx p = {out, daemon_conf(d)->location, F_SUCCESS};
+	struct daemon_health h;
+
+	/* One pass per family: the format wants each family's samples together. */
+	for (int f = 0; f < F__COUNT; f++) {
+		p.fam = (enum fam)f;
+		prom_head(out, fams[f].name, fams[f].type, fams[f].help);
+		daemon_each_check(d, prom_cb, &p);
+	}
+	memset(&h, 0, sizeof(h));
+	daemon_health(d, &h);
+	prom_one(out, "mailpulse_checks", "gauge", "Checks configured.", h.checks);
+	prom_one(out, "mailpulse_probes_in_flight", "gauge", "Probes running now.", h.in_flight);
+	prom_one(out, "mailpulse_probes_waiting", "gauge",
+	         "Probes due but held back by max_in_flight.", h.waiting);
+	prom_one(out, "mailpulse_probe_slots_skipped_total", "counter",
+	         "Scheduled probes skipped because the previous one outlasted its interval.",
+	         (double)h.slots_skipped);
+	prom_head(out, "mailpulse_scheduler_lag_seconds", "gauge",
+	          "Delay of probe starts behind their schedule over the last minute.");
+	evbuffer_add_printf(out, "mailpulse_scheduler_lag_seconds{stat=\"max\"} %.15g\n",
+	                    h.lag_max_ms / 1000.0);
+	evbuffer_add_printf(out, "mailpulse_scheduler_lag_seconds{stat=\"avg\"} %.15g\n",
+	                    h.lag_avg_ms / 1000.0);
+	prom_head(out, "mailpulse_store_write_duration_seconds", "gauge",
+	          "Duration of store writes (one transaction each): the last and the longest.");
+	evbuffer_add_printf(out, "mailpulse_store_write_duration_seconds{stat=\"last\"} %.15g\n",
+	                    h.store_flush_last_ms / 1000.0);
+	evbuffer_add_printf(out, "mailpulse_store_write_duration_seconds{stat=\"max\"} %.15g\n",
+	                    h.store_flush_max_ms / 1000.0);
+	prom_one(out, "mailpulse_store_queued_rows", "gauge", "Rows waiting to be written.",
+	         h.store_queued);
+	prom_one(out, "mailpulse_store_write_failures_total", "counter",
+	         "Store writes that failed.", (double)h.store_flush_failures);
+	prom_one(out, "mailpulse_notifications_pending", "gauge",
+	         "Notifications queued or being delivered.", h.notify_pending);
+	prom_channels(out, d);
+	struct http_stats hs;
+	http_stats(&hs);
+	prom_one(out, "mailpulse_http_connections", "gauge", "HTTP connections open now.", hs.open);
+	prom_one(out, "mailpulse_http_connections_max", "gauge",
+	         "The cap on HTTP connections in force (http.max_connections, or what the open "
+	         "files limit leaves).",
+	         hs.max);
+	prom_head(out, "mailpulse_http_connections_limited_total", "counter",
+	          "HTTP connections refused or closed by a limit, by limit.");
+	for (int l = 0; l < HTTP_LIMIT__COUNT; l++)
+		evbuffer_add_printf(
+		    out, "mailpulse_http_connections_limited_total{limit=\"%s\"} %llu\n",
+		    http_limit_name((enum http_limit)l), (unsigned long long)hs.limited[l]);
+	prom_one(out, "mailpulse_start_time_seconds", "gauge",
+	         "When the daemon started (unix time).", (double)h.started_ms / 1000.0);
+	prom_head(out, "mailpulse_build_info", "gauge", "The running version of mailpulse.");
+	evbuffer_add_printf(out, "mailpulse_build_info{version=\"%s\"} 1\n", MAILPULSE_VERSION);
+	return 200;
+}
+
+/* ---- public status page ----------------------------------------------------------- */
+
+void api_html_escape(struct evbuffer *out, const char *s)
+{
+	for (; s && *s; s++) {
+		switch (*s) {
+		case '&':
+			evbuffer_add(out, "&amp;", 5);
+			break;
+		case '<':
+			evbuffer_add(out, "&lt;", 4);
+			break;
+		case '>':
+			evbuffer_add(out, "&gt;", 4);
+			break;
+		case '"':
+			evbuffer_add(out, "&quot;", 6);
+			break;
+		case '\'':
+			evbuffer_add(out, "&#39;", 5);
+			break;
+		default:
+			evbuffer_add(out, s, 1);
+		}
+	}
+}
+
+struct status_ctx {
+	struct daemon *d;
+	struct evbuffer *out;
+	int shown;
+	struct upview uv;
+};
+
+static void status_cb(const struct mon_info *mi, void *arg)
+{
+	struct status_ctx *sc = arg;
+	const struct conf *c = daemon_conf(sc->d);
+	const char *state = state_status_name(mi->st->status);
+	int64_t now = now_ms();
+	static const int win[] = {0, 2}; /* 24 h and 30 d, of up_window_ms */
+
+	if (!conf_public_covers(c, mi->cc))
+		return;
+	sc->shown++;
+	evbuffer_add_printf(sc->out, "<tr><td class=\"name\">");
+	api_html_escape(sc->out, mi->name);
+	/*
+	 * The public speaks of what users get. A certificate close to expiry or
+	 * a posture finding is the admin's concern, not an outage or a slowdown:
+	 * operational, with a notice for the certificate.
+	 */
+	const char *shown = state, *cls = state, *notice = NULL;
+	if (mi->st->status == MP_UP) {
+		shown = "operational";
+	} else if (mi->st->status == MP_DEGRADED) {
+		if (mi->st->reason == MP_R_SLOW) {
+			shown = "degraded performance";
+		} else {
+			shown = "operational";
+			cls = "up";
+			if (mi->st->reason == MP_R_CERT_EXPIRING)
+				notice = "certificate renewal due";
+		}
+	} else if (mi->st->status == MP_DOWN) {
+		shown = "outage";
+	}
+	evbuffer_add_printf(sc->out, "</td><td><span class=\"badge s-%s\">%s</span>", cls, shown);
+	if (notice)
+		evbuffer_add_printf(sc->out, " <span class=\"notice\">%s</span>", notice);
+	/* A window under way says so, and until when; its name is the admin's, not shown. */
+	int64_t until;
+	if (conf_maintenance(c, mi->cc, now / 1000, &until)) {
+		char when[40];
+		time_t t = (time_t)until;
+		struct tm tm;
+
+		if (!gmtime_r(&t, &tm) || !strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm))
+			snprintf(when, sizeof(when), "?");
+		evbuffer_add_printf(
+		    sc->out, " <span class=\"notice maint\">scheduled maintenance until %s</span>",
+		    when);
+	}
+	evbuffer_add_printf(sc->out, "</td>");
+	for (size_t i = 0; i < sizeof(win) / sizeof(win[0]); i++) {
+		json_t *u = upview_pct(&sc->uv, mi->name, win[i], now);
+
+		if (json_is_number(u))
+			evbuffer_add_printf(sc->out, "<td class=\"num\">%.3f%%</td>",
+			                    json_number_value(u));
+		else
+			evbuffer_add_printf(sc->out, "<td class=\"num\">&#8212;</td>");
+		json_decref(u);
+	}
+	evbuffer_add_printf(sc->out, "</tr>\n");
+}
+
+int api_status_page(struct daemon *d, struct evbuffer *out)
+{
+	const struct conf *c = daemon_conf(d);
+	struct status_ctx sc = {d, out, 0, {NULL, NULL}};
+	char when[40];
+	time_t t = time(NULL);
+	struct tm tm;
+	int64_t at = mono_ms();
+	int figures;
+
+	if (body_serve(&api_cache.status, out))
+		return 200;
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	evbuffer_add_printf(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+	                         "<meta name=\"viewport\" content=\"width=device-width\">"
+	                         "<meta http-equiv=\"refresh\" content=\"60\"><title>");
+	api_html_escape(out, c->public_title);
+	evbuffer_add_printf(out, "</title><link rel=\"stylesheet\" href=\"/static/style.css\">"
+	                         "</head><body class=\"public\"><main><h1>");
+	api_html_escape(out, c->public_title);
+	evbuffer_add_printf(out, "</h1><table class=\"grid\"><thead><tr><th>Service</th>"
+	                         "<th>State</th><th>Uptime 24 h</th><th>Uptime 30 d</th></tr>"
+	                         "</thead><tbody>\n");
+	upview_open(&sc.uv, d);
+	daemon_each_check(d, status_cb, &sc);
+	figures = sc.uv.snap != NULL;
+	upview_close(&sc.uv);
+	if (!sc.shown)
+		evbuffer_add_printf(out, "<tr><td colspan=\"4\">Nothing to show.</td></tr>\n");
+	evbuffer_add_printf(out,
+	                    "</tbody></table><p class=\"muted\">Uptime leaves out scheduled "
+	                    "maintenance. Updated %s</p></main>"
+	                    "</body></html>\n",
+	                    when);
+	body_keep(&api_cache.status, out, at, figures);
+	return 200;
+}
+
+/* ---- assets ------------------------------------------------------------------------- */
+
+const struct web_asset *api_asset(const char *name)
+{
+	for (const struct web_asset *a = web_assets; a->name; a++)
+		if (strcmp(a->name, name) == 0)
+			return a;
+	return NULL;
+}

@@ -1,0 +1,119 @@
+/*
+ * notify.h - notifications: webhooks, e-mail, chat services, PagerDuty and
+ * commands, delivered through libcurl's multi interface on the daemon's
+ * own event loop (and a child process for commands). Never blocks a probe.
+ *
+ * A struct notify is created by notify_new() before the loop runs and
+ * freed by notify_free() after it (which abandons what is still pending,
+ * reporting each as failed). Each notify_send() copies the event and the
+ * channel settings it needs, so the conf may be reloaded meanwhile.
+ */
+#ifndef MP_NOTIFY_H
+#define MP_NOTIFY_H
+
+#include <stdint.h>
+
+#include "conf/conf.h"
+#include "core/result.h"
+
+struct event_base;
+
+enum notify_kind {
+	NOTIFY_DOWN,     /* the check went down (an incident opened) */
+	NOTIFY_DEGRADED, /* the check went degraded */
+	NOTIFY_RECOVERY, /* back up; duration_ms says how long it was not */
+	NOTIFY_REMINDER, /* still down */
+	NOTIFY_TEST,     /* `mailpulse notify test CHANNEL` */
+};
+
+/* What happened, in plain data; strings are copied by notify_send(). */
+struct notify_event {
+	enum notify_kind kind;
+	const char *check;
+	const char *target; /* the URL */
+	const char *location;
+	enum mp_status status;
+	enum mp_severity severity; /* of the check now; critical may come with degraded */
+	enum mp_status prev;
+	enum mp_reason reason;
+	unsigned confirmed;   /* consecutive results that confirmed the change; 0: not said */
+	const char *message;  /* the probe's message */
+	const char *greeting; /* escaped; may be empty */
+	int64_t since_ms;     /* when the current state began: its first result (unix ms) */
+	int64_t now_ms;
+	int64_t duration_ms;       /* recovery: how long it was down */
+	const char *dashboard_url; /* the dashboard's base URL, or NULL; see notify.c */
+	const char *incident_key;  /* stable per incident: PagerDuty dedup_key */
+};
+
+/*
+ * Called once per attempt with its outcome (ok, or why not), so the
+ * daemon can store it and show failing channels.
+ */
+typedef void (*notify_attempt_cb)(const char *check, const char *channel, const char *event,
+                                  int attempt, int ok, const char *detail, void *arg);
+
+struct notify;
+
+/*
+ * notify_new() calls curl_global_init(): create the first notify before any
+ * thread starts. The callback must not call notify_free().
+ */
+struct notify *notify_new(struct event_base *base, notify_attempt_cb cb, void *arg);
+void notify_free(struct notify *n);
+
+/* Deliveries queued, waiting to retry or in flight at once; beyond it notify_send() refuses. */
+#define NOTIFY_QUEUE_MAX 10000
+
+/*
+ * Queue one delivery of ev to ch, retried with backoff. Returns 0, or -1
+ * (out of memory, or NOTIFY_QUEUE_MAX deliveries already pending).
+ */
+int notify_send(struct notify *n, const struct conf_channel *ch, const struct notify_event *ev);
+
+/* Deliveries queued or in flight. */
+int notify_pending(const struct notify *n);
+
+/*
+ * Attempts and failed attempts of each channel name since notify_new(),
+ * in the order each was first used (channels removed by a reload stay).
+ * Past NOTIFY_CHANNELS_MAX (256) names, further ones are counted together
+ * under "(other)", which no configured name can be. The name is valid
+ * during the call only.
+ */
+typedef void (*notify_count_cb)(const char *channel, uint64_t attempts, uint64_t failures,
+                                void *arg);
+void notify_each_channel(const struct notify *n, notify_count_cb cb, void *arg);
+
+/* The subject and body a person reads (e-mail, chat); shared by the channels. */
+void notify_format_text(const struct notify_event *ev, char *subject, size_t subjectsz, char *body,
+                        size_t bodysz);
+
+const char *notify_kind_name(enum notify_kind k); /* "down", "degraded", "recovery", ... */
+
+/*
+ * How one HTTP or SMTP attempt ended, as libcurl reported it: what
+ * notify_judge() reads. Every byte of errbuf and body may be the server's.
+ */
+struct notify_reply {
+	enum channel_type type;
+	int curl_rc;         /* the transfer's CURLcode */
+	long code;           /* CURLINFO_RESPONSE_CODE: HTTP status or SMTP reply; 0: none */
+	long os_errno;       /* CURLINFO_OS_ERRNO, read for CURLE_COULDNT_CONNECT; else 0 */
+	unsigned timeout_ms; /* the channel's, for the detail */
+	const char *errbuf;  /* libcurl's error buffer, NUL-terminated; "" or NULL: none */
+	const char *body;    /* the start of the response body; not NUL-terminated */
+	size_t bodylen;
+};
+
+/*
+ * The verdict on an attempt: *ok (delivered), *retryable (worth another
+ * attempt), and a one-line detail for the store and the log, written to
+ * detail (always NUL-terminated, cut to fit; server bytes escaped, so no
+ * control byte). Any 2xx on an HTTP channel is delivered, whatever came
+ * after the status line. Pure: no I/O, no state.
+ */
+void notify_judge(const struct notify_reply *r, int *ok, int *retryable, char *detail,
+                  size_t detailsz);
+
+#endif

@@ -1,0 +1,2891 @@
+/*
+ * store.c - the history store on SQLite: schema and migrations, a bounded
+ * in-memory write queue flushed in one transaction, hourly roll-ups for
+ * retention, and the read queries behind the CLI and the API.
+ *
+ * Writes never touch the disk on the caller's path: store_add_*() copy
+ * what they need into a heap row and queue it; store_flush() writes the
+ * queue with statements prepared once at open. A flush that fails rolls
+ * back and keeps every row queued, so a full disk or a locked file costs
+ * memory up to STORE_QUEUE_MAX rows, then store_add_*() say no.
+ *
+ * A writer holds flock() on PATH.lock for as long as the store is open, so
+ * two daemons never write one store; the lock dies with its process. The
+ * writer also remembers which file it opened, so a file deleted or
+ * replaced under it is noticed (store_file_check()) and can be swapped
+ * for the one now at the path (store_reopen()) without losing the queue.
+ *
+ * Only what struct result holds is written, and a result holds no
+ * credentials: the check's password never reaches this file.
+ */
+#include "store/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/line.h"
+#include "wire/output.h"
+
+#define HOUR_MS      (3600LL * 1000)
+#define DAY_MS       (24 * HOUR_MS)
+#define NAME_MAX_LEN 64 /* check and location names, as conf.c enforces */
+#define LIMIT_MAX    10000
+/*
+ * Raw rows folded per store_retention() call. Whole hours are folded, so
+ * one call may go past this by one check-hour (~120 rows at 30 s).
+ * ~20 ms of work on a laptop: the event loop does not notice.
+ */
+#define RETENTION_ROWS 20000
+/* Old roll-ups and deliveries deleted per call, for the same reason. */
+#define RETENTION_DELETES 20000
+/*
+ * How long SQLite waits for a lock. Opening (and migrating) happens before
+ * the event loop runs: wait. Writes then run on the loop, where in WAL mode
+ * readers never block the writer, only another writer does, and waiting
+ * for one blocks every probe: fail fast, rows stay queued, the next flush
+ * tries again.
+ */
+#define BUSY_OPEN_MS  2000
+#define BUSY_WRITE_MS 100
+
+/* "Up" for uptime means the server answered: degraded counts, unknown does not. */
+_Static_assert(MP_UP == 0 && MP_DEGRADED == 1, "the SQL below tests status IN (0, 1)");
+_Static_assert(MP_PH__COUNT == 9, "results has one column per phase");
+_Static_assert(MP_UNKNOWN == 3 && MP_SEV_UNKNOWN == 3, "a removed check's transition is to 3, 3");
+
+/* ---- schema ---- */
+
+static const char schema_v1[] =
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
+    "CREATE TABLE checks (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);\n"
+    "CREATE TABLE results (\n"
+    "  check_id INTEGER NOT NULL REFERENCES checks(id),\n"
+    "  ts_ms INTEGER NOT NULL,          -- unix ms\n"
+    "  location TEXT NOT NULL,\n"
+    "  status INTEGER NOT NULL,         -- enum mp_status\n"
+    "  reason TEXT NOT NULL,            -- result_reason_name()\n"
+    "  message TEXT NOT NULL,\n"
+    "  address TEXT,\n"
+    "  ttg_us INTEGER,                  -- NULL: phase not reached\n"
+    "  dns_us INTEGER, connect_us INTEGER, tls_us INTEGER, greeting_us INTEGER,\n"
+    "  capability_us INTEGER, starttls_us INTEGER, login_us INTEGER,\n"
+    "  mailbox_us INTEGER, total_us INTEGER,\n"
+    "  tls_version TEXT,                -- NULL: no TLS\n"
+    "  cert_days_left INTEGER,          -- of the certificate that expires first\n"
+    "  cert_not_after INTEGER,          -- leaf, unix seconds\n"
+    "  cert_subject TEXT, cert_issuer TEXT, cert_sha256 TEXT,\n"
+    "  messages INTEGER\n"
+    ");\n"
+    "CREATE INDEX results_check_ts ON results (check_id, ts_ms);\n"
+    "CREATE TABLE transitions (\n"
+    "  check_id INTEGER NOT NULL REFERENCES checks(id),\n"
+    "  ts_ms INTEGER NOT NULL,\n"
+    "  from_status INTEGER NOT NULL,\n"
+    "  to_status INTEGER NOT NULL,\n"
+    "  reason TEXT NOT NULL,\n"
+    "  message TEXT NOT NULL\n"
+    ");\n"
+    "CREATE INDEX transitions_check_ts ON transitions (check_id, ts_ms);\n"
+    "CREATE TABLE incidents (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  check_id INTEGER NOT NULL REFERENCES checks(id),\n"
+    "  start_ms INTEGER NOT NULL,\n"
+    "  end_ms INTEGER,                  -- NULL while open\n"
+    "  reason TEXT NOT NULL,\n"
+    "  message TEXT NOT NULL,\n"
+    "  duration_ms INTEGER              -- set when closed\n"
+    ");\n"
+    "CREATE INDEX incidents_check_start ON incidents (check_id, start_ms);\n"
+    "CREATE INDEX incidents_open ON incidents (check_id) WHERE end_ms IS NULL;\n"
+    "CREATE TABLE deliveries (\n"
+    "  check_id INTEGER REFERENCES checks(id),  -- NULL: not about one check\n"
+    "  ts_ms INTEGER NOT NULL,\n"
+    "  channel TEXT NOT NULL,\n"
+    "  event TEXT NOT NULL,\n"
+    "  attempt INTEGER NOT NULL,\n"
+    "  ok INTEGER NOT NULL,\n"
+    "  detail TEXT NOT NULL\n"
+    ");\n"
+    "CREATE INDEX deliveries_check_ts ON deliveries (check_id, ts_ms);\n"
+    "CREATE INDEX deliveries_ts ON deliveries (ts_ms);\n"
+    "CREATE TABLE rollups (\n"
+    "  check_id INTEGER NOT NULL REFERENCES checks(id),\n"
+    "  hour_ms INTEGER NOT NULL,        -- start of the UTC hour, unix ms\n"
+    "  location TEXT NOT NULL,\n"
+    "  count INTEGER NOT NULL,\n"
+    "  up_count INTEGER NOT NULL,       -- up or degraded\n"
+    "  min_ttg_us INTEGER, avg_ttg_us INTEGER, p95_ttg_us INTEGER, max_ttg_us INTEGER,\n"
+    "  PRIMARY KEY (check_id, hour_ms, location)\n"
+    ");\n"
+    "CREATE INDEX rollups_hour ON rollups (hour_ms);\n";
+
+/*
+ * Severity beside status (issue: availability apart from what the admin is
+ * told), and the findings of each result. Rows written before it: severity
+ * follows status, except that a critical threshold (slow, cert_expiring)
+ * used to make a result down although users could connect; those become
+ * degraded and critical, so uptime no longer counts them as downtime, and
+ * incidents they left open are closed now (they were never outages).
+ */
+static const char schema_v2[] =
+    "ALTER TABLE results ADD COLUMN severity INTEGER;  -- enum mp_severity\n"
+    "ALTER TABLE results ADD COLUMN warnings TEXT;     -- findings, one per line; NULL: none\n"
+    "UPDATE results SET severity = CASE WHEN status = 2 AND reason IN ('slow', 'cert_expiring')"
+    " THEN 2 ELSE status END;\n"
+    "UPDATE results SET status = 1 WHERE status = 2 AND reason IN ('slow', 'cert_expiring');\n"
+    "ALTER TABLE transitions ADD COLUMN to_severity INTEGER;\n"
+    "UPDATE transitions SET to_severity = CASE WHEN to_status = 2 AND reason IN ('slow',"
+    " 'cert_expiring') THEN 2 ELSE to_status END;\n"
+    "UPDATE transitions SET to_status = 1 WHERE to_status = 2 AND reason IN ('slow',"
+    " 'cert_expiring');\n"
+    "UPDATE incidents SET end_ms = CAST(strftime('%s', 'now') AS INTEGER) * 1000,"
+    " duration_ms = max(0, CAST(strftime('%s', 'now') AS INTEGER) * 1000 - start_ms)"
+    " WHERE end_ms IS NULL AND reason IN ('slow', 'cert_expiring');\n";
+
+/*
+ * Maintenance and removed checks (issue 9, items 5 and 7). A result taken
+ * inside a maintenance window of its check is flagged, and roll-ups count
+ * those apart, so uptime leaves maintenance out even after the window is
+ * deleted from the configuration. An incident says why it closed. A check
+ * that left the configuration is marked, so `mailpulse status` no longer
+ * shows it as current while its history stays readable.
+ */
+static const char schema_v3[] =
+    "ALTER TABLE results ADD COLUMN maintenance INTEGER NOT NULL DEFAULT 0;  -- 1: in a window\n"
+    "ALTER TABLE rollups ADD COLUMN maint_count INTEGER NOT NULL DEFAULT 0;  -- of count\n"
+    "ALTER TABLE rollups ADD COLUMN maint_up_count INTEGER NOT NULL DEFAULT 0;  -- of up_count\n"
+    "ALTER TABLE incidents ADD COLUMN close_reason TEXT;  -- NULL: open, or closed before v3\n"
+    "ALTER TABLE checks ADD COLUMN removed_ms INTEGER;  -- left the configuration; NULL: in it\n";
+
+/*
+ * Applied in order, each inside the one transaction that also sets
+ * meta.schema_version. Append; never edit a published entry.
+ */
+static const struct migration {
+	int version;
+	const char *sql;
+} migrations[] = {
+    {1, schema_v1},
+    {2, schema_v2},
+    {3, schema_v3},
+};
+
+#define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+int store_schema_version(void)
+{
+	return migrations[NMIGRATIONS - 1].version;
+}
+
+/* ---- the queue ---- */
+
+enum qkind {
+	Q_RESULT,
+	Q_TRANSITION,
+	Q_INCIDENT_OPEN,
+	Q_INCIDENT_CLOSE,
+	Q_DELIVERY,
+	Q_CHECK_RETIRE,
+	Q_CHECK_PRESENT
+};
+
+/* String slots of a queued row; NULL is SQL NULL. */
+enum qstr {
+	QS_CHECK,
+	QS_LOCATION,
+	QS_MESSAGE, /* a delivery's detail too */
+	QS_ADDRESS,
+	QS_TLS_VERSION,
+	QS_SUBJECT,
+	QS_ISSUER,
+	QS_SHA256,
+	QS_WARNINGS,
+	QS_CHANNEL,
+	QS_EVENT,
+	QS__COUNT
+};
+
+struct span {
+	const char *p; /* NULL: SQL NULL */
+	size_t n;
+};
+
+/*
+ * One queued write. Allocated with its strings in one block by qrow_new(),
+ * freed after the flush that wrote it.
+ */
+struct qrow {
+	enum qkind kind;
+	int64_t ts_ms;
+	int status; /* result status; a transition's new status */
+	int severity;
+	int from;       /* a transition's old status */
+	unsigned flags; /* a result's STORE_R_* */
+	enum mp_reason reason;
+	int attempt, ok;
+	int64_t phase_us[MP_PH__COUNT];
+	int64_t ttg_us, messages;
+	int tls;
+	int64_t days_left, not_after;
+	const char *s[QS__COUNT];
+	char text[];
+};
+
+/* Write statements, prepared once at open and reused by every flush. */
+enum wstmt {
+	W_BEGIN,
+	W_COMMIT,
+	W_ROLLBACK,
+	W_CHECK_GET,
+	W_CHECK_ADD,
+	W_RESULT,
+	W_TRANSITION,
+	W_INCIDENT_OPEN,
+	W_INCIDENT_CLOSE,
+	W_DELIVERY,
+	W_CHECK_IDS,
+	W_OLDEST,
+	W_HOUR_ROWS,
+	W_ROLLUP,
+	W_HOUR_DELETE,
+	W_ROLLUP_EXPIRE,
+	W_DELIVERY_EXPIRE,
+	W_RETIRE_TRANSITION,
+	W_RETIRE_CLOSE,
+	W_RETIRE_MARK,
+	W_PRESENT,
+	W__COUNT
+};
+
+static const char *const wsql[W__COUNT] = {
+    [W_BEGIN] = "BEGIN IMMEDIATE",
+    [W_COMMIT] = "COMMIT",
+    [W_ROLLBACK] = "ROLLBACK",
+    [W_CHECK_GET] = "SELECT id FROM checks WHERE name = ?1",
+    [W_CHECK_ADD] = "INSERT INTO checks (name) VALUES (?1)",
+    [W_RESULT] = "INSERT INTO results (check_id, ts_ms, location, status, reason, message,"
+                 " address, ttg_us, dns_us, connect_us, tls_us, greeting_us, capability_us,"
+                 " starttls_us, login_us, mailbox_us, total_us, tls_version, cert_days_left,"
+                 " cert_not_after, cert_subject, cert_issuer, cert_sha256, messages, severity,"
+                 " warnings, maintenance)"
+                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
+                 " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
+    [W_TRANSITION] = "INSERT INTO transitions (check_id, ts_ms, from_status, to_status, reason,"
+                     " message, to_severity) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    /* A second open while one is open keeps the first: its cause is the one that counts. */
+    [W_INCIDENT_OPEN] = "INSERT INTO incidents (check_id, start_ms, reason, message)"
+                        " SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM incidents"
+                        " WHERE check_id = ?1 AND end_ms IS NULL)",
+    [W_INCIDENT_CLOSE] = "UPDATE incidents SET end_ms = ?2, duration_ms = max(0, ?2 - start_ms),"
+                         " close_reason = ?3 WHERE check_id = ?1 AND end_ms IS NULL",
+    [W_DELIVERY] = "INSERT INTO deliveries (check_id, ts_ms, channel, event, attempt, ok, detail)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [W_CHECK_IDS] = "SELECT id FROM checks ORDER BY id",
+    [W_OLDEST] = "SELECT min(ts_ms) FROM results WHERE check_id = ?1 AND ts_ms < ?2",
+    /* NULLs sort first, so each location's non-NULL times come out ascending for p95. */
+    [W_HOUR_ROWS] = "SELECT location, status, ttg_us, maintenance FROM results WHERE check_id = ?1"
+                    " AND ts_ms >= ?2 AND ts_ms < ?3 ORDER BY location, ttg_us",
+    /*
+     * Merge rather than replace: a late result (a remote node, a clock
+     * step) for an hour already folded must add to it, not erase it. The
+     * merged p95 is the larger one, an upper bound.
+     */
+    [W_ROLLUP] = "INSERT INTO rollups (check_id, hour_ms, location, count, up_count, min_ttg_us,"
+                 " avg_ttg_us, p95_ttg_us, max_ttg_us, maint_count, maint_up_count)"
+                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                 " ON CONFLICT (check_id, hour_ms, location) DO UPDATE SET"
+                 " count = count + excluded.count,"
+                 " up_count = up_count + excluded.up_count,"
+                 " maint_count = maint_count + excluded.maint_count,"
+                 " maint_up_count = maint_up_count + excluded.maint_up_count,"
+                 " min_ttg_us = coalesce(min(min_ttg_us, excluded.min_ttg_us), min_ttg_us,"
+                 " excluded.min_ttg_us),"
+                 " avg_ttg_us = CASE WHEN avg_ttg_us IS NULL THEN excluded.avg_ttg_us"
+                 " WHEN excluded.avg_ttg_us IS NULL THEN avg_ttg_us"
+                 " ELSE (avg_ttg_us * count + excluded.avg_ttg_us * excluded.count)"
+                 " / (count + excluded.count) END,"
+                 " p95_ttg_us = coalesce(max(p95_ttg_us, excluded.p95_ttg_us), p95_ttg_us,"
+                 " excluded.p95_ttg_us),"
+                 " max_ttg_us = coalesce(max(max_ttg_us, excluded.max_ttg_us), max_ttg_us,"
+                 " excluded.max_ttg_us)",
+    [W_HOUR_DELETE] = "DELETE FROM results WHERE check_id = ?1 AND ts_ms >= ?2 AND ts_ms < ?3",
+    [W_ROLLUP_EXPIRE] = "DELETE FROM rollups WHERE rowid IN (SELECT rowid FROM rollups"
+                        " WHERE hour_ms < ?1 LIMIT ?2)",
+    [W_DELIVERY_EXPIRE] = "DELETE FROM deliveries WHERE rowid IN (SELECT rowid FROM deliveries"
+                          " WHERE ts_ms < ?1 LIMIT ?2)",
+    /*
+     * A removed check goes back to pending (MP_UNKNOWN, MP_SEV_UNKNOWN), so
+     * a restart or a later check of the same name does not resume its last
+     * state.
+     */
+    [W_RETIRE_TRANSITION] = "INSERT INTO transitions (check_id, ts_ms, from_status, to_status,"
+                            " to_severity, reason, message) SELECT c.id, ?2, t.to_status, 3, 3,"
+                            " 'ok', ?3 FROM checks c JOIN transitions t ON t.rowid = (SELECT"
+                            " rowid FROM transitions WHERE check_id = c.id ORDER BY ts_ms DESC,"
+                            " rowid DESC LIMIT 1) WHERE c.name = ?1 AND t.to_status != 3",
+    /* By name: retiring or restoring a check the store never saw creates nothing. */
+    [W_RETIRE_CLOSE] = "UPDATE incidents SET end_ms = ?2, duration_ms = max(0, ?2 - start_ms),"
+                       " close_reason = ?3 WHERE check_id = (SELECT id FROM checks"
+                       " WHERE name = ?1) AND end_ms IS NULL",
+    [W_RETIRE_MARK] = "UPDATE checks SET removed_ms = ?2 WHERE name = ?1",
+    [W_PRESENT] = "UPDATE checks SET removed_ms = NULL WHERE name = ?1 AND removed_ms IS NOT NULL",
+};
+
+/* What each write statement does, for error messages (its SQL is too long to log). */
+static const char *const wwhat[W__COUNT] = {
+    [W_BEGIN] = "beginning a write",
+    [W_COMMIT] = "committing",
+    [W_ROLLBACK] = "rolling back",
+    [W_CHECK_GET] = "looking up a check",
+    [W_CHECK_ADD] = "adding a check",
+    [W_RESULT] = "writing a result",
+    [W_TRANSITION] = "writing a state change",
+    [W_INCIDENT_OPEN] = "opening an incident",
+    [W_INCIDENT_CLOSE] = "closing an incident",
+    [W_DELIVERY] = "writing a notification attempt",
+    [W_CHECK_IDS] = "listing checks",
+    [W_OLDEST] = "finding the oldest result",
+    [W_HOUR_ROWS] = "reading an hour of results",
+    [W_ROLLUP] = "writing a roll-up",
+    [W_HOUR_DELETE] = "deleting a folded hour",
+    [W_ROLLUP_EXPIRE] = "expiring roll-ups",
+    [W_DELIVERY_EXPIRE] = "expiring notification attempts",
+    [W_RETIRE_TRANSITION] = "retiring a check",
+    [W_RETIRE_CLOSE] = "closing a retired check's incident",
+    [W_RETIRE_MARK] = "marking a check removed",
+    [W_PRESENT] = "marking a check configured",
+};
+
+/* Check name -> id, so a flush does not look every name up again. */
+struct idslot {
+	char *name; /* NULL: free slot */
+	int64_t id;
+};
+
+struct store {
+	sqlite3 *db; /* NULL after a store_reopen() that failed: nothing is open */
+	sqlite3_stmt *w[W__COUNT];
+	struct qrow **q;
+	int nq, qcap;
+	struct idslot *ids;
+	size_t idcap, nids;
+	int readonly; /* store_open_readonly(): no write statements, nothing queued */
+	char *path, *lockpath;
+	int lockfd; /* flock()ed PATH.lock of a writer; -1 for a reader */
+	dev_t dev;  /* the file db has open: it cannot be reused while open, so */
+	ino_t ino;  /* another file at path has another (dev, ino) */
+	char err[512];
+	char closed_why[512]; /* while db is NULL: why */
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * The names of SQLite's result codes, which its messages leave out:
+ * "disk I/O error" says less than SQLITE_IOERR_FSYNC. The primary codes
+ * and the extended ones a store meets on a sick disk or a busy file.
+ */
+static const char *rc_name(int rc)
+{
+#define RC(x)                                                                                      \
+	{                                                                                          \
+		x, #x                                                                              \
+	}
+	static const struct {
+		int rc;
+		const char *name;
+	} names[] = {
+	    RC(SQLITE_ERROR),
+	    RC(SQLITE_INTERNAL),
+	    RC(SQLITE_PERM),
+	    RC(SQLITE_ABORT),
+	    RC(SQLITE_BUSY),
+	    RC(SQLITE_LOCKED),
+	    RC(SQLITE_NOMEM),
+	    RC(SQLITE_READONLY),
+	    RC(SQLITE_INTERRUPT),
+	    RC(SQLITE_IOERR),
+	    RC(SQLITE_CORRUPT),
+	    RC(SQLITE_NOTFOUND),
+	    RC(SQLITE_FULL),
+	    RC(SQLITE_CANTOPEN),
+	    RC(SQLITE_PROTOCOL),
+	    RC(SQLITE_SCHEMA),
+	    RC(SQLITE_TOOBIG),
+	    RC(SQLITE_CONSTRAINT),
+	    RC(SQLITE_MISMATCH),
+	    RC(SQLITE_MISUSE),
+	    RC(SQLITE_NOLFS),
+	    RC(SQLITE_AUTH),
+	    RC(SQLITE_RANGE),
+	    RC(SQLITE_NOTADB),
+	    RC(SQLITE_BUSY_RECOVERY),
+	    RC(SQLITE_BUSY_SNAPSHOT),
+	    RC(SQLITE_LOCKED_SHAREDCACHE),
+	    RC(SQLITE_READONLY_RECOVERY),
+	    RC(SQLITE_READONLY_CANTLOCK),
+	    RC(SQLITE_READONLY_ROLLBACK),
+	    RC(SQLITE_READONLY_DBMOVED),
+	    RC(SQLITE_IOERR_READ),
+	    RC(SQLITE_IOERR_SHORT_READ),
+	    RC(SQLITE_IOERR_WRITE),
+	    RC(SQLITE_IOERR_FSYNC),
+	    RC(SQLITE_IOERR_DIR_FSYNC),
+	    RC(SQLITE_IOERR_TRUNCATE),
+	    RC(SQLITE_IOERR_FSTAT),
+	    RC(SQLITE_IOERR_UNLOCK),
+	    RC(SQLITE_IOERR_RDLOCK),
+	    RC(SQLITE_IOERR_DELETE),
+	    RC(SQLITE_IOERR_NOMEM),
+	    RC(SQLITE_IOERR_ACCESS),
+	    RC(SQLITE_IOERR_CHECKRESERVEDLOCK),
+	    RC(SQLITE_IOERR_LOCK),
+	    RC(SQLITE_IOERR_CLOSE),
+	    RC(SQLITE_IOERR_SHMOPEN),
+	    RC(SQLITE_IOERR_SHMSIZE),
+	    RC(SQLITE_IOERR_SHMLOCK),
+	    RC(SQLITE_IOERR_SHMMAP),
+	    RC(SQLITE_IOERR_SEEK),
+	    RC(SQLITE_IOERR_DELETE_NOENT),
+	    RC(SQLITE_IOERR_MMAP),
+	    RC(SQLITE_CANTOPEN_NOTEMPDIR),
+	    RC(SQLITE_CANTOPEN_ISDIR),
+	    RC(SQLITE_CANTOPEN_FULLPATH),
+	    RC(SQLITE_CORRUPT_VTAB),
+	};
+#undef RC
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].rc == rc)
+			return names[i].name;
+	return NULL;
+}
+
+/* "store PATH: what: SQLite's message (SQLITE_CODE)", as logs and health show it. */
+static void db_err(struct store *s, char *err, size_t errlen, const char *what)
+{
+	int rc = s->db ? sqlite3_extended_errcode(s->db) : SQLITE_MISUSE;
+	const char *name = rc_name(rc);
+
+	if (!s->db)
+		set_err(err, errlen, "%s", s->closed_why);
+	else if (name)
+		set_err(err, errlen, "store %s: %s: %s (%s)", s->path ? s->path : "", what,
+		        sqlite3_errmsg(s->db), name);
+	else
+		set_err(err, errlen, "store %s: %s: %s (SQLite code %d)", s->path ? s->path : "",
+		        what, sqlite3_errmsg(s->db), rc);
+}
+
+const char *store_errmsg(const struct store *s)
+{
+	return s->err;
+}
+
+static int64_t wall_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t floor_hour(int64_t ms)
+{
+	int64_t h = ms / HOUR_MS;
+
+	if (ms < 0 && ms % HOUR_MS)
+		h--;
+	return h * HOUR_MS;
+}
+
+/* ---- the id cache: open addressing, O(1); grows at half full ---- */
+
+static size_t name_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+static void idcache_clear(struct store *s)
+{
+	for (size_t i = 0; i < s->idcap; i++)
+		free(s->ids[i].name);
+	free(s->ids);
+	s->ids = NULL;
+	s->idcap = s->nids = 0;
+}
+
+static int64_t idcache_get(const struct store *s, const char *name)
+{
+	if (!s->idcap)
+		return -1;
+	for (size_t i = name_hash(name) & (s->idcap - 1);; i = (i + 1) & (s->idcap - 1)) {
+		if (!s->ids[i].name)
+			return -1;
+		if (strcmp(s->ids[i].name, name) == 0)
+			return s->ids[i].id;
+	}
+}
+
+static void idcache_insert(struct idslot *ids, size_t cap, char *name, int64_t id)
+{
+	size_t i = name_hash(name) & (cap - 1);
+
+	while (ids[i].name)
+		i = (i + 1) & (cap - 1);
+	ids[i].name = name;
+	ids[i].id = id;
+}
+
+/* Out of memory only means a lookup next time. */
+static void idcache_put(struct store *s, const char *name, int64_t id)
+{
+	char *copy;
+
+	if ((s->nids + 1) * 2 > s->idcap) {
+		size_t cap = s->idcap ? s->idcap * 2 : 64;
+		struct idslot *ids = calloc(cap, sizeof(*ids));
+
+		if (!ids)
+			return;
+		for (size_t i = 0; i < s->idcap; i++)
+			if (s->ids[i].name)
+				idcache_insert(ids, cap, s->ids[i].name, s->ids[i].id);
+		free(s->ids);
+		s->ids = ids;
+		s->idcap = cap;
+	}
+	copy = strdup(name);
+	if (!copy)
+		return;
+	idcache_insert(s->ids, s->idcap, copy, id);
+	s->nids++;
+}
+
+/* ---- statements ---- */
+
+/* Step a write statement to its end; the error is kept in s->err. */
+static int step_done(struct store *s, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		const char *what = "writing";
+
+		for (int i = 0; i < W__COUNT; i++)
+			if (s->w[i] == st)
+				what = wwhat[i];
+		db_err(s, s->err, sizeof(s->err), what);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* Negative means "not measured" everywhere in struct result. */
+static void bind_us(sqlite3_stmt *st, int i, int64_t v)
+{
+	if (v >= 0)
+		sqlite3_bind_int64(st, i, v);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void rollback(struct store *s)
+{
+	if (!sqlite3_get_autocommit(s->db)) {
+		sqlite3_step(s->w[W_ROLLBACK]);
+		sqlite3_reset(s->w[W_ROLLBACK]);
+	}
+}
+
+/* Inside a write transaction: the id of check, created when new. */
+static int check_id(struct store *s, const char *name, int64_t *id)
+{
+	sqlite3_stmt *st = s->w[W_CHECK_GET];
+	int rc;
+
+	if ((*id = idcache_get(s, name)) >= 0)
+		return 0;
+	bind_text(st, 1, name);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
+	else if (rc != SQLITE_DONE)
+		db_err(s, s->err, sizeof(s->err), "looking up a check");
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -1;
+	if (rc == SQLITE_DONE) {
+		bind_text(s->w[W_CHECK_ADD], 1, name);
+		if (step_done(s, s->w[W_CHECK_ADD]) < 0)
+			return -1;
+		*id = sqlite3_last_insert_rowid(s->db);
+	}
+	idcache_put(s, name, *id);
+	return 0;
+}
+
+static int write_row(struct store *s, const struct qrow *r)
+{
+	int64_t id = 0;
+	sqlite3_stmt *st;
+
+	if (r->kind != Q_CHECK_RETIRE && r->kind != Q_CHECK_PRESENT && r->s[QS_CHECK] &&
+	    check_id(s, r->s[QS_CHECK], &id) < 0)
+		return -1;
+	switch (r->kind) {
+	case Q_RESULT:
+		st = s->w[W_RESULT];
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, r->ts_ms);
+		bind_text(st, 3, r->s[QS_LOCATION]);
+		sqlite3_bind_int(st, 4, r->status);
+		bind_text(st, 5, result_reason_name(r->reason));
+		bind_text(st, 6, r->s[QS_MESSAGE]);
+		bind_text(st, 7, r->s[QS_ADDRESS]);
+		bind_us(st, 8, r->ttg_us);
+		for (int i = 0; i < MP_PH__COUNT; i++)
+			bind_us(st, 9 + i, r->phase_us[i]);
+		bind_text(st, 18, r->s[QS_TLS_VERSION]);
+		if (r->tls) {
+			sqlite3_bind_int64(st, 19, r->days_left);
+			sqlite3_bind_int64(st, 20, r->not_after);
+		}
+		bind_text(st, 21, r->s[QS_SUBJECT]);
+		bind_text(st, 22, r->s[QS_ISSUER]);
+		bind_text(st, 23, r->s[QS_SHA256]);
+		bind_us(st, 24, r->messages);
+		sqlite3_bind_int(st, 25, r->severity);
+		bind_text(st, 26, r->s[QS_WARNINGS]);
+		sqlite3_bind_int(st, 27, r->flags & STORE_R_MAINTENANCE ? 1 : 0);
+		return step_done(s, st);
+	case Q_TRANSITION:
+		st = s->w[W_TRANSITION];
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, r->ts_ms);
+		sqlite3_bind_int(st, 3, r->from);
+		sqlite3_bind_int(st, 4, r->status);
+		bind_text(st, 5, result_reason_name(r->reason));
+		bind_text(st, 6, r->s[QS_MESSAGE]);
+		sqlite3_bind_int(st, 7, r->severity);
+		return step_done(s, st);
+	case Q_INCIDENT_OPEN:
+		st = s->w[W_INCIDENT_OPEN];
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, r->ts_ms);
+		bind_text(st, 3, result_reason_name(r->reason));
+		bind_text(st, 4, r->s[QS_MESSAGE]);
+		return step_done(s, st);
+	case Q_INCIDENT_CLOSE:
+		st = s->w[W_INCIDENT_CLOSE];
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, r->ts_ms);
+		bind_text(st, 3, r->s[QS_MESSAGE]);
+		return step_done(s, st);
+	case Q_CHECK_RETIRE:
+		/* Its open incident closed with the reason, back to pending, marked removed. */
+		for (enum wstmt w = W_RETIRE_TRANSITION; w <= W_RETIRE_MARK; w++) {
+			st = s->w[w];
+			bind_text(st, 1, r->s[QS_CHECK]);
+			sqlite3_bind_int64(st, 2, r->ts_ms);
+			if (w != W_RETIRE_MARK)
+				bind_text(st, 3, r->s[QS_MESSAGE]);
+			if (step_done(s, st) < 0)
+				return -1;
+		}
+		return 0;
+	case Q_CHECK_PRESENT:
+		st = s->w[W_PRESENT];
+		bind_text(st, 1, r->s[QS_CHECK]);
+		return step_done(s, st);
+	case Q_DELIVERY:
+		st = s->w[W_DELIVERY];
+		if (r->s[QS_CHECK])
+			sqlite3_bind_int64(st, 1, id);
+		else
+			sqlite3_bind_null(st, 1);
+		sqlite3_bind_int64(st, 2, r->ts_ms);
+		bind_text(st, 3, r->s[QS_CHANNEL]);
+		bind_text(st, 4, r->s[QS_EVENT]);
+		sqlite3_bind_int(st, 5, r->attempt);
+		sqlite3_bind_int(st, 6, r->ok);
+		bind_text(st, 7, r->s[QS_MESSAGE]);
+		return step_done(s, st);
+	}
+	return -1;
+}
+
+int store_flush(struct store *s)
+{
+	int n = s->nq;
+
+	if (n == 0)
+		return 0;
+	if (!s->db) {
+		set_err(s->err, sizeof(s->err), "%s", s->closed_why);
+		return -1;
+	}
+	if (step_done(s, s->w[W_BEGIN]) < 0)
+		return -1;
+	for (int i = 0; i < n; i++)
+		if (write_row(s, s->q[i]) < 0)
+			goto fail;
+	if (step_done(s, s->w[W_COMMIT]) < 0)
+		goto fail;
+	for (int i = 0; i < n; i++)
+		free(s->q[i]);
+	s->nq = 0;
+	return n;
+fail:
+	rollback(s);
+	/* Ids created inside the rolled-back transaction are gone with it. */
+	idcache_clear(s);
+	return -1;
+}
+
+int store_queued(const struct store *s)
+{
+	return s->nq;
+}
+
+const char *store_pathname(const struct store *s)
+{
+	return s->path;
+}
+
+int store_discard(struct store *s)
+{
+	int n = s->nq;
+
+	for (int i = 0; i < n; i++)
+		free(s->q[i]);
+	s->nq = 0;
+	return n;
+}
+
+static struct span sp(const char *p)
+{
+	return (struct span){p, p ? strlen(p) : 0};
+}
+
+/* A fixed-size field of struct result: it may fill its array with no NUL. */
+static struct span spn(const char *p, size_t cap)
+{
+	return (struct span){p, strnlen(p, cap)};
+}
+
+/* An empty fixed-size field is "absent" in struct result. */
+static struct span spn_or_null(const char *p, size_t cap)
+{
+	return *p ? spn(p, cap) : (struct span){NULL, 0};
+}
+
+static struct qrow *qrow_new(enum qkind kind, const struct span str[QS__COUNT])
+{
+	size_t total = 0;
+	struct qrow *r;
+	char *p;
+
+	for (int i = 0; i < QS__COUNT; i++)
+		if (str[i].p)
+			total += str[i].n + 1;
+	r = calloc(1, sizeof(*r) + total);
+	if (!r)
+		return NULL;
+	r->kind = kind;
+	p = r->text;
+	for (int i = 0; i < QS__COUNT; i++) {
+		if (!str[i].p)
+			continue;
+		memcpy(p, str[i].p, str[i].n);
+		p[str[i].n] = '\0';
+		r->s[i] = p;
+		p += str[i].n + 1;
+	}
+	return r;
+}
+
+/* Takes ownership of r. */
+static int enqueue(struct store *s, struct qrow *r)
+{
+	if (!r || s->readonly) {
+		free(r);
+		errno = r ? EROFS : ENOMEM;
+		return -1;
+	}
+	if (s->nq == s->qcap) {
+		int cap = s->qcap ? s->qcap * 2 : 256;
+		struct qrow **q;
+
+		if (s->qcap >= STORE_QUEUE_MAX) {
+			free(r);
+			errno = ENOBUFS;
+			return -1;
+		}
+		if (cap > STORE_QUEUE_MAX)
+			cap = STORE_QUEUE_MAX;
+		q = realloc(s->q, (size_t)cap * sizeof(*q));
+		if (!q) {
+			free(r);
+			errno = ENOMEM;
+			return -1;
+		}
+		s->q = q;
+		s->qcap = cap;
+	}
+	s->q[s->nq++] = r;
+	return 0;
+}
+
+static int name_ok(const char *name)
+{
+	size_t n = name ? strnlen(name, NAME_MAX_LEN + 1) : 0;
+
+	if (n == 0 || n > NAME_MAX_LEN) {
+		errno = EINVAL;
+		return 0;
+	}
+	return 1;
+}
+
+int store_add_result(struct store *s, const char *check, const char *location, int64_t wall_ms,
+                     const struct result *r)
+{
+	return store_add_result_flags(s, check, location, wall_ms, r, 0);
+}
+
+int store_add_result_flags(struct store *s, const char *check, const char *location,
+                           int64_t wall_ms, const struct result *r, unsigned flags)
+{
+	struct span str[QS__COUNT] = {{0}};
+	const struct tls_facts *t = &r->tls;
+	int leaf = t->used && t->chain_len > 0;
+	struct qrow *q;
+	/* Warnings are escaped already: no newline inside one, so one per line. */
+	char warns[RESULT_WARN_MAX * (RESULT_WARN_LEN + 1)];
+	size_t wn = 0;
+
+	for (int i = 0; i < r->nwarnings && i < RESULT_WARN_MAX; i++) {
+		size_t n = strnlen(r->warnings[i], RESULT_WARN_LEN - 1);
+		if (wn)
+			warns[wn++] = '\n';
+		memcpy(warns + wn, r->warnings[i], n);
+		wn += n;
+	}
+
+	if (!name_ok(check))
+		return -1;
+	if (!location || !*location)
+		location = "local";
+	str[QS_CHECK] = sp(check);
+	str[QS_LOCATION] = spn(location, NAME_MAX_LEN);
+	str[QS_MESSAGE] = spn(r->message, sizeof(r->message));
+	str[QS_ADDRESS] = spn_or_null(r->address, sizeof(r->address));
+	if (wn) {
+		str[QS_WARNINGS].p = warns;
+		str[QS_WARNINGS].n = wn;
+	}
+	if (t->used) {
+		str[QS_TLS_VERSION] = spn(t->version, sizeof(t->version));
+		if (leaf) {
+			str[QS_SUBJECT] = spn(t->chain[0].subject, sizeof(t->chain[0].subject));
+			str[QS_ISSUER] = spn(t->chain[0].issuer, sizeof(t->chain[0].issuer));
+			str[QS_SHA256] = spn(t->chain[0].sha256, sizeof(t->chain[0].sha256));
+		}
+	}
+	q = qrow_new(Q_RESULT, str);
+	if (q) {
+		q->ts_ms = wall_ms;
+		q->status = r->status;
+		q->severity = r->severity;
+		q->reason = r->reason;
+		memcpy(q->phase_us, r->phase_us, sizeof(q->phase_us));
+		q->ttg_us = r->ttg_us;
+		q->messages = r->messages;
+		/* Certificate columns only when a certificate was seen. */
+		q->tls = leaf;
+		q->days_left = t->days_left;
+		q->not_after = leaf ? t->chain[0].not_after : 0;
+		q->flags = flags;
+	}
+	return enqueue(s, q);
+}
+
+int store_add_transition(struct store *s, const char *check, int64_t wall_ms, enum mp_status from,
+                         enum mp_status to, enum mp_severity to_sev, enum mp_reason why,
+                         const char *message)
+{
+	struct span str[QS__COUNT] = {{0}};
+	struct qrow *q;
+
+	if (!name_ok(check))
+		return -1;
+	str[QS_CHECK] = sp(check);
+	str[QS_MESSAGE] = sp(message ? message : "");
+	q = qrow_new(Q_TRANSITION, str);
+	if (q) {
+		q->ts_ms = wall_ms;
+		q->from = from;
+		q->status = to;
+		q->severity = to_sev;
+		q->reason = why;
+	}
+	return enqueue(s, q);
+}
+
+int store_incident_open(struct store *s, const char *check, int64_t wall_ms, enum mp_reason why,
+                        const char *message)
+{
+	struct span str[QS__COUNT] = {{0}};
+	struct qrow *q;
+
+	if (!name_ok(check))
+		return -1;
+	str[QS_CHECK] = sp(check);
+	str[QS_MESSAGE] = sp(message ? message : "");
+	q = qrow_new(Q_INCIDENT_OPEN, str);
+	if (q) {
+		q->ts_ms = wall_ms;
+		q->reason = why;
+	}
+	return enqueue(s, q);
+}
+
+int store_incident_close(struct store *s, const char *check, int64_t wall_ms)
+{
+	return store_incident_close_why(s, check, wall_ms, STORE_CLOSED_RECOVERED);
+}
+
+/* A row of kind about check at wall_ms whose one text is text (NULL: none). */
+static int enqueue_named(struct store *s, enum qkind kind, const char *check, int64_t wall_ms,
+                         const char *text)
+{
+	struct span str[QS__COUNT] = {{0}};
+	struct qrow *q;
+
+	if (!name_ok(check))
+		return -1;
+	str[QS_CHECK] = sp(check);
+	if (text)
+		str[QS_MESSAGE] = sp(text);
+	q = qrow_new(kind, str);
+	if (q)
+		q->ts_ms = wall_ms;
+	return enqueue(s, q);
+}
+
+int store_incident_close_why(struct store *s, const char *check, int64_t wall_ms, const char *why)
+{
+	return enqueue_named(s, Q_INCIDENT_CLOSE, check, wall_ms, why ? why : "");
+}
+
+int store_check_retire(struct store *s, const char *check, int64_t wall_ms, const char *why)
+{
+	return enqueue_named(s, Q_CHECK_RETIRE, check, wall_ms, why ? why : "");
+}
+
+int store_check_present(struct store *s, const char *check)
+{
+	return enqueue_named(s, Q_CHECK_PRESENT, check, 0, NULL);
+}
+
+int store_add_delivery(struct store *s, const char *check, const char *channel, const char *event,
+                       int attempt, int ok, const char *detail, int64_t wall_ms)
+{
+	struct span str[QS__COUNT] = {{0}};
+	struct qrow *q;
+
+	if (check && !name_ok(check))
+		return -1;
+	str[QS_CHECK] = sp(check);
+	str[QS_CHANNEL] = sp(channel ? channel : "");
+	str[QS_EVENT] = sp(event ? event : "");
+	str[QS_MESSAGE] = sp(detail ? detail : "");
+	q = qrow_new(Q_DELIVERY, str);
+	if (q) {
+		q->ts_ms = wall_ms;
+		q->attempt = attempt;
+		q->ok = ok ? 1 : 0;
+	}
+	return enqueue(s, q);
+}
+
+/* ---- open, migrate, close ---- */
+
+static int exec(struct store *s, const char *sql, char *err, size_t errlen)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		set_err(err, errlen, "store: %s", msg ? msg : sqlite3_errmsg(s->db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* "store PATH: SQLite's message (SQLITE_CODE)", while opening. */
+static void open_err(struct store *s, const char *path, char *err, size_t errlen)
+{
+	int rc = sqlite3_extended_errcode(s->db);
+	const char *name = rc_name(rc);
+
+	if (name)
+		set_err(err, errlen, "store %s: %s (%s)", path, sqlite3_errmsg(s->db), name);
+	else
+		set_err(err, errlen, "store %s: %s (SQLite code %d)", path, sqlite3_errmsg(s->db),
+		        rc);
+}
+
+/* One integer from a query without parameters; *found is 0 when no row. */
+static int query_int(struct store *s, const char *path, const char *sql, int64_t *v, int *found,
+                     char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*found = 0;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		open_err(s, path, err, errlen);
+		return -1;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		*v = sqlite3_column_int64(st, 0);
+		*found = 1;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		open_err(s, path, err, errlen);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* 0 for an empty file; -1 for a database that is not ours. */
+static int schema_version_get(struct store *s, const char *path, int *version, char *err,
+                              size_t errlen)
+{
+	int64_t n = 0, v = 0;
+	int found;
+
+	if (query_int(s, path,
+	              "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+	              &n, &found, err, errlen) < 0)
+		return -1;
+	if (n == 0) {
+		if (query_int(s, path, "SELECT count(*) FROM sqlite_master", &n, &found, err,
+		              errlen) < 0)
+			return -1;
+		if (n > 0) {
+			set_err(err, errlen,
+			        "store %s: an SQLite database, but not a mailpulse store (no meta "
+			        "table); refusing to touch it",
+			        path);
+			return -1;
+		}
+		*version = 0;
+		return 0;
+	}
+	if (query_int(s, path,
+	              "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'", &v,
+	              &found, err, errlen) < 0)
+		return -1;
+	if (!found || v < 1 || v > 1000000) {
+		set_err(err, errlen, "store %s: meta.schema_version is missing or not a version",
+		        path);
+		return -1;
+	}
+	*version = (int)v;
+	return 0;
+}
+
+static int newer(const char *path, int v, char *err, size_t errlen)
+{
+	set_err(err, errlen,
+	        "store %s has schema version %d, newer than version %d that this mailpulse "
+	        "knows; use a newer mailpulse",
+	        path, v, store_schema_version());
+	return -1;
+}
+
+/* Bring a file at version v up to the current schema. */
+static int migrate(struct store *s, const char *path, int v, char *err, size_t errlen)
+{
+	int cur = store_schema_version();
+	char sql[128];
+
+	if (v == cur)
+		return 0;
+	if (exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
+		return -1;
+	/* Read again under the write lock: another process may have migrated meanwhile. */
+	if (schema_version_get(s, path, &v, err, errlen) < 0)
+		goto fail;
+	if (v > cur) {
+		exec(s, "ROLLBACK", NULL, 0);
+		return newer(path, v, err, errlen);
+	}
+	for (int i = 0; i < NMIGRATIONS; i++) {
+		if (migrations[i].version <= v)
+			continue;
+		if (exec(s, migrations[i].sql, err, errlen) < 0)
+			goto fail;
+	}
+	snprintf(sql, sizeof(sql),
+	         "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '%d')", cur);
+	if (exec(s, sql, err, errlen) < 0 || exec(s, "COMMIT", err, errlen) < 0)
+		goto fail;
+	return 0;
+fail:
+	if (!sqlite3_get_autocommit(s->db))
+		exec(s, "ROLLBACK", NULL, 0);
+	return -1;
+}
+
+/* journal_mode answers with the mode it ended up in, which may not be the one asked for. */
+static int set_wal(struct store *s, const char *path, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	char mode[16] = "";
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL) != SQLITE_OK) {
+		set_err(err, errlen, "store %s: %s", path, sqlite3_errmsg(s->db));
+		return -1;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		snprintf(mode, sizeof(mode), "%s", (const char *)sqlite3_column_text(st, 0));
+	else
+		set_err(err, errlen, "store %s: %s", path, sqlite3_errmsg(s->db));
+	sqlite3_finalize(st);
+	if (!*mode)
+		return -1;
+	if (strcmp(mode, "wal") != 0 && strcmp(mode, "memory") != 0) {
+		set_err(err, errlen, "store %s: cannot use WAL mode (journal mode is %s)", path,
+		        mode);
+		return -1;
+	}
+	return 0;
+}
+
+/* Finalize, close and forget the file; the queue stays. */
+static void db_close(struct store *s)
+{
+	for (int i = 0; i < W__COUNT; i++) {
+		sqlite3_finalize(s->w[i]);
+		s->w[i] = NULL;
+	}
+	sqlite3_close_v2(s->db);
+	s->db = NULL;
+	/* Ids belong to the file: another one numbers its checks its own way. */
+	idcache_clear(s);
+}
+
+/*
+ * Open s->path for writing: create it when absent, refuse a file that is
+ * not ours or is newer, switch to WAL, migrate, prepare the writes, and
+ * remember which file it is. Returns the schema version found (0: a new,
+ * empty file), or -1 with err filled and nothing open.
+ */
+static int db_open(struct store *s, char *err, size_t errlen)
+{
+	const char *path = s->path;
+	struct stat sb;
+	int version;
+
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	    SQLITE_OK) {
+		set_err(err, errlen, "store %s: %s", path,
+		        s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	/* Readers (the CLI, the API) may hold the file briefly; wait rather than fail. */
+	sqlite3_busy_timeout(s->db, BUSY_OPEN_MS);
+	/* Before anything writes: a file that is not ours, or is newer, stays untouched. */
+	if (schema_version_get(s, path, &version, err, errlen) < 0)
+		goto fail;
+	if (version > store_schema_version()) {
+		newer(path, version, err, errlen);
+		goto fail;
+	}
+	if (set_wal(s, path, err, errlen) < 0)
+		goto fail;
+	/* NORMAL in WAL: a crash of the process loses nothing committed; power loss may lose
+	 * the last transactions, never the file. */
+	if (exec(s, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON", err, errlen) < 0)
+		goto fail;
+	if (migrate(s, path, version, err, errlen) < 0)
+		goto fail;
+	for (int i = 0; i < W__COUNT; i++) {
+		if (sqlite3_prepare_v3(s->db, wsql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->w[i],
+		                       NULL) != SQLITE_OK) {
+			set_err(err, errlen, "store %s: preparing statements: %s", path,
+			        sqlite3_errmsg(s->db));
+			goto fail;
+		}
+	}
+	sqlite3_busy_timeout(s->db, BUSY_WRITE_MS);
+	/* SQLite opened the file above; the same inode cannot be another file while it is open. */
+	if (stat(path, &sb) != 0) {
+		set_err(err, errlen, "store %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	s->dev = sb.st_dev;
+	s->ino = sb.st_ino;
+	s->closed_why[0] = '\0';
+	return version;
+fail:
+	db_close(s);
+	set_err(s->closed_why, sizeof(s->closed_why), "%s", err && errlen ? err : "not open");
+	return -1;
+}
+
+/*
+ * Take the writer's lock: flock() on PATH.lock, which then holds our PID.
+ * flock() and not fcntl(): SQLite uses POSIX locks on the store itself, and
+ * POSIX locks of one process are lost when any of its descriptors of the
+ * file is closed. The kernel drops the lock when the process dies, kill -9
+ * included, so a stale file never blocks a start; the PID is only for the
+ * message. The file is never unlinked: a second writer may have it open,
+ * and would then lock a file nobody else can find. Returns the descriptor
+ * or -1 (errno EBUSY when another process holds the lock).
+ */
+static int lock_open(const char *lockpath, const char *path, char *err, size_t errlen)
+{
+	char pid[32];
+	int fd, n;
+
+	fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		int e = errno;
+
+		set_err(err, errlen, "store %s: cannot open its lock file %s: %s", path, lockpath,
+		        strerror(e));
+		errno = e;
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+
+		if (e == EWOULDBLOCK) {
+			ssize_t got = pread(fd, pid, sizeof(pid) - 1, 0);
+			long holder = 0;
+
+			if (got > 0) {
+				pid[got] = '\0';
+				holder = strtol(pid, NULL, 10);
+			}
+			if (holder > 0)
+				set_err(err, errlen,
+				        "store %s is in use by mailpulse run (pid %ld): one daemon "
+				        "per store",
+				        path, holder);
+			else
+				set_err(err, errlen,
+				        "store %s is in use by mailpulse run (%s is locked): one "
+				        "daemon per store",
+				        path, lockpath);
+			e = EBUSY;
+		} else {
+			set_err(err, errlen, "store %s: cannot lock %s: %s", path, lockpath,
+			        strerror(e));
+		}
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+		/* Only the message of a refused second writer would miss the PID. */
+	}
+	return fd;
+}
+
+/* Our lock file, taken again if the one we hold is no longer at lockpath (rm STORE*). */
+static int lock_renew(struct store *s, char *err, size_t errlen)
+{
+	struct stat a, b;
+	int fd;
+
+	if (stat(s->lockpath, &a) == 0 && fstat(s->lockfd, &b) == 0 && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino)
+		return 0;
+	fd = lock_open(s->lockpath, s->path, err, errlen);
+	if (fd < 0)
+		return -1;
+	close(s->lockfd);
+	s->lockfd = fd;
+	return 0;
+}
+
+static void store_free(struct store *s)
+{
+	for (int i = 0; i < s->nq; i++)
+		free(s->q[i]);
+	free(s->q);
+	db_close(s);
+	if (s->lockfd >= 0) {
+		/* A clean exit leaves no PID behind; the file stays (see lock_open()). */
+		if (ftruncate(s->lockfd, 0) != 0) {
+			/* Only informative. */
+		}
+		close(s->lockfd);
+	}
+	free(s->path);
+	free(s->lockpath);
+	free(s);
+}
+
+static struct store *store_new(const char *path, char *err, size_t errlen)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	size_t n = strlen(path);
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (s) {
+		s->lockfd = -1;
+		s->path = strdup(path);
+		s->lockpath = malloc(n + sizeof(".lock"));
+	}
+	if (!s || !s->path || !s->lockpath) {
+		set_err(err, errlen, "store %s: out of memory", path);
+		if (s)
+			store_free(s);
+		return NULL;
+	}
+	memcpy(s->lockpath, path, n);
+	memcpy(s->lockpath + n, ".lock", sizeof(".lock"));
+	return s;
+}
+
+int store_open(struct store **out, const char *path, char *err, size_t errlen)
+{
+	struct store *s;
+
+	*out = NULL;
+	s = store_new(path, err, errlen);
+	if (!s)
+		return -1;
+	/* First: a second daemon must not migrate, nor even open, the file of the first. */
+	s->lockfd = lock_open(s->lockpath, path, err, errlen);
+	if (s->lockfd < 0 || db_open(s, err, errlen) < 0) {
+		int e = errno;
+
+		store_free(s);
+		errno = e;
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+enum store_file store_file_check(struct store *s)
+{
+	struct stat sb;
+
+	if (s->readonly)
+		return STORE_FILE_OK;
+	if (!s->db)
+		return STORE_FILE_CLOSED;
+	if (stat(s->path, &sb) != 0)
+		/* Any other error (EACCES...) does not say the file changed. */
+		return errno == ENOENT || errno == ENOTDIR ? STORE_FILE_DELETED : STORE_FILE_OK;
+	return sb.st_dev == s->dev && sb.st_ino == s->ino ? STORE_FILE_OK : STORE_FILE_REPLACED;
+}
+
+/*
+ * The order matters because SQLite finds the WAL and its index by name,
+ * PATH-wal and PATH-shm, not by the file they belong to: what it finds
+ * there when it opens PATH, it applies to PATH. So the old file's WAL is
+ * emptied into the old file first (which also makes a file that was moved
+ * away complete on its own), the old connection is closed, and orphans
+ * left beside a path that names no file are removed, before anything is
+ * opened at the path.
+ */
+int store_reopen(struct store *s, char *err, size_t errlen)
+{
+	enum store_file was = store_file_check(s);
+	struct stat sb;
+	int version;
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (s->readonly) {
+		set_err(err, errlen, "store %s: opened read-only", s->path);
+		errno = EROFS;
+		return -1;
+	}
+	if (lock_renew(s, err, errlen) < 0)
+		goto fail;
+	if (s->db) {
+		int rc =
+		    sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+
+		/* Our WAL, if not emptied, would be applied to the file now at the path. */
+		if (rc != SQLITE_OK && was == STORE_FILE_REPLACED) {
+			db_err(s, err, errlen, "emptying the old file's write-ahead log");
+			goto fail;
+		}
+		db_close(s);
+	}
+	if (stat(s->path, &sb) != 0 && errno == ENOENT) {
+		char side[4200];
+
+		snprintf(side, sizeof(side), "%s-wal", s->path);
+		unlink(side);
+		snprintf(side, sizeof(side), "%s-shm", s->path);
+		unlink(side);
+	}
+	version = db_open(s, err, errlen);
+	if (version < 0)
+		return -1;
+	return version == 0 ? 1 : 0;
+fail:
+	if (!s->db)
+		set_err(s->closed_why, sizeof(s->closed_why), "%s", err && errlen ? err : "");
+	return -1;
+}
+
+/*
+ * "file:PATH?immutable=1": SQLite then neither locks nor looks for a WAL
+ * index, which is what lets a reader without write access to the directory
+ * open a WAL-mode file at all. Only right while no writer has the file
+ * open, so only used when there is no -wal file.
+ */
+static int open_immutable(struct store *s, const char *path)
+{
+	char uri[4200], wal[4100];
+	size_t o = 0;
+	struct stat sb;
+
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	if (stat(wal, &sb) == 0 || errno != ENOENT)
+		return -1;
+	o = (size_t)snprintf(uri, sizeof(uri), "file:");
+	for (const char *p = path; *p && o + 16 < sizeof(uri); p++) {
+		if (*p == '%' || *p == '?' || *p == '#')
+			o +=
+			    (size_t)snprintf(uri + o, sizeof(uri) - o, "%%%02X", (unsigned char)*p);
+		else
+			uri[o++] = *p;
+	}
+	if (o + 16 >= sizeof(uri))
+		return -1;
+	snprintf(uri + o, sizeof(uri) - o, "?immutable=1");
+	sqlite3_close_v2(s->db);
+	s->db = NULL;
+	return sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) ==
+	               SQLITE_OK
+	           ? 0
+	           : -1;
+}
+
+int store_open_readonly(struct store **out, const char *path, char *err, size_t errlen)
+{
+	struct store *s;
+	int version, cur = store_schema_version();
+
+	*out = NULL;
+	s = store_new(path, err, errlen);
+	if (!s)
+		return -1;
+	s->readonly = 1;
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		set_err(err, errlen, "store %s: %s", path,
+		        s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, 2000);
+	if (schema_version_get(s, path, &version, err, errlen) < 0) {
+		/* A WAL file whose directory we cannot write: read it as it stands on disk. */
+		if (open_immutable(s, path) < 0 ||
+		    schema_version_get(s, path, &version, err, errlen) < 0)
+			goto fail;
+		if (err && errlen)
+			err[0] = '\0';
+	}
+	if (version > cur) {
+		newer(path, version, err, errlen);
+		goto fail;
+	}
+	if (version == 0) {
+		set_err(err, errlen, "store %s is empty: the daemon has not written to it yet",
+		        path);
+		goto fail;
+	}
+	if (version < cur) {
+		set_err(err, errlen,
+		        "store %s has schema version %d, older than %d: the daemon migrates it "
+		        "when it next opens it",
+		        path, version, cur);
+		goto fail;
+	}
+	*out = s;
+	return 0;
+fail:
+	store_free(s);
+	return -1;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	/* Rows that cannot be written now are lost: there is no later; store_discard() counts. */
+	store_flush(s);
+	store_free(s);
+}
+
+/* ---- retention ---- */
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+struct fold {
+	char location[NAME_MAX_LEN + 1];
+	int64_t count, up;
+	int64_t maint, maint_up; /* of count and up: inside a maintenance window */
+	int64_t *ttg;            /* ascending */
+	size_t nttg, cap;
+};
+
+static int fold_emit(struct store *s, int64_t id, int64_t hour, struct fold *f)
+{
+	sqlite3_stmt *st = s->w[W_ROLLUP];
+
+	if (f->count == 0)
+		return 0;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, hour);
+	bind_text(st, 3, f->location);
+	sqlite3_bind_int64(st, 4, f->count);
+	sqlite3_bind_int64(st, 5, f->up);
+	sqlite3_bind_int64(st, 10, f->maint);
+	sqlite3_bind_int64(st, 11, f->maint_up);
+	if (f->nttg) {
+		int64_t sum = 0;
+		/* Nearest rank: the smallest value with at least 95% of values at or below it. */
+		size_t rank = (f->nttg * 95 + 99) / 100;
+
+		/* The rows came sorted; sorting again costs nothing and makes no assumption. */
+		qsort(f->ttg, f->nttg, sizeof(*f->ttg), cmp_i64);
+		for (size_t i = 0; i < f->nttg; i++)
+			sum += f->ttg[i];
+		sqlite3_bind_int64(st, 6, f->ttg[0]);
+		sqlite3_bind_int64(st, 7, (sum + (int64_t)f->nttg / 2) / (int64_t)f->nttg);
+		sqlite3_bind_int64(st, 8, f->ttg[rank - 1]);
+		sqlite3_bind_int64(st, 9, f->ttg[f->nttg - 1]);
+	}
+	f->count = f->up = f->maint = f->maint_up = 0;
+	f->nttg = 0;
+	return step_done(s, st);
+}
+
+/* Fold one check-hour into roll-ups and delete its raw rows. Returns rows folded. */
+static int64_t fold_hour(struct store *s, int64_t id, int64_t hour, int keep)
+{
+	sqlite3_stmt *st = s->w[W_HOUR_ROWS];
+	struct fold f = {0};
+	int64_t rows = 0;
+	int rc = SQLITE_DONE;
+
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, hour);
+	sqlite3_bind_int64(st, 3, hour + HOUR_MS);
+	while (keep && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *loc = (const char *)sqlite3_column_text(st, 0);
+		int status = sqlite3_column_int(st, 1);
+
+		if (!loc)
+			loc = "";
+		if (f.count && strncmp(loc, f.location, NAME_MAX_LEN) != 0 &&
+		    fold_emit(s, id, hour, &f) < 0)
+			goto fail;
+		snprintf(f.location, sizeof(f.location), "%s", loc);
+		f.count++;
+		f.up += status == MP_UP || status == MP_DEGRADED;
+		if (sqlite3_column_int(st, 3)) {
+			f.maint++;
+			f.maint_up += status == MP_UP || status == MP_DEGRADED;
+		}
+		rows++;
+		if (sqlite3_column_type(st, 2) == SQLITE_NULL)
+			continue;
+		if (f.nttg == f.cap) {
+			size_t cap = f.cap ? f.cap * 2 : 256;
+			int64_t *v = realloc(f.ttg, cap * sizeof(*v));
+
+			if (!v) {
+				set_err(s->err, sizeof(s->err), "store: retention: out of memory");
+				goto fail;
+			}
+			f.ttg = v;
+			f.cap = cap;
+		}
+		f.ttg[f.nttg++] = sqlite3_column_int64(st, 2);
+	}
+	if (keep && rc != SQLITE_DONE) {
+		db_err(s, s->err, sizeof(s->err), "retention");
+		goto fail;
+	}
+	sqlite3_reset(st);
+	if (keep && fold_emit(s, id, hour, &f) < 0)
+		goto fail;
+	free(f.ttg);
+	st = s->w[W_HOUR_DELETE];
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, hour);
+	sqlite3_bind_int64(st, 3, hour + HOUR_MS);
+	if (step_done(s, st) < 0)
+		return -1;
+	return keep ? rows : sqlite3_changes(s->db);
+fail:
+	sqlite3_reset(st);
+	free(f.ttg);
+	return -1;
+}
+
+static int expire(struct store *s, enum wstmt w, int64_t before)
+{
+	sqlite3_stmt *st = s->w[w];
+
+	sqlite3_bind_int64(st, 1, before);
+	sqlite3_bind_int(st, 2, RETENTION_DELETES);
+	return step_done(s, st);
+}
+
+int store_retention(struct store *s, int64_t now_ms, unsigned raw_days, unsigned rollup_days)
+{
+	/* Whole hours only: folding part of an hour would split it over two roll-ups. */
+	int64_t raw_cut = floor_hour(now_ms - (int64_t)raw_days * DAY_MS);
+	int64_t roll_cut = floor_hour(now_ms - (int64_t)rollup_days * DAY_MS);
+	int64_t folded = 0, *ids = NULL;
+	size_t nids = 0, cap = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (s->readonly) {
+		set_err(s->err, sizeof(s->err), "store: opened read-only");
+		errno = EROFS;
+		return -1;
+	}
+	if (!s->db) {
+		set_err(s->err, sizeof(s->err), "%s", s->closed_why);
+		return -1;
+	}
+	if (step_done(s, s->w[W_BEGIN]) < 0)
+		return -1;
+	st = s->w[W_CHECK_IDS];
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (nids == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			int64_t *v = realloc(ids, ncap * sizeof(*v));
+
+			if (!v) {
+				set_err(s->err, sizeof(s->err), "store: retention: out of memory");
+				sqlite3_reset(st);
+				goto fail;
+			}
+			ids = v;
+			cap = ncap;
+		}
+		ids[nids++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		db_err(s, s->err, sizeof(s->err), "retention");
+		goto fail;
+	}
+	for (size_t i = 0; i < nids && folded < RETENTION_ROWS; i++) {
+		for (;;) {
+			int64_t oldest, n;
+
+			st = s->w[W_OLDEST];
+			sqlite3_bind_int64(st, 1, ids[i]);
+			sqlite3_bind_int64(st, 2, raw_cut);
+			rc = sqlite3_step(st);
+			if (rc != SQLITE_ROW || sqlite3_column_type(st, 0) == SQLITE_NULL) {
+				if (rc != SQLITE_ROW)
+					db_err(s, s->err, sizeof(s->err), "retention");
+				sqlite3_reset(st);
+				if (rc != SQLITE_ROW)
+					goto fail;
+				break;
+			}
+			oldest = floor_hour(sqlite3_column_int64(st, 0));
+			sqlite3_reset(st);
+			/* Hours past roll-up retention would be deleted at once: just drop them. */
+			n = fold_hour(s, ids[i], oldest, oldest + HOUR_MS > roll_cut);
+			if (n < 0)
+				goto fail;
+			folded += n;
+			if (folded >= RETENTION_ROWS)
+				break;
+		}
+	}
+	/* Deliveries are an operations log: they go with the roll-ups, not the raw rows. */
+	if (expire(s, W_ROLLUP_EXPIRE, roll_cut) < 0 || expire(s, W_DELIVERY_EXPIRE, roll_cut) < 0)
+		goto fail;
+	if (step_done(s, s->w[W_COMMIT]) < 0)
+		goto fail;
+	free(ids);
+	return folded > INT32_MAX ? INT32_MAX : (int)folded;
+fail:
+	free(ids);
+	rollback(s);
+	return -1;
+}
+
+/* ---- reads ---- */
+
+static sqlite3_stmt *prep(struct store *s, const char *sql, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (!s->db) {
+		set_err(err, errlen, "%s", s->closed_why);
+		errno = EIO;
+		return NULL;
+	}
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		db_err(s, err, errlen, "query");
+		return NULL;
+	}
+	return st;
+}
+
+static json_t *jstr(const char *s)
+{
+	return output_json_str(s);
+}
+
+static json_t *col_str(sqlite3_stmt *st, int i)
+{
+	const char *v = (const char *)sqlite3_column_text(st, i);
+
+	return v ? jstr(v) : json_null();
+}
+
+static json_t *col_int(sqlite3_stmt *st, int i)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return json_null();
+	return json_integer(sqlite3_column_int64(st, i));
+}
+
+/* Microseconds in the database, milliseconds in JSON, as output_json() prints them. */
+static json_t *col_ms(sqlite3_stmt *st, int i)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return json_null();
+	return json_real((double)sqlite3_column_int64(st, i) / 1000.0);
+}
+
+static json_t *jtime(int64_t ms)
+{
+	return output_json_time_ms(ms);
+}
+
+static json_t *col_time(sqlite3_stmt *st, int i)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return json_null();
+	return jtime(sqlite3_column_int64(st, i));
+}
+
+/* A severity column; NULL (a row of a newer writer that left it out) follows the status. */
+static json_t *col_severity(sqlite3_stmt *st, int i, int status_col)
+{
+	int v =
+	    sqlite3_column_type(st, i) == SQLITE_NULL
+	        ? (int)result_default_severity((enum mp_status)sqlite3_column_int(st, status_col))
+	        : sqlite3_column_int(st, i);
+	return json_string(result_severity_name((enum mp_severity)v));
+}
+
+/* A text column of lines as an array of strings; NULL is []. */
+static json_t *col_lines(sqlite3_stmt *st, int i, int *bad)
+{
+	const char *t = (const char *)sqlite3_column_text(st, i);
+	json_t *a = json_array();
+
+	if (!a) {
+		*bad = 1;
+		return NULL;
+	}
+	while (t && *t) {
+		size_t n = strcspn(t, "\n");
+		json_t *v = json_stringn(t, n);
+		if (!v) /* not UTF-8: they were escaped on the way in, so a damaged row */
+			v = json_string("?");
+		if (json_array_append_new(a, v) < 0)
+			*bad = 1;
+		t += n;
+		if (*t)
+			t++;
+	}
+	return a;
+}
+
+static json_t *col_status(sqlite3_stmt *st, int i)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return json_null();
+	return json_string(result_status_name((enum mp_status)sqlite3_column_int(st, i)));
+}
+
+static void put(json_t *o, const char *key, json_t *v, int *bad)
+{
+	/* json_object_set_new() releases v on failure; a NULL v is out of memory. */
+	if (!v || json_object_set_new(o, key, v) < 0)
+		*bad = 1;
+}
+
+static void append(json_t *a, json_t *v, int *bad)
+{
+	if (!v || json_array_append_new(a, v) < 0)
+		*bad = 1;
+}
+
+static int clamp_limit(int limit)
+{
+	return limit <= 0 || limit > LIMIT_MAX ? LIMIT_MAX : limit;
+}
+
+/* The id of an existing check; -1 with errno ENOENT and err filled when there is none. */
+static int lookup_check(struct store *s, const char *name, int64_t *id, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = prep(s, "SELECT id FROM checks WHERE name = ?1", err, errlen);
+	int rc;
+
+	if (!st)
+		return -1;
+	bind_text(st, 1, name);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
+	else if (rc == SQLITE_DONE)
+		set_err(err, errlen, "no check named \"%.64s\" in the store", name);
+	else
+		db_err(s, err, errlen, "query");
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE)
+		errno = ENOENT;
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Query failures after the first step are SQLite's; out of memory is ours. */
+static json_t *finish(struct store *s, json_t *o, int rc, int bad, char *err, size_t errlen)
+{
+	if (rc != SQLITE_DONE) {
+		db_err(s, err, errlen, "query");
+		json_decref(o);
+		return NULL;
+	}
+	if (bad) {
+		set_err(err, errlen, "store: out of memory");
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+#define RESULT_COLS                                                                                \
+	"ts_ms, location, status, reason, message, address, ttg_us, dns_us, connect_us, tls_us,"   \
+	" greeting_us, capability_us, starttls_us, login_us, mailbox_us, total_us, tls_version,"   \
+	" cert_days_left, cert_not_after, cert_subject, cert_issuer, cert_sha256, messages,"       \
+	" maintenance, severity, warnings"
+
+/* One row of RESULT_COLS as JSON, with output_json()'s names and units. */
+static json_t *result_json(sqlite3_stmt *st, int *bad)
+{
+	json_t *o = json_object(), *tm = json_object(), *tls;
+
+	if (!o || !tm) {
+		json_decref(o);
+		json_decref(tm);
+		*bad = 1;
+		return NULL;
+	}
+	put(o, "time", col_time(st, 0), bad);
+	put(o, "ts_ms", col_int(st, 0), bad);
+	put(o, "location", col_str(st, 1), bad);
+	put(o, "status", col_status(st, 2), bad);
+	put(o, "reason", col_str(st, 3), bad);
+	put(o, "message", col_str(st, 4), bad);
+	put(o, "address", col_str(st, 5), bad);
+	put(o, "time_to_greeting_ms", col_ms(st, 6), bad);
+	for (int i = 0; i < MP_PH__COUNT; i++)
+		put(tm, result_phase_name((enum mp_phase)i), col_ms(st, 7 + i), bad);
+	put(o, "timings_ms", tm, bad);
+	if (sqlite3_column_type(st, 16) == SQLITE_NULL) {
+		tls = json_null();
+	} else {
+		tls = json_object();
+		if (tls) {
+			put(tls, "version", col_str(st, 16), bad);
+			put(tls, "days_left", col_int(st, 17), bad);
+			put(tls, "not_after",
+			    sqlite3_column_type(st, 18) == SQLITE_NULL
+			        ? json_null()
+			        : jtime(sqlite3_column_int64(st, 18) * 1000),
+			    bad);
+			put(tls, "subject", col_str(st, 19), bad);
+			put(tls, "issuer", col_str(st, 20), bad);
+			put(tls, "sha256", col_str(st, 21), bad);
+		}
+	}
+	put(o, "tls", tls, bad);
+	put(o, "messages", col_int(st, 22), bad);
+	put(o, "maintenance", json_boolean(sqlite3_column_int(st, 23)), bad);
+	put(o, "severity", col_severity(st, 24, 2), bad);
+	put(o, "warnings", col_lines(st, 25, bad), bad);
+	return o;
+}
+
+json_t *store_q_history(struct store *s, const char *check, int64_t since_ms, int64_t until_ms,
+                        int limit, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	json_t *o, *a;
+	int64_t id;
+	int rc = SQLITE_DONE, bad = 0;
+
+	if (lookup_check(s, check, &id, err, errlen) < 0)
+		return NULL;
+	if (until_ms <= 0)
+		until_ms = INT64_MAX;
+	st = prep(s,
+	          "SELECT " RESULT_COLS " FROM results WHERE check_id = ?1 AND ts_ms >= ?2"
+	          " AND ts_ms < ?3 ORDER BY ts_ms DESC LIMIT ?4",
+	          err, errlen);
+	if (!st)
+		return NULL;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, since_ms);
+	sqlite3_bind_int64(st, 3, until_ms);
+	sqlite3_bind_int(st, 4, clamp_limit(limit));
+	o = json_object();
+	a = json_array();
+	if (!o || !a)
+		bad = 1;
+	put(o, "check", jstr(check), &bad);
+	put(o, "since", jtime(since_ms), &bad);
+	put(o, "until", until_ms == INT64_MAX ? json_null() : jtime(until_ms), &bad);
+	while (!bad && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		append(a, result_json(st, &bad), &bad);
+	if (bad)
+		rc = SQLITE_DONE;
+	put(o, "results", a, &bad);
+	sqlite3_finalize(st);
+	return finish(s, o, rc, bad, err, errlen);
+}
+
+json_t *store_q_uptime(struct store *s, const char *check, int64_t since_ms, int64_t until_ms,
+                       char *err, size_t errlen)
+{
+	sqlite3_stmt *raw, *roll = NULL;
+	int64_t id, probes = 0, up = 0, rollups = 0, maint = 0;
+	json_t *o = NULL;
+	int rc = SQLITE_DONE, bad = 0;
+
+	if (lookup_check(s, check, &id, err, errlen) < 0)
+		return NULL;
+	if (until_ms <= 0)
+		until_ms = INT64_MAX;
+	/* Probes inside a maintenance window count apart, in neither probes nor up. */
+	raw = prep(s,
+	           "SELECT coalesce(sum(maintenance = 0), 0),"
+	           " coalesce(sum(status IN (0, 1) AND maintenance = 0), 0),"
+	           " coalesce(sum(maintenance != 0), 0) FROM results"
+	           " WHERE check_id = ?1 AND ts_ms >= ?2 AND ts_ms < ?3",
+	           err, errlen);
+	/* Every hour that overlaps the range counts whole: roll-ups cannot be cut finer. */
+	if (raw)
+		roll = prep(
+		    s,
+		    "SELECT count(*), coalesce(sum(count - maint_count), 0),"
+		    " coalesce(sum(up_count - maint_up_count), 0), coalesce(sum(maint_count), 0)"
+		    " FROM rollups WHERE check_id = ?1 AND hour_ms > ?2 AND hour_ms < ?3",
+		    err, errlen);
+	if (!raw || !roll)
+		goto out;
+	sqlite3_bind_int64(raw, 1, id);
+	sqlite3_bind_int64(raw, 2, since_ms);
+	sqlite3_bind_int64(raw, 3, until_ms);
+	sqlite3_bind_int64(roll, 1, id);
+	sqlite3_bind_int64(roll, 2, since_ms - HOUR_MS);
+	sqlite3_bind_int64(roll, 3, until_ms);
+	if ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
+		probes = sqlite3_column_int64(raw, 0);
+		up = sqlite3_column_int64(raw, 1);
+		maint = sqlite3_column_int64(raw, 2);
+		if ((rc = sqlite3_step(roll)) == SQLITE_ROW) {
+			rollups = sqlite3_column_int64(roll, 0);
+			probes += sqlite3_column_int64(roll, 1);
+			up += sqlite3_column_int64(roll, 2);
+			maint += sqlite3_column_int64(roll, 3);
+			rc = SQLITE_DONE;
+		}
+	}
+	o = json_object();
+	if (!o)
+		bad = 1;
+	put(o, "check", jstr(check), &bad);
+	put(o, "since", jtime(since_ms), &bad);
+	put(o, "until", until_ms == INT64_MAX ? json_null() : jtime(until_ms), &bad);
+	put(o, "since_ms", json_integer(since_ms), &bad);
+	put(o, "until_ms", until_ms == INT64_MAX ? json_null() : json_integer(until_ms), &bad);
+	put(o, "probes", json_integer(probes), &bad);
+	put(o, "up", json_integer(up), &bad);
+	put(o, "uptime_pct", probes ? json_real(100.0 * (double)up / (double)probes) : json_null(),
+	    &bad);
+	put(o, "maintenance_probes", json_integer(maint), &bad);
+	put(o, "maintenance_pct",
+	    probes + maint ? json_real(100.0 * (double)maint / (double)(probes + maint))
+	                   : json_null(),
+	    &bad);
+	put(o, "from_rollups", json_boolean(rollups > 0), &bad);
+	o = finish(s, o, rc, bad, err, errlen);
+out:
+	sqlite3_finalize(raw);
+	sqlite3_finalize(roll);
+	return o;
+}
+
+/* ---- counts of every check at once (the API's uptime cache) ---- */
+
+/*
+ * Ranges that span less than this (up to now) are read through the index,
+ * per check; longer ones in one pass over the table. On a store of 30
+ * days at 200 checks every 30 s (17 M rows) an hour of every check takes
+ * ~12 ms through the index, where rows of one check lie one to a page;
+ * the whole table ~3 s in one pass, against ~18 s check by check.
+ */
+#define COUNTS_INDEX_SPAN_MS (6 * HOUR_MS)
+
+struct counts_acc {
+	int64_t *ids; /* sorted */
+	char **names;
+	int n;
+	struct store_counts *c; /* n x nseg */
+	int nseg;
+	const int64_t *bounds;
+};
+
+static int counts_seg(const struct counts_acc *a, int64_t t)
+{
+	int i = 0;
+
+	while (i < a->nseg - 1 && t >= a->bounds[i + 1])
+		i++;
+	return i;
+}
+
+static struct store_counts *counts_of(const struct counts_acc *a, int64_t id, int64_t t)
+{
+	int lo = 0, hi = a->n - 1;
+
+	while (lo <= hi) {
+		int mid = lo + (hi - lo) / 2;
+		if (a->ids[mid] == id)
+			return &a->c[(size_t)mid * (size_t)a->nseg + (size_t)counts_seg(a, t)];
+		if (a->ids[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return NULL; /* a check added since the names were read: next time */
+}
+
+static void counts_free(struct counts_acc *a)
+{
+	for (int i = 0; i < a->n; i++)
+		free(a->names[i]);
+	free(a->ids);
+	free(a->names);
+	free(a->c);
+}
+
+static int counts_names(struct store *s, struct counts_acc *a, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = prep(s, "SELECT id, name FROM checks ORDER BY id", err, errlen);
+	int rc, cap = 0;
+
+	if (!st)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (a->n == cap) {
+			int nc = cap ? 2 * cap : 64;
+			int64_t *ids = realloc(a->ids, (size_t)nc * sizeof(*ids));
+			if (ids)
+				a->ids = ids;
+			char **names = ids ? realloc(a->names, (size_t)nc * sizeof(*names)) : NULL;
+			if (names)
+				a->names = names;
+			if (!ids || !names)
+				break;
+			cap = nc;
+		}
+		const char *nm = (const char *)sqlite3_column_text(st, 1);
+		a->names[a->n] = strdup(nm ? nm : "");
+		if (!a->names[a->n])
+			break;
+		a->ids[a->n++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE)
+		a->c = calloc((size_t)(a->n ? a->n : 1) * (size_t)a->nseg, sizeof(*a->c));
+	if (rc != SQLITE_DONE || !a->c) {
+		if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+			db_err(s, err, errlen, "query");
+		else
+			set_err(err, errlen, "store: out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int store_q_counts(struct store *s, const int64_t *bounds, int nb, store_counts_cb cb, void *arg,
+                   char *err, size_t errlen)
+{
+	struct counts_acc a = {.nseg = nb - 1, .bounds = bounds};
+	int64_t lo = bounds[0], hi = bounds[nb - 1];
+	sqlite3_stmt *st = NULL;
+	int rc = SQLITE_DONE;
+
+	if (nb < 2 || nb > STORE_COUNTS_MAX + 1) {
+		set_err(err, errlen, "store: %d bounds for counts", nb);
+		errno = EINVAL;
+		return -1;
+	}
+	for (int i = 1; i < nb; i++)
+		if (bounds[i] < bounds[i - 1]) {
+			set_err(err, errlen, "store: counts bounds out of order");
+			errno = EINVAL;
+			return -1;
+		}
+	if (counts_names(s, &a, err, errlen) < 0)
+		goto fail;
+	/* Raw results: status and maintenance are in the table, not the index. */
+	if ((hi < wall_now_ms() ? hi : wall_now_ms()) - lo <= COUNTS_INDEX_SPAN_MS)
+		st = prep(s,
+		          "SELECT r.check_id, r.ts_ms, r.status, r.maintenance FROM checks c"
+		          " CROSS JOIN results r ON r.check_id = c.id AND r.ts_ms >= ?1"
+		          " AND r.ts_ms < ?2",
+		          err, errlen);
+	else
+		st = prep(s,
+		          "SELECT check_id, ts_ms, status, maintenance FROM results NOT INDEXED"
+		          " WHERE ts_ms >= ?1 AND ts_ms < ?2",
+		          err, errlen);
+	if (!st)
+		goto fail;
+	sqlite3_bind_int64(st, 1, lo);
+	sqlite3_bind_int64(st, 2, hi);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_counts *k =
+		    counts_of(&a, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1));
+		if (!k)
+			continue;
+		if (sqlite3_column_int(st, 3)) {
+			k->maint++;
+		} else {
+			int status = sqlite3_column_int(st, 2);
+			k->probes++;
+			k->up += status == MP_UP || status == MP_DEGRADED;
+		}
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (rc != SQLITE_DONE) {
+		db_err(s, err, errlen, "query");
+		goto fail;
+	}
+	/* Roll-ups count whole, in the range their hour starts in (the first when before it). */
+	st = prep(s,
+	          "SELECT check_id, hour_ms, count - maint_count, up_count - maint_up_count,"
+	          " maint_count FROM rollups WHERE hour_ms > ?1 AND hour_ms < ?2",
+	          err, errlen);
+	if (!st)
+		goto fail;
+	sqlite3_bind_int64(st, 1, lo - HOUR_MS);
+	sqlite3_bind_int64(st, 2, hi);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_counts *k =
+		    counts_of(&a, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1));
+		if (!k)
+			continue;
+		k->probes += sqlite3_column_int64(st, 2);
+		k->up += sqlite3_column_int64(st, 3);
+		k->maint += sqlite3_column_int64(st, 4);
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (rc != SQLITE_DONE) {
+		db_err(s, err, errlen, "query");
+		goto fail;
+	}
+	for (int i = 0; i < a.n; i++) {
+		const struct store_counts *k = &a.c[(size_t)i * (size_t)a.nseg];
+		int any = 0;
+
+		for (int j = 0; j < a.nseg; j++)
+			any |= k[j].probes || k[j].maint;
+		if (any)
+			cb(a.ids[i], a.names[i], k, a.nseg, arg);
+	}
+	counts_free(&a);
+	return 0;
+fail:
+	sqlite3_finalize(st);
+	counts_free(&a);
+	return -1;
+}
+
+void store_interrupt(struct store *s)
+{
+	if (s && s->db)
+		sqlite3_interrupt(s->db);
+}
+
+/* ---- series: raw results and roll-ups, bucketed ---- */
+
+/* One bucket of a series being built. Times in us; -1: none yet. */
+struct sbucket {
+	int64_t count, up;
+	int64_t nttg, sum; /* times counted in the average and their sum */
+	int64_t min, p95, max;
+	int rolled;      /* holds roll-ups */
+	json_t *reasons; /* raw failures by reason; NULL: none */
+};
+
+static void sbucket_time(struct sbucket *b, int64_t min, int64_t p95, int64_t max)
+{
+	if (b->min < 0 || min < b->min)
+		b->min = min;
+	/* As in a merged roll-up: the larger p95, an upper bound. */
+	if (p95 > b->p95)
+		b->p95 = p95;
+	if (max > b->max)
+		b->max = max;
+}
+
+/* Fold the n raw times v (any order) of one bucket into b. */
+static void sbucket_raw(struct sbucket *b, int64_t *v, size_t n)
+{
+	if (!n)
+		return;
+	qsort(v, n, sizeof(*v), cmp_i64);
+	for (size_t i = 0; i < n; i++)
+		b->sum += v[i];
+	b->nttg += (int64_t)n;
+	/* Nearest rank, as fold_emit() takes it. */
+	sbucket_time(b, v[0], v[(n * 95 + 99) / 100 - 1], v[n - 1]);
+}
+
+static int sbucket_reason(struct sbucket *b, const char *why)
+{
+	json_t *n;
+
+	if (!b->reasons && !(b->reasons = json_object()))
+		return -1;
+	n = json_object_get(b->reasons, why);
+	return json_object_set_new(b->reasons, why,
+	                           json_integer(n ? json_integer_value(n) + 1 : 1));
+}
+
+/*
+ * Raw results of [since, until) into their buckets. Rows come in time
+ * order, so one buffer holds the times of one bucket at a time.
+ */
+static int series_raw(struct store *s, int64_t id, int64_t since, int64_t until, int64_t bucket,
+                      struct sbucket *b, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = prep(s,
+	                        "SELECT ts_ms, status, reason, ttg_us FROM results WHERE"
+	                        " check_id = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 ORDER BY ts_ms",
+	                        err, errlen);
+	int64_t *v = NULL, cur = -1;
+	size_t nv = 0, cap = 0;
+	int rc = SQLITE_DONE, bad = 0;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, since);
+	sqlite3_bind_int64(st, 3, until);
+	while (!bad && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t i = (sqlite3_column_int64(st, 0) - since) / bucket;
+		int status = sqlite3_column_int(st, 1);
+		const char *why = (const char *)sqlite3_column_text(st, 2);
+
+		if (i != cur) {
+			if (cur >= 0)
+				sbucket_raw(&b[cur], v, nv);
+			nv = 0;
+			cur = i;
+		}
+		b[i].count++;
+		if (status == MP_UP || status == MP_DEGRADED)
+			b[i].up++;
+		else if (sbucket_reason(&b[i], why ? why : "") < 0)
+			bad = 1;
+		if (sqlite3_column_type(st, 3) == SQLITE_NULL)
+			continue;
+		if (nv == cap) {
+			size_t ncap = cap ? cap * 2 : 256;
+			int64_t *nvp = realloc(v, ncap * sizeof(*nvp));
+
+			if (!nvp) {
+				bad = 1;
+				break;
+			}
+			v = nvp;
+			cap = ncap;
+		}
+		v[nv++] = sqlite3_column_int64(st, 3);
+	}
+	if (!bad && cur >= 0)
+		sbucket_raw(&b[cur], v, nv);
+	free(v);
+	sqlite3_finalize(st);
+	if (bad) {
+		set_err(err, errlen, "store: out of memory");
+		return -1;
+	}
+	if (rc != SQLITE_DONE) {
+		db_err(s, err, errlen, "query");
+		return -1;
+	}
+	return 0;
+}
+
+/* Roll-ups of the hours that start in [since, until) into their buckets. */
+static int series_rollups(struct store *s, int64_t id, int64_t since, int64_t until, int64_t bucket,
+                          struct sbucket *b, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = prep(s,
+	                        "SELECT hour_ms, count, up_count, min_ttg_us, avg_ttg_us,"
+	                        " p95_ttg_us, max_ttg_us FROM rollups"
+	                        " WHERE check_id = ?1 AND hour_ms >= ?2 AND hour_ms < ?3",
+	                        err, errlen);
+	int rc;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, since);
+	sqlite3_bind_int64(st, 3, until);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct sbucket *k = &b[(sqlite3_column_int64(st, 0) - since) / bucket];
+		int64_t n = sqlite3_column_int64(st, 1);
+
+		k->count += n;
+		k->up += sqlite3_column_int64(st, 2);
+		k->rolled = 1;
+		if (sqlite3_column_type(st, 4) == SQLITE_NULL)
+			continue;
+		/* A roll-up's average weighs by its probes, as the roll-ups' own merge does. */
+		k->sum += sqlite3_column_int64(st, 4) * n;
+		k->nttg += n;
+		sbucket_time(k, sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 5),
+		             sqlite3_column_int64(st, 6));
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		db_err(s, err, errlen, "query");
+		return -1;
+	}
+	return 0;
+}
+
+static json_t *us_or_null(int64_t us)
+{
+	return us < 0 ? json_null() : json_real((double)us / 1000.0);
+}
+
+static json_t *sbucket_json(const struct sbucket *k, int64_t start, int *bad)
+{
+	json_t *o = json_object();
+
+	if (!o) {
+		*bad = 1;
+		return NULL;
+	}
+	put(o, "time", jtime(start), bad);
+	put(o, "ts_ms", json_integer(start), bad);
+	put(o, "count", json_integer(k->count), bad);
+	put(o, "up_count", json_integer(k->up), bad);
+	put(o, "min_ttg_ms", us_or_null(k->min), bad);
+	put(o, "avg_ttg_ms", us_or_null(k->nttg ? (k->sum + k->nttg / 2) / k->nttg : -1), bad);
+	put(o, "p95_ttg_ms", us_or_null(k->p95), bad);
+	put(o, "max_ttg_ms", us_or_null(k->max), bad);
+	put(o, "from_rollups", json_boolean(k->rolled), bad);
+	put(o, "reasons", k->reasons ? json_incref(k->reasons) : json_object(), bad);
+	return o;
+}
+
+json_t *store_q_series(struct store *s, const char *check, int64_t since_ms, int64_t until_ms,
+                       int64_t bucket_ms, char *err, size_t errlen)
+{
+	struct sbucket *b;
+	int64_t id, nb, since;
+	json_t *o = NULL, *a;
+	int bad = 0;
+
+	if (bucket_ms <= 0 || bucket_ms % HOUR_MS || until_ms <= since_ms) {
+		set_err(err, errlen, "store: series: bad bucket or range");
+		errno = EINVAL;
+		return NULL;
+	}
+	/* Buckets start at whole multiples of their size: UTC hours, 6 h, days. */
+	since = since_ms - (since_ms % bucket_ms + bucket_ms) % bucket_ms;
+	nb = (until_ms - since + bucket_ms - 1) / bucket_ms;
+	if (nb > STORE_SERIES_MAX) {
+		set_err(err, errlen, "store: series: more than %d buckets", STORE_SERIES_MAX);
+		errno = EINVAL;
+		return NULL;
+	}
+	if (lookup_check(s, check, &id, err, errlen) < 0)
+		return NULL;
+	b = calloc((size_t)nb, sizeof(*b));
+	if (!b) {
+		set_err(err, errlen, "store: out of memory");
+		return NULL;
+	}
+	for (int64_t i = 0; i < nb; i++)
+		b[i].min = b[i].p95 = b[i].max = -1;
+	if (series_raw(s, id, since, until_ms, bucket_ms, b, err, errlen) < 0 ||
+	    series_rollups(s, id, since, until_ms, bucket_ms, b, err, errlen) < 0)
+		goto out;
+	o = json_object();
+	a = json_array();
+	if (!o || !a)
+		bad = 1;
+	put(o, "check", jstr(check), &bad);
+	put(o, "since", jtime(since), &bad);
+	put(o, "since_ms", json_integer(since), &bad);
+	put(o, "until", jtime(until_ms), &bad);
+	put(o, "until_ms", json_integer(until_ms), &bad);
+	put(o, "bucket_ms", json_integer(bucket_ms), &bad);
+	for (int64_t i = 0; !bad && i < nb; i++)
+		if (b[i].count)
+			append(a, sbucket_json(&b[i], since + i * bucket_ms, &bad), &bad);
+	put(o, "buckets", a, &bad);
+	o = finish(s, o, SQLITE_DONE, bad, err, errlen);
+out:
+	for (int64_t i = 0; i < nb; i++)
+		json_decref(b[i].reasons);
+	free(b);
+	return o;
+}
+
+static json_t *incident_json(sqlite3_stmt *st, int64_t now, int with_check, int *bad)
+{
+	/* Columns: id, start_ms, end_ms, reason, message, duration_ms, name, close_reason. */
+	json_t *o = json_object();
+	int open = sqlite3_column_type(st, 2) == SQLITE_NULL;
+	int64_t start = sqlite3_column_int64(st, 1);
+
+	if (!o) {
+		*bad = 1;
+		return NULL;
+	}
+	put(o, "id", col_int(st, 0), bad);
+	if (with_check)
+		put(o, "check", col_str(st, 6), bad);
+	put(o, "open", json_boolean(open), bad);
+	put(o, "start", col_time(st, 1), bad);
+	put(o, "start_ms", col_int(st, 1), bad);
+	put(o, "end", col_time(st, 2), bad);
+	put(o, "end_ms", col_int(st, 2), bad);
+	/* An open incident has lasted until now so far. */
+	put(o, "duration_ms", open ? json_integer(now > start ? now - start : 0) : col_int(st, 5),
+	    bad);
+	put(o, "reason", col_str(st, 3), bad);
+	put(o, "message", col_str(st, 4), bad);
+	put(o, "close_reason", col_str(st, 7), bad);
+	return o;
+}
+
+json_t *store_q_incidents(struct store *s, const char *check, int64_t since_ms, int limit,
+                          char *err, size_t errlen)
+{
+	int64_t id = 0, now = wall_now_ms();
+	sqlite3_stmt *st;
+	json_t *o, *a;
+	int rc = SQLITE_DONE, bad = 0;
+
+	if (check && lookup_check(s, check, &id, err, errlen) < 0)
+		return NULL;
+	/* Every incident that was open at some point in [since, now]. */
+	st = prep(s,
+	          "SELECT i.id, i.start_ms, i.end_ms, i.reason, i.message, i.duration_ms, c.name,"
+	          " i.close_reason FROM incidents i JOIN checks c ON c.id = i.check_id"
+	          " WHERE (?1 IS NULL OR i.check_id = ?1) AND (i.end_ms IS NULL OR i.end_ms >= ?2)"
+	          " ORDER BY i.start_ms DESC, i.id DESC LIMIT ?3",
+	          err, errlen);
+	if (!st)
+		return NULL;
+	if (check)
+		sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, since_ms);
+	sqlite3_bind_int(st, 3, clamp_limit(limit));
+	o = json_object();
+	a = json_array();
+	if (!o || !a)
+		bad = 1;
+	put(o, "check", check ? jstr(check) : json_null(), &bad);
+	put(o, "since", jtime(since_ms), &bad);
+	while (!bad && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		append(a, incident_json(st, now, 1, &bad), &bad);
+	if (bad)
+		rc = SQLITE_DONE;
+	put(o, "incidents", a, &bad);
+	sqlite3_finalize(st);
+	return finish(s, o, rc, bad, err, errlen);
+}
+
+json_t *store_q_deliveries(struct store *s, const char *check, int limit, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int64_t id = 0;
+	json_t *o, *a;
+	int rc = SQLITE_DONE, bad = 0;
+
+	if (check && lookup_check(s, check, &id, err, errlen) < 0)
+		return NULL;
+	st = prep(s,
+	          "SELECT d.ts_ms, c.name, d.channel, d.event, d.attempt, d.ok, d.detail"
+	          " FROM deliveries d LEFT JOIN checks c ON c.id = d.check_id"
+	          " WHERE ?1 IS NULL OR d.check_id = ?1 ORDER BY d.ts_ms DESC, d.rowid DESC"
+	          " LIMIT ?2",
+	          err, errlen);
+	if (!st)
+		return NULL;
+	if (check)
+		sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int(st, 2, clamp_limit(limit));
+	o = json_object();
+	a = json_array();
+	if (!o || !a)
+		bad = 1;
+	put(o, "check", check ? jstr(check) : json_null(), &bad);
+	while (!bad && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *d = json_object();
+
+		if (!d) {
+			bad = 1;
+			break;
+		}
+		put(d, "time", col_time(st, 0), &bad);
+		put(d, "ts_ms", col_int(st, 0), &bad);
+		put(d, "check", col_str(st, 1), &bad);
+		put(d, "channel", col_str(st, 2), &bad);
+		put(d, "event", col_str(st, 3), &bad);
+		put(d, "attempt", col_int(st, 4), &bad);
+		put(d, "ok", json_boolean(sqlite3_column_int(st, 5)), &bad);
+		put(d, "detail", col_str(st, 6), &bad);
+		append(a, d, &bad);
+	}
+	if (bad)
+		rc = SQLITE_DONE;
+	put(o, "deliveries", a, &bad);
+	sqlite3_finalize(st);
+	return finish(s, o, rc, bad, err, errlen);
+}
+
+/* The status of one check: its state, its last result, its open incident. */
+static json_t *status_json(sqlite3_stmt *const q[3], int64_t id, const char *name, int64_t now,
+                           int *bad, int *dberr)
+{
+	json_t *o = json_object(), *v;
+	int rc;
+
+	if (!o) {
+		*bad = 1;
+		return NULL;
+	}
+	put(o, "check", jstr(name), bad);
+	for (int i = 0; i < 3; i++)
+		sqlite3_bind_int64(q[i], 1, id);
+	/* The state: the last transition, if there was one. */
+	rc = sqlite3_step(q[0]);
+	put(o, "state", rc == SQLITE_ROW ? col_status(q[0], 0) : json_null(), bad);
+	put(o, "state_severity", rc == SQLITE_ROW ? col_severity(q[0], 4, 0) : json_null(), bad);
+	put(o, "state_since", rc == SQLITE_ROW ? col_time(q[0], 1) : json_null(), bad);
+	put(o, "state_since_ms", rc == SQLITE_ROW ? col_int(q[0], 1) : json_null(), bad);
+	put(o, "state_reason", rc == SQLITE_ROW ? col_str(q[0], 2) : json_null(), bad);
+	put(o, "state_message", rc == SQLITE_ROW ? col_str(q[0], 3) : json_null(), bad);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		*dberr = 1;
+	/* The last result. */
+	rc = sqlite3_step(q[1]);
+	if (rc == SQLITE_ROW) {
+		v = json_object();
+		if (v) {
+			put(v, "time", col_time(q[1], 0), bad);
+			put(v, "ts_ms", col_int(q[1], 0), bad);
+			put(v, "location", col_str(q[1], 1), bad);
+			put(v, "status", col_status(q[1], 2), bad);
+			put(v, "reason", col_str(q[1], 3), bad);
+			put(v, "message", col_str(q[1], 4), bad);
+			put(v, "time_to_greeting_ms", col_ms(q[1], 5), bad);
+			put(v, "severity", col_severity(q[1], 6, 2), bad);
+			put(v, "warnings", col_lines(q[1], 7, bad), bad);
+		}
+	} else {
+		v = json_null();
+		if (rc != SQLITE_DONE)
+			*dberr = 1;
+	}
+	put(o, "last", v, bad);
+	/* The open incident. */
+	rc = sqlite3_step(q[2]);
+	if (rc == SQLITE_ROW)
+		v = incident_json(q[2], now, 0, bad);
+	else
+		v = json_null();
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		*dberr = 1;
+	put(o, "incident", v, bad);
+	for (int i = 0; i < 3; i++)
+		sqlite3_reset(q[i]);
+	return o;
+}
+
+/*
+ * "channels": each notification channel's last attempt and its failures
+ * over the last day, so a channel that stopped delivering shows on
+ * `mailpulse status`, not only in the log.
+ */
+static int channels_json(struct store *s, json_t *o, int64_t now, int *bad)
+{
+	static const char sql[] =
+	    "SELECT d.channel, d.ts_ms, d.ok, d.detail, d.event, c.name,"
+	    " (SELECT COUNT(*) FROM deliveries f WHERE f.channel = d.channel AND f.ok = 0"
+	    "  AND f.ts_ms >= ?1),"
+	    " (SELECT COUNT(*) FROM deliveries f WHERE f.channel = d.channel AND f.ts_ms >= ?1)"
+	    " FROM deliveries d LEFT JOIN checks c ON c.id = d.check_id"
+	    " WHERE d.rowid = (SELECT rowid FROM deliveries x WHERE x.channel = d.channel"
+	    "  ORDER BY ts_ms DESC, rowid DESC LIMIT 1)"
+	    " ORDER BY d.channel";
+	char err[128];
+	sqlite3_stmt *st = prep(s, sql, err, sizeof(err));
+	json_t *a = json_array();
+	int rc;
+
+	if (!st || !a) {
+		sqlite3_finalize(st);
+		json_decref(a);
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, now - 86400000);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *c = json_object();
+		put(c, "channel", col_str(st, 0), bad);
+		put(c, "last_time", jtime(sqlite3_column_int64(st, 1)), bad);
+		put(c, "last_ok", json_boolean(sqlite3_column_int(st, 2)), bad);
+		put(c, "last_detail", col_str(st, 3), bad);
+		put(c, "last_event", col_str(st, 4), bad);
+		put(c, "last_check", col_str(st, 5), bad);
+		put(c, "failures_24h", json_integer(sqlite3_column_int64(st, 6)), bad);
+		put(c, "attempts_24h", json_integer(sqlite3_column_int64(st, 7)), bad);
+		append(a, c, bad);
+	}
+	sqlite3_finalize(st);
+	put(o, "channels", a, bad);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/*
+ * "removed": checks that left the configuration, newest first. They are
+ * not current, so not in "checks"; their history stays readable.
+ */
+static int removed_json(struct store *s, json_t *o, int *bad)
+{
+	char err[128];
+	sqlite3_stmt *st = prep(s,
+	                        "SELECT name, removed_ms FROM checks WHERE removed_ms IS NOT NULL"
+	                        " ORDER BY removed_ms DESC, name LIMIT ?1",
+	                        err, sizeof(err));
+	json_t *a = json_array();
+	int rc;
+
+	if (!st || !a) {
+		sqlite3_finalize(st);
+		json_decref(a);
+		return -1;
+	}
+	sqlite3_bind_int(st, 1, LIMIT_MAX);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *c = json_object();
+		put(c, "check", col_str(st, 0), bad);
+		put(c, "removed", col_time(st, 1), bad);
+		put(c, "removed_ms", col_int(st, 1), bad);
+		append(a, c, bad);
+	}
+	sqlite3_finalize(st);
+	put(o, "removed", a, bad);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+json_t *store_q_status(struct store *s, char *err, size_t errlen)
+{
+	static const char *const sql[3] = {
+	    "SELECT to_status, ts_ms, reason, message, to_severity FROM transitions"
+	    " WHERE check_id = ?1 ORDER BY ts_ms DESC, rowid DESC LIMIT 1",
+	    "SELECT ts_ms, location, status, reason, message, ttg_us, severity, warnings"
+	    " FROM results WHERE check_id = ?1 ORDER BY ts_ms DESC LIMIT 1",
+	    "SELECT id, start_ms, end_ms, reason, message, duration_ms, NULL, close_reason"
+	    " FROM incidents WHERE check_id = ?1 AND end_ms IS NULL ORDER BY start_ms DESC LIMIT 1",
+	};
+	sqlite3_stmt *checks, *q[3] = {NULL, NULL, NULL};
+	int64_t now = wall_now_ms();
+	json_t *o = NULL, *a;
+	int rc = SQLITE_DONE, bad = 0, dberr = 0;
+
+	checks = prep(s, "SELECT id, name FROM checks WHERE removed_ms IS NULL ORDER BY name", err,
+	              errlen);
+	for (int i = 0; checks && i < 3; i++)
+		if (!(q[i] = prep(s, sql[i], err, errlen)))
+			goto out;
+	if (!checks)
+		goto out;
+	o = json_object();
+	a = json_array();
+	if (!o || !a)
+		bad = 1;
+	put(o, "time", jtime(now), &bad);
+	while (!bad && !dberr && (rc = sqlite3_step(checks)) == SQLITE_ROW)
+		append(a,
+		       status_json(q, sqlite3_column_int64(checks, 0),
+		                   (const char *)sqlite3_column_text(checks, 1), now, &bad, &dberr),
+		       &bad);
+	if (dberr)
+		rc = SQLITE_ERROR;
+	else if (bad)
+		rc = SQLITE_DONE;
+	put(o, "checks", a, &bad);
+	if (rc == SQLITE_DONE && !bad && channels_json(s, o, now, &bad) != 0)
+		rc = SQLITE_ERROR;
+	if (rc == SQLITE_DONE && !bad && removed_json(s, o, &bad) != 0)
+		rc = SQLITE_ERROR;
+	o = finish(s, o, rc, bad, err, errlen);
+out:
+	sqlite3_finalize(checks);
+	for (int i = 0; i < 3; i++)
+		sqlite3_finalize(q[i]);
+	return o;
+}
+
+int store_load_states(struct store *s, store_state_cb cb, void *arg)
+{
+	/* The last transition of every check that has one. */
+	static const char sql[] =
+	    "SELECT c.name, t.to_status, t.reason, t.ts_ms,"
+	    " EXISTS (SELECT 1 FROM incidents i WHERE i.check_id = c.id AND i.end_ms IS NULL),"
+	    " t.to_severity, (SELECT max(start_ms) FROM incidents i WHERE i.check_id = c.id"
+	    " AND i.end_ms IS NULL)"
+	    " FROM checks c JOIN transitions t ON t.rowid = (SELECT rowid FROM transitions"
+	    " WHERE check_id = c.id ORDER BY ts_ms DESC, rowid DESC LIMIT 1)"
+	    " ORDER BY c.name";
+	sqlite3_stmt *st;
+	int rc;
+
+	/* A state queued but not written would be missed. */
+	if (store_flush(s) < 0)
+		return -1;
+	st = prep(s, sql, s->err, sizeof(s->err));
+	if (!st)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_state ss;
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		const char *why = (const char *)sqlite3_column_text(st, 2);
+		int status = sqlite3_column_int(st, 1),
+		    reason = why ? result_reason_parse(why) : -1;
+
+		memset(&ss, 0, sizeof(ss));
+		snprintf(ss.check, sizeof(ss.check), "%s", name ? name : "");
+		ss.status =
+		    status >= MP_UP && status <= MP_UNKNOWN ? (enum mp_status)status : MP_UNKNOWN;
+		/* A reason this build does not know came from a newer one: call it ours. */
+		ss.reason = reason >= 0 ? (enum mp_reason)reason : MP_R_INTERNAL;
+		ss.since_ms = sqlite3_column_int64(st, 3);
+		ss.incident_open = sqlite3_column_int(st, 4);
+		int sev =
+		    sqlite3_column_type(st, 5) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 5);
+		ss.severity = sev >= MP_SEV_OK && sev <= MP_SEV_UNKNOWN
+		                  ? (enum mp_severity)sev
+		                  : result_default_severity(ss.status);
+		ss.incident_start_ms = sqlite3_column_int64(st, 6);
+		cb(&ss, arg);
+	}
+	if (rc != SQLITE_DONE)
+		db_err(s, s->err, sizeof(s->err), "loading states");
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_each_check(struct store *s, store_check_cb cb, void *arg)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (store_flush(s) < 0)
+		return -1;
+	st = prep(s, "SELECT name, removed_ms IS NOT NULL FROM checks ORDER BY name", s->err,
+	          sizeof(s->err));
+	if (!st)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+
+		if (name)
+			cb(name, sqlite3_column_int(st, 1), arg);
+	}
+	if (rc != SQLITE_DONE)
+		db_err(s, s->err, sizeof(s->err), "listing checks");
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}

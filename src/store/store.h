@@ -1,0 +1,260 @@
+/*
+ * store.h - the history store: SQLite in WAL mode, the embedded default.
+ *
+ * Writers queue rows in memory (never touching the disk on the caller's
+ * path); store_flush() writes everything queued in one transaction. The
+ * daemon flushes once a second and on a clean stop, so after kill -9 at
+ * most the last second of rows is missing, and the database always opens
+ * clean (SQLite's journal). Readers (the CLI, the API) use the store_q_*
+ * functions, which return jansson values.
+ *
+ * A struct store is created by store_open() and freed by store_close(),
+ * which flushes first. Not thread-safe: one thread uses a struct store;
+ * another thread opens its own (store_open_readonly()), which WAL lets
+ * read while the daemon writes.
+ *
+ * One writer per store: store_open() holds flock() on PATH.lock (which
+ * holds the writer's PID) until store_close() or the process dies.
+ * Readers (store_open_readonly()) take no lock and work beside it.
+ */
+#ifndef MP_STORE_H
+#define MP_STORE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "core/result.h"
+
+struct store;
+
+/*
+ * Open (creating when absent) and migrate to the current schema. Takes the
+ * writer's lock first: -1 with errno EBUSY and err "store PATH is in use
+ * by mailpulse run (pid N): ..." while another process writes it (the
+ * daemon is the only writer mailpulse has, hence the wording).
+ */
+int store_open(struct store **out, const char *path, char *err, size_t errlen);
+/*
+ * Open an existing store for reading only (the report commands): nothing
+ * is created, migrated or switched to WAL, so a user who may read the file
+ * but not write it can still run `mailpulse status`. Writes fail (EROFS).
+ */
+int store_open_readonly(struct store **out, const char *path, char *err, size_t errlen);
+/* Flush what is queued, then close. */
+void store_close(struct store *s);
+
+/* The schema version this build writes; migrations bring older files up to it. */
+int store_schema_version(void);
+
+/* Rows the queue holds at most; past it store_add_*() return -1 (errno ENOBUFS). */
+#define STORE_QUEUE_MAX 50000
+
+/*
+ * Queue one probe result of check at wall-clock time wall_ms (unix ms)
+ * from location. Copies what it needs. Returns 0, or -1 when the queue is
+ * full (the caller should flush; rows are never silently dropped).
+ * Every store_add_*() and store_incident_*() also return -1 with errno
+ * EINVAL for a check name that is empty or over 64 bytes, ENOMEM when out
+ * of memory.
+ */
+int store_add_result(struct store *s, const char *check, const char *location, int64_t wall_ms,
+                     const struct result *r);
+/*
+ * The same with flags: STORE_R_MAINTENANCE marks a result taken inside a
+ * maintenance window of its check. Uptime leaves such results out of both
+ * probes and up and counts them apart (maintenance_probes); the mark is
+ * kept in roll-ups too, so it holds after the window leaves the file.
+ */
+#define STORE_R_MAINTENANCE 1u
+int store_add_result_flags(struct store *s, const char *check, const char *location,
+                           int64_t wall_ms, const struct result *r, unsigned flags);
+
+/*
+ * A state change of a check (up/degraded/down, and its severity), with the
+ * reason and message that caused it. wall_ms is when the new state began.
+ */
+int store_add_transition(struct store *s, const char *check, int64_t wall_ms, enum mp_status from,
+                         enum mp_status to, enum mp_severity to_sev, enum mp_reason why,
+                         const char *message);
+
+/* Open an incident for check (it went down); closed by store_incident_close(). */
+int store_incident_open(struct store *s, const char *check, int64_t wall_ms, enum mp_reason why,
+                        const char *message);
+int store_incident_close(struct store *s, const char *check, int64_t wall_ms);
+/* The same with why it closed, kept as close_reason; store_incident_close() says this: */
+#define STORE_CLOSED_RECOVERED "recovered"
+int store_incident_close_why(struct store *s, const char *check, int64_t wall_ms, const char *why);
+
+/*
+ * check left the configuration at wall_ms: its open incident is closed
+ * with the reason why, its state goes back to pending (a transition to
+ * unknown, so nothing resumes it), and it is marked removed: status no
+ * longer lists it as current. Its history stays. A check the store never
+ * saw is left alone. store_check_present() clears the mark when a check
+ * of that name is configured again.
+ */
+#define STORE_REMOVED_REASON "check removed from the configuration"
+int store_check_retire(struct store *s, const char *check, int64_t wall_ms, const char *why);
+int store_check_present(struct store *s, const char *check);
+
+/* One notification attempt and its outcome. */
+int store_add_delivery(struct store *s, const char *check, const char *channel, const char *event,
+                       int attempt, int ok, const char *detail, int64_t wall_ms);
+
+/* Write everything queued in one transaction. Returns rows written, or -1 (rows stay queued). */
+int store_flush(struct store *s);
+/* Rows waiting to be written. */
+int store_queued(const struct store *s);
+/* The path it was opened with. */
+const char *store_pathname(const struct store *s);
+/* Drop every queued row (a writer giving up at exit). Returns how many. */
+int store_discard(struct store *s);
+/*
+ * What the last failed store_flush(), store_retention() or store_load_states() met, for logs:
+ * "store PATH: what it did: SQLite's message (SQLITE_EXTENDED_CODE)".
+ */
+const char *store_errmsg(const struct store *s);
+
+/*
+ * Whether the store's path still names the file it has open: one stat(),
+ * cheap enough for every flush. SQLite goes on writing to a file that was
+ * deleted or replaced, where nobody will read it; this is how to notice.
+ */
+enum store_file {
+	STORE_FILE_OK,
+	STORE_FILE_DELETED,  /* nothing at the path: deleted, or moved away */
+	STORE_FILE_REPLACED, /* another file at the path */
+	STORE_FILE_CLOSED    /* no file open: a store_reopen() failed; store_errmsg() says why */
+};
+enum store_file store_file_check(struct store *s);
+/*
+ * Let go of the file open now and open the one at the path, as
+ * store_open() would: created when absent, refused when not a store or
+ * newer. The old file's WAL is emptied into it first (a file moved away is
+ * complete on its own), and WAL files left beside an empty path are
+ * removed, so nothing of the old file is applied to the new one. Queued
+ * rows stay queued. Returns 1 when a new, empty store was created, 0 when
+ * an existing store was opened, -1 with err when none could be: then
+ * either the old file stays open (its WAL could not be emptied; try
+ * again) or nothing is (STORE_FILE_CLOSED: flushes and reads fail, rows
+ * stay queued; try again).
+ */
+int store_reopen(struct store *s, char *err, size_t errlen);
+
+/*
+ * Fold raw results older than raw_days into hourly roll-ups (count, up
+ * count, min/avg/p95/max time to greeting), then delete raw results older
+ * than raw_days and roll-ups older than rollup_days. Bounded work per call:
+ * returns the raw rows folded (call again soon while that is positive),
+ * or -1.
+ */
+int store_retention(struct store *s, int64_t now_ms, unsigned raw_days, unsigned rollup_days);
+
+/* The last known state of every check, for a restart to resume from. */
+struct store_state {
+	char check[65];
+	enum mp_status status;
+	enum mp_severity severity;
+	enum mp_reason reason;
+	int64_t since_ms;
+	int incident_open;
+	int64_t incident_start_ms; /* of the open incident */
+};
+typedef void (*store_state_cb)(const struct store_state *st, void *arg);
+/* Flushes first, then calls cb once per check that has a transition. Returns 0 or -1. */
+int store_load_states(struct store *s, store_state_cb cb, void *arg);
+
+/* Flushes first, then calls cb once per check in the store, removed (1) or not. 0 or -1. */
+typedef void (*store_check_cb)(const char *check, int removed, void *arg);
+int store_each_check(struct store *s, store_check_cb cb, void *arg);
+
+/*
+ * Reads. Each returns a new reference (the caller decrefs) or NULL with
+ * err filled (errno ENOENT when the named check is not in the store).
+ * since_ms/until_ms bound time as [since, until), until_ms <= 0 meaning
+ * no bound; limit bounds rows (<= 10000; <= 0 means 10000). check NULL
+ * in incidents and deliveries means every check. Rows written but still
+ * queued are not seen.
+ */
+/*
+ * Times are given twice, "time": ISO 8601 UTC and "ts_ms": unix ms; greeting
+ * and phase times in ms as output_json() prints them; null for absent.
+ * status: {"time", "checks": [{"check", "state", "state_since(_ms)",
+ *   "state_reason", "state_message", "last": {time, ts_ms, location,
+ *   status, reason, message, time_to_greeting_ms} | null, "incident":
+ *   {as in incidents} | null}], "channels": [...], "removed": [{"check",
+ *   "removed(_ms)"}]}, state null when no transition was recorded; a check
+ *   that left the configuration is in "removed", not in "checks".
+ * history: {"check", "since", "until", "results": [{time, ts_ms, location,
+ *   status, reason, message, address, time_to_greeting_ms, timings_ms{},
+ *   tls: {version, days_left, not_after, subject, issuer, sha256} | null,
+ *   messages, maintenance}]}, newest first.
+ * incidents: {"check", "since", "incidents": [{id, check, open, start(_ms),
+ *   end(_ms), duration_ms (so far, when open), reason, message, close_reason
+ *   ("recovered", STORE_REMOVED_REASON...; null when open or closed by an
+ *   older version)}]}, newest first.
+ * deliveries: {"check", "deliveries": [{time, ts_ms, check, channel, event,
+ *   attempt, ok, detail}]}, newest first.
+ */
+json_t *store_q_status(struct store *s, char *err, size_t errlen);
+json_t *store_q_history(struct store *s, const char *check, int64_t since_ms, int64_t until_ms,
+                        int limit, char *err, size_t errlen);
+/*
+ * {"check", "since", "until", "probes", "up", "uptime_pct", "from_rollups",
+ *  "maintenance_probes", "maintenance_pct"}: probes and up leave out the
+ * results taken inside maintenance windows; maintenance_probes counts
+ * those, maintenance_pct is their share of all probes of the period.
+ */
+json_t *store_q_uptime(struct store *s, const char *check, int64_t since_ms, int64_t until_ms,
+                       char *err, size_t errlen);
+/*
+ * Uptime counts of every check in the store over consecutive ranges, in one
+ * call: for readers that keep the figures of all checks at once (the API's
+ * cache, src/upcache.c). bounds holds nb ascending times, range i being
+ * [bounds[i], bounds[i + 1]); the last may be INT64_MAX. Counted as
+ * store_q_uptime() counts: probes and up leave out results taken in a
+ * maintenance window, maint counts those; raw results by their time; a
+ * roll-up whole, in the range its hour starts in (the first range when it
+ * starts before bounds[0]). cb is called once per check with anything in
+ * any range, counts[0 .. nb - 2] in the order of the ranges. A span under
+ * 6 h is read through the index (O(its rows)), a longer one in one pass
+ * over the table (O(rows in the store)): seconds on a large store, so not
+ * on the event loop. -1 (errno EINVAL) when nb is not 2 to
+ * STORE_COUNTS_MAX + 1 or bounds are out of order.
+ */
+#define STORE_COUNTS_MAX 8
+struct store_counts {
+	int64_t probes, up, maint;
+};
+typedef void (*store_counts_cb)(int64_t id, const char *check, const struct store_counts *counts,
+                                int n, void *arg);
+int store_q_counts(struct store *s, const int64_t *bounds, int nb, store_counts_cb cb, void *arg,
+                   char *err, size_t errlen);
+/* Make a query running on s in another thread return soon, with an error. Thread-safe. */
+void store_interrupt(struct store *s);
+
+/* Buckets one series answer holds at most. */
+#define STORE_SERIES_MAX 2000
+/*
+ * Probes of [since, until) in buckets of bucket_ms (a whole number of
+ * hours), from raw results and hourly roll-ups alike, so a range that
+ * crosses retention.raw_days has no gap: an hour is in exactly one of the
+ * two. since_ms is moved back to the start of its bucket (multiples of
+ * bucket_ms since the epoch: UTC hours, 6 h, days); a roll-up counts in
+ * the bucket its hour starts in. -1 with errno EINVAL when bucket_ms is
+ * not whole hours, until_ms <= since_ms or more than STORE_SERIES_MAX
+ * buckets would be needed. O(raw rows in the range), one pass in time order.
+ * {"check", "since", "since_ms", "until", "until_ms", "bucket_ms",
+ *  "buckets": [{time, ts_ms, count, up_count, min_ttg_ms, avg_ttg_ms,
+ *  p95_ttg_ms, max_ttg_ms, from_rollups, reasons: {reason: n}}]}, the
+ * oldest first, only buckets that hold probes. Time to greeting only
+ * (roll-ups keep no phases); p95 across roll-ups is the largest hourly
+ * one (an upper bound); reasons count raw failures (roll-ups keep none).
+ */
+json_t *store_q_series(struct store *s, const char *check, int64_t since_ms, int64_t until_ms,
+                       int64_t bucket_ms, char *err, size_t errlen);
+json_t *store_q_incidents(struct store *s, const char *check, int64_t since_ms, int limit,
+                          char *err, size_t errlen);
+json_t *store_q_deliveries(struct store *s, const char *check, int limit, char *err, size_t errlen);
+
+#endif
