@@ -13,7 +13,15 @@ start_toggle "$port"
 	for i in $(seq 1 40); do echo "  - {name: c$i, url: \"pop3://127.0.0.1:$port\"}"; done
 } >"$tmp/mp.yaml"
 SCALE=0.02 start_daemon "$tmp/mp.yaml"
-sleep 4
+# Every check's first state written before the kill (a loaded machine may take
+# seconds to start): what the restart must resume is then in the store, and
+# the kill still lands mid-run, with the last second's rows in the queue.
+all_stated() {
+	"$MAILPULSE" status --store "$tmp/mp.db" --json 2>/dev/null |
+		jq -e '[.checks[] | select(.state != null)] | length == 40' >/dev/null
+}
+wait_for 30 "a state for every check in the store" all_stated
+sleep 2
 kill -9 "$daemon_pid"
 wait "$daemon_pid" 2>/dev/null
 logged=$(grep -c 'debug: check c' "$tmp/daemon.log")
