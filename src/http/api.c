@@ -615,6 +615,20 @@ static int check_exists(struct daemon *d, const char *name)
 	return daemon_get_check(d, name, exists_cb, &found) == 0 && found;
 }
 
+/* ?limit=: a whole number from 1 to API_RESULTS_MAX into *limit; -1 otherwise. */
+static int parse_limit(const char *lim, long *limit)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(lim, &end, 10);
+	if (!*lim || *end || errno || v < 1 || v > API_RESULTS_MAX)
+		return -1;
+	*limit = v;
+	return 0;
+}
+
 /*
  * ?from=&to= into [*since, *until); each keeps its value when not given,
  * and with both given, to must be after from. Returns NULL, or what was
@@ -650,15 +664,9 @@ int api_results(struct daemon *d, const char *name, const struct evkeyvalq *q, s
 		return api_error(out, 400, "bad_parameter", err);
 	if ((why = parse_range(q, &since, &until)))
 		return api_error(out, 400, "bad_parameter", why);
-	if (lim) {
-		char *end;
-
-		errno = 0;
-		limit = strtol(lim, &end, 10);
-		if (!*lim || *end || errno || limit < 1 || limit > API_RESULTS_MAX)
-			return api_error(out, 400, "bad_parameter",
-			                 "limit: expected a whole number from 1 to 10000");
-	}
+	if (lim && parse_limit(lim, &limit) < 0)
+		return api_error(out, 400, "bad_parameter",
+		                 "limit: expected a whole number from 1 to 10000");
 	if (!s)
 		return api_error(out, 503, "unavailable", "the store is not open");
 	api_cache.loop_queries++;
@@ -807,15 +815,9 @@ int api_incidents(struct daemon *d, const struct evkeyvalq *q, struct evbuffer *
 	if (sn && parse_time(sn, &since) < 0)
 		return api_error(out, 400, "bad_parameter",
 		                 "since: expected ISO 8601 (2025-03-01T12:00:00Z) or unix ms");
-	if (lim) {
-		char *end;
-
-		errno = 0;
-		limit = strtol(lim, &end, 10);
-		if (!*lim || *end || errno || limit < 1 || limit > API_RESULTS_MAX)
-			return api_error(out, 400, "bad_parameter",
-			                 "limit: expected a whole number from 1 to 10000");
-	}
+	if (lim && parse_limit(lim, &limit) < 0)
+		return api_error(out, 400, "bad_parameter",
+		                 "limit: expected a whole number from 1 to 10000");
 	if (!s)
 		return api_error(out, 503, "unavailable", "the store is not open");
 	api_cache.loop_queries++;
