@@ -4,7 +4,7 @@
  *
  * Once per process: a private directory with a store and two
  * configurations that differ only in http (one open, one with a bearer
- * token), a daemon made by daemon_idle_new() (its scheduled probes come an
+ * token), a monitor made by monitor_new() (its scheduled probes come an
  * hour or so later; POST run probes a closed local port at once), and
  * http_start() listening on a free port of 127.0.0.1. The real evhttp,
  * routing, limits and api.c answer every input.
@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #include "conf/conf.h"
-#include "monitor/daemon.h"
+#include "monitor/monitor.h"
 #include "fuzz.h"
 #include "http/http.h"
 #include "core/log.h"
@@ -46,7 +46,7 @@
 
 static struct {
 	struct event_base *base;
-	struct daemon *d;
+	struct monitor *d;
 	struct http *h;
 	struct conf *open, *token;
 	int tokened; /* the server runs the token configuration now */
@@ -108,7 +108,7 @@ static void cleanup(void)
 	char path[512];
 
 	http_free(fz.h);
-	daemon_idle_free(fz.d);
+	(void)monitor_free(fz.d, 0);
 	conf_unref(fz.open);
 	conf_unref(fz.token);
 	event_base_free(fz.base);
@@ -138,8 +138,8 @@ static void setup(void)
 	         fz.port);
 	fz.token = load("token", http);
 	CHECK(fz.base = event_base_new());
-	conf_ref(fz.open); /* daemon_idle_new() takes one reference */
-	fz.d = daemon_idle_new(fz.base, fz.open, 1e6, err, sizeof(err));
+	conf_ref(fz.open); /* monitor_new() takes one reference */
+	fz.d = monitor_new(fz.base, fz.open, 1e6, err, sizeof(err));
 	if (!fz.d)
 		fprintf(stderr, "fuzz_http: %s\n", err);
 	CHECK(fz.d);

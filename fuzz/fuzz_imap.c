@@ -73,6 +73,10 @@ static void check_result(const struct result *r)
 	CHECK(memchr(r->message, '\0', sizeof(r->message)));
 	CHECK(memchr(r->greeting, '\0', sizeof(r->greeting)));
 	CHECK(memchr(r->capabilities, '\0', sizeof(r->capabilities)));
+	CHECK(memchr(r->path, '\0', sizeof(r->path)));
+	/* Our state names only, never a server byte. */
+	for (const char *c = r->path; *c; c++)
+		CHECK((*c >= 'a' && *c <= 'z') || *c == '_' || *c == '>' || *c == '.');
 	CHECK(r->nwarnings >= 0 && r->nwarnings <= RESULT_WARN_MAX);
 	CHECK(r->messages >= -1);
 	for (int i = 0; i < MP_PH__COUNT; i++)
@@ -101,6 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int pop3 = ops == &pop3_ops;
 	struct check c;
 	struct result r;
+	struct run u;
 	int64_t now = 1000;
 
 	if (size < 2)
@@ -132,8 +137,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		c.n_expect_caps = 2;
 	}
 	result_init(&r, now);
+	run_init(&u, &r, now);
 
-	void *p = ops->new (&c, &r);
+	void *p = ops->new (&c, &u);
 	if (!p)
 		return 0;
 	enum proto_next nx = drain(ops, p, ops->start(p, c.target.implicit_tls, now));
@@ -171,7 +177,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(l);
 		if (nx == PROTO_TLS) {
 			now += 1000;
-			result_phase(&r, MP_PH_TLS, now);
+			run_phase(&u, MP_PH_TLS, now);
 			nx = drain(ops, p, ops->on_tls(p, now));
 		}
 		check_result(&r);
@@ -179,7 +185,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		n -= len + eol;
 	}
 	if (nx != PROTO_CLOSE && ops->on_close) {
-		int was_final = r.final;
+		int was_final = u.final;
 		enum mp_reason was = r.reason;
 		ops->on_close(p, now + 1000);
 		/* A verdict reached stands; the close may only explain a working one. */

@@ -4,7 +4,7 @@
 #   scripts/deps.sh          to build and run the demo
 #   scripts/deps.sh --test   also what the test suite uses (fuzzers, valgrind,
 #                            jq, curl, python3, a real Prometheus, headless
-#                            Chromium)
+#                            Chromium, the Debian package tools)
 set -euo pipefail
 
 pkgs=(
@@ -15,7 +15,7 @@ pkgs=(
 )
 if [ "${1:-}" = --test ]; then
   pkgs+=(clang-format clang libclang-rt-14-dev valgrind jq curl python3 iproute2 prometheus
-    chromium)
+    chromium python3-yaml debhelper dpkg-dev fakeroot lintian git)
 fi
 
 missing=()

@@ -14,7 +14,6 @@
 #include <event2/event.h>
 #include <getopt.h>
 #include <openssl/crypto.h>
-#include <openssl/tls1.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -25,6 +24,8 @@
 #include <unistd.h>
 
 #include "core/line.h"
+#include "spec/checkspec.h"
+#include "wire/format.h"
 #include "wire/output.h"
 #include "engine/probe.h"
 
@@ -58,6 +59,7 @@ enum {
 	OPT_POSTURE,
 	OPT_JSON,
 	OPT_NAGIOS,
+	OPT_FORMAT,
 	OPT_VERSION,
 };
 
@@ -84,6 +86,7 @@ static const struct option long_opts[] = {
     {"posture", required_argument, NULL, OPT_POSTURE},
     {"json", no_argument, NULL, OPT_JSON},
     {"nagios", no_argument, NULL, OPT_NAGIOS},
+    {"format", required_argument, NULL, OPT_FORMAT},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -172,6 +175,16 @@ void check_usage(FILE *f)
 	      "      --json               one JSON object per URL, one per line\n"
 	      "                           (schema: docs/json.md, man mailpulse)\n"
 	      "      --nagios             Nagios plugin output with performance data\n"
+	      "      --format FMT         print FMT once per URL, like curl -w: %{status},\n"
+	      "                           %{severity}, %{reason}, %{message}, %{exit_code},\n"
+	      "                           %{url}, %{host}, %{port}, %{address}, %{greeting},\n"
+	      "                           %{warnings}, %{messages}, %{time_to_greeting_ms},\n"
+	      "                           %{time_PHASE_ms} (PHASE: dns, connect, tls,\n"
+	      "                           greeting, capability, starttls, login, mailbox,\n"
+	      "                           total), %{tls_version}, %{tls_cipher},\n"
+	      "                           %{cert_days_left}, %{cert_not_after},\n"
+	      "                           %{cert_subject}, %{cert_issuer}; \\n, \\t, \\\\, %%;\n"
+	      "                           a value that does not apply prints as nothing\n"
 	      "  -v, --verbose            add details: address, every phase's timing,\n"
 	      "                           capabilities, certificate chain, per-address results\n"
 	      "  -h, --help               show this help and exit\n"
@@ -218,165 +231,85 @@ static int usage_error(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
-/* Digits only, no sign, at most max. */
-static int parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-	unsigned long v = 0;
+/* A copy the check builder made: lives until check_opts_free(). */
+struct check_str {
+	struct check_str *next;
+	char s[];
+};
 
-	if (!*s)
-		return -1;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		v = v * 10 + (unsigned long)(*s - '0');
-		if (v > max)
-			return -1;
+/* The builder's save callback: the password into its one wiped buffer, the rest on a list. */
+static char *check_save(void *arg, const char *s, int secret)
+{
+	struct check_opts *o = arg;
+	size_t n = strlen(s) + 1;
+	struct check_str *p;
+
+	if (secret) {
+		if (n > sizeof(o->password))
+			return NULL;
+		memcpy(o->password, s, n);
+		return o->password;
 	}
-	*out = v;
-	return 0;
+	p = malloc(sizeof(*p) + n);
+	if (!p)
+		return NULL;
+	memcpy(p->s, s, n);
+	p->next = o->strs;
+	o->strs = p;
+	return p->s;
 }
 
-/* "30", "0.5", "2.25": plain decimal seconds to milliseconds, rounded. */
-static int parse_seconds(const char *s, unsigned *ms)
+/* Options that are a check's settings, handed to the one check builder by key. */
+static const struct {
+	int opt;
+	const char *key;
+	const char *value; /* NULL: the option's argument */
+} check_spec_opts[] = {
+    {'4', "family", "ipv4"},
+    {'6', "family", "ipv6"},
+    {OPT_ALL_ADDRESSES, "all_addresses", "true"},
+    {OPT_STARTTLS, "starttls", NULL},
+    {OPT_EXPECT, "expect", NULL},
+    {OPT_EXPECT_CAP, "expect_capabilities", NULL},
+    {OPT_TIMEOUT, "timeout", NULL},
+    {OPT_WARN_MS, "warn_ms", NULL},
+    {OPT_CRIT_MS, "crit_ms", NULL},
+    {OPT_SNI, "sni", NULL},
+    {OPT_CA_FILE, "ca_file", NULL},
+    {OPT_MIN_TLS, "min_tls", NULL},
+    {OPT_INSECURE, "insecure", "true"},
+    {OPT_CERT_WARN, "cert_warn_days", NULL},
+    {OPT_CERT_CRIT, "cert_crit_days", NULL},
+    {OPT_CERT_LIFETIME, "cert_lifetime_rule", "true"},
+    {OPT_NO_CERT_LIFETIME, "cert_lifetime_rule", "false"},
+    {OPT_LOGIN, "login", NULL},
+    {OPT_ALLOW_PLAINTEXT_AUTH, "allow_plaintext_auth", "true"},
+    {OPT_POSTURE, "posture", NULL},
+};
+
+static int check_spec_opt(int opt)
 {
-	int digits = 0, dot = 0;
-	double v;
-
-	if (strlen(s) > 20)
-		return -1;
-	for (const char *p = s; *p; p++) {
-		if (*p >= '0' && *p <= '9')
-			digits++;
-		else if (*p == '.' && !dot)
-			dot = 1;
-		else
-			return -1;
-	}
-	if (!digits)
-		return -1;
-	/* Only digits and one dot reach strtod, so the locale and hex forms play no part. */
-	v = strtod(s, NULL);
-	if (v > 3600.0)
-		return -2;
-	*ms = (unsigned)(v * 1000.0 + 0.5);
-	if (*ms < 100)
-		return -2;
-	return 0;
-}
-
-static int parse_min_tls(const char *s, int *v)
-{
-	static const struct {
-		const char *name;
-		int version;
-	} versions[] = {
-	    {"1.0", TLS1_VERSION},
-	    {"1.1", TLS1_1_VERSION},
-	    {"1.2", TLS1_2_VERSION},
-	    {"1.3", TLS1_3_VERSION},
-	};
-
-	if (strncasecmp(s, "tlsv", 4) == 0)
-		s += 4;
-	for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
-		if (strcmp(s, versions[i].name) == 0) {
-			*v = versions[i].version;
-			return 0;
-		}
-	}
+	for (size_t i = 0; i < sizeof(check_spec_opts) / sizeof(check_spec_opts[0]); i++)
+		if (check_spec_opts[i].opt == opt)
+			return (int)i;
 	return -1;
-}
-
-/* Bytes that would let a value break out of a protocol command line. */
-static int has_line_breaker(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0')
-			return 1;
-	return 0;
-}
-
-static int has_control(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 1;
-	return 0;
-}
-
-static int is_host_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 253)
-		return 0;
-	for (; *s; s++) {
-		char ch = *s;
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_'))
-			return 0;
-	}
-	return 1;
-}
-
-static int read_password_file(const char *path, char *dst, size_t dstsz, char *err, size_t errlen)
-{
-	char why[128], sh[128];
-	int world;
-
-	if (secret_read_file(path, dst, dstsz, &world, why, sizeof(why)) < 0)
-		return usage_error(err, errlen, "--password-file %s: %s",
-		                   shown(sh, sizeof(sh), path), why);
-	if (world)
-		fprintf(stderr,
-		        "mailpulse check: warning: --password-file %s is readable by every user "
-		        "(chmod 600 it)\n",
-		        shown(sh, sizeof(sh), path));
-	return 0;
 }
 
 /* Parse one --resolve HOST:ADDR[,ADDR...]; IPv6 bare or in brackets, a zone allowed. */
 static int parse_resolve(const char *a, struct check_opts *o, char *err, size_t errlen)
 {
-	char sh[128], buf[TARGET_HOST_MAX + CHECK_RESOLVE_MAX * (TARGET_ADDR_MAX + 8)];
-	const char *colon = strchr(a, ':');
+	struct checkspec_resolve r;
+	struct check_resolve *dst;
 
 	if (o->nresolves >= CHECK_RESOLVES_MAX)
 		return usage_error(err, errlen, "--resolve given more than %d times",
 		                   CHECK_RESOLVES_MAX);
-	if (!colon || colon == a || !colon[1])
-		return usage_error(err, errlen, "--resolve \"%s\": expected HOST:ADDR[,ADDR...]",
-		                   shown(sh, sizeof(sh), a));
-	struct check_resolve *r = &o->resolves[o->nresolves];
-	size_t hl = (size_t)(colon - a);
-	if (hl >= sizeof(r->host))
-		return usage_error(err, errlen, "--resolve: host name too long");
-	memcpy(r->host, a, hl);
-	r->host[hl] = '\0';
-	if (!is_host_name(r->host))
-		return usage_error(err, errlen, "--resolve: \"%s\" is not a host name",
-		                   shown(sh, sizeof(sh), r->host));
-	if (strlen(colon + 1) >= sizeof(buf))
-		return usage_error(err, errlen, "--resolve: address list too long");
-	snprintf(buf, sizeof(buf), "%s", colon + 1);
-	char *save = NULL;
-	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		char why[160];
-		if (r->naddr >= CHECK_RESOLVE_MAX)
-			return usage_error(err, errlen, "--resolve %s: more than %d addresses",
-			                   r->host, CHECK_RESOLVE_MAX);
-		/* IPv4, IPv6, a link-local IPv6 with its zone ("[fe80::1%eth0]"). */
-		char *dst = r->addr[r->naddr];
-		if (target_addr_parse(t, dst, sizeof(r->addr[0]), why, sizeof(why)) < 0)
-			return usage_error(err, errlen, "--resolve %s: \"%s\"%s%s", r->host,
-			                   shown(sh, sizeof(sh), t),
-			                   strncmp(why, "not ", 4) == 0 ? " is " : ": ", why);
-		r->naddr++;
-	}
-	if (r->naddr == 0)
-		return usage_error(err, errlen, "--resolve %s: no address given", r->host);
-	o->nresolves++;
+	if (checkspec_parse_resolve(a, &r, err, errlen) < 0)
+		return -1;
+	dst = &o->resolves[o->nresolves++];
+	memcpy(dst->host, r.host, sizeof(dst->host));
+	memcpy(dst->addr, r.addr, sizeof(dst->addr));
+	dst->naddr = r.naddr;
 	return 0;
 }
 
@@ -387,12 +320,6 @@ static const struct check_resolve *resolve_for(const struct check_opts *o, const
 		if (strcasecmp(o->resolves[i].host, host) == 0)
 			return &o->resolves[i];
 	return NULL;
-}
-
-/* A URL may be quoted in an error only when it cannot carry a secret. */
-static int url_is_showable(const char *u)
-{
-	return strlen(u) < TARGET_URL_MAX && !strpbrk(u, "@?#") && !has_control(u);
 }
 
 static int parse_urls(int n, char **urls, struct check_opts *o, char *err, size_t errlen)
@@ -412,20 +339,21 @@ static int parse_urls(int n, char **urls, struct check_opts *o, char *err, size_
 	for (int i = 0; i < n; i++) {
 		if (target_parse(&o->targets[i], urls[i], msg, sizeof(msg)) == 0)
 			continue;
-		if (url_is_showable(urls[i]))
+		if (checkspec_url_showable(urls[i]))
 			return usage_error(err, errlen, "URL \"%s\": %s",
 			                   shown(sh, sizeof(sh), urls[i]), msg);
 		return usage_error(err, errlen, "URL number %d: %s", i + 1, msg);
 	}
 	o->ntargets = (size_t)n;
-	for (int i = 0; i < o->base.n_expect_caps; i++)
-		for (size_t k = 0; k < o->ntargets; k++)
-			if (o->targets[k].proto == MP_IMAP && strchr(o->base.expect_caps[i], ' '))
-				return usage_error(
-				    err, errlen,
-				    "--expect-capability: \"%s\" is not a capability name for "
-				    "IMAP (one atom, no spaces; \"SASL PLAIN\" is for POP3 CAPA)",
-				    shown(sh, sizeof(sh), o->base.expect_caps[i]));
+	for (size_t k = 0; k < o->ntargets; k++) {
+		struct check t = o->base;
+		struct checkspec b;
+
+		t.target = o->targets[k];
+		checkspec_init(&b, &t, CHECKSPEC_FLAGS, NULL, NULL);
+		if (checkspec_caps_fit(&b, &t, err, errlen) < 0)
+			return -1;
+	}
 	for (int i = 0; i < o->nresolves; i++) {
 		for (size_t k = 0; k < o->ntargets; k++)
 			if (strcasecmp(o->targets[k].host, o->resolves[i].host) == 0)
@@ -437,81 +365,76 @@ static int parse_urls(int n, char **urls, struct check_opts *o, char *err, size_
 	return 0;
 }
 
+/* Keeps the builder's first problem: the command line reports one. */
+static void first_problem(void *arg, const char *key, const char *key2, const char *msg)
+{
+	struct {
+		char *err;
+		size_t errlen;
+		int n;
+	} *f = arg;
+
+	(void)key;
+	(void)key2;
+	if (f->n++ == 0)
+		snprintf(f->err, f->errlen, "%s", msg);
+}
+
 /* Checks that need every option: run once the loop over argv is done. */
-static int cross_check(struct check_opts *o, int set4, int set6, int json, int nagios,
-                       int cert_warn_set, int cert_crit_set, const char *password_file, char *err,
-                       size_t errlen)
+static int cross_check(struct check_opts *o, struct checkspec *b, int set4, int set6, int json,
+                       int nagios, const char *password_file, char *err, size_t errlen)
 {
 	struct check *c = &o->base;
+	struct {
+		char *err;
+		size_t errlen;
+		int n;
+	} first = {err, errlen, 0};
 	const char *env;
+	char sh[128];
 
 	if (set4 && set6)
 		return usage_error(err, errlen, "-4 and -6 exclude each other");
 	if (json && nagios)
 		return usage_error(err, errlen, "--json and --nagios exclude each other");
-	if (c->warn_ms && c->crit_ms && c->crit_ms < c->warn_ms)
-		return usage_error(err, errlen, "--crit-ms %u is below --warn-ms %u", c->crit_ms,
-		                   c->warn_ms);
-	if (c->warn_ms >= c->timeout_ms)
-		return usage_error(err, errlen,
-		                   "--warn-ms %u is not below the timeout (%u ms): it could never "
-		                   "trigger",
-		                   c->warn_ms, c->timeout_ms);
-	if (c->crit_ms >= c->timeout_ms)
-		return usage_error(err, errlen,
-		                   "--crit-ms %u is not below the timeout (%u ms): it could never "
-		                   "trigger",
-		                   c->crit_ms, c->timeout_ms);
-	if (cert_warn_set && cert_crit_set && c->cert_crit_days > c->cert_warn_days)
-		return usage_error(err, errlen, "--cert-crit %d is above --cert-warn %d",
-		                   c->cert_crit_days, c->cert_warn_days);
-	/* One threshold given: move the default of the other so the pair stays ordered. */
-	if (c->cert_crit_days > c->cert_warn_days) {
-		if (cert_warn_set)
-			c->cert_crit_days = c->cert_warn_days;
-		else
-			c->cert_warn_days = c->cert_crit_days;
-	}
+	if (checkspec_finish(b, first_problem, &first) > 0)
+		return -1;
+	/* The password is read last, and only when it is to be used. */
 	if (password_file && !c->login)
 		return usage_error(err, errlen, "--password-file given without --login");
 	if (!c->login)
 		return 0;
 	if (password_file) {
-		if (read_password_file(password_file, o->password, sizeof(o->password), err,
-		                       errlen) < 0)
+		if (checkspec_set(b, "password_file", password_file, err, errlen) < 0)
 			return -1;
+		if (b->pw_world)
+			fprintf(stderr,
+			        "mailpulse check: warning: --password-file %s is readable by every "
+			        "user (chmod 600 it)\n",
+			        shown(sh, sizeof(sh), password_file));
 	} else if ((env = getenv("MAILPULSE_PASSWORD")) && *env) {
-		size_t n = strlen(env);
-
-		if (n > CHECK_PASSWORD_MAX)
-			return usage_error(err, errlen,
-			                   "MAILPULSE_PASSWORD is longer than %d bytes",
-			                   CHECK_PASSWORD_MAX);
-		if (has_line_breaker(env, n))
-			return usage_error(err, errlen,
-			                   "MAILPULSE_PASSWORD contains a CR or LF byte");
-		memcpy(o->password, env, n + 1);
+		if (checkspec_set(b, "password_env", "MAILPULSE_PASSWORD", err, errlen) < 0)
+			return -1;
 	} else {
 		return usage_error(err, errlen,
 		                   "--login needs a password: use --password-file FILE or set "
 		                   "MAILPULSE_PASSWORD");
 	}
-	c->password = o->password;
 	return 0;
 }
 
 int check_parse_args(int argc, char **argv, struct check_opts *o, char *err, size_t errlen)
 {
 	struct check *c = &o->base;
-	int set4 = 0, set6 = 0, json = 0, nagios = 0, cert_warn_set = 0, cert_crit_set = 0;
-	int life_rule = -1; /* -1: not said; the default follows --cert-warn */
+	struct checkspec b;
+	int set4 = 0, set6 = 0, json = 0, nagios = 0;
 	const char *password_file = NULL;
 	char sh[128];
-	unsigned long v;
 	int ch, rc = 0;
 
 	memset(o, 0, sizeof(*o));
 	check_defaults(c);
+	checkspec_init(&b, c, CHECKSPEC_FLAGS, check_save, o);
 	err[0] = '\0';
 
 	/* 0 makes glibc start over: check_parse_args may run more than once (tests). */
@@ -522,163 +445,22 @@ int check_parse_args(int argc, char **argv, struct check_opts *o, char *err, siz
 
 		if (rc < 0 && ch != 'h' && ch != OPT_VERSION)
 			continue; /* keep only the first error, but still notice --help */
+		int spec = check_spec_opt(ch);
+		if (spec >= 0) {
+			set4 |= ch == '4';
+			set6 |= ch == '6';
+			rc = checkspec_set(&b, check_spec_opts[spec].key,
+			                   check_spec_opts[spec].value ? check_spec_opts[spec].value
+			                                               : a,
+			                   err, errlen);
+			continue;
+		}
 		switch (ch) {
-		case '4':
-			set4 = 1;
-			c->family = AF_INET;
-			break;
-		case '6':
-			set6 = 1;
-			c->family = AF_INET6;
-			break;
 		case OPT_RESOLVE:
 			rc = parse_resolve(a, o, err, errlen);
 			break;
-		case OPT_ALL_ADDRESSES:
-			c->all_addresses = 1;
-			break;
-		case OPT_STARTTLS:
-			if (strcmp(a, "no") == 0)
-				c->starttls = STARTTLS_NO;
-			else if (strcmp(a, "auto") == 0)
-				c->starttls = STARTTLS_AUTO;
-			else if (strcmp(a, "require") == 0)
-				c->starttls = STARTTLS_REQUIRE;
-			else
-				rc = usage_error(
-				    err, errlen,
-				    "--starttls: \"%s\" is not one of no, auto, require",
-				    shown(sh, sizeof(sh), a));
-			break;
-		case OPT_EXPECT:
-			if (!*a || has_control(a))
-				rc = usage_error(
-				    err, errlen,
-				    "--expect: the text must be non-empty printable text");
-			else
-				c->expect = a;
-			break;
-		case OPT_EXPECT_CAP:
-			/* Later words: a POP3 CAPA line's arguments (IMAP: parse_urls). */
-			if (!*a || *a == ' ' || has_control(a))
-				rc = usage_error(err, errlen,
-				                 "--expect-capability: \"%s\" is not a capability "
-				                 "name",
-				                 shown(sh, sizeof(sh), a));
-			else if (c->n_expect_caps >= CHECK_CAPS_MAX)
-				rc = usage_error(err, errlen,
-				                 "--expect-capability: at most %d may be given",
-				                 CHECK_CAPS_MAX);
-			else
-				c->expect_caps[c->n_expect_caps++] = a;
-			break;
-		case OPT_TIMEOUT: {
-			int r = parse_seconds(a, &c->timeout_ms);
-
-			if (r == -1)
-				rc = usage_error(err, errlen,
-				                 "--timeout: \"%s\" is not a number of seconds "
-				                 "(such as 30 or 0.5)",
-				                 shown(sh, sizeof(sh), a));
-			else if (r == -2)
-				rc = usage_error(
-				    err, errlen,
-				    "--timeout: %s s is out of range: 0.1 to 3600 seconds",
-				    shown(sh, sizeof(sh), a));
-			break;
-		}
-		case OPT_WARN_MS:
-		case OPT_CRIT_MS:
-			if (parse_uint(a, 3600000, &v) < 0 || v == 0)
-				rc =
-				    usage_error(err, errlen,
-				                "%s: \"%s\" is not a number of milliseconds from 1 "
-				                "to 3600000",
-				                ch == OPT_WARN_MS ? "--warn-ms" : "--crit-ms",
-				                shown(sh, sizeof(sh), a));
-			else if (ch == OPT_WARN_MS)
-				c->warn_ms = (unsigned)v;
-			else
-				c->crit_ms = (unsigned)v;
-			break;
-		case OPT_SNI:
-			if (!is_host_name(a))
-				rc = usage_error(
-				    err, errlen,
-				    "--sni: \"%s\" is not a host name (letters, digits, "
-				    "'-', '.', at most 253)",
-				    shown(sh, sizeof(sh), a));
-			else
-				c->sni = a;
-			break;
-		case OPT_CA_FILE: {
-			struct stat st;
-
-			if (access(a, R_OK) < 0)
-				rc = usage_error(err, errlen, "--ca-file %s: %s",
-				                 shown(sh, sizeof(sh), a), strerror(errno));
-			else if (stat(a, &st) == 0 && S_ISDIR(st.st_mode))
-				rc = usage_error(err, errlen,
-				                 "--ca-file %s: is a directory, not a PEM file",
-				                 shown(sh, sizeof(sh), a));
-			else
-				c->ca_file = a;
-			break;
-		}
-		case OPT_MIN_TLS:
-			if (parse_min_tls(a, &c->min_tls) < 0)
-				rc = usage_error(
-				    err, errlen,
-				    "--min-tls: \"%s\" is not one of 1.0, 1.1, 1.2, 1.3",
-				    shown(sh, sizeof(sh), a));
-			break;
-		case OPT_INSECURE:
-			c->insecure = 1;
-			break;
-		case OPT_CERT_WARN:
-		case OPT_CERT_CRIT:
-			if (parse_uint(a, 3650, &v) < 0) {
-				rc =
-				    usage_error(err, errlen,
-				                "%s: \"%s\" is not a number of days from 0 to 3650",
-				                ch == OPT_CERT_WARN ? "--cert-warn" : "--cert-crit",
-				                shown(sh, sizeof(sh), a));
-			} else if (ch == OPT_CERT_WARN) {
-				c->cert_warn_days = (int)v;
-				cert_warn_set = 1;
-			} else {
-				c->cert_crit_days = (int)v;
-				cert_crit_set = 1;
-			}
-			break;
-		case OPT_CERT_LIFETIME:
-		case OPT_NO_CERT_LIFETIME:
-			life_rule = ch == OPT_CERT_LIFETIME;
-			break;
-		case OPT_LOGIN:
-			if (!*a || has_control(a))
-				rc = usage_error(
-				    err, errlen,
-				    "--login: the user name must be non-empty printable "
-				    "text");
-			else
-				c->login = a;
-			break;
 		case OPT_PASSWORD_FILE:
 			password_file = a;
-			break;
-		case OPT_ALLOW_PLAINTEXT_AUTH:
-			c->allow_plaintext_auth = 1;
-			break;
-		case OPT_POSTURE:
-			if (strcmp(a, "report") == 0)
-				c->posture = POSTURE_REPORT;
-			else if (strcmp(a, "warn") == 0)
-				c->posture = POSTURE_WARN;
-			else
-				rc = usage_error(err, errlen,
-				                 "--posture: \"%s\" is not one of report, warn",
-				                 shown(sh, sizeof(sh), a));
 			break;
 		case OPT_JSON:
 			json = 1;
@@ -687,6 +469,11 @@ int check_parse_args(int argc, char **argv, struct check_opts *o, char *err, siz
 		case OPT_NAGIOS:
 			nagios = 1;
 			o->format = CHECK_OUT_NAGIOS;
+			break;
+		case OPT_FORMAT:
+			if (format_check(a, err, errlen) < 0)
+				rc = -1;
+			o->format_text = a;
 			break;
 		case 'v':
 			o->verbose = 1;
@@ -717,11 +504,12 @@ int check_parse_args(int argc, char **argv, struct check_opts *o, char *err, siz
 		return 0;
 	if (rc < 0)
 		return -1;
-	if (cross_check(o, set4, set6, json, nagios, cert_warn_set, cert_crit_set, password_file,
-	                err, errlen) < 0)
+	if (o->format_text && (json || nagios))
+		return usage_error(err, errlen, "--format excludes --json and --nagios");
+	if (o->format_text)
+		o->format = CHECK_OUT_FORMAT;
+	if (cross_check(o, &b, set4, set6, json, nagios, password_file, err, errlen) < 0)
 		return -1;
-	/* An explicit warning horizon is the admin's rule; the lifetime rule then stays out. */
-	o->base.cert_life_rule = life_rule >= 0 ? life_rule : !cert_warn_set;
 	return parse_urls(argc - optind, argv + optind, o, err, errlen);
 }
 
@@ -732,6 +520,12 @@ void check_opts_free(struct check_opts *o)
 	free(o->targets);
 	o->targets = NULL;
 	o->ntargets = 0;
+	while (o->strs) {
+		struct check_str *next = ((struct check_str *)o->strs)->next;
+
+		free(o->strs);
+		o->strs = next;
+	}
 }
 
 struct run {
@@ -776,6 +570,9 @@ static void print_results(const struct check_opts *o, const struct check *checks
 		case CHECK_OUT_JSON:
 			if (output_json_line(stdout, &checks[i], &slots[i].r) < 0)
 				fprintf(stderr, "mailpulse check: out of memory writing JSON\n");
+			break;
+		case CHECK_OUT_FORMAT:
+			format_print(stdout, o->format_text, &checks[i], &slots[i].r);
 			break;
 		case CHECK_OUT_NAGIOS:
 			if (n == 1)

@@ -17,6 +17,7 @@ enum check_format {
 	CHECK_OUT_HUMAN,
 	CHECK_OUT_JSON,
 	CHECK_OUT_NAGIOS,
+	CHECK_OUT_FORMAT, /* --format FMT: wire/format.h */
 };
 
 /* --resolve HOST:ADDR[,ADDR...]: where HOST is to be reached, instead of DNS. */
@@ -37,6 +38,7 @@ struct check_resolve {
 struct check_opts {
 	struct check base; /* every option; base.target is unset */
 	enum check_format format;
+	const char *format_text; /* --format FMT, checked by format_check(); points into argv */
 	int verbose;
 	int help;               /* --help: print check_usage() and exit 0 */
 	int version;            /* --version */
@@ -45,6 +47,7 @@ struct check_opts {
 	char password[CHECK_PASSWORD_MAX + 1];
 	struct check_resolve resolves[CHECK_RESOLVES_MAX];
 	int nresolves;
+	void *strs; /* copies the check builder made; freed by check_opts_free() */
 };
 
 /*

@@ -5,8 +5,10 @@
 #include <string.h>
 
 #include "cmd/check.h"
+#include "cmd/config.h"
+#include "cmd/config_checks.h"
 #include "conf/conf.h"
-#include "monitor/daemon.h"
+#include "cmd/run.h"
 #include "cmd/report.h"
 
 #ifndef MAILPULSE_VERSION
@@ -24,6 +26,8 @@ static void usage(FILE *f)
 	      "  run -c FILE      run the monitoring daemon (mailpulse run --help)\n"
 	      "  config check FILE\n"
 	      "                   validate a configuration file\n"
+	      "  config checks FILE\n"
+	      "                   list its check names, one per line\n"
 	      "  status           current state of every check, from the store\n"
 	      "  history NAME     recent results of one check\n"
 	      "  uptime NAME      uptime of one check over a period\n"
@@ -50,7 +54,9 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "check") == 0)
 		return check_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "run") == 0)
-		return daemon_main(argc - 1, argv + 1);
+		return run_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "config") == 0 && argc > 2 && strcmp(argv[2], "checks") == 0)
+		return config_checks_main(argc - 2, argv + 2);
 	if (strcmp(cmd, "config") == 0)
 		return config_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "history") == 0 ||

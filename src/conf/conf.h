@@ -32,10 +32,16 @@ enum channel_type {
 	CH_SLACK,      /* incoming webhook, {"text": ...} */
 	CH_MATTERMOST, /* incoming webhook, {"text": ...} */
 	CH_DISCORD,    /* webhook, {"content": ...} */
-	CH_TEAMS,      /* incoming webhook, MessageCard */
+	CH_TEAMS,      /* Workflows webhook, Adaptive Card (or a legacy connector's MessageCard) */
 	CH_TELEGRAM,   /* bot API sendMessage */
 	CH_PAGERDUTY,  /* Events API v2, trigger/resolve with dedup_key */
 	CH_COMMAND,    /* argv run with the event as JSON on stdin */
+};
+
+/* What a teams channel sends. */
+enum teams_format {
+	TEAMS_ADAPTIVE,    /* an Adaptive Card in a message: what Workflows webhooks take */
+	TEAMS_MESSAGECARD, /* the retired Office 365 connectors' MessageCard */
 };
 
 #define CONF_TO_MAX   16
@@ -60,6 +66,8 @@ struct conf_channel {
 	/* telegram */
 	char *bot_token; /* from token_file / token_env */
 	char *chat_id;
+	/* teams */
+	enum teams_format teams_format; /* `format:` (default adaptive) */
 	/* pagerduty */
 	char *routing_key; /* from routing_key_file / routing_key_env */
 	/* command */
@@ -205,8 +213,5 @@ int conf_public_covers(const struct conf *c, const struct conf_check *cc);
 void conf_dump(const struct conf *c, FILE *f);
 
 const char *conf_channel_type_name(enum channel_type t);
-
-/* `mailpulse config check [-v] FILE` (argv[0] is "config"): 0 valid, 1 invalid, 3 usage. */
-int config_main(int argc, char **argv);
 
 #endif

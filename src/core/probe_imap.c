@@ -22,13 +22,10 @@
 
 /* Lines accepted in answer to one command before we call it a flood. */
 #define IMAP_LINES_MAX 10000
-/* Capability atoms kept, and the bytes they are kept in; real servers send ~40. */
+/* Capability atoms kept; real servers send ~40. */
 #define IMAP_CAPS_MAX 256
-#define IMAP_CAPBUF   8192
-/* Room for a server line quoted in a message: about 120 characters. */
-#define IMAP_SHOW 124
 /* pending() with the server's BYE quoted. */
-#define IMAP_PEND (IMAP_SHOW + 48)
+#define IMAP_PEND (PROTO_SHOW + 48)
 /* Longest SASL PLAIN message ("\0user\0pass") whose base64 fits PROTO_OUT_MAX. */
 /*
  * The longest literal we take (RFC 9051 section 4.3). The driver holds a
@@ -82,12 +79,14 @@ enum imap_auth {
 	IMAP_AUTH_PLAIN,    /* AUTHENTICATE PLAIN, response after the continuation */
 };
 
-/* Created by imap_new(), freed by imap_free(); c and r belong to the driver. */
+/* Created by imap_new(), freed by imap_free(); c, u and r belong to the driver. */
 struct imap {
 	const struct check *c;
-	struct result *r;
+	struct run *u;
+	struct result *r; /* u->r */
 	struct proto_out out;
 	enum imap_state state;
+	int entered; /* a state was entered: ->state holds it */
 	enum imap_auth auth;
 	unsigned tagno;
 	char tag[16];    /* of the command awaiting its tagged reply */
@@ -96,7 +95,7 @@ struct imap {
 	int tls;         /* the session is protected (implicit TLS or STARTTLS done) */
 	int starttls;    /* STARTTLS was done */
 	int preauth;     /* the greeting was PREAUTH */
-	int64_t now;     /* of the event being handled, for result_mark() */
+	int64_t now;     /* of the event being handled, for run_mark() */
 	int bye;         /* an untagged BYE came while logging out */
 	/*
 	 * A tagged reply came (to any command). Until one has, a working
@@ -104,17 +103,14 @@ struct imap {
 	 * shows the server serves: a BYE and a close instead is a refusal.
 	 */
 	int answered;
-	char bye_show[IMAP_SHOW];    /* that BYE's text, escaped */
+	char bye_show[PROTO_SHOW];   /* that BYE's text, escaped */
 	char bye_pending[IMAP_PEND]; /* pending() after it */
 	int lit_wait;                /* PROTO_LITERAL was answered: on_literal() comes next */
 	size_t literal;              /* the octets of that literal */
 	int cont;      /* the next line is the rest of an untagged response after a literal */
 	int cont_caps; /* ...of a CAPABILITY response, whose atoms count */
-	char lit_pending[IMAP_SHOW]; /* pending() while a literal is awaited */
-	int ncaps;
-	size_t capused;
-	size_t capoff[IMAP_CAPS_MAX];
-	char caps[IMAP_CAPBUF]; /* NUL-terminated atoms, back to back */
+	char lit_pending[PROTO_SHOW]; /* pending() while a literal is awaited */
+	struct proto_caps caps;       /* atoms */
 };
 
 /* One server line, split: "* WORD text", "+ text" or "TAG WORD text". */
@@ -152,9 +148,17 @@ static const char *imap_pending_name(const struct imap *p)
 	return imap_pending_names[p->state];
 }
 
+/*
+ * The one writer of ->state: each change is traced and named in the
+ * result's path ("done" takes no step on the wire and is left out).
+ */
 static void imap_set_state(struct imap *p, enum imap_state st)
 {
+	if (p->entered && st == p->state)
+		return;
+	run_step(p->u, "imap", imap_state_names[st], st != IMAP_DONE);
 	p->state = st;
+	p->entered = 1;
 }
 
 static enum imap_cond imap_cond_of(const char *w, size_t wl)
@@ -237,23 +241,6 @@ static long imap_literal_at(const char *s, size_t n, size_t *count)
 
 /* ---- capabilities ---- */
 
-static void imap_caps_clear(struct imap *p)
-{
-	p->ncaps = 0;
-	p->capused = 0;
-}
-
-/* Keep one atom; atoms past the caps are dropped (a hostile server may send megabytes). */
-static void imap_caps_add(struct imap *p, const char *a, size_t n)
-{
-	if (n == 0 || p->ncaps >= IMAP_CAPS_MAX || p->capused + n + 1 > sizeof(p->caps))
-		return;
-	p->capoff[p->ncaps++] = p->capused;
-	memcpy(p->caps + p->capused, a, n);
-	p->capused += n;
-	p->caps[p->capused++] = '\0';
-}
-
 /* Add the space separated atoms of s[0..n). */
 static void imap_caps_parse(struct imap *p, const char *s, size_t n)
 {
@@ -265,36 +252,24 @@ static void imap_caps_parse(struct imap *p, const char *s, size_t n)
 		size_t b = i;
 		while (i < n && s[i] != ' ')
 			i++;
-		imap_caps_add(p, s + b, i - b);
+		proto_caps_add(&p->caps, s + b, i - b);
 	}
+}
+
+/* An atom equal to name, ASCII case-insensitively. */
+static int imap_cap_match(const char *atom, const char *name)
+{
+	size_t nl = strlen(name);
+
+	return strlen(atom) == nl && line_has_prefix(atom, nl, name);
 }
 
 static int imap_has_cap(const struct imap *p, const char *name)
 {
-	size_t nl = strlen(name);
-
-	for (int i = 0; i < p->ncaps; i++) {
-		const char *a = p->caps + p->capoff[i];
-		if (strlen(a) == nl && line_has_prefix(a, nl, name))
-			return 1;
-	}
-	return 0;
+	return proto_caps_has(&p->caps, name, imap_cap_match);
 }
 
 /* ---- findings ---- */
-
-static void imap_show(char *dst, size_t dstsz, const char *s, size_t n)
-{
-	line_escape(dst, dstsz, s, n);
-}
-
-/* A posture finding: a warning always, degraded with --posture=warn. */
-static void imap_finding(struct imap *p, enum mp_reason why, const char *what)
-{
-	result_warn(p->r, "%s", what);
-	if (p->c->posture == POSTURE_WARN)
-		result_worsen(p->r, MP_DEGRADED, why, "%s", what);
-}
 
 /*
  * What a client sees in the clear before TLS: what is advertised, never a
@@ -319,14 +294,11 @@ static void imap_posture(struct imap *p)
 	         alogin ? "AUTH=LOGIN" : "");
 	if (imap_has_cap(p, "STARTTLS")) {
 		if (login)
-			imap_finding(p, MP_R_PLAINTEXT_AUTH,
-			             "LOGIN is not disabled in the clear (no LOGINDISABLED before "
-			             "STARTTLS)");
-		if (nsasl) {
-			snprintf(msg, sizeof(msg), "%s %s advertised in the clear, before STARTTLS",
-			         mech, nsasl == 2 ? "are" : "is");
-			imap_finding(p, MP_R_PLAINTEXT_AUTH, msg);
-		}
+			proto_finding(p->u, p->c, MP_R_PLAINTEXT_AUTH,
+			              "LOGIN is not disabled in the clear (no LOGINDISABLED before "
+			              "STARTTLS)");
+		if (nsasl)
+			proto_finding_clear(p->u, p->c, mech, nsasl, "STARTTLS");
 		return;
 	}
 	if (p->c->starttls == STARTTLS_REQUIRE)
@@ -342,7 +314,7 @@ static void imap_posture(struct imap *p)
 		snprintf(adv, sizeof(adv), "; %s %s advertised in the clear", mech,
 		         nsasl == 2 ? "are" : "is");
 	snprintf(msg, sizeof(msg), "no TLS offered: no STARTTLS in the capabilities%s", adv);
-	imap_finding(p, MP_R_NO_TLS, msg);
+	proto_finding(p->u, p->c, MP_R_NO_TLS, msg);
 }
 
 static enum proto_next imap_enter(struct imap *p, enum imap_state st);
@@ -350,24 +322,21 @@ static enum proto_next imap_enter(struct imap *p, enum imap_state st);
 static enum proto_next imap_violation(struct imap *p, const struct imap_line *l, const char *s,
                                       size_t n)
 {
-	char show[IMAP_SHOW];
-
-	imap_show(show, sizeof(show), s, n);
-	result_fail(p->r, MP_R_PROTOCOL_ERROR, "%s while awaiting %s (state %s): %s",
-	            l->kind == IMAP_L_OTHER_TAG ? "reply with a tag we did not send"
-	                                        : "unexpected line",
-	            imap_pending_names[p->state], imap_state_names[p->state], show);
+	proto_violation(p->u,
+	                l->kind == IMAP_L_OTHER_TAG ? "reply with a tag we did not send"
+	                                            : "unexpected line",
+	                imap_pending_names[p->state], imap_state_names[p->state], s, n);
 	return imap_enter(p, IMAP_DONE);
 }
 
 /* A tagged BAD: the server called our command malformed. The connection still works. */
 static enum proto_next imap_bad(struct imap *p, const struct imap_line *l)
 {
-	char show[IMAP_SHOW];
+	char show[PROTO_SHOW];
 
-	imap_show(show, sizeof(show), l->text, l->tl);
-	result_fail(p->r, MP_R_PROTOCOL_ERROR, "server answered BAD while awaiting %s: %s",
-	            imap_pending_names[p->state], show);
+	line_escape(show, sizeof(show), l->text, l->tl);
+	run_fail(p->u, MP_R_PROTOCOL_ERROR, "server answered BAD while awaiting %s: %s",
+	         imap_pending_names[p->state], show);
 	return imap_enter(p, IMAP_LOGOUT);
 }
 
@@ -466,8 +435,8 @@ static enum proto_next imap_enter(struct imap *p, enum imap_state st)
 	case IMAP_LOGIN:
 		rc = imap_send_login(p);
 		if (rc < 0) {
-			result_worsen(p->r, MP_UNKNOWN, MP_R_INTERNAL,
-			              "user name and password too long for one command");
+			run_worsen(p->u, MP_UNKNOWN, MP_R_INTERNAL,
+			           "user name and password too long for one command");
 			return imap_enter(p, IMAP_LOGOUT);
 		}
 		break;
@@ -481,8 +450,8 @@ static enum proto_next imap_enter(struct imap *p, enum imap_state st)
 		 * Unless a working verdict rests on the greeting alone: LOGOUT's
 		 * tagged answer shows the server serves (see ->answered).
 		 */
-		p->r->final = p->answered || p->r->status > MP_DEGRADED;
-		result_mark(p->r, p->now);
+		p->u->final = p->answered || p->r->status > MP_DEGRADED;
+		run_mark(p->u, p->now);
 		imap_next_tag(p);
 		rc = proto_out_add(&p->out, "%s LOGOUT\r\n", p->tag);
 		break;
@@ -492,7 +461,7 @@ static enum proto_next imap_enter(struct imap *p, enum imap_state st)
 		return PROTO_CLOSE;
 	}
 	if (rc < 0) {
-		result_worsen(p->r, MP_UNKNOWN, MP_R_INTERNAL, "command queue full");
+		run_worsen(p->u, MP_UNKNOWN, MP_R_INTERNAL, "command queue full");
 		imap_set_state(p, IMAP_DONE);
 		return PROTO_CLOSE;
 	}
@@ -501,38 +470,22 @@ static enum proto_next imap_enter(struct imap *p, enum imap_state st)
 
 /* ---- transitions ---- */
 
-static void imap_up_message(struct imap *p, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* The success message, unless a finding already wrote a worse one. */
-static void imap_up_message(struct imap *p, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (p->r->status != MP_UP || p->r->final)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(p->r->message, sizeof(p->r->message), fmt, ap);
-	va_end(ap);
-}
-
 /* Capabilities are final: log in, or finish. */
 static enum proto_next imap_login(struct imap *p)
 {
 	const struct check *c = p->c;
 
 	if (!c->login) {
-		imap_up_message(
-		    p, "IMAP %s%s, %d capabilit%s", p->preauth ? "PREAUTH greeting" : "greeting OK",
-		    p->starttls ? ", STARTTLS" : "", p->ncaps, p->ncaps == 1 ? "y" : "ies");
+		proto_up_message(p->u, "IMAP %s%s, %d capabilit%s",
+		                 p->preauth ? "PREAUTH greeting" : "greeting OK",
+		                 p->starttls ? ", STARTTLS" : "", p->caps.n,
+		                 p->caps.n == 1 ? "y" : "ies");
 		return imap_enter(p, IMAP_LOGOUT);
 	}
 	if (p->preauth)
 		return imap_enter(p, IMAP_EXAMINE);
 	if (!p->tls && !c->allow_plaintext_auth) {
-		result_fail(
-		    p->r, MP_R_PLAINTEXT_AUTH,
-		    "refusing to send credentials without TLS (use --allow-plaintext-auth)");
+		proto_refuse_plaintext(p->u);
 		return imap_enter(p, IMAP_LOGOUT);
 	}
 	int disabled = imap_has_cap(p, "LOGINDISABLED");
@@ -542,17 +495,17 @@ static enum proto_next imap_login(struct imap *p)
 		return imap_enter(p, IMAP_LOGIN);
 	}
 	if (!imap_has_cap(p, "AUTH=PLAIN")) {
-		result_fail(p->r, MP_R_LOGIN_DISABLED,
-		            "%s, and the server offers no AUTH=PLAIN%s; nothing was sent",
-		            disabled ? "server disables LOGIN (LOGINDISABLED)"
-		                     : "user name or password cannot be sent in a LOGIN command",
-		            p->tls ? "" : " before TLS");
+		run_fail(p->u, MP_R_LOGIN_DISABLED,
+		         "%s, and the server offers no AUTH=PLAIN%s; nothing was sent",
+		         disabled ? "server disables LOGIN (LOGINDISABLED)"
+		                  : "user name or password cannot be sent in a LOGIN command",
+		         p->tls ? "" : " before TLS");
 		return imap_enter(p, IMAP_LOGOUT);
 	}
 	/* Checked before AUTHENTICATE goes out: the server would take a LOGOUT for the answer. */
 	if (strlen(c->login) + strlen(c->password ? c->password : "") + 2 > PROTO_PLAIN_MAX) {
-		result_worsen(p->r, MP_UNKNOWN, MP_R_INTERNAL,
-		              "user name and password too long for one command");
+		run_worsen(p->u, MP_UNKNOWN, MP_R_INTERNAL,
+		           "user name and password too long for one command");
 		return imap_enter(p, IMAP_LOGOUT);
 	}
 	if (imap_has_cap(p, "SASL-IR")) {
@@ -568,7 +521,7 @@ static enum proto_next imap_caps_done(struct imap *p)
 {
 	const struct check *c = p->c;
 
-	result_caps_set(p->r, p->caps, p->capoff, p->ncaps);
+	proto_caps_result(&p->caps, p->r);
 	if (p->plain && !p->tls) {
 		imap_posture(p);
 		int offered = imap_has_cap(p, "STARTTLS");
@@ -576,20 +529,13 @@ static enum proto_next imap_caps_done(struct imap *p)
 		if (!p->preauth && offered && c->starttls != STARTTLS_NO)
 			return imap_enter(p, IMAP_STARTTLS);
 		if (!offered && c->starttls == STARTTLS_REQUIRE) {
-			result_fail(p->r, MP_R_STARTTLS_UNAVAILABLE,
-			            "server does not advertise STARTTLS");
+			run_fail(p->u, MP_R_STARTTLS_UNAVAILABLE,
+			         "server does not advertise STARTTLS");
 			return imap_enter(p, IMAP_LOGOUT);
 		}
 	}
-	for (int i = 0; i < c->n_expect_caps && i < CHECK_CAPS_MAX; i++) {
-		if (c->expect_caps[i] && !imap_has_cap(p, c->expect_caps[i])) {
-			char show[IMAP_SHOW];
-			imap_show(show, sizeof(show), c->expect_caps[i], strlen(c->expect_caps[i]));
-			result_fail(p->r, MP_R_CAPABILITY_MISSING,
-			            "server does not advertise capability %s", show);
-			return imap_enter(p, IMAP_LOGOUT);
-		}
-	}
+	if (proto_expect_caps(p->u, c, &p->caps, imap_cap_match) != 0)
+		return imap_enter(p, IMAP_LOGOUT);
 	return imap_login(p);
 }
 
@@ -599,34 +545,27 @@ static enum proto_next imap_on_greeting(struct imap *p, const struct imap_line *
                                         size_t n, int64_t now)
 {
 	const struct check *c = p->c;
-	char show[IMAP_SHOW];
+	char show[PROTO_SHOW];
 
 	line_escape(p->r->greeting, sizeof(p->r->greeting), s, n);
-	result_phase(p->r, MP_PH_GREETING, now);
+	run_phase(p->u, MP_PH_GREETING, now);
 	if (l->kind == IMAP_L_UNTAGGED && l->cond == IMAP_C_BYE) {
-		imap_show(show, sizeof(show), l->text, l->tl);
-		result_fail(p->r, MP_R_REFUSED_BY_SERVER, "server refused the connection: %s",
-		            show);
+		line_escape(show, sizeof(show), l->text, l->tl);
+		run_fail(p->u, MP_R_REFUSED_BY_SERVER, "server refused the connection: %s", show);
 		return imap_enter(p, IMAP_DONE);
 	}
 	if (l->kind != IMAP_L_UNTAGGED || (l->cond != IMAP_C_OK && l->cond != IMAP_C_PREAUTH)) {
-		imap_show(show, sizeof(show), s, n);
-		result_fail(p->r, MP_R_GREETING_MISMATCH, "not an IMAP greeting: %s", show);
+		line_escape(show, sizeof(show), s, n);
+		run_fail(p->u, MP_R_GREETING_MISMATCH, "not an IMAP greeting: %s", show);
 		return imap_enter(p, IMAP_DONE);
 	}
-	if (c->expect && !line_contains(s, n, c->expect, 0)) {
-		char want[IMAP_SHOW];
-		imap_show(want, sizeof(want), c->expect, strlen(c->expect));
-		imap_show(show, sizeof(show), s, n);
-		result_fail(p->r, MP_R_GREETING_MISMATCH, "greeting does not contain \"%s\": %s",
-		            want, show);
+	if (proto_greeting_expect(p->u, c, s, n) != 0)
 		return imap_enter(p, IMAP_DONE);
-	}
 	p->preauth = l->cond == IMAP_C_PREAUTH;
 	if (p->preauth && p->plain && c->starttls == STARTTLS_REQUIRE) {
-		result_fail(p->r, MP_R_STARTTLS_UNAVAILABLE,
-		            "PREAUTH greeting leaves no chance to start TLS (possible STARTTLS "
-		            "stripping)");
+		run_fail(p->u, MP_R_STARTTLS_UNAVAILABLE,
+		         "PREAUTH greeting leaves no chance to start TLS (possible STARTTLS "
+		         "stripping)");
 		return imap_enter(p, IMAP_LOGOUT);
 	}
 	/* "* OK [CAPABILITY ...] text" saves a round trip. */
@@ -660,7 +599,7 @@ static int64_t imap_count(const char *s, size_t n)
 static enum proto_next imap_on_login_reply(struct imap *p, const struct imap_line *l, const char *s,
                                            size_t n, int64_t now)
 {
-	char show[IMAP_SHOW];
+	char show[PROTO_SHOW];
 
 	if (l->kind == IMAP_L_UNTAGGED)
 		return PROTO_READ;
@@ -668,11 +607,11 @@ static enum proto_next imap_on_login_reply(struct imap *p, const struct imap_lin
 		return imap_violation(p, l, s, n);
 	switch (l->cond) {
 	case IMAP_C_OK:
-		result_phase(p->r, MP_PH_LOGIN, now);
+		run_phase(p->u, MP_PH_LOGIN, now);
 		return imap_enter(p, IMAP_EXAMINE);
 	case IMAP_C_NO:
-		imap_show(show, sizeof(show), l->text, l->tl);
-		result_fail(p->r, MP_R_AUTH_FAILED, "login failed: %s", show);
+		line_escape(show, sizeof(show), l->text, l->tl);
+		run_fail(p->u, MP_R_AUTH_FAILED, "login failed: %s", show);
 		return imap_enter(p, IMAP_LOGOUT);
 	case IMAP_C_BAD:
 		return imap_bad(p, l);
@@ -691,13 +630,13 @@ static int imap_is_caps(const struct imap *p, const struct imap_line *l)
 /* The server announced a literal over our cap: refused before any of it is read. */
 static enum proto_next imap_literal_too_long(struct imap *p, const char *tok, size_t tl)
 {
-	char show[IMAP_SHOW];
+	char show[PROTO_SHOW];
 
-	imap_show(show, sizeof(show), tok, tl);
-	result_fail(p->r, MP_R_LINE_TOO_LONG,
-	            "server announced a literal %s of more than the %d octets we accept while "
-	            "awaiting %s",
-	            show, IMAP_LITERAL_MAX, imap_pending_name(p));
+	line_escape(show, sizeof(show), tok, tl);
+	run_fail(p->u, MP_R_LINE_TOO_LONG,
+	         "server announced a literal %s of more than the %d octets we accept while "
+	         "awaiting %s",
+	         show, IMAP_LITERAL_MAX, imap_pending_name(p));
 	/* The rest of the stream cannot be told apart from the literal: no LOGOUT. */
 	return imap_enter(p, IMAP_DONE);
 }
@@ -755,16 +694,13 @@ static enum proto_next imap_on_line(void *vp, const char *s, size_t n, int64_t n
 	if (p->state == IMAP_DONE)
 		return PROTO_CLOSE;
 	if (p->lit_wait) {
-		result_worsen(p->r, MP_UNKNOWN, MP_R_INTERNAL,
-		              "a line came while a literal was due");
+		run_worsen(p->u, MP_UNKNOWN, MP_R_INTERNAL, "a line came while a literal was due");
 		return imap_enter(p, IMAP_DONE);
 	}
 	if (p->state == IMAP_GREETING)
 		return imap_on_greeting(p, &l, s, n, now);
 	if (++p->nlines > IMAP_LINES_MAX) {
-		result_fail(p->r, MP_R_PROTOCOL_ERROR,
-		            "server flooded us with more than %d lines while we awaited %s",
-		            IMAP_LINES_MAX, imap_pending_names[p->state]);
+		proto_flood(p->u, IMAP_LINES_MAX, imap_pending_names[p->state]);
 		return imap_enter(p, IMAP_DONE);
 	}
 	if (p->cont)
@@ -790,18 +726,18 @@ static enum proto_next imap_on_line(void *vp, const char *s, size_t n, int64_t n
 static enum proto_next imap_on_reply(struct imap *p, const struct imap_line *l, const char *s,
                                      size_t n, int64_t now)
 {
-	char show[IMAP_SHOW];
+	char show[PROTO_SHOW];
 
 	if (p->state == IMAP_LOGOUT) {
 		/* Anything after BYE, and our tagged reply, ends the session. */
 		if (p->bye || l->kind != IMAP_L_UNTAGGED) {
-			p->r->final = 1;
+			p->u->final = 1;
 			return imap_enter(p, IMAP_DONE);
 		}
 		p->bye = l->cond == IMAP_C_BYE;
-		if (p->bye && !p->r->final) {
+		if (p->bye && !p->u->final) {
 			/* Logging out, or refusing service: the tagged reply or a close tells. */
-			imap_show(p->bye_show, sizeof(p->bye_show), l->text, l->tl);
+			line_escape(p->bye_show, sizeof(p->bye_show), l->text, l->tl);
 			snprintf(p->bye_pending, sizeof(p->bye_pending),
 			         "LOGOUT reply (the server had said BYE: %s)", p->bye_show);
 		}
@@ -814,9 +750,9 @@ static enum proto_next imap_on_reply(struct imap *p, const struct imap_line *l, 
 	if (l->kind == IMAP_L_CONT && p->state != IMAP_AUTHENTICATE)
 		return imap_violation(p, l, s, n);
 	if (l->kind == IMAP_L_UNTAGGED && l->cond == IMAP_C_BYE) {
-		imap_show(show, sizeof(show), l->text, l->tl);
-		result_fail(p->r, MP_R_REFUSED_BY_SERVER, "server said BYE while we awaited %s: %s",
-		            imap_pending_names[p->state], show);
+		line_escape(show, sizeof(show), l->text, l->tl);
+		run_fail(p->u, MP_R_REFUSED_BY_SERVER, "server said BYE while we awaited %s: %s",
+		         imap_pending_names[p->state], show);
 		return imap_enter(p, IMAP_DONE);
 	}
 	if (l->kind == IMAP_L_TAGGED && l->cond == IMAP_C_OTHER)
@@ -830,12 +766,12 @@ static enum proto_next imap_on_reply(struct imap *p, const struct imap_line *l, 
 			return PROTO_READ;
 		}
 		if (l->cond == IMAP_C_OK) {
-			result_phase(p->r, MP_PH_CAPABILITY, now);
+			run_phase(p->u, MP_PH_CAPABILITY, now);
 			return imap_caps_done(p);
 		}
 		if (l->cond == IMAP_C_BAD || l->cond == IMAP_C_NO) {
-			imap_show(show, sizeof(show), l->text, l->tl);
-			result_fail(p->r, MP_R_PROTOCOL_ERROR, "CAPABILITY failed: %s", show);
+			line_escape(show, sizeof(show), l->text, l->tl);
+			run_fail(p->u, MP_R_PROTOCOL_ERROR, "CAPABILITY failed: %s", show);
 			return imap_enter(p, IMAP_LOGOUT);
 		}
 		return imap_violation(p, l, s, n);
@@ -843,13 +779,12 @@ static enum proto_next imap_on_reply(struct imap *p, const struct imap_line *l, 
 		if (l->kind == IMAP_L_UNTAGGED)
 			return PROTO_READ;
 		if (l->cond == IMAP_C_OK) {
-			result_phase(p->r, MP_PH_STARTTLS, now);
+			run_phase(p->u, MP_PH_STARTTLS, now);
 			return imap_enter(p, IMAP_TLS);
 		}
 		if (l->cond == IMAP_C_NO || l->cond == IMAP_C_BAD) {
-			imap_show(show, sizeof(show), l->text, l->tl);
-			result_fail(p->r, MP_R_STARTTLS_REFUSED, "server refused STARTTLS: %s",
-			            show);
+			line_escape(show, sizeof(show), l->text, l->tl);
+			run_fail(p->u, MP_R_STARTTLS_REFUSED, "server refused STARTTLS: %s", show);
 			return imap_enter(p, IMAP_LOGOUT);
 		}
 		return imap_violation(p, l, s, n);
@@ -873,20 +808,20 @@ static enum proto_next imap_on_reply(struct imap *p, const struct imap_line *l, 
 			return PROTO_READ;
 		}
 		if (l->cond == IMAP_C_OK) {
-			result_phase(p->r, MP_PH_MAILBOX, now);
+			run_phase(p->u, MP_PH_MAILBOX, now);
 			if (p->r->messages >= 0)
-				imap_up_message(p, "%s, INBOX has %lld message%s",
-				                p->preauth ? "preauthenticated" : "logged in",
-				                (long long)p->r->messages,
-				                p->r->messages == 1 ? "" : "s");
+				proto_up_message(p->u, "%s, INBOX has %lld message%s",
+				                 p->preauth ? "preauthenticated" : "logged in",
+				                 (long long)p->r->messages,
+				                 p->r->messages == 1 ? "" : "s");
 			else
-				imap_up_message(p, "%s, INBOX examined",
-				                p->preauth ? "preauthenticated" : "logged in");
+				proto_up_message(p->u, "%s, INBOX examined",
+				                 p->preauth ? "preauthenticated" : "logged in");
 			return imap_enter(p, IMAP_LOGOUT);
 		}
 		if (l->cond == IMAP_C_NO) {
-			imap_show(show, sizeof(show), l->text, l->tl);
-			result_fail(p->r, MP_R_MAILBOX_ERROR, "EXAMINE INBOX failed: %s", show);
+			line_escape(show, sizeof(show), l->text, l->tl);
+			run_fail(p->u, MP_R_MAILBOX_ERROR, "EXAMINE INBOX failed: %s", show);
 			return imap_enter(p, IMAP_LOGOUT);
 		}
 		if (l->cond == IMAP_C_BAD)
@@ -923,23 +858,25 @@ static enum proto_next imap_on_literal(void *vp, const char *data, size_t len, i
 	if (p->state == IMAP_DONE)
 		return PROTO_CLOSE;
 	if (!p->lit_wait || len != p->literal) {
-		result_worsen(p->r, MP_UNKNOWN, MP_R_INTERNAL,
-		              "%zu literal octets came while %s were due", len,
-		              p->lit_wait ? "others" : "none");
+		run_worsen(p->u, MP_UNKNOWN, MP_R_INTERNAL,
+		           "%zu literal octets came while %s were due", len,
+		           p->lit_wait ? "others" : "none");
 		return imap_enter(p, IMAP_DONE);
 	}
 	p->lit_wait = 0;
 	return PROTO_READ;
 }
 
-static void *imap_new(const struct check *c, struct result *r)
+static void *imap_new(const struct check *c, struct run *u)
 {
 	struct imap *p = calloc(1, sizeof(*p));
 
 	if (!p)
 		return NULL;
 	p->c = c;
-	p->r = r;
+	p->u = u;
+	p->r = u->r;
+	proto_caps_init(&p->caps, IMAP_CAPS_MAX);
 	imap_set_state(p, IMAP_GREETING);
 	return p;
 }
@@ -960,16 +897,14 @@ static enum proto_next imap_on_tls(void *vp, int64_t now)
 
 	p->now = now;
 	if (p->state != IMAP_TLS) {
-		result_worsen(p->r, MP_UNKNOWN, MP_R_INTERNAL,
-		              "TLS handshake reported while awaiting %s",
-		              imap_pending_names[p->state]);
+		proto_tls_unexpected(p->u, imap_pending_names[p->state]);
 		return imap_enter(p, IMAP_DONE);
 	}
 	/* Nothing learned in the clear can be trusted (RFC 2595 section 3.1). */
 	p->tls = 1;
 	p->starttls = 1;
 	p->cont = p->cont_caps = p->lit_wait = 0;
-	imap_caps_clear(p);
+	proto_caps_clear(&p->caps);
 	p->r->capabilities[0] = '\0';
 	return imap_enter(p, IMAP_CAPABILITY);
 }
@@ -981,10 +916,10 @@ static void imap_on_close(void *vp, int64_t now)
 
 	p->now = now;
 	if (p->state == IMAP_LOGOUT && p->bye_pending[0])
-		result_fail(p->r, MP_R_REFUSED_BY_SERVER,
-		            "server said BYE and closed the connection before answering any "
-		            "command: %s",
-		            p->bye_show);
+		run_fail(p->u, MP_R_REFUSED_BY_SERVER,
+		         "server said BYE and closed the connection before answering any "
+		         "command: %s",
+		         p->bye_show);
 }
 
 static const char *imap_pending(const void *vp)

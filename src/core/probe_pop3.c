@@ -23,13 +23,10 @@
 
 /* Lines accepted in answer to one command before we call it a flood. */
 #define POP3_LINES_MAX 10000
-/* CAPA lines kept, and the bytes they are kept in; real servers send ~10. */
+/* CAPA lines kept; real servers send ~10. */
 #define POP3_CAPS_MAX 128
-#define POP3_CAPBUF   8192
-/* Room for a server line quoted in a message: about 120 characters. */
-#define POP3_SHOW 124
 /* pending() with the server's last -ERR quoted. */
-#define POP3_PEND (POP3_SHOW + 64)
+#define POP3_PEND (PROTO_SHOW + 64)
 /* Longest SASL PLAIN message ("\0user\0pass") whose base64 fits PROTO_OUT_MAX. */
 /* RFC 5034 section 4: an AUTH command with its initial response fits 255 octets. */
 #define POP3_AUTH_LINE_MAX 255
@@ -86,12 +83,14 @@ enum pop3_code {
 	POP3_CODE_IN_USE,      /* the maildrop is locked (RFC 2449 section 8.1.1) */
 };
 
-/* Created by pop3_new(), freed by pop3_free(); c and r belong to the driver. */
+/* Created by pop3_new(), freed by pop3_free(); c, u and r belong to the driver. */
 struct pop3 {
 	const struct check *c;
-	struct result *r;
+	struct run *u;
+	struct result *r; /* u->r */
 	struct proto_out out;
 	enum pop3_state state;
+	int entered; /* a state was entered: ->state holds it */
 	enum pop3_auth auth;
 	unsigned nlines; /* lines received since the last command */
 	int capa_list;   /* the "+OK" to CAPA came: reading lines up to "." */
@@ -106,18 +105,23 @@ struct pop3 {
 	 * not final and a close is a refusal (pop3_on_close).
 	 */
 	int unconfirmed;
-	char err_show[POP3_SHOW]; /* that -ERR's text, escaped */
-	char pend[POP3_PEND];     /* pending() while unconfirmed */
-	int64_t now;              /* of the event being handled, for result_mark() */
-	int ncaps;
-	size_t capused;
-	size_t capoff[POP3_CAPS_MAX];
-	char caps[POP3_CAPBUF]; /* NUL-terminated CAPA lines, back to back */
+	char err_show[PROTO_SHOW]; /* that -ERR's text, escaped */
+	char pend[POP3_PEND];      /* pending() while unconfirmed */
+	int64_t now;               /* of the event being handled, for run_mark() */
+	struct proto_caps caps;    /* CAPA lines */
 };
 
+/*
+ * The one writer of ->state: each change is traced and named in the
+ * result's path ("done" takes no step on the wire and is left out).
+ */
 static void pop3_set_state(struct pop3 *p, enum pop3_state st)
 {
+	if (p->entered && st == p->state)
+		return;
+	run_step(p->u, "pop3", pop3_state_names[st], st != POP3_DONE);
 	p->state = st;
+	p->entered = 1;
 }
 
 /* "+OK" or "-ERR" as a whole word; *text gets what follows the space. */
@@ -161,20 +165,8 @@ static enum pop3_code pop3_code_of(const char *t, size_t tl)
 
 static void pop3_caps_clear(struct pop3 *p)
 {
-	p->ncaps = 0;
-	p->capused = 0;
+	proto_caps_clear(&p->caps);
 	p->have_capa = 0;
-}
-
-/* Keep one CAPA line; lines past the caps are dropped (the server may be hostile). */
-static void pop3_caps_add(struct pop3 *p, const char *s, size_t n)
-{
-	if (n == 0 || p->ncaps >= POP3_CAPS_MAX || p->capused + n + 1 > sizeof(p->caps))
-		return;
-	p->capoff[p->ncaps++] = p->capused;
-	memcpy(p->caps + p->capused, s, n);
-	p->capused += n;
-	p->caps[p->capused++] = '\0';
 }
 
 /* Two words equal, ASCII case-insensitively (locale-free, as protocol keywords are). */
@@ -217,11 +209,11 @@ static int pop3_has_arg(const char *s, const char *w)
 /* The CAPA line whose keyword is kw, or NULL. */
 static const char *pop3_cap_line(const struct pop3 *p, const char *kw)
 {
-	for (int i = 0; i < p->ncaps; i++) {
-		const char *c = p->caps + p->capoff[i], *b;
+	for (int i = 0; i < p->caps.n; i++) {
+		const char *c = p->caps.buf + p->caps.off[i], *b;
 		size_t n = pop3_next_word(&c, &b);
 		if (n && pop3_word_eq(b, n, kw, strlen(kw)))
-			return p->caps + p->capoff[i];
+			return p->caps.buf + p->caps.off[i];
 	}
 	return NULL;
 }
@@ -249,14 +241,6 @@ static int pop3_cap_matches(const char *line, const char *want)
 	return 1;
 }
 
-static int pop3_has_cap(const struct pop3 *p, const char *want)
-{
-	for (int i = 0; i < p->ncaps; i++)
-		if (pop3_cap_matches(p->caps + p->capoff[i], want))
-			return 1;
-	return 0;
-}
-
 /* "LOGIN-DELAY n [USER]" (RFC 2449 section 6.5): n seconds, 0 when absent or unreadable. */
 static unsigned pop3_login_delay(const struct pop3 *p, int *per_user)
 {
@@ -279,14 +263,6 @@ static unsigned pop3_login_delay(const struct pop3 *p, int *per_user)
 
 /* ---- findings ---- */
 
-/* A posture finding: a warning always, degraded with --posture=warn. */
-static void pop3_finding(struct pop3 *p, enum mp_reason why, const char *what)
-{
-	result_warn(p->r, "%s", what);
-	if (p->c->posture == POSTURE_WARN)
-		result_worsen(p->r, MP_DEGRADED, why, "%s", what);
-}
-
 /*
  * What a client sees in the clear before STLS: what is advertised, never
  * a claim that a password would be taken (nothing is tried). With STLS on
@@ -308,21 +284,18 @@ static void pop3_posture(struct pop3 *p)
 	         login ? "LOGIN" : "");
 	if (pop3_cap_line(p, "STLS")) {
 		if (user)
-			pop3_finding(p, MP_R_PLAINTEXT_AUTH,
-			             "USER is advertised in the clear, before STLS");
-		if (nsasl) {
-			snprintf(msg, sizeof(msg), "%s %s advertised in the clear, before STLS",
-			         mech, nsasl == 2 ? "are" : "is");
-			pop3_finding(p, MP_R_PLAINTEXT_AUTH, msg);
-		}
+			proto_finding(p->u, p->c, MP_R_PLAINTEXT_AUTH,
+			              "USER is advertised in the clear, before STLS");
+		if (nsasl)
+			proto_finding_clear(p->u, p->c, mech, nsasl, "STLS");
 		return;
 	}
 	if (p->c->starttls == STARTTLS_REQUIRE)
 		return;
 	if (!p->have_capa) {
-		pop3_finding(p, MP_R_NO_TLS,
-		             "no TLS offered: the server has no CAPA, so no STLS; any login would "
-		             "go in the clear");
+		proto_finding(p->u, p->c, MP_R_NO_TLS,
+		              "no TLS offered: the server has no CAPA, so no STLS; any login would "
+		              "go in the clear");
 		return;
 	}
 	adv[0] = '\0';
@@ -331,18 +304,15 @@ static void pop3_posture(struct pop3 *p)
 		         user ? "USER" : "", user && nsasl ? " and " : "", nsasl ? mech : "",
 		         user + nsasl > 1 ? "are" : "is");
 	snprintf(msg, sizeof(msg), "no TLS offered: no STLS in CAPA%s", adv);
-	pop3_finding(p, MP_R_NO_TLS, msg);
+	proto_finding(p->u, p->c, MP_R_NO_TLS, msg);
 }
 
 static enum proto_next pop3_enter(struct pop3 *p, enum pop3_state st);
 
 static enum proto_next pop3_violation(struct pop3 *p, const char *s, size_t n)
 {
-	char show[POP3_SHOW];
-
-	line_escape(show, sizeof(show), s, n);
-	result_fail(p->r, MP_R_PROTOCOL_ERROR, "unexpected line while awaiting %s (state %s): %s",
-	            pop3_pending_names[p->state], pop3_state_names[p->state], show);
+	proto_violation(p->u, "unexpected line", pop3_pending_names[p->state],
+	                pop3_state_names[p->state], s, n);
 	return pop3_enter(p, POP3_DONE);
 }
 
@@ -354,7 +324,7 @@ static enum proto_next pop3_violation(struct pop3 *p, const char *s, size_t n)
  */
 static int pop3_coded_err(struct pop3 *p, const char *what, int login, const char *text, size_t tl)
 {
-	char show[POP3_SHOW];
+	char show[PROTO_SHOW];
 	int per_user = 0;
 	unsigned delay = pop3_login_delay(p, &per_user);
 
@@ -363,42 +333,39 @@ static int pop3_coded_err(struct pop3 *p, const char *what, int login, const cha
 	case POP3_CODE_NONE:
 		return 0;
 	case POP3_CODE_SYS_TEMP:
-		result_fail(
-		    p->r, MP_R_REFUSED_BY_SERVER,
-		    "server refused service, a temporary problem on its side (-ERR to %s): %s",
-		    what, show);
+		run_fail(p->u, MP_R_REFUSED_BY_SERVER,
+		         "server refused service, a temporary problem on its side (-ERR to %s): %s",
+		         what, show);
 		return 1;
 	case POP3_CODE_SYS_PERM:
-		result_fail(
-		    p->r, MP_R_REFUSED_BY_SERVER,
-		    "server refused service, a lasting problem on its side (-ERR to %s): %s", what,
-		    show);
+		run_fail(p->u, MP_R_REFUSED_BY_SERVER,
+		         "server refused service, a lasting problem on its side (-ERR to %s): %s",
+		         what, show);
 		return 1;
 	case POP3_CODE_AUTH:
 		if (login)
-			result_fail(p->r, MP_R_AUTH_FAILED, "login failed: %s", show);
+			run_fail(p->u, MP_R_AUTH_FAILED, "login failed: %s", show);
 		else
-			result_fail(
-			    p->r, MP_R_REFUSED_BY_SERVER,
+			run_fail(
+			    p->u, MP_R_REFUSED_BY_SERVER,
 			    "server refused service with an authentication code (-ERR to %s): %s",
 			    what, show);
 		return 1;
 	case POP3_CODE_LOGIN_DELAY:
 		if (delay)
-			result_worsen(p->r, MP_DEGRADED, MP_R_LOGIN_DELAY,
-			              "server refuses logins this soon after the last one (it asks "
-			              "for %u s between logins): %s; check less often",
-			              delay, show);
+			run_worsen(p->u, MP_DEGRADED, MP_R_LOGIN_DELAY,
+			           "server refuses logins this soon after the last one (it asks "
+			           "for %u s between logins): %s; check less often",
+			           delay, show);
 		else
-			result_worsen(
-			    p->r, MP_DEGRADED, MP_R_LOGIN_DELAY,
-			    "server refuses logins this soon after the last one: %s; check "
-			    "less often",
-			    show);
+			run_worsen(p->u, MP_DEGRADED, MP_R_LOGIN_DELAY,
+			           "server refuses logins this soon after the last one: %s; check "
+			           "less often",
+			           show);
 		return 1;
 	case POP3_CODE_IN_USE:
-		result_worsen(p->r, MP_DEGRADED, MP_R_MAILBOX_IN_USE,
-		              "the maildrop is locked by another session: %s", show);
+		run_worsen(p->u, MP_DEGRADED, MP_R_MAILBOX_IN_USE,
+		           "the maildrop is locked by another session: %s", show);
 		return 1;
 	}
 	return 0;
@@ -460,8 +427,8 @@ static enum proto_next pop3_enter(struct pop3 *p, enum pop3_state st)
 		 * Unless a working verdict rests on a server whose last word was
 		 * -ERR to CAPA: its answer to QUIT shows it still serves.
 		 */
-		p->r->final = !(p->unconfirmed && p->r->status <= MP_DEGRADED);
-		result_mark(p->r, p->now);
+		p->u->final = !(p->unconfirmed && p->r->status <= MP_DEGRADED);
+		run_mark(p->u, p->now);
 		rc = proto_out_add(&p->out, "QUIT\r\n");
 		break;
 	case POP3_DONE:
@@ -470,31 +437,16 @@ static enum proto_next pop3_enter(struct pop3 *p, enum pop3_state st)
 		return PROTO_CLOSE;
 	}
 	if (rc < 0) {
-		result_worsen(p->r, MP_UNKNOWN, MP_R_INTERNAL, "%s command too long",
-		              st == POP3_PASS   ? "PASS"
-		              : st == POP3_USER ? "USER"
-		                                : "AUTH");
+		run_worsen(p->u, MP_UNKNOWN, MP_R_INTERNAL, "%s command too long",
+		           st == POP3_PASS   ? "PASS"
+		           : st == POP3_USER ? "USER"
+		                             : "AUTH");
 		return pop3_enter(p, POP3_QUIT);
 	}
 	return PROTO_READ;
 }
 
 /* ---- transitions ---- */
-
-static void pop3_up_message(struct pop3 *p, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* The success message, unless a finding already wrote a worse one. */
-static void pop3_up_message(struct pop3 *p, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (p->r->status != MP_UP || p->r->final)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(p->r->message, sizeof(p->r->message), fmt, ap);
-	va_end(ap);
-}
 
 /* CR or LF in a credential would end the command and start another one. */
 static int pop3_sendable(const char *s)
@@ -524,18 +476,16 @@ static enum proto_next pop3_login(struct pop3 *p)
 
 	if (!c->login) {
 		if (p->have_capa)
-			pop3_up_message(p, "POP3 greeting OK%s, %d capabilit%s",
-			                p->stls ? ", STLS" : "", p->ncaps,
-			                p->ncaps == 1 ? "y" : "ies");
+			proto_up_message(p->u, "POP3 greeting OK%s, %d capabilit%s",
+			                 p->stls ? ", STLS" : "", p->caps.n,
+			                 p->caps.n == 1 ? "y" : "ies");
 		else
-			pop3_up_message(p, "POP3 greeting OK%s, no CAPA support",
-			                p->stls ? ", STLS" : "");
+			proto_up_message(p->u, "POP3 greeting OK%s, no CAPA support",
+			                 p->stls ? ", STLS" : "");
 		return pop3_enter(p, POP3_QUIT);
 	}
 	if (!p->tls && !c->allow_plaintext_auth) {
-		result_fail(
-		    p->r, MP_R_PLAINTEXT_AUTH,
-		    "refusing to send credentials without TLS (use --allow-plaintext-auth)");
+		proto_refuse_plaintext(p->u);
 		return pop3_enter(p, POP3_QUIT);
 	}
 	/* Without CAPA, USER and PASS are what RFC 1939 gives; with it, what it lists. */
@@ -545,8 +495,8 @@ static enum proto_next pop3_login(struct pop3 *p)
 	int sendable = pop3_sendable(c->login) && pop3_sendable(pass);
 	if (user && (sendable || !plain)) {
 		if (!sendable) {
-			result_worsen(
-			    p->r, MP_UNKNOWN, MP_R_INTERNAL,
+			run_worsen(
+			    p->u, MP_UNKNOWN, MP_R_INTERNAL,
 			    "user name or password contains CR or LF, which POP3 cannot carry");
 			return pop3_enter(p, POP3_QUIT);
 		}
@@ -555,18 +505,17 @@ static enum proto_next pop3_login(struct pop3 *p)
 		return pop3_enter(p, POP3_USER);
 	}
 	if (!plain) {
-		result_fail(
-		    p->r, MP_R_LOGIN_DISABLED,
-		    "server offers no login this probe can use: no USER and no SASL PLAIN in "
-		    "CAPA%s; nothing was sent",
-		    p->tls ? "" : " before TLS");
+		run_fail(p->u, MP_R_LOGIN_DISABLED,
+		         "server offers no login this probe can use: no USER and no SASL PLAIN in "
+		         "CAPA%s; nothing was sent",
+		         p->tls ? "" : " before TLS");
 		return pop3_enter(p, POP3_QUIT);
 	}
 	/* Checked before AUTH goes out: the server would take QUIT for the response. */
 	size_t raw = strlen(c->login) + strlen(pass) + 2;
 	if (raw > PROTO_PLAIN_MAX) {
-		result_worsen(p->r, MP_UNKNOWN, MP_R_INTERNAL,
-		              "user name and password too long for one command");
+		run_worsen(p->u, MP_UNKNOWN, MP_R_INTERNAL,
+		           "user name and password too long for one command");
 		return pop3_enter(p, POP3_QUIT);
 	}
 	pop3_check_delay(p);
@@ -583,30 +532,21 @@ static enum proto_next pop3_caps_done(struct pop3 *p)
 {
 	const struct check *c = p->c;
 
-	result_caps_set(p->r, p->caps, p->capoff, p->ncaps);
+	proto_caps_result(&p->caps, p->r);
 	if (p->plain && !p->tls) {
 		pop3_posture(p);
 		int offered = pop3_cap_line(p, "STLS") != NULL;
 		if (offered && c->starttls != STARTTLS_NO)
 			return pop3_enter(p, POP3_STLS);
 		if (!offered && c->starttls == STARTTLS_REQUIRE) {
-			result_fail(p->r, MP_R_STARTTLS_UNAVAILABLE,
-			            p->have_capa
-			                ? "server does not advertise STLS"
-			                : "server does not advertise STLS (it has no CAPA)");
+			run_fail(p->u, MP_R_STARTTLS_UNAVAILABLE,
+			         p->have_capa ? "server does not advertise STLS"
+			                      : "server does not advertise STLS (it has no CAPA)");
 			return pop3_enter(p, POP3_QUIT);
 		}
 	}
-	for (int i = 0; i < c->n_expect_caps && i < CHECK_CAPS_MAX; i++) {
-		if (c->expect_caps[i] && !pop3_has_cap(p, c->expect_caps[i])) {
-			char show[POP3_SHOW];
-			line_escape(show, sizeof(show), c->expect_caps[i],
-			            strlen(c->expect_caps[i]));
-			result_fail(p->r, MP_R_CAPABILITY_MISSING,
-			            "server does not advertise capability %s", show);
-			return pop3_enter(p, POP3_QUIT);
-		}
-	}
+	if (proto_expect_caps(p->u, c, &p->caps, pop3_cap_matches) != 0)
+		return pop3_enter(p, POP3_QUIT);
 	return pop3_login(p);
 }
 
@@ -615,12 +555,12 @@ static enum proto_next pop3_caps_done(struct pop3 *p)
 static enum proto_next pop3_on_greeting(struct pop3 *p, const char *s, size_t n, int64_t now)
 {
 	const struct check *c = p->c;
-	char show[POP3_SHOW];
+	char show[PROTO_SHOW];
 	const char *text;
 	size_t tl;
 
 	line_escape(p->r->greeting, sizeof(p->r->greeting), s, n);
-	result_phase(p->r, MP_PH_GREETING, now);
+	run_phase(p->u, MP_PH_GREETING, now);
 	if (pop3_status(s, n, "-ERR", &text, &tl)) {
 		enum pop3_code code = pop3_code_of(text, tl);
 		/* The connection itself refused: no login was tried, whatever the code. */
@@ -628,24 +568,18 @@ static enum proto_next pop3_on_greeting(struct pop3 *p, const char *s, size_t n,
 			pop3_coded_err(p, "the connection", 0, text, tl);
 		} else {
 			line_escape(show, sizeof(show), text, tl);
-			result_fail(p->r, MP_R_REFUSED_BY_SERVER,
-			            "server refused the connection: %s", show);
+			run_fail(p->u, MP_R_REFUSED_BY_SERVER, "server refused the connection: %s",
+			         show);
 		}
 		return pop3_enter(p, POP3_DONE);
 	}
 	if (!pop3_status(s, n, "+OK", &text, &tl)) {
 		line_escape(show, sizeof(show), s, n);
-		result_fail(p->r, MP_R_GREETING_MISMATCH, "not a POP3 greeting: %s", show);
+		run_fail(p->u, MP_R_GREETING_MISMATCH, "not a POP3 greeting: %s", show);
 		return pop3_enter(p, POP3_DONE);
 	}
-	if (c->expect && !line_contains(s, n, c->expect, 0)) {
-		char want[POP3_SHOW];
-		line_escape(want, sizeof(want), c->expect, strlen(c->expect));
-		line_escape(show, sizeof(show), s, n);
-		result_fail(p->r, MP_R_GREETING_MISMATCH, "greeting does not contain \"%s\": %s",
-		            want, show);
+	if (proto_greeting_expect(p->u, c, s, n) != 0)
 		return pop3_enter(p, POP3_DONE);
-	}
 	return pop3_enter(p, POP3_CAPA);
 }
 
@@ -660,7 +594,7 @@ static enum proto_next pop3_on_capa(struct pop3 *p, const char *s, size_t n, int
 			return PROTO_READ;
 		}
 		if (pop3_status(s, n, "-ERR", &text, &tl)) {
-			result_phase(p->r, MP_PH_CAPABILITY, now);
+			run_phase(p->u, MP_PH_CAPABILITY, now);
 			/* "-ERR [SYS/TEMP] Down for maintenance": a refusal, said outright. */
 			if (pop3_coded_err(p, "CAPA", 0, text, tl))
 				return pop3_enter(p, POP3_QUIT);
@@ -676,15 +610,15 @@ static enum proto_next pop3_on_capa(struct pop3 *p, const char *s, size_t n, int
 		return pop3_violation(p, s, n);
 	}
 	if (n == 1 && s[0] == '.') {
-		result_phase(p->r, MP_PH_CAPABILITY, now);
+		run_phase(p->u, MP_PH_CAPABILITY, now);
 		p->have_capa = 1;
 		return pop3_caps_done(p);
 	}
 	/* Dot-stuffing (RFC 1939 section 3): "..x" stands for ".x". */
 	if (n > 0 && s[0] == '.')
-		pop3_caps_add(p, s + 1, n - 1);
+		proto_caps_add(&p->caps, s + 1, n - 1);
 	else
-		pop3_caps_add(p, s, n);
+		proto_caps_add(&p->caps, s, n);
 	return PROTO_READ;
 }
 
@@ -698,18 +632,18 @@ static enum proto_next pop3_on_quit(struct pop3 *p, const char *s, size_t n)
 	const char *text;
 	size_t tl;
 
-	if (p->r->final)
+	if (p->u->final)
 		return pop3_enter(p, POP3_DONE);
 	p->unconfirmed = 0;
 	if (pop3_status(s, n, "-ERR", &text, &tl)) {
 		if (!pop3_coded_err(p, "QUIT", 0, text, tl))
-			result_fail(p->r, MP_R_REFUSED_BY_SERVER,
-			            "server answered CAPA and QUIT with -ERR%s%s",
-			            p->err_show[0] ? ": " : "", p->err_show);
+			run_fail(p->u, MP_R_REFUSED_BY_SERVER,
+			         "server answered CAPA and QUIT with -ERR%s%s",
+			         p->err_show[0] ? ": " : "", p->err_show);
 	} else if (!pop3_status(s, n, "+OK", &text, &tl)) {
 		return pop3_violation(p, s, n);
 	}
-	p->r->final = 1;
+	p->u->final = 1;
 	return pop3_enter(p, POP3_DONE);
 }
 
@@ -739,7 +673,7 @@ static int64_t pop3_stat_count(const char *s, size_t n)
 static enum proto_next pop3_on_line(void *vp, const char *s, size_t n, int64_t now)
 {
 	struct pop3 *p = vp;
-	char show[POP3_SHOW];
+	char show[PROTO_SHOW];
 	const char *text = NULL;
 	size_t tl = 0;
 
@@ -749,9 +683,7 @@ static enum proto_next pop3_on_line(void *vp, const char *s, size_t n, int64_t n
 	if (p->state == POP3_GREETING)
 		return pop3_on_greeting(p, s, n, now);
 	if (++p->nlines > POP3_LINES_MAX) {
-		result_fail(p->r, MP_R_PROTOCOL_ERROR,
-		            "server flooded us with more than %d lines while we awaited %s",
-		            POP3_LINES_MAX, pop3_pending_names[p->state]);
+		proto_flood(p->u, POP3_LINES_MAX, pop3_pending_names[p->state]);
 		return pop3_enter(p, POP3_DONE);
 	}
 	if (p->state == POP3_CAPA)
@@ -774,46 +706,46 @@ static enum proto_next pop3_on_line(void *vp, const char *s, size_t n, int64_t n
 	switch (p->state) {
 	case POP3_STLS:
 		if (ok) {
-			result_phase(p->r, MP_PH_STARTTLS, now);
+			run_phase(p->u, MP_PH_STARTTLS, now);
 			return pop3_enter(p, POP3_TLS);
 		}
 		if (!pop3_coded_err(p, "STLS", 0, text, tl))
-			result_fail(p->r, MP_R_STARTTLS_REFUSED, "server refused STLS: %s", show);
+			run_fail(p->u, MP_R_STARTTLS_REFUSED, "server refused STLS: %s", show);
 		return pop3_enter(p, POP3_QUIT);
 	case POP3_USER:
 		if (ok)
 			return pop3_enter(p, POP3_PASS);
 		if (!pop3_coded_err(p, "USER", 1, text, tl))
-			result_fail(p->r, MP_R_AUTH_FAILED, "USER refused: %s", show);
+			run_fail(p->u, MP_R_AUTH_FAILED, "USER refused: %s", show);
 		return pop3_enter(p, POP3_QUIT);
 	case POP3_PASS:
 	case POP3_SASL:
 	case POP3_SASL_REPLY:
 		if (ok && p->state != POP3_SASL) {
-			result_phase(p->r, MP_PH_LOGIN, now);
+			run_phase(p->u, MP_PH_LOGIN, now);
 			return pop3_enter(p, POP3_STAT);
 		}
 		if (ok)
 			return pop3_violation(p, s, n);
 		if (!pop3_coded_err(p, p->state == POP3_PASS ? "PASS" : "AUTH", 1, text, tl))
-			result_fail(p->r, MP_R_AUTH_FAILED, "login failed: %s", show);
+			run_fail(p->u, MP_R_AUTH_FAILED, "login failed: %s", show);
 		return pop3_enter(p, POP3_QUIT);
 	case POP3_STAT:
 		if (err) {
 			if (!pop3_coded_err(p, "STAT", 0, text, tl))
-				result_fail(p->r, MP_R_MAILBOX_ERROR, "STAT failed: %s", show);
+				run_fail(p->u, MP_R_MAILBOX_ERROR, "STAT failed: %s", show);
 			return pop3_enter(p, POP3_QUIT);
 		}
 		int64_t count = pop3_stat_count(text, tl);
 		if (count < 0) {
 			line_escape(show, sizeof(show), s, n);
-			result_fail(p->r, MP_R_MAILBOX_ERROR, "malformed STAT reply: %s", show);
+			run_fail(p->u, MP_R_MAILBOX_ERROR, "malformed STAT reply: %s", show);
 			return pop3_enter(p, POP3_QUIT);
 		}
-		result_phase(p->r, MP_PH_MAILBOX, now);
+		run_phase(p->u, MP_PH_MAILBOX, now);
 		p->r->messages = count;
-		pop3_up_message(p, "logged in, maildrop has %lld message%s", (long long)count,
-		                count == 1 ? "" : "s");
+		proto_up_message(p->u, "logged in, maildrop has %lld message%s", (long long)count,
+		                 count == 1 ? "" : "s");
 		return pop3_enter(p, POP3_QUIT);
 	case POP3_TLS:
 		/* The driver should have caught bytes after the STLS +OK itself. */
@@ -830,14 +762,16 @@ static enum proto_next pop3_on_line(void *vp, const char *s, size_t n, int64_t n
 
 /* ---- proto_ops ---- */
 
-static void *pop3_new(const struct check *c, struct result *r)
+static void *pop3_new(const struct check *c, struct run *u)
 {
 	struct pop3 *p = calloc(1, sizeof(*p));
 
 	if (!p)
 		return NULL;
 	p->c = c;
-	p->r = r;
+	p->u = u;
+	p->r = u->r;
+	proto_caps_init(&p->caps, POP3_CAPS_MAX);
 	pop3_set_state(p, POP3_GREETING);
 	return p;
 }
@@ -858,9 +792,7 @@ static enum proto_next pop3_on_tls(void *vp, int64_t now)
 
 	p->now = now;
 	if (p->state != POP3_TLS) {
-		result_worsen(p->r, MP_UNKNOWN, MP_R_INTERNAL,
-		              "TLS handshake reported while awaiting %s",
-		              pop3_pending_names[p->state]);
+		proto_tls_unexpected(p->u, pop3_pending_names[p->state]);
 		return pop3_enter(p, POP3_DONE);
 	}
 	/* Nothing learned in the clear can be trusted (RFC 2595 section 4). */
@@ -878,9 +810,9 @@ static void pop3_on_close(void *vp, int64_t now)
 
 	p->now = now;
 	if (p->unconfirmed && p->state != POP3_DONE)
-		result_fail(p->r, MP_R_REFUSED_BY_SERVER,
-		            "server answered CAPA with -ERR and closed the connection%s%s",
-		            p->err_show[0] ? ": " : "", p->err_show);
+		run_fail(p->u, MP_R_REFUSED_BY_SERVER,
+		         "server answered CAPA with -ERR and closed the connection%s%s",
+		         p->err_show[0] ? ": " : "", p->err_show);
 }
 
 static const char *pop3_pending(const void *vp)
@@ -888,7 +820,7 @@ static const char *pop3_pending(const void *vp)
 	const struct pop3 *p = vp;
 
 	/* The -ERR is named while the verdict waits on what follows it. */
-	if (p->unconfirmed && !p->r->final && p->state != POP3_DONE)
+	if (p->unconfirmed && !p->u->final && p->state != POP3_DONE)
 		return p->pend;
 	return pop3_pending_names[p->state];
 }

@@ -74,8 +74,7 @@ void result_init(struct result *r, int64_t now_us)
 	r->reason = MP_R_OK;
 	for (int i = 0; i < MP_PH__COUNT; i++)
 		r->phase_us[i] = -1;
-	r->start_us = now_us;
-	r->mark_us = now_us;
+	(void)now_us;
 	r->ttg_us = -1;
 	r->messages = -1;
 	r->tls.verify_depth = -1;
@@ -112,10 +111,10 @@ int result_rank(enum mp_status st, enum mp_severity sev)
 	return 4;
 }
 
-static void vworsen(struct result *r, enum mp_status st, enum mp_severity sev, enum mp_reason why,
+void result_vworsen(struct result *r, enum mp_status st, enum mp_severity sev, enum mp_reason why,
                     const char *fmt, va_list ap)
 {
-	if (r->final || result_rank(st, sev) <= result_rank(r->status, r->severity))
+	if (result_rank(st, sev) <= result_rank(r->status, r->severity))
 		return;
 	r->status = st;
 	r->severity = sev;
@@ -128,7 +127,7 @@ void result_worsen(struct result *r, enum mp_status st, enum mp_reason why, cons
 	va_list ap;
 
 	va_start(ap, fmt);
-	vworsen(r, st, result_default_severity(st), why, fmt, ap);
+	result_vworsen(r, st, result_default_severity(st), why, fmt, ap);
 	va_end(ap);
 }
 
@@ -137,7 +136,7 @@ void result_critical(struct result *r, enum mp_reason why, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vworsen(r, MP_DEGRADED, MP_SEV_CRITICAL, why, fmt, ap);
+	result_vworsen(r, MP_DEGRADED, MP_SEV_CRITICAL, why, fmt, ap);
 	va_end(ap);
 }
 
@@ -146,7 +145,7 @@ void result_fail(struct result *r, enum mp_reason why, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vworsen(r, MP_DOWN, MP_SEV_CRITICAL, why, fmt, ap);
+	result_vworsen(r, MP_DOWN, MP_SEV_CRITICAL, why, fmt, ap);
 	va_end(ap);
 }
 
@@ -190,19 +189,26 @@ void result_caps_set(struct result *r, const char *buf, const size_t *off, int n
 	r->capabilities[o] = '\0';
 }
 
-void result_phase(struct result *r, enum mp_phase ph, int64_t now_us)
+void result_path_add(struct result *r, const char *name)
 {
-	int64_t d = now_us - r->mark_us;
+	static const char cut[] = ">...";
+	size_t len = strlen(r->path), nl = strlen(name), sep = len ? 1 : 0;
 
-	if (d < 0)
-		d = 0;
-	r->phase_us[ph] = (r->phase_us[ph] < 0 ? 0 : r->phase_us[ph]) + d;
-	r->mark_us = now_us;
+	if (len >= sizeof(cut) - 1 && strcmp(r->path + len - (sizeof(cut) - 1), cut) == 0)
+		return;
+	/* Room is kept for the cut mark after every name, so it always fits. */
+	if (len + sep + nl + sizeof(cut) <= sizeof(r->path)) {
+		if (sep)
+			r->path[len++] = '>';
+		memcpy(r->path + len, name, nl + 1);
+	} else {
+		memcpy(r->path + len, len ? cut : cut + 1, len ? sizeof(cut) : sizeof(cut) - 1);
+	}
 }
 
-void result_mark(struct result *r, int64_t now_us)
+void result_phase_add(struct result *r, enum mp_phase ph, int64_t us)
 {
-	r->mark_us = now_us;
+	r->phase_us[ph] = (r->phase_us[ph] < 0 ? 0 : r->phase_us[ph]) + (us < 0 ? 0 : us);
 }
 
 const char *result_status_name(enum mp_status st)

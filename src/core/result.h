@@ -9,6 +9,7 @@
 #ifndef MP_RESULT_H
 #define MP_RESULT_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -124,6 +125,7 @@ enum mp_phase {
 #define RESULT_ADDR_MAX     8 /* --all-addresses probes at most this many */
 #define RESULT_ADDR_MSG_MAX 200
 #define RESULT_ADDRSTR      64 /* "[ipv6]:port" fits */
+#define RESULT_PATH_MAX     96 /* the state path, with its NUL */
 
 /* One certificate as the server served it. */
 struct cert_facts {
@@ -159,10 +161,23 @@ struct addr_result {
 	char message[RESULT_ADDR_MSG_MAX];
 	int64_t greeting_us; /* time to greeting, -1 if none */
 	int64_t total_us;
+	/*
+	 * The certificate this address served, so that backends behind one
+	 * name serving different certificates show: the leaf's SHA-256 (hex;
+	 * "" when no certificate was seen, and then the rest means nothing),
+	 * the not_after of the chain's certificate that expires first and the
+	 * whole days left until then, and the leaf's own not_after.
+	 */
+	char cert_sha256[65];
+	int64_t cert_not_after;
+	int64_t cert_days_left;
+	int64_t leaf_not_after;
 };
 
 /*
- * The outcome of one probe. Filled by the protocol core and the driver;
+ * The outcome of one probe: the verdict only. Filled by the protocol core
+ * and the driver through a struct run (run.h), which holds what a run
+ * needs while it builds it (the clocks, whether the verdict is final);
  * read by every output. Owned by whoever embeds it; no heap memory inside.
  */
 struct result {
@@ -170,12 +185,16 @@ struct result {
 	enum mp_severity severity; /* follows status, except degraded may be critical */
 	enum mp_reason reason;
 	char message[RESULT_MSG_MAX];
-	int final; /* the verdict is reached; later events do not change it */
 
-	char address[RESULT_ADDRSTR];   /* the address that was used */
+	char address[RESULT_ADDRSTR]; /* the address that was used */
+	/*
+	 * How far the probe got: the states it entered, in order, joined
+	 * with '>' ("dns>connect>greeting>capability>starttls>tls>..."). Our
+	 * own state names only, never server bytes. A path that did not fit
+	 * ends with ">..."; a name is never cut.
+	 */
+	char path[RESULT_PATH_MAX];
 	int64_t phase_us[MP_PH__COUNT]; /* -1: phase not reached */
-	int64_t mark_us;                /* monotonic time at which the current phase began */
-	int64_t start_us;               /* monotonic time at which the probe began */
 	int64_t ttg_us; /* time to greeting: connect start to greeting, -1 if none */
 
 	char greeting[RESULT_GREETING_MAX]; /* escaped */
@@ -191,18 +210,28 @@ struct result {
 	int64_t messages; /* mailbox message count, -1 when not checked */
 
 	struct tls_facts tls;
+	/* Wall clock (unix ms) when the probe began, stamped by the prober; 0 when unknown. */
+	int64_t probe_ms;
 
 	int naddrs; /* with --all-addresses: one entry per address */
 	struct addr_result addrs[RESULT_ADDR_MAX];
 };
 
+/*
+ * Empty: up, no phase reached. now_us is not used any more (the clocks are
+ * the run's, run_init()); it stays until the callers outside core drop it.
+ */
 void result_init(struct result *r, int64_t now_us);
 
 /*
  * Move the result to a worse status with its reason and message. Does
- * nothing when the result is already as bad or worse, or final: the first
- * cause of a failure is the one reported.
+ * nothing when the result is already as bad or worse: of two causes as
+ * bad, the first is the one reported. During a run, run_worsen() and
+ * run_fail() add the other rule: once the verdict is final, nothing
+ * changes it.
  */
+void result_vworsen(struct result *r, enum mp_status st, enum mp_severity sev, enum mp_reason why,
+                    const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
 void result_worsen(struct result *r, enum mp_status st, enum mp_reason why, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /*
@@ -225,10 +254,11 @@ void result_warn(struct result *r, const char *fmt, ...) __attribute__((format(p
  */
 void result_caps_set(struct result *r, const char *buf, const size_t *off, int n);
 
-/* Close the current phase at now_us and charge its time to ph. */
-void result_phase(struct result *r, enum mp_phase ph, int64_t now_us);
-/* Start timing anew from now_us without charging anything (idle gaps). */
-void result_mark(struct result *r, int64_t now_us);
+/* Append a state name to r->path (see there); once cut, nothing more is added. */
+void result_path_add(struct result *r, const char *name);
+
+/* Charge us microseconds (negative: none) to phase ph; a phase entered twice accumulates. */
+void result_phase_add(struct result *r, enum mp_phase ph, int64_t us);
 
 const char *result_status_name(enum mp_status st);      /* "up", "degraded", "down", "unknown" */
 const char *result_severity_name(enum mp_severity sev); /* "ok", "warning", "critical", "unknown" */

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "core/line.h"
+#include "core/log.h"
 #include "core/probe_imap.h"
 #include "core/probe_pop3.h"
 #include "core/redact.h"
@@ -70,6 +71,7 @@ struct session {
 	struct session *next;
 	enum sess_state st;
 	struct result res;
+	struct run run; /* builds res */
 	struct sockaddr_storage ss;
 	socklen_t sslen;
 	char addrstr[RESULT_ADDRSTR];
@@ -104,6 +106,7 @@ struct probe {
 	probe_done_cb cb;
 	void *arg;
 	struct result res;
+	struct run run; /* builds res until the sessions take over */
 	struct event *deadline;
 	struct event *fin; /* runs the callback from the loop, never from probe_start */
 	struct evdns_getaddrinfo_request *dnsreq;
@@ -116,6 +119,7 @@ struct probe {
 	int running; /* sessions not yet SS_DONE */
 	int expired;
 	int finishing;
+	int64_t wall_ms; /* wall clock at probe_start(): the result's probe_ms */
 };
 
 static void session_start(struct probe *p, struct evutil_addrinfo *ai);
@@ -246,6 +250,22 @@ static void sess_set_state(struct session *s, enum sess_state st)
 	s->st = st;
 }
 
+/* State changes go to the daemon's debug log (dropped unless it runs with -v). */
+static void probe_trace(void *arg, const char *proto, const char *from, const char *to)
+{
+	const struct probe *p = arg;
+
+	log_msg(LOG_DEBUG, "probe %s: %s: %s -> %s", p->c->target.url, proto, from, to);
+}
+
+static void sess_trace(void *arg, const char *proto, const char *from, const char *to)
+{
+	const struct session *s = arg;
+
+	log_msg(LOG_DEBUG, "probe %s (%s): %s: %s -> %s", s->p ? s->p->c->target.url : "?",
+	        s->addrstr, proto, from, to);
+}
+
 /* What the session is waiting for, for timeout and EOF messages. */
 static const char *sess_pending(const struct session *s)
 {
@@ -340,6 +360,7 @@ static void fin_cb(evutil_socket_t fd, short what, void *arg)
 	 * command must not get the password into any output, store or alert.
 	 */
 	redact_result(&p->res, p->c->login, p->c->password);
+	p->res.probe_ms = p->wall_ms; /* the session results that replaced p->res lack it */
 	p->cb(&p->res, p->arg);
 	probe_free(p);
 }
@@ -352,7 +373,7 @@ static void probe_finish(struct probe *p)
 	p->finishing = 1;
 	event_del(p->deadline);
 	if (p->res.phase_us[MP_PH_TOTAL] < 0)
-		p->res.phase_us[MP_PH_TOTAL] = mp_now_us() - p->res.start_us;
+		p->res.phase_us[MP_PH_TOTAL] = mp_now_us() - p->run.start_us;
 	event_active(p->fin, 0, 0);
 }
 
@@ -369,8 +390,7 @@ static void apply_thresholds(const struct check *c, struct result *r)
 	if (r->status != MP_UP && r->status != MP_DEGRADED)
 		return;
 
-	int fin = r->final;
-	r->final = 0;
+	/* Past the core's final verdict on purpose: a slow greeting is judged last. */
 	double ms = (double)r->ttg_us / 1000.0;
 	if (c->crit_ms && ms > c->crit_ms)
 		result_critical(r, MP_R_SLOW, "greeting took %.0f ms (critical above %u ms)", ms,
@@ -378,7 +398,6 @@ static void apply_thresholds(const struct check *c, struct result *r)
 	else if (c->warn_ms && ms > c->warn_ms && r->status == MP_UP)
 		result_worsen(r, MP_DEGRADED, MP_R_SLOW,
 		              "greeting took %.0f ms (warning above %u ms)", ms, c->warn_ms);
-	r->final = fin;
 }
 
 /* Unknown (our side) ranks between degraded and down when picking the worst address. */
@@ -387,6 +406,48 @@ static int status_rank(const struct result *r)
 	return r->status == MP_UNKNOWN ? 3
 	       : r->status == MP_DOWN  ? 4
 	                               : result_rank(r->status, r->severity);
+}
+
+/* The certificate facts of one address, from its session's TLS facts. */
+static void addr_cert(struct addr_result *a, const struct tls_facts *t)
+{
+	if (!t->used || t->chain_len <= 0 || t->earliest < 0 || t->earliest >= t->chain_len)
+		return;
+	memcpy(a->cert_sha256, t->chain[0].sha256, sizeof(a->cert_sha256));
+	a->cert_not_after = t->chain[t->earliest].not_after;
+	a->cert_days_left = t->days_left;
+	a->leaf_not_after = t->chain[0].not_after;
+}
+
+/*
+ * Backends behind one name that serve different certificates are a
+ * finding (one was renewed, the other not): a warning naming the first
+ * address that served each.
+ */
+static void addrs_certs_differ(struct result *r)
+{
+	char list[RESULT_WARN_LEN];
+	size_t o = 0;
+	int distinct = 0;
+
+	list[0] = '\0';
+	for (int i = 0; i < r->naddrs; i++) {
+		const struct addr_result *a = &r->addrs[i];
+		int seen = 0;
+		if (!a->cert_sha256[0])
+			continue;
+		for (int j = 0; j < i && !seen; j++)
+			seen = strcmp(r->addrs[j].cert_sha256, a->cert_sha256) == 0;
+		if (seen)
+			continue;
+		distinct++;
+		int k = snprintf(list + o, sizeof(list) - o, "%s%s sha256 %.8s..", o ? ", " : "",
+		                 a->address, a->cert_sha256);
+		if (k > 0)
+			o = (size_t)k < sizeof(list) - o ? o + (size_t)k : sizeof(list) - 1;
+	}
+	if (distinct > 1)
+		result_warn(r, "addresses serve different certificates: %s", list);
 }
 
 /* Every session ended: pick the probe's result. */
@@ -409,17 +470,26 @@ static void probe_collect(struct probe *p)
 				snprintf(a->message, sizeof(a->message), "%s", s->res.message);
 				a->greeting_us = s->res.ttg_us;
 				a->total_us = s->res.phase_us[MP_PH_TOTAL];
+				addr_cert(a, &s->res.tls);
 			}
 			up += s->res.status == MP_UP;
 			if (!worst || status_rank(&s->res) > status_rank(&worst->res))
 				worst = s;
 		}
 		struct addr_result addrs[RESULT_ADDR_MAX];
-		int n = i;
+		char warns[RESULT_WARN_MAX][RESULT_WARN_LEN];
+		int n = i, nw = p->res.nwarnings;
 		memcpy(addrs, p->res.addrs, sizeof(addrs));
+		memcpy(warns, p->res.warnings, sizeof(warns));
 		p->res = worst->res;
 		memcpy(p->res.addrs, addrs, sizeof(addrs));
 		p->res.naddrs = n;
+		/* The probe's own findings (addresses left out) stay, before the address's. */
+		for (int k = 0; k < worst->res.nwarnings && nw < RESULT_WARN_MAX; k++)
+			memcpy(warns[nw++], worst->res.warnings[k], RESULT_WARN_LEN);
+		memcpy(p->res.warnings, warns, sizeof(warns));
+		p->res.nwarnings = nw;
+		addrs_certs_differ(&p->res);
 		if (worst->res.status != MP_UP) {
 			char msg[RESULT_MSG_MAX];
 			snprintf(msg, sizeof(msg), "%d of %d addresses up; %s: %s", up, n,
@@ -478,12 +548,12 @@ static void session_end(struct session *s)
 	if (s->st == SS_DONE)
 		return;
 	if (s->res.phase_us[MP_PH_TOTAL] < 0)
-		s->res.phase_us[MP_PH_TOTAL] = now - s->res.start_us;
+		s->res.phase_us[MP_PH_TOTAL] = now - s->run.start_us;
 	if (s->p)
 		apply_thresholds(s->p->c, &s->res);
 	if (s->res.status == MP_UP && !s->res.message[0])
 		snprintf(s->res.message, sizeof(s->res.message), "greeting OK");
-	s->res.final = 1;
+	s->run.final = 1;
 	snprintf(s->res.address, sizeof(s->res.address), "%s", s->addrstr);
 
 	if (s->connev) {
@@ -541,7 +611,7 @@ static void sess_fail(struct session *s, enum mp_reason why, const char *fmt, ..
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	result_fail(&s->res, why, "%s", msg);
+	run_fail(&s->run, why, "%s", msg);
 	session_end(s);
 }
 
@@ -573,8 +643,8 @@ static int sess_apply(struct session *s, enum proto_next next, int64_t now)
 {
 	struct proto_out *out = s->ops->out(s->core);
 
-	if (s->res.final && s->res.phase_us[MP_PH_TOTAL] < 0)
-		s->res.phase_us[MP_PH_TOTAL] = now - s->res.start_us;
+	if (s->run.final && s->res.phase_us[MP_PH_TOTAL] < 0)
+		s->res.phase_us[MP_PH_TOTAL] = now - s->run.start_us;
 
 	if (next == PROTO_TLS) {
 		struct evbuffer *in = bufferevent_get_input(s->bev);
@@ -617,7 +687,7 @@ static int sess_apply(struct session *s, enum proto_next next, int64_t now)
 	if (out->len > 0) {
 		if (bufferevent_write(s->bev, out->buf, out->len) != 0) {
 			proto_out_clear(out);
-			result_worsen(&s->res, MP_UNKNOWN, MP_R_INTERNAL, "out of memory");
+			run_worsen(&s->run, MP_UNKNOWN, MP_R_INTERNAL, "out of memory");
 			session_end(s);
 			return -1;
 		}
@@ -634,7 +704,7 @@ static int sess_apply(struct session *s, enum proto_next next, int64_t now)
 		arm_close_timer(s);
 		return s->st == SS_DONE ? -1 : 0;
 	}
-	if (s->res.final)
+	if (s->run.final)
 		arm_close_timer(s);
 	return s->st == SS_DONE ? -1 : 0;
 }
@@ -671,7 +741,7 @@ static void sess_read_lines(struct session *s, struct bufferevent *bev)
 			size_t n = s->literal_len;
 			const char *lit = n ? (const char *)evbuffer_pullup(in, (ev_ssize_t)n) : "";
 			if (!lit) {
-				result_worsen(&s->res, MP_UNKNOWN, MP_R_INTERNAL, "out of memory");
+				run_worsen(&s->run, MP_UNKNOWN, MP_R_INTERNAL, "out of memory");
 				session_end(s);
 				return;
 			}
@@ -687,7 +757,7 @@ static void sess_read_lines(struct session *s, struct bufferevent *bev)
 		const char *data = (const char *)evbuffer_pullup(in, (ev_ssize_t)take);
 		size_t len = 0, eol = 0;
 		if (!data) {
-			result_worsen(&s->res, MP_UNKNOWN, MP_R_INTERNAL, "out of memory");
+			run_worsen(&s->run, MP_UNKNOWN, MP_R_INTERNAL, "out of memory");
 			session_end(s);
 			return;
 		}
@@ -730,7 +800,7 @@ static void sess_read_lines(struct session *s, struct bufferevent *bev)
 		 * answer it: the loop's lag in between is nobody's phase.
 		 */
 		if (at != now)
-			result_mark(&s->res, now);
+			run_mark(&s->run, now);
 		evbuffer_drain(in, len + eol);
 		if (sess_apply(s, next, now) != 0)
 			return;
@@ -772,7 +842,7 @@ static void tls_connected(struct session *s)
 	int64_t before = s->res.phase_us[MP_PH_TLS] < 0 ? 0 : s->res.phase_us[MP_PH_TLS];
 
 	s->tls_done = 1;
-	result_phase(&s->res, MP_PH_TLS, now);
+	run_phase(&s->run, MP_PH_TLS, now);
 	/*
 	 * Our own chain verification (trust store reads included) ran inside
 	 * the handshake: the monitor's time, not the server's. Left out of
@@ -794,9 +864,9 @@ static void tls_connected(struct session *s)
 	if (s->core) {
 		next = s->ops->on_tls(s->core, now); /* after STARTTLS/STLS */
 	} else {
-		s->core = s->ops->new (s->p->c, &s->res); /* implicit TLS */
+		s->core = s->ops->new (s->p->c, &s->run); /* implicit TLS */
 		if (!s->core) {
-			result_worsen(&s->res, MP_UNKNOWN, MP_R_INTERNAL, "out of memory");
+			run_worsen(&s->run, MP_UNKNOWN, MP_R_INTERNAL, "out of memory");
 			session_end(s);
 			return;
 		}
@@ -836,14 +906,14 @@ static void sess_event_cb(struct bufferevent *bev, short what, void *arg)
 		s->eof_late = 1;
 		return;
 	}
-	if ((what & BEV_EVENT_EOF) && s->st == SS_PROTO && !s->res.final &&
+	if ((what & BEV_EVENT_EOF) && s->st == SS_PROTO && !s->run.final &&
 	    evbuffer_get_length(bufferevent_get_input(s->bev)) > 0) {
 		/* The server's last lines (a reply, then the close) are read first. */
 		sess_read_cb(s->bev, s);
 		if (s->st == SS_DONE)
 			return;
 	}
-	if (s->st == SS_CLOSING || s->res.final) {
+	if (s->st == SS_CLOSING || s->run.final) {
 		session_end(s);
 		return;
 	}
@@ -885,8 +955,8 @@ static void sess_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	enum mp_status st;
 	enum mp_reason why = errno_reason(e, &st);
-	result_worsen(&s->res, st, why, "%s while waiting for %s", evutil_socket_error_to_string(e),
-	              sess_pending(s));
+	run_worsen(&s->run, st, why, "%s while waiting for %s", evutil_socket_error_to_string(e),
+	           sess_pending(s));
 	session_end(s);
 }
 
@@ -898,18 +968,20 @@ static void start_tls(struct session *s)
 	SSL_CTX *ctx = tls_ctx_get(p->env->tls, p->c, err, sizeof(err));
 	SSL *ssl = ctx ? tls_ssl_new(ctx, p->c, err, sizeof(err)) : NULL;
 	if (!ssl) {
-		result_worsen(&s->res, MP_UNKNOWN, MP_R_INTERNAL, "%s", err);
+		run_worsen(&s->run, MP_UNKNOWN, MP_R_INTERNAL, "%s", err);
 		session_end(s);
 		return;
 	}
-	result_mark(&s->res, mp_now_us());
+	run_mark(&s->run, mp_now_us());
+	if (!s->core)
+		run_step(&s->run, "probe", "tls", 1); /* implicit; STARTTLS is the core's step */
 	s->rawlen = 0;
 	s->rawcb = evbuffer_add_cb(bufferevent_get_input(s->raw), rawcap_cb, s);
 	struct bufferevent *f = bufferevent_openssl_filter_new(
 	    p->env->base, s->raw, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 	if (!f) {
 		SSL_free(ssl);
-		result_worsen(&s->res, MP_UNKNOWN, MP_R_INTERNAL, "cannot start TLS");
+		run_worsen(&s->run, MP_UNKNOWN, MP_R_INTERNAL, "cannot start TLS");
 		session_end(s);
 		return;
 	}
@@ -988,7 +1060,7 @@ static ssize_t peek_stamped(const struct session *s, evutil_socket_t fd, char *b
 		int64_t age = ((int64_t)real.tv_sec - ts[0].tv_sec) * 1000000 +
 		              (real.tv_nsec - ts[0].tv_nsec) / 1000;
 		int64_t t = (int64_t)mono.tv_sec * 1000000 + mono.tv_nsec / 1000 - age;
-		if (age >= 0 && t >= s->res.start_us)
+		if (age >= 0 && t >= s->run.start_us)
 			*at = t;
 		break;
 	}
@@ -1091,12 +1163,12 @@ static void connected(struct session *s)
 	 * still the greeting's time.
 	 */
 	s->res.phase_us[MP_PH_CONNECT] = took;
-	result_mark(&s->res, s->connect_at + took);
+	run_mark(&s->run, s->connect_at + took);
 	event_free(s->connev);
 	s->connev = NULL;
 	s->raw = bufferevent_socket_new(p->env->base, s->fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!s->raw) {
-		result_worsen(&s->res, MP_UNKNOWN, MP_R_INTERNAL, "out of memory");
+		run_worsen(&s->run, MP_UNKNOWN, MP_R_INTERNAL, "out of memory");
 		session_end(s);
 		return;
 	}
@@ -1112,9 +1184,9 @@ static void connected(struct session *s)
 		start_tls(s);
 		return;
 	}
-	s->core = s->ops->new (p->c, &s->res);
+	s->core = s->ops->new (p->c, &s->run);
 	if (!s->core) {
-		result_worsen(&s->res, MP_UNKNOWN, MP_R_INTERNAL, "out of memory");
+		run_worsen(&s->run, MP_UNKNOWN, MP_R_INTERNAL, "out of memory");
 		session_end(s);
 		return;
 	}
@@ -1130,8 +1202,8 @@ static void connect_failed(struct session *s, int e)
 	enum mp_reason why = errno_reason(e, &st);
 
 	s->connect_failed = st == MP_DOWN;
-	result_worsen(&s->res, st, why, "connect to %s failed: %s", s->addrstr,
-	              evutil_socket_error_to_string(e));
+	run_worsen(&s->run, st, why, "connect to %s failed: %s", s->addrstr,
+	           evutil_socket_error_to_string(e));
 	session_end(s);
 }
 
@@ -1144,7 +1216,7 @@ static void connect_cb(evutil_socket_t fd, short what, void *arg)
 	if (what & EV_TIMEOUT) {
 		/* Only when other addresses wait: the step timeout is shorter than the deadline. */
 		s->connect_failed = 1;
-		result_fail(&s->res, MP_R_TIMEOUT, "connect to %s timed out", s->addrstr);
+		run_fail(&s->run, MP_R_TIMEOUT, "connect to %s timed out", s->addrstr);
 		session_end(s);
 		return;
 	}
@@ -1161,7 +1233,7 @@ static void session_start(struct probe *p, struct evutil_addrinfo *ai)
 	struct session *s = calloc(1, sizeof(*s));
 
 	if (!s) {
-		result_worsen(&p->res, MP_UNKNOWN, MP_R_INTERNAL, "out of memory");
+		run_worsen(&p->run, MP_UNKNOWN, MP_R_INTERNAL, "out of memory");
 		if (p->running == 0)
 			probe_finish(p);
 		return;
@@ -1169,9 +1241,12 @@ static void session_start(struct probe *p, struct evutil_addrinfo *ai)
 	s->p = p;
 	s->fd = -1;
 	s->ops = p->c->target.proto == MP_IMAP ? &imap_ops : &pop3_ops;
-	/* Starts from the probe's result: start time and DNS phase carry over. */
+	/* Starts from the probe's result: start time, DNS phase and path carry over. */
 	s->res = p->res;
 	s->res.nwarnings = 0;
+	run_init(&s->run, &s->res, p->run.start_us);
+	s->run.mark_us = p->run.mark_us;
+	s->run.at = p->run.at;
 	s->sslen = (socklen_t)(ai->ai_addrlen < sizeof(s->ss) ? ai->ai_addrlen : sizeof(s->ss));
 	memcpy(&s->ss, ai->ai_addr, s->sslen);
 	if (s->ss.ss_family == AF_INET6)
@@ -1185,6 +1260,8 @@ static void session_start(struct probe *p, struct evutil_addrinfo *ai)
 		tail = &(*tail)->next;
 	*tail = s;
 	p->running++;
+	run_set_trace(&s->run, sess_trace, s);
+	run_step(&s->run, "probe", "connect", 1);
 	sess_set_state(s, SS_CONNECTING);
 
 	s->fd = socket(s->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
@@ -1195,14 +1272,14 @@ static void session_start(struct probe *p, struct evutil_addrinfo *ai)
 	if (!p->c->target.implicit_tls)
 		stamp_enable(s);
 	s->connect_at = mp_now_us();
-	result_mark(&s->res, s->connect_at);
+	run_mark(&s->run, s->connect_at);
 	if (connect(s->fd, (struct sockaddr *)&s->ss, s->sslen) != 0 && errno != EINPROGRESS) {
 		connect_failed(s, errno);
 		return;
 	}
 	s->connev = event_new(p->env->base, s->fd, EV_WRITE, connect_cb, s);
 	if (!s->connev) {
-		result_worsen(&s->res, MP_UNKNOWN, MP_R_INTERNAL, "out of memory");
+		run_worsen(&s->run, MP_UNKNOWN, MP_R_INTERNAL, "out of memory");
 		session_end(s);
 		return;
 	}
@@ -1210,7 +1287,7 @@ static void session_start(struct probe *p, struct evutil_addrinfo *ai)
 	if (!p->c->all_addresses && p->naddrs_left > 0) {
 		/* Leave the other addresses a fair share of what remains of the deadline. */
 		int64_t left_ms =
-		    ((int64_t)p->c->timeout_ms * 1000 - (mp_now_us() - p->res.start_us)) / 1000;
+		    ((int64_t)p->c->timeout_ms * 1000 - (mp_now_us() - p->run.start_us)) / 1000;
 		int64_t step = left_ms / (p->naddrs_left + 1);
 		if (step < CONNECT_MIN_MS)
 			step = CONNECT_MIN_MS;
@@ -1230,22 +1307,21 @@ static void dns_cb(int err, struct evutil_addrinfo *ai, void *arg)
 	if (err == EVUTIL_EAI_CANCEL)
 		return; /* probe_free() is cancelling us; p is going away */
 	p->dnsreq = NULL;
-	result_phase(&p->res, MP_PH_DNS, mp_now_us());
+	run_phase(&p->run, MP_PH_DNS, mp_now_us());
 	if (err) {
 		char why[160];
 
 		if (p->ai_ours && p->zone_err[0]) {
 			/* Our host has no such link: the server cannot be reached from here. */
-			result_fail(&p->res, MP_R_UNREACHABLE, "%s", p->zone_err);
+			run_fail(&p->run, MP_R_UNREACHABLE, "%s", p->zone_err);
 		} else if (p->ai_ours) {
-			result_fail(&p->res, MP_R_DNS, "no usable %saddress for %s%s",
-			            p->c->n_resolve > 0 ? "--resolve " : "", p->c->target.host,
-			            p->c->family != AF_UNSPEC ? " in the chosen address family"
-			                                      : "");
+			run_fail(&p->run, MP_R_DNS, "no usable %saddress for %s%s",
+			         p->c->n_resolve > 0 ? "--resolve " : "", p->c->target.host,
+			         p->c->family != AF_UNSPEC ? " in the chosen address family" : "");
 		} else {
 			dns_error_text(err, p->res.phase_us[MP_PH_DNS], why, sizeof(why));
-			result_fail(&p->res, MP_R_DNS, "cannot resolve %s: %s", p->c->target.host,
-			            why);
+			run_fail(&p->run, MP_R_DNS, "cannot resolve %s: %s", p->c->target.host,
+			         why);
 		}
 		probe_finish(p);
 		return;
@@ -1255,7 +1331,7 @@ static void dns_cb(int err, struct evutil_addrinfo *ai, void *arg)
 	for (struct evutil_addrinfo *a = ai; a; a = a->ai_next)
 		n++;
 	if (n == 0) {
-		result_fail(&p->res, MP_R_DNS, "%s has no address", p->c->target.host);
+		run_fail(&p->run, MP_R_DNS, "%s has no address", p->c->target.host);
 		probe_finish(p);
 		return;
 	}
@@ -1285,18 +1361,17 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 		struct evdns_getaddrinfo_request *req = p->dnsreq;
 		p->dnsreq = NULL;
 		evdns_getaddrinfo_cancel(req);
-		result_phase(&p->res, MP_PH_DNS, mp_now_us());
-		result_fail(&p->res, MP_R_TIMEOUT, "no DNS answer for %s within %.1f s",
-		            p->c->target.host, secs);
+		run_phase(&p->run, MP_PH_DNS, mp_now_us());
+		run_fail(&p->run, MP_R_TIMEOUT, "no DNS answer for %s within %.1f s",
+		         p->c->target.host, secs);
 		probe_finish(p);
 		return;
 	}
 	for (struct session *s = p->sessions; s; s = s->next) {
 		if (s->st == SS_DONE)
 			continue;
-		if (!s->res.final)
-			result_fail(&s->res, MP_R_TIMEOUT, "no %s within %.1f s (deadline)",
-			            sess_pending(s), secs);
+		run_fail(&s->run, MP_R_TIMEOUT, "no %s within %.1f s (deadline)", sess_pending(s),
+		         secs);
 		session_end(s);
 	}
 	if (!p->finishing)
@@ -1361,7 +1436,12 @@ struct probe *probe_start(struct probe_env *env, const struct check *c, probe_do
 	p->c = c;
 	p->cb = cb;
 	p->arg = arg;
-	result_init(&p->res, mp_now_us());
+	result_init(&p->res, 0);
+	run_init(&p->run, &p->res, mp_now_us());
+	run_set_trace(&p->run, probe_trace, p);
+	struct timespec wall;
+	clock_gettime(CLOCK_REALTIME, &wall);
+	p->wall_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
 	p->deadline = evtimer_new(env->base, deadline_cb, p);
 	p->fin = event_new(env->base, -1, 0, fin_cb, p);
 	if (!p->deadline || !p->fin) {
@@ -1370,6 +1450,7 @@ struct probe *probe_start(struct probe_env *env, const struct check *c, probe_do
 	}
 	struct timeval tv = {c->timeout_ms / 1000, (c->timeout_ms % 1000) * 1000};
 	evtimer_add(p->deadline, &tv);
+	run_step(&p->run, "probe", "dns", 1);
 
 	/* A link-local URL host ("fe80::1%eth0") is no name to look up: its zone is ours. */
 	const char *host = c->target.host;

@@ -4,7 +4,9 @@
  *
  * Never blocks. Thousands of probes may run at once on one event base.
  * The probe never touches the store, HTTP or notifications: it hands its
- * result to a callback.
+ * result to a callback. Every state change (its own steps, then the
+ * protocol core's) goes to the log at debug level and into the result's
+ * path.
  */
 #ifndef MP_PROBE_H
 #define MP_PROBE_H

@@ -1,7 +1,8 @@
 /*
  * api.c - the JSON API under /api/v1, Prometheus /metrics and the public
  * status page, from what the daemon lends (monitor.h) and what the store
- * remembers (store_q_*). docs/api.md is the contract.
+ * remembers (store.h's reads, which may answer later: struct http_later).
+ * docs/api.md is the contract.
  *
  * Every string that came from a server or a certificate (greeting,
  * capabilities, messages, subjects) is hostile: JSON strings are built
@@ -16,10 +17,11 @@
  * every UPCACHE_TTL_MS while someone reads them. The status page and the
  * checks list are kept whole for API_BODY_TTL_MS as well, so a poll costs
  * a copy, not a pass over N checks. Without the cache (it could not start,
- * or MAILPULSE_API_CACHE=off) the figures are read per check from the
- * store, three indexed range counts each: seconds per request on a store
- * of months at a few hundred checks. The other store queries here are
- * for one check, bounded by their limits.
+ * or MAILPULSE_API_CACHE=off) each request builds the figures of every
+ * check at once in a few batched reads of the store (upcache_build()):
+ * seconds per request on a store of months, whatever the number of
+ * checks. The other store queries here are for one check, bounded by
+ * their limits.
  */
 #include "http/api.h"
 
@@ -27,6 +29,7 @@
 #include <math.h>
 #include <sys/queue.h>
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
@@ -39,6 +42,7 @@
 #include "core/line.h"
 #include "core/log.h"
 #include "monitor/monitor.h"
+#include "store/rows_json.h"
 #include "store/store.h"
 #include "wire/output.h"
 #include "spec/duration.h"
@@ -362,47 +366,33 @@ static json_t *maint_json(const struct conf *c, const struct conf_check *cc, int
 	                 "until_ms", (json_int_t)(until * 1000));
 }
 
-/* Uptime percentage over [now - window, now); null when nothing was recorded. */
-static json_t *uptime_pct(struct store *s, const char *check, int64_t window, int64_t now)
-{
-	char err[256];
-	json_t *u, *pct;
-
-	if (!s)
-		return json_null();
-	api_cache.loop_queries++;
-	u = store_q_uptime(s, check, now - window, 0, err, sizeof(err));
-	if (!u) {
-		if (errno != ENOENT)
-			log_msg(LOG_WARNING, "http: uptime of %s: %s", check, err);
-		return json_null();
-	}
-	pct = json_object_get(u, "uptime_pct");
-	pct = pct ? json_incref(pct) : json_null();
-	json_decref(u);
-	return pct;
-}
-
-/* The windows of the summaries, in upcache.h's order. */
-static const int64_t up_window_ms[UPCACHE_NWIN] = {DAY_MS, 7 * DAY_MS, 30 * DAY_MS};
+/* The windows of the summaries, in upcache.h's order (24 h, 7 d, 30 d). */
 static const char *const up_window_name[UPCACHE_NWIN] = {"24h", "7d", "30d"};
 
 /*
  * The uptime figures one request reads: the cache's when it runs (none,
  * so null, only while its first build runs: seconds after a start on a
- * large store), else the store's, check by check, on the loop.
+ * large store), else figures built for this request from the store, for
+ * every check at once in a handful of batched reads (upcache_build()),
+ * never one query per check.
  */
 struct upview {
 	struct store *s;
 	const struct upcache_snap *snap;
 };
 
-static void upview_open(struct upview *v, struct daemon *d)
+static void upview_open(struct upview *v, struct monitor *d)
 {
-	v->s = daemon_store(d);
+	v->s = monitor_store(d);
 	v->snap = NULL;
-	if (!api_cache.uc)
+	if (!api_cache.uc) {
+		int64_t queries = 0;
+
+		if (v->s)
+			v->snap = upcache_build(v->s, &queries);
+		api_cache.loop_queries += (uint64_t)queries;
 		return;
+	}
 	v->snap = upcache_acquire(api_cache.uc);
 	if (v->snap)
 		api_cache.hits++;
@@ -414,6 +404,8 @@ static void upview_close(struct upview *v)
 {
 	if (api_cache.uc)
 		upcache_release(api_cache.uc, v->snap);
+	else
+		upcache_snap_free(v->snap);
 	v->snap = NULL;
 }
 
@@ -422,8 +414,7 @@ static json_t *upview_pct(const struct upview *v, const char *check, int w, int6
 {
 	double pct[UPCACHE_NWIN];
 
-	if (!api_cache.uc)
-		return uptime_pct(v->s, check, up_window_ms[w], now);
+	(void)now; /* the figures are of when the view was opened */
 	upcache_find(v->snap, check, pct);
 	return isnan(pct[w]) ? json_null() : json_real(pct[w]);
 }
@@ -472,18 +463,18 @@ static json_t *store_list(json_t *res, const char *key, const char *check, const
 }
 
 struct get_ctx {
-	struct daemon *d;
+	struct monitor *d;
 	json_t *out;
 	int detail;
 	struct upview uv;
 };
 
-static json_t *check_json(struct daemon *d, const struct mon_info *mi, int detail,
+static json_t *check_json(struct monitor *d, const struct mon_info *mi, int detail,
                           const struct upview *uv)
 {
-	const struct conf *c = daemon_conf(d);
+	const struct conf *c = monitor_conf(d);
 	const struct conf_check *cc = mi->cc;
-	struct store *s = daemon_store(d);
+	struct store *s = monitor_store(d);
 	int64_t now = now_ms();
 	json_t *o = json_object(), *u, *loc, *locs;
 
@@ -493,7 +484,7 @@ static json_t *check_json(struct daemon *d, const struct mon_info *mi, int detai
 	set(o, "url", jstr(cc->url ? cc->url : cc->chk.target.url));
 	set(o, "labels", labels_json(cc));
 	set(o, "location", jstr(c->location));
-	set(o, "state", jstr(state_status_name(mi->st->status)));
+	set(o, "state", jstr(state_name(mi->st)));
 	set(o, "severity",
 	    jstr(mi->st->status == MP_UNKNOWN ? "unknown"
 	                                      : result_severity_name(mi->st->severity)));
@@ -518,7 +509,7 @@ static json_t *check_json(struct daemon *d, const struct mon_info *mi, int detai
 	loc = json_object();
 	if (locs && loc) {
 		set(loc, "location", jstr(c->location));
-		set(loc, "state", jstr(state_status_name(mi->st->status)));
+		set(loc, "state", jstr(state_name(mi->st)));
 		set(loc, "last_status",
 		    mi->last ? jstr(result_status_name(mi->last->status)) : json_null());
 		set(loc, "last_time", mi->last ? jtime(mi->last->ts_ms) : json_null());
@@ -558,7 +549,7 @@ static void each_cb(const struct mon_info *mi, void *arg)
 		g->out = o;
 }
 
-int api_checks(struct daemon *d, struct evbuffer *out)
+int api_checks(struct monitor *d, struct evbuffer *out)
 {
 	struct get_ctx g = {d, NULL, 0, {NULL, NULL}};
 	int64_t at = mono_ms();
@@ -575,11 +566,11 @@ int api_checks(struct daemon *d, struct evbuffer *out)
 		return api_error(out, 500, "internal", "out of memory");
 	}
 	upview_open(&g.uv, d);
-	daemon_each_check(d, each_cb, &g);
+	monitor_each_check(d, each_cb, &g);
 	figures = g.uv.snap != NULL;
 	upview_close(&g.uv);
 	set(o, "time", jtime(now_ms()));
-	set(o, "location", jstr(daemon_conf(d)->location));
+	set(o, "location", jstr(monitor_conf(d)->location));
 	set(o, "checks", g.out);
 	code = send_json(out, 200, o);
 	if (code == 200)
@@ -587,13 +578,13 @@ int api_checks(struct daemon *d, struct evbuffer *out)
 	return code;
 }
 
-int api_check(struct daemon *d, const char *name, struct evbuffer *out)
+int api_check(struct monitor *d, const char *name, struct evbuffer *out)
 {
 	struct get_ctx g = {d, NULL, 1, {NULL, NULL}};
 	int rc;
 
 	upview_open(&g.uv, d);
-	rc = daemon_get_check(d, name, each_cb, &g);
+	rc = monitor_get_check(d, name, each_cb, &g);
 	upview_close(&g.uv);
 	if (rc < 0)
 		return api_error(out, 404, "not_found", "no check by that name");
@@ -608,11 +599,11 @@ static void exists_cb(const struct mon_info *mi, void *arg)
 	*(int *)arg = 1;
 }
 
-static int check_exists(struct daemon *d, const char *name)
+static int check_exists(struct monitor *d, const char *name)
 {
 	int found = 0;
 
-	return daemon_get_check(d, name, exists_cb, &found) == 0 && found;
+	return monitor_get_check(d, name, exists_cb, &found) == 0 && found;
 }
 
 /* ?limit=: a whole number from 1 to API_RESULTS_MAX into *limit; -1 otherwise. */
@@ -647,7 +638,161 @@ static const char *parse_range(const struct evkeyvalq *q, int64_t *since, int64_
 	return NULL;
 }
 
-int api_results(struct daemon *d, const char *name, const struct evkeyvalq *q, struct evbuffer *out)
+/* ---- store reads that may answer later ---- */
+
+/*
+ * One store read behind a request. The store calls back exactly once:
+ * before store_read_*() returns (SQLite), and the handler's out is still
+ * there, or later from the loop, and the reply goes through the request's
+ * http_later. Made by the handler; freed by it when the answer came at
+ * once, else by the callback.
+ */
+struct api_read {
+	struct evbuffer *out; /* the handler's, while it runs; NULL: answer later */
+	struct http_later *later;
+	int answered, code;
+	struct store_query q;
+	char name[65]; /* q.check points here, or is NULL */
+	int64_t until; /* as asked, for the answer of a check with nothing recorded */
+};
+
+/*
+ * For tests (tests/http/later.sh): MAILPULSE_TEST_API_LATER_MS holds every
+ * store-backed answer that long before sending it, as a store on a server
+ * would, so the deferred replies run with SQLite too. Never set in service.
+ */
+static long api_test_later_ms(void)
+{
+	static long ms = -1;
+
+	if (ms < 0) {
+		const char *v = getenv("MAILPULSE_TEST_API_LATER_MS");
+
+		ms = v ? strtol(v, NULL, 10) : 0;
+		if (ms < 0 || ms > 60000)
+			ms = 0;
+	}
+	return ms;
+}
+
+struct api_held {
+	struct http_later *later;
+	struct evbuffer *body;
+	int code;
+};
+
+static void api_held_send(evutil_socket_t fd, short what, void *arg)
+{
+	struct api_held *h = arg;
+
+	(void)fd;
+	(void)what;
+	http_later_send(h->later, h->code, h->body);
+	evbuffer_free(h->body);
+	free(h);
+}
+
+static struct api_read *api_read_new(struct evbuffer *out, struct http_later *l, const char *check)
+{
+	struct api_read *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->out = out;
+	r->later = l;
+	if (check) {
+		snprintf(r->name, sizeof(r->name), "%s", check);
+		r->q.check = r->name;
+	}
+	return r;
+}
+
+/* The answer o (taken) with status code: into out now, or to the client later. */
+static void api_read_done(struct api_read *r, int code, json_t *o)
+{
+	struct evbuffer *b = r->out && !api_test_later_ms() ? r->out : evbuffer_new();
+	struct api_held *h;
+
+	r->answered = 1;
+	if (!b) {
+		json_decref(o);
+		code = 500;
+		b = r->out;
+		if (b)
+			r->code = api_error(b, 500, "internal", "out of memory");
+		else
+			http_later_send(r->later, 500, NULL);
+		if (!r->out)
+			free(r);
+		return;
+	}
+	code = send_json(b, code, o);
+	if (b == r->out) {
+		r->code = code;
+		return;
+	}
+	if (r->out) {
+		/* The test knob: the handler returns API_LATER; a timer sends it. */
+		struct timeval tv = {api_test_later_ms() / 1000, api_test_later_ms() % 1000 * 1000};
+
+		h = malloc(sizeof(*h));
+		if (h) {
+			h->later = r->later;
+			h->body = b;
+			h->code = code;
+		}
+		if (!h || event_base_once(http_later_base(r->later), -1, EV_TIMEOUT, api_held_send,
+		                          h, &tv) < 0) {
+			free(h);
+			evbuffer_add_buffer(r->out, b);
+			evbuffer_free(b);
+			r->code = code;
+			return;
+		}
+		r->code = API_LATER;
+		return;
+	}
+	http_later_send(r->later, code, b);
+	evbuffer_free(b);
+	free(r);
+}
+
+/* After store_read_*() returned: the status to return, and r freed when it is done with. */
+static int api_read_end(struct api_read *r)
+{
+	int code;
+
+	if (!r->answered) {
+		r->out = NULL; /* the callback answers, and frees r */
+		return API_LATER;
+	}
+	code = r->code;
+	free(r);
+	return code;
+}
+
+static void results_cb(const struct store_result_row *rows, size_t n, int error, const char *err,
+                       void *arg)
+{
+	struct api_read *r = arg;
+
+	if (error == ENOENT) {
+		/* Configured but nothing recorded yet. */
+		api_read_done(r, 200,
+		              json_pack("{s:s, s:o, s:o, s:[]}", "check", r->name, "since",
+		                        jtime(r->q.since_ms), "until",
+		                        r->until > 0 ? jtime(r->until) : json_null(), "results"));
+	} else if (error) {
+		log_msg(LOG_WARNING, "http: results of %s: %s", r->name, err);
+		api_read_done(r, 500,
+		              json_pack("{s:s, s:o}", "error", "store", "detail", jstr(err)));
+	} else {
+		api_read_done(r, 200, rows_json_history(&r->q, rows, n));
+	}
+}
+
+int api_results(struct monitor *d, const char *name, const struct evkeyvalq *q,
+                struct evbuffer *out, struct http_later *l)
 {
 	static const char *const known[] = {"from", "to", "limit", NULL};
 	const char *why;
@@ -655,8 +800,8 @@ int api_results(struct daemon *d, const char *name, const struct evkeyvalq *q, s
 	int64_t since = 0, until = 0;
 	long limit = 1000;
 	char err[256];
-	struct store *s = daemon_store(d);
-	json_t *r;
+	struct store *s = monitor_store(d);
+	struct api_read *r;
 
 	if (!check_exists(d, name))
 		return api_error(out, 404, "not_found", "no check by that name");
@@ -669,27 +814,118 @@ int api_results(struct daemon *d, const char *name, const struct evkeyvalq *q, s
 		                 "limit: expected a whole number from 1 to 10000");
 	if (!s)
 		return api_error(out, 503, "unavailable", "the store is not open");
+	if (!(r = api_read_new(out, l, name)))
+		return api_error(out, 500, "internal", "out of memory");
+	r->q.since_ms = since;
+	r->q.until_ms = until;
+	r->q.limit = (int)limit;
+	r->until = until;
 	api_cache.loop_queries++;
-	r = store_q_history(s, name, since, until, (int)limit, err, sizeof(err));
-	if (!r && errno == ENOENT) {
-		/* Configured but nothing recorded yet. */
-		r = json_pack("{s:s, s:o, s:o, s:[]}", "check", name, "since", jtime(since),
-		              "until", until > 0 ? jtime(until) : json_null(), "results");
-	} else if (!r) {
-		log_msg(LOG_WARNING, "http: results of %s: %s", name, err);
-		return api_error(out, 500, "store", err);
-	}
-	return send_json(out, 200, r);
+	store_read_history(s, &r->q, results_cb, r);
+	return api_read_end(r);
 }
 
-int api_uptime(struct daemon *d, const char *name, const struct evkeyvalq *q, struct evbuffer *out)
+/* An uptime read: the window, then (by=day) each day, one read after the other. */
+struct api_uptime_read {
+	struct api_read r; /* first: the callbacks get this struct through it */
+	struct store *s;
+	json_t *o, *days;
+	int64_t now, window, today;
+	int day; /* the next day to read, counted back from today; -1: done */
+	int by_day;
+};
+
+static void uptime_day_cb(const struct store_uptime_row *row, int error, const char *err,
+                          void *arg);
+
+/* Read the next day, or answer when there is none left. */
+static void uptime_next(struct api_uptime_read *u)
+{
+	if (u->day < 0 || !u->days) {
+		json_t *o = u->o;
+
+		if (u->days)
+			set(o, "days", u->days);
+		api_read_done(&u->r, 200, o);
+		return;
+	}
+	u->r.q.since_ms = u->today - (int64_t)u->day * DAY_MS;
+	u->r.q.until_ms = u->r.q.since_ms + DAY_MS;
+	api_cache.loop_queries++;
+	store_read_uptime(u->s, &u->r.q, uptime_day_cb, u);
+}
+
+/* Whole UTC days, the oldest first, today (so far) last; a day the store cannot give is 0. */
+static void uptime_day_cb(const struct store_uptime_row *row, int error, const char *err, void *arg)
+{
+	struct api_uptime_read *u = arg;
+	int64_t start = u->r.q.since_ms;
+	json_t *day = json_object();
+
+	(void)err;
+	if (error)
+		row = NULL;
+	if (day) {
+		set(day, "date", jtime(start));
+		set(day, "since_ms", json_integer(start));
+		set(day, "probes", json_integer(row ? row->probes : 0));
+		set(day, "up", json_integer(row ? row->up : 0));
+		set(day, "uptime_pct",
+		    row && row->probes ? json_real(100.0 * (double)row->up / (double)row->probes)
+		                       : json_null());
+		set(day, "maintenance_probes", json_integer(row ? row->maint : 0));
+		json_array_append_new(u->days, day);
+	} else {
+		json_decref(u->days);
+		u->days = NULL;
+	}
+	u->day--;
+	uptime_next(u);
+}
+
+static void uptime_cb(const struct store_uptime_row *row, int error, const char *err, void *arg)
+{
+	struct api_uptime_read *u = arg;
+	int64_t since = u->now - u->window;
+	json_t *o;
+
+	if (error == ENOENT) {
+		o = json_pack("{s:s, s:o, s:I, s:i, s:i, s:n, s:b, s:i, s:n}", "check", u->r.name,
+		              "since", jtime(since), "since_ms", (json_int_t)since, "probes", 0,
+		              "up", 0, "uptime_pct", "from_rollups", 0, "maintenance_probes", 0,
+		              "maintenance_pct");
+	} else if (error) {
+		log_msg(LOG_WARNING, "http: uptime of %s: %s", u->r.name, err);
+		api_read_done(&u->r, 500,
+		              json_pack("{s:s, s:o}", "error", "store", "detail", jstr(err)));
+		return;
+	} else {
+		o = rows_json_uptime(row);
+	}
+	if (!o) {
+		api_read_done(&u->r, 500, NULL);
+		return;
+	}
+	set(o, "window_ms", json_integer(u->window));
+	u->o = o;
+	if (u->by_day) {
+		u->days = json_array();
+		u->day = (int)(u->window / DAY_MS) - 1;
+	} else {
+		u->day = -1;
+	}
+	uptime_next(u);
+}
+
+int api_uptime(struct monitor *d, const char *name, const struct evkeyvalq *q, struct evbuffer *out,
+               struct http_later *l)
 {
 	static const char *const known[] = {"window", "by", NULL};
 	const char *w = evhttp_find_header(q, "window"), *by = evhttp_find_header(q, "by");
 	int64_t window = DAY_MS, now = now_ms();
-	struct store *s = daemon_store(d);
+	struct store *s = monitor_store(d);
+	struct api_uptime_read *u;
 	char err[256];
-	json_t *o;
 
 	if (!check_exists(d, name))
 		return api_error(out, 404, "not_found", "no check by that name");
@@ -705,64 +941,55 @@ int api_uptime(struct daemon *d, const char *name, const struct evkeyvalq *q, st
 		                 "by=day needs a window of whole days, at most 90d");
 	if (!s)
 		return api_error(out, 503, "unavailable", "the store is not open");
-	api_cache.loop_queries++;
-	o = store_q_uptime(s, name, now - window, 0, err, sizeof(err));
-	if (!o && errno == ENOENT) {
-		o = json_pack("{s:s, s:o, s:I, s:i, s:i, s:n, s:b, s:i, s:n}", "check", name,
-		              "since", jtime(now - window), "since_ms", (json_int_t)(now - window),
-		              "probes", 0, "up", 0, "uptime_pct", "from_rollups", 0,
-		              "maintenance_probes", 0, "maintenance_pct");
-	} else if (!o) {
-		log_msg(LOG_WARNING, "http: uptime of %s: %s", name, err);
-		return api_error(out, 500, "store", err);
-	}
-	if (!o)
+	u = calloc(1, sizeof(*u));
+	if (!u)
 		return api_error(out, 500, "internal", "out of memory");
-	set(o, "window_ms", json_integer(window));
-	if (by) {
-		/* Whole UTC days, the oldest first, today (so far) last. */
-		int64_t today = now - now % DAY_MS;
-		int ndays = (int)(window / DAY_MS);
-		json_t *days = json_array();
-
-		for (int i = ndays - 1; days && i >= 0; i--) {
-			int64_t start = today - (int64_t)i * DAY_MS;
-			json_t *u =
-			    store_q_uptime(s, name, start, start + DAY_MS, err, sizeof(err));
-			api_cache.loop_queries++;
-			json_t *day = json_object();
-
-			if (!day) {
-				json_decref(u);
-				break;
-			}
-			set(day, "date", jtime(start));
-			set(day, "since_ms", json_integer(start));
-			set(day, "probes",
-			    u ? json_incref(json_object_get(u, "probes")) : json_integer(0));
-			set(day, "up", u ? json_incref(json_object_get(u, "up")) : json_integer(0));
-			set(day, "uptime_pct",
-			    u ? json_incref(json_object_get(u, "uptime_pct")) : json_null());
-			set(day, "maintenance_probes",
-			    u ? json_incref(json_object_get(u, "maintenance_probes"))
-			      : json_integer(0));
-			json_decref(u);
-			json_array_append_new(days, day);
-		}
-		set(o, "days", days);
-	}
-	return send_json(out, 200, o);
+	u->r.out = out;
+	u->r.later = l;
+	snprintf(u->r.name, sizeof(u->r.name), "%s", name);
+	u->r.q.check = u->r.name;
+	u->r.q.since_ms = now - window;
+	u->s = s;
+	u->now = now;
+	u->window = window;
+	u->today = now - now % DAY_MS;
+	u->by_day = by != NULL;
+	api_cache.loop_queries++;
+	store_read_uptime(s, &u->r.q, uptime_cb, u);
+	return api_read_end(&u->r);
 }
 
-int api_series(struct daemon *d, const char *name, const struct evkeyvalq *q, struct evbuffer *out)
+static void series_cb(const struct store_series_rows *rows, int error, const char *err, void *arg)
+{
+	struct api_read *r = arg;
+
+	if (error == ENOENT) {
+		/* Configured but nothing recorded yet. */
+		api_read_done(r, 200,
+		              json_pack("{s:s, s:o, s:I, s:o, s:I, s:I, s:[]}", "check", r->name,
+		                        "since", jtime(r->q.since_ms), "since_ms",
+		                        (json_int_t)r->q.since_ms, "until", jtime(r->q.until_ms),
+		                        "until_ms", (json_int_t)r->q.until_ms, "bucket_ms",
+		                        (json_int_t)r->q.bucket_ms, "buckets"));
+	} else if (error) {
+		log_msg(LOG_WARNING, "http: series of %s: %s", r->name, err);
+		api_read_done(r, 500,
+		              json_pack("{s:s, s:o}", "error", "store", "detail", jstr(err)));
+	} else {
+		api_read_done(r, 200, rows_json_series(rows));
+	}
+}
+
+int api_series(struct monitor *d, const char *name, const struct evkeyvalq *q, struct evbuffer *out,
+               struct http_later *l)
 {
 	static const char *const known[] = {"from", "to", "bucket", NULL};
 	const char *why;
 	const char *bk = evhttp_find_header(q, "bucket");
 	int64_t now = now_ms(), since = now - 7 * DAY_MS, until = now, bucket = HOUR_MS;
-	struct store *s = daemon_store(d);
+	struct store *s = monitor_store(d);
+	struct api_read *r;
 	char err[256];
-	json_t *r;
 
 	if (!check_exists(d, name))
 		return api_error(out, 404, "not_found", "no check by that name");
@@ -780,31 +1007,45 @@ int api_series(struct daemon *d, const char *name, const struct evkeyvalq *q, st
 		                 "from and to span more than 2000 buckets: use a larger bucket");
 	if (!s)
 		return api_error(out, 503, "unavailable", "the store is not open");
+	if (!(r = api_read_new(out, l, name)))
+		return api_error(out, 500, "internal", "out of memory");
+	r->q.since_ms = since;
+	r->q.until_ms = until;
+	r->q.bucket_ms = bucket;
 	api_cache.loop_queries++;
-	r = store_q_series(s, name, since, until, bucket, err, sizeof(err));
-	if (!r && errno == ENOENT) {
-		/* Configured but nothing recorded yet. */
-		r = json_pack("{s:s, s:o, s:I, s:o, s:I, s:I, s:[]}", "check", name, "since",
-		              jtime(since), "since_ms", (json_int_t)since, "until", jtime(until),
-		              "until_ms", (json_int_t)until, "bucket_ms", (json_int_t)bucket,
-		              "buckets");
-	} else if (!r) {
-		log_msg(LOG_WARNING, "http: series of %s: %s", name, err);
-		return api_error(out, 500, "store", err);
-	}
-	return send_json(out, 200, r);
+	store_read_series(s, &r->q, series_cb, r);
+	return api_read_end(r);
 }
 
-int api_incidents(struct daemon *d, const struct evkeyvalq *q, struct evbuffer *out)
+static void incidents_cb(const struct store_incident_row *rows, size_t n, int64_t now, int error,
+                         const char *err, void *arg)
+{
+	struct api_read *r = arg;
+
+	if (error == ENOENT) {
+		api_read_done(r, 200,
+		              json_pack("{s:s, s:o, s:[]}", "check", r->name, "since",
+		                        jtime(r->q.since_ms), "incidents"));
+	} else if (error) {
+		log_msg(LOG_WARNING, "http: incidents: %s", err);
+		api_read_done(r, 500,
+		              json_pack("{s:s, s:o}", "error", "store", "detail", jstr(err)));
+	} else {
+		api_read_done(r, 200, rows_json_incidents(&r->q, rows, n, now));
+	}
+}
+
+int api_incidents(struct monitor *d, const struct evkeyvalq *q, struct evbuffer *out,
+                  struct http_later *l)
 {
 	static const char *const known[] = {"check", "since", "limit", NULL};
 	const char *check = evhttp_find_header(q, "check"), *sn = evhttp_find_header(q, "since");
 	const char *lim = evhttp_find_header(q, "limit");
 	int64_t since = now_ms() - 30 * DAY_MS;
 	long limit = 100;
-	struct store *s = daemon_store(d);
+	struct store *s = monitor_store(d);
+	struct api_read *r;
 	char err[256];
-	json_t *r;
 
 	if (unknown_param(q, known, err, sizeof(err)))
 		return api_error(out, 400, "bad_parameter", err);
@@ -820,21 +1061,18 @@ int api_incidents(struct daemon *d, const struct evkeyvalq *q, struct evbuffer *
 		                 "limit: expected a whole number from 1 to 10000");
 	if (!s)
 		return api_error(out, 503, "unavailable", "the store is not open");
+	if (!(r = api_read_new(out, l, check)))
+		return api_error(out, 500, "internal", "out of memory");
+	r->q.since_ms = since;
+	r->q.limit = (int)limit;
 	api_cache.loop_queries++;
-	r = store_q_incidents(s, check, since, (int)limit, err, sizeof(err));
-	if (!r && errno == ENOENT) {
-		r = json_pack("{s:s, s:o, s:[]}", "check", check, "since", jtime(since),
-		              "incidents");
-	} else if (!r) {
-		log_msg(LOG_WARNING, "http: incidents: %s", err);
-		return api_error(out, 500, "store", err);
-	}
-	return send_json(out, 200, r);
+	store_read_incidents(s, &r->q, incidents_cb, r);
+	return api_read_end(r);
 }
 
-int api_run(struct daemon *d, const char *name, struct evbuffer *out)
+int api_run(struct monitor *d, const char *name, struct evbuffer *out)
 {
-	if (daemon_run_now(d, name) < 0)
+	if (monitor_run_now(d, name) < 0)
 		return api_error(out, 404, "not_found", "no check by that name");
 	return send_json(out, 202, json_pack("{s:s, s:b}", "check", name, "started", 1));
 }
@@ -865,13 +1103,13 @@ static json_t *cache_json(void)
 	return o;
 }
 
-int api_health(struct daemon *d, struct evbuffer *out)
+int api_health(struct monitor *d, struct evbuffer *out)
 {
-	struct daemon_health h;
+	struct monitor_health h;
 	json_t *o;
 
 	memset(&h, 0, sizeof(h));
-	daemon_health(d, &h);
+	monitor_health(d, &h);
 	o = json_pack("{s:s, s:o, s:i, s:i, s:i, s:I, s:I, s:I, s:f, s:f, s:i, s:I, s:i, s:I}",
 	              "version", MAILPULSE_VERSION, "started", jtime(h.started_ms), "checks",
 	              h.checks, "in_flight", h.in_flight, "waiting", h.waiting, "probes_started",
@@ -1060,7 +1298,7 @@ static void prom_one(struct evbuffer *out, const char *name, const char *type, c
 	evbuffer_add_printf(out, "%s %.15g\n", name, v);
 }
 
-/* The per-channel notification counters, copied out of daemon_each_channel(). */
+/* The per-channel notification counters, copied out of monitor_each_channel(). */
 struct chan_row {
 	char *name;
 	uint64_t n[2]; /* attempts, failures */
@@ -1107,7 +1345,7 @@ static void prom_channel(struct evbuffer *out, const char *metric, const char *c
  * that had attempts but have left the configuration since. sum() over the
  * channel label is every attempt since the daemon started.
  */
-static void prom_channels(struct evbuffer *out, struct daemon *d)
+static void prom_channels(struct evbuffer *out, struct monitor *d)
 {
 	static const struct {
 		const char *name, *help;
@@ -1117,10 +1355,10 @@ static void prom_channels(struct evbuffer *out, struct daemon *d)
 	    {"mailpulse_notification_failures_total",
 	     "Notification delivery attempts that failed, by channel."},
 	};
-	const struct conf *c = daemon_conf(d);
+	const struct conf *c = monitor_conf(d);
 	struct chan_rows rows = {NULL, 0, 0};
 
-	daemon_each_channel(d, chan_collect, &rows);
+	monitor_each_channel(d, chan_collect, &rows);
 	for (int f = 0; f < 2; f++) {
 		prom_head(out, fam[f].name, "counter", fam[f].help);
 		for (int i = 0; i < c->nchannels; i++) {
@@ -1145,19 +1383,19 @@ static void prom_channels(struct evbuffer *out, struct daemon *d)
 	free(rows.v);
 }
 
-int api_metrics(struct daemon *d, struct evbuffer *out)
+int api_metrics(struct monitor *d, struct evbuffer *out)
 {
-	struct prom_ctx p = {out, daemon_conf(d)->location, F_SUCCESS};
-	struct daemon_health h;
+	struct prom_ctx p = {out, monitor_conf(d)->location, F_SUCCESS};
+	struct monitor_health h;
 
 	/* One pass per family: the format wants each family's samples together. */
 	for (int f = 0; f < F__COUNT; f++) {
 		p.fam = (enum fam)f;
 		prom_head(out, fams[f].name, fams[f].type, fams[f].help);
-		daemon_each_check(d, prom_cb, &p);
+		monitor_each_check(d, prom_cb, &p);
 	}
 	memset(&h, 0, sizeof(h));
-	daemon_health(d, &h);
+	monitor_health(d, &h);
 	prom_one(out, "mailpulse_checks", "gauge", "Checks configured.", h.checks);
 	prom_one(out, "mailpulse_probes_in_flight", "gauge", "Probes running now.", h.in_flight);
 	prom_one(out, "mailpulse_probes_waiting", "gauge",
@@ -1232,7 +1470,7 @@ void api_html_escape(struct evbuffer *out, const char *s)
 }
 
 struct status_ctx {
-	struct daemon *d;
+	struct monitor *d;
 	struct evbuffer *out;
 	int shown;
 	struct upview uv;
@@ -1241,7 +1479,7 @@ struct status_ctx {
 static void status_cb(const struct mon_info *mi, void *arg)
 {
 	struct status_ctx *sc = arg;
-	const struct conf *c = daemon_conf(sc->d);
+	const struct conf *c = monitor_conf(sc->d);
 	const char *state = state_status_name(mi->st->status);
 	int64_t now = now_ms();
 	static const int win[] = {0, 2}; /* 24 h and 30 d, of up_window_ms */
@@ -1301,9 +1539,9 @@ static void status_cb(const struct mon_info *mi, void *arg)
 	evbuffer_add_printf(sc->out, "</tr>\n");
 }
 
-int api_status_page(struct daemon *d, struct evbuffer *out)
+int api_status_page(struct monitor *d, struct evbuffer *out)
 {
-	const struct conf *c = daemon_conf(d);
+	const struct conf *c = monitor_conf(d);
 	struct status_ctx sc = {d, out, 0, {NULL, NULL}};
 	char when[40];
 	time_t t = time(NULL);
@@ -1326,7 +1564,7 @@ int api_status_page(struct daemon *d, struct evbuffer *out)
 	                         "<th>State</th><th>Uptime 24 h</th><th>Uptime 30 d</th></tr>"
 	                         "</thead><tbody>\n");
 	upview_open(&sc.uv, d);
-	daemon_each_check(d, status_cb, &sc);
+	monitor_each_check(d, status_cb, &sc);
 	figures = sc.uv.snap != NULL;
 	upview_close(&sc.uv);
 	if (!sc.shown)

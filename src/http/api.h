@@ -15,7 +15,7 @@
 
 #include <stddef.h>
 
-struct daemon;
+struct monitor;
 struct evbuffer;
 struct evkeyvalq;
 
@@ -36,22 +36,40 @@ int api_error(struct evbuffer *out, int code, const char *error, const char *det
 void api_cache_start(const char *store_path);
 void api_cache_stop(void);
 
-int api_checks(struct daemon *d, struct evbuffer *out);
-int api_check(struct daemon *d, const char *name, struct evbuffer *out);
-int api_results(struct daemon *d, const char *name, const struct evkeyvalq *q,
-                struct evbuffer *out);
-int api_uptime(struct daemon *d, const char *name, const struct evkeyvalq *q, struct evbuffer *out);
+int api_checks(struct monitor *d, struct evbuffer *out);
+int api_check(struct monitor *d, const char *name, struct evbuffer *out);
+/*
+ * A reply a handler gives later, from the loop: what a store read that
+ * completes asynchronously needs (store.h). http.c makes one for each
+ * request of the handlers that take it and keeps the request meanwhile; a
+ * client that closes first is no harm. Such a handler returns API_LATER
+ * when it took the reply over (else a status, as the others, and l is
+ * http.c's again), and then calls http_later_send() exactly once.
+ */
+struct http_later;
+struct event_base;
+#define API_LATER 0
+/* Reply code with body's bytes; frees l. */
+void http_later_send(struct http_later *l, int code, struct evbuffer *body);
+struct event_base *http_later_base(const struct http_later *l);
+
+int api_results(struct monitor *d, const char *name, const struct evkeyvalq *q,
+                struct evbuffer *out, struct http_later *l);
+int api_uptime(struct monitor *d, const char *name, const struct evkeyvalq *q, struct evbuffer *out,
+               struct http_later *l);
 /* Probes in buckets from raw results and roll-ups: the dashboard's long ranges. */
-int api_series(struct daemon *d, const char *name, const struct evkeyvalq *q, struct evbuffer *out);
-int api_incidents(struct daemon *d, const struct evkeyvalq *q, struct evbuffer *out);
-int api_run(struct daemon *d, const char *name, struct evbuffer *out);
-int api_health(struct daemon *d, struct evbuffer *out);
+int api_series(struct monitor *d, const char *name, const struct evkeyvalq *q, struct evbuffer *out,
+               struct http_later *l);
+int api_incidents(struct monitor *d, const struct evkeyvalq *q, struct evbuffer *out,
+                  struct http_later *l);
+int api_run(struct monitor *d, const char *name, struct evbuffer *out);
+int api_health(struct monitor *d, struct evbuffer *out);
 
 /* Prometheus text exposition format 0.0.4. */
-int api_metrics(struct daemon *d, struct evbuffer *out);
+int api_metrics(struct monitor *d, struct evbuffer *out);
 
 /* The public status page (HTML): only the checks conf_public_covers() selects. */
-int api_status_page(struct daemon *d, struct evbuffer *out);
+int api_status_page(struct monitor *d, struct evbuffer *out);
 
 /* HTML-escape s into out: & < > " ' become entities. */
 void api_html_escape(struct evbuffer *out, const char *s);

@@ -115,7 +115,22 @@ struct http_conn {
 	struct evbuffer_cb_entry *incb; /* notes bytes that arrive */
 	struct http_addr *addr;
 	struct event *deadline;
-	int got_bytes; /* since the last reply: a request is under way */
+	int got_bytes;            /* since the last reply: a request is under way */
+	struct http_later *later; /* replies a handler gives later (api.h) */
+};
+
+/*
+ * A reply given later (api.h): made for a request by later_new(), freed by
+ * http_later_send() or later_drop(). While pending it is on its
+ * connection's list; when the connection goes first, on_close() unlinks it
+ * and says whether the request went with it.
+ */
+struct http_later {
+	struct http_later *next;
+	struct http_conn *c;        /* NULL once the connection closed */
+	struct evhttp_request *req; /* NULL when evhttp freed it with the connection */
+	struct event_base *base;
+	const char *ctype;
 };
 
 TAILQ_HEAD(http_connq, http_conn);
@@ -130,7 +145,7 @@ enum { HTTP_PAUSED_BATCH = 1, HTTP_PAUSED_FDS = 2 };
 
 struct http {
 	struct event_base *base;
-	struct daemon *d;
+	struct monitor *d;
 	struct evhttp *ev;
 	struct evhttp_bound_socket *sock;
 	struct conf *conf; /* our reference: listen address, token, public page */
@@ -474,6 +489,16 @@ static void on_close(struct evhttp_connection *evcon, void *arg)
 		pp = &(*pp)->hnext;
 	if (*pp)
 		*pp = c->hnext;
+	/*
+	 * evhttp frees the requests still on the connection after this; one
+	 * whose client left before its reply it detached instead (no
+	 * connection), and the reply sent later frees it.
+	 */
+	for (struct http_later *l = c->later; l; l = l->next) {
+		if (l->req && evhttp_request_get_connection(l->req) != NULL)
+			l->req = NULL;
+		l->c = NULL;
+	}
 	TAILQ_REMOVE(&h->conns, c, link);
 	/* evhttp drains the input buffer next: our callback must be gone by then. */
 	evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->incb);
@@ -943,6 +968,80 @@ static void serve_api(struct route_ctx *c, api_fn fn, const char *ctype)
 	evbuffer_free(b);
 }
 
+static struct http_later *later_new(struct route_ctx *c, const char *ctype)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(c->req);
+	struct http_conn *conn = evcon ? conn_find(c->h, evcon) : NULL;
+	struct http_later *l;
+
+	if (!conn || !(l = calloc(1, sizeof(*l))))
+		return NULL;
+	l->c = conn;
+	l->req = c->req;
+	l->base = c->h->base;
+	l->ctype = ctype;
+	l->next = conn->later;
+	conn->later = l;
+	return l;
+}
+
+static void later_unlink(struct http_later *l)
+{
+	struct http_later **pp;
+
+	if (!l->c)
+		return;
+	for (pp = &l->c->later; *pp && *pp != l; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = l->next;
+	l->c = NULL;
+}
+
+/* Not used: the handler answered at once. */
+static void later_drop(struct http_later *l)
+{
+	later_unlink(l);
+	free(l);
+}
+
+void http_later_send(struct http_later *l, int code, struct evbuffer *body)
+{
+	later_unlink(l);
+	/* A detached request (its client left) is freed by evhttp_send_reply(). */
+	if (l->req)
+		reply(l->req, code, code >= 400 ? "application/json" : l->ctype, body);
+	free(l);
+}
+
+struct event_base *http_later_base(const struct http_later *l)
+{
+	return l->base;
+}
+
+typedef int (*api_later_fn)(struct route_ctx *c, struct evbuffer *out, struct http_later *l);
+
+/* As serve_api(), for a handler that may answer later (API_LATER: it took l over). */
+static void serve_api_later(struct route_ctx *c, api_later_fn fn, const char *ctype)
+{
+	struct evbuffer *b = evbuffer_new();
+	struct http_later *l = b ? later_new(c, ctype) : NULL;
+	int code;
+
+	if (!l) {
+		if (b)
+			evbuffer_free(b);
+		reply_error(c->req, 500, "internal", "out of memory");
+		return;
+	}
+	code = fn(c, b, l);
+	if (code != API_LATER) {
+		later_drop(l);
+		send_buffer(c, code, code >= 400 ? "application/json" : ctype, b);
+	}
+	evbuffer_free(b);
+}
+
 static int do_checks(struct route_ctx *c, struct evbuffer *out)
 {
 	return api_checks(c->h->d, out);
@@ -953,19 +1052,19 @@ static int do_check(struct route_ctx *c, struct evbuffer *out)
 	return api_check(c->h->d, c->seg[3], out);
 }
 
-static int do_results(struct route_ctx *c, struct evbuffer *out)
+static int do_results(struct route_ctx *c, struct evbuffer *out, struct http_later *l)
 {
-	return api_results(c->h->d, c->seg[3], &c->query, out);
+	return api_results(c->h->d, c->seg[3], &c->query, out, l);
 }
 
-static int do_uptime(struct route_ctx *c, struct evbuffer *out)
+static int do_uptime(struct route_ctx *c, struct evbuffer *out, struct http_later *l)
 {
-	return api_uptime(c->h->d, c->seg[3], &c->query, out);
+	return api_uptime(c->h->d, c->seg[3], &c->query, out, l);
 }
 
-static int do_series(struct route_ctx *c, struct evbuffer *out)
+static int do_series(struct route_ctx *c, struct evbuffer *out, struct http_later *l)
 {
-	return api_series(c->h->d, c->seg[3], &c->query, out);
+	return api_series(c->h->d, c->seg[3], &c->query, out, l);
 }
 
 static int do_run(struct route_ctx *c, struct evbuffer *out)
@@ -973,9 +1072,9 @@ static int do_run(struct route_ctx *c, struct evbuffer *out)
 	return api_run(c->h->d, c->seg[3], out);
 }
 
-static int do_incidents(struct route_ctx *c, struct evbuffer *out)
+static int do_incidents(struct route_ctx *c, struct evbuffer *out, struct http_later *l)
 {
-	return api_incidents(c->h->d, &c->query, out);
+	return api_incidents(c->h->d, &c->query, out, l);
 }
 
 static int do_health(struct route_ctx *c, struct evbuffer *out)
@@ -1006,19 +1105,19 @@ static void route_api(struct route_ctx *c)
 			serve_api(c, do_check, "application/json");
 	} else if (n == 5 && seg_is(c, 2, "checks") && seg_is(c, 4, "results")) {
 		if (method_allowed(c, 0, 1) && need_token(c->h, c->req) == 0)
-			serve_api(c, do_results, "application/json");
+			serve_api_later(c, do_results, "application/json");
 	} else if (n == 5 && seg_is(c, 2, "checks") && seg_is(c, 4, "uptime")) {
 		if (method_allowed(c, 0, 1) && need_token(c->h, c->req) == 0)
-			serve_api(c, do_uptime, "application/json");
+			serve_api_later(c, do_uptime, "application/json");
 	} else if (n == 5 && seg_is(c, 2, "checks") && seg_is(c, 4, "series")) {
 		if (method_allowed(c, 0, 1) && need_token(c->h, c->req) == 0)
-			serve_api(c, do_series, "application/json");
+			serve_api_later(c, do_series, "application/json");
 	} else if (n == 5 && seg_is(c, 2, "checks") && seg_is(c, 4, "run")) {
 		if (method_allowed(c, 1, 0) && may_run(c->h, c->req) == 0)
 			serve_api(c, do_run, "application/json");
 	} else if (n == 3 && seg_is(c, 2, "incidents")) {
 		if (method_allowed(c, 0, 1) && need_token(c->h, c->req) == 0)
-			serve_api(c, do_incidents, "application/json");
+			serve_api_later(c, do_incidents, "application/json");
 	} else if (n == 3 && seg_is(c, 2, "health")) {
 		if (method_allowed(c, 0, 1) && need_token(c->h, c->req) == 0)
 			serve_api(c, do_health, "application/json");
@@ -1255,7 +1354,7 @@ static void note_caps(const struct http *h)
 	        h->max_conns, h->max_per_addr, h->nofile, h->kept);
 }
 
-struct http *http_start(struct event_base *base, struct daemon *d, const struct conf *conf,
+struct http *http_start(struct event_base *base, struct monitor *d, const struct conf *conf,
                         char *err, size_t errlen)
 {
 	struct http *h = calloc(1, sizeof(*h));

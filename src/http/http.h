@@ -15,12 +15,12 @@
 #include <stdint.h>
 
 struct event_base;
-struct daemon;
+struct monitor;
 struct conf;
 struct http;
 
 /* Listen on conf->listen. NULL with err filled when it cannot. */
-struct http *http_start(struct event_base *base, struct daemon *d, const struct conf *conf,
+struct http *http_start(struct event_base *base, struct monitor *d, const struct conf *conf,
                         char *err, size_t errlen);
 /* 0, or -1 with err filled and the running settings all kept. */
 int http_reconfigure(struct http *h, const struct conf *conf, char *err, size_t errlen);

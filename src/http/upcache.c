@@ -99,7 +99,8 @@ struct upcache {
 	struct upcache_stats st;
 	/* The worker's own; db is opened before the thread starts and closed after it ended. */
 	struct store *db;
-	char path[4096]; /* what db was opened as, and which file that was */
+	char path[4096];  /* the store: value db was opened with */
+	const char *file; /* in path: the file it names; NULL: a server, nothing to follow */
 	dev_t dev;
 	ino_t ino;
 	struct uc_check *ck; /* sorted by id */
@@ -319,7 +320,7 @@ static int uc_follow_path(struct upcache *c)
 	char err[256];
 	struct store *db;
 
-	if (stat(c->path, &st) != 0 || (st.st_dev == c->dev && st.st_ino == c->ino))
+	if (!c->file || stat(c->file, &st) != 0 || (st.st_dev == c->dev && st.st_ino == c->ino))
 		return 0;
 	if (store_open_readonly(&db, c->path, err, sizeof(err)) < 0) {
 		log_msg(LOG_WARNING, "api cache: cannot reopen %s: %s", c->path, err);
@@ -402,7 +403,8 @@ struct upcache *upcache_start(const char *path, char *err, size_t errlen)
 	}
 	struct stat st;
 	snprintf(c->path, sizeof(c->path), "%s", path);
-	if (stat(path, &st) == 0) {
+	c->file = store_spec_file(c->path);
+	if (c->file && stat(c->file, &st) == 0) {
 		c->dev = st.st_dev;
 		c->ino = st.st_ino;
 	}
@@ -485,6 +487,29 @@ void upcache_release(struct upcache *c, const struct upcache_snap *s)
 	pthread_mutex_lock(&c->mu);
 	snap_unref((struct upcache_snap *)(uintptr_t)s);
 	pthread_mutex_unlock(&c->mu);
+}
+
+struct upcache_snap *upcache_build(struct store *db, int64_t *queries)
+{
+	struct upcache c;
+	struct upcache_snap *snap;
+	int build;
+
+	/* A cache of one refresh, on the caller's store and thread: the worker's maths. */
+	memset(&c, 0, sizeof(c));
+	c.db = db;
+	pthread_mutex_init(&c.mu, NULL);
+	snap = uc_refresh(&c, clock_ms(CLOCK_MONOTONIC), &build);
+	pthread_mutex_destroy(&c.mu);
+	free(c.ck);
+	if (queries)
+		*queries = c.queries;
+	return snap;
+}
+
+void upcache_snap_free(const struct upcache_snap *s)
+{
+	snap_unref((struct upcache_snap *)(uintptr_t)s);
 }
 
 int upcache_find(const struct upcache_snap *s, const char *check, double pct[UPCACHE_NWIN])

@@ -23,6 +23,7 @@
 
 struct upcache;
 struct upcache_snap;
+struct store;
 
 /*
  * Open the store at path read-only and start the worker, which builds the
@@ -46,6 +47,17 @@ void upcache_release(struct upcache *c, const struct upcache_snap *s);
  * nothing at all: then -1 is returned, else 0). O(log checks).
  */
 int upcache_find(const struct upcache_snap *s, const char *check, double pct[UPCACHE_NWIN]);
+
+/*
+ * The figures of every check, built now on the caller's thread from db in
+ * a handful of batched reads (store_q_counts(), for all checks at once),
+ * exactly as the worker builds them: for a reader without the worker.
+ * Seconds on a store of months. NULL when the store could not be read
+ * (logged). *queries (may be NULL) gets the reads made. Free with
+ * upcache_snap_free().
+ */
+struct upcache_snap *upcache_build(struct store *db, int64_t *queries);
+void upcache_snap_free(const struct upcache_snap *s);
 
 struct upcache_stats {
 	uint64_t builds;    /* full passes over the store's last 30 days */

@@ -1,26 +1,80 @@
 /*
- * monitor.h - what the running daemon lends to its readers (the HTTP API,
- * the dashboard, /metrics): the live state of each check, a summary of its
- * last result, counters, and the daemon's own health.
+ * monitor.h - the registry of checks and their live state: every result,
+ * local or from a remote location, enters through monitor_ingest(), which
+ * keeps the state per location, turns it into the check's state
+ * (verdict.h), writes the store and sends the alerts. Readers (the HTTP
+ * API, the dashboard, /metrics) see the live state through the rest.
  *
- * Everything here is called on the daemon's event loop; pointers passed to
- * a callback are valid during that call only.
+ * A struct monitor is created by monitor_new() before the loop runs and
+ * freed by monitor_free() after it; whoever runs the loop (src/cmd/run.c)
+ * calls monitor_tick() every second. Nothing here knows of HTTP.
+ * Everything is called on the loop's thread; pointers passed to a
+ * callback are valid during that call only.
  */
 #ifndef MP_MONITOR_H
 #define MP_MONITOR_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "conf/conf.h"
 #include "core/result.h"
 #include "monitor/state.h"
 
-struct daemon;
+struct event_base;
+struct monitor;
 struct store;
+
+/*
+ * The monitor of conf on base: the store (conf->store_path, with the
+ * writer's lock), notifications, the scheduler and one check each, the
+ * first probes spread as usual. time_scale stretches the schedule
+ * (MAILPULSE_TIME_SCALE, or a large factor for harnesses that probe only
+ * on demand). Takes conf's reference, also on failure; NULL with err
+ * filled ("store PATH: ..." when the store is the trouble). base stays
+ * the caller's.
+ */
+struct monitor *monitor_new(struct event_base *base, struct conf *conf, double time_scale,
+                            char *err, size_t errlen);
+/*
+ * Stop probing, write what is queued and free. Returns 0, or -1 when
+ * queued rows could not be written (lost); clean says the stop was asked
+ * for (the last line then says all went well).
+ */
+int monitor_free(struct monitor *mo, int clean);
+
+/*
+ * At a daemon's start: resume each check's state from the store (a
+ * restart must not alert again), and retire the checks the store has but
+ * the configuration no longer names.
+ */
+void monitor_resume(struct monitor *mo);
+/* Once a second: writes the store, acts on maintenance windows that ended. */
+void monitor_tick(struct monitor *mo);
+/* Hourly: the store's retention. */
+void monitor_retention(struct monitor *mo);
+/*
+ * Apply a new configuration: checks added, changed and removed, TLS trust
+ * read again. Takes nc's reference; the old conf is let go.
+ */
+void monitor_reload(struct monitor *mo, struct conf *nc);
+/* Stopping: cancel probes in flight and schedule none; results stop. */
+void monitor_stop_probes(struct monitor *mo);
+/* Notifications queued or in flight (a stop waits a little for them). */
+int monitor_notify_pending(const struct monitor *mo);
+
+/*
+ * The one way a probe result enters: the state of check at location, the
+ * check's state, the store and the alerts. probe_ms is the probe's own
+ * wall-clock start (unix ms), which stamps the result everywhere. r is
+ * read during the call only. -1 when no such check is configured.
+ */
+int monitor_ingest(struct monitor *mo, const char *check, const char *location, int64_t probe_ms,
+                   const struct result *r);
 
 /* The last result of a check, in short. Strings are escaped already. */
 struct mon_last {
-	int64_t ts_ms;
+	int64_t ts_ms; /* the probe's start */
 	enum mp_status status;
 	enum mp_severity severity;
 	enum mp_reason reason;
@@ -64,13 +118,13 @@ struct mon_info {
 typedef void (*mon_each_cb)(const struct mon_info *mi, void *arg);
 
 /* Every check, in the order of the configuration file. */
-void daemon_each_check(struct daemon *d, mon_each_cb cb, void *arg);
+void monitor_each_check(struct monitor *mo, mon_each_cb cb, void *arg);
 /* One check; returns -1 (cb not called) when there is no such check. */
-int daemon_get_check(struct daemon *d, const char *name, mon_each_cb cb, void *arg);
+int monitor_get_check(struct monitor *mo, const char *name, mon_each_cb cb, void *arg);
 /* Probe now; -1 when there is no such check, 0 when started or already running. */
-int daemon_run_now(struct daemon *d, const char *name);
+int monitor_run_now(struct monitor *mo, const char *name);
 
-struct daemon_health {
+struct monitor_health {
 	int64_t started_ms; /* wall clock */
 	int checks;
 	int in_flight;
@@ -92,7 +146,7 @@ struct daemon_health {
 	uint64_t notify_failures;
 };
 
-void daemon_health(struct daemon *d, struct daemon_health *h);
+void monitor_health(struct monitor *mo, struct monitor_health *h);
 
 /*
  * Notification attempts and failed attempts per channel name since the
@@ -101,9 +155,9 @@ void daemon_health(struct daemon *d, struct daemon_health *h);
  */
 typedef void (*mon_channel_cb)(const char *channel, uint64_t attempts, uint64_t failures,
                                void *arg);
-void daemon_each_channel(struct daemon *d, mon_channel_cb cb, void *arg);
+void monitor_each_channel(struct monitor *mo, mon_channel_cb cb, void *arg);
 
-struct conf *daemon_conf(struct daemon *d);
-struct store *daemon_store(struct daemon *d);
+struct conf *monitor_conf(struct monitor *mo);
+struct store *monitor_store(struct monitor *mo);
 
 #endif

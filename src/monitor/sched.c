@@ -7,6 +7,7 @@
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* The window over which a batch of new checks gets its first probes. */
 #define SPREAD_MAX_MS 10000
@@ -34,6 +35,7 @@ struct sched_item {
 	int64_t due_us;   /* when the pending run is due */
 	struct probe *probe;
 	struct conf *probe_conf; /* the conf the running probe's check lives in */
+	int64_t started_ms;      /* wall clock at the start of the probe running or last run */
 };
 
 struct sched {
@@ -53,6 +55,14 @@ struct sched {
 };
 
 static void item_arm(struct sched_item *it, int64_t due_us);
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static int64_t scaled_us(const struct sched *s, unsigned ms)
 {
@@ -161,6 +171,7 @@ static void start_probe(struct sched_item *it)
 		s->start_hook(it, it->due_us, now, s->start_hook_arg);
 	conf_ref(it->conf);
 	it->probe_conf = it->conf;
+	it->started_ms = wall_ms();
 	it->probe = probe_start(s->env, &it->cc->chk, probe_done, it);
 	if (!it->probe) {
 		/* Out of memory: skip this slot rather than spin. */
@@ -394,6 +405,11 @@ void sched_run_now(struct sched_item *it)
 int sched_running(const struct sched_item *it)
 {
 	return it->probe != NULL;
+}
+
+int64_t sched_started_ms(const struct sched_item *it)
+{
+	return it->started_ms;
 }
 
 void *sched_user(const struct sched_item *it)

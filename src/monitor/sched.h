@@ -82,6 +82,12 @@ void sched_run_now(struct sched_item *it);
 /* 1 while a probe of it is in flight. */
 int sched_running(const struct sched_item *it);
 
+/*
+ * The wall clock (unix ms) at which its probe started: in the result
+ * callback, that of the result; the time that stamps it.
+ */
+int64_t sched_started_ms(const struct sched_item *it);
+
 void *sched_user(const struct sched_item *it);
 const struct conf_check *sched_check(const struct sched_item *it);
 struct conf *sched_conf(const struct sched_item *it);

@@ -8,6 +8,7 @@
 void state_init(struct check_state *st, int64_t now_ms)
 {
 	memset(st, 0, sizeof(*st));
+	st->pending = 1;
 	st->status = MP_UNKNOWN;
 	st->severity = MP_SEV_UNKNOWN;
 	st->reason = MP_R_OK;
@@ -18,6 +19,8 @@ void state_resume(struct check_state *st, enum mp_status status, enum mp_severit
                   enum mp_reason why, int64_t since_ms, int incident_open,
                   int64_t incident_start_ms)
 {
+	/* The store keeps pending and unknown alike: neither is a verdict to resume. */
+	st->pending = status == MP_UNKNOWN;
 	st->status = status;
 	st->severity = sev;
 	st->reason = why;
@@ -29,10 +32,10 @@ void state_resume(struct check_state *st, enum mp_status status, enum mp_severit
 	st->last_alert_ms = status == MP_UP ? 0 : since_ms;
 }
 
-/* The confirmed level; pending ranks below up so that any verdict is a change. */
-static int level_of(enum mp_status s, enum mp_severity sev)
+/* Pending ranks below up, so that any verdict is a change. */
+int state_level(const struct check_state *st)
 {
-	return s == MP_UNKNOWN ? -1 : result_rank(s, sev);
+	return st->pending || st->status == MP_UNKNOWN ? -1 : result_rank(st->status, st->severity);
 }
 
 static void level_status(int level, enum mp_status *s, enum mp_severity *sev)
@@ -44,10 +47,10 @@ static void level_status(int level, enum mp_status *s, enum mp_severity *sev)
 	*sev = sv[level];
 }
 
-static void move(struct check_state *st, struct state_change *ch, int to_level,
-                 const struct state_streak *by, enum mp_reason why, int64_t now_ms)
+static void move(struct check_state *st, struct state_change *ch, int to_level, int64_t since_ms,
+                 unsigned confirmed, enum mp_reason why, int64_t now_ms)
 {
-	int from_level = level_of(st->status, st->severity);
+	int from_level = state_level(st), was_pending = st->pending;
 	enum mp_status to;
 	enum mp_severity to_sev;
 
@@ -58,8 +61,8 @@ static void move(struct check_state *st, struct state_change *ch, int to_level,
 	ch->to = to;
 	ch->to_severity = to_sev;
 	ch->reason = why;
-	ch->since_ms = by->since_ms ? by->since_ms : now_ms;
-	ch->confirmed = by->n;
+	ch->since_ms = since_ms ? since_ms : now_ms;
+	ch->confirmed = confirmed;
 	if (to == MP_DOWN && !st->incident_open) {
 		st->incident_open = 1;
 		st->incident_start_ms = ch->since_ms;
@@ -82,14 +85,28 @@ static void move(struct check_state *st, struct state_change *ch, int to_level,
 		ch->alert = STATE_ALERT_RECOVERY;
 	/* Critical easing to warning: still degraded; said at the next change or reminder. */
 	/* A first verdict from pending that is up needs nobody's attention. */
-	if (st->status == MP_UNKNOWN && to == MP_UP)
+	if (was_pending && to == MP_UP)
 		ch->alert = STATE_ALERT_NONE;
 	if (ch->alert == STATE_ALERT_DOWN || ch->alert == STATE_ALERT_DEGRADED)
 		st->last_alert_ms = now_ms;
+	st->pending = 0;
 	st->status = to;
 	st->severity = to_sev;
 	st->reason = why;
 	st->since_ms = ch->since_ms;
+}
+
+struct state_change state_move(struct check_state *st, int to_level, enum mp_reason why,
+                               int64_t since_ms, unsigned confirmed, int64_t now_ms)
+{
+	struct state_change ch;
+
+	memset(&ch, 0, sizeof(ch));
+	ch.from = ch.to = st->status;
+	ch.from_severity = ch.to_severity = st->severity;
+	if (to_level >= 0 && to_level < STATE_LEVELS && to_level != state_level(st))
+		move(st, &ch, to_level, since_ms, confirmed, why, now_ms);
+	return ch;
 }
 
 static void count(struct state_streak *s, int hit, int64_t now_ms)
@@ -118,30 +135,31 @@ struct state_change state_on_result(struct check_state *st, enum mp_status rs,
 	if (rs == MP_UNKNOWN)
 		return ch;
 
-	int l = result_rank(rs, rsev), cur = level_of(st->status, st->severity);
+	int l = result_rank(rs, rsev), cur = state_level(st);
 	for (int k = 1; k < STATE_LEVELS; k++) {
 		count(&st->atleast[k], l >= k, now_ms);
 		count(&st->below[k], l < k, now_ms);
 	}
 
 	if (cur < 3 && st->atleast[3].n >= fail_after) {
-		move(st, &ch, 3, &st->atleast[3], why, now_ms);
+		move(st, &ch, 3, st->atleast[3].since_ms, st->atleast[3].n, why, now_ms);
 	} else if (cur == -1 && l == 0) {
-		move(st, &ch, 0, &st->below[1], why, now_ms);
+		move(st, &ch, 0, st->below[1].since_ms, st->below[1].n, why, now_ms);
 	} else if (l > cur && l < 3) {
 		/* The highest level that fail_after results in a row reached. */
 		for (int k = l; k > cur && k > 0; k--) {
 			if (st->atleast[k].n >= fail_after) {
-				move(st, &ch, k, &st->atleast[k], why, now_ms);
+				move(st, &ch, k, st->atleast[k].since_ms, st->atleast[k].n, why,
+				     now_ms);
 				break;
 			}
 		}
 	} else if (l < cur && cur > 0 && st->below[cur].n >= recover_after) {
-		move(st, &ch, l, &st->below[cur], why, now_ms);
+		move(st, &ch, l, st->below[cur].since_ms, st->below[cur].n, why, now_ms);
 	}
 
 	/* Evidence is accumulating toward a change that has not happened yet. */
-	cur = level_of(st->status, st->severity);
+	cur = state_level(st);
 	if (cur > 0 && st->below[cur].n > 0 && st->below[cur].n < recover_after)
 		ch.confirming = 1;
 	for (int k = cur < 0 ? 1 : cur + 1; k < STATE_LEVELS; k++)
@@ -166,4 +184,9 @@ void state_reminded(struct check_state *st, int64_t now_ms)
 const char *state_status_name(enum mp_status st)
 {
 	return st == MP_UNKNOWN ? "pending" : result_status_name(st);
+}
+
+const char *state_name(const struct check_state *st)
+{
+	return st->pending ? "pending" : result_status_name(st->status);
 }

@@ -16,8 +16,9 @@
  *    eases to warning or up, warning to up.
  *  - A result of status unknown (our side failed) is no evidence either
  *    way: it changes no counter.
- *  - Before its first verdict a check is "pending" (MP_UNKNOWN): a first up
- *    result makes it up at once, without a notification.
+ *  - Before its first verdict a check is pending (->pending; status is
+ *    MP_UNKNOWN then): a first up result makes it up at once, without a
+ *    notification. Pending is "no verdict yet", never "our side failed".
  *  - A confirmed status starts at the first result of the streak that
  *    confirmed it, not at the result that completed it: an incident starts
  *    at the first failing probe.
@@ -39,6 +40,7 @@ struct state_streak {
 
 /* Owned by whoever embeds it (the daemon's per-check record); plain data. */
 struct check_state {
+	int pending;               /* no verdict yet (status MP_UNKNOWN) */
 	enum mp_status status;     /* confirmed; MP_UNKNOWN while pending */
 	enum mp_severity severity; /* confirmed; MP_SEV_UNKNOWN while pending */
 	enum mp_reason reason;     /* of the result that caused the current status */
@@ -88,6 +90,21 @@ struct state_change state_on_result(struct check_state *st, enum mp_status resul
                                     unsigned fail_after, unsigned recover_after, int64_t now_ms);
 
 /*
+ * The confirmed level: -1 while pending, else 0 up .. 3 down (result_rank()).
+ */
+int state_level(const struct check_state *st);
+
+/*
+ * Move st to level to_level (0..3) as a verdict over several results or
+ * locations decided (verdict.h), with the reason, the start and the count
+ * of results that confirmed it: the incident, alert and reminder rules of
+ * state_on_result(), without its counters. Moving to the level it has
+ * changes nothing.
+ */
+struct state_change state_move(struct check_state *st, int to_level, enum mp_reason why,
+                               int64_t since_ms, unsigned confirmed, int64_t now_ms);
+
+/*
  * 1 when a reminder is due: reminders on, reminder_ms since the last alert,
  * and the check down or critical.
  */
@@ -98,5 +115,7 @@ void state_reminded(struct check_state *st, int64_t now_ms);
 
 /* "pending" for MP_UNKNOWN, else result_status_name(). */
 const char *state_status_name(enum mp_status st);
+/* The same for a state: "pending" while pending, "unknown" when our side cannot tell. */
+const char *state_name(const struct check_state *st);
 
 #endif

@@ -5,9 +5,9 @@
  * ssh2, ...). Linked directly, every `mailpulse check` would load them
  * all at exec, several milliseconds of a one-shot probe that never sends
  * a notification. So nothing links libcurl: this file defines the libcurl
- * functions notify.c calls, and each one opens libcurl.so.4 on first use
- * and forwards to the real function. It is the same library and the same
- * API; only the moment of loading moves.
+ * functions curl_loop.c and notify.c call, and each one opens libcurl.so.4
+ * on first use and forwards to the real function. It is the same library
+ * and the same API; only the moment of loading moves.
  *
  * Single-threaded like the rest of the daemon; the table is filled once.
  */

@@ -1,7 +1,7 @@
 /*
  * notify.h - notifications: webhooks, e-mail, chat services, PagerDuty and
- * commands, delivered through libcurl's multi interface on the daemon's
- * own event loop (and a child process for commands). Never blocks a probe.
+ * commands, delivered through net/curl_loop on the daemon's own event
+ * loop (and a child process for commands). Never blocks a probe.
  *
  * A struct notify is created by notify_new() before the loop runs and
  * freed by notify_free() after it (which abandons what is still pending,
@@ -23,7 +23,7 @@ enum notify_kind {
 	NOTIFY_DEGRADED, /* the check went degraded */
 	NOTIFY_RECOVERY, /* back up; duration_ms says how long it was not */
 	NOTIFY_REMINDER, /* still down */
-	NOTIFY_TEST,     /* `mailpulse notify test CHANNEL` */
+	NOTIFY_TEST,     /* a channel test, kind "test"; nothing sends one yet */
 };
 
 /* What happened, in plain data; strings are copied by notify_send(). */
@@ -42,7 +42,7 @@ struct notify_event {
 	int64_t since_ms;     /* when the current state began: its first result (unix ms) */
 	int64_t now_ms;
 	int64_t duration_ms;       /* recovery: how long it was down */
-	const char *dashboard_url; /* the dashboard's base URL, or NULL; see notify.c */
+	const char *dashboard_url; /* the dashboard's base URL, or NULL; format.c links */
 	const char *incident_key;  /* stable per incident: PagerDuty dedup_key */
 };
 

@@ -3,6 +3,7 @@
  */
 #include "spec/duration.h"
 
+#include <stdio.h>
 #include <string.h>
 
 int duration_parse(const char *s, int64_t max_ms, int64_t *ms)
@@ -49,4 +50,49 @@ int duration_parse(const char *s, int64_t max_ms, int64_t *ms)
 	}
 	*ms = total;
 	return 0;
+}
+
+int duration_parse_config(const char *s, uint64_t *ms)
+{
+	uint64_t v = 0;
+	int64_t d;
+	const char *p = s;
+
+	for (; *p >= '0' && *p <= '9'; p++) {
+		v = v * 10 + (uint64_t)(*p - '0');
+		if (v > 1000000000ULL)
+			break;
+	}
+	if (p != s && !*p) {
+		*ms = v * 1000;
+		return 0;
+	}
+	if (duration_parse(s, 1000LL * 86400000LL, &d) < 0)
+		return -1;
+	*ms = (uint64_t)d;
+	return 0;
+}
+
+const char *duration_format(char *buf, size_t n, uint64_t ms)
+{
+	static const struct {
+		const char *unit;
+		uint64_t ms;
+	} units[] = {{"d", 86400000}, {"h", 3600000}, {"m", 60000}, {"s", 1000}, {"ms", 1}};
+	size_t len = 0;
+
+	buf[0] = '\0';
+	if (ms == 0) {
+		snprintf(buf, n, "0");
+		return buf;
+	}
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]) && len < n; i++) {
+		if (ms >= units[i].ms) {
+			len +=
+			    (size_t)snprintf(buf + len, n - len, "%llu%s",
+			                     (unsigned long long)(ms / units[i].ms), units[i].unit);
+			ms %= units[i].ms;
+		}
+	}
+	return buf;
 }

@@ -6,9 +6,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "core/line.h"
 
 int secret_read_file(const char *path, char *dst, size_t dstsz, int *world_readable, char *why,
                      size_t whylen)
@@ -74,4 +77,49 @@ out:
 	explicit_bzero(buf, sizeof(buf));
 	close(fd);
 	return rc;
+}
+
+static int secret_is_env_name(const char *s)
+{
+	if (!*s || (*s >= '0' && *s <= '9'))
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_'))
+			return 0;
+	return 1;
+}
+
+int secret_read_env(const char *name, char *dst, size_t dstsz, char *why, size_t whylen)
+{
+	const char *e;
+	size_t n;
+
+	if (!secret_is_env_name(name)) {
+		char shown[96];
+
+		line_escape(shown, sizeof(shown), name, strlen(name));
+		snprintf(why, whylen, "\"%s\" is not an environment variable name", shown);
+		return -1;
+	}
+	e = getenv(name);
+	if (!e) {
+		snprintf(why, whylen, "%s is not set", name);
+		return -1;
+	}
+	n = strlen(e);
+	if (n == 0) {
+		snprintf(why, whylen, "%s is empty", name);
+		return -1;
+	}
+	if (n > SECRET_MAX || n >= dstsz) {
+		snprintf(why, whylen, "%s is longer than %d bytes", name, SECRET_MAX);
+		return -1;
+	}
+	if (strpbrk(e, "\r\n")) {
+		snprintf(why, whylen, "%s contains a CR or LF byte", name);
+		return -1;
+	}
+	memcpy(dst, e, n + 1);
+	return 0;
 }

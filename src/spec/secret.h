@@ -1,7 +1,7 @@
 /*
  * secret.h - reading a secret (a password, a token, a webhook key) from the
- * first line of a file, for `check --password-file` and the configuration's
- * *_file keys alike.
+ * first line of a file or from an environment variable, for `check
+ * --password-file` and the configuration's *_file and *_env keys alike.
  */
 #ifndef MP_SECRET_H
 #define MP_SECRET_H
@@ -24,5 +24,14 @@
  */
 int secret_read_file(const char *path, char *dst, size_t dstsz, int *world_readable, char *why,
                      size_t whylen);
+
+/*
+ * The value of the environment variable name into dst. Refuses a name that
+ * is not one ([A-Za-z_][A-Za-z0-9_]*), a variable unset, empty, longer than
+ * SECRET_MAX or dstsz - 1, or holding a CR or LF byte. Returns 0, or -1
+ * with why set to a phrase naming the variable ("MAILPULSE_PASSWORD is
+ * not set"); the value never appears in it.
+ */
+int secret_read_env(const char *name, char *dst, size_t dstsz, char *why, size_t whylen);
 
 #endif

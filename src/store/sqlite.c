@@ -1,13 +1,12 @@
 /*
- * store.c - the history store on SQLite: schema and migrations, a bounded
- * in-memory write queue flushed in one transaction, hourly roll-ups for
- * retention, and the read queries behind the CLI and the API.
+ * sqlite.c - the SQLite backend of the store (backend.h): schema and
+ * migrations, a batch of queued rows written in one transaction with
+ * statements prepared once at open, hourly roll-ups for retention, and the
+ * read queries, answered as typed rows before the read returns. The SQLite
+ * dialect (rowid, two-argument min()/max(), BEGIN IMMEDIATE,
+ * last_insert_rowid) stays in this file.
  *
- * Writes never touch the disk on the caller's path: store_add_*() copy
- * what they need into a heap row and queue it; store_flush() writes the
- * queue with statements prepared once at open. A flush that fails rolls
- * back and keeps every row queued, so a full disk or a locked file costs
- * memory up to STORE_QUEUE_MAX rows, then store_add_*() say no.
+ * A flush that fails rolls back, so the queue (store.c) keeps every row.
  *
  * A writer holds flock() on PATH.lock for as long as the store is open, so
  * two daemons never write one store; the lock dies with its process. The
@@ -18,7 +17,7 @@
  * Only what struct result holds is written, and a result holds no
  * credentials: the check's password never reaches this file.
  */
-#include "store/store.h"
+#include "store/backend.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,12 +32,12 @@
 #include <unistd.h>
 
 #include "core/line.h"
-#include "wire/output.h"
+#include "store/rollup.h"
 
-#define HOUR_MS      (3600LL * 1000)
+#define HOUR_MS      ROLLUP_HOUR_MS
 #define DAY_MS       (24 * HOUR_MS)
-#define NAME_MAX_LEN 64 /* check and location names, as conf.c enforces */
-#define LIMIT_MAX    10000
+#define NAME_MAX_LEN STORE_NAME_MAX
+#define LIMIT_MAX    STORE_LIMIT_MAX
 /*
  * Raw rows folded per store_retention() call. Whole hours are folded, so
  * one call may go past this by one check-hour (~120 rows at 30 s).
@@ -186,60 +185,6 @@ int store_schema_version(void)
 	return migrations[NMIGRATIONS - 1].version;
 }
 
-/* ---- the queue ---- */
-
-enum qkind {
-	Q_RESULT,
-	Q_TRANSITION,
-	Q_INCIDENT_OPEN,
-	Q_INCIDENT_CLOSE,
-	Q_DELIVERY,
-	Q_CHECK_RETIRE,
-	Q_CHECK_PRESENT
-};
-
-/* String slots of a queued row; NULL is SQL NULL. */
-enum qstr {
-	QS_CHECK,
-	QS_LOCATION,
-	QS_MESSAGE, /* a delivery's detail too */
-	QS_ADDRESS,
-	QS_TLS_VERSION,
-	QS_SUBJECT,
-	QS_ISSUER,
-	QS_SHA256,
-	QS_WARNINGS,
-	QS_CHANNEL,
-	QS_EVENT,
-	QS__COUNT
-};
-
-struct span {
-	const char *p; /* NULL: SQL NULL */
-	size_t n;
-};
-
-/*
- * One queued write. Allocated with its strings in one block by qrow_new(),
- * freed after the flush that wrote it.
- */
-struct qrow {
-	enum qkind kind;
-	int64_t ts_ms;
-	int status; /* result status; a transition's new status */
-	int severity;
-	int from;       /* a transition's old status */
-	unsigned flags; /* a result's STORE_R_* */
-	enum mp_reason reason;
-	int attempt, ok;
-	int64_t phase_us[MP_PH__COUNT];
-	int64_t ttg_us, messages;
-	int tls;
-	int64_t days_left, not_after;
-	const char *s[QS__COUNT];
-	char text[];
-};
-
 /* Write statements, prepared once at open and reused by every flush. */
 enum wstmt {
 	W_BEGIN,
@@ -371,14 +316,13 @@ struct idslot {
 	int64_t id;
 };
 
-struct store {
+/* The backend's db: created by sq_open(), freed by sq_close(). */
+struct sq {
 	sqlite3 *db; /* NULL after a store_reopen() that failed: nothing is open */
 	sqlite3_stmt *w[W__COUNT];
-	struct qrow **q;
-	int nq, qcap;
 	struct idslot *ids;
 	size_t idcap, nids;
-	int readonly; /* store_open_readonly(): no write statements, nothing queued */
+	int readonly; /* store_open_readonly(): no write statements */
 	char *path, *lockpath;
 	int lockfd; /* flock()ed PATH.lock of a writer; -1 for a reader */
 	dev_t dev;  /* the file db has open: it cannot be reused while open, so */
@@ -482,7 +426,7 @@ static const char *rc_name(int rc)
 }
 
 /* "store PATH: what: SQLite's message (SQLITE_CODE)", as logs and health show it. */
-static void db_err(struct store *s, char *err, size_t errlen, const char *what)
+static void db_err(struct sq *s, char *err, size_t errlen, const char *what)
 {
 	int rc = s->db ? sqlite3_extended_errcode(s->db) : SQLITE_MISUSE;
 	const char *name = rc_name(rc);
@@ -497,8 +441,10 @@ static void db_err(struct store *s, char *err, size_t errlen, const char *what)
 		        what, sqlite3_errmsg(s->db), rc);
 }
 
-const char *store_errmsg(const struct store *s)
+static const char *sq_errmsg(const void *db)
 {
+	const struct sq *s = db;
+
 	return s->err;
 }
 
@@ -512,11 +458,7 @@ static int64_t wall_now_ms(void)
 
 static int64_t floor_hour(int64_t ms)
 {
-	int64_t h = ms / HOUR_MS;
-
-	if (ms < 0 && ms % HOUR_MS)
-		h--;
-	return h * HOUR_MS;
+	return rollup_floor_hour(ms);
 }
 
 /* ---- the id cache: open addressing, O(1); grows at half full ---- */
@@ -530,7 +472,7 @@ static size_t name_hash(const char *s)
 	return h;
 }
 
-static void idcache_clear(struct store *s)
+static void idcache_clear(struct sq *s)
 {
 	for (size_t i = 0; i < s->idcap; i++)
 		free(s->ids[i].name);
@@ -539,7 +481,7 @@ static void idcache_clear(struct store *s)
 	s->idcap = s->nids = 0;
 }
 
-static int64_t idcache_get(const struct store *s, const char *name)
+static int64_t idcache_get(const struct sq *s, const char *name)
 {
 	if (!s->idcap)
 		return -1;
@@ -562,7 +504,7 @@ static void idcache_insert(struct idslot *ids, size_t cap, char *name, int64_t i
 }
 
 /* Out of memory only means a lookup next time. */
-static void idcache_put(struct store *s, const char *name, int64_t id)
+static void idcache_put(struct sq *s, const char *name, int64_t id)
 {
 	char *copy;
 
@@ -589,7 +531,7 @@ static void idcache_put(struct store *s, const char *name, int64_t id)
 /* ---- statements ---- */
 
 /* Step a write statement to its end; the error is kept in s->err. */
-static int step_done(struct store *s, sqlite3_stmt *st)
+static int step_done(struct sq *s, sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
 
@@ -623,7 +565,7 @@ static void bind_us(sqlite3_stmt *st, int i, int64_t v)
 		sqlite3_bind_null(st, i);
 }
 
-static void rollback(struct store *s)
+static void rollback(struct sq *s)
 {
 	if (!sqlite3_get_autocommit(s->db)) {
 		sqlite3_step(s->w[W_ROLLBACK]);
@@ -632,7 +574,7 @@ static void rollback(struct store *s)
 }
 
 /* Inside a write transaction: the id of check, created when new. */
-static int check_id(struct store *s, const char *name, int64_t *id)
+static int check_id(struct sq *s, const char *name, int64_t *id)
 {
 	sqlite3_stmt *st = s->w[W_CHECK_GET];
 	int rc;
@@ -658,117 +600,117 @@ static int check_id(struct store *s, const char *name, int64_t *id)
 	return 0;
 }
 
-static int write_row(struct store *s, const struct qrow *r)
+static int write_row(struct sq *s, const struct store_row *r)
 {
 	int64_t id = 0;
 	sqlite3_stmt *st;
 
-	if (r->kind != Q_CHECK_RETIRE && r->kind != Q_CHECK_PRESENT && r->s[QS_CHECK] &&
-	    check_id(s, r->s[QS_CHECK], &id) < 0)
+	if (r->kind != STORE_ROW_CHECK_RETIRE && r->kind != STORE_ROW_CHECK_PRESENT &&
+	    r->s[STORE_S_CHECK] && check_id(s, r->s[STORE_S_CHECK], &id) < 0)
 		return -1;
 	switch (r->kind) {
-	case Q_RESULT:
+	case STORE_ROW_RESULT:
 		st = s->w[W_RESULT];
 		sqlite3_bind_int64(st, 1, id);
 		sqlite3_bind_int64(st, 2, r->ts_ms);
-		bind_text(st, 3, r->s[QS_LOCATION]);
+		bind_text(st, 3, r->s[STORE_S_LOCATION]);
 		sqlite3_bind_int(st, 4, r->status);
 		bind_text(st, 5, result_reason_name(r->reason));
-		bind_text(st, 6, r->s[QS_MESSAGE]);
-		bind_text(st, 7, r->s[QS_ADDRESS]);
+		bind_text(st, 6, r->s[STORE_S_MESSAGE]);
+		bind_text(st, 7, r->s[STORE_S_ADDRESS]);
 		bind_us(st, 8, r->ttg_us);
 		for (int i = 0; i < MP_PH__COUNT; i++)
 			bind_us(st, 9 + i, r->phase_us[i]);
-		bind_text(st, 18, r->s[QS_TLS_VERSION]);
+		bind_text(st, 18, r->s[STORE_S_TLS_VERSION]);
 		if (r->tls) {
 			sqlite3_bind_int64(st, 19, r->days_left);
 			sqlite3_bind_int64(st, 20, r->not_after);
 		}
-		bind_text(st, 21, r->s[QS_SUBJECT]);
-		bind_text(st, 22, r->s[QS_ISSUER]);
-		bind_text(st, 23, r->s[QS_SHA256]);
+		bind_text(st, 21, r->s[STORE_S_SUBJECT]);
+		bind_text(st, 22, r->s[STORE_S_ISSUER]);
+		bind_text(st, 23, r->s[STORE_S_SHA256]);
 		bind_us(st, 24, r->messages);
 		sqlite3_bind_int(st, 25, r->severity);
-		bind_text(st, 26, r->s[QS_WARNINGS]);
+		bind_text(st, 26, r->s[STORE_S_WARNINGS]);
 		sqlite3_bind_int(st, 27, r->flags & STORE_R_MAINTENANCE ? 1 : 0);
 		return step_done(s, st);
-	case Q_TRANSITION:
+	case STORE_ROW_TRANSITION:
 		st = s->w[W_TRANSITION];
 		sqlite3_bind_int64(st, 1, id);
 		sqlite3_bind_int64(st, 2, r->ts_ms);
 		sqlite3_bind_int(st, 3, r->from);
 		sqlite3_bind_int(st, 4, r->status);
 		bind_text(st, 5, result_reason_name(r->reason));
-		bind_text(st, 6, r->s[QS_MESSAGE]);
+		bind_text(st, 6, r->s[STORE_S_MESSAGE]);
 		sqlite3_bind_int(st, 7, r->severity);
 		return step_done(s, st);
-	case Q_INCIDENT_OPEN:
+	case STORE_ROW_INCIDENT_OPEN:
 		st = s->w[W_INCIDENT_OPEN];
 		sqlite3_bind_int64(st, 1, id);
 		sqlite3_bind_int64(st, 2, r->ts_ms);
 		bind_text(st, 3, result_reason_name(r->reason));
-		bind_text(st, 4, r->s[QS_MESSAGE]);
+		bind_text(st, 4, r->s[STORE_S_MESSAGE]);
 		return step_done(s, st);
-	case Q_INCIDENT_CLOSE:
+	case STORE_ROW_INCIDENT_CLOSE:
 		st = s->w[W_INCIDENT_CLOSE];
 		sqlite3_bind_int64(st, 1, id);
 		sqlite3_bind_int64(st, 2, r->ts_ms);
-		bind_text(st, 3, r->s[QS_MESSAGE]);
+		bind_text(st, 3, r->s[STORE_S_MESSAGE]);
 		return step_done(s, st);
-	case Q_CHECK_RETIRE:
+	case STORE_ROW_CHECK_RETIRE:
 		/* Its open incident closed with the reason, back to pending, marked removed. */
 		for (enum wstmt w = W_RETIRE_TRANSITION; w <= W_RETIRE_MARK; w++) {
 			st = s->w[w];
-			bind_text(st, 1, r->s[QS_CHECK]);
+			bind_text(st, 1, r->s[STORE_S_CHECK]);
 			sqlite3_bind_int64(st, 2, r->ts_ms);
 			if (w != W_RETIRE_MARK)
-				bind_text(st, 3, r->s[QS_MESSAGE]);
+				bind_text(st, 3, r->s[STORE_S_MESSAGE]);
 			if (step_done(s, st) < 0)
 				return -1;
 		}
 		return 0;
-	case Q_CHECK_PRESENT:
+	case STORE_ROW_CHECK_PRESENT:
 		st = s->w[W_PRESENT];
-		bind_text(st, 1, r->s[QS_CHECK]);
+		bind_text(st, 1, r->s[STORE_S_CHECK]);
 		return step_done(s, st);
-	case Q_DELIVERY:
+	case STORE_ROW_DELIVERY:
 		st = s->w[W_DELIVERY];
-		if (r->s[QS_CHECK])
+		if (r->s[STORE_S_CHECK])
 			sqlite3_bind_int64(st, 1, id);
 		else
 			sqlite3_bind_null(st, 1);
 		sqlite3_bind_int64(st, 2, r->ts_ms);
-		bind_text(st, 3, r->s[QS_CHANNEL]);
-		bind_text(st, 4, r->s[QS_EVENT]);
+		bind_text(st, 3, r->s[STORE_S_CHANNEL]);
+		bind_text(st, 4, r->s[STORE_S_EVENT]);
 		sqlite3_bind_int(st, 5, r->attempt);
 		sqlite3_bind_int(st, 6, r->ok);
-		bind_text(st, 7, r->s[QS_MESSAGE]);
+		bind_text(st, 7, r->s[STORE_S_MESSAGE]);
 		return step_done(s, st);
 	}
 	return -1;
 }
 
-int store_flush(struct store *s)
+static int sq_flush(void *db, struct store_row *const *rows, int n)
 {
-	int n = s->nq;
+	struct sq *s = db;
 
-	if (n == 0)
-		return 0;
 	if (!s->db) {
 		set_err(s->err, sizeof(s->err), "%s", s->closed_why);
 		return -1;
 	}
 	if (step_done(s, s->w[W_BEGIN]) < 0)
 		return -1;
+	if (s->readonly) {
+		set_err(s->err, sizeof(s->err), "store %s: opened read-only", s->path);
+		errno = EROFS;
+		return -1;
+	}
 	for (int i = 0; i < n; i++)
-		if (write_row(s, s->q[i]) < 0)
+		if (write_row(s, rows[i]) < 0)
 			goto fail;
 	if (step_done(s, s->w[W_COMMIT]) < 0)
 		goto fail;
-	for (int i = 0; i < n; i++)
-		free(s->q[i]);
-	s->nq = 0;
-	return n;
+	return 0;
 fail:
 	rollback(s);
 	/* Ids created inside the rolled-back transaction are gone with it. */
@@ -776,276 +718,9 @@ fail:
 	return -1;
 }
 
-int store_queued(const struct store *s)
-{
-	return s->nq;
-}
-
-const char *store_pathname(const struct store *s)
-{
-	return s->path;
-}
-
-int store_discard(struct store *s)
-{
-	int n = s->nq;
-
-	for (int i = 0; i < n; i++)
-		free(s->q[i]);
-	s->nq = 0;
-	return n;
-}
-
-static struct span sp(const char *p)
-{
-	return (struct span){p, p ? strlen(p) : 0};
-}
-
-/* A fixed-size field of struct result: it may fill its array with no NUL. */
-static struct span spn(const char *p, size_t cap)
-{
-	return (struct span){p, strnlen(p, cap)};
-}
-
-/* An empty fixed-size field is "absent" in struct result. */
-static struct span spn_or_null(const char *p, size_t cap)
-{
-	return *p ? spn(p, cap) : (struct span){NULL, 0};
-}
-
-static struct qrow *qrow_new(enum qkind kind, const struct span str[QS__COUNT])
-{
-	size_t total = 0;
-	struct qrow *r;
-	char *p;
-
-	for (int i = 0; i < QS__COUNT; i++)
-		if (str[i].p)
-			total += str[i].n + 1;
-	r = calloc(1, sizeof(*r) + total);
-	if (!r)
-		return NULL;
-	r->kind = kind;
-	p = r->text;
-	for (int i = 0; i < QS__COUNT; i++) {
-		if (!str[i].p)
-			continue;
-		memcpy(p, str[i].p, str[i].n);
-		p[str[i].n] = '\0';
-		r->s[i] = p;
-		p += str[i].n + 1;
-	}
-	return r;
-}
-
-/* Takes ownership of r. */
-static int enqueue(struct store *s, struct qrow *r)
-{
-	if (!r || s->readonly) {
-		free(r);
-		errno = r ? EROFS : ENOMEM;
-		return -1;
-	}
-	if (s->nq == s->qcap) {
-		int cap = s->qcap ? s->qcap * 2 : 256;
-		struct qrow **q;
-
-		if (s->qcap >= STORE_QUEUE_MAX) {
-			free(r);
-			errno = ENOBUFS;
-			return -1;
-		}
-		if (cap > STORE_QUEUE_MAX)
-			cap = STORE_QUEUE_MAX;
-		q = realloc(s->q, (size_t)cap * sizeof(*q));
-		if (!q) {
-			free(r);
-			errno = ENOMEM;
-			return -1;
-		}
-		s->q = q;
-		s->qcap = cap;
-	}
-	s->q[s->nq++] = r;
-	return 0;
-}
-
-static int name_ok(const char *name)
-{
-	size_t n = name ? strnlen(name, NAME_MAX_LEN + 1) : 0;
-
-	if (n == 0 || n > NAME_MAX_LEN) {
-		errno = EINVAL;
-		return 0;
-	}
-	return 1;
-}
-
-int store_add_result(struct store *s, const char *check, const char *location, int64_t wall_ms,
-                     const struct result *r)
-{
-	return store_add_result_flags(s, check, location, wall_ms, r, 0);
-}
-
-int store_add_result_flags(struct store *s, const char *check, const char *location,
-                           int64_t wall_ms, const struct result *r, unsigned flags)
-{
-	struct span str[QS__COUNT] = {{0}};
-	const struct tls_facts *t = &r->tls;
-	int leaf = t->used && t->chain_len > 0;
-	struct qrow *q;
-	/* Warnings are escaped already: no newline inside one, so one per line. */
-	char warns[RESULT_WARN_MAX * (RESULT_WARN_LEN + 1)];
-	size_t wn = 0;
-
-	for (int i = 0; i < r->nwarnings && i < RESULT_WARN_MAX; i++) {
-		size_t n = strnlen(r->warnings[i], RESULT_WARN_LEN - 1);
-		if (wn)
-			warns[wn++] = '\n';
-		memcpy(warns + wn, r->warnings[i], n);
-		wn += n;
-	}
-
-	if (!name_ok(check))
-		return -1;
-	if (!location || !*location)
-		location = "local";
-	str[QS_CHECK] = sp(check);
-	str[QS_LOCATION] = spn(location, NAME_MAX_LEN);
-	str[QS_MESSAGE] = spn(r->message, sizeof(r->message));
-	str[QS_ADDRESS] = spn_or_null(r->address, sizeof(r->address));
-	if (wn) {
-		str[QS_WARNINGS].p = warns;
-		str[QS_WARNINGS].n = wn;
-	}
-	if (t->used) {
-		str[QS_TLS_VERSION] = spn(t->version, sizeof(t->version));
-		if (leaf) {
-			str[QS_SUBJECT] = spn(t->chain[0].subject, sizeof(t->chain[0].subject));
-			str[QS_ISSUER] = spn(t->chain[0].issuer, sizeof(t->chain[0].issuer));
-			str[QS_SHA256] = spn(t->chain[0].sha256, sizeof(t->chain[0].sha256));
-		}
-	}
-	q = qrow_new(Q_RESULT, str);
-	if (q) {
-		q->ts_ms = wall_ms;
-		q->status = r->status;
-		q->severity = r->severity;
-		q->reason = r->reason;
-		memcpy(q->phase_us, r->phase_us, sizeof(q->phase_us));
-		q->ttg_us = r->ttg_us;
-		q->messages = r->messages;
-		/* Certificate columns only when a certificate was seen. */
-		q->tls = leaf;
-		q->days_left = t->days_left;
-		q->not_after = leaf ? t->chain[0].not_after : 0;
-		q->flags = flags;
-	}
-	return enqueue(s, q);
-}
-
-int store_add_transition(struct store *s, const char *check, int64_t wall_ms, enum mp_status from,
-                         enum mp_status to, enum mp_severity to_sev, enum mp_reason why,
-                         const char *message)
-{
-	struct span str[QS__COUNT] = {{0}};
-	struct qrow *q;
-
-	if (!name_ok(check))
-		return -1;
-	str[QS_CHECK] = sp(check);
-	str[QS_MESSAGE] = sp(message ? message : "");
-	q = qrow_new(Q_TRANSITION, str);
-	if (q) {
-		q->ts_ms = wall_ms;
-		q->from = from;
-		q->status = to;
-		q->severity = to_sev;
-		q->reason = why;
-	}
-	return enqueue(s, q);
-}
-
-int store_incident_open(struct store *s, const char *check, int64_t wall_ms, enum mp_reason why,
-                        const char *message)
-{
-	struct span str[QS__COUNT] = {{0}};
-	struct qrow *q;
-
-	if (!name_ok(check))
-		return -1;
-	str[QS_CHECK] = sp(check);
-	str[QS_MESSAGE] = sp(message ? message : "");
-	q = qrow_new(Q_INCIDENT_OPEN, str);
-	if (q) {
-		q->ts_ms = wall_ms;
-		q->reason = why;
-	}
-	return enqueue(s, q);
-}
-
-int store_incident_close(struct store *s, const char *check, int64_t wall_ms)
-{
-	return store_incident_close_why(s, check, wall_ms, STORE_CLOSED_RECOVERED);
-}
-
-/* A row of kind about check at wall_ms whose one text is text (NULL: none). */
-static int enqueue_named(struct store *s, enum qkind kind, const char *check, int64_t wall_ms,
-                         const char *text)
-{
-	struct span str[QS__COUNT] = {{0}};
-	struct qrow *q;
-
-	if (!name_ok(check))
-		return -1;
-	str[QS_CHECK] = sp(check);
-	if (text)
-		str[QS_MESSAGE] = sp(text);
-	q = qrow_new(kind, str);
-	if (q)
-		q->ts_ms = wall_ms;
-	return enqueue(s, q);
-}
-
-int store_incident_close_why(struct store *s, const char *check, int64_t wall_ms, const char *why)
-{
-	return enqueue_named(s, Q_INCIDENT_CLOSE, check, wall_ms, why ? why : "");
-}
-
-int store_check_retire(struct store *s, const char *check, int64_t wall_ms, const char *why)
-{
-	return enqueue_named(s, Q_CHECK_RETIRE, check, wall_ms, why ? why : "");
-}
-
-int store_check_present(struct store *s, const char *check)
-{
-	return enqueue_named(s, Q_CHECK_PRESENT, check, 0, NULL);
-}
-
-int store_add_delivery(struct store *s, const char *check, const char *channel, const char *event,
-                       int attempt, int ok, const char *detail, int64_t wall_ms)
-{
-	struct span str[QS__COUNT] = {{0}};
-	struct qrow *q;
-
-	if (check && !name_ok(check))
-		return -1;
-	str[QS_CHECK] = sp(check);
-	str[QS_CHANNEL] = sp(channel ? channel : "");
-	str[QS_EVENT] = sp(event ? event : "");
-	str[QS_MESSAGE] = sp(detail ? detail : "");
-	q = qrow_new(Q_DELIVERY, str);
-	if (q) {
-		q->ts_ms = wall_ms;
-		q->attempt = attempt;
-		q->ok = ok ? 1 : 0;
-	}
-	return enqueue(s, q);
-}
-
 /* ---- open, migrate, close ---- */
 
-static int exec(struct store *s, const char *sql, char *err, size_t errlen)
+static int exec(struct sq *s, const char *sql, char *err, size_t errlen)
 {
 	char *msg = NULL;
 
@@ -1058,7 +733,7 @@ static int exec(struct store *s, const char *sql, char *err, size_t errlen)
 }
 
 /* "store PATH: SQLite's message (SQLITE_CODE)", while opening. */
-static void open_err(struct store *s, const char *path, char *err, size_t errlen)
+static void open_err(struct sq *s, const char *path, char *err, size_t errlen)
 {
 	int rc = sqlite3_extended_errcode(s->db);
 	const char *name = rc_name(rc);
@@ -1071,7 +746,7 @@ static void open_err(struct store *s, const char *path, char *err, size_t errlen
 }
 
 /* One integer from a query without parameters; *found is 0 when no row. */
-static int query_int(struct store *s, const char *path, const char *sql, int64_t *v, int *found,
+static int query_int(struct sq *s, const char *path, const char *sql, int64_t *v, int *found,
                      char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
@@ -1094,7 +769,7 @@ static int query_int(struct store *s, const char *path, const char *sql, int64_t
 }
 
 /* 0 for an empty file; -1 for a database that is not ours. */
-static int schema_version_get(struct store *s, const char *path, int *version, char *err,
+static int schema_version_get(struct sq *s, const char *path, int *version, char *err,
                               size_t errlen)
 {
 	int64_t n = 0, v = 0;
@@ -1141,7 +816,7 @@ static int newer(const char *path, int v, char *err, size_t errlen)
 }
 
 /* Bring a file at version v up to the current schema. */
-static int migrate(struct store *s, const char *path, int v, char *err, size_t errlen)
+static int migrate(struct sq *s, const char *path, int v, char *err, size_t errlen)
 {
 	int cur = store_schema_version();
 	char sql[128];
@@ -1175,7 +850,7 @@ fail:
 }
 
 /* journal_mode answers with the mode it ended up in, which may not be the one asked for. */
-static int set_wal(struct store *s, const char *path, char *err, size_t errlen)
+static int set_wal(struct sq *s, const char *path, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
 	char mode[16] = "";
@@ -1200,7 +875,7 @@ static int set_wal(struct store *s, const char *path, char *err, size_t errlen)
 }
 
 /* Finalize, close and forget the file; the queue stays. */
-static void db_close(struct store *s)
+static void db_close(struct sq *s)
 {
 	for (int i = 0; i < W__COUNT; i++) {
 		sqlite3_finalize(s->w[i]);
@@ -1218,7 +893,7 @@ static void db_close(struct store *s)
  * remember which file it is. Returns the schema version found (0: a new,
  * empty file), or -1 with err filled and nothing open.
  */
-static int db_open(struct store *s, char *err, size_t errlen)
+static int db_open(struct sq *s, char *err, size_t errlen)
 {
 	const char *path = s->path;
 	struct stat sb;
@@ -1334,7 +1009,7 @@ static int lock_open(const char *lockpath, const char *path, char *err, size_t e
 }
 
 /* Our lock file, taken again if the one we hold is no longer at lockpath (rm STORE*). */
-static int lock_renew(struct store *s, char *err, size_t errlen)
+static int lock_renew(struct sq *s, char *err, size_t errlen)
 {
 	struct stat a, b;
 	int fd;
@@ -1350,11 +1025,8 @@ static int lock_renew(struct store *s, char *err, size_t errlen)
 	return 0;
 }
 
-static void store_free(struct store *s)
+static void sq_free(struct sq *s)
 {
-	for (int i = 0; i < s->nq; i++)
-		free(s->q[i]);
-	free(s->q);
 	db_close(s);
 	if (s->lockfd >= 0) {
 		/* A clean exit leaves no PID behind; the file stays (see lock_open()). */
@@ -1368,9 +1040,9 @@ static void store_free(struct store *s)
 	free(s);
 }
 
-static struct store *store_new(const char *path, char *err, size_t errlen)
+static struct sq *sq_new(const char *path, char *err, size_t errlen)
 {
-	struct store *s = calloc(1, sizeof(*s));
+	struct sq *s = calloc(1, sizeof(*s));
 	size_t n = strlen(path);
 
 	if (err && errlen)
@@ -1383,7 +1055,7 @@ static struct store *store_new(const char *path, char *err, size_t errlen)
 	if (!s || !s->path || !s->lockpath) {
 		set_err(err, errlen, "store %s: out of memory", path);
 		if (s)
-			store_free(s);
+			sq_free(s);
 		return NULL;
 	}
 	memcpy(s->lockpath, path, n);
@@ -1391,12 +1063,12 @@ static struct store *store_new(const char *path, char *err, size_t errlen)
 	return s;
 }
 
-int store_open(struct store **out, const char *path, char *err, size_t errlen)
+static int sq_open_rw(struct sq **out, const char *path, char *err, size_t errlen)
 {
-	struct store *s;
+	struct sq *s;
 
 	*out = NULL;
-	s = store_new(path, err, errlen);
+	s = sq_new(path, err, errlen);
 	if (!s)
 		return -1;
 	/* First: a second daemon must not migrate, nor even open, the file of the first. */
@@ -1404,7 +1076,7 @@ int store_open(struct store **out, const char *path, char *err, size_t errlen)
 	if (s->lockfd < 0 || db_open(s, err, errlen) < 0) {
 		int e = errno;
 
-		store_free(s);
+		sq_free(s);
 		errno = e;
 		return -1;
 	}
@@ -1412,8 +1084,10 @@ int store_open(struct store **out, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-enum store_file store_file_check(struct store *s)
+static enum store_file sq_file_check(void *db)
 {
+	struct sq *s = db;
+
 	struct stat sb;
 
 	if (s->readonly)
@@ -1435,9 +1109,10 @@ enum store_file store_file_check(struct store *s)
  * left beside a path that names no file are removed, before anything is
  * opened at the path.
  */
-int store_reopen(struct store *s, char *err, size_t errlen)
+static int sq_reopen(void *db, char *err, size_t errlen)
 {
-	enum store_file was = store_file_check(s);
+	struct sq *s = db;
+	enum store_file was = sq_file_check(s);
 	struct stat sb;
 	int version;
 
@@ -1485,7 +1160,7 @@ fail:
  * open a WAL-mode file at all. Only right while no writer has the file
  * open, so only used when there is no -wal file.
  */
-static int open_immutable(struct store *s, const char *path)
+static int open_immutable(struct sq *s, const char *path)
 {
 	char uri[4200], wal[4100];
 	size_t o = 0;
@@ -1513,13 +1188,13 @@ static int open_immutable(struct store *s, const char *path)
 	           : -1;
 }
 
-int store_open_readonly(struct store **out, const char *path, char *err, size_t errlen)
+static int sq_open_ro(struct sq **out, const char *path, char *err, size_t errlen)
 {
-	struct store *s;
+	struct sq *s;
 	int version, cur = store_schema_version();
 
 	*out = NULL;
-	s = store_new(path, err, errlen);
+	s = sq_new(path, err, errlen);
 	if (!s)
 		return -1;
 	s->readonly = 1;
@@ -1557,73 +1232,59 @@ int store_open_readonly(struct store **out, const char *path, char *err, size_t 
 	*out = s;
 	return 0;
 fail:
-	store_free(s);
+	sq_free(s);
 	return -1;
 }
 
-void store_close(struct store *s)
+static int sq_open(void **db, const char *where, int readonly, char *err, size_t errlen)
 {
-	if (!s)
-		return;
-	/* Rows that cannot be written now are lost: there is no later; store_discard() counts. */
-	store_flush(s);
-	store_free(s);
+	struct sq *s = NULL;
+	int rc = readonly ? sq_open_ro(&s, where, err, errlen) : sq_open_rw(&s, where, err, errlen);
+
+	*db = s;
+	return rc;
+}
+
+static void sq_close(void *db)
+{
+	if (db)
+		sq_free(db);
 }
 
 /* ---- retention ---- */
 
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-struct fold {
-	char location[NAME_MAX_LEN + 1];
-	int64_t count, up;
-	int64_t maint, maint_up; /* of count and up: inside a maintenance window */
-	int64_t *ttg;            /* ascending */
-	size_t nttg, cap;
-};
-
-static int fold_emit(struct store *s, int64_t id, int64_t hour, struct fold *f)
+static int fold_emit(struct sq *s, int64_t id, int64_t hour, const char *location,
+                     struct rollup_fold *f)
 {
 	sqlite3_stmt *st = s->w[W_ROLLUP];
+	struct rollup_times t;
 
 	if (f->count == 0)
 		return 0;
+	rollup_fold_times(f, &t);
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, hour);
-	bind_text(st, 3, f->location);
+	bind_text(st, 3, location);
 	sqlite3_bind_int64(st, 4, f->count);
 	sqlite3_bind_int64(st, 5, f->up);
 	sqlite3_bind_int64(st, 10, f->maint);
 	sqlite3_bind_int64(st, 11, f->maint_up);
 	if (f->nttg) {
-		int64_t sum = 0;
-		/* Nearest rank: the smallest value with at least 95% of values at or below it. */
-		size_t rank = (f->nttg * 95 + 99) / 100;
-
-		/* The rows came sorted; sorting again costs nothing and makes no assumption. */
-		qsort(f->ttg, f->nttg, sizeof(*f->ttg), cmp_i64);
-		for (size_t i = 0; i < f->nttg; i++)
-			sum += f->ttg[i];
-		sqlite3_bind_int64(st, 6, f->ttg[0]);
-		sqlite3_bind_int64(st, 7, (sum + (int64_t)f->nttg / 2) / (int64_t)f->nttg);
-		sqlite3_bind_int64(st, 8, f->ttg[rank - 1]);
-		sqlite3_bind_int64(st, 9, f->ttg[f->nttg - 1]);
+		sqlite3_bind_int64(st, 6, t.min);
+		sqlite3_bind_int64(st, 7, t.avg);
+		sqlite3_bind_int64(st, 8, t.p95);
+		sqlite3_bind_int64(st, 9, t.max);
 	}
-	f->count = f->up = f->maint = f->maint_up = 0;
-	f->nttg = 0;
+	rollup_fold_reset(f);
 	return step_done(s, st);
 }
 
 /* Fold one check-hour into roll-ups and delete its raw rows. Returns rows folded. */
-static int64_t fold_hour(struct store *s, int64_t id, int64_t hour, int keep)
+static int64_t fold_hour(struct sq *s, int64_t id, int64_t hour, int keep)
 {
 	sqlite3_stmt *st = s->w[W_HOUR_ROWS];
-	struct fold f = {0};
+	struct rollup_fold f = {0};
+	char location[NAME_MAX_LEN + 1] = "";
 	int64_t rows = 0;
 	int rc = SQLITE_DONE;
 
@@ -1632,44 +1293,30 @@ static int64_t fold_hour(struct store *s, int64_t id, int64_t hour, int keep)
 	sqlite3_bind_int64(st, 3, hour + HOUR_MS);
 	while (keep && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *loc = (const char *)sqlite3_column_text(st, 0);
-		int status = sqlite3_column_int(st, 1);
 
 		if (!loc)
 			loc = "";
-		if (f.count && strncmp(loc, f.location, NAME_MAX_LEN) != 0 &&
-		    fold_emit(s, id, hour, &f) < 0)
+		if (f.count && strncmp(loc, location, NAME_MAX_LEN) != 0 &&
+		    fold_emit(s, id, hour, location, &f) < 0)
 			goto fail;
-		snprintf(f.location, sizeof(f.location), "%s", loc);
-		f.count++;
-		f.up += status == MP_UP || status == MP_DEGRADED;
-		if (sqlite3_column_int(st, 3)) {
-			f.maint++;
-			f.maint_up += status == MP_UP || status == MP_DEGRADED;
-		}
+		snprintf(location, sizeof(location), "%s", loc);
 		rows++;
-		if (sqlite3_column_type(st, 2) == SQLITE_NULL)
-			continue;
-		if (f.nttg == f.cap) {
-			size_t cap = f.cap ? f.cap * 2 : 256;
-			int64_t *v = realloc(f.ttg, cap * sizeof(*v));
-
-			if (!v) {
-				set_err(s->err, sizeof(s->err), "store: retention: out of memory");
-				goto fail;
-			}
-			f.ttg = v;
-			f.cap = cap;
+		if (rollup_fold_add(&f, sqlite3_column_int(st, 1), sqlite3_column_int(st, 3),
+		                    sqlite3_column_type(st, 2) == SQLITE_NULL
+		                        ? -1
+		                        : sqlite3_column_int64(st, 2)) < 0) {
+			set_err(s->err, sizeof(s->err), "store: retention: out of memory");
+			goto fail;
 		}
-		f.ttg[f.nttg++] = sqlite3_column_int64(st, 2);
 	}
 	if (keep && rc != SQLITE_DONE) {
 		db_err(s, s->err, sizeof(s->err), "retention");
 		goto fail;
 	}
 	sqlite3_reset(st);
-	if (keep && fold_emit(s, id, hour, &f) < 0)
+	if (keep && fold_emit(s, id, hour, location, &f) < 0)
 		goto fail;
-	free(f.ttg);
+	rollup_fold_free(&f);
 	st = s->w[W_HOUR_DELETE];
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, hour);
@@ -1679,11 +1326,11 @@ static int64_t fold_hour(struct store *s, int64_t id, int64_t hour, int keep)
 	return keep ? rows : sqlite3_changes(s->db);
 fail:
 	sqlite3_reset(st);
-	free(f.ttg);
+	rollup_fold_free(&f);
 	return -1;
 }
 
-static int expire(struct store *s, enum wstmt w, int64_t before)
+static int expire(struct sq *s, enum wstmt w, int64_t before)
 {
 	sqlite3_stmt *st = s->w[w];
 
@@ -1692,8 +1339,9 @@ static int expire(struct store *s, enum wstmt w, int64_t before)
 	return step_done(s, st);
 }
 
-int store_retention(struct store *s, int64_t now_ms, unsigned raw_days, unsigned rollup_days)
+static int sq_retention(void *db, int64_t now_ms, unsigned raw_days, unsigned rollup_days)
 {
+	struct sq *s = db;
 	/* Whole hours only: folding part of an hour would split it over two roll-ups. */
 	int64_t raw_cut = floor_hour(now_ms - (int64_t)raw_days * DAY_MS);
 	int64_t roll_cut = floor_hour(now_ms - (int64_t)rollup_days * DAY_MS);
@@ -1776,7 +1424,7 @@ fail:
 
 /* ---- reads ---- */
 
-static sqlite3_stmt *prep(struct store *s, const char *sql, char *err, size_t errlen)
+static sqlite3_stmt *prep(struct sq *s, const char *sql, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
 
@@ -1787,102 +1435,98 @@ static sqlite3_stmt *prep(struct store *s, const char *sql, char *err, size_t er
 	}
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
 		db_err(s, err, errlen, "query");
+		errno = EIO;
 		return NULL;
 	}
 	return st;
 }
 
-static json_t *jstr(const char *s)
+/*
+ * The strings of one answer, copied out of SQLite's rows (which change at
+ * the next step) into blocks freed together after the callback.
+ */
+struct arena_blk {
+	struct arena_blk *next;
+	size_t used, cap;
+	char data[];
+};
+
+struct arena {
+	struct arena_blk *head;
+	int bad; /* out of memory: the answer is incomplete */
+};
+
+static const char *arena_copy(struct arena *a, const char *v, size_t n)
 {
-	return output_json_str(s);
+	struct arena_blk *b = a->head;
+	char *p;
+
+	if (!b || b->cap - b->used < n + 1) {
+		size_t cap = n + 1 > 65536 ? n + 1 : 65536;
+
+		b = malloc(sizeof(*b) + cap);
+		if (!b) {
+			a->bad = 1;
+			return NULL;
+		}
+		b->next = a->head;
+		b->used = 0;
+		b->cap = cap;
+		a->head = b;
+	}
+	p = b->data + b->used;
+	memcpy(p, v, n);
+	p[n] = '\0';
+	b->used += n + 1;
+	return p;
 }
 
-static json_t *col_str(sqlite3_stmt *st, int i)
+static void arena_free(struct arena *a)
+{
+	while (a->head) {
+		struct arena_blk *b = a->head;
+
+		a->head = b->next;
+		free(b);
+	}
+}
+
+/* A text column; NULL for SQL NULL. */
+static const char *col_text(sqlite3_stmt *st, int i, struct arena *a)
 {
 	const char *v = (const char *)sqlite3_column_text(st, i);
 
-	return v ? jstr(v) : json_null();
+	return v ? arena_copy(a, v, (size_t)sqlite3_column_bytes(st, i)) : NULL;
 }
 
-static json_t *col_int(sqlite3_stmt *st, int i)
+/* An integer column; STORE_NONE for SQL NULL. */
+static int64_t col_i64(sqlite3_stmt *st, int i)
 {
-	if (sqlite3_column_type(st, i) == SQLITE_NULL)
-		return json_null();
-	return json_integer(sqlite3_column_int64(st, i));
-}
-
-/* Microseconds in the database, milliseconds in JSON, as output_json() prints them. */
-static json_t *col_ms(sqlite3_stmt *st, int i)
-{
-	if (sqlite3_column_type(st, i) == SQLITE_NULL)
-		return json_null();
-	return json_real((double)sqlite3_column_int64(st, i) / 1000.0);
-}
-
-static json_t *jtime(int64_t ms)
-{
-	return output_json_time_ms(ms);
-}
-
-static json_t *col_time(sqlite3_stmt *st, int i)
-{
-	if (sqlite3_column_type(st, i) == SQLITE_NULL)
-		return json_null();
-	return jtime(sqlite3_column_int64(st, i));
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? STORE_NONE : sqlite3_column_int64(st, i);
 }
 
 /* A severity column; NULL (a row of a newer writer that left it out) follows the status. */
-static json_t *col_severity(sqlite3_stmt *st, int i, int status_col)
-{
-	int v =
-	    sqlite3_column_type(st, i) == SQLITE_NULL
-	        ? (int)result_default_severity((enum mp_status)sqlite3_column_int(st, status_col))
-	        : sqlite3_column_int(st, i);
-	return json_string(result_severity_name((enum mp_severity)v));
-}
-
-/* A text column of lines as an array of strings; NULL is []. */
-static json_t *col_lines(sqlite3_stmt *st, int i, int *bad)
-{
-	const char *t = (const char *)sqlite3_column_text(st, i);
-	json_t *a = json_array();
-
-	if (!a) {
-		*bad = 1;
-		return NULL;
-	}
-	while (t && *t) {
-		size_t n = strcspn(t, "\n");
-		json_t *v = json_stringn(t, n);
-		if (!v) /* not UTF-8: they were escaped on the way in, so a damaged row */
-			v = json_string("?");
-		if (json_array_append_new(a, v) < 0)
-			*bad = 1;
-		t += n;
-		if (*t)
-			t++;
-	}
-	return a;
-}
-
-static json_t *col_status(sqlite3_stmt *st, int i)
+static int col_severity(sqlite3_stmt *st, int i, int status_col)
 {
 	if (sqlite3_column_type(st, i) == SQLITE_NULL)
-		return json_null();
-	return json_string(result_status_name((enum mp_status)sqlite3_column_int(st, i)));
+		return (int)result_default_severity(
+		    (enum mp_status)sqlite3_column_int(st, status_col));
+	return sqlite3_column_int(st, i);
 }
 
-static void put(json_t *o, const char *key, json_t *v, int *bad)
+/* rows with room for one more at n (grown by doubling); NULL when out of memory. */
+static void *grow(void *rows, size_t *cap, size_t n, size_t sz)
 {
-	/* json_object_set_new() releases v on failure; a NULL v is out of memory. */
-	if (!v || json_object_set_new(o, key, v) < 0)
-		*bad = 1;
-}
+	size_t nc;
+	void *v;
 
-static void append(json_t *a, json_t *v, int *bad)
-{
-	if (!v || json_array_append_new(a, v) < 0)
-		*bad = 1;
+	if (n < *cap)
+		return rows;
+	nc = *cap ? *cap * 2 : 64;
+	v = realloc(rows, nc * sz);
+	if (v)
+		*cap = nc;
+	return v;
 }
 
 static int clamp_limit(int limit)
@@ -1890,8 +1534,13 @@ static int clamp_limit(int limit)
 	return limit <= 0 || limit > LIMIT_MAX ? LIMIT_MAX : limit;
 }
 
+static int64_t until_of(int64_t until_ms)
+{
+	return until_ms <= 0 ? INT64_MAX : until_ms;
+}
+
 /* The id of an existing check; -1 with errno ENOENT and err filled when there is none. */
-static int lookup_check(struct store *s, const char *name, int64_t *id, char *err, size_t errlen)
+static int lookup_check(struct sq *s, const char *name, int64_t *id, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = prep(s, "SELECT id FROM checks WHERE name = ?1", err, errlen);
 	int rc;
@@ -1907,25 +1556,25 @@ static int lookup_check(struct store *s, const char *name, int64_t *id, char *er
 	else
 		db_err(s, err, errlen, "query");
 	sqlite3_finalize(st);
-	if (rc == SQLITE_DONE)
-		errno = ENOENT;
+	errno = rc == SQLITE_DONE ? ENOENT : EIO;
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
-/* Query failures after the first step are SQLite's; out of memory is ours. */
-static json_t *finish(struct store *s, json_t *o, int rc, int bad, char *err, size_t errlen)
+/*
+ * How a read that stepped to rc ended: 0, or an errno with err filled
+ * (SQLite's failure, or ours: out of memory).
+ */
+static int read_end(struct sq *s, int rc, int bad, char *err, size_t errlen)
 {
-	if (rc != SQLITE_DONE) {
-		db_err(s, err, errlen, "query");
-		json_decref(o);
-		return NULL;
-	}
 	if (bad) {
 		set_err(err, errlen, "store: out of memory");
-		json_decref(o);
-		return NULL;
+		return ENOMEM;
 	}
-	return o;
+	if (rc != SQLITE_DONE) {
+		db_err(s, err, errlen, "query");
+		return EIO;
+	}
+	return 0;
 }
 
 #define RESULT_COLS                                                                                \
@@ -1934,110 +1583,91 @@ static json_t *finish(struct store *s, json_t *o, int rc, int bad, char *err, si
 	" cert_days_left, cert_not_after, cert_subject, cert_issuer, cert_sha256, messages,"       \
 	" maintenance, severity, warnings"
 
-/* One row of RESULT_COLS as JSON, with output_json()'s names and units. */
-static json_t *result_json(sqlite3_stmt *st, int *bad)
+/* One row of RESULT_COLS. */
+static void result_row(sqlite3_stmt *st, struct arena *a, struct store_result_row *r)
 {
-	json_t *o = json_object(), *tm = json_object(), *tls;
-
-	if (!o || !tm) {
-		json_decref(o);
-		json_decref(tm);
-		*bad = 1;
-		return NULL;
-	}
-	put(o, "time", col_time(st, 0), bad);
-	put(o, "ts_ms", col_int(st, 0), bad);
-	put(o, "location", col_str(st, 1), bad);
-	put(o, "status", col_status(st, 2), bad);
-	put(o, "reason", col_str(st, 3), bad);
-	put(o, "message", col_str(st, 4), bad);
-	put(o, "address", col_str(st, 5), bad);
-	put(o, "time_to_greeting_ms", col_ms(st, 6), bad);
+	memset(r, 0, sizeof(*r));
+	r->ts_ms = sqlite3_column_int64(st, 0);
+	r->location = col_text(st, 1, a);
+	r->status = sqlite3_column_int(st, 2);
+	r->reason = col_text(st, 3, a);
+	r->message = col_text(st, 4, a);
+	r->address = col_text(st, 5, a);
+	r->ttg_us = col_i64(st, 6);
 	for (int i = 0; i < MP_PH__COUNT; i++)
-		put(tm, result_phase_name((enum mp_phase)i), col_ms(st, 7 + i), bad);
-	put(o, "timings_ms", tm, bad);
-	if (sqlite3_column_type(st, 16) == SQLITE_NULL) {
-		tls = json_null();
-	} else {
-		tls = json_object();
-		if (tls) {
-			put(tls, "version", col_str(st, 16), bad);
-			put(tls, "days_left", col_int(st, 17), bad);
-			put(tls, "not_after",
-			    sqlite3_column_type(st, 18) == SQLITE_NULL
-			        ? json_null()
-			        : jtime(sqlite3_column_int64(st, 18) * 1000),
-			    bad);
-			put(tls, "subject", col_str(st, 19), bad);
-			put(tls, "issuer", col_str(st, 20), bad);
-			put(tls, "sha256", col_str(st, 21), bad);
-		}
-	}
-	put(o, "tls", tls, bad);
-	put(o, "messages", col_int(st, 22), bad);
-	put(o, "maintenance", json_boolean(sqlite3_column_int(st, 23)), bad);
-	put(o, "severity", col_severity(st, 24, 2), bad);
-	put(o, "warnings", col_lines(st, 25, bad), bad);
-	return o;
+		r->phase_us[i] = col_i64(st, 7 + i);
+	r->tls_version = col_text(st, 16, a);
+	r->cert_days_left = col_i64(st, 17);
+	r->cert_not_after = col_i64(st, 18);
+	r->cert_subject = col_text(st, 19, a);
+	r->cert_issuer = col_text(st, 20, a);
+	r->cert_sha256 = col_text(st, 21, a);
+	r->messages = col_i64(st, 22);
+	r->maintenance = sqlite3_column_int(st, 23) != 0;
+	r->severity = col_severity(st, 24, 2);
+	r->warnings = col_text(st, 25, a);
 }
 
-json_t *store_q_history(struct store *s, const char *check, int64_t since_ms, int64_t until_ms,
-                        int limit, char *err, size_t errlen)
+static void sq_history(void *db, const struct store_query *q, store_results_cb cb, void *arg)
 {
+	struct sq *s = db;
+	struct store_result_row *rows = NULL, *r;
+	struct arena a = {0};
 	sqlite3_stmt *st;
-	json_t *o, *a;
+	char err[512] = "";
+	size_t n = 0, cap = 0;
 	int64_t id;
-	int rc = SQLITE_DONE, bad = 0;
+	int rc = SQLITE_DONE, bad = 0, e;
 
-	if (lookup_check(s, check, &id, err, errlen) < 0)
-		return NULL;
-	if (until_ms <= 0)
-		until_ms = INT64_MAX;
-	st = prep(s,
-	          "SELECT " RESULT_COLS " FROM results WHERE check_id = ?1 AND ts_ms >= ?2"
-	          " AND ts_ms < ?3 ORDER BY ts_ms DESC LIMIT ?4",
-	          err, errlen);
-	if (!st)
-		return NULL;
+	if (lookup_check(s, q->check, &id, err, sizeof(err)) < 0 ||
+	    !(st = prep(s,
+	                "SELECT " RESULT_COLS " FROM results WHERE check_id = ?1 AND ts_ms >= ?2"
+	                " AND ts_ms < ?3 ORDER BY ts_ms DESC LIMIT ?4",
+	                err, sizeof(err)))) {
+		cb(NULL, 0, errno, err, arg);
+		return;
+	}
 	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, since_ms);
-	sqlite3_bind_int64(st, 3, until_ms);
-	sqlite3_bind_int(st, 4, clamp_limit(limit));
-	o = json_object();
-	a = json_array();
-	if (!o || !a)
-		bad = 1;
-	put(o, "check", jstr(check), &bad);
-	put(o, "since", jtime(since_ms), &bad);
-	put(o, "until", until_ms == INT64_MAX ? json_null() : jtime(until_ms), &bad);
-	while (!bad && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		append(a, result_json(st, &bad), &bad);
-	if (bad)
-		rc = SQLITE_DONE;
-	put(o, "results", a, &bad);
+	sqlite3_bind_int64(st, 2, q->since_ms);
+	sqlite3_bind_int64(st, 3, until_of(q->until_ms));
+	sqlite3_bind_int(st, 4, clamp_limit(q->limit));
+	while (!bad && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!(r = grow(rows, &cap, n, sizeof(*rows))))
+			bad = 1;
+		else
+			result_row(st, &a, &(rows = r)[n++]);
+	}
+	e = read_end(s, rc, bad || a.bad, err, sizeof(err));
 	sqlite3_finalize(st);
-	return finish(s, o, rc, bad, err, errlen);
+	if (e)
+		cb(NULL, 0, e, err, arg);
+	else
+		cb(rows, n, 0, NULL, arg);
+	free(rows);
+	arena_free(&a);
 }
 
-json_t *store_q_uptime(struct store *s, const char *check, int64_t since_ms, int64_t until_ms,
-                       char *err, size_t errlen)
+static void sq_uptime(void *db, const struct store_query *q, store_uptime_cb cb, void *arg)
 {
-	sqlite3_stmt *raw, *roll = NULL;
-	int64_t id, probes = 0, up = 0, rollups = 0, maint = 0;
-	json_t *o = NULL;
-	int rc = SQLITE_DONE, bad = 0;
+	struct sq *s = db;
+	sqlite3_stmt *raw = NULL, *roll = NULL;
+	struct store_uptime_row u = {.check = q->check, .since_ms = q->since_ms};
+	int64_t id, until = until_of(q->until_ms), rollups = 0;
+	char err[512] = "";
+	int rc = SQLITE_DONE, e = 0;
 
-	if (lookup_check(s, check, &id, err, errlen) < 0)
-		return NULL;
-	if (until_ms <= 0)
-		until_ms = INT64_MAX;
+	if (lookup_check(s, q->check, &id, err, sizeof(err)) < 0) {
+		cb(NULL, errno, err, arg);
+		return;
+	}
+	u.until_ms = until == INT64_MAX ? STORE_NONE : until;
 	/* Probes inside a maintenance window count apart, in neither probes nor up. */
 	raw = prep(s,
 	           "SELECT coalesce(sum(maintenance = 0), 0),"
 	           " coalesce(sum(status IN (0, 1) AND maintenance = 0), 0),"
 	           " coalesce(sum(maintenance != 0), 0) FROM results"
 	           " WHERE check_id = ?1 AND ts_ms >= ?2 AND ts_ms < ?3",
-	           err, errlen);
+	           err, sizeof(err));
 	/* Every hour that overlaps the range counts whole: roll-ups cannot be cut finer. */
 	if (raw)
 		roll = prep(
@@ -2045,50 +1675,38 @@ json_t *store_q_uptime(struct store *s, const char *check, int64_t since_ms, int
 		    "SELECT count(*), coalesce(sum(count - maint_count), 0),"
 		    " coalesce(sum(up_count - maint_up_count), 0), coalesce(sum(maint_count), 0)"
 		    " FROM rollups WHERE check_id = ?1 AND hour_ms > ?2 AND hour_ms < ?3",
-		    err, errlen);
-	if (!raw || !roll)
+		    err, sizeof(err));
+	if (!raw || !roll) {
+		e = EIO;
 		goto out;
+	}
 	sqlite3_bind_int64(raw, 1, id);
-	sqlite3_bind_int64(raw, 2, since_ms);
-	sqlite3_bind_int64(raw, 3, until_ms);
+	sqlite3_bind_int64(raw, 2, q->since_ms);
+	sqlite3_bind_int64(raw, 3, until);
 	sqlite3_bind_int64(roll, 1, id);
-	sqlite3_bind_int64(roll, 2, since_ms - HOUR_MS);
-	sqlite3_bind_int64(roll, 3, until_ms);
+	sqlite3_bind_int64(roll, 2, q->since_ms - HOUR_MS);
+	sqlite3_bind_int64(roll, 3, until);
 	if ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
-		probes = sqlite3_column_int64(raw, 0);
-		up = sqlite3_column_int64(raw, 1);
-		maint = sqlite3_column_int64(raw, 2);
+		u.probes = sqlite3_column_int64(raw, 0);
+		u.up = sqlite3_column_int64(raw, 1);
+		u.maint = sqlite3_column_int64(raw, 2);
 		if ((rc = sqlite3_step(roll)) == SQLITE_ROW) {
 			rollups = sqlite3_column_int64(roll, 0);
-			probes += sqlite3_column_int64(roll, 1);
-			up += sqlite3_column_int64(roll, 2);
-			maint += sqlite3_column_int64(roll, 3);
+			u.probes += sqlite3_column_int64(roll, 1);
+			u.up += sqlite3_column_int64(roll, 2);
+			u.maint += sqlite3_column_int64(roll, 3);
 			rc = SQLITE_DONE;
 		}
 	}
-	o = json_object();
-	if (!o)
-		bad = 1;
-	put(o, "check", jstr(check), &bad);
-	put(o, "since", jtime(since_ms), &bad);
-	put(o, "until", until_ms == INT64_MAX ? json_null() : jtime(until_ms), &bad);
-	put(o, "since_ms", json_integer(since_ms), &bad);
-	put(o, "until_ms", until_ms == INT64_MAX ? json_null() : json_integer(until_ms), &bad);
-	put(o, "probes", json_integer(probes), &bad);
-	put(o, "up", json_integer(up), &bad);
-	put(o, "uptime_pct", probes ? json_real(100.0 * (double)up / (double)probes) : json_null(),
-	    &bad);
-	put(o, "maintenance_probes", json_integer(maint), &bad);
-	put(o, "maintenance_pct",
-	    probes + maint ? json_real(100.0 * (double)maint / (double)(probes + maint))
-	                   : json_null(),
-	    &bad);
-	put(o, "from_rollups", json_boolean(rollups > 0), &bad);
-	o = finish(s, o, rc, bad, err, errlen);
+	u.from_rollups = rollups > 0;
+	e = read_end(s, rc, 0, err, sizeof(err));
 out:
 	sqlite3_finalize(raw);
 	sqlite3_finalize(roll);
-	return o;
+	if (e)
+		cb(NULL, e, err, arg);
+	else
+		cb(&u, 0, NULL, arg);
 }
 
 /* ---- counts of every check at once (the API's uptime cache) ---- */
@@ -2145,7 +1763,7 @@ static void counts_free(struct counts_acc *a)
 	free(a->c);
 }
 
-static int counts_names(struct store *s, struct counts_acc *a, char *err, size_t errlen)
+static int counts_names(struct sq *s, struct counts_acc *a, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = prep(s, "SELECT id, name FROM checks ORDER BY id", err, errlen);
 	int rc, cap = 0;
@@ -2184,25 +1802,15 @@ static int counts_names(struct store *s, struct counts_acc *a, char *err, size_t
 	return 0;
 }
 
-int store_q_counts(struct store *s, const int64_t *bounds, int nb, store_counts_cb cb, void *arg,
-                   char *err, size_t errlen)
+static int sq_counts(void *db, const int64_t *bounds, int nb, store_counts_cb cb, void *arg,
+                     char *err, size_t errlen)
 {
+	struct sq *s = db;
 	struct counts_acc a = {.nseg = nb - 1, .bounds = bounds};
 	int64_t lo = bounds[0], hi = bounds[nb - 1];
 	sqlite3_stmt *st = NULL;
 	int rc = SQLITE_DONE;
 
-	if (nb < 2 || nb > STORE_COUNTS_MAX + 1) {
-		set_err(err, errlen, "store: %d bounds for counts", nb);
-		errno = EINVAL;
-		return -1;
-	}
-	for (int i = 1; i < nb; i++)
-		if (bounds[i] < bounds[i - 1]) {
-			set_err(err, errlen, "store: counts bounds out of order");
-			errno = EINVAL;
-			return -1;
-		}
 	if (counts_names(s, &a, err, errlen) < 0)
 		goto fail;
 	/* Raw results: status and maintenance are in the table, not the index. */
@@ -2229,9 +1837,8 @@ int store_q_counts(struct store *s, const int64_t *bounds, int nb, store_counts_
 		if (sqlite3_column_int(st, 3)) {
 			k->maint++;
 		} else {
-			int status = sqlite3_column_int(st, 2);
 			k->probes++;
-			k->up += status == MP_UP || status == MP_DEGRADED;
+			k->up += rollup_is_up(sqlite3_column_int(st, 2));
 		}
 	}
 	sqlite3_finalize(st);
@@ -2281,64 +1888,22 @@ fail:
 	return -1;
 }
 
-void store_interrupt(struct store *s)
+static void sq_interrupt(void *db)
 {
+	struct sq *s = db;
+
 	if (s && s->db)
 		sqlite3_interrupt(s->db);
 }
 
-/* ---- series: raw results and roll-ups, bucketed ---- */
-
-/* One bucket of a series being built. Times in us; -1: none yet. */
-struct sbucket {
-	int64_t count, up;
-	int64_t nttg, sum; /* times counted in the average and their sum */
-	int64_t min, p95, max;
-	int rolled;      /* holds roll-ups */
-	json_t *reasons; /* raw failures by reason; NULL: none */
-};
-
-static void sbucket_time(struct sbucket *b, int64_t min, int64_t p95, int64_t max)
-{
-	if (b->min < 0 || min < b->min)
-		b->min = min;
-	/* As in a merged roll-up: the larger p95, an upper bound. */
-	if (p95 > b->p95)
-		b->p95 = p95;
-	if (max > b->max)
-		b->max = max;
-}
-
-/* Fold the n raw times v (any order) of one bucket into b. */
-static void sbucket_raw(struct sbucket *b, int64_t *v, size_t n)
-{
-	if (!n)
-		return;
-	qsort(v, n, sizeof(*v), cmp_i64);
-	for (size_t i = 0; i < n; i++)
-		b->sum += v[i];
-	b->nttg += (int64_t)n;
-	/* Nearest rank, as fold_emit() takes it. */
-	sbucket_time(b, v[0], v[(n * 95 + 99) / 100 - 1], v[n - 1]);
-}
-
-static int sbucket_reason(struct sbucket *b, const char *why)
-{
-	json_t *n;
-
-	if (!b->reasons && !(b->reasons = json_object()))
-		return -1;
-	n = json_object_get(b->reasons, why);
-	return json_object_set_new(b->reasons, why,
-	                           json_integer(n ? json_integer_value(n) + 1 : 1));
-}
+/* ---- series: raw results and roll-ups, bucketed (the maths in rollup.c) ---- */
 
 /*
  * Raw results of [since, until) into their buckets. Rows come in time
  * order, so one buffer holds the times of one bucket at a time.
  */
-static int series_raw(struct store *s, int64_t id, int64_t since, int64_t until, int64_t bucket,
-                      struct sbucket *b, char *err, size_t errlen)
+static int series_raw(struct sq *s, int64_t id, int64_t since, int64_t until, int64_t bucket,
+                      struct rollup_bucket *b, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = prep(s,
 	                        "SELECT ts_ms, status, reason, ttg_us FROM results WHERE"
@@ -2346,7 +1911,7 @@ static int series_raw(struct store *s, int64_t id, int64_t since, int64_t until,
 	                        err, errlen);
 	int64_t *v = NULL, cur = -1;
 	size_t nv = 0, cap = 0;
-	int rc = SQLITE_DONE, bad = 0;
+	int rc = SQLITE_DONE, bad = 0, e;
 
 	if (!st)
 		return -1;
@@ -2355,60 +1920,45 @@ static int series_raw(struct store *s, int64_t id, int64_t since, int64_t until,
 	sqlite3_bind_int64(st, 3, until);
 	while (!bad && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t i = (sqlite3_column_int64(st, 0) - since) / bucket;
-		int status = sqlite3_column_int(st, 1);
-		const char *why = (const char *)sqlite3_column_text(st, 2);
+		int64_t *nvp;
 
 		if (i != cur) {
 			if (cur >= 0)
-				sbucket_raw(&b[cur], v, nv);
+				rollup_bucket_times(&b[cur], v, nv);
 			nv = 0;
 			cur = i;
 		}
-		b[i].count++;
-		if (status == MP_UP || status == MP_DEGRADED)
-			b[i].up++;
-		else if (sbucket_reason(&b[i], why ? why : "") < 0)
+		if (rollup_bucket_raw(&b[i], sqlite3_column_int(st, 1),
+		                      (const char *)sqlite3_column_text(st, 2)) < 0)
 			bad = 1;
 		if (sqlite3_column_type(st, 3) == SQLITE_NULL)
 			continue;
-		if (nv == cap) {
-			size_t ncap = cap ? cap * 2 : 256;
-			int64_t *nvp = realloc(v, ncap * sizeof(*nvp));
-
-			if (!nvp) {
-				bad = 1;
-				break;
-			}
-			v = nvp;
-			cap = ncap;
+		if (!(nvp = grow(v, &cap, nv, sizeof(*v)))) {
+			bad = 1;
+			break;
 		}
+		v = nvp;
 		v[nv++] = sqlite3_column_int64(st, 3);
 	}
 	if (!bad && cur >= 0)
-		sbucket_raw(&b[cur], v, nv);
+		rollup_bucket_times(&b[cur], v, nv);
 	free(v);
+	e = read_end(s, rc, bad, err, errlen);
 	sqlite3_finalize(st);
-	if (bad) {
-		set_err(err, errlen, "store: out of memory");
-		return -1;
-	}
-	if (rc != SQLITE_DONE) {
-		db_err(s, err, errlen, "query");
-		return -1;
-	}
-	return 0;
+	errno = e;
+	return e ? -1 : 0;
 }
 
 /* Roll-ups of the hours that start in [since, until) into their buckets. */
-static int series_rollups(struct store *s, int64_t id, int64_t since, int64_t until, int64_t bucket,
-                          struct sbucket *b, char *err, size_t errlen)
+static int series_rollups(struct sq *s, int64_t id, int64_t since, int64_t until, int64_t bucket,
+                          struct rollup_bucket *b, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = prep(s,
 	                        "SELECT hour_ms, count, up_count, min_ttg_us, avg_ttg_us,"
 	                        " p95_ttg_us, max_ttg_us FROM rollups"
 	                        " WHERE check_id = ?1 AND hour_ms >= ?2 AND hour_ms < ?3",
 	                        err, errlen);
-	int rc;
+	int rc, e;
 
 	if (!st)
 		return -1;
@@ -2416,289 +1966,313 @@ static int series_rollups(struct store *s, int64_t id, int64_t since, int64_t un
 	sqlite3_bind_int64(st, 2, since);
 	sqlite3_bind_int64(st, 3, until);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct sbucket *k = &b[(sqlite3_column_int64(st, 0) - since) / bucket];
-		int64_t n = sqlite3_column_int64(st, 1);
+		struct rollup_times t = {
+		    .min = sqlite3_column_int64(st, 3),
+		    .avg = sqlite3_column_int64(st, 4),
+		    .p95 = sqlite3_column_int64(st, 5),
+		    .max = sqlite3_column_int64(st, 6),
+		};
 
-		k->count += n;
-		k->up += sqlite3_column_int64(st, 2);
-		k->rolled = 1;
-		if (sqlite3_column_type(st, 4) == SQLITE_NULL)
-			continue;
-		/* A roll-up's average weighs by its probes, as the roll-ups' own merge does. */
-		k->sum += sqlite3_column_int64(st, 4) * n;
-		k->nttg += n;
-		sbucket_time(k, sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 5),
-		             sqlite3_column_int64(st, 6));
+		rollup_bucket_rollup(&b[(sqlite3_column_int64(st, 0) - since) / bucket],
+		                     sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
+		                     sqlite3_column_type(st, 4) == SQLITE_NULL ? NULL : &t);
 	}
+	e = read_end(s, rc, 0, err, errlen);
 	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		db_err(s, err, errlen, "query");
-		return -1;
-	}
-	return 0;
+	errno = e;
+	return e ? -1 : 0;
 }
 
-static json_t *us_or_null(int64_t us)
+static void sq_series(void *db, const struct store_query *q, store_series_cb cb, void *arg)
 {
-	return us < 0 ? json_null() : json_real((double)us / 1000.0);
-}
+	struct sq *s = db;
+	struct rollup_bucket *b = NULL;
+	struct store_bucket_row *rows = NULL;
+	struct store_series_rows sr = {.check = q->check};
+	int64_t id, nb = 0, since, bucket = q->bucket_ms, until = q->until_ms;
+	char err[512] = "";
+	int e = 0;
 
-static json_t *sbucket_json(const struct sbucket *k, int64_t start, int *bad)
-{
-	json_t *o = json_object();
-
-	if (!o) {
-		*bad = 1;
-		return NULL;
-	}
-	put(o, "time", jtime(start), bad);
-	put(o, "ts_ms", json_integer(start), bad);
-	put(o, "count", json_integer(k->count), bad);
-	put(o, "up_count", json_integer(k->up), bad);
-	put(o, "min_ttg_ms", us_or_null(k->min), bad);
-	put(o, "avg_ttg_ms", us_or_null(k->nttg ? (k->sum + k->nttg / 2) / k->nttg : -1), bad);
-	put(o, "p95_ttg_ms", us_or_null(k->p95), bad);
-	put(o, "max_ttg_ms", us_or_null(k->max), bad);
-	put(o, "from_rollups", json_boolean(k->rolled), bad);
-	put(o, "reasons", k->reasons ? json_incref(k->reasons) : json_object(), bad);
-	return o;
-}
-
-json_t *store_q_series(struct store *s, const char *check, int64_t since_ms, int64_t until_ms,
-                       int64_t bucket_ms, char *err, size_t errlen)
-{
-	struct sbucket *b;
-	int64_t id, nb, since;
-	json_t *o = NULL, *a;
-	int bad = 0;
-
-	if (bucket_ms <= 0 || bucket_ms % HOUR_MS || until_ms <= since_ms) {
-		set_err(err, errlen, "store: series: bad bucket or range");
-		errno = EINVAL;
-		return NULL;
+	if (bucket <= 0 || bucket % HOUR_MS || until <= q->since_ms) {
+		cb(NULL, EINVAL, "store: series: bad bucket or range", arg);
+		return;
 	}
 	/* Buckets start at whole multiples of their size: UTC hours, 6 h, days. */
-	since = since_ms - (since_ms % bucket_ms + bucket_ms) % bucket_ms;
-	nb = (until_ms - since + bucket_ms - 1) / bucket_ms;
+	since = q->since_ms - (q->since_ms % bucket + bucket) % bucket;
+	nb = (until - since + bucket - 1) / bucket;
 	if (nb > STORE_SERIES_MAX) {
-		set_err(err, errlen, "store: series: more than %d buckets", STORE_SERIES_MAX);
-		errno = EINVAL;
-		return NULL;
+		set_err(err, sizeof(err), "store: series: more than %d buckets", STORE_SERIES_MAX);
+		cb(NULL, EINVAL, err, arg);
+		return;
 	}
-	if (lookup_check(s, check, &id, err, errlen) < 0)
-		return NULL;
+	if (lookup_check(s, q->check, &id, err, sizeof(err)) < 0) {
+		cb(NULL, errno, err, arg);
+		return;
+	}
 	b = calloc((size_t)nb, sizeof(*b));
-	if (!b) {
-		set_err(err, errlen, "store: out of memory");
-		return NULL;
+	rows = calloc((size_t)nb, sizeof(*rows));
+	if (!b || !rows) {
+		free(b);
+		free(rows);
+		cb(NULL, ENOMEM, "store: out of memory", arg);
+		return;
 	}
 	for (int64_t i = 0; i < nb; i++)
-		b[i].min = b[i].p95 = b[i].max = -1;
-	if (series_raw(s, id, since, until_ms, bucket_ms, b, err, errlen) < 0 ||
-	    series_rollups(s, id, since, until_ms, bucket_ms, b, err, errlen) < 0)
-		goto out;
-	o = json_object();
-	a = json_array();
-	if (!o || !a)
-		bad = 1;
-	put(o, "check", jstr(check), &bad);
-	put(o, "since", jtime(since), &bad);
-	put(o, "since_ms", json_integer(since), &bad);
-	put(o, "until", jtime(until_ms), &bad);
-	put(o, "until_ms", json_integer(until_ms), &bad);
-	put(o, "bucket_ms", json_integer(bucket_ms), &bad);
-	for (int64_t i = 0; !bad && i < nb; i++)
-		if (b[i].count)
-			append(a, sbucket_json(&b[i], since + i * bucket_ms, &bad), &bad);
-	put(o, "buckets", a, &bad);
-	o = finish(s, o, SQLITE_DONE, bad, err, errlen);
-out:
+		rollup_bucket_init(&b[i]);
+	if (series_raw(s, id, since, until, bucket, b, err, sizeof(err)) < 0 ||
+	    series_rollups(s, id, since, until, bucket, b, err, sizeof(err)) < 0) {
+		e = errno ? errno : EIO;
+	} else {
+		for (int64_t i = 0; i < nb; i++)
+			if (b[i].count)
+				rollup_bucket_row(&b[i], since + i * bucket, &rows[sr.n++]);
+		sr.since_ms = since;
+		sr.until_ms = until;
+		sr.bucket_ms = bucket;
+		sr.buckets = rows;
+	}
+	if (e)
+		cb(NULL, e, err, arg);
+	else
+		cb(&sr, 0, NULL, arg);
 	for (int64_t i = 0; i < nb; i++)
-		json_decref(b[i].reasons);
+		rollup_bucket_free(&b[i]);
 	free(b);
-	return o;
+	free(rows);
 }
 
-static json_t *incident_json(sqlite3_stmt *st, int64_t now, int with_check, int *bad)
+/* Columns: id, start_ms, end_ms, reason, message, duration_ms, name, close_reason. */
+static void incident_row(sqlite3_stmt *st, struct arena *a, struct store_incident_row *r)
 {
-	/* Columns: id, start_ms, end_ms, reason, message, duration_ms, name, close_reason. */
-	json_t *o = json_object();
-	int open = sqlite3_column_type(st, 2) == SQLITE_NULL;
-	int64_t start = sqlite3_column_int64(st, 1);
-
-	if (!o) {
-		*bad = 1;
-		return NULL;
-	}
-	put(o, "id", col_int(st, 0), bad);
-	if (with_check)
-		put(o, "check", col_str(st, 6), bad);
-	put(o, "open", json_boolean(open), bad);
-	put(o, "start", col_time(st, 1), bad);
-	put(o, "start_ms", col_int(st, 1), bad);
-	put(o, "end", col_time(st, 2), bad);
-	put(o, "end_ms", col_int(st, 2), bad);
-	/* An open incident has lasted until now so far. */
-	put(o, "duration_ms", open ? json_integer(now > start ? now - start : 0) : col_int(st, 5),
-	    bad);
-	put(o, "reason", col_str(st, 3), bad);
-	put(o, "message", col_str(st, 4), bad);
-	put(o, "close_reason", col_str(st, 7), bad);
-	return o;
+	r->id = sqlite3_column_int64(st, 0);
+	r->start_ms = sqlite3_column_int64(st, 1);
+	r->end_ms = col_i64(st, 2);
+	r->reason = col_text(st, 3, a);
+	r->message = col_text(st, 4, a);
+	r->duration_ms = col_i64(st, 5);
+	r->check = col_text(st, 6, a);
+	r->close_reason = col_text(st, 7, a);
 }
 
-json_t *store_q_incidents(struct store *s, const char *check, int64_t since_ms, int limit,
-                          char *err, size_t errlen)
+static void sq_incidents(void *db, const struct store_query *q, store_incidents_cb cb, void *arg)
 {
+	struct sq *s = db;
+	struct store_incident_row *rows = NULL, *r;
+	struct arena a = {0};
 	int64_t id = 0, now = wall_now_ms();
 	sqlite3_stmt *st;
-	json_t *o, *a;
-	int rc = SQLITE_DONE, bad = 0;
+	char err[512] = "";
+	size_t n = 0, cap = 0;
+	int rc = SQLITE_DONE, bad = 0, e;
 
-	if (check && lookup_check(s, check, &id, err, errlen) < 0)
-		return NULL;
-	/* Every incident that was open at some point in [since, now]. */
-	st = prep(s,
-	          "SELECT i.id, i.start_ms, i.end_ms, i.reason, i.message, i.duration_ms, c.name,"
-	          " i.close_reason FROM incidents i JOIN checks c ON c.id = i.check_id"
-	          " WHERE (?1 IS NULL OR i.check_id = ?1) AND (i.end_ms IS NULL OR i.end_ms >= ?2)"
-	          " ORDER BY i.start_ms DESC, i.id DESC LIMIT ?3",
-	          err, errlen);
-	if (!st)
-		return NULL;
-	if (check)
+	if ((q->check && lookup_check(s, q->check, &id, err, sizeof(err)) < 0) ||
+	    /* Every incident that was open at some point in [since, now]. */
+	    !(st = prep(s,
+	                "SELECT i.id, i.start_ms, i.end_ms, i.reason, i.message, i.duration_ms,"
+	                " c.name, i.close_reason FROM incidents i JOIN checks c ON c.id ="
+	                " i.check_id WHERE (?1 IS NULL OR i.check_id = ?1) AND (i.end_ms IS NULL"
+	                " OR i.end_ms >= ?2) ORDER BY i.start_ms DESC, i.id DESC LIMIT ?3",
+	                err, sizeof(err)))) {
+		cb(NULL, 0, now, errno, err, arg);
+		return;
+	}
+	if (q->check)
 		sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, since_ms);
-	sqlite3_bind_int(st, 3, clamp_limit(limit));
-	o = json_object();
-	a = json_array();
-	if (!o || !a)
-		bad = 1;
-	put(o, "check", check ? jstr(check) : json_null(), &bad);
-	put(o, "since", jtime(since_ms), &bad);
-	while (!bad && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		append(a, incident_json(st, now, 1, &bad), &bad);
-	if (bad)
-		rc = SQLITE_DONE;
-	put(o, "incidents", a, &bad);
+	sqlite3_bind_int64(st, 2, q->since_ms);
+	sqlite3_bind_int(st, 3, clamp_limit(q->limit));
+	while (!bad && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!(r = grow(rows, &cap, n, sizeof(*rows))))
+			bad = 1;
+		else
+			incident_row(st, &a, &(rows = r)[n++]);
+	}
+	e = read_end(s, rc, bad || a.bad, err, sizeof(err));
 	sqlite3_finalize(st);
-	return finish(s, o, rc, bad, err, errlen);
+	if (e)
+		cb(NULL, 0, now, e, err, arg);
+	else
+		cb(rows, n, now, 0, NULL, arg);
+	free(rows);
+	arena_free(&a);
 }
 
-json_t *store_q_deliveries(struct store *s, const char *check, int limit, char *err, size_t errlen)
+static void sq_deliveries(void *db, const struct store_query *q, store_deliveries_cb cb, void *arg)
 {
+	struct sq *s = db;
+	struct store_delivery_row *rows = NULL, *r;
+	struct arena a = {0};
 	sqlite3_stmt *st;
+	char err[512] = "";
+	size_t n = 0, cap = 0;
 	int64_t id = 0;
-	json_t *o, *a;
-	int rc = SQLITE_DONE, bad = 0;
+	int rc = SQLITE_DONE, bad = 0, e;
 
-	if (check && lookup_check(s, check, &id, err, errlen) < 0)
-		return NULL;
-	st = prep(s,
-	          "SELECT d.ts_ms, c.name, d.channel, d.event, d.attempt, d.ok, d.detail"
-	          " FROM deliveries d LEFT JOIN checks c ON c.id = d.check_id"
-	          " WHERE ?1 IS NULL OR d.check_id = ?1 ORDER BY d.ts_ms DESC, d.rowid DESC"
-	          " LIMIT ?2",
-	          err, errlen);
-	if (!st)
-		return NULL;
-	if (check)
+	if ((q->check && lookup_check(s, q->check, &id, err, sizeof(err)) < 0) ||
+	    !(st = prep(s,
+	                "SELECT d.ts_ms, c.name, d.channel, d.event, d.attempt, d.ok, d.detail"
+	                " FROM deliveries d LEFT JOIN checks c ON c.id = d.check_id"
+	                " WHERE ?1 IS NULL OR d.check_id = ?1 ORDER BY d.ts_ms DESC,"
+	                " d.rowid DESC LIMIT ?2",
+	                err, sizeof(err)))) {
+		cb(NULL, 0, errno, err, arg);
+		return;
+	}
+	if (q->check)
 		sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int(st, 2, clamp_limit(limit));
-	o = json_object();
-	a = json_array();
-	if (!o || !a)
-		bad = 1;
-	put(o, "check", check ? jstr(check) : json_null(), &bad);
+	sqlite3_bind_int(st, 2, clamp_limit(q->limit));
 	while (!bad && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		json_t *d = json_object();
-
-		if (!d) {
+		if (!(r = grow(rows, &cap, n, sizeof(*rows)))) {
 			bad = 1;
 			break;
 		}
-		put(d, "time", col_time(st, 0), &bad);
-		put(d, "ts_ms", col_int(st, 0), &bad);
-		put(d, "check", col_str(st, 1), &bad);
-		put(d, "channel", col_str(st, 2), &bad);
-		put(d, "event", col_str(st, 3), &bad);
-		put(d, "attempt", col_int(st, 4), &bad);
-		put(d, "ok", json_boolean(sqlite3_column_int(st, 5)), &bad);
-		put(d, "detail", col_str(st, 6), &bad);
-		append(a, d, &bad);
+		rows = r;
+		r = &rows[n++];
+		r->ts_ms = sqlite3_column_int64(st, 0);
+		r->check = col_text(st, 1, &a);
+		r->channel = col_text(st, 2, &a);
+		r->event = col_text(st, 3, &a);
+		r->attempt = col_i64(st, 4);
+		r->ok = sqlite3_column_int(st, 5) != 0;
+		r->detail = col_text(st, 6, &a);
 	}
-	if (bad)
-		rc = SQLITE_DONE;
-	put(o, "deliveries", a, &bad);
+	e = read_end(s, rc, bad || a.bad, err, sizeof(err));
 	sqlite3_finalize(st);
-	return finish(s, o, rc, bad, err, errlen);
+	if (e)
+		cb(NULL, 0, e, err, arg);
+	else
+		cb(rows, n, 0, NULL, arg);
+	free(rows);
+	arena_free(&a);
 }
 
-/* The status of one check: its state, its last result, its open incident. */
-static json_t *status_json(sqlite3_stmt *const q[3], int64_t id, const char *name, int64_t now,
-                           int *bad, int *dberr)
-{
-	json_t *o = json_object(), *v;
-	int rc;
+/* ---- status ---- */
 
-	if (!o) {
-		*bad = 1;
-		return NULL;
+/* What one status read collects; the row pointers are set once every array stops moving. */
+struct status_acc {
+	struct arena a;
+	struct store_state_row *checks;
+	struct store_result_row *last; /* parallel to checks */
+	struct store_incident_row *inc;
+	int *has_last, *has_inc;
+	size_t n, cap;
+	struct store_channel_row *ch;
+	size_t nch, capch;
+	struct store_removed_row *rm;
+	size_t nrm, caprm;
+	int bad;
+};
+
+static void status_acc_free(struct status_acc *c)
+{
+	arena_free(&c->a);
+	free(c->checks);
+	free(c->last);
+	free(c->inc);
+	free(c->has_last);
+	free(c->has_inc);
+	free(c->ch);
+	free(c->rm);
+}
+
+static int status_room(struct status_acc *c)
+{
+	size_t cap = c->cap, cap2;
+	void *v;
+
+	if (c->n < c->cap)
+		return 0;
+	/* Every parallel array grows to the same capacity; cap is set only after all did. */
+	if (!(v = grow(c->checks, &cap, c->n, sizeof(*c->checks))))
+		return -1;
+	c->checks = v;
+	cap2 = c->cap;
+	if (!(v = grow(c->last, &cap2, c->n, sizeof(*c->last))))
+		return -1;
+	c->last = v;
+	cap2 = c->cap;
+	if (!(v = grow(c->inc, &cap2, c->n, sizeof(*c->inc))))
+		return -1;
+	c->inc = v;
+	cap2 = c->cap;
+	if (!(v = grow(c->has_last, &cap2, c->n, sizeof(*c->has_last))))
+		return -1;
+	c->has_last = v;
+	cap2 = c->cap;
+	if (!(v = grow(c->has_inc, &cap2, c->n, sizeof(*c->has_inc))))
+		return -1;
+	c->has_inc = v;
+	c->cap = cap;
+	return 0;
+}
+
+/* The state, last result and open incident of one check; -1 on SQLite's failure. */
+static int status_check(sqlite3_stmt *const q[3], int64_t id, const char *name,
+                        struct status_acc *c)
+{
+	struct store_state_row *o;
+	struct store_result_row *l;
+	int rc, dberr = 0;
+
+	if (status_room(c) < 0) {
+		c->bad = 1;
+		return 0;
 	}
-	put(o, "check", jstr(name), bad);
+	o = &c->checks[c->n];
+	l = &c->last[c->n];
+	memset(o, 0, sizeof(*o));
+	memset(l, 0, sizeof(*l));
+	c->has_last[c->n] = c->has_inc[c->n] = 0;
+	o->check = arena_copy(&c->a, name, strlen(name));
 	for (int i = 0; i < 3; i++)
 		sqlite3_bind_int64(q[i], 1, id);
 	/* The state: the last transition, if there was one. */
 	rc = sqlite3_step(q[0]);
-	put(o, "state", rc == SQLITE_ROW ? col_status(q[0], 0) : json_null(), bad);
-	put(o, "state_severity", rc == SQLITE_ROW ? col_severity(q[0], 4, 0) : json_null(), bad);
-	put(o, "state_since", rc == SQLITE_ROW ? col_time(q[0], 1) : json_null(), bad);
-	put(o, "state_since_ms", rc == SQLITE_ROW ? col_int(q[0], 1) : json_null(), bad);
-	put(o, "state_reason", rc == SQLITE_ROW ? col_str(q[0], 2) : json_null(), bad);
-	put(o, "state_message", rc == SQLITE_ROW ? col_str(q[0], 3) : json_null(), bad);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		*dberr = 1;
+	if (rc == SQLITE_ROW) {
+		o->has_state = 1;
+		o->state = sqlite3_column_int(q[0], 0);
+		o->state_since_ms = sqlite3_column_int64(q[0], 1);
+		o->state_reason = col_text(q[0], 2, &c->a);
+		o->state_message = col_text(q[0], 3, &c->a);
+		o->state_severity = col_severity(q[0], 4, 0);
+	} else if (rc != SQLITE_DONE) {
+		dberr = 1;
+	}
 	/* The last result. */
 	rc = sqlite3_step(q[1]);
 	if (rc == SQLITE_ROW) {
-		v = json_object();
-		if (v) {
-			put(v, "time", col_time(q[1], 0), bad);
-			put(v, "ts_ms", col_int(q[1], 0), bad);
-			put(v, "location", col_str(q[1], 1), bad);
-			put(v, "status", col_status(q[1], 2), bad);
-			put(v, "reason", col_str(q[1], 3), bad);
-			put(v, "message", col_str(q[1], 4), bad);
-			put(v, "time_to_greeting_ms", col_ms(q[1], 5), bad);
-			put(v, "severity", col_severity(q[1], 6, 2), bad);
-			put(v, "warnings", col_lines(q[1], 7, bad), bad);
-		}
-	} else {
-		v = json_null();
-		if (rc != SQLITE_DONE)
-			*dberr = 1;
+		c->has_last[c->n] = 1;
+		l->ts_ms = sqlite3_column_int64(q[1], 0);
+		l->location = col_text(q[1], 1, &c->a);
+		l->status = sqlite3_column_int(q[1], 2);
+		l->reason = col_text(q[1], 3, &c->a);
+		l->message = col_text(q[1], 4, &c->a);
+		l->ttg_us = col_i64(q[1], 5);
+		l->severity = col_severity(q[1], 6, 2);
+		l->warnings = col_text(q[1], 7, &c->a);
+	} else if (rc != SQLITE_DONE) {
+		dberr = 1;
 	}
-	put(o, "last", v, bad);
 	/* The open incident. */
 	rc = sqlite3_step(q[2]);
-	if (rc == SQLITE_ROW)
-		v = incident_json(q[2], now, 0, bad);
-	else
-		v = json_null();
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		*dberr = 1;
-	put(o, "incident", v, bad);
+	if (rc == SQLITE_ROW) {
+		c->has_inc[c->n] = 1;
+		incident_row(q[2], &c->a, &c->inc[c->n]);
+	} else if (rc != SQLITE_DONE) {
+		dberr = 1;
+	}
 	for (int i = 0; i < 3; i++)
 		sqlite3_reset(q[i]);
-	return o;
+	c->n++;
+	return dberr ? -1 : 0;
 }
 
 /*
- * "channels": each notification channel's last attempt and its failures
- * over the last day, so a channel that stopped delivering shows on
- * `mailpulse status`, not only in the log.
+ * Each notification channel's last attempt and its failures over the last
+ * day, so a channel that stopped delivering shows on `mailpulse status`,
+ * not only in the log.
  */
-static int channels_json(struct store *s, json_t *o, int64_t now, int *bad)
+static int status_channels(struct sq *s, struct status_acc *c, int64_t now, char *err,
+                           size_t errlen)
 {
 	static const char sql[] =
 	    "SELECT d.channel, d.ts_ms, d.ok, d.detail, d.event, c.name,"
@@ -2709,67 +2283,63 @@ static int channels_json(struct store *s, json_t *o, int64_t now, int *bad)
 	    " WHERE d.rowid = (SELECT rowid FROM deliveries x WHERE x.channel = d.channel"
 	    "  ORDER BY ts_ms DESC, rowid DESC LIMIT 1)"
 	    " ORDER BY d.channel";
-	char err[128];
-	sqlite3_stmt *st = prep(s, sql, err, sizeof(err));
-	json_t *a = json_array();
-	int rc;
+	sqlite3_stmt *st = prep(s, sql, err, errlen);
+	int rc = SQLITE_DONE;
 
-	if (!st || !a) {
-		sqlite3_finalize(st);
-		json_decref(a);
+	if (!st)
 		return -1;
-	}
 	sqlite3_bind_int64(st, 1, now - 86400000);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		json_t *c = json_object();
-		put(c, "channel", col_str(st, 0), bad);
-		put(c, "last_time", jtime(sqlite3_column_int64(st, 1)), bad);
-		put(c, "last_ok", json_boolean(sqlite3_column_int(st, 2)), bad);
-		put(c, "last_detail", col_str(st, 3), bad);
-		put(c, "last_event", col_str(st, 4), bad);
-		put(c, "last_check", col_str(st, 5), bad);
-		put(c, "failures_24h", json_integer(sqlite3_column_int64(st, 6)), bad);
-		put(c, "attempts_24h", json_integer(sqlite3_column_int64(st, 7)), bad);
-		append(a, c, bad);
+	while (!c->bad && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_channel_row *r = grow(c->ch, &c->capch, c->nch, sizeof(*c->ch));
+
+		if (!r) {
+			c->bad = 1;
+			break;
+		}
+		c->ch = r;
+		r = &c->ch[c->nch++];
+		r->channel = col_text(st, 0, &c->a);
+		r->last_ms = sqlite3_column_int64(st, 1);
+		r->last_ok = sqlite3_column_int(st, 2) != 0;
+		r->last_detail = col_text(st, 3, &c->a);
+		r->last_event = col_text(st, 4, &c->a);
+		r->last_check = col_text(st, 5, &c->a);
+		r->failures_24h = sqlite3_column_int64(st, 6);
+		r->attempts_24h = sqlite3_column_int64(st, 7);
 	}
 	sqlite3_finalize(st);
-	put(o, "channels", a, bad);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return c->bad || rc == SQLITE_DONE ? 0 : -1;
 }
 
-/*
- * "removed": checks that left the configuration, newest first. They are
- * not current, so not in "checks"; their history stays readable.
- */
-static int removed_json(struct store *s, json_t *o, int *bad)
+/* Checks that left the configuration, newest first: not current, history still readable. */
+static int status_removed(struct sq *s, struct status_acc *c, char *err, size_t errlen)
 {
-	char err[128];
 	sqlite3_stmt *st = prep(s,
 	                        "SELECT name, removed_ms FROM checks WHERE removed_ms IS NOT NULL"
 	                        " ORDER BY removed_ms DESC, name LIMIT ?1",
-	                        err, sizeof(err));
-	json_t *a = json_array();
-	int rc;
+	                        err, errlen);
+	int rc = SQLITE_DONE;
 
-	if (!st || !a) {
-		sqlite3_finalize(st);
-		json_decref(a);
+	if (!st)
 		return -1;
-	}
 	sqlite3_bind_int(st, 1, LIMIT_MAX);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		json_t *c = json_object();
-		put(c, "check", col_str(st, 0), bad);
-		put(c, "removed", col_time(st, 1), bad);
-		put(c, "removed_ms", col_int(st, 1), bad);
-		append(a, c, bad);
+	while (!c->bad && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_removed_row *r = grow(c->rm, &c->caprm, c->nrm, sizeof(*c->rm));
+
+		if (!r) {
+			c->bad = 1;
+			break;
+		}
+		c->rm = r;
+		r = &c->rm[c->nrm++];
+		r->check = col_text(st, 0, &c->a);
+		r->removed_ms = sqlite3_column_int64(st, 1);
 	}
 	sqlite3_finalize(st);
-	put(o, "removed", a, bad);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return c->bad || rc == SQLITE_DONE ? 0 : -1;
 }
 
-json_t *store_q_status(struct store *s, char *err, size_t errlen)
+static void sq_status(void *db, store_status_cb cb, void *arg)
 {
 	static const char *const sql[3] = {
 	    "SELECT to_status, ts_ms, reason, message, to_severity FROM transitions"
@@ -2779,47 +2349,63 @@ json_t *store_q_status(struct store *s, char *err, size_t errlen)
 	    "SELECT id, start_ms, end_ms, reason, message, duration_ms, NULL, close_reason"
 	    " FROM incidents WHERE check_id = ?1 AND end_ms IS NULL ORDER BY start_ms DESC LIMIT 1",
 	};
+	struct sq *s = db;
+	struct status_acc c = {0};
+	struct store_status_rows sr = {.now_ms = wall_now_ms()};
 	sqlite3_stmt *checks, *q[3] = {NULL, NULL, NULL};
-	int64_t now = wall_now_ms();
-	json_t *o = NULL, *a;
-	int rc = SQLITE_DONE, bad = 0, dberr = 0;
+	char err[512] = "";
+	int rc = SQLITE_DONE, e = EIO;
 
 	checks = prep(s, "SELECT id, name FROM checks WHERE removed_ms IS NULL ORDER BY name", err,
-	              errlen);
+	              sizeof(err));
 	for (int i = 0; checks && i < 3; i++)
-		if (!(q[i] = prep(s, sql[i], err, errlen)))
+		if (!(q[i] = prep(s, sql[i], err, sizeof(err))))
 			goto out;
 	if (!checks)
 		goto out;
-	o = json_object();
-	a = json_array();
-	if (!o || !a)
-		bad = 1;
-	put(o, "time", jtime(now), &bad);
-	while (!bad && !dberr && (rc = sqlite3_step(checks)) == SQLITE_ROW)
-		append(a,
-		       status_json(q, sqlite3_column_int64(checks, 0),
-		                   (const char *)sqlite3_column_text(checks, 1), now, &bad, &dberr),
-		       &bad);
-	if (dberr)
-		rc = SQLITE_ERROR;
-	else if (bad)
-		rc = SQLITE_DONE;
-	put(o, "checks", a, &bad);
-	if (rc == SQLITE_DONE && !bad && channels_json(s, o, now, &bad) != 0)
-		rc = SQLITE_ERROR;
-	if (rc == SQLITE_DONE && !bad && removed_json(s, o, &bad) != 0)
-		rc = SQLITE_ERROR;
-	o = finish(s, o, rc, bad, err, errlen);
+	while (!c.bad && (rc = sqlite3_step(checks)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(checks, 1);
+
+		if (status_check(q, sqlite3_column_int64(checks, 0), name ? name : "", &c) < 0) {
+			rc = SQLITE_ERROR;
+			break;
+		}
+	}
+	if (rc == SQLITE_ERROR || (rc != SQLITE_DONE && !c.bad)) {
+		db_err(s, err, sizeof(err), "query");
+		goto out;
+	}
+	if (!c.bad && (status_channels(s, &c, sr.now_ms, err, sizeof(err)) < 0 ||
+	               status_removed(s, &c, err, sizeof(err)) < 0)) {
+		db_err(s, err, sizeof(err), "query");
+		goto out;
+	}
+	e = read_end(s, SQLITE_DONE, c.bad || c.a.bad, err, sizeof(err));
 out:
 	sqlite3_finalize(checks);
 	for (int i = 0; i < 3; i++)
 		sqlite3_finalize(q[i]);
-	return o;
+	if (e) {
+		cb(NULL, e, err, arg);
+	} else {
+		for (size_t i = 0; i < c.n; i++) {
+			c.checks[i].last = c.has_last[i] ? &c.last[i] : NULL;
+			c.checks[i].incident = c.has_inc[i] ? &c.inc[i] : NULL;
+		}
+		sr.checks = c.checks;
+		sr.nchecks = c.n;
+		sr.channels = c.ch;
+		sr.nchannels = c.nch;
+		sr.removed = c.rm;
+		sr.nremoved = c.nrm;
+		cb(&sr, 0, NULL, arg);
+	}
+	status_acc_free(&c);
 }
 
-int store_load_states(struct store *s, store_state_cb cb, void *arg)
+static int sq_load_states(void *db, store_state_cb cb, void *arg)
 {
+	struct sq *s = db;
 	/* The last transition of every check that has one. */
 	static const char sql[] =
 	    "SELECT c.name, t.to_status, t.reason, t.ts_ms,"
@@ -2832,9 +2418,6 @@ int store_load_states(struct store *s, store_state_cb cb, void *arg)
 	sqlite3_stmt *st;
 	int rc;
 
-	/* A state queued but not written would be missed. */
-	if (store_flush(s) < 0)
-		return -1;
 	st = prep(s, sql, s->err, sizeof(s->err));
 	if (!st)
 		return -1;
@@ -2867,13 +2450,12 @@ int store_load_states(struct store *s, store_state_cb cb, void *arg)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-int store_each_check(struct store *s, store_check_cb cb, void *arg)
+static int sq_each_check(void *db, store_check_cb cb, void *arg)
 {
+	struct sq *s = db;
 	sqlite3_stmt *st;
 	int rc;
 
-	if (store_flush(s) < 0)
-		return -1;
 	st = prep(s, "SELECT name, removed_ms IS NOT NULL FROM checks ORDER BY name", s->err,
 	          sizeof(s->err));
 	if (!st)
@@ -2889,3 +2471,24 @@ int store_each_check(struct store *s, store_check_cb cb, void *arg)
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
+
+const struct store_backend store_sqlite = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .flush = sq_flush,
+    .retention = sq_retention,
+    .load_states = sq_load_states,
+    .each_check = sq_each_check,
+    .file_check = sq_file_check,
+    .reopen = sq_reopen,
+    .interrupt = sq_interrupt,
+    .errmsg = sq_errmsg,
+    .history = sq_history,
+    .uptime = sq_uptime,
+    .counts = sq_counts,
+    .series = sq_series,
+    .incidents = sq_incidents,
+    .deliveries = sq_deliveries,
+    .status = sq_status,
+};

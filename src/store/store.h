@@ -1,45 +1,63 @@
 /*
- * store.h - the history store: SQLite in WAL mode, the embedded default.
+ * store.h - the history store: an interface with typed rows, and the
+ * backends behind it (SQLite in WAL mode, the embedded default; PostgreSQL
+ * later). The store: value names the backend (store_open()).
  *
  * Writers queue rows in memory (never touching the disk on the caller's
  * path); store_flush() writes everything queued in one transaction. The
  * daemon flushes once a second and on a clean stop, so after kill -9 at
- * most the last second of rows is missing, and the database always opens
- * clean (SQLite's journal). Readers (the CLI, the API) use the store_q_*
- * functions, which return jansson values.
+ * most the last second of rows is missing, and the store always opens
+ * clean. Readers (the CLI, the API) use the store_read_*() functions,
+ * which hand typed rows to a completion callback; store/rows_json.h turns
+ * those rows into the JSON of the API and the report commands, and the
+ * store_q_*() functions below do both for a caller that wants JSON now.
  *
  * A struct store is created by store_open() and freed by store_close(),
  * which flushes first. Not thread-safe: one thread uses a struct store;
  * another thread opens its own (store_open_readonly()), which WAL lets
  * read while the daemon writes.
  *
- * One writer per store: store_open() holds flock() on PATH.lock (which
- * holds the writer's PID) until store_close() or the process dies.
+ * SQLite: one writer per store: store_open() holds flock() on PATH.lock
+ * (which holds the writer's PID) until store_close() or the process dies.
  * Readers (store_open_readonly()) take no lock and work beside it.
  */
 #ifndef MP_STORE_H
 #define MP_STORE_H
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/result.h"
 
 struct store;
 
+#define STORE_MUST_USE __attribute__((warn_unused_result))
+
 /*
+ * spec is the store: value: "sqlite:PATH" or a plain PATH is SQLite;
+ * "postgresql://..." and "postgres://..." name PostgreSQL, which this
+ * version refuses (-1, errno ENOTSUP, err "store: PostgreSQL is not
+ * available in this version"); any other "scheme://" is refused too.
+ *
  * Open (creating when absent) and migrate to the current schema. Takes the
  * writer's lock first: -1 with errno EBUSY and err "store PATH is in use
  * by mailpulse run (pid N): ..." while another process writes it (the
  * daemon is the only writer mailpulse has, hence the wording).
  */
-int store_open(struct store **out, const char *path, char *err, size_t errlen);
+STORE_MUST_USE int store_open(struct store **out, const char *spec, char *err, size_t errlen);
+/*
+ * The file a store: value names (SQLite: the path, "sqlite:" left out),
+ * pointing into spec; NULL when it names no file (a server).
+ */
+const char *store_spec_file(const char *spec);
 /*
  * Open an existing store for reading only (the report commands): nothing
  * is created, migrated or switched to WAL, so a user who may read the file
  * but not write it can still run `mailpulse status`. Writes fail (EROFS).
  */
-int store_open_readonly(struct store **out, const char *path, char *err, size_t errlen);
+STORE_MUST_USE int store_open_readonly(struct store **out, const char *spec, char *err,
+                                       size_t errlen);
 /* Flush what is queued, then close. */
 void store_close(struct store *s);
 
@@ -57,8 +75,8 @@ int store_schema_version(void);
  * EINVAL for a check name that is empty or over 64 bytes, ENOMEM when out
  * of memory.
  */
-int store_add_result(struct store *s, const char *check, const char *location, int64_t wall_ms,
-                     const struct result *r);
+STORE_MUST_USE int store_add_result(struct store *s, const char *check, const char *location,
+                                    int64_t wall_ms, const struct result *r);
 /*
  * The same with flags: STORE_R_MAINTENANCE marks a result taken inside a
  * maintenance window of its check. Uptime leaves such results out of both
@@ -66,24 +84,26 @@ int store_add_result(struct store *s, const char *check, const char *location, i
  * kept in roll-ups too, so it holds after the window leaves the file.
  */
 #define STORE_R_MAINTENANCE 1u
-int store_add_result_flags(struct store *s, const char *check, const char *location,
-                           int64_t wall_ms, const struct result *r, unsigned flags);
+STORE_MUST_USE int store_add_result_flags(struct store *s, const char *check, const char *location,
+                                          int64_t wall_ms, const struct result *r, unsigned flags);
 
 /*
  * A state change of a check (up/degraded/down, and its severity), with the
  * reason and message that caused it. wall_ms is when the new state began.
  */
-int store_add_transition(struct store *s, const char *check, int64_t wall_ms, enum mp_status from,
-                         enum mp_status to, enum mp_severity to_sev, enum mp_reason why,
-                         const char *message);
+STORE_MUST_USE int store_add_transition(struct store *s, const char *check, int64_t wall_ms,
+                                        enum mp_status from, enum mp_status to,
+                                        enum mp_severity to_sev, enum mp_reason why,
+                                        const char *message);
 
 /* Open an incident for check (it went down); closed by store_incident_close(). */
-int store_incident_open(struct store *s, const char *check, int64_t wall_ms, enum mp_reason why,
-                        const char *message);
-int store_incident_close(struct store *s, const char *check, int64_t wall_ms);
+STORE_MUST_USE int store_incident_open(struct store *s, const char *check, int64_t wall_ms,
+                                       enum mp_reason why, const char *message);
+STORE_MUST_USE int store_incident_close(struct store *s, const char *check, int64_t wall_ms);
 /* The same with why it closed, kept as close_reason; store_incident_close() says this: */
 #define STORE_CLOSED_RECOVERED "recovered"
-int store_incident_close_why(struct store *s, const char *check, int64_t wall_ms, const char *why);
+STORE_MUST_USE int store_incident_close_why(struct store *s, const char *check, int64_t wall_ms,
+                                            const char *why);
 
 /*
  * check left the configuration at wall_ms: its open incident is closed
@@ -94,18 +114,20 @@ int store_incident_close_why(struct store *s, const char *check, int64_t wall_ms
  * of that name is configured again.
  */
 #define STORE_REMOVED_REASON "check removed from the configuration"
-int store_check_retire(struct store *s, const char *check, int64_t wall_ms, const char *why);
-int store_check_present(struct store *s, const char *check);
+STORE_MUST_USE int store_check_retire(struct store *s, const char *check, int64_t wall_ms,
+                                      const char *why);
+STORE_MUST_USE int store_check_present(struct store *s, const char *check);
 
 /* One notification attempt and its outcome. */
-int store_add_delivery(struct store *s, const char *check, const char *channel, const char *event,
-                       int attempt, int ok, const char *detail, int64_t wall_ms);
+STORE_MUST_USE int store_add_delivery(struct store *s, const char *check, const char *channel,
+                                      const char *event, int attempt, int ok, const char *detail,
+                                      int64_t wall_ms);
 
 /* Write everything queued in one transaction. Returns rows written, or -1 (rows stay queued). */
-int store_flush(struct store *s);
+STORE_MUST_USE int store_flush(struct store *s);
 /* Rows waiting to be written. */
 int store_queued(const struct store *s);
-/* The path it was opened with. */
+/* What it was opened with: the store: value as given. */
 const char *store_pathname(const struct store *s);
 /* Drop every queued row (a writer giving up at exit). Returns how many. */
 int store_discard(struct store *s);
@@ -139,7 +161,7 @@ enum store_file store_file_check(struct store *s);
  * again) or nothing is (STORE_FILE_CLOSED: flushes and reads fail, rows
  * stay queued; try again).
  */
-int store_reopen(struct store *s, char *err, size_t errlen);
+STORE_MUST_USE int store_reopen(struct store *s, char *err, size_t errlen);
 
 /*
  * Fold raw results older than raw_days into hourly roll-ups (count, up
@@ -148,7 +170,8 @@ int store_reopen(struct store *s, char *err, size_t errlen);
  * returns the raw rows folded (call again soon while that is positive),
  * or -1.
  */
-int store_retention(struct store *s, int64_t now_ms, unsigned raw_days, unsigned rollup_days);
+STORE_MUST_USE int store_retention(struct store *s, int64_t now_ms, unsigned raw_days,
+                                   unsigned rollup_days);
 
 /* The last known state of every check, for a restart to resume from. */
 struct store_state {
@@ -162,19 +185,167 @@ struct store_state {
 };
 typedef void (*store_state_cb)(const struct store_state *st, void *arg);
 /* Flushes first, then calls cb once per check that has a transition. Returns 0 or -1. */
-int store_load_states(struct store *s, store_state_cb cb, void *arg);
+STORE_MUST_USE int store_load_states(struct store *s, store_state_cb cb, void *arg);
 
 /* Flushes first, then calls cb once per check in the store, removed (1) or not. 0 or -1. */
 typedef void (*store_check_cb)(const char *check, int removed, void *arg);
-int store_each_check(struct store *s, store_check_cb cb, void *arg);
+STORE_MUST_USE int store_each_check(struct store *s, store_check_cb cb, void *arg);
 
 /*
- * Reads. Each returns a new reference (the caller decrefs) or NULL with
- * err filled (errno ENOENT when the named check is not in the store).
- * since_ms/until_ms bound time as [since, until), until_ms <= 0 meaning
- * no bound; limit bounds rows (<= 10000; <= 0 means 10000). check NULL
- * in incidents and deliveries means every check. Rows written but still
- * queued are not seen.
+ * Typed reads. Each takes a query and a completion callback, and calls the
+ * callback exactly once: with the rows (error 0), or with no rows, error
+ * an errno value and err a message (ENOENT when the named check is not in
+ * the store, EINVAL for a query out of bounds, EIO for the backend's
+ * failure, ENOMEM). The rows and their strings belong to the store and
+ * live until the callback returns: copy what you keep. SQLite calls the
+ * callback before store_read_*() returns; a network backend calls it
+ * later, from the event loop, so a caller must not assume either.
+ *
+ * Times are unix ms, durations us; STORE_NONE is an absent number. Rows
+ * written but still queued are not seen.
+ */
+#define STORE_NONE INT64_MIN
+
+struct store_query {
+	const char *check;          /* NULL in incidents and deliveries: every check */
+	int64_t since_ms, until_ms; /* [since, until); until_ms <= 0: no bound */
+	int limit;                  /* rows, <= 10000; <= 0 means 10000 */
+	int64_t bucket_ms;          /* series only */
+};
+
+/* One probe result. status and severity as the store holds them (enum values). */
+struct store_result_row {
+	int64_t ts_ms;
+	const char *location, *reason, *message;
+	const char *address; /* NULL: none */
+	int status, severity;
+	int64_t ttg_us;
+	int64_t phase_us[MP_PH__COUNT];
+	const char *tls_version;                /* NULL: no TLS (the rest of tls is absent too) */
+	int64_t cert_days_left, cert_not_after; /* not_after in unix seconds */
+	const char *cert_subject, *cert_issuer, *cert_sha256;
+	int64_t messages;
+	int maintenance;
+	const char *warnings; /* one per line; NULL: none */
+};
+
+struct store_incident_row {
+	int64_t id;
+	const char *check;
+	int64_t start_ms, end_ms; /* end_ms STORE_NONE: open */
+	int64_t duration_ms;      /* as stored; STORE_NONE while open */
+	const char *reason, *message;
+	const char *close_reason; /* NULL: open, or closed by a version before v3 */
+};
+
+struct store_delivery_row {
+	int64_t ts_ms;
+	const char *check; /* NULL: not about one check */
+	const char *channel, *event, *detail;
+	int64_t attempt;
+	int ok;
+};
+
+/* What store_read_uptime() counts; counts leave out maintenance (see store_q_uptime()). */
+struct store_uptime_row {
+	const char *check;
+	int64_t since_ms, until_ms; /* until_ms STORE_NONE: no bound */
+	int64_t probes, up, maint;
+	int from_rollups;
+};
+
+struct store_reason_count {
+	const char *reason;
+	int64_t n;
+};
+
+/* One bucket of a series; times in us, STORE_NONE when it holds none. */
+struct store_bucket_row {
+	int64_t start_ms;
+	int64_t count, up;
+	int64_t min_us, avg_us, p95_us, max_us;
+	int from_rollups;
+	const struct store_reason_count *reasons; /* raw failures, first seen first */
+	size_t nreasons;
+};
+
+struct store_series_rows {
+	const char *check;
+	int64_t since_ms, until_ms, bucket_ms;  /* since_ms moved back to its bucket's start */
+	const struct store_bucket_row *buckets; /* the oldest first, only those with probes */
+	size_t n;
+};
+
+/* The current state of one check, from its last transition, result and open incident. */
+struct store_state_row {
+	const char *check;
+	int has_state; /* 0: no transition recorded; the state_* fields are absent */
+	int state, state_severity;
+	int64_t state_since_ms;
+	const char *state_reason, *state_message;
+	/* Of last: ts_ms, location, status, reason, message, ttg_us, severity, warnings. */
+	const struct store_result_row *last;       /* NULL: none */
+	const struct store_incident_row *incident; /* NULL: none open */
+};
+
+struct store_channel_row {
+	const char *channel;
+	int64_t last_ms;
+	int last_ok;
+	const char *last_detail, *last_event, *last_check;
+	int64_t failures_24h, attempts_24h;
+};
+
+struct store_removed_row {
+	const char *check;
+	int64_t removed_ms;
+};
+
+struct store_status_rows {
+	int64_t now_ms;
+	const struct store_state_row *checks; /* by name; removed checks left out */
+	size_t nchecks;
+	const struct store_channel_row *channels; /* by name */
+	size_t nchannels;
+	const struct store_removed_row *removed; /* newest first */
+	size_t nremoved;
+};
+
+typedef void (*store_results_cb)(const struct store_result_row *rows, size_t n, int error,
+                                 const char *err, void *arg);
+typedef void (*store_uptime_cb)(const struct store_uptime_row *row, int error, const char *err,
+                                void *arg);
+typedef void (*store_series_cb)(const struct store_series_rows *rows, int error, const char *err,
+                                void *arg);
+typedef void (*store_incidents_cb)(const struct store_incident_row *rows, size_t n, int64_t now_ms,
+                                   int error, const char *err, void *arg);
+typedef void (*store_deliveries_cb)(const struct store_delivery_row *rows, size_t n, int error,
+                                    const char *err, void *arg);
+typedef void (*store_status_cb)(const struct store_status_rows *rows, int error, const char *err,
+                                void *arg);
+
+/* check's results of [since, until), newest first, at most limit. */
+void store_read_history(struct store *s, const struct store_query *q, store_results_cb cb,
+                        void *arg);
+/* check's uptime counts over [since, until) (see store_q_uptime()). */
+void store_read_uptime(struct store *s, const struct store_query *q, store_uptime_cb cb, void *arg);
+/* check's buckets of bucket_ms over [since, until) (see store_q_series()). */
+void store_read_series(struct store *s, const struct store_query *q, store_series_cb cb, void *arg);
+/* Incidents open at some point in [since, now], newest first; check NULL: all. */
+void store_read_incidents(struct store *s, const struct store_query *q, store_incidents_cb cb,
+                          void *arg);
+/* Notification attempts, newest first; check NULL: all. */
+void store_read_deliveries(struct store *s, const struct store_query *q, store_deliveries_cb cb,
+                           void *arg);
+/* Every current check's state, the channels, the removed checks. */
+void store_read_status(struct store *s, store_status_cb cb, void *arg);
+
+/*
+ * The same reads as JSON (store/rows_json.c), for a caller that needs the
+ * answer now. Each returns a new reference (the caller decrefs) or NULL
+ * with err filled (errno as above). They complete only with a backend that
+ * answers before returning (SQLite); with one that answers later they fail
+ * with errno EWOULDBLOCK: use store_read_*() there.
  */
 /*
  * Times are given twice, "time": ISO 8601 UTC and "ts_ms": unix ms; greeting
@@ -208,18 +379,21 @@ json_t *store_q_history(struct store *s, const char *check, int64_t since_ms, in
 json_t *store_q_uptime(struct store *s, const char *check, int64_t since_ms, int64_t until_ms,
                        char *err, size_t errlen);
 /*
- * Uptime counts of every check in the store over consecutive ranges, in one
- * call: for readers that keep the figures of all checks at once (the API's
- * cache, src/upcache.c). bounds holds nb ascending times, range i being
- * [bounds[i], bounds[i + 1]); the last may be INT64_MAX. Counted as
- * store_q_uptime() counts: probes and up leave out results taken in a
- * maintenance window, maint counts those; raw results by their time; a
- * roll-up whole, in the range its hour starts in (the first range when it
- * starts before bounds[0]). cb is called once per check with anything in
- * any range, counts[0 .. nb - 2] in the order of the ranges. A span under
- * 6 h is read through the index (O(its rows)), a longer one in one pass
- * over the table (O(rows in the store)): seconds on a large store, so not
- * on the event loop. -1 (errno EINVAL) when nb is not 2 to
+ * The batched read: uptime counts of every check in the store over
+ * consecutive ranges (all windows at once), in one call, for readers that
+ * need the figures of all checks (src/http/upcache.c), never one query per
+ * check. bounds holds nb ascending times, range i being [bounds[i],
+ * bounds[i + 1]); the last may be INT64_MAX. Counted as store_q_uptime()
+ * counts: probes and up leave out results taken in a maintenance window,
+ * maint counts those; raw results by their time; a roll-up whole, in the
+ * range its hour starts in (the first range when it starts before
+ * bounds[0]). cb is called once per check with anything in any range,
+ * counts[0 .. nb - 2] in the order of the ranges, before this returns. A
+ * span under 6 h is read through the index (O(its rows)), a longer one in
+ * one pass over the table (O(rows in the store)): seconds on a large
+ * store, so it belongs on a thread of its own (the API's cache); only the
+ * API's fallback without that thread runs it on the loop, a lesser evil
+ * than a query per check. -1 (errno EINVAL) when nb is not 2 to
  * STORE_COUNTS_MAX + 1 or bounds are out of order.
  */
 #define STORE_COUNTS_MAX 8
@@ -228,8 +402,8 @@ struct store_counts {
 };
 typedef void (*store_counts_cb)(int64_t id, const char *check, const struct store_counts *counts,
                                 int n, void *arg);
-int store_q_counts(struct store *s, const int64_t *bounds, int nb, store_counts_cb cb, void *arg,
-                   char *err, size_t errlen);
+STORE_MUST_USE int store_q_counts(struct store *s, const int64_t *bounds, int nb,
+                                  store_counts_cb cb, void *arg, char *err, size_t errlen);
 /* Make a query running on s in another thread return soon, with an error. Thread-safe. */
 void store_interrupt(struct store *s);
 

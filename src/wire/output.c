@@ -1,5 +1,6 @@
 /*
- * output.c - human, JSON and Nagios renderings of one struct result.
+ * output.c - human, JSON and Nagios renderings of one struct result. The
+ * JSON is result_json.c's, the one encoder; this file only names the target.
  *
  * The result holds bytes a server or a certificate chose (greeting,
  * capabilities, subjects, SANs). They were escaped by the engine, but this
@@ -14,6 +15,7 @@
 #include <time.h>
 
 #include "core/line.h"
+#include "wire/result_json.h"
 
 static const char em_dash[] = "\xe2\x80\x94";
 
@@ -83,28 +85,6 @@ json_t *output_json_time_ms(int64_t ms)
 	return json_string(buf);
 }
 
-static json_t *jstr(const char *s)
-{
-	return output_json_str(s);
-}
-
-static json_t *jstr_or_null(const char *s)
-{
-	return *s ? jstr(s) : json_null();
-}
-
-static json_t *jms(int64_t us)
-{
-	return us < 0 ? json_null() : json_real((double)us / 1000.0);
-}
-
-static void put(json_t *o, const char *key, json_t *v, int *bad)
-{
-	/* json_object_set_new() releases v on failure; a NULL v is out of memory. */
-	if (!v || json_object_set_new(o, key, v) < 0)
-		*bad = 1;
-}
-
 static void iso8601(char *buf, size_t len, int64_t t)
 {
 	time_t tt = (time_t)t;
@@ -114,180 +94,28 @@ static void iso8601(char *buf, size_t len, int64_t t)
 		snprintf(buf, len, "?");
 }
 
-/* t in unix seconds (certificate dates). */
-static json_t *jtime(int64_t t)
+/* The CLI's --json: the one encoder, with nothing but the target beside the result. */
+static void output_meta(struct result_meta *m, const struct check *c)
 {
-	return output_json_time_ms(t * 1000);
-}
-
-/* Split s on any of the separator bytes, dropping empty pieces and surrounding blanks. */
-static json_t *jsplit(const char *s, const char *seps, int *bad)
-{
-	json_t *a = json_array();
-	char piece[RESULT_CAPS_MAX];
-
-	if (!a) {
-		*bad = 1;
-		return NULL;
-	}
-	while (*s) {
-		size_t n = strcspn(s, seps);
-		const char *p = s;
-		size_t m = n;
-
-		while (m && *p == ' ') {
-			p++;
-			m--;
-		}
-		while (m && p[m - 1] == ' ')
-			m--;
-		if (m) {
-			if (m >= sizeof(piece))
-				m = sizeof(piece) - 1;
-			memcpy(piece, p, m);
-			piece[m] = '\0';
-			if (json_array_append_new(a, jstr(piece)) < 0)
-				*bad = 1;
-		}
-		s += n;
-		if (*s)
-			s++;
-	}
-	return a;
-}
-
-static json_t *json_cert(const struct cert_facts *cf, int *bad)
-{
-	json_t *o = json_object();
-
-	if (!o) {
-		*bad = 1;
-		return NULL;
-	}
-	put(o, "subject", jstr(cf->subject), bad);
-	put(o, "issuer", jstr(cf->issuer), bad);
-	put(o, "not_before", jtime(cf->not_before), bad);
-	put(o, "not_after", jtime(cf->not_after), bad);
-	put(o, "sha256", jstr(cf->sha256), bad);
-	return o;
-}
-
-static json_t *json_tls(const struct tls_facts *t, int *bad)
-{
-	json_t *o, *chain;
-	int n = t->chain_len, have = t->chain_len > 0;
-
-	if (!t->used)
-		return json_null();
-	if (n > RESULT_CHAIN_MAX)
-		n = RESULT_CHAIN_MAX;
-	o = json_object();
-	if (!o) {
-		*bad = 1;
-		return NULL;
-	}
-	put(o, "version", jstr_or_null(t->version), bad);
-	put(o, "cipher", jstr_or_null(t->cipher), bad);
-	put(o, "verified", json_boolean(t->verified), bad);
-	put(o, "verify_reused", json_boolean(t->verify_reused), bad);
-	put(o, "verify_error", t->verify_code ? jstr(t->verify_msg) : json_null(), bad);
-	put(o, "subject", have ? jstr(t->chain[0].subject) : json_null(), bad);
-	put(o, "issuer", have ? jstr(t->chain[0].issuer) : json_null(), bad);
-	put(o, "sans", jsplit(t->sans, ",", bad), bad);
-	put(o, "not_before", have ? jtime(t->chain[0].not_before) : json_null(), bad);
-	put(o, "not_after", have ? jtime(t->chain[0].not_after) : json_null(), bad);
-	put(o, "days_left", have ? json_integer(t->days_left) : json_null(), bad);
-	put(o, "sha256", have ? jstr(t->chain[0].sha256) : json_null(), bad);
-	put(o, "expires_first",
-	    have && t->earliest >= 0 && t->earliest < n ? jstr(t->chain[t->earliest].subject)
-	                                                : json_null(),
-	    bad);
-	chain = json_array();
-	if (!chain)
-		*bad = 1;
-	for (int i = 0; chain && i < n; i++)
-		if (json_array_append_new(chain, json_cert(&t->chain[i], bad)) < 0)
-			*bad = 1;
-	put(o, "chain", chain, bad);
-	return o;
-}
-
-static json_t *json_addrs(const struct result *r, int *bad)
-{
-	json_t *a;
-	int n = r->naddrs > RESULT_ADDR_MAX ? RESULT_ADDR_MAX : r->naddrs;
-
-	if (n <= 0)
-		return json_null();
-	a = json_array();
-	if (!a) {
-		*bad = 1;
-		return NULL;
-	}
-	for (int i = 0; i < n; i++) {
-		const struct addr_result *ar = &r->addrs[i];
-		json_t *o = json_object();
-
-		if (!o || json_array_append_new(a, o) < 0) {
-			*bad = 1;
-			break;
-		}
-		put(o, "address", jstr(ar->address), bad);
-		put(o, "status", json_string(result_status_name(ar->status)), bad);
-		put(o, "severity", json_string(result_severity_name(ar->severity)), bad);
-		put(o, "reason", json_string(result_reason_name(ar->reason)), bad);
-		put(o, "message", jstr(ar->message), bad);
-		put(o, "time_to_greeting_ms", jms(ar->greeting_us), bad);
-		put(o, "total_ms", jms(ar->total_us), bad);
-	}
-	return a;
+	memset(m, 0, sizeof(*m));
+	snprintf(m->target, sizeof(m->target), "%s", c->target.url);
 }
 
 json_t *output_json(const struct check *c, const struct result *r)
 {
-	json_t *o = json_object(), *tm = json_object(), *warn = json_array();
-	int bad = 0;
+	struct result_meta m;
 
-	if (!o || !tm || !warn) {
-		json_decref(o);
-		json_decref(tm);
-		json_decref(warn);
-		return NULL;
-	}
-	put(o, "target", jstr(c->target.url), &bad);
-	put(o, "status", json_string(result_status_name(r->status)), &bad);
-	put(o, "severity", json_string(result_severity_name(r->severity)), &bad);
-	put(o, "reason", json_string(result_reason_name(r->reason)), &bad);
-	put(o, "message", jstr(r->message), &bad);
-	for (int i = 0; i < MP_PH__COUNT; i++)
-		put(tm, result_phase_name((enum mp_phase)i), jms(r->phase_us[i]), &bad);
-	put(o, "timings_ms", tm, &bad);
-	put(o, "time_to_greeting_ms", jms(r->ttg_us), &bad);
-	put(o, "address", jstr_or_null(r->address), &bad);
-	put(o, "greeting", jstr_or_null(r->greeting), &bad);
-	/* One entry per line: an IMAP atom, or a POP3 CAPA line with its arguments. */
-	put(o, "capabilities", jsplit(r->capabilities, "\n", &bad), &bad);
-	for (int i = 0; i < r->nwarnings && i < RESULT_WARN_MAX; i++)
-		if (json_array_append_new(warn, jstr(r->warnings[i])) < 0)
-			bad = 1;
-	put(o, "warnings", warn, &bad);
-	put(o, "messages", r->messages < 0 ? json_null() : json_integer(r->messages), &bad);
-	put(o, "tls", json_tls(&r->tls, &bad), &bad);
-	put(o, "addresses", json_addrs(r, &bad), &bad);
-	if (bad) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	output_meta(&m, c);
+	return result_json_encode(r, &m);
 }
 
 int output_json_line(FILE *f, const struct check *c, const struct result *r)
 {
-	json_t *o = output_json(c, r);
-	/* Ten significant digits: microseconds up to an hour, without binary noise. */
-	char *s = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
+	struct result_meta m;
+	char *s;
 
-	json_decref(o);
+	output_meta(&m, c);
+	s = result_json_dumps(r, &m);
 	if (!s)
 		return -1;
 	fputs(s, f);
@@ -374,6 +202,7 @@ static void human_verbose(FILE *f, const struct check *c, const struct result *r
 
 	(void)c;
 	human_detail(f, "address:", r->address);
+	human_detail(f, "path:", r->path);
 	for (int i = 0; i < MP_PH__COUNT; i++) {
 		if (r->phase_us[i] < 0)
 			continue;

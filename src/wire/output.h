@@ -36,7 +36,11 @@ json_t *output_json_time_ms(int64_t ms);
 
 void output_human(FILE *f, const struct check *c, const struct result *r, int verbose);
 
-/* A new reference to the object documented in docs/json.md; NULL only when out of memory. */
+/*
+ * A new reference to the object documented in docs/json.md, from the one
+ * encoder (result_json_encode) with the target and no travelling metadata;
+ * NULL only when out of memory.
+ */
 json_t *output_json(const struct check *c, const struct result *r);
 
 /* output_json() printed compact on one line with a newline. Returns 0, or -1 when out of memory. */

@@ -1,7 +1,8 @@
 /*
  * fakesrv - a hostile mail server that plays a scenario file.
  *
- * fakesrv [--port-file FILE] [--port N] [--certs DIR] [--max-conns N] [--lifetime SEC] SCENARIO
+ * fakesrv [--port-file FILE] [--port N] [--bind ADDR] [--certs DIR] [--max-conns N]
+ *         [--lifetime SEC] SCENARIO
  *
  * Listens on 127.0.0.1 on an ephemeral port (written to --port-file, so
  * parallel tests never collide), accepts up to --max-conns connections one
@@ -905,7 +906,8 @@ static void on_alarm(int sig)
 
 static void usage(void)
 {
-	fputs("usage: fakesrv [--port-file FILE] [--port N] [--certs DIR] [--max-conns N]\n"
+	fputs("usage: fakesrv [--port-file FILE] [--port N] [--bind ADDR] [--certs DIR]\n"
+	      "               [--max-conns N]\n"
 	      "               [--lifetime SECONDS] SCENARIO\n",
 	      stderr);
 	exit(1);
@@ -929,6 +931,8 @@ static void write_port_file(const char *path, unsigned port)
 int main(int argc, char **argv)
 {
 	const char *port_file = NULL, *certs = NULL, *path = NULL;
+	/* Another loopback address (127.0.0.2) is a second backend behind one name. */
+	const char *bind_addr = "127.0.0.1";
 	long max_conns = 1, lifetime = 30;
 	long port =
 	    0; /* 0: ephemeral; a fixed port lets a test stop and restart "the same" server */
@@ -956,6 +960,8 @@ int main(int argc, char **argv)
 			port = strtol(argv[++i], NULL, 10);
 		else if (strcmp(a, "--certs") == 0)
 			certs = argv[++i];
+		else if (strcmp(a, "--bind") == 0)
+			bind_addr = argv[++i];
 		else if (strcmp(a, "--max-conns") == 0)
 			max_conns = strtol(argv[++i], NULL, 10);
 		else if (strcmp(a, "--lifetime") == 0)
@@ -983,14 +989,15 @@ int main(int argc, char **argv)
 		die("socket: %s", strerror(errno));
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (inet_pton(AF_INET, bind_addr, &sa.sin_addr) != 1)
+		die("--bind %s: not an IPv4 address", bind_addr);
 	sa.sin_port = htons((uint16_t)port);
 	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(lfd, 16) != 0)
 		die("bind/listen: %s", strerror(errno));
 	if (getsockname(lfd, (struct sockaddr *)&sa, &salen) != 0)
 		die("getsockname: %s", strerror(errno));
-	logf_("listening on 127.0.0.1:%u, %s, %ld connection(s), lifetime %lds", ntohs(sa.sin_port),
-	      path, max_conns, lifetime);
+	logf_("listening on %s:%u, %s, %ld connection(s), lifetime %lds", bind_addr,
+	      ntohs(sa.sin_port), path, max_conns, lifetime);
 	if (port_file)
 		write_port_file(port_file, ntohs(sa.sin_port));
 

@@ -34,6 +34,7 @@ cat >"$tmp/want" <<LIST
 /usr/bin/mailpulse
 /usr/lib/systemd/system/mailpulse.service
 /usr/lib/sysusers.d/mailpulse.conf
+/usr/share/bash-completion/completions/mailpulse
 /usr/share/doc/mailpulse/examples/mailpulse.yaml
 /usr/share/doc/mailpulse/json.md
 /usr/share/doc/mailpulse/mailpulse.conf.example

@@ -2,7 +2,7 @@
  * http_sink - an HTTP receiver for the notification tests.
  *
  * http_sink --port-file FILE --out FILE [--status CODE | --statuses A,B,C]
- *           [--delay-ms MS] [--lifetime SECONDS]
+ *           [--delay-ms MS] [--body-bytes N] [--lifetime SECONDS]
  *
  * Listens on 127.0.0.1, an ephemeral port written to --port-file (renamed
  * into place, so a reader never sees half a number). Each request becomes
@@ -10,7 +10,9 @@
  * {"method","path","headers":{lower-case name: value},"body"}. The n-th
  * request is answered with the n-th code of --statuses (the last one
  * repeats), with a body that echoes the path, so tests can check that a
- * client keeps the path out of what it logs. Exits after --lifetime
+ * client keeps the path out of what it logs, or with --body-bytes N, a
+ * body of N bytes ("0123456789" repeated), for clients' bounds on what
+ * they read. Exits after --lifetime
  * seconds (default 60). A test tool: exits on the first setup error.
  */
 #include <ctype.h>
@@ -57,10 +59,12 @@ static void die(const char *msg)
 static void usage(void)
 {
 	fputs("usage: http_sink --port-file FILE --out FILE [--status CODE | --statuses A,B,C]\n"
-	      "                 [--delay-ms MS] [--lifetime SECONDS]\n",
+	      "                 [--delay-ms MS] [--body-bytes N] [--lifetime SECONDS]\n",
 	      stderr);
 	exit(1);
 }
+
+static long body_bytes; /* --body-bytes: > 0, the reply body is this long instead of the echo */
 
 static void reply(struct evhttp_request *req, int code)
 {
@@ -68,7 +72,13 @@ static void reply(struct evhttp_request *req, int code)
 
 	if (!b)
 		die("out of memory");
-	evbuffer_add_printf(b, "status %d for %s\n", code, evhttp_request_get_uri(req));
+	if (body_bytes > 0) {
+		for (long i = 0; i < body_bytes; i += 10)
+			evbuffer_add(b, "0123456789",
+			             (size_t)(body_bytes - i < 10 ? body_bytes - i : 10));
+	} else {
+		evbuffer_add_printf(b, "status %d for %s\n", code, evhttp_request_get_uri(req));
+	}
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain");
 	evhttp_send_reply(req, code, NULL, b);
 	evbuffer_free(b);
@@ -202,6 +212,8 @@ int main(int argc, char **argv)
 			parse_statuses(&s, argv[++i]);
 		else if (!strcmp(argv[i], "--delay-ms"))
 			s.delay_ms = atol(argv[++i]);
+		else if (!strcmp(argv[i], "--body-bytes"))
+			body_bytes = atol(argv[++i]);
 		else if (!strcmp(argv[i], "--lifetime"))
 			lifetime = atol(argv[++i]);
 		else

@@ -169,6 +169,20 @@ expect_exit "extra argument" 3 status extra --store "$db"
 expect_exit "--store and -c" 3 status --store "$db" -c "$dir/mp.yaml"
 expect_exit "unknown option" 3 status --bogus
 expect_exit "not a store" 3 status --store "$dir/mp.yaml"
+# The store: value names the backend: sqlite:PATH is the file; PostgreSQL is refused by name,
+# and a URL (which may hold a password) is never repeated.
+"$mp" status --store "sqlite:$db" --json >"$dir/out" 2>"$dir/err" &&
+	jq -e '.checks | length == 2' "$dir/out" >/dev/null ||
+	fail "status --store sqlite:PATH: $(cat "$dir/err" "$dir/out")"
+expect_exit "--store postgresql://" 3 status --store "postgresql://mp:s3cret@db.example.org/mp"
+grep -q "PostgreSQL is not available in this version" "$dir/err" ||
+	fail "--store postgresql://: $(cat "$dir/err")"
+grep -q "s3cret" "$dir/err" && fail "--store postgresql://: the URL's password was shown"
+printf 'store: "postgres://mp:s3cret@db/mp"\nchecks: []\n' >"$dir/pg.yaml"
+expect_exit "status -c (store: postgres://)" 3 status -c "$dir/pg.yaml"
+grep -q "pg.yaml:1:8: store: PostgreSQL is not available in this version" "$dir/err" ||
+	fail "store: postgres:// in a config: $(cat "$dir/err")"
+grep -q "s3cret" "$dir/err" && fail "store: postgres:// in a config: the password was shown"
 for c in status history uptime incidents; do
 	expect_exit "$c --help" 0 "$c" --help
 	grep -q "^Usage: mailpulse $c" "$dir/out" || fail "$c --help: no usage line"

@@ -78,14 +78,20 @@ int main(int argc, char **argv)
 		if (add(s, "imap-main", t, &r) < 0)
 			goto fail;
 	}
-	store_add_transition(s, "imap-main", now - 3 * DAY_MS, MP_UNKNOWN, MP_UP, MP_SEV_OK,
-	                     MP_R_OK, "");
-	store_add_transition(s, "imap-main", now - 5 * HOUR_MS, MP_UP, MP_DOWN, MP_SEV_CRITICAL,
-	                     MP_R_REFUSED, "connection refused");
-	store_incident_open(s, "imap-main", now - 5 * HOUR_MS, MP_R_REFUSED, "connection refused");
-	store_add_transition(s, "imap-main", now - 3 * HOUR_MS, MP_DOWN, MP_UP, MP_SEV_OK, MP_R_OK,
-	                     "");
-	store_incident_close(s, "imap-main", now - 3 * HOUR_MS);
+	if (store_add_transition(s, "imap-main", now - 3 * DAY_MS, MP_UNKNOWN, MP_UP, MP_SEV_OK,
+	                         MP_R_OK, "") < 0)
+		goto fail;
+	if (store_add_transition(s, "imap-main", now - 5 * HOUR_MS, MP_UP, MP_DOWN, MP_SEV_CRITICAL,
+	                         MP_R_REFUSED, "connection refused") < 0)
+		goto fail;
+	if (store_incident_open(s, "imap-main", now - 5 * HOUR_MS, MP_R_REFUSED,
+	                        "connection refused") < 0)
+		goto fail;
+	if (store_add_transition(s, "imap-main", now - 3 * HOUR_MS, MP_DOWN, MP_UP, MP_SEV_OK,
+	                         MP_R_OK, "") < 0)
+		goto fail;
+	if (store_incident_close(s, "imap-main", now - 3 * HOUR_MS) < 0)
+		goto fail;
 
 	for (int k = 24 * 12 - 1; k >= 0; k--) {
 		int64_t t = now - k * 5 * MIN_MS - 1000;
@@ -98,14 +104,18 @@ int main(int argc, char **argv)
 		if (add(s, "pop-backup", t, &r) < 0)
 			goto fail;
 	}
-	store_add_transition(s, "pop-backup", now - DAY_MS, MP_UNKNOWN, MP_UP, MP_SEV_OK, MP_R_OK,
-	                     "");
-	store_add_transition(s, "pop-backup", now - 30 * MIN_MS, MP_UP, MP_DOWN, MP_SEV_CRITICAL,
-	                     MP_R_TIMEOUT, "no greeting within 10 s");
-	store_incident_open(s, "pop-backup", now - 30 * MIN_MS, MP_R_TIMEOUT,
-	                    "no greeting within 10 s");
-	store_add_delivery(s, "pop-backup", "ops-webhook", "down", 1, 1, "HTTP 200",
-	                   now - 29 * MIN_MS);
+	if (store_add_transition(s, "pop-backup", now - DAY_MS, MP_UNKNOWN, MP_UP, MP_SEV_OK,
+	                         MP_R_OK, "") < 0)
+		goto fail;
+	if (store_add_transition(s, "pop-backup", now - 30 * MIN_MS, MP_UP, MP_DOWN,
+	                         MP_SEV_CRITICAL, MP_R_TIMEOUT, "no greeting within 10 s") < 0)
+		goto fail;
+	if (store_incident_open(s, "pop-backup", now - 30 * MIN_MS, MP_R_TIMEOUT,
+	                        "no greeting within 10 s") < 0)
+		goto fail;
+	if (store_add_delivery(s, "pop-backup", "ops-webhook", "down", 1, 1, "HTTP 200",
+	                       now - 29 * MIN_MS) < 0)
+		goto fail;
 	if (store_flush(s) < 0)
 		goto fail;
 	while ((n = store_retention(s, now, 1, 400)) > 0)

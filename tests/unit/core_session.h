@@ -22,6 +22,7 @@
 struct sess {
 	struct check c;
 	struct result r;
+	struct run u; /* builds r */
 	void *p;
 	int64_t now;
 	char last[PROTO_OUT_MAX + 1]; /* queued by the last call */
@@ -42,6 +43,7 @@ static inline struct sess *sess_new(void)
 	s->c.posture = POSTURE_REPORT;
 	s->now = 1000000;
 	result_init(&s->r, s->now);
+	run_init(&s->u, &s->r, s->now);
 	return s;
 }
 
@@ -73,7 +75,7 @@ static inline enum proto_next drain(struct sess *s, enum proto_next nx)
 
 static inline enum proto_next start(struct sess *s, int tls)
 {
-	s->p = CORE_OPS.new(&s->c, &s->r);
+	s->p = CORE_OPS.new(&s->c, &s->u);
 	assert_non_null(s->p);
 	return drain(s, CORE_OPS.start(s->p, tls, s->now));
 }
@@ -87,7 +89,7 @@ static inline enum proto_next line(struct sess *s, const char *l)
 static inline enum proto_next tls_done(struct sess *s)
 {
 	s->now += 5000;
-	result_phase(&s->r, MP_PH_TLS, s->now);
+	run_phase(&s->u, MP_PH_TLS, s->now);
 	return drain(s, CORE_OPS.on_tls(s->p, s->now));
 }
 

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cmd/config.h"
 #include "conf/conf.h"
 
 #ifndef MP_TEST_CONF_DIR

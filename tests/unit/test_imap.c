@@ -53,7 +53,7 @@ static void expect_logout_close(struct sess *s, const char *tag)
 	assert_int_equal(line(s, "* BYE Logging out"), PROTO_READ);
 	snprintf(want, sizeof(want), "%s OK Logout completed.", tag);
 	assert_int_equal(line(s, want), PROTO_CLOSE);
-	assert_int_equal(s->r.final, 1);
+	assert_int_equal(s->u.final, 1);
 	assert_string_equal(s->last, "");
 }
 
@@ -62,8 +62,8 @@ static void server_closed(struct sess *s)
 {
 	s->now += 1000;
 	imap_ops.on_close(s->p, s->now);
-	result_fail(&s->r, MP_R_CLOSED, "server closed the connection while waiting for %s",
-	            imap_ops.pending(s->p));
+	run_fail(&s->u, MP_R_CLOSED, "server closed the connection while waiting for %s",
+	         imap_ops.pending(s->p));
 }
 
 static void test_happy_starttls_login(void **state)
@@ -120,6 +120,8 @@ static void test_happy_starttls_login(void **state)
 	/* The goodbye is not charged to any phase. */
 	assert_int_equal(s->r.phase_us[MP_PH_MAILBOX], 6000);
 	assert_int_equal(s->r.status, MP_UP);
+	/* Every state entered, in order; "done" takes no step on the wire. */
+	assert_string_equal(s->r.path, "greeting>starttls>tls>capability>login>examine>logout");
 	/* The password went out exactly once, inside the LOGIN. */
 	const char *pw = strstr(s->sent, PASS);
 	assert_non_null(pw);
@@ -356,6 +358,51 @@ static void test_starttls_refused(void **state)
 	line(s, GREET_PLAIN);
 	line(s, "A1 BAD unknown command");
 	assert_int_equal(s->r.reason, MP_R_STARTTLS_REFUSED);
+	sess_free(s);
+}
+
+/* A trace callback that writes "proto:from>to;" for each state change. */
+static void trace_rec(void *arg, const char *proto, const char *from, const char *to)
+{
+	char *buf = arg;
+	size_t n = strlen(buf);
+
+	snprintf(buf + n, 512 - n, "%s:%s>%s;", proto, from, to);
+}
+
+/*
+ * The path says how far a failed probe got, after the driver's own steps;
+ * the trace sees every change, "done" included, and nothing twice.
+ */
+static void test_path_failure_and_trace(void **state)
+{
+	struct sess *s = sess_new();
+	char trace[512] = "";
+
+	(void)state;
+	run_set_trace(&s->u, trace_rec, trace);
+	run_step(&s->u, "probe", "dns", 1);
+	run_step(&s->u, "probe", "connect", 1);
+	start(s, 0);
+	line(s, "* OK IMAP ready");
+	line(s, "* CAPABILITY IMAP4rev1 STARTTLS");
+	line(s, "A1 OK done");
+	assert_int_equal(line(s, "A2 NO [UNAVAILABLE] TLS not configured"), PROTO_READ);
+	assert_int_equal(s->r.reason, MP_R_STARTTLS_REFUSED);
+	assert_string_equal(s->r.path, "dns>connect>greeting>capability>starttls>logout");
+	expect_logout_close(s, "A3");
+	assert_string_equal(s->r.path, "dns>connect>greeting>capability>starttls>logout");
+	assert_string_equal(trace, "probe:start>dns;probe:dns>connect;imap:connect>greeting;"
+	                           "imap:greeting>capability;imap:capability>starttls;"
+	                           "imap:starttls>logout;imap:logout>done;");
+	sess_free(s);
+
+	/* A timeout leaves the path at the state that was waiting. */
+	s = sess_new();
+	start(s, 1);
+	line(s, "* OK IMAP ready");
+	assert_string_equal(s->r.path, "greeting>capability");
+	assert_string_equal(imap_ops.pending(s->p), "CAPABILITY reply");
 	sess_free(s);
 }
 
@@ -825,7 +872,7 @@ static void test_logout_endings(void **state)
 	assert_int_equal(line(s, "* BYE"), PROTO_READ);
 	assert_int_equal(line(s, "garbage"), PROTO_CLOSE);
 	assert_int_equal(s->r.status, MP_UP);
-	assert_int_equal(s->r.final, 1);
+	assert_int_equal(s->u.final, 1);
 	sess_free(s);
 }
 
@@ -1180,7 +1227,7 @@ static void test_greeting_then_bye(void **state)
 	start(s, 1);
 	line(s, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] mail Cyrus IMAP 3.6.1 server ready");
 	assert_string_equal(s->last, "A1 LOGOUT\r\n");
-	assert_int_equal(s->r.final, 0);
+	assert_int_equal(s->u.final, 0);
 	assert_string_equal(s->r.message, "IMAP greeting OK, 2 capabilities");
 	assert_int_equal(line(s, "* BYE [ALERT] Down for maintenance until 10:00 UTC"), PROTO_READ);
 	assert_string_equal(imap_ops.pending(s->p),
@@ -1200,8 +1247,8 @@ static void test_greeting_then_bye(void **state)
 	start(s, 1);
 	line(s, "* OK [CAPABILITY IMAP4rev1] hi");
 	line(s, "* BYE going away");
-	result_fail(&s->r, MP_R_CLOSED, "server closed the connection while waiting for %s",
-	            imap_ops.pending(s->p));
+	run_fail(&s->u, MP_R_CLOSED, "server closed the connection while waiting for %s",
+	         imap_ops.pending(s->p));
 	assert_int_equal(s->r.status, MP_DOWN);
 	assert_non_null(strstr(s->r.message, "going away"));
 	sess_free(s);
@@ -1232,7 +1279,7 @@ static void test_greeting_then_bye(void **state)
 	line(s, "* CAPABILITY IMAP4rev1 LOGINDISABLED");
 	line(s, "A1 OK");
 	assert_string_equal(s->last, "A2 LOGOUT\r\n");
-	assert_int_equal(s->r.final, 1);
+	assert_int_equal(s->u.final, 1);
 	line(s, "* BYE bye");
 	server_closed(s);
 	assert_int_equal(s->r.status, MP_UP);
@@ -1371,6 +1418,7 @@ int main(void)
 	    cmocka_unit_test(test_expect_caps),
 	    cmocka_unit_test(test_expect_caps_after_tls),
 	    cmocka_unit_test(test_starttls_refused),
+	    cmocka_unit_test(test_path_failure_and_trace),
 	    cmocka_unit_test(test_starttls_not_advertised),
 	    cmocka_unit_test(test_tag_mismatch),
 	    cmocka_unit_test(test_capability_no),

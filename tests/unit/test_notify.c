@@ -521,6 +521,8 @@ static void test_chat_shapes(void **state)
 	for (int i = 0; i < 4; i++) {
 		snprintf(u[i], sizeof(u[i]), "http://127.0.0.1:%d%s", port, paths[i]);
 		struct conf_channel ch = channel(paths[i] + 1, types[i], u[i]);
+		/* The legacy card here; test_notify_teams.c has the Adaptive Card. */
+		ch.teams_format = TEAMS_MESSAGECARD;
 		assert_int_equal(notify_send(t->n, &ch, &down), 0);
 		if (types[i] == CH_TEAMS) {
 			assert_int_equal(notify_send(t->n, &ch, &rec), 0);

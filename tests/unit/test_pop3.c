@@ -38,7 +38,7 @@ static void expect_quit_close(struct sess *s)
 	assert_string_equal(s->last, "QUIT\r\n");
 	assert_true(strncmp(pop3_ops.pending(s->p), "QUIT reply", 10) == 0);
 	assert_int_equal(line(s, "+OK Logging out."), PROTO_CLOSE);
-	assert_int_equal(s->r.final, 1);
+	assert_int_equal(s->u.final, 1);
 	assert_string_equal(s->last, "");
 }
 
@@ -47,8 +47,8 @@ static void server_closed(struct sess *s)
 {
 	s->now += 1000;
 	pop3_ops.on_close(s->p, s->now);
-	result_fail(&s->r, MP_R_CLOSED, "server closed the connection while waiting for %s",
-	            pop3_ops.pending(s->p));
+	run_fail(&s->u, MP_R_CLOSED, "server closed the connection while waiting for %s",
+	         pop3_ops.pending(s->p));
 }
 
 /* Dovecot 2.3's CAPA before and after STLS. */
@@ -105,6 +105,7 @@ static void test_happy_stls_login(void **state)
 	assert_string_equal(s->r.message, "logged in, maildrop has 3 messages");
 	expect_quit_close(s);
 	assert_int_equal(s->r.phase_us[MP_PH_MAILBOX], 1000);
+	assert_string_equal(s->r.path, "greeting>capa>stls>tls>capa>user>pass>stat>quit");
 	const char *pw = strstr(s->sent, PASS);
 	assert_non_null(pw);
 	assert_null(strstr(pw + 1, PASS));
@@ -201,7 +202,7 @@ static void test_no_capa(void **state)
 	assert_true(s->r.phase_us[MP_PH_CAPABILITY] >= 0);
 	assert_string_equal(s->r.message, "POP3 greeting OK, no CAPA support");
 	/* The verdict waits on QUIT's answer: a refusing server would close instead. */
-	assert_int_equal(s->r.final, 0);
+	assert_int_equal(s->u.final, 0);
 	assert_string_equal(pop3_ops.pending(s->p),
 	                    "QUIT reply (the server had answered CAPA with -ERR: unknown command)");
 	expect_quit_close(s);
@@ -651,7 +652,7 @@ static void test_quit_endings(void **state)
 	line(s, "+OK ready");
 	capa(s, caps);
 	assert_string_equal(s->last, "QUIT\r\n");
-	assert_int_equal(s->r.final, 1);
+	assert_int_equal(s->u.final, 1);
 	assert_string_equal(s->r.message, "POP3 greeting OK, 1 capability");
 	/* Any answer to QUIT ends it, and cannot change the verdict. */
 	assert_int_equal(line(s, "garbage"), PROTO_CLOSE);
@@ -664,7 +665,7 @@ static void test_quit_endings(void **state)
 	start(s, 1);
 	line(s, "+OK ready");
 	line(s, "-ERR");
-	assert_int_equal(s->r.final, 0);
+	assert_int_equal(s->u.final, 0);
 	assert_int_equal(line(s, "garbage"), PROTO_CLOSE);
 	assert_int_equal(s->r.reason, MP_R_PROTOCOL_ERROR);
 	assert_non_null(strstr(s->r.message, "QUIT reply"));
@@ -730,7 +731,7 @@ static void test_capa_codes(void **state)
 			assert_string_equal(s->r.message, cases[i].msg);
 			assert_int_equal(s->r.nwarnings, 0);
 			/* Said outright: no waiting on what follows, nothing else sent. */
-			assert_int_equal(s->r.final, 1);
+			assert_int_equal(s->u.final, 1);
 			assert_string_equal(s->sent, "CAPA\r\nQUIT\r\n");
 			server_closed(s);
 			assert_int_equal(s->r.reason, cases[i].reason);
@@ -753,7 +754,7 @@ static void test_capa_unknown_codes(void **state)
 		line(s, "+OK ready");
 		line(s, lines[i]);
 		assert_int_equal(s->r.status, MP_UP);
-		assert_int_equal(s->r.final, 0);
+		assert_int_equal(s->u.final, 0);
 		expect_quit_close(s);
 		assert_int_equal(s->r.status, MP_UP);
 		sess_free(s);
@@ -793,7 +794,7 @@ static void test_capa_err_then_close(void **state)
 	line(s, "+OK ready");
 	assert_int_equal(line(s, "-ERR Server is shutting down"), PROTO_READ);
 	assert_string_equal(s->last, "QUIT\r\n");
-	assert_int_equal(s->r.final, 0);
+	assert_int_equal(s->u.final, 0);
 	assert_int_equal(s->r.status, MP_UP);
 	server_closed(s);
 	assert_int_equal(s->r.status, MP_DOWN);
@@ -807,8 +808,8 @@ static void test_capa_err_then_close(void **state)
 	start(s, 0);
 	line(s, "+OK ready");
 	line(s, "-ERR Server is shutting down");
-	result_fail(&s->r, MP_R_CLOSED, "server closed the connection while waiting for %s",
-	            pop3_ops.pending(s->p));
+	run_fail(&s->u, MP_R_CLOSED, "server closed the connection while waiting for %s",
+	         pop3_ops.pending(s->p));
 	assert_int_equal(s->r.status, MP_DOWN);
 	assert_non_null(strstr(s->r.message, "Server is shutting down"));
 	sess_free(s);
@@ -876,7 +877,7 @@ static void test_capa_err_stays_open(void **state)
 	assert_int_equal(line(s, "-ERR not now"), PROTO_CLOSE);
 	assert_int_equal(s->r.reason, MP_R_REFUSED_BY_SERVER);
 	assert_string_equal(s->r.message, "server answered CAPA and QUIT with -ERR: not now");
-	assert_int_equal(s->r.final, 1);
+	assert_int_equal(s->u.final, 1);
 	sess_free(s);
 
 	/* ... or with a code: read for what it says. */
@@ -901,7 +902,7 @@ static void test_capa_err_stays_open(void **state)
 	line(s, "+OK");
 	line(s, "+OK 2 320");
 	assert_int_equal(s->r.messages, 2);
-	assert_int_equal(s->r.final, 1);
+	assert_int_equal(s->u.final, 1);
 	expect_quit_close(s);
 	assert_int_equal(s->r.status, MP_UP);
 	sess_free(s);
@@ -1293,7 +1294,7 @@ static void test_no_tls(void **state)
 	assert_int_equal(s->r.status, MP_DEGRADED);
 	assert_int_equal(s->r.severity, MP_SEV_WARNING);
 	assert_int_equal(s->r.reason, MP_R_NO_TLS);
-	assert_int_equal(s->r.final, 0);
+	assert_int_equal(s->u.final, 0);
 	expect_quit_close(s);
 	assert_int_equal(s->r.reason, MP_R_NO_TLS);
 	sess_free(s);

@@ -1,6 +1,7 @@
 /*
- * test_result.c - the rules of the result vocabulary: a result only gets
- * worse, the first cause stands, final freezes it, phases accumulate.
+ * test_result.c - the rules of the result vocabulary and of the run that
+ * builds it: a result only gets worse, the first cause stands, final
+ * freezes it, phases accumulate, the path is bounded.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <cmocka.h>
 
 #include "core/result.h"
+#include "core/run.h"
 
 static void test_init(void **state)
 {
@@ -23,11 +25,9 @@ static void test_init(void **state)
 	assert_int_equal(r.status, MP_UP);
 	assert_int_equal(r.reason, MP_R_OK);
 	assert_string_equal(r.message, "");
-	assert_int_equal(r.final, 0);
+	assert_string_equal(r.path, "");
 	for (int i = 0; i < MP_PH__COUNT; i++)
 		assert_int_equal(r.phase_us[i], -1);
-	assert_int_equal(r.start_us, 1234);
-	assert_int_equal(r.mark_us, 1234);
 	assert_int_equal(r.ttg_us, -1);
 	assert_int_equal(r.messages, -1);
 	assert_int_equal(r.nwarnings, 0);
@@ -35,6 +35,16 @@ static void test_init(void **state)
 	assert_int_equal(r.tls.verify_depth, -1);
 	assert_string_equal(r.greeting, "");
 	assert_string_equal(r.capabilities, "");
+
+	struct run u;
+	memset(&u, 0x5a, sizeof(u));
+	run_init(&u, &r, 1234);
+	assert_ptr_equal(u.r, &r);
+	assert_int_equal(u.final, 0);
+	assert_int_equal(u.start_us, 1234);
+	assert_int_equal(u.mark_us, 1234);
+	assert_string_equal(u.at, "start");
+	assert_null(u.trace);
 }
 
 static void test_worsen_only_down(void **state)
@@ -74,14 +84,28 @@ static void test_worsen_only_down(void **state)
 static void test_final_freezes(void **state)
 {
 	struct result r;
+	struct run u;
 
 	(void)state;
 	result_init(&r, 0);
-	r.final = 1;
-	result_fail(&r, MP_R_CLOSED, "closed after the verdict");
-	assert_int_equal(r.status, MP_UP);
-	assert_int_equal(r.reason, MP_R_OK);
-	assert_string_equal(r.message, "");
+	run_init(&u, &r, 0);
+	run_fail(&u, MP_R_AUTH_FAILED, "login failed");
+	u.final = 1;
+	run_fail(&u, MP_R_CLOSED, "closed after the verdict");
+	run_worsen(&u, MP_UNKNOWN, MP_R_INTERNAL, "out of memory after the verdict");
+	assert_int_equal(r.status, MP_DOWN);
+	assert_int_equal(r.reason, MP_R_AUTH_FAILED);
+	assert_string_equal(r.message, "login failed");
+
+	/* Before the verdict is final, the run's rules are the result's. */
+	result_init(&r, 0);
+	run_init(&u, &r, 0);
+	run_worsen(&u, MP_DEGRADED, MP_R_SLOW, "slow");
+	run_fail(&u, MP_R_CLOSED, "closed");
+	assert_int_equal(r.reason, MP_R_CLOSED);
+	u.final = 1;
+	run_worsen(&u, MP_DEGRADED, MP_R_SLOW, "slow again");
+	assert_string_equal(r.message, "closed");
 }
 
 static void test_message_truncated(void **state)
@@ -122,21 +146,24 @@ static void test_warnings_capped(void **state)
 static void test_phases(void **state)
 {
 	struct result r;
+	struct run u;
 
 	(void)state;
-	result_init(&r, 1000);
-	result_phase(&r, MP_PH_CONNECT, 1500);
+	result_init(&r, 0);
+	run_init(&u, &r, 1000);
+	run_phase(&u, MP_PH_CONNECT, 1500);
 	assert_int_equal(r.phase_us[MP_PH_CONNECT], 500);
-	assert_int_equal(r.mark_us, 1500);
-	result_phase(&r, MP_PH_CAPABILITY, 1700);
-	result_mark(&r, 5000); /* an idle gap: charged to nothing */
-	result_phase(&r, MP_PH_CAPABILITY, 5300);
+	assert_int_equal(u.mark_us, 1500);
+	run_phase(&u, MP_PH_CAPABILITY, 1700);
+	run_mark(&u, 5000); /* an idle gap: charged to nothing */
+	run_phase(&u, MP_PH_CAPABILITY, 5300);
 	assert_int_equal(r.phase_us[MP_PH_CAPABILITY], 500);
 	assert_int_equal(r.phase_us[MP_PH_GREETING], -1);
 	/* A clock that goes backwards charges nothing rather than a negative time. */
-	result_phase(&r, MP_PH_LOGIN, 100);
+	run_phase(&u, MP_PH_LOGIN, 100);
 	assert_int_equal(r.phase_us[MP_PH_LOGIN], 0);
-	assert_int_equal(r.mark_us, 100);
+	assert_int_equal(u.mark_us, 100);
+	assert_int_equal(u.start_us, 1000);
 }
 
 static void test_names(void **state)
@@ -271,6 +298,44 @@ static void test_caps_set(void **state)
 	assert_non_null(strstr(r.capabilities, "\n..."));
 }
 
+/* Names joined with '>'; a path that would overflow ends in ">..." and never cuts a name. */
+static void test_path(void **state)
+{
+	struct result r;
+	char want[RESULT_PATH_MAX];
+	int i;
+
+	(void)state;
+	result_init(&r, 0);
+	assert_string_equal(r.path, "");
+	result_path_add(&r, "dns");
+	result_path_add(&r, "connect");
+	assert_string_equal(r.path, "dns>connect");
+	/* 9 + 10 * 9 = 99 would not fit in 95: names while ">..." still fits after them. */
+	result_init(&r, 0);
+	result_path_add(&r, "greeting");
+	for (i = 0; i < 10; i++)
+		result_path_add(&r, "starttls");
+	snprintf(want, sizeof(want), "greeting");
+	for (i = 0; i < 9; i++)
+		strcat(want, ">starttls");
+	strcat(want, ">...");
+	assert_string_equal(r.path, want);
+	assert_true(strlen(r.path) < RESULT_PATH_MAX);
+	/* Once cut, it stays cut: a short name does not slip in after the mark. */
+	result_path_add(&r, "tls");
+	assert_string_equal(r.path, want);
+	/* Exactly full: a name fits when ">..." still fits after it. */
+	result_init(&r, 0);
+	memset(want, 'a', RESULT_PATH_MAX - 5);
+	want[RESULT_PATH_MAX - 5] = '\0';
+	result_path_add(&r, want);
+	assert_string_equal(r.path, want);
+	result_path_add(&r, "b");
+	assert_int_equal(strlen(r.path), RESULT_PATH_MAX - 1);
+	assert_string_equal(r.path + RESULT_PATH_MAX - 5, ">...");
+}
+
 static void test_clock_monotonic(void **state)
 {
 	(void)state;
@@ -293,6 +358,7 @@ int main(void)
 	    cmocka_unit_test(test_reason_roundtrip),
 	    cmocka_unit_test(test_reason_names_contract),
 	    cmocka_unit_test(test_caps_set),
+	    cmocka_unit_test(test_path),
 	    cmocka_unit_test(test_clock_monotonic),
 	};
 

@@ -150,6 +150,65 @@ static void test_unknown_is_no_evidence(void **unused)
 	assert_true(ch.changed); /* the two downs around the unknown still count */
 }
 
+/* Pending is "no verdict yet", apart from unknown; a first verdict ends it. */
+static void test_pending_is_explicit(void **unused)
+{
+	struct check_state st;
+	(void)unused;
+
+	state_init(&st, 0);
+	assert_true(st.pending);
+	assert_int_equal(state_level(&st), -1);
+	assert_string_equal(state_name(&st), "pending");
+	/* Our side failing is no verdict: still pending. */
+	state_on_result(&st, MP_UNKNOWN, MP_SEV_UNKNOWN, MP_R_INTERNAL, 1, 1, 5);
+	assert_true(st.pending);
+	feed(&st, MP_UP, 10);
+	assert_false(st.pending);
+	assert_int_equal(state_level(&st), 0);
+	assert_string_equal(state_name(&st), "up");
+	/* Resumed from the store: pending only when the store had no verdict. */
+	state_resume(&st, MP_UNKNOWN, MP_SEV_UNKNOWN, MP_R_OK, 20, 0, 0);
+	assert_true(st.pending);
+	state_resume(&st, MP_DOWN, MP_SEV_CRITICAL, MP_R_REFUSED, 30, 1, 30);
+	assert_false(st.pending);
+	assert_int_equal(state_level(&st), 3);
+	/* Not pending, yet nothing confirmed: unknown, and said so. */
+	st.status = MP_UNKNOWN;
+	assert_int_equal(state_level(&st), -1);
+	assert_string_equal(state_name(&st), "unknown");
+}
+
+/* A verdict over locations moves the state with the same incident and alert rules. */
+static void test_move_by_verdict(void **unused)
+{
+	struct check_state st;
+	struct state_change ch;
+	(void)unused;
+
+	state_init(&st, 0);
+	ch = state_move(&st, 0, MP_R_OK, 10, 1, 10);
+	assert_true(ch.changed);
+	assert_int_equal(ch.alert, STATE_ALERT_NONE); /* pending -> up pages nobody */
+	ch = state_move(&st, 0, MP_R_OK, 20, 1, 20);
+	assert_false(ch.changed); /* the level it has */
+	ch = state_move(&st, 2, MP_R_SLOW, 30, 2, 40);
+	assert_int_equal(ch.alert, STATE_ALERT_DEGRADED);
+	assert_int_equal(st.severity, MP_SEV_CRITICAL);
+	assert_int_equal(ch.since_ms, 30);
+	assert_int_equal(ch.confirmed, 2);
+	ch = state_move(&st, 3, MP_R_TIMEOUT, 50, 3, 60);
+	assert_int_equal(ch.alert, STATE_ALERT_DOWN);
+	assert_true(ch.incident_opened);
+	assert_int_equal(st.incident_start_ms, 50);
+	ch = state_move(&st, 0, MP_R_OK, 80, 1, 80);
+	assert_int_equal(ch.alert, STATE_ALERT_RECOVERY);
+	assert_true(ch.incident_closed);
+	assert_int_equal(ch.incident_ms, 30);
+	ch = state_move(&st, 7, MP_R_OK, 90, 1, 90);
+	assert_false(ch.changed); /* no such level */
+}
+
 static void test_reminders_and_resume(void **unused)
 {
 	struct check_state st;
@@ -267,6 +326,8 @@ int main(void)
 	    cmocka_unit_test(test_recover_after_m),
 	    cmocka_unit_test(test_degraded_and_back),
 	    cmocka_unit_test(test_unknown_is_no_evidence),
+	    cmocka_unit_test(test_pending_is_explicit),
+	    cmocka_unit_test(test_move_by_verdict),
 	    cmocka_unit_test(test_reminders_and_resume),
 	    cmocka_unit_test(test_critical_while_working),
 	    cmocka_unit_test(test_mixed_streak_takes_the_level_all_reached),

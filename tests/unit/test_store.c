@@ -424,17 +424,21 @@ static void test_load_states(void **state)
 	struct states ss = {0};
 	char err[256];
 
-	store_add_transition(f->s, "imap-a", T0, MP_UP, MP_DOWN, MP_SEV_CRITICAL, MP_R_TIMEOUT,
-	                     "t");
-	store_add_transition(f->s, "imap-a", T0 + 10, MP_DOWN, MP_DEGRADED, MP_SEV_WARNING,
-	                     MP_R_SLOW, "slow");
-	store_add_transition(f->s, "pop-b", T0 + 5, MP_UP, MP_DOWN, MP_SEV_CRITICAL,
-	                     MP_R_CERT_EXPIRED, "expired");
-	store_incident_open(f->s, "pop-b", T0 + 5, MP_R_CERT_EXPIRED, "expired");
+	assert_int_equal(store_add_transition(f->s, "imap-a", T0, MP_UP, MP_DOWN, MP_SEV_CRITICAL,
+	                                      MP_R_TIMEOUT, "t"),
+	                 0);
+	assert_int_equal(store_add_transition(f->s, "imap-a", T0 + 10, MP_DOWN, MP_DEGRADED,
+	                                      MP_SEV_WARNING, MP_R_SLOW, "slow"),
+	                 0);
+	assert_int_equal(store_add_transition(f->s, "pop-b", T0 + 5, MP_UP, MP_DOWN,
+	                                      MP_SEV_CRITICAL, MP_R_CERT_EXPIRED, "expired"),
+	                 0);
+	assert_int_equal(store_incident_open(f->s, "pop-b", T0 + 5, MP_R_CERT_EXPIRED, "expired"),
+	                 0);
 	/* A check with results but no transition has no state to resume. */
 	struct result r;
 	mkresult(&r, MP_UP, MP_R_OK, 10);
-	store_add_result(f->s, "never-changed", "local", T0, &r);
+	assert_int_equal(store_add_result(f->s, "never-changed", "local", T0, &r), 0);
 	/* Still queued: load_states must see it all the same. */
 	store_close(f->s);
 	assert_int_equal(store_open(&f->s, f->path, err, sizeof(err)), 0);
@@ -452,7 +456,9 @@ static void test_load_states(void **state)
 
 	/* Queued rows are flushed before loading. */
 	ss.n = 0;
-	store_add_transition(f->s, "pop-b", T0 + 99, MP_DOWN, MP_UP, MP_SEV_OK, MP_R_OK, "");
+	assert_int_equal(
+	    store_add_transition(f->s, "pop-b", T0 + 99, MP_DOWN, MP_UP, MP_SEV_OK, MP_R_OK, ""),
+	    0);
 	assert_int_equal(store_load_states(f->s, collect, &ss), 0);
 	assert_int_equal(ss.n, 2);
 	assert_int_equal(ss.st[1].status, MP_UP);
@@ -610,9 +616,9 @@ static void fill_days(struct store *s)
 	}
 	/* A second location in the first hour, with one unmeasured greeting. */
 	mkresult(&r, MP_UP, MP_R_OK, 777);
-	store_add_result(s, "imap-a", "remote", T0 + 5000, &r);
+	assert_int_equal(store_add_result(s, "imap-a", "remote", T0 + 5000, &r), 0);
 	mkresult(&r, MP_DOWN, MP_R_TIMEOUT, -1);
-	store_add_result(s, "imap-a", "remote", T0 + 6000, &r);
+	assert_int_equal(store_add_result(s, "imap-a", "remote", T0 + 6000, &r), 0);
 	assert_true(store_flush(s) > 0);
 }
 
@@ -668,8 +674,8 @@ static void test_retention(void **state)
 	/* A late result for a folded hour adds to its roll-up instead of replacing it. */
 	struct result r;
 	mkresult(&r, MP_UP, MP_R_OK, 50);
-	store_add_result(f->s, "imap-a", "local", T0 + 1000, &r);
-	store_flush(f->s);
+	assert_int_equal(store_add_result(f->s, "imap-a", "local", T0 + 1000, &r), 0);
+	assert_true(store_flush(f->s) >= 0);
 	assert_int_equal(store_retention(f->s, now, 1, 400), 1);
 	assert_int_equal(sql_int(f->path, "SELECT count FROM rollups WHERE hour_ms ="
 	                                  " 1714521600000 AND location = 'local'"),
@@ -916,9 +922,11 @@ static void test_maintenance_uptime(void **state)
 	                 1);
 	/* History marks them. */
 	mkresult(&r, MP_UP, MP_R_OK, 1000);
-	store_add_result_flags(f->s, "imap-a", "local", T0 + 3 * DAY_MS, &r, STORE_R_MAINTENANCE);
-	store_add_result(f->s, "imap-a", "local", T0 + 3 * DAY_MS + 1, &r);
-	store_flush(f->s);
+	assert_int_equal(store_add_result_flags(f->s, "imap-a", "local", T0 + 3 * DAY_MS, &r,
+	                                        STORE_R_MAINTENANCE),
+	                 0);
+	assert_int_equal(store_add_result(f->s, "imap-a", "local", T0 + 3 * DAY_MS + 1, &r), 0);
+	assert_true(store_flush(f->s) >= 0);
 	h = store_q_history(f->s, "imap-a", T0 + 3 * DAY_MS, 0, 0, err, sizeof(err));
 	assert_non_null(h);
 	json_array_foreach(json_object_get(h, "results"), i, u)
@@ -940,13 +948,17 @@ static void test_retire(void **state)
 	json_t *j, *in;
 
 	mkresult(&r, MP_DOWN, MP_R_REFUSED, -1);
-	store_add_result(f->s, "gone", "local", T0, &r);
-	store_add_result(f->s, "keep", "local", T0, &r);
-	store_add_transition(f->s, "gone", T0, MP_UP, MP_DOWN, MP_SEV_CRITICAL, MP_R_REFUSED, "x");
-	store_incident_open(f->s, "gone", T0, MP_R_REFUSED, "refused");
-	store_add_transition(f->s, "keep", T0, MP_UP, MP_DOWN, MP_SEV_CRITICAL, MP_R_REFUSED, "x");
-	store_incident_open(f->s, "keep", T0, MP_R_REFUSED, "refused");
-	store_incident_close(f->s, "keep", T0 + 1000);
+	assert_int_equal(store_add_result(f->s, "gone", "local", T0, &r), 0);
+	assert_int_equal(store_add_result(f->s, "keep", "local", T0, &r), 0);
+	assert_int_equal(store_add_transition(f->s, "gone", T0, MP_UP, MP_DOWN, MP_SEV_CRITICAL,
+	                                      MP_R_REFUSED, "x"),
+	                 0);
+	assert_int_equal(store_incident_open(f->s, "gone", T0, MP_R_REFUSED, "refused"), 0);
+	assert_int_equal(store_add_transition(f->s, "keep", T0, MP_UP, MP_DOWN, MP_SEV_CRITICAL,
+	                                      MP_R_REFUSED, "x"),
+	                 0);
+	assert_int_equal(store_incident_open(f->s, "keep", T0, MP_R_REFUSED, "refused"), 0);
+	assert_int_equal(store_incident_close(f->s, "keep", T0 + 1000), 0);
 	assert_int_equal(store_check_retire(f->s, "gone", T0 + 5000, STORE_REMOVED_REASON), 0);
 	/* Never seen: nothing is created. */
 	assert_int_equal(store_check_retire(f->s, "never", T0 + 5000, STORE_REMOVED_REASON), 0);
@@ -986,8 +998,8 @@ static void test_retire(void **state)
 	assert_int_equal(ss.st[0].status, MP_UNKNOWN);
 	assert_int_equal(ss.st[0].incident_open, 0);
 	/* Retired twice: one transition to pending only. */
-	store_check_retire(f->s, "gone", T0 + 6000, STORE_REMOVED_REASON);
-	store_flush(f->s);
+	assert_int_equal(store_check_retire(f->s, "gone", T0 + 6000, STORE_REMOVED_REASON), 0);
+	assert_true(store_flush(f->s) >= 0);
 	assert_int_equal(sql_int(f->path,
 	                         "SELECT count(*) FROM transitions t JOIN checks c ON"
 	                         " c.id = t.check_id WHERE c.name = 'gone' AND to_status = 3"),
@@ -995,7 +1007,7 @@ static void test_retire(void **state)
 
 	/* Configured again: current again, history and the closed incident as they were. */
 	assert_int_equal(store_check_present(f->s, "gone"), 0);
-	store_flush(f->s);
+	assert_true(store_flush(f->s) >= 0);
 	j = store_q_status(f->s, err, sizeof(err));
 	assert_non_null(j);
 	assert_int_equal(json_array_size(json_object_get(j, "checks")), 2);

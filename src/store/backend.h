@@ -1,0 +1,109 @@
+/*
+ * backend.h - the seam between the store's interface (store.c: the write
+ * queue, the store: value, dispatch) and a backend that keeps the rows
+ * (sqlite.c; PostgreSQL next). Private to src/store/.
+ *
+ * A backend never sees a caller: store.c validates names, copies rows into
+ * the queue and hands them over in batches; the backend writes a batch in
+ * one transaction or not at all. What a backend reads it returns as the
+ * typed rows of store.h, through the read callbacks.
+ */
+#ifndef MP_STORE_BACKEND_H
+#define MP_STORE_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+/* check and location names, as conf.c enforces */
+#define STORE_NAME_MAX 64
+/* Rows one read returns at most. */
+#define STORE_LIMIT_MAX 10000
+
+enum store_rkind {
+	STORE_ROW_RESULT,
+	STORE_ROW_TRANSITION,
+	STORE_ROW_INCIDENT_OPEN,
+	STORE_ROW_INCIDENT_CLOSE,
+	STORE_ROW_DELIVERY,
+	STORE_ROW_CHECK_RETIRE,
+	STORE_ROW_CHECK_PRESENT
+};
+
+/* String slots of a queued row; NULL is absent (SQL NULL). */
+enum store_rstr {
+	STORE_S_CHECK,
+	STORE_S_LOCATION,
+	STORE_S_MESSAGE, /* a delivery's detail, a close's or a retire's reason too */
+	STORE_S_ADDRESS,
+	STORE_S_TLS_VERSION,
+	STORE_S_SUBJECT,
+	STORE_S_ISSUER,
+	STORE_S_SHA256,
+	STORE_S_WARNINGS, /* one per line */
+	STORE_S_CHANNEL,
+	STORE_S_EVENT,
+	STORE_S__COUNT
+};
+
+/*
+ * One queued write. Allocated with its strings in one block by store.c,
+ * freed by store.c after the flush that wrote it; a backend only reads it.
+ * Times in unix ms; durations in us, negative meaning not measured.
+ */
+struct store_row {
+	enum store_rkind kind;
+	int64_t ts_ms;
+	int status; /* a result's status; a transition's new status */
+	int severity;
+	int from;       /* a transition's old status */
+	unsigned flags; /* a result's STORE_R_* */
+	enum mp_reason reason;
+	int attempt, ok;
+	int64_t phase_us[MP_PH__COUNT];
+	int64_t ttg_us, messages;
+	int tls; /* certificate columns present */
+	int64_t days_left, not_after;
+	const char *s[STORE_S__COUNT];
+	char text[];
+};
+
+/*
+ * The operations. `db` is what open() made; every call but interrupt()
+ * comes from the one thread that owns the store. Errors of flush,
+ * retention, load_states and each_check are kept for errmsg(); the reads
+ * call their callback exactly once, with the rows or the error (never
+ * touching errmsg(), which tells of writes): SQLite before returning, a
+ * network backend maybe later, from the loop; its close() then calls the
+ * callbacks of reads still pending, with ECANCELED, before it returns.
+ */
+struct store_backend {
+	const char *name;
+	/* where: what follows the scheme (a path for SQLite). */
+	int (*open)(void **db, const char *where, int readonly, char *err, size_t errlen);
+	void (*close)(void *db);
+	/* rows[0 .. n) in one transaction: 0, or -1 with nothing written. */
+	int (*flush)(void *db, struct store_row *const *rows, int n);
+	int (*retention)(void *db, int64_t now_ms, unsigned raw_days, unsigned rollup_days);
+	int (*load_states)(void *db, store_state_cb cb, void *arg);
+	int (*each_check)(void *db, store_check_cb cb, void *arg);
+	enum store_file (*file_check)(void *db);
+	int (*reopen)(void *db, char *err, size_t errlen);
+	void (*interrupt)(void *db);
+	const char *(*errmsg)(const void *db);
+
+	void (*history)(void *db, const struct store_query *q, store_results_cb cb, void *arg);
+	void (*uptime)(void *db, const struct store_query *q, store_uptime_cb cb, void *arg);
+	int (*counts)(void *db, const int64_t *bounds, int nb, store_counts_cb cb, void *arg,
+	              char *err, size_t errlen);
+	void (*series)(void *db, const struct store_query *q, store_series_cb cb, void *arg);
+	void (*incidents)(void *db, const struct store_query *q, store_incidents_cb cb, void *arg);
+	void (*deliveries)(void *db, const struct store_query *q, store_deliveries_cb cb,
+	                   void *arg);
+	void (*status)(void *db, store_status_cb cb, void *arg);
+};
+
+extern const struct store_backend store_sqlite;
+
+#endif
