@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * checkshot - `mailpulse check` without the daemon's libraries.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * enginebench - figures for the probe engine, its floors and its peers.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # bench/run.sh - the probe engine's figures, its floors and its peers.
 #
 #   bench/run.sh engine    engine per mode, floors (bare C, OpenSSL, raw crypto)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * schedbench - figures for the daemon's scheduler, its memory and its timing.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * storeseed.c - a store with history for N checks, as a daemon that ran
  * them for D days leaves it: one result per check every interval, up,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * targetsrv - a fast local IMAP/POP3 target for the benchmarks.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tlsfloor - the TLS handshake floor of enginebench (floor --mode imaps),
  * with another TLS library: GnuTLS (built with -DTLSFLOOR_GNUTLS) or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz.h - what every harness shares: libFuzzer's entry point and CHECK,
  * an assertion that stays on in every build (a failed one is a finding).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_cert.c - libFuzzer harness for what we read out of a server's
  * certificate: subject, issuer, dates, fingerprint and subjectAltNames,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_conf.c - the YAML configuration: any bytes as a configuration file.
  * conf_load() must either load it or print file:line:col errors and return

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_file.h - for harnesses of readers that take a path: the input
  * written to one private file per process, rewritten for every run.

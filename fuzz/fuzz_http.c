@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_http.c - the daemon's HTTP server as a client on the network sees
  * it: method, path, Host, Origin, Authorization, query parameters, body.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_imap.c - libFuzzer harness for the IMAP core, and the shared driver
  * that fuzz_pop3.c reuses with the POP3 core (it defines FUZZ_OPS and

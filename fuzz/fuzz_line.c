@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_line.c - libFuzzer harness for line_scan, line_escape and the
  * matchers. Input: one byte choosing the escape buffer size, then bytes as

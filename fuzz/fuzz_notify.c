@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_notify.c - notify_judge(): how a webhook, chat, PagerDuty or SMTP
  * reply becomes a verdict and the one-line detail that the store, the log

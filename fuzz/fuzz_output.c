@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_output.c - libFuzzer harness for the outputs: a result whose
  * server-supplied fields (greeting, capabilities, message, warnings,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_secret.c - secret files: any bytes as a password, token or key file.
  * secret_read_file() must take a first line that is whole, non-empty, free

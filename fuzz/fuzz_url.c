@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_url.c - the URL parser and `check`'s command line around it. The
  * input is split at NUL bytes into arguments: the first is parsed as a URL

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_wire.c - libFuzzer harness for the result's JSON (src/wire/result_json.c).
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """seeds.py - fuzz seeds for the IMAP and POP3 cores, made from the fake
 server's scenarios (tests/fakesrv/scenarios/*.scn), so the fuzzers start
 from every hostile server the suite knows, and from new ones as they are

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # demo-config.sh DIR: print the demo's configuration, which watches the
 # private Dovecot started by dovecot-private.sh in DIR/dovecot in all six
 # modes, plus a mailbox login. Ports come from MP_IMAP_PORT etc. as for

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # The demo: install what is missing, build, start a private Dovecot on
 # 127.0.0.1 (high ports, certificates made on the spot) and probe it with
 # `mailpulse check` in all six modes and with a mailbox login; then run the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # Install what mailpulse needs from Debian 12's packages, and nothing that
 # is already there. Needs root (or sudo).
 #   scripts/deps.sh          to build and run the demo

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # dovecot-private.sh - a private Dovecot on 127.0.0.1 for tests and the demo.
 #
 #   scripts/dovecot-private.sh start DIR

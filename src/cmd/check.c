@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check.c - one-shot mode: options and URLs -> concurrent probes on one
  * event loop -> human, JSON or Nagios output in argument order -> exit code.

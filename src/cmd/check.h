@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check.h - `mailpulse check URL...`: options, probes, output, exit code.
  */

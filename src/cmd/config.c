@@ -1,9 +1,11 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * config.c - `mailpulse config check [-v] FILE`: load the file with
  * conf_load(), print its problems or a summary, and the effective
  * configuration on request.
  */
 #include "cmd/config.h"
+#include "cmd/config_checks.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -13,9 +15,11 @@
 static void config_usage(FILE *f)
 {
 	fputs("Usage: mailpulse config check [-v] FILE\n"
+	      "       mailpulse config checks FILE\n"
 	      "\n"
 	      "Validate a configuration file (see mailpulse.conf(5)): every problem is\n"
-	      "printed as FILE:LINE:COLUMN: message.\n"
+	      "printed as FILE:LINE:COLUMN: message. `config checks` prints the names of\n"
+	      "its checks, one per line (what shell completion offers).\n"
 	      "\n"
 	      "  -v, --verbose  also print the effective configuration, with every\n"
 	      "                 default filled in and secrets shown as (set)\n"
@@ -40,8 +44,11 @@ int config_main(int argc, char **argv)
 		config_usage(stdout);
 		return 0;
 	}
+	if (strcmp(argv[1], "checks") == 0)
+		return config_checks_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "check") != 0) {
-		fprintf(stderr, "mailpulse config: unknown subcommand '%.64s'; try: check\n",
+		fprintf(stderr,
+		        "mailpulse config: unknown subcommand '%.64s'; try: check, checks\n",
 		        argv[1]);
 		return 3;
 	}

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * config.h - `mailpulse config check [-v] FILE`.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * main.c - argv -> a subcommand; nothing else.
  */
@@ -6,7 +7,6 @@
 
 #include "cmd/check.h"
 #include "cmd/config.h"
-#include "cmd/config_checks.h"
 #include "conf/conf.h"
 #include "cmd/run.h"
 #include "cmd/report.h"
@@ -55,8 +55,6 @@ int main(int argc, char **argv)
 		return check_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "run") == 0)
 		return run_main(argc - 1, argv + 1);
-	if (strcmp(cmd, "config") == 0 && argc > 2 && strcmp(argv[2], "checks") == 0)
-		return config_checks_main(argc - 2, argv + 2);
 	if (strcmp(cmd, "config") == 0)
 		return config_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "history") == 0 ||

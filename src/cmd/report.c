@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * report.c - `mailpulse status`, `history NAME`, `uptime NAME` and
  * `incidents [NAME]`: read the store, print an aligned table or, with

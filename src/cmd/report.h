@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * report.h - the commands that read the store: `mailpulse status`,
  * `history NAME`, `uptime NAME`, `incidents`, each with --json.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * run.c - `mailpulse run -c FILE`: wiring only. The monitor (checks, their
  * state, the store, alerts) and the HTTP server on one event loop; SIGHUP

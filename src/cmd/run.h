@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * run.h - `mailpulse run -c FILE`: the daemon.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * channels.c - notification channels: one table of keys for every type,
  * each row saying which types it applies to, then what each type needs.

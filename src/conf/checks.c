@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * checks.c - the defaults block and the checks: the probe's options through
  * the one check builder (spec/checkspec.h), then what only the daemon has

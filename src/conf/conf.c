@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * conf.c - the daemon's YAML configuration -> struct conf: the key tables'
  * walker, file:line:col errors, and the load that runs the sections.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * conf_int.h - what the files of the configuration loader share: the
  * arena, the loader's state, file:line:col messages, the YAML helpers and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * dump.c - the effective configuration as YAML, every default filled in
  * and secrets shown as (set), for `mailpulse config check -v`.

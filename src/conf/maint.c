@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * maint.c - maintenance windows: one-off (start, end) or weekly (days,
  * from, to, UTC), over check names or label selectors; and which window

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * top.c - the top level's sections: retention, http (listen address,
  * dashboard URL, access token, connection caps) and the public status page.

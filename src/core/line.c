@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * line.c - bounded line scanning and escaping of server text.
  */

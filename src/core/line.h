@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * line.h - bounded server lines: finding them, checking them, showing them.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * log.c - level prefixes for the journal, timestamps for terminals, JSON
  * for log shippers.

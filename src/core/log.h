@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * log.h - the daemon's log: one line per event on stderr.
  *

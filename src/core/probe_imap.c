@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * probe_imap.c - the IMAP core (RFC 9051, RFC 3501; STARTTLS per RFC 2595).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * probe_imap.h - the IMAP protocol core: an explicit state machine that turns
  * server lines into a result and commands. No I/O; see proto.h.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * probe_pop3.c - the POP3 core (RFC 1939; CAPA and response codes per
  * RFC 2449 and RFC 3206; STLS per RFC 2595; AUTH PLAIN per RFC 5034).

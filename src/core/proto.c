@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * proto.c - what the protocol cores share: the command queue, the
  * capability storage and the findings both word alike.

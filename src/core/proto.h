@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * proto.h - the contract between the I/O driver (probe.c) and a protocol
  * core (probe_imap.c, probe_pop3.c).

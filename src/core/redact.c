@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * redact.c - the password's forms, found and replaced in server text.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * redact.h - keep the probe's password out of what the server said.
  *

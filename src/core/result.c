@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * result.c - status, severity, reason and phase names; the rules for worsening
  * a result.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * result.h - the one vocabulary of statuses, reasons and phases.
  *

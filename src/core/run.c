@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * run.c - a run's working state: the final rule, the phase clock, the
  * state path and its trace.

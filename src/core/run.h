@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * run.h - the working state of one probe run around its verdict: whether
  * the verdict is final, the phase clock, and where the run is (its state

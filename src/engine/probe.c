@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * probe.c - the I/O driver: resolve -> connect -> TLS -> protocol core,
  * under one absolute deadline, ending in exactly one callback.

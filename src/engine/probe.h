@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * probe.h - one run of one check: resolve -> connect -> TLS -> protocol,
  * under one absolute deadline, ending in one struct result.

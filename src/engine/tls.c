@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tls.c - shared SSL_CTXs, per-connection setup, certificate facts and the
  * verdicts drawn from them.

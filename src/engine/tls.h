@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tls.h - TLS contexts, per-connection setup and certificate facts.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * verify.c - trust store, first-error record and verdict cache for the
  * shared TLS contexts (see verify.h).

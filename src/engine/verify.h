@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * verify.h - certificate chain verification for the shared TLS contexts.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * api.c - the JSON API under /api/v1, Prometheus /metrics and the public
  * status page, from what the daemon lends (monitor.h) and what the store

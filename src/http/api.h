@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * api.h - what http.c serves, written by api.c: the JSON API under
  * /api/v1, Prometheus /metrics, the public status page, and the dashboard

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * http.c - the daemon's HTTP server: libevent evhttp on the daemon's own
  * loop; routing, limits, access control. What is served is written by

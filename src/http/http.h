@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * http.h - the daemon's HTTP server (libevent evhttp on the daemon's own
  * loop): the dashboard, the public status page, the JSON API under

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * upcache.c - the uptime of every check over 24 h, 7 d and 30 d, kept by a
  * worker thread with a read-only store handle (see upcache.h).

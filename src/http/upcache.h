@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * upcache.h - the uptime of every check over 24 h, 7 d and 30 d, kept by a
  * thread of its own with a read-only handle on the store, so that the API

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * monitor.c - the registry of checks: their state per location and as a
  * whole, the summary of their last result, the store's bookkeeping and the

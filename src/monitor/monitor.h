@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * monitor.h - the registry of checks and their live state: every result,
  * local or from a remote location, enters through monitor_ingest(), which

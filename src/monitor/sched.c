@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sched.c - per-check timers on libevent's min-heap, a FIFO for probes held
  * back by the in-flight cap, and spreading of first runs.

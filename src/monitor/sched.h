@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sched.h - when each check probes: first runs within seconds, spread out;
  * then every interval on a fixed grid whose phase is the check's own (so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * state.c - confirmation counters and the transitions they cause.
  */

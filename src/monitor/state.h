@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * state.h - the alert state of one check: up / degraded / down with
  * confirmation, severity, incidents, and what to notify. Pure logic, no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * verdict.h - the state of a check from the states its locations confirmed:
  * pure, no I/O, no clock (now is an argument), so tests give it any case.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * curl_lazy.c - libcurl, loaded when the daemon first needs it.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * curl_loop.c - libcurl multi on a libevent base, after curl
  * docs/examples/multi-event.c: libcurl says which sockets to watch and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * curl_loop.h - libcurl's multi interface driven by a libevent base (curl
  * docs/examples/multi-event.c): transfers run on the caller's loop and

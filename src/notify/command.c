@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * command.c - command channels: the program runs with no shell, its stdin
  * a socket fed the input, stdout and stderr one pipe, in a process group of

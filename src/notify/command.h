@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * command.h - one run of a command channel's program: no shell, the input
  * on stdin, stdout and stderr kept (bounded) for the detail, a deadline

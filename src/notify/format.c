@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * format.c - the text a person reads and the payload of every channel.
  *

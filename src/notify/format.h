@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * format.h - what each kind of channel is sent: the webhook's event JSON,
  * the chat services' payloads, PagerDuty's event, the e-mail message and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * notify.c - the delivery queue: each event for each channel is one
  * delivery, retried with backoff, its attempts bounded in number and in

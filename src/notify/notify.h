@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * notify.h - notifications: webhooks, e-mail, chat services, PagerDuty and
  * commands, delivered through net/curl_loop on the daemon's own event

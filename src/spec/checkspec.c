@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * checkspec.c - the one builder and validator of a struct check (see
  * checkspec.h).

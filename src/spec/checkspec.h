@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * checkspec.h - the one builder and validator of a struct check, whatever
  * the source: the check command's flags, the configuration's keys, and the

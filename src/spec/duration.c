@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * duration.c - the one duration parser.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * duration.h - "30s", "5m", "1h30m", "500ms", "7d", "2w" -> milliseconds.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * isotime.c - the one reader of ISO 8601 times (see isotime.h). Pure
  * arithmetic: no timegm(), no locale, no time zone database.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * isotime.h - ISO 8601 / RFC 3339 times -> unix milliseconds.
  *

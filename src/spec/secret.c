@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * secret.c - the first line of a secret file (see secret.h).
  */

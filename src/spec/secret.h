@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * secret.h - reading a secret (a password, a token, a webhook key) from the
  * first line of a file or from an environment variable, for `check

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * target.c - imap[s]:// and pop3[s]:// URLs -> struct target; check defaults.
  *

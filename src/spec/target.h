@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * target.h - what to probe and how: a parsed URL (struct target) and the
  * options of one check (struct check).

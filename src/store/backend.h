@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * backend.h - the seam between the store's interface (store.c: the write
  * queue, the store: value, dispatch) and a backend that keeps the rows

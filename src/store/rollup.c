@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * rollup.c - the roll-up maths (rollup.h), kept out of the backends so a
  * second backend folds hours and builds series exactly as SQLite's does.

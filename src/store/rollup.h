@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * rollup.h - the roll-up maths, the same for every backend: one hour of
  * one check at one location folded into count, up, maintenance and

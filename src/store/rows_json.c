@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * rows_json.c - the JSON of the store's typed rows (rows_json.h), and the
  * synchronous store_q_*() readers built on store_read_*().

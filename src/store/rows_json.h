@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * rows_json.h - the JSON of the store's typed rows: the one layer that
  * both the API (src/http/api.c) and the report commands (src/cmd/report.c)

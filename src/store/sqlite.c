@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sqlite.c - the SQLite backend of the store (backend.h): schema and
  * migrations, a batch of queued rows written in one transaction with

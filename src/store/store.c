@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * store.c - the store's interface: the store: value that names a backend,
  * the bounded write queue, and dispatch to the backend (backend.h).

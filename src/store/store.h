@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * store.h - the history store: an interface with typed rows, and the
  * backends behind it (SQLite in WAL mode, the embedded default; PostgreSQL

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * output.c - human, JSON and Nagios renderings of one struct result. The
  * JSON is result_json.c's, the one encoder; this file only names the target.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * output.h - one result shown three ways: a human line, a JSON object
  * (docs/json.md), a Nagios plugin line.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * result_json.c - the result as JSON (docs/json.md): the one encoder and
  * its bounded, strict decoder.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * result_json.h - the one JSON shape of a result (docs/json.md): its one
  * encoder, and a bounded, strict decoder that reads it back, so a result

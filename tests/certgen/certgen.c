@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * certgen - make test certificates with the OpenSSL 3 API.
  *

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # cli.sh MAILPULSE SRCDIR - `mailpulse config check` as an admin runs it:
 # exit codes, the OK line, errors on stderr only, and the shipped example.
 set -u

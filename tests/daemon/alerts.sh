@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # The daemon against a POP3 server that the test turns off and on: down only
 # after confirmation, an incident opened and closed with its duration, a
 # signed webhook and an e-mail for each change, and a clean SIGTERM that

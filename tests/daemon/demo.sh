@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # The demo's own configuration (scripts/demo-config.sh) against the private
 # Dovecot: the daemon brings all seven checks up.
 # Usage: demo.sh DOVECOT_DIR (the fixture's, with ca.crt and password).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # The README's demo (scripts/demo.sh) when its default ports are taken:
 # it picks free ones and says so, the dashboard URL it prints answers, and
 # the daemon it runs watches its own Dovecot, every check up. Runs the

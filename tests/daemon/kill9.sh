@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # kill -9 under load: the store opens clean afterwards and holds all but at
 # most the last second of results.
 . "$(dirname "$0")/lib.sh"

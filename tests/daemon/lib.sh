@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # lib.sh - shared by the daemon's end-to-end tests. Source it; it sets
 # $tmp (removed at exit unless KEEP=1) and stops every process it started.
 # Needs MAILPULSE, FAKESRV, HTTP_SINK, SMTP_SINK, CERTGEN in the environment.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # The link in a real notification leads to the check's page: dashboard_url
 # is the daemon's own listener, a real outage alerts a webhook, a Slack
 # channel and a command, all three carry the same link, and fetching it

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # A maintenance window over the check: the outage is still probed, recorded
 # and turned into an incident, but no notification goes out.
 . "$(dirname "$0")/lib.sh"

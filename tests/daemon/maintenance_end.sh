@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # A maintenance window must not swallow an outage. "toggle" goes down inside
 # a short window and is still down when it ends: exactly one down
 # notification goes out then, carrying the outage's true start, and the

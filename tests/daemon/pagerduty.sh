@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # PagerDuty keeps an alert open until a resolve names its dedup_key: every
 # key the daemon triggers must be resolved when the episode ends, through
 # restarts and removals. A check goes degraded (critical: a slow greeting),

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # A result is stamped with the probe's own start, not with when it came
 # back: against a server that takes a second to greet, the result in the
 # store, the state's start and the alert's since_ms are all the probe's

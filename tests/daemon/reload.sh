@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # SIGHUP: a check added to the file starts probing, a removed one stops, the
 # history of the one that stays is kept, and a broken file is refused while
 # the running configuration goes on.

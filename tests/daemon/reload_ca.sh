@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # SIGHUP re-reads CA files: a check that is down because its ca_file holds
 # the wrong CA comes up once the file is fixed and the daemon reloaded,
 # with the configuration itself unchanged. (TLS contexts and the verdicts

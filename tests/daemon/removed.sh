@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # A check removed from the configuration stops existing. Removed by SIGHUP
 # while down: its open incident is closed with the reason, `mailpulse
 # status` no longer lists it as current (it is listed as removed), its

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # The scheduler on real local servers (20x faster: interval 30s -> 1.5s):
 # the first probe comes at once, probes follow on the interval grid, and a
 # probe that outlasts its interval is never overlapped by the next.

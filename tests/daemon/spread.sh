@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # 300 new checks do not fire in the same instant: their first probes are
 # spread over min(10 s, 10 ms per check) = 3 s, in real time (no scaling).
 . "$(dirname "$0")/lib.sh"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # A store that fails every write: another program keeps SQLite's write lock
 # (BEGIN IMMEDIATE), so each flush ends in SQLITE_BUSY after the busy
 # timeout. The failure line carries SQLite's own message and is not

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # One daemon per store: a second `mailpulse run` on the same store refuses
 # to start, quickly and naming the running one's PID, while the reports
 # still read the store; after kill -9 of the first, a new daemon starts at

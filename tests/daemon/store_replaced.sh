@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # The store file deleted or replaced under the running daemon: noticed at
 # the next flush, logged as an error saying what happened and where the
 # earlier history is, and results go on landing in a file at the store's

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # dns.sh - the DNS path against a fake resolver (dnsfake) on 127.0.0.1,
 # named through MAILPULSE_RESOLV_CONF: an answer, a refusal, no such
 # name, silence past the probe's deadline, and a resolver that lies.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * dnsfake - a resolver for the DNS tests: it answers, refuses, stays
  * silent or lies, on 127.0.0.1 over UDP.

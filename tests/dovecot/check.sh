@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # check.sh - run one `mailpulse check --json` against the private Dovecot
 # and assert on its JSON line.
 #

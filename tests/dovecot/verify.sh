@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # verify.sh - chain verification against the private Dovecot: verdicts
 # reused between probes of one process, and the system trust store read
 # lazily (hashed directory first, bundle file only when the directory has

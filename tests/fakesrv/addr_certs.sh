@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # addr_certs.sh: one name, two backends (fakesrv on 127.0.0.1 and 127.0.0.2,
 # the same port), each serving its own certificate. `check --all-addresses`
 # must give every address its certificate's fingerprint and expiry, and warn

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fakesrv - a hostile mail server that plays a scenario file.
  *

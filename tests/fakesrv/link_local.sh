@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # link_local.sh - a real probe of a link-local IPv6 server, named with its
 # zone: two network namespaces joined by a veth pair, fe80::1 on the
 # client's end, fe80::2 on the server's, a small IMAP server there.

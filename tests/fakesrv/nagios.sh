@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # `mailpulse check --nagios` as a Nagios core reads it: the first line is
 # what the core shows and alerts on, so with several URLs it must state the
 # worst result whatever the order of the URLs; a usage error is an UNKNOWN

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # run_scenario.sh SCENARIO [MAILPULSE]
 #
 # Plays one hostile scenario: makes test certificates when the scenario

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # The JSON API, /metrics, /healthz and the dashboard's files without a
 # token: every endpoint, the shape of the JSON, status codes 200/202/400/
 # 403/404/405/413, malformed and oversized requests (the daemon must keep

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # Access control: with http.token_file the API, /metrics and POST run need
 # "Authorization: Bearer TOKEN" (401 otherwise, WWW-Authenticate: Bearer);
 # /healthz, the dashboard's data-free pages and the public /status page

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # The dashboard in headless Chromium, after its JavaScript ran: the
 # overview and a check page show the checks' names and states; a greeting
 # made of markup shows as text (no element, no script runs); the check

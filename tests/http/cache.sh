@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # The summaries are served from the API's caches, not from the store per
 # request, and stay true: /status fetched 200 times in a row runs no store
 # query on the probes' loop (the uptime figures come from the cache's

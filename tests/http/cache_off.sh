@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # Without the uptime cache (MAILPULSE_API_CACHE=off, or a cache that could
 # not start) the summaries still never run a store query per check: each
 # /api/v1/checks request builds the figures of every check in the same five

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # The DNS-rebinding guard: without a token, a loopback listener answers
 # only a Host that is exactly localhost, 127.0.0.0/8 as a dotted quad or
 # [::1] (each with an optional port). Names that merely begin like one

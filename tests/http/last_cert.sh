@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # During an outage the API (and the check page) keep the last certificate
 # seen, and say when it was seen: a POP3S check is up, then its server
 # goes away (refused, no TLS at all); tls and the cert_* fields of last

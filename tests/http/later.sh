@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # Replies given later (api.h, struct http_later): the store-backed
 # endpoints (results, uptime, series, incidents) can answer from the loop after the
 # handler returned, as a store on a server will. MAILPULSE_TEST_API_LATER_MS

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # lib.sh - shared by the HTTP tests: the daemon's helpers (tests/daemon/lib.sh)
 # plus a POP3 server, a daemon with its HTTP port, and curl wrappers.
 # Needs MAILPULSE and FAKESRV in the environment.

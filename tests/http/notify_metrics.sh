@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # /metrics counts notification attempts and failures per channel: a check
 # that goes down notifies two command channels, one that succeeds and one
 # that fails; a third channel, configured and never used, shows 0. The sum

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # /metrics against promtool's parser and linter, then a real Prometheus
 # scraping the daemon every second: mailpulse_probe_success must arrive.
 # Skips (77) when promtool and prometheus are not installed.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # A reload applies the whole file or none of it. SIGHUP with a token added,
 # a check added and the listener moved to a port another process holds:
 # refused, said so with the reason, and the running configuration goes on

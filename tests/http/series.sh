@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # GET /api/v1/checks/{name}/series: 30 days of results (series_seed.c: the
 # part older than 2 days rolled up into hourly roll-ups, the rest raw) come
 # back in buckets with no gap and no double count where roll-ups and raw

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * series_seed.c - a store with 30 days of one check's results, relative to
  * now, for the series API and the dashboard's chart (series.sh,

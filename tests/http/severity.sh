@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # Availability apart from severity, as an admin lives it. A POP3S server
 # whose certificate expires in 5 days (cert_crit_days 7): the admin is
 # alerted at critical, yet users still connect, so the check is degraded,

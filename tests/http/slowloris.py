@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """slowloris.py - hold many slow HTTP connections against 127.0.0.1:PORT.
 
 Each --from ADDR:N opens N connections from source address ADDR (any

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # Connection exhaustion must not blind the monitor. The daemon runs with
 # open files soft 128 / hard 256 while three client addresses hold 270
 # slow connections (one byte every 2 s, never a whole request): more than

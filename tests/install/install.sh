@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # install.sh CMAKE BUILDDIR DESTDIR SRCDIR - install the build into DESTDIR
 # with prefix /usr, as a Debian package build does, then check that every
 # expected file is there, nothing else is, and each one is usable.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # assert.sh - sourced by standalone test scripts that run one command at a
 # time with its output in $tmp/out and $tmp/err (tmp is the caller's).
 # Set FAIL_WHAT to name the case in failure messages.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # jq.sh - sourced by the test scripts that assert with `jq -e`.
 #
 # jq 1.6 (Debian 12) exits 0 under -e when its input holds no JSON value at

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * http_sink - an HTTP receiver for the notification tests.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * smtp_sink - a minimal SMTP server for the notification tests.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * conformance.c - what every store backend must do, written against
  * store.h only (no SQL, no file): the write queue and its bound, flushes,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # crash.sh STORE_CRASH kill|term
 #
 # kill: a writer flushing every 100 ms is killed with SIGKILL after ~1.5 s.

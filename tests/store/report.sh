@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # report.sh MAILPULSE STORE_SEED
 #
 # `mailpulse status|history|uptime|incidents` against a store filled by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * store_crash.c - both halves of the store's durability test (crash.sh).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * store_seed.c - fill a store with a known story, relative to now, for
  * report.sh to read back through `mailpulse status|history|uptime|incidents`.

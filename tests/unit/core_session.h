@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * core_session.h - a scripted driver for a protocol core, shared by
  * test_imap.c and test_pop3.c: it does what probe.c does (hands lines in,

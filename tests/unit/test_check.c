@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_check.c - option and URL validation of `mailpulse check`, without
  * running probes (one end-to-end case uses a closed local port).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_checkspec.c - the one check builder: each validator's accepted and
  * refused values with their exact messages, in both spellings (flags and

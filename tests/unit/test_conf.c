@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_conf.c - the configuration loader against the files in tests/conf/.
  *

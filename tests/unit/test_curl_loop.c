@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_curl_loop.c - net/curl_loop alone, against tests/sinks/http_sink on
  * 127.0.0.1 (a child process): a request completes with its status and

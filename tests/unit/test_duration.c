@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_duration.c - the one duration parser: units, compounds, bounds.
  */

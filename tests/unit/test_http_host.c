@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_http_host.c - the DNS-rebinding guard's Host parser: exactly
  * localhost, 127.0.0.0/8 as a dotted quad, or [::1], each with an optional

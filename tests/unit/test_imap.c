@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_imap.c - the IMAP core driven by scripted server lines: what it
  * sends, what it answers the driver, and what it records.

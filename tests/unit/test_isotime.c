@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_isotime.c - the one ISO 8601 reader (config windows, --since, API
  * from/to): forms, zones, real dates, and what is refused.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_line.c - line_scan, line_escape and the small matchers, with the
  * hostile inputs a server can send.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_monitor.c - monitor_ingest(), the one door for results, driven
  * directly: a real monitor (real store in a temporary directory, real

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_notify.c - deliveries end to end against local sinks on 127.0.0.1:
  * tests/sinks/http_sink and smtp_sink run as child processes, certgen makes

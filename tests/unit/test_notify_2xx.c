@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_notify_2xx.c - a 2xx status is a delivered alert, whatever happens
  * to the body after it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_notify_judge.c - notify_judge(): the verdict and the detail of one
  * HTTP or SMTP attempt, from what libcurl reported (fuzz/fuzz_notify.c

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_notify_teams.c - the Microsoft Teams channel end to end: the
  * configuration's `format:` read by conf_load(), the delivery through

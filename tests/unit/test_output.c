@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_output.c - the JSON schema, the Nagios line and the human line,
  * from hand-filled results.
@@ -95,7 +96,7 @@ static void make_down(void)
 	res.addrs[0].status = MP_DOWN;
 	res.addrs[0].severity = MP_SEV_CRITICAL;
 	res.addrs[0].reason = MP_R_TIMEOUT;
-	snprintf(res.addrs[0].message, RESULT_MSG_MAX, "no greeting within 30.0 s");
+	snprintf(res.addrs[0].message, sizeof(res.addrs[0].message), "no greeting within 30.0 s");
 	res.addrs[0].greeting_us = -1;
 	res.addrs[0].total_us = 30000000;
 	snprintf(res.addrs[1].address, RESULT_ADDRSTR, "192.0.2.1:143");

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_probe.c - what the probe's phases add up to: the server's time, not
  * the monitor's. Probes run through probe_start() on a loop of this test

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_redact.c - the password's forms are taken out of server text, and
  * nothing else is: plain, quoted and escaped, base64 for SASL, cut by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_result.c - the rules of the result vocabulary and of the run that
  * builds it: a result only gets worse, the first cause stands, final

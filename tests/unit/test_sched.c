@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_sched.c - the scheduler's pure arithmetic: how wide a batch of
  * first runs is spread. The timers themselves are tested end to end with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_secret.c - the first line of a secret file, for --password-file and
  * the configuration's *_file keys: what is taken, what is refused, and

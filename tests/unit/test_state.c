@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_state.c - confirmation, incidents and alerts of struct check_state.
  */

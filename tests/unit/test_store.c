@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_store.c - the SQLite store: migrations, batched writes, the queue's
  * bound, incidents, retention into hourly roll-ups, states and queries;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_target.c - every accepted and refused URL form, and check defaults.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_upcache.c - the API's uptime cache gives exactly what
  * store_q_uptime() gives: store_q_counts() over one range or several

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_verdict.c - per-location states -> the check's state: one location
  * is that location's state; several need a quorum to be down, are partial

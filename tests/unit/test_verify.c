@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_verify.c - the verdict cache: what makes two verifications the same
  * (the key) and when a stored verdict may be reused (time, TTL, slots).

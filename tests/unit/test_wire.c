@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_wire.c - the one result encoder and its strict decoder: encoding
  * what was decoded gives the same text (hand-made results and thousands of

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """check_replay.py SCENARIO...: every byte a replay scenario sends must be
 in the transcripts it names.
 

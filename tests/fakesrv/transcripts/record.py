@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """record.py - talk to a real POP3/IMAP server with a scripted plain client
 and write down every byte exchanged, for tests/fakesrv/transcripts/.
 
