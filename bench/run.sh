@@ -600,7 +600,9 @@ END {
 # store seeded with HDAYS days of their history (storeseed; kept in
 # $BUILD/bench-http and made again when older than 6 h). Per variant
 # (HVARIANTS: "cache" as built, "nocache" with MAILPULSE_API_CACHE=off, which
-# is the code before the cache; a BASE_MAILPULSE binary as "base"): HPHASE_S
+# is the code before the cache; "tls": as built, the listener on HTTPS
+# (http.tls_cert, ECDSA P-256), every request a new TLS handshake on the
+# probes' loop; a BASE_MAILPULSE binary as "base"): HPHASE_S
 # seconds idle, then HPHASE_S seconds while HC clients fetch /status,
 # /api/v1/checks, /api/v1/checks/NAME and /metrics in turn as fast as they are
 # answered, a new connection each (wrk; curl loops without it: kept-alive
@@ -618,6 +620,7 @@ HPHASE_S=${HPHASE_S:-60}
 HC=${HC:-4}
 HVARIANTS=${HVARIANTS:-cache nocache}
 HTTPPORT=$((PORT + 70))
+HSCHEME=http # https for the tls variant
 # The daemon and its target run at this nice level: the figures are about
 # the daemon's own loop, not about other work on a shared machine.
 HNICE=${HNICE:--10}
@@ -630,6 +633,9 @@ store: $2
 http:
   listen: "127.0.0.1:$HTTPPORT"
   public_status: {enabled: true, title: "bench", checks: [tier=public]}
+YAML
+		[ "$HSCHEME" = https ] && printf '  tls_cert: %s\n  tls_key: %s\n' "$CERTS/https.pem" "$CERTS/https.key"
+		cat <<YAML
 defaults: {interval: 30s, timeout: 10s}
 checks:
 YAML
@@ -647,7 +653,7 @@ http_ttg() { # from_ms to_ms out
 	local i
 	: >"$3"
 	for i in $(seq 0 $((HN - 1))); do
-		curl -s --max-time 300 "http://127.0.0.1:$HTTPPORT/api/v1/checks/$(printf 'chk-%07d' "$i")/results?from=$1&to=$2&limit=10000" |
+		curl -s --cacert "$CA" --max-time 300 "$HSCHEME://127.0.0.1:$HTTPPORT/api/v1/checks/$(printf 'chk-%07d' "$i")/results?from=$1&to=$2&limit=10000" |
 			jq -r '.check as $c | .results[] | "\(.status) \(.time_to_greeting_ms) \(.ts_ms) \($c)"' >>"$3"
 	done
 }
@@ -664,7 +670,7 @@ request = function()
 end
 LUA
 		"${SRV[@]}" nice -n 19 wrk -t "$(((HC + 1) / 2))" -c "$HC" -d "${1}s" --timeout 300s -s "$WORK/paths.lua" \
-			"http://127.0.0.1:$HTTPPORT" >"$WORK/wrk.out" 2>&1 || true
+			"$HSCHEME://127.0.0.1:$HTTPPORT" >"$WORK/wrk.out" 2>&1 || true
 		awk '/Requests\/sec/ { print "req_s=" $2 } / requests in / { print "requests=" $1 }
 			/^    Latency/ { print "lat_avg=" $2 " lat_max=" $4 }' "$WORK/wrk.out" | tr '\n' ' '
 	else
@@ -673,7 +679,7 @@ LUA
 			(
 				j=$k
 				while [ $SECONDS -lt $end ]; do
-					nice -n 19 curl -s -o /dev/null --max-time 300 "http://127.0.0.1:$HTTPPORT${paths[$((j % 4))]}"
+					nice -n 19 curl -s --cacert "$CA" -o /dev/null --max-time 300 "$HSCHEME://127.0.0.1:$HTTPPORT${paths[$((j % 4))]}"
 					j=$((j + 1))
 					echo x
 				done
@@ -720,8 +726,15 @@ bench_http() {
 	for v in $HVARIANTS; do
 		bin=$MAILPULSE
 		local env=(MAILPULSE_TIME_SCALE="$HSCALE")
+		HSCHEME=http
 		case $v in
 		nocache) env+=(MAILPULSE_API_CACHE=off) ;;
+		tls)
+			HSCHEME=https
+			"$CG" --out "$CERTS/https" --cn 127.0.0.1 --issuer "$CERTS/int-ec" --san IP:127.0.0.1 \
+				--key p256 >/dev/null
+			cat "$CERTS/https.crt" "$CERTS/int-ec.crt" >"$CERTS/https.pem"
+			;;
 		base)
 			bin=${BASE_MAILPULSE:?base needs BASE_MAILPULSE}
 			;;
@@ -737,7 +750,7 @@ bench_http() {
 		# First runs spread over an interval; then the cache's first build.
 		sleep 10
 		for _ in $(seq 120); do
-			health=$(curl -s --max-time 5 "http://127.0.0.1:$HTTPPORT/api/v1/health")
+			health=$(curl -s --cacert "$CA" --max-time 5 "$HSCHEME://127.0.0.1:$HTTPPORT/api/v1/health")
 			jq -e '(.api_cache.enabled | not) or .api_cache.age_ms != null' <<<"$health" >/dev/null 2>&1 && break
 			sleep 1
 		done
@@ -752,7 +765,7 @@ bench_http() {
 		say "  collecting results ($load)"
 		# Without the cache the loop may still be busy with requests the clients left.
 		for _ in $(seq 600); do
-			health=$(curl -s --max-time 5 "http://127.0.0.1:$HTTPPORT/api/v1/health") && break
+			health=$(curl -s --cacert "$CA" --max-time 5 "$HSCHEME://127.0.0.1:$HTTPPORT/api/v1/health") && break
 			sleep 1
 		done
 		http_phase_result "$v" idle "$t0" "$t1" $((c1 - c0)) "$(((t1 - t0) / 1000))" ""

@@ -364,10 +364,20 @@ static void on_start(struct sched_item *it, int64_t due_us, int64_t now_us, void
 		r->waiting_max = st.waiting;
 }
 
+/* As the monitor schedules a check: a copy of it (check_spec) the item holds. */
+static struct sched_item *bench_add(struct sched *s, const struct conf_check *cc, void *user)
+{
+	struct check_spec *sp = checkspec_copy(&cc->chk, cc->name, cc->interval_ms, cc->retry_ms);
+	struct sched_item *it = sp ? sched_add(s, sp, user) : NULL;
+
+	checkspec_unref(sp);
+	return it;
+}
+
 static void on_result(struct sched_item *it, const struct result *res, void *arg)
 {
 	struct srun *r = arg;
-	const struct conf_check *cc = sched_check(it);
+	const struct check_spec *sp = sched_spec(it);
 	int64_t now = mp_now_us();
 
 	if (res->status == MP_UP) {
@@ -379,7 +389,7 @@ static void on_result(struct sched_item *it, const struct result *res, void *arg
 			         result_status_name(res->status), result_reason_name(res->reason),
 			         res->message);
 	}
-	if (res->phase_us[MP_PH_TOTAL] > (int64_t)cc->chk.timeout_ms * 1000)
+	if (res->phase_us[MP_PH_TOTAL] > (int64_t)sp->chk.timeout_ms * 1000)
 		r->late++;
 	if (now >= r->wa && now < r->wb)
 		vec_push(&r->tot, res->phase_us[MP_PH_TOTAL]);
@@ -466,7 +476,7 @@ static int cmd_sched(const struct opts *o)
 	long k = 0;
 	for (int p = 0; p < cs.n; p++)
 		for (int i = 0; i < cs.c[p]->nchecks; i++)
-			if (!sched_add(r.s, cs.c[p], &cs.c[p]->checks[i], &r.items[k++]))
+			if (!bench_add(r.s, &cs.c[p]->checks[i], &r.items[k++]))
 				die("sched_add: out of memory");
 	r.t0 = mp_now_us();
 	double wb = o->win_b > 0 ? o->win_b : o->duration_s;
@@ -565,7 +575,7 @@ static int cmd_memory(const struct opts *o)
 	int64_t t0 = mp_now_us();
 	for (int p = 0; p < cs.n; p++)
 		for (int i = 0; i < cs.c[p]->nchecks; i++)
-			if (!sched_add(s, cs.c[p], &cs.c[p]->checks[i], NULL))
+			if (!bench_add(s, &cs.c[p]->checks[i], NULL))
 				die("sched_add: out of memory");
 	double add_ms = (double)(mp_now_us() - t0) / 1000.0;
 	/* One turn of the loop: first slots chosen and every timer armed; none is due yet. */

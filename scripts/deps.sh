@@ -15,7 +15,7 @@ pkgs=(
   openssl ca-certificates dovecot-imapd dovecot-pop3d procps
 )
 if [ "${1:-}" = --test ]; then
-  pkgs+=(clang-format clang libclang-rt-14-dev valgrind jq curl python3 iproute2 prometheus
+  pkgs+=(clang-format clang libclang-rt-14-dev valgrind jq curl python3 iproute2 nftables prometheus
     chromium python3-yaml debhelper dpkg-dev fakeroot lintian git)
 fi
 

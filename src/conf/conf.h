@@ -152,6 +152,15 @@ struct conf {
 	 */
 	unsigned http_max_conns;
 	unsigned http_max_conns_per_addr;
+	/*
+	 * HTTPS (http.tls_cert and tls_key, both or neither): the files as
+	 * configured, and their PEM text as read and checked at load time
+	 * (the chain, leaf first; the unencrypted key, a secret wiped with the
+	 * arena). The server is built from the text, so what was checked is
+	 * what is served. NULL: plain HTTP.
+	 */
+	char *http_tls_cert, *http_tls_key;
+	char *http_tls_cert_pem, *http_tls_key_pem;
 	int public_enabled;
 	char *public_title;                   /* default "Status" */
 	char *public_checks[CONF_LABELS_MAX]; /* check names or key=value selectors */

@@ -104,6 +104,8 @@ void conf_dump(const struct conf *c, FILE *f)
 	kv(f, "  ", "listen", c->listen);
 	kv(f, "  ", "dashboard_url", c->dashboard_url);
 	secret(f, "  ", "token", c->http_token);
+	kv(f, "  ", "tls_cert", c->http_tls_cert);
+	kv(f, "  ", "tls_key", c->http_tls_key);
 	fprintf(f, "  max_connections: %u\n  max_connections_per_address: %u\n", c->http_max_conns,
 	        c->http_max_conns_per_addr);
 	if (c->public_enabled) {

@@ -1,15 +1,24 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * top.c - the top level's sections: retention, http (listen address,
- * dashboard URL, access token, connection caps) and the public status page.
+ * dashboard URL, access token, connection caps, TLS certificate and key)
+ * and the public status page.
  */
 #include "conf/conf_int.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <stdarg.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "spec/secret.h"
 
@@ -179,6 +188,263 @@ static void http_cross(struct ld *l)
 		    "http: the token may hold only letters, digits and -._~+/= (RFC 6750)");
 }
 
+/* ---- http.tls_cert / tls_key -------------------------------------------------- */
+
+/* A certificate chain or a key is a few kB: anything bigger is the wrong file. */
+#define CONF_PEM_MAX (1024 * 1024)
+
+/*
+ * The whole of a small regular file, NUL-terminated, into the arena (which
+ * conf_unref() wipes: the key is a secret). Never blocks: a FIFO or a
+ * device is refused by its type before anything is read. NULL with why set.
+ */
+static char *read_pem(struct ld *l, const char *path, mode_t *mode, char *why, size_t whylen)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	struct stat st;
+	char *buf = NULL;
+	size_t got = 0;
+
+	if (fd < 0) {
+		snprintf(why, whylen, "%s", strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0) {
+		snprintf(why, whylen, "%s", strerror(errno));
+		goto out;
+	}
+	*mode = st.st_mode;
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, whylen, "%s",
+		         S_ISDIR(st.st_mode) ? "is a directory, not a PEM file"
+		                             : "is not a regular file");
+		goto out;
+	}
+	if (st.st_size > CONF_PEM_MAX) {
+		snprintf(why, whylen, "is larger than %d kB: not a certificate or a key",
+		         CONF_PEM_MAX / 1024);
+		goto out;
+	}
+	buf = conf_alloc(l->c, (size_t)st.st_size + 1);
+	if (!buf) {
+		snprintf(why, whylen, "out of memory");
+		goto out;
+	}
+	/* The file may grow while we read: no more than its size at fstat(). */
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(why, whylen, "%s", strerror(errno));
+			buf = NULL;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	if (memchr(buf, '\0', got)) {
+		snprintf(why, whylen, "holds NUL bytes: not a PEM file");
+		buf = NULL;
+	}
+out:
+	close(fd);
+	return buf;
+}
+
+/* The value of a tls_* key as a file to read: NULL (reported) when it cannot be one. */
+static const char *tls_path_value(struct ld *l, const struct key *k, const yaml_node_t *v)
+{
+	const char *a = conf_scalar(v);
+
+	if (!a || conf_is_null(v)) {
+		conf_err_at(l, v, "%s: expected a file name, found %s", k->name, conf_kind(v));
+		return NULL;
+	}
+	if (checkspec_has_control(a) || strlen(a) > 4000) {
+		conf_err_at(l, v, "%s: not a usable file name", k->name);
+		return NULL;
+	}
+	return a;
+}
+
+/* OpenSSL's reason for the last error, for a message; the queue is emptied. */
+static const char *ossl_reason(void)
+{
+	unsigned long e = ERR_peek_last_error();
+	const char *r = e ? ERR_reason_error_string(e) : NULL;
+
+	ERR_clear_error();
+	return r ? r : "unknown error";
+}
+
+/* The chain's certificates, leaf first; NULL when the text holds none or a broken one. */
+static STACK_OF(X509) * pem_chain(const char *pem, int *broken)
+{
+	BIO *b = BIO_new_mem_buf(pem, -1);
+	STACK_OF(X509) *sk = sk_X509_new_null();
+	X509 *x;
+
+	*broken = 0;
+	while (b && sk && (x = PEM_read_bio_X509(b, NULL, NULL, NULL)))
+		if (!sk_X509_push(sk, x)) {
+			X509_free(x);
+			break;
+		}
+	/* The end of the text is "no start line"; anything else is a block that does not parse. */
+	if (ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE)
+		*broken = 1;
+	ERR_clear_error();
+	BIO_free(b);
+	if (sk && (*broken || sk_X509_num(sk) == 0)) {
+		sk_X509_pop_free(sk, X509_free);
+		sk = NULL;
+	}
+	return sk;
+}
+
+/* No passphrase can be typed to a daemon: note that one was asked for. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	*(int *)u = 1;
+	return -1;
+}
+
+static EVP_PKEY *pem_key(const char *pem, int *encrypted)
+{
+	BIO *b = BIO_new_mem_buf(pem, -1);
+	EVP_PKEY *k = b ? PEM_read_bio_PrivateKey(b, NULL, no_passphrase, encrypted) : NULL;
+
+	BIO_free(b);
+	ERR_clear_error();
+	return k;
+}
+
+static void fn_tls_cert(struct ld *l, struct section *s, const struct key *k, yaml_node_t *v)
+{
+	const char *a = tls_path_value(l, k, v);
+	char why[128], *path, *pem;
+	mode_t mode;
+	STACK_OF(X509) * chain;
+	SSL_CTX *ctx;
+	int broken;
+
+	(void)s;
+	if (!a || !(path = conf_resolve_path(l, a)))
+		return;
+	if (!(pem = read_pem(l, path, &mode, why, sizeof(why)))) {
+		conf_err_at(l, v, "%s %s: %s", k->name, conf_show(a).s, why);
+		return;
+	}
+	chain = pem_chain(pem, &broken);
+	if (!chain) {
+		conf_err_at(l, v,
+		            broken ? "%s %s: a certificate in it is not valid PEM"
+		                   : "%s %s: not a PEM certificate (no -----BEGIN CERTIFICATE----- "
+		                     "block)",
+		            k->name, conf_show(a).s);
+		return;
+	}
+	/* What a TLS server will refuse to use (a 1024-bit key, an MD5 signature) is refused now.
+	 */
+	ctx = SSL_CTX_new(TLS_server_method());
+	if (ctx && SSL_CTX_use_certificate(ctx, sk_X509_value(chain, 0)) != 1)
+		conf_err_at(l, v, "%s %s: OpenSSL will not serve this certificate: %s", k->name,
+		            conf_show(a).s, ossl_reason());
+	else {
+		l->c->http_tls_cert = path;
+		l->c->http_tls_cert_pem = pem;
+	}
+	SSL_CTX_free(ctx);
+	sk_X509_pop_free(chain, X509_free);
+	ERR_clear_error();
+}
+
+/*
+ * The key file may be readable by its group (Debian's convention is mode
+ * 0640, group ssl-cert, for the daemons that need the key), never by every
+ * user: whoever reads it can pose as this server to the probing nodes and
+ * to admins' browsers. Refused rather than warned about, as a warning in a
+ * log goes unread and the fix is one chmod.
+ */
+static void fn_tls_key(struct ld *l, struct section *s, const struct key *k, yaml_node_t *v)
+{
+	const char *a = tls_path_value(l, k, v);
+	char why[128], *path, *pem;
+	mode_t mode = 0;
+	EVP_PKEY *key;
+	int encrypted = 0;
+
+	(void)s;
+	if (!a || !(path = conf_resolve_path(l, a)))
+		return;
+	if (!(pem = read_pem(l, path, &mode, why, sizeof(why)))) {
+		conf_err_at(l, v, "%s %s: %s", k->name, conf_show(a).s, why);
+		return;
+	}
+	if (mode & S_IROTH) {
+		conf_err_at(l, v,
+		            "%s %s: readable by every user (mode %04o): a private key must not be "
+		            "(chmod o-rwx; group ssl-cert and mode 0640 is fine)",
+		            k->name, conf_show(a).s, (unsigned)(mode & 07777));
+		return;
+	}
+	key = pem_key(pem, &encrypted);
+	if (!key) {
+		if (encrypted)
+			conf_err_at(l, v,
+			            "%s %s: the key is encrypted and the daemon cannot ask for a "
+			            "passphrase: keep it unencrypted, readable by the daemon only",
+			            k->name, conf_show(a).s);
+		else
+			conf_err_at(l, v,
+			            "%s %s: not a PEM private key (no -----BEGIN PRIVATE KEY----- "
+			            "block)",
+			            k->name, conf_show(a).s);
+		return;
+	}
+	EVP_PKEY_free(key);
+	l->c->http_tls_key = path;
+	l->c->http_tls_key_pem = pem;
+}
+
+/* Both or neither, and the key must be the certificate's. */
+static void tls_cross(struct ld *l, struct section *sub, yaml_node_t *map)
+{
+	int has_cert = conf_has(sub, "tls_cert"), has_key = conf_has(sub, "tls_key");
+	struct conf *c = l->c;
+	STACK_OF(X509) * chain;
+	EVP_PKEY *key;
+	int broken, encrypted = 0;
+
+	if (has_cert != has_key) {
+		conf_err_pos(l, conf_at(sub, has_cert ? "tls_cert" : "tls_key"),
+		             "http: %s needs %s as well (both or neither)",
+		             has_cert ? "tls_cert" : "tls_key", has_cert ? "tls_key" : "tls_cert");
+		c->http_tls_cert = c->http_tls_key = NULL;
+		c->http_tls_cert_pem = c->http_tls_key_pem = NULL;
+		return;
+	}
+	if (!c->http_tls_cert_pem || !c->http_tls_key_pem)
+		return; /* one of them reported already */
+	chain = pem_chain(c->http_tls_cert_pem, &broken);
+	key = pem_key(c->http_tls_key_pem, &encrypted);
+	if (chain && key && X509_check_private_key(sk_X509_value(chain, 0), key) != 1)
+		conf_err_pos(l, conf_at(sub, "tls_key"),
+		             "tls_key %s: not the key of the certificate in tls_cert %s",
+		             conf_show(conf_scalar(conf_map_get(l, map, "tls_key"))).s,
+		             conf_show(conf_scalar(conf_map_get(l, map, "tls_cert"))).s);
+	sk_X509_pop_free(chain, X509_free);
+	EVP_PKEY_free(key);
+	ERR_clear_error();
+}
+
 static const struct key http_keys[] = {
     {"listen", K_FN, 0, 0, 0, 0, NULL, fn_listen, 0, 0},
     {"dashboard_url", K_FN, FIELD(struct conf, dashboard_url), 0, 0, NULL, top_http_url, 0, 0},
@@ -189,6 +455,8 @@ static const struct key http_keys[] = {
     {"max_connections", K_UINT, FIELD(struct conf, http_max_conns), 1, 100000, NULL, NULL, 0, 0},
     {"max_connections_per_address", K_UINT, FIELD(struct conf, http_max_conns_per_addr), 1, 100000,
      NULL, NULL, 0, 0},
+    {"tls_cert", K_FN, 0, 0, 0, 0, NULL, fn_tls_cert, 0, 0},
+    {"tls_key", K_FN, 0, 0, 0, 0, NULL, fn_tls_key, 0, 0},
 };
 
 void top_retention(struct ld *l, struct section *s, const struct key *k, yaml_node_t *v)
@@ -213,6 +481,7 @@ void top_http(struct ld *l, struct section *s, const struct key *k, yaml_node_t 
 	    conf_has(&sub, "token_file") ? conf_at(&sub, "token_file") : conf_at(&sub, "token_env");
 	if (l->c->http_token)
 		http_cross(l);
+	tls_cross(l, &sub, v);
 	if (l->c->http_max_conns_per_addr > l->c->http_max_conns)
 		conf_err_pos(
 		    l,

@@ -149,12 +149,6 @@ static json_t *jtime(int64_t ms)
 	return output_json_time_ms(ms);
 }
 
-/* Microseconds -> milliseconds as output_json() prints them; null for -1. */
-static json_t *jms(int64_t us)
-{
-	return us < 0 ? json_null() : json_real((double)us / 1000.0);
-}
-
 static void set(json_t *o, const char *key, json_t *v)
 {
 	/* Out of memory shows as a missing key, never as a crash. */
@@ -265,89 +259,119 @@ static json_t *labels_json(const struct conf_check *cc)
 	return a;
 }
 
-static json_t *timings_json(const struct mon_last *l)
+/*
+ * The last result as the one encoder wrote it (struct mon_last's wire): a
+ * new reference, NULL when there is none or out of memory.
+ */
+static json_t *wire_load(const char *text)
 {
-	json_t *o = json_object();
-
-	for (int p = 0; o && p < MP_PH__COUNT; p++)
-		set(o, result_phase_name((enum mp_phase)p), jms(l->phase_us[p]));
-	return o;
+	return text && *text ? json_loads(text, 0, NULL) : NULL;
 }
 
-/* Split on sep, dropping empty pieces: "A B" -> ["A", "B"]. */
-static json_t *split_json(const char *s, const char *sep)
+/*
+ * The TLS facts shown beside the last result: its own "tls" (borrowed
+ * from res), or those of an earlier result kept through an outage (a new
+ * reference in *own). NULL when none.
+ */
+static json_t *last_tls(const struct mon_last *l, json_t *res, json_t **own)
 {
-	json_t *a = json_array();
-	char buf[RESULT_CAPS_MAX + RESULT_SANS_MAX];
-	char *save = NULL;
+	json_t *t;
 
-	if (!a || !s)
-		return a;
-	snprintf(buf, sizeof(buf), "%s", s);
-	for (char *t = strtok_r(buf, sep, &save); t; t = strtok_r(NULL, sep, &save))
-		json_array_append_new(a, jstr(t));
-	return a;
+	*own = NULL;
+	if (!l->tls_used)
+		return NULL;
+	if (l->tls_wire)
+		return *own = json_loads(l->tls_wire, 0, NULL);
+	t = json_object_get(res, "tls");
+	return json_is_object(t) ? t : NULL;
 }
 
+/* o[key] = from[fkey] as the encoder wrote it; null when absent. */
+static void take(json_t *o, const char *key, json_t *from, const char *fkey)
+{
+	json_t *v = from ? json_object_get(from, fkey) : NULL;
+
+	set(o, key, v ? json_incref(v) : json_null());
+}
+
+/*
+ * Every key is the encoder's (docs/json.md), under the same name, so it
+ * means what `mailpulse check --json` means by it; the TLS ones are named
+ * after the encoder's tls object's keys with the cert_ prefix of
+ * docs/json.md, "cert_not_after and friends".
+ */
 static json_t *last_json(const struct mon_last *l, int detail)
 {
-	json_t *o = json_object();
+	static const char *const keys[] = {"time",       "ts_ms",        "status",
+	                                   "severity",   "reason",       "message",
+	                                   "warnings",   "address",      "time_to_greeting_ms",
+	                                   "timings_ms", "path",         "check",
+	                                   "location",   "check_digest", "seq"};
+	static const char *const detail_keys[] = {"greeting", "capabilities", "messages"};
+	json_t *o = json_object(), *res = wire_load(l->wire), *own, *t;
 
-	if (!o)
+	if (!o) {
+		json_decref(res);
 		return NULL;
-	set(o, "time", jtime(l->ts_ms));
-	set(o, "ts_ms", json_integer(l->ts_ms));
-	set(o, "status", jstr(result_status_name(l->status)));
-	set(o, "severity", jstr(result_severity_name(l->severity)));
-	set(o, "reason", jstr(result_reason_name(l->reason)));
-	set(o, "message", jstr(l->message));
-	/* Findings that leave the status as it is (posture: report) are still findings. */
-	set(o, "warnings", split_json(l->warnings, "\n"));
-	set(o, "address", l->address && *l->address ? jstr(l->address) : json_null());
-	set(o, "time_to_greeting_ms", jms(l->ttg_us));
-	set(o, "timings_ms", timings_json(l));
-	set(o, "tls_version", l->tls_used && l->tls_version ? jstr(l->tls_version) : json_null());
-	set(o, "cert_days_left",
-	    l->tls_used && l->cert_not_after > 0 ? json_integer(l->cert_days_left) : json_null());
-	set(o, "cert_not_after",
-	    l->tls_used && l->cert_not_after > 0 ? jtime(l->cert_not_after * 1000) : json_null());
-	set(o, "cert_subject",
-	    l->tls_used && l->cert_subject && *l->cert_subject ? jstr(l->cert_subject)
-	                                                       : json_null());
+	}
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		take(o, keys[i], res, keys[i]);
+	if (!res) {
+		/* Out of memory when it was encoded: what the monitor keeps beside it. */
+		set(o, "time", jtime(l->ts_ms));
+		set(o, "ts_ms", json_integer(l->ts_ms));
+		set(o, "status", jstr(result_status_name(l->status)));
+		set(o, "severity", jstr(result_severity_name(l->severity)));
+		set(o, "reason", jstr(result_reason_name(l->reason)));
+		set(o, "message", jstr(l->message));
+	}
+	t = last_tls(l, res, &own);
+	take(o, "tls_version", t, "version");
+	take(o, "cert_days_left", t, "days_left");
+	take(o, "cert_not_after", t, "cert_not_after");
+	take(o, "leaf_not_after", t, "leaf_not_after");
+	take(o, "cert_subject", t, "subject");
 	/* The TLS fields above outlive an outage: when they were seen. */
 	set(o, "cert_seen",
 	    l->tls_used && l->tls_seen_ms > 0 ? jtime(l->tls_seen_ms) : json_null());
 	set(o, "cert_seen_ms",
 	    l->tls_used && l->tls_seen_ms > 0 ? json_integer(l->tls_seen_ms) : json_null());
-	if (!detail)
-		return o;
-	set(o, "greeting", l->greeting && *l->greeting ? jstr(l->greeting) : json_null());
-	set(o, "capabilities", split_json(l->capabilities, "\n"));
-	set(o, "messages", l->messages >= 0 ? json_integer(l->messages) : json_null());
+	json_decref(own);
+	for (size_t i = 0; detail && i < sizeof(detail_keys) / sizeof(detail_keys[0]); i++)
+		take(o, detail_keys[i], res, detail_keys[i]);
+	json_decref(res);
 	return o;
 }
 
+/*
+ * The encoder's tls object, kept through outages. not_after is the
+ * exception to the encoder's meanings: here it has always been the first
+ * to expire (tls.not_after of docs/json.md is the leaf's), and a reader
+ * alerting on it must not start missing an intermediate that expires
+ * first; cert_not_after says the same under the one name, leaf_not_after
+ * gives the leaf's (docs/api.md).
+ */
 static json_t *tls_json(const struct mon_last *l)
 {
-	json_t *o;
+	static const char *const keys[] = {
+	    "version",   "cipher", "verified",      "subject",        "issuer",        "sans",
+	    "days_left", "sha256", "expires_first", "cert_not_after", "leaf_not_after"};
+	json_t *o, *res = l->tls_wire ? NULL : wire_load(l->wire), *own, *t;
 
-	if (!l->tls_used)
+	t = last_tls(l, res, &own);
+	if (!t) {
+		json_decref(res);
 		return json_null();
+	}
 	o = json_object();
-	if (!o)
-		return NULL;
-	set(o, "version", jstr(l->tls_version));
-	set(o, "cipher", jstr(l->tls_cipher));
-	set(o, "verified", json_boolean(l->tls_verified));
-	set(o, "subject",
-	    l->cert_subject && *l->cert_subject ? jstr(l->cert_subject) : json_null());
-	set(o, "issuer", l->cert_issuer && *l->cert_issuer ? jstr(l->cert_issuer) : json_null());
-	set(o, "sans", split_json(l->cert_sans, ", "));
-	set(o, "not_after", l->cert_not_after > 0 ? jtime(l->cert_not_after * 1000) : json_null());
-	set(o, "days_left", l->cert_not_after > 0 ? json_integer(l->cert_days_left) : json_null());
+	for (size_t i = 0; o && i < sizeof(keys) / sizeof(keys[0]); i++)
+		take(o, keys[i], t, keys[i]);
+	take(o, "not_after", t, "cert_not_after");
 	set(o, "seen", jtime(l->tls_seen_ms));
 	set(o, "seen_ms", json_integer(l->tls_seen_ms));
 	set(o, "current", json_boolean(l->tls_seen_ms == l->ts_ms));
+	json_decref(own);
+	json_decref(res);
 	return o;
 }
 
@@ -447,14 +471,19 @@ void api_cache_stop(void)
 	body_forget(&api_cache.status);
 }
 
-/* A field of a store answer, or [] when the store has nothing for the check. */
-static json_t *store_list(json_t *res, const char *key, const char *check, const char *err)
+/*
+ * The list under key of a store answer (taken), or [] when the store has
+ * nothing for the check or failed (logged: the rest of the answer stands).
+ */
+static json_t *store_list(json_t *res, const char *key, const char *check, int error,
+                          const char *err)
 {
 	json_t *a;
 
-	if (!res) {
-		if (errno != ENOENT)
-			log_msg(LOG_WARNING, "http: %s of %s: %s", key, check, err);
+	if (error || !res) {
+		if (error && error != ENOENT)
+			log_msg(LOG_WARNING, "http: %s of %s: %s", key, check, err ? err : "");
+		json_decref(res);
 		return json_array();
 	}
 	a = json_object_get(res, key);
@@ -475,7 +504,6 @@ static json_t *check_json(struct monitor *d, const struct mon_info *mi, int deta
 {
 	const struct conf *c = monitor_conf(d);
 	const struct conf_check *cc = mi->cc;
-	struct store *s = monitor_store(d);
 	int64_t now = now_ms();
 	json_t *o = json_object(), *u, *loc, *locs;
 
@@ -520,19 +548,10 @@ static json_t *check_json(struct monitor *d, const struct mon_info *mi, int deta
 	json_decref(loc);
 	set(o, "locations", locs);
 	if (detail) {
-		char err[256];
-
 		set(o, "tls", mi->last ? tls_json(mi->last) : json_null());
 		set(o, "fail_after", json_integer(cc->fail_after));
 		set(o, "recover_after", json_integer(cc->recover_after));
-		if (s) {
-			json_t *r = store_q_incidents(s, mi->name, 0, API_RECENT, err, sizeof(err));
-
-			set(o, "incidents", store_list(r, "incidents", mi->name, err));
-			r = store_q_deliveries(s, mi->name, API_RECENT, err, sizeof(err));
-			api_cache.loop_queries += 2;
-			set(o, "deliveries", store_list(r, "deliveries", mi->name, err));
-		}
+		/* incidents and deliveries: the store's, added by api_check() as they come */
 	}
 	return o;
 }
@@ -577,21 +596,6 @@ int api_checks(struct monitor *d, struct evbuffer *out)
 	if (code == 200)
 		body_keep(&api_cache.checks, out, at, figures);
 	return code;
-}
-
-int api_check(struct monitor *d, const char *name, struct evbuffer *out)
-{
-	struct get_ctx g = {d, NULL, 1, {NULL, NULL}};
-	int rc;
-
-	upview_open(&g.uv, d);
-	rc = monitor_get_check(d, name, each_cb, &g);
-	upview_close(&g.uv);
-	if (rc < 0)
-		return api_error(out, 404, "not_found", "no check by that name");
-	if (!g.out)
-		return api_error(out, 500, "internal", "out of memory");
-	return send_json(out, 200, g.out);
 }
 
 static void exists_cb(const struct mon_info *mi, void *arg)
@@ -770,6 +774,68 @@ static int api_read_end(struct api_read *r)
 	code = r->code;
 	free(r);
 	return code;
+}
+
+/* The check's page: its live state, then its recent incidents and deliveries, read in turn. */
+struct api_check_read {
+	struct api_read r; /* first: the callbacks get this struct through it */
+	struct store *s;
+	json_t *o;
+};
+
+static void check_deliveries_cb(const struct store_delivery_row *rows, size_t n, int error,
+                                const char *err, void *arg)
+{
+	struct api_check_read *c = arg;
+
+	set(c->o, "deliveries",
+	    store_list(error ? NULL : rows_json_deliveries(&c->r.q, rows, n), "deliveries",
+	               c->r.name, error, err));
+	api_read_done(&c->r, 200, c->o);
+}
+
+static void check_incidents_cb(const struct store_incident_row *rows, size_t n, int64_t now,
+                               int error, const char *err, void *arg)
+{
+	struct api_check_read *c = arg;
+
+	set(c->o, "incidents",
+	    store_list(error ? NULL : rows_json_incidents(&c->r.q, rows, n, now), "incidents",
+	               c->r.name, error, err));
+	api_cache.loop_queries++;
+	store_read_deliveries(c->s, &c->r.q, check_deliveries_cb, c);
+}
+
+int api_check(struct monitor *d, const char *name, struct evbuffer *out, struct http_later *l)
+{
+	struct get_ctx g = {d, NULL, 1, {NULL, NULL}};
+	struct store *s = monitor_store(d);
+	struct api_check_read *c;
+	int rc;
+
+	upview_open(&g.uv, d);
+	rc = monitor_get_check(d, name, each_cb, &g);
+	upview_close(&g.uv);
+	if (rc < 0)
+		return api_error(out, 404, "not_found", "no check by that name");
+	if (!g.out)
+		return api_error(out, 500, "internal", "out of memory");
+	if (!s)
+		return send_json(out, 200, g.out);
+	if (!(c = calloc(1, sizeof(*c)))) {
+		json_decref(g.out);
+		return api_error(out, 500, "internal", "out of memory");
+	}
+	c->r.out = out;
+	c->r.later = l;
+	snprintf(c->r.name, sizeof(c->r.name), "%s", name);
+	c->r.q.check = c->r.name;
+	c->r.q.limit = API_RECENT;
+	c->s = s;
+	c->o = g.out;
+	api_cache.loop_queries++;
+	store_read_incidents(s, &c->r.q, check_incidents_cb, c);
+	return api_read_end(&c->r);
 }
 
 static void results_cb(const struct store_result_row *rows, size_t n, int error, const char *err,
@@ -1242,13 +1308,9 @@ static void prom_cb(const struct mon_info *mi, void *arg)
 		}
 		break;
 	case F_WARNINGS:
-		if (l) {
-			/* One per line: none, or one more than the newlines. */
-			int n = l->warnings && *l->warnings;
-			for (const char *w = n ? l->warnings : ""; (w = strchr(w, '\n')); w++)
-				n++;
-			prom_check(o, fams[F_WARNINGS].name, mi->name, p->location, NULL, NULL, n);
-		}
+		if (l)
+			prom_check(o, fams[F_WARNINGS].name, mi->name, p->location, NULL, NULL,
+			           l->nwarnings);
 		break;
 	case F_DURATION:
 		for (int ph = 0; l && ph < MP_PH__COUNT; ph++)
@@ -1268,7 +1330,7 @@ static void prom_cb(const struct mon_info *mi, void *arg)
 			           (double)l->cert_not_after);
 		break;
 	case F_TLS:
-		if (l && l->tls_used && l->tls_version && *l->tls_version)
+		if (l && l->tls_used && *l->tls_version)
 			prom_check(o, fams[F_TLS].name, mi->name, p->location, "version",
 			           l->tls_version, 1);
 		break;

@@ -38,7 +38,6 @@ void api_cache_start(const char *store_path);
 void api_cache_stop(void);
 
 int api_checks(struct monitor *d, struct evbuffer *out);
-int api_check(struct monitor *d, const char *name, struct evbuffer *out);
 /*
  * A reply a handler gives later, from the loop: what a store read that
  * completes asynchronously needs (store.h). http.c makes one for each
@@ -53,6 +52,9 @@ struct event_base;
 /* Reply code with body's bytes; frees l. */
 void http_later_send(struct http_later *l, int code, struct evbuffer *body);
 struct event_base *http_later_base(const struct http_later *l);
+
+/* A check's page; its incidents and deliveries come from the store, maybe later. */
+int api_check(struct monitor *d, const char *name, struct evbuffer *out, struct http_later *l);
 
 int api_results(struct monitor *d, const char *name, const struct evkeyvalq *q,
                 struct evbuffer *out, struct http_later *l);

@@ -41,6 +41,16 @@
  * server is refused: a web page elsewhere cannot make a browser run probes.
  * A request with two Host headers is refused (400) in every case.
  *
+ * TLS (http.tls_cert and tls_key): each connection's bufferevent is an
+ * accepting OpenSSL one (https.c) instead of a socket one, and every
+ * limit above holds as it is: the deadline runs from the TCP accept, so a
+ * client that never sends a ClientHello, or stops mid-handshake, is
+ * closed by it, and holds a place under the caps meanwhile; the caps'
+ * 503 is not sent on a TLS connection (plaintext inside a handshake helps
+ * no one): it is closed. A plain HTTP request on the TLS port fails the
+ * handshake and is closed (a debug line says so). A reload makes the new
+ * context before anything else and keeps the old one when it cannot.
+ *
  * A struct http is created by http_start() and freed by http_free(); it
  * holds a reference on the conf it was configured from, and owns its
  * struct http_conn records (each freed when evhttp closes its connection).
@@ -60,6 +70,7 @@
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +80,7 @@
 #include <time.h>
 
 #include "http/api.h"
+#include "http/https.h"
 #include "conf/conf.h"
 #include "core/log.h"
 #include "monitor/monitor.h"
@@ -117,6 +129,8 @@ struct http_conn {
 	struct http_addr *addr;
 	struct event *deadline;
 	int got_bytes;            /* since the last reply: a request is under way */
+	int tls;                  /* bev is an OpenSSL one (https.c) */
+	int drop;                 /* to close once admitted: TLS could not be set up */
 	struct http_later *later; /* replies a handler gives later (api.h) */
 };
 
@@ -151,7 +165,9 @@ struct http {
 	struct evhttp_bound_socket *sock;
 	struct conf *conf; /* our reference: listen address, token, public page */
 	char listen[300];  /* what sock is bound to, as configured */
-	int loopback;      /* sock is on 127.0.0.0/8 or ::1 */
+	SSL_CTX *tls; /* ours; NULL: plain HTTP. Each connection's SSL holds its own reference */
+	char tls_desc[400]; /* https_describe() of tls, as last logged */
+	int loopback;       /* sock is on 127.0.0.0/8 or ::1 */
 	unsigned max_conns, max_per_addr;
 	unsigned long long nofile, kept; /* open files limit; kept back from HTTP */
 	unsigned nconns, npending;
@@ -500,6 +516,14 @@ static void on_close(struct evhttp_connection *evcon, void *arg)
 			l->req = NULL;
 		l->c = NULL;
 	}
+	if (c->tls) {
+		char why[160], a[INET6_ADDRSTRLEN + 4];
+
+		/* Scanners and plain-HTTP clients are common: debug, not notice. */
+		if (https_failure(c->bev, why, sizeof(why)))
+			log_msg(LOG_DEBUG, "http: TLS connection from %s closed: %s",
+			        addr_text(c->addr, a, sizeof(a)), why);
+	}
 	TAILQ_REMOVE(&h->conns, c, link);
 	/* evhttp drains the input buffer next: our callback must be gone by then. */
 	evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->incb);
@@ -533,20 +557,25 @@ static void arm_deadline(struct http_conn *c)
 	evtimer_add(c->deadline, &tv);
 }
 
-/* A connection that began no request since its last reply is merely idle. */
+/*
+ * A connection that began no request since its last reply is merely idle.
+ * A TLS client starts its handshake as soon as it connects: one not done
+ * by now is stalled, not idle.
+ */
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_conn *c = arg;
 	unsigned long quiet;
 	char note[80], a[INET6_ADDRSTRLEN + 4];
+	int handshaking = c->tls && https_handshaking(c->bev);
 
 	(void)fd;
 	(void)what;
-	if (c->got_bytes && limit_hit(c->h, HTTP_LIMIT_DEADLINE, &quiet))
-		log_msg(LOG_NOTICE,
-		        "http: connection from %s closed: no complete request within %d s%s",
-		        addr_text(c->addr, a, sizeof(a)), HTTP_DEADLINE_S,
-		        quiet_note(quiet, note, sizeof(note)));
+	if ((c->got_bytes || handshaking) && limit_hit(c->h, HTTP_LIMIT_DEADLINE, &quiet))
+		log_msg(LOG_NOTICE, "http: connection from %s closed: no %s within %d s%s",
+		        addr_text(c->addr, a, sizeof(a)),
+		        handshaking ? "TLS handshake completed" : "complete request",
+		        HTTP_DEADLINE_S, quiet_note(quiet, note, sizeof(note)));
 	conn_close(c);
 }
 
@@ -555,7 +584,7 @@ static void conn_refuse(struct http_conn *c)
 {
 	static const char r503[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
 	                           "Connection: close\r\nRetry-After: 10\r\n\r\n";
-	evutil_socket_t fd = bufferevent_getfd(c->bev);
+	evutil_socket_t fd = c->tls ? -1 : bufferevent_getfd(c->bev);
 
 	if (fd >= 0)
 		(void)send(fd, r503, sizeof(r503) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -576,7 +605,19 @@ static struct bufferevent *on_new_bev(struct event_base *base, void *arg)
 
 	if (!c)
 		return NULL; /* evhttp makes its own: that connection goes uncounted */
-	c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	c->tls = h->tls != NULL;
+	c->bev = c->tls ? https_bev_new(base, h->tls) : NULL;
+	if (c->tls && !c->bev) {
+		/*
+		 * Out of memory for TLS: evhttp would make a plain bufferevent
+		 * and serve plaintext on the TLS port. A plain one of ours
+		 * instead, closed as soon as admit() sees it.
+		 */
+		c->tls = 0;
+		c->drop = 1;
+	}
+	if (!c->bev)
+		c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (!c->bev) {
 		free(c);
 		return NULL;
@@ -640,6 +681,7 @@ static void admit(struct http *h, struct http_conn *c)
 {
 	struct bufferevent *bev = c->bev;
 	unsigned char key[HTTP_ADDR_KEY];
+	char a[INET6_ADDRSTRLEN + 4];
 	void *arg = NULL;
 
 	bufferevent_getcb(bev, NULL, NULL, NULL, &arg);
@@ -674,6 +716,12 @@ static void admit(struct http *h, struct http_conn *c)
 	evhttp_connection_set_closecb(c->evcon, on_close, c);
 	bufferevent_decref(bev); /* evhttp's from now on; on_close() comes before its end */
 	arm_deadline(c);
+	if (c->drop) {
+		log_msg(LOG_ERR, "http: out of memory for TLS: a connection from %s closed",
+		        addr_text(c->addr, a, sizeof(a)));
+		conn_close(c);
+		return;
+	}
 	(void)apply_caps(h, c);
 }
 
@@ -1048,9 +1096,9 @@ static int do_checks(struct route_ctx *c, struct evbuffer *out)
 	return api_checks(c->h->d, out);
 }
 
-static int do_check(struct route_ctx *c, struct evbuffer *out)
+static int do_check(struct route_ctx *c, struct evbuffer *out, struct http_later *l)
 {
-	return api_check(c->h->d, c->seg[3], out);
+	return api_check(c->h->d, c->seg[3], out, l);
 }
 
 static int do_results(struct route_ctx *c, struct evbuffer *out, struct http_later *l)
@@ -1103,7 +1151,7 @@ static void route_api(struct route_ctx *c)
 			serve_api(c, do_checks, "application/json");
 	} else if (n == 4 && seg_is(c, 2, "checks")) {
 		if (method_allowed(c, 0, 1) && need_token(c->h, c->req) == 0)
-			serve_api(c, do_check, "application/json");
+			serve_api_later(c, do_check, "application/json");
 	} else if (n == 5 && seg_is(c, 2, "checks") && seg_is(c, 4, "results")) {
 		if (method_allowed(c, 0, 1) && need_token(c->h, c->req) == 0)
 			serve_api_later(c, do_results, "application/json");
@@ -1338,13 +1386,31 @@ static void note_listener(struct http *h, const char *listen)
 {
 	snprintf(h->listen, sizeof(h->listen), "%s", listen);
 	h->loopback = sock_is_loopback(h->sock);
-	log_msg(LOG_INFO, "http: listening on %s%s", listen,
+	log_msg(LOG_INFO, "http: listening on %s%s%s", listen, h->tls ? " (TLS)" : "",
 	        h->conf->http_token ? " (bearer token required)" : "");
 	if (!h->loopback && !h->conf->http_token)
 		log_msg(LOG_WARNING,
 		        "http: %s is not a loopback address and no token is set: the API and "
 		        "/metrics are open to anyone who can reach it (POST run is refused)",
 		        listen);
+}
+
+/* The certificate served, when it is new (at start, or changed by a reload). */
+static void note_tls(struct http *h)
+{
+	char d[sizeof(h->tls_desc)];
+
+	if (!h->tls) {
+		if (h->tls_desc[0])
+			log_msg(LOG_NOTICE, "http: TLS off: plain HTTP on %s", h->listen);
+		h->tls_desc[0] = '\0';
+		return;
+	}
+	https_describe(h->tls, d, sizeof(d));
+	if (strcmp(d, h->tls_desc) == 0)
+		return;
+	snprintf(h->tls_desc, sizeof(h->tls_desc), "%s", d);
+	log_msg(LOG_NOTICE, "http: TLS certificate %s (%s)", d, h->conf->http_tls_cert);
 }
 
 static void note_caps(const struct http *h)
@@ -1391,6 +1457,10 @@ struct http *http_start(struct event_base *base, struct monitor *d, const struct
 	h->conf = (struct conf *)(uintptr_t)conf;
 	conf_ref(h->conf);
 	set_caps(h, conf);
+	if (conf->http_tls_cert && !(h->tls = https_ctx_new(conf, err, errlen))) {
+		http_free(h);
+		return NULL;
+	}
 	h->sock = bind_listen(h, conf->listen, err, errlen);
 	if (!h->sock) {
 		http_free(h);
@@ -1398,36 +1468,48 @@ struct http *http_start(struct event_base *base, struct monitor *d, const struct
 	}
 	running = h;
 	note_listener(h, conf->listen);
+	note_tls(h);
 	note_caps(h);
 	api_cache_start(conf->store_path);
 	return h;
 }
 
 /*
- * All or nothing: the one step that can fail, binding a new address,
- * comes first; after it nothing can.
+ * All or nothing: the steps that can fail, making the TLS context and
+ * binding a new address, come first; after them nothing can. The TLS
+ * context is made anew on every reload: the same file names may hold a
+ * renewed certificate. Connections open keep the context they began with.
  */
 int http_reconfigure(struct http *h, const struct conf *conf, char *err, size_t errlen)
 {
 	struct conf *nc = (struct conf *)(uintptr_t)conf;
 	int moved = strcmp(conf->listen, h->listen) != 0;
 	unsigned was_max = h->max_conns, was_per = h->max_per_addr;
+	SSL_CTX *tls = NULL;
+	int was_tls = h->tls != NULL;
 
+	if (conf->http_tls_cert && !(tls = https_ctx_new(conf, err, errlen)))
+		return -1;
 	if (moved) {
 		struct evhttp_bound_socket *bs = bind_listen(h, conf->listen, err, errlen);
 
-		if (!bs)
+		if (!bs) {
+			SSL_CTX_free(tls);
 			return -1;
+		}
 		/* Connections accepted on the old address stay until they close. */
 		evhttp_del_accept_socket(h->ev, h->sock);
 		h->sock = bs;
 	}
+	SSL_CTX_free(h->tls);
+	h->tls = tls;
 	conf_ref(nc);
 	conf_unref(h->conf);
 	h->conf = nc;
 	set_caps(h, conf);
-	if (moved)
+	if (moved || was_tls != (tls != NULL))
 		note_listener(h, conf->listen);
+	note_tls(h);
 	if (moved || was_max != h->max_conns || was_per != h->max_per_addr)
 		note_caps(h);
 	return 0;
@@ -1457,6 +1539,7 @@ void http_free(struct http *h)
 		event_free(h->ev_admit);
 	if (h->ev_resume)
 		event_free(h->ev_resume);
+	SSL_CTX_free(h->tls);
 	stats.max = 0;
 	stats.max_per_address = 0;
 	if (h->conf)

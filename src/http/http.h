@@ -7,7 +7,9 @@
  * Created by http_start() after the daemon is set up, freed by http_free()
  * before it stops; http_reconfigure() applies a reloaded configuration
  * completely or not at all (a changed listen address restarts the
- * listener; when the new address cannot be had, nothing changes).
+ * listener; when the new address cannot be had, nothing changes). With
+ * http.tls_cert and tls_key the listener speaks HTTPS only (https.h); a
+ * reload makes a new TLS context from them, or changes nothing.
  */
 #ifndef MP_HTTP_H
 #define MP_HTTP_H

@@ -11,6 +11,7 @@
 #include "monitor/monitor.h"
 
 #include <event2/event.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include "monitor/verdict.h"
 #include "notify/notify.h"
 #include "store/store.h"
+#include "wire/result_json.h"
 
 #define MON_BUCKETS 4096
 /* At stop, tries at writing what is queued, 200 ms apart (a writer may hold the file). */
@@ -65,6 +67,12 @@ struct mon {
 	struct mon *hnext;
 	struct monitor *mo;
 	struct sched_item *item;
+	/*
+	 * Its routes, thresholds and windows: in mo->conf, or during a reload
+	 * in the conf it was last in (which outlives the reload). The probes
+	 * run a copy of it (the scheduler's check_spec), never this.
+	 */
+	const struct conf_check *cc;
 	char name[65];
 	struct check_state st; /* the check's, from the verdict over its locations */
 	struct mon_loc *locs;
@@ -89,9 +97,16 @@ struct mon {
 	 */
 	int64_t key_ms;
 	enum mp_reason key_reason; /* that the open alert was routed by */
+	/*
+	 * An alert superseded by a worse one (key_ms), left open until that
+	 * one is delivered to PagerDuty (on_attempt()): if the new trigger
+	 * never gets there, the old alert still pages. 0: none.
+	 */
+	int64_t sup_ms;
+	enum mp_reason sup_reason;
 	int has_last;
-	struct mon_last last; /* its strings are owned (strdup), see last_update() */
-	char *last_strs[10];
+	struct mon_last last; /* its strings are owned (last_strs), see last_update() */
+	char *last_strs[4];   /* message, greeting, wire, tls_wire */
 	uint64_t probes;
 	uint64_t by_reason[MP_R__COUNT];
 };
@@ -123,6 +138,9 @@ struct monitor {
 	int store_moved_told;       /* the file at the path changed: logged, not yet reopened */
 	unsigned flush_ticks;
 	uint64_t notify_attempts, notify_failures;
+	/* At start only: the states of the store's checks the file no longer names. */
+	struct store_state *orphans;
+	int norphans;
 };
 
 static int64_t wall_ms(void)
@@ -176,6 +194,26 @@ static void mon_free(struct monitor *mo, struct mon *m)
 	mon_release(m);
 }
 
+/*
+ * Give the scheduler a copy of cc to probe: a new item (it NULL) or the
+ * next probes of it. Returns the item; NULL when out of memory (it is
+ * then left as it was).
+ */
+static struct sched_item *mon_schedule(struct monitor *mo, struct mon *m, struct sched_item *it,
+                                       const struct conf_check *cc)
+{
+	struct check_spec *sp = checkspec_copy(&cc->chk, cc->name, cc->interval_ms, cc->retry_ms);
+
+	if (!sp)
+		return NULL;
+	if (it)
+		sched_update(it, sp);
+	else
+		it = sched_add(mo->sched, sp, m);
+	checkspec_unref(sp);
+	return it;
+}
+
 static struct mon *mon_add(struct monitor *mo, const struct conf_check *cc)
 {
 	struct mon *m = calloc(1, sizeof(*m));
@@ -186,7 +224,8 @@ static struct mon *mon_add(struct monitor *mo, const struct conf_check *cc)
 	snprintf(m->name, sizeof(m->name), "%s", cc->name);
 	state_init(&m->st, wall_ms());
 	m->told = MP_UP;
-	m->item = sched_add(mo->sched, mo->conf, cc, m);
+	m->cc = cc;
+	m->item = mon_schedule(mo, m, NULL, cc);
 	if (!m->item) {
 		free(m);
 		return NULL;
@@ -235,6 +274,63 @@ static void alert_key(const struct mon *m, int64_t key_ms, char *buf, size_t len
 	snprintf(buf, len, "mailpulse/%s/%lld", m->name, (long long)key_ms);
 }
 
+/* The same PagerDuty service: a channel renamed or given another key is another one. */
+static int pd_same(const struct conf_channel *a, const struct conf_channel *b)
+{
+	return a->type == CH_PAGERDUTY && b->type == CH_PAGERDUTY &&
+	       strcmp(a->name, b->name) == 0 &&
+	       strcmp(a->url ? a->url : "", b->url ? b->url : "") == 0 &&
+	       strcmp(a->routing_key ? a->routing_key : "", b->routing_key ? b->routing_key : "") ==
+	           0;
+}
+
+/* 1 when cc in conf resolves an alert routed by reason at ch: the route a recovery takes. */
+static int pd_reaches(const struct conf *conf, const struct conf_check *cc, enum mp_reason reason,
+                      const struct conf_channel *ch)
+{
+	for (int i = 0; cc && i < cc->nroutes; i++) {
+		const struct conf_route *rt = &cc->routes[i];
+		if (rt->recovery && route_matches(rt, reason) &&
+		    pd_same(&conf->channels[rt->channel], ch))
+			return 1;
+	}
+	return 0;
+}
+
+/* Queue the resolve of the key of the alert at key_ms of check name at ch. */
+static void resolve_at(struct monitor *mo, const char *name, const char *target,
+                       const struct conf *conf, const struct conf_channel *ch, int64_t key_ms,
+                       enum mp_reason reason, enum mp_status status, enum mp_severity sev,
+                       const char *why, int64_t now_ms)
+{
+	char key[128];
+
+	snprintf(key, sizeof(key), "mailpulse/%s/%lld", name, (long long)key_ms);
+	struct notify_event ev = {
+	    .kind = NOTIFY_RECOVERY,
+	    .check = name,
+	    .target = target,
+	    .location = conf->location,
+	    .status = status,
+	    .severity = sev,
+	    .prev = status,
+	    .reason = reason,
+	    .message = why,
+	    .greeting = "",
+	    .since_ms = key_ms,
+	    .now_ms = now_ms,
+	    .duration_ms = now_ms - key_ms,
+	    .dashboard_url = conf->dashboard_url,
+	    .incident_key = key,
+	};
+	if (notify_send(mo->notify, ch, &ev) != 0)
+		log_msg(LOG_ERR, "check %s: cannot queue a notification to %s (queue full)", name,
+		        ch->name);
+	else
+		log_msg(LOG_INFO, "check %s: PagerDuty alert %s resolved at %s: %s", name, key,
+		        ch->name, why);
+}
+
 /*
  * Resolve the alert at key_ms (routed by reason) at the PagerDuty channels
  * of cc in conf, and only there: a superseded or orphaned incident must be
@@ -245,40 +341,39 @@ static int resolve_key(struct monitor *mo, struct mon *m, const struct conf *con
                        const struct conf_check *cc, int64_t key_ms, enum mp_reason reason,
                        const char *why, int64_t now_ms)
 {
-	char key[128];
 	int sent = 0;
 
-	alert_key(m, key_ms, key, sizeof(key));
-	struct notify_event ev = {
-	    .kind = NOTIFY_RECOVERY,
-	    .check = m->name,
-	    .target = cc->chk.target.url,
-	    .location = conf->location,
-	    .status = m->st.status,
-	    .severity = m->st.severity,
-	    .prev = m->told,
-	    .reason = reason,
-	    .message = why,
-	    .greeting = "",
-	    .since_ms = key_ms,
-	    .now_ms = now_ms,
-	    .duration_ms = now_ms - key_ms,
-	    .dashboard_url = conf->dashboard_url,
-	    .incident_key = key,
-	};
 	for (int i = 0; i < cc->nroutes; i++) {
 		const struct conf_route *rt = &cc->routes[i];
 		const struct conf_channel *ch = &conf->channels[rt->channel];
 		if (ch->type != CH_PAGERDUTY || !rt->recovery || !route_matches(rt, reason))
 			continue;
-		if (notify_send(mo->notify, ch, &ev) != 0)
-			log_msg(LOG_ERR, "check %s: cannot queue a notification to %s (queue full)",
-			        m->name, ch->name);
+		resolve_at(mo, m->name, cc->chk.target.url, conf, ch, key_ms, reason, m->st.status,
+		           m->st.severity, why, now_ms);
 		sent++;
 	}
-	if (sent)
-		log_msg(LOG_INFO, "check %s: PagerDuty alert %s resolved: %s", m->name, key, why);
 	return sent;
+}
+
+static void store_or_flush(struct monitor *mo, int rc, const char *check);
+
+/* The open alert's keys as the store keeps them, for a restart (resume_told()). */
+static void keys_save(struct monitor *mo, struct mon *m)
+{
+	store_or_flush(
+	    mo,
+	    store_set_alert(mo->store, m->name, m->key_ms, m->key_reason, m->sup_ms, m->sup_reason),
+	    m->name);
+}
+
+/* 1 when a route of cc sends an alert of reason to PagerDuty. */
+static int pd_routed(const struct conf *conf, const struct conf_check *cc, enum mp_reason reason)
+{
+	for (int i = 0; i < cc->nroutes; i++)
+		if (conf->channels[cc->routes[i].channel].type == CH_PAGERDUTY &&
+		    route_matches(&cc->routes[i], reason))
+			return 1;
+	return 0;
 }
 
 /*
@@ -286,13 +381,20 @@ static int resolve_key(struct monitor *mo, struct mon *m, const struct conf *con
  * each down or degraded notification opens an alert whose key is the
  * start of the state it tells (key_ms); a recovery resolves it. When a
  * worse state follows (warning -> critical -> down) before any recovery,
- * the new state gets its own key and the open one is resolved at once, at
- * PagerDuty, which is the receiver that keeps alerts open. Keeping the one
+ * the new state gets its own key and the open one is resolved at
+ * PagerDuty, which is the receiver that keeps alerts open, once the new
+ * trigger is delivered there (sup_ms, on_attempt()). Keeping the one
  * key instead would have PagerDuty fold the new trigger into the open
  * alert at the open alert's severity: a down would stay the low-urgency
  * warning it followed, a page not sent. So at most one alert of a check
- * is open at any time, and its key is the start of the state last told,
- * which the store keeps: a restart finds it again (resume_told()).
+ * is open at any time, but for the moment a worse one takes to arrive;
+ * its key is the start of the state last told, which the store keeps
+ * (store_set_alert()): a restart finds it again (resume_told()), also
+ * after a critical state eased to warning, which tells nobody.
+ *
+ * Down -> degraded is a recovery (state.c): it resolves the down alert,
+ * and then the degraded state is told as one of its own (a new key), so
+ * the people it concerns are not left with nothing open while it lasts.
  */
 static void alert(struct monitor *mo, struct mon *m, const struct conf_check *cc,
                   enum notify_kind kind, enum mp_status prev, const struct result *r,
@@ -322,15 +424,31 @@ static void alert(struct monitor *mo, struct mon *m, const struct conf_check *cc
 		return;
 	}
 	if (kind == NOTIFY_DOWN || kind == NOTIFY_DEGRADED) {
-		if (m->key_ms && m->key_ms != m->st.since_ms)
-			resolve_key(mo, m, conf, cc, m->key_ms, m->key_reason,
-			            kind == NOTIFY_DOWN ? "superseded: the check is down"
-			                                : "superseded: the check is critical",
-			            now_ms);
+		const char *why = kind == NOTIFY_DOWN ? "superseded: the check is down"
+		                                      : "superseded: the check is critical";
+		if (m->key_ms && m->key_ms != m->st.since_ms) {
+			/* One step older still waiting: the one it waits for is superseded too. */
+			if (m->sup_ms)
+				resolve_key(mo, m, conf, cc, m->sup_ms, m->sup_reason, why, now_ms);
+			m->sup_ms = 0;
+			/* No PagerDuty route takes the new alert: nothing will replace the old. */
+			if (pd_routed(conf, cc, r->reason)) {
+				m->sup_ms = m->key_ms;
+				m->sup_reason = m->key_reason;
+			} else {
+				resolve_key(mo, m, conf, cc, m->key_ms, m->key_reason, why, now_ms);
+			}
+		}
 		key_ms = m->key_ms = m->st.since_ms;
 		m->key_reason = r->reason;
+		keys_save(mo, m);
 	} else if (kind == NOTIFY_RECOVERY) {
+		/* A superseded alert whose successor never arrived is still open. */
+		if (m->sup_ms)
+			resolve_key(mo, m, conf, cc, m->sup_ms, m->sup_reason, "recovered", now_ms);
+		m->sup_ms = 0;
 		m->key_ms = 0;
+		keys_save(mo, m);
 	}
 	if (kind != NOTIFY_REMINDER && kind != NOTIFY_TEST) {
 		m->told = m->st.pending || m->st.status == MP_UNKNOWN ? MP_UP : m->st.status;
@@ -370,6 +488,10 @@ static void alert(struct monitor *mo, struct mon *m, const struct conf_check *cc
 			log_msg(LOG_ERR, "check %s: cannot queue a notification to %s (queue full)",
 			        m->name, ch->name);
 	}
+	if (kind == NOTIFY_RECOVERY && m->st.status == MP_DEGRADED && prev == MP_DOWN) {
+		m->alert_reason = r->reason;
+		alert(mo, m, cc, NOTIFY_DEGRADED, prev, r, now_ms, 0);
+	}
 }
 
 /*
@@ -392,7 +514,7 @@ static void maint_catch_up(struct monitor *mo, struct mon *m, int64_t now)
 
 	if (!m->held || !m->item)
 		return;
-	cc = sched_check(m->item);
+	cc = m->cc;
 	if (conf_in_maintenance(mo->conf, cc, now / 1000))
 		return;
 	m->held = 0;
@@ -448,6 +570,28 @@ static void maint_tick(struct monitor *mo)
 
 static void store_dropped(struct monitor *mo, const char *check);
 
+/*
+ * A trigger of check reached PagerDuty channel: the alert it superseded
+ * (alert()) can be resolved now. Matched by check and event, not by key:
+ * the one trigger in flight is, but for a race with a retry of the old
+ * one, the new one.
+ */
+static void sup_delivered(struct monitor *mo, const char *check, const char *channel)
+{
+	struct mon *m = mon_find(mo, check);
+	int c;
+
+	if (!m || !m->sup_ms || !m->item)
+		return;
+	c = conf_find_channel(mo->conf, channel);
+	if (c < 0 || mo->conf->channels[c].type != CH_PAGERDUTY)
+		return;
+	resolve_key(mo, m, mo->conf, m->cc, m->sup_ms, m->sup_reason,
+	            "superseded by a worse alert, delivered", wall_ms());
+	m->sup_ms = 0;
+	keys_save(mo, m);
+}
+
 static void on_attempt(const char *check, const char *channel, const char *event, int attempt,
                        int ok, const char *detail, void *arg)
 {
@@ -464,6 +608,8 @@ static void on_attempt(const char *check, const char *channel, const char *event
 	if (mo->store && store_add_delivery(mo->store, check, channel, event, attempt, ok, detail,
 	                                    wall_ms()) != 0)
 		store_dropped(mo, check);
+	if (ok && check && (strcmp(event, "down") == 0 || strcmp(event, "degraded") == 0))
+		sup_delivered(mo, check, channel);
 }
 
 /* ---- results -------------------------------------------------------------- */
@@ -586,44 +732,76 @@ static const char *keep_str(char **slot, const char *s)
 	return n;
 }
 
-/* The short summary of the last result that readers (API, metrics) see. */
-/* The result's warnings, one per line (each is escaped: no newline inside). */
-static const char *join_warnings(const struct result *r, char *buf, size_t len)
+/* Take ownership of s (NULL: out of memory, keep what was there) into *slot. */
+static const char *own_str(char **slot, char *s)
 {
-	size_t off = 0;
-
-	buf[0] = '\0';
-	for (int i = 0; i < r->nwarnings && i < RESULT_WARN_MAX; i++) {
-		int n = snprintf(buf + off, len - off, "%s%s", i ? "\n" : "", r->warnings[i]);
-		if (n < 0 || (size_t)n >= len - off)
-			break;
-		off += (size_t)n;
-	}
-	return buf;
+	if (!s)
+		return *slot ? *slot : "";
+	free(*slot);
+	*slot = s;
+	return s;
 }
 
-static void last_update(struct mon *m, const struct result *r, int64_t now)
+/* The "tls" object of an encoded result, as compact text; NULL when none or out of memory. */
+static char *wire_tls(const char *wire)
 {
-	char warns[RESULT_WARN_MAX * (RESULT_WARN_LEN + 1)];
+	json_t *o = json_loads(wire, 0, NULL), *t = json_object_get(o, "tls");
+	char *s = json_is_object(t) ? json_dumps(t, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
+
+	json_decref(o);
+	return s;
+}
+
+/*
+ * The last result that readers (API, metrics) see: the one encoder's text
+ * of it with its meta (check, location, digest, seq), and the few numbers
+ * /metrics reads on every scrape. ~1-2 KB per check with a result; none
+ * for a check that has none.
+ */
+static void last_update(struct mon *m, const struct conf_check *cc, const char *location,
+                        const struct result *r, int64_t now)
+{
 	struct mon_last *l = &m->last;
 	const struct tls_facts *t = &r->tls;
+	struct result_meta meta;
+	struct result *stamped = NULL;
 
 	m->has_last = 1;
 	m->probes++;
 	if ((unsigned)r->reason < MP_R__COUNT)
 		m->by_reason[r->reason]++;
+	/*
+	 * Seeded from the probe's time in ms: strictly increasing per check
+	 * (and so per check and location) within a run and across restarts
+	 * without reading the store, as long as the wall clock does not step
+	 * back across a restart. A run's seq stays within a few of its last
+	 * probe's ms (one probe of a check at a time), so the next run's first
+	 * probe, started later, is numbered above it.
+	 */
+	l->seq = now > 0 && (uint64_t)now > l->seq ? (uint64_t)now : l->seq + 1;
 	l->ts_ms = now;
 	l->status = r->status;
 	l->severity = r->severity;
 	l->reason = r->reason;
 	memcpy(l->phase_us, r->phase_us, sizeof(l->phase_us));
 	l->ttg_us = r->ttg_us;
-	l->messages = r->messages;
+	l->nwarnings = r->nwarnings < RESULT_WARN_MAX ? r->nwarnings : RESULT_WARN_MAX;
 	l->message = keep_str(&m->last_strs[0], r->message);
-	l->address = keep_str(&m->last_strs[1], r->address);
-	l->greeting = keep_str(&m->last_strs[2], r->greeting);
-	l->capabilities = keep_str(&m->last_strs[3], r->capabilities);
-	l->warnings = keep_str(&m->last_strs[9], join_warnings(r, warns, sizeof(warns)));
+	l->greeting = keep_str(&m->last_strs[1], r->greeting);
+
+	memset(&meta, 0, sizeof(meta));
+	snprintf(meta.target, sizeof(meta.target), "%s", cc->chk.target.url);
+	snprintf(meta.check, sizeof(meta.check), "%s", m->name);
+	snprintf(meta.location, sizeof(meta.location), "%s", location);
+	snprintf(meta.digest, sizeof(meta.digest), "%s", cc->digest);
+	meta.seq = l->seq;
+	/* Stamped as ingested: a copy (~11 KB) only for a result the engine did not stamp. */
+	if (r->probe_ms != now && (stamped = malloc(sizeof(*stamped)))) {
+		memcpy(stamped, r, sizeof(*stamped));
+		stamped->probe_ms = now;
+	}
+	char *wire = result_json_dumps(stamped ? stamped : r, &meta);
+	free(stamped);
 	/*
 	 * A failure that got no certificate (refused, timed out) keeps the last
 	 * one seen and when: an outage must not hide which certificate was
@@ -631,19 +809,20 @@ static void last_update(struct mon *m, const struct result *r, int64_t now)
 	 */
 	if ((t->used && t->chain_len) || l->tls_seen_ms == 0 || r->status == MP_UP ||
 	    r->status == MP_DEGRADED) {
+		free(m->last_strs[3]);
+		m->last_strs[3] = NULL;
+		l->tls_wire = NULL;
 		l->tls_seen_ms = t->used ? now : 0;
 		l->tls_used = t->used;
-		l->tls_verified = t->verified;
-		l->tls_version = keep_str(&m->last_strs[4], t->used ? t->version : "");
-		l->tls_cipher = keep_str(&m->last_strs[5], t->used ? t->cipher : "");
-		l->cert_subject =
-		    keep_str(&m->last_strs[6], t->used && t->chain_len ? t->chain[0].subject : "");
-		l->cert_issuer =
-		    keep_str(&m->last_strs[7], t->used && t->chain_len ? t->chain[0].issuer : "");
-		l->cert_sans = keep_str(&m->last_strs[8], t->used ? t->sans : "");
+		snprintf(l->tls_version, sizeof(l->tls_version), "%s", t->used ? t->version : "");
 		l->cert_not_after = t->used && t->chain_len ? t->chain[t->earliest].not_after : 0;
-		l->cert_days_left = t->used && t->chain_len ? t->days_left : 0;
+	} else if (!l->tls_wire && l->tls_used && l->wire) {
+		/* The facts were the previous result's: keep its "tls" before wire is replaced. */
+		l->tls_wire = own_str(&m->last_strs[3], wire_tls(l->wire));
 	}
+	if (!wire)
+		log_msg(LOG_ERR, "check %s: out of memory encoding its last result", m->name);
+	l->wire = wire ? own_str(&m->last_strs[2], wire) : keep_str(&m->last_strs[2], "");
 }
 
 /* Down or critical for reminder_ms since the last alert: say so again. */
@@ -735,13 +914,16 @@ int monitor_ingest(struct monitor *mo, const char *check, const char *location, 
 		    m->name, strlen(location));
 		return -1;
 	}
-	cc = sched_check(m->item);
+	/* The probe's own start, wherever it ran; probe_ms only for a result without one. */
+	if (r->probe_ms > 0)
+		probe_ms = r->probe_ms;
+	cc = m->cc;
 	/* Inside a window is a matter of when the probe ran, not of when its result came. */
 	unsigned flags =
 	    conf_in_maintenance(mo->conf, cc, probe_ms / 1000) ? STORE_R_MAINTENANCE : 0;
 
 	maint_catch_up(mo, m, now); /* a window that ended before this result is told first */
-	last_update(m, r, probe_ms);
+	last_update(m, cc, location, r, probe_ms);
 	log_msg(LOG_DEBUG, "check %s: %s %s in %.1f ms: %s", m->name, result_status_name(r->status),
 	        result_reason_name(r->reason), r->phase_us[MP_PH_TOTAL] / 1000.0, r->message);
 	if (store_add_result_flags(mo->store, m->name, location, probe_ms, r, flags) != 0) {
@@ -821,6 +1003,7 @@ static void on_result(struct sched_item *it, const struct result *r, void *arg)
 	struct monitor *mo = arg;
 	struct mon *m = sched_user(it);
 
+	/* The engine stamps r->probe_ms; the scheduler's start stands in if it did not. */
 	(void)monitor_ingest(mo, m->name, mo->conf->location, sched_started_ms(it), r);
 }
 
@@ -830,7 +1013,7 @@ static void fill_info(struct mon *m, struct mon_info *mi)
 {
 	memset(mi, 0, sizeof(*mi));
 	mi->name = m->name;
-	mi->cc = m->item ? sched_check(m->item) : NULL;
+	mi->cc = m->item ? m->cc : NULL;
 	mi->st = &m->st;
 	mi->last = m->has_last ? &m->last : NULL;
 	mi->probes = m->probes;
@@ -936,17 +1119,23 @@ static void retire(struct monitor *mo, const char *name, enum mp_status st, int 
  * A check removed by a reload. Its alert open at PagerDuty would stay open
  * forever (nothing will ever resolve that key), so it is resolved there;
  * the other channels are not told, as above. The routes and channels are
- * those of the configuration the check was last in, which its scheduler
- * item holds until it is freed.
+ * those of conf, the configuration the check was last in (m->cc points
+ * into it), which the reload keeps until the removed checks are retired.
  */
-static void mon_retire(struct monitor *mo, struct mon *m, int64_t now)
+static void mon_retire(struct monitor *mo, struct mon *m, const struct conf *conf, int64_t now)
 {
 	int resolved = 0;
 
 	if (m->key_ms && m->item)
-		resolved = resolve_key(mo, m, sched_conf(m->item), sched_check(m->item), m->key_ms,
-		                       m->key_reason, STORE_REMOVED_REASON, now);
-	m->key_ms = 0;
+		resolved = resolve_key(mo, m, conf, m->cc, m->key_ms, m->key_reason,
+		                       STORE_REMOVED_REASON, now);
+	if (m->sup_ms && m->item)
+		resolved += resolve_key(mo, m, conf, m->cc, m->sup_ms, m->sup_reason,
+		                        STORE_REMOVED_REASON, now);
+	if (m->key_ms || m->sup_ms) {
+		m->key_ms = m->sup_ms = 0;
+		keys_save(mo, m);
+	}
 	if (!resolved) {
 		retire(mo, m->name, m->st.status, m->st.incident_open, now);
 		return;
@@ -960,6 +1149,48 @@ static void mon_retire(struct monitor *mo, struct mon *m, int64_t now)
 	               m->name);
 }
 
+/*
+ * A check removed while the daemon was stopped: its routes went with it,
+ * so its open alert (as the store keeps it, or the state's start for a
+ * file written before that was kept) is resolved at every PagerDuty
+ * channel of the configuration. A resolve of a key a service never had is
+ * ignored there; an alert left open pages for ever.
+ */
+static void orphan_resolve(struct monitor *mo, const char *name)
+{
+	const struct store_state *o = NULL;
+	int64_t now = wall_ms();
+	int sent = 0;
+
+	for (int i = 0; i < mo->norphans && !o; i++)
+		if (strcmp(mo->orphans[i].check, name) == 0)
+			o = &mo->orphans[i];
+	if (!o)
+		return;
+	int64_t keys[2] = {o->alert_key_ms, o->alert_sup_ms};
+	enum mp_reason why[2] = {o->alert_reason, o->alert_sup_reason};
+	if (!o->alert_known) {
+		keys[0] = o->status == MP_DOWN || o->status == MP_DEGRADED ? o->since_ms : 0;
+		why[0] = o->reason;
+		keys[1] = 0;
+	}
+	for (int k = 0; k < 2; k++)
+		for (int i = 0; keys[k] && i < mo->conf->nchannels; i++)
+			if (mo->conf->channels[i].type == CH_PAGERDUTY) {
+				resolve_at(mo, name, "", mo->conf, &mo->conf->channels[i], keys[k],
+				           why[k], MP_UNKNOWN, MP_SEV_UNKNOWN, STORE_REMOVED_REASON,
+				           now);
+				sent++;
+			}
+	if (o->alert_known && (keys[0] || keys[1]))
+		store_or_flush(mo, store_set_alert(mo->store, name, 0, MP_R_OK, 0, MP_R_OK), name);
+	if (sent)
+		log_msg(LOG_NOTICE,
+		        "check %s: removed while stopped; its PagerDuty alert resolved at every "
+		        "PagerDuty channel (%d resolves)",
+		        name, sent);
+}
+
 /* At start: the store's checks against the file (see retire()). */
 static void sync_check(const char *name, int removed, void *arg)
 {
@@ -971,6 +1202,7 @@ static void sync_check(const char *name, int removed, void *arg)
 	} else if (!configured && !removed) {
 		log_msg(LOG_NOTICE, "check %s: in the store but no longer configured: retired",
 		        name);
+		orphan_resolve(mo, name);
 		retire(mo, name, MP_UNKNOWN, 0, wall_ms());
 	}
 }
@@ -980,14 +1212,14 @@ static void sync_check(const char *name, int removed, void *arg)
  * degraded was told so, unless its state began inside a maintenance window
  * (held back then, so told when the window is over, at once if it is).
  */
-static void resume_told(struct monitor *mo, struct mon *m)
+static void resume_told(struct monitor *mo, struct mon *m, const struct store_state *ss)
 {
 	enum mp_status st = m->st.status;
 
 	m->told = st == MP_DOWN || st == MP_DEGRADED ? st : MP_UP;
 	m->told_sev = m->told == MP_UP ? MP_SEV_OK : m->st.severity;
 	if (m->told != MP_UP && m->item && !m->held &&
-	    conf_in_maintenance(mo->conf, sched_check(m->item), m->st.since_ms / 1000)) {
+	    conf_in_maintenance(mo->conf, m->cc, m->st.since_ms / 1000)) {
 		m->told = MP_UP;
 		m->told_sev = MP_SEV_OK;
 		m->held = 1;
@@ -999,6 +1231,18 @@ static void resume_told(struct monitor *mo, struct mon *m)
 	 */
 	m->key_ms = m->told != MP_UP ? m->st.since_ms : 0;
 	m->key_reason = m->alert_reason = m->st.reason;
+	/*
+	 * What the store kept of it wins: a critical state that eased to
+	 * warning keeps the critical key open, and a superseded one may wait.
+	 */
+	if (ss->alert_known && m->told != MP_UP) {
+		if (ss->alert_key_ms) {
+			m->key_ms = ss->alert_key_ms;
+			m->key_reason = m->alert_reason = ss->alert_reason;
+		}
+		m->sup_ms = ss->alert_sup_ms;
+		m->sup_reason = ss->alert_sup_reason;
+	}
 }
 
 static void restore_state(const struct store_state *ss, void *arg)
@@ -1008,8 +1252,16 @@ static void restore_state(const struct store_state *ss, void *arg)
 
 	struct mon_loc *l;
 
-	if (!m)
+	if (!m) {
+		/* Not configured: sync_check() retires it and resolves what it left open. */
+		struct store_state *o =
+		    realloc(mo->orphans, (size_t)(mo->norphans + 1) * sizeof(*o));
+		if (o) {
+			mo->orphans = o;
+			mo->orphans[mo->norphans++] = *ss;
+		}
 		return;
+	}
 	state_resume(&m->st, ss->status, ss->severity, ss->reason, ss->since_ms, ss->incident_open,
 	             ss->incident_start_ms);
 	/*
@@ -1019,7 +1271,42 @@ static void restore_state(const struct store_state *ss, void *arg)
 	 */
 	if ((l = mon_loc(m, mo->conf->location)))
 		state_resume(&l->st, ss->status, ss->severity, ss->reason, ss->since_ms, 0, 0);
-	resume_told(mo, m);
+	resume_told(mo, m, ss);
+}
+
+/*
+ * A reload that takes the route of m's open alert away (the channel gone,
+ * renamed or given another key, the route gone or no longer taking its
+ * reason or its recovery) would leave the alert open at the old PagerDuty
+ * service for ever: resolve it there, with the old settings, before the
+ * swap. Where the new configuration still reaches it, the recovery will.
+ */
+static void resolve_unrouted(struct monitor *mo, struct mon *m, const struct conf *oc,
+                             const struct conf *nc, const struct conf_check *ncc)
+{
+	const struct conf_check *occ = m->cc;
+	int64_t keys[2] = {m->key_ms, m->sup_ms};
+	enum mp_reason why[2] = {m->key_reason, m->sup_reason};
+	int64_t now = wall_ms();
+
+	for (int k = 0; k < 2; k++)
+		for (int i = 0; keys[k] && i < occ->nroutes; i++) {
+			const struct conf_route *rt = &occ->routes[i];
+			const struct conf_channel *ch = &oc->channels[rt->channel];
+			int dup = 0;
+			if (ch->type != CH_PAGERDUTY || !rt->recovery ||
+			    !route_matches(rt, why[k]) || pd_reaches(nc, ncc, why[k], ch))
+				continue;
+			for (int j = 0; j < i; j++) /* two routes to one channel: one resolve */
+				dup |= occ->routes[j].channel == rt->channel &&
+				       occ->routes[j].recovery &&
+				       route_matches(&occ->routes[j], why[k]);
+			if (!dup)
+				resolve_at(mo, m->name, occ->chk.target.url, oc, ch, keys[k],
+				           why[k], m->st.status, m->st.severity,
+				           "no longer routed to this channel by the configuration",
+				           now);
+		}
 }
 
 void monitor_reload(struct monitor *mo, struct conf *nc)
@@ -1047,9 +1334,19 @@ void monitor_reload(struct monitor *mo, struct conf *nc)
 		const struct conf_check *cc = &nc->checks[i];
 		struct mon *m = mon_find(mo, cc->name);
 		if (m) {
-			if (strcmp(sched_check(m->item)->digest, cc->digest) != 0)
+			if (strcmp(m->cc->digest, cc->digest) != 0)
 				changed++;
-			sched_update(m->item, nc, cc);
+			resolve_unrouted(mo, m, old, nc, cc);
+			/*
+			 * A new copy even when the digest is the same: it names
+			 * the password's source, not its value, which a reload
+			 * reads again. The grid stays when the interval does.
+			 */
+			if (!mon_schedule(mo, m, m->item, cc))
+				log_msg(LOG_ERR,
+				        "check %s: out of memory; it probes as before the reload",
+				        cc->name);
+			m->cc = cc; /* the old conf goes below */
 			m->seen = 1;
 		} else if ((m = mon_add(mo, cc))) {
 			m->seen = 1;
@@ -1065,7 +1362,7 @@ void monitor_reload(struct monitor *mo, struct conf *nc)
 		for (; m; m = n) {
 			n = m->hnext;
 			if (!m->seen) {
-				mon_retire(mo, m, wall_ms());
+				mon_retire(mo, m, old, wall_ms());
 				mon_free(mo, m);
 				removed++;
 			}
@@ -1101,6 +1398,8 @@ static void carry_over(struct monitor *mo)
 			                                    MP_UNKNOWN, m->st.status,
 			                                    m->st.severity, m->st.reason, msg),
 			               m->name);
+			if (m->key_ms || m->sup_ms)
+				keys_save(mo, m);
 			if (m->st.incident_open)
 				store_or_flush(mo,
 				               store_incident_open(mo->store, m->name,
@@ -1247,6 +1546,9 @@ void monitor_resume(struct monitor *mo)
 	if (store_each_check(mo->store, sync_check, mo) != 0)
 		log_msg(LOG_WARNING, "store: could not list its checks: %s",
 		        store_errmsg(mo->store));
+	free(mo->orphans);
+	mo->orphans = NULL;
+	mo->norphans = 0;
 }
 
 void monitor_stop_probes(struct monitor *mo)

@@ -66,44 +66,51 @@ int monitor_notify_pending(const struct monitor *mo);
 
 /*
  * The one way a probe result enters: the state of check at location, the
- * check's state, the store and the alerts. probe_ms is the probe's own
- * wall-clock start (unix ms), which stamps the result everywhere. r is
- * read during the call only. -1 when no such check is configured.
+ * check's state, the store and the alerts. The result is stamped
+ * everywhere with the probe's own wall-clock start, r->probe_ms (unix ms),
+ * which the engine sets when the probe starts; probe_ms stands in only
+ * when r->probe_ms is 0: a result not made by this build's engine (one
+ * decoded from a wire that said null, a test's). r is read during the
+ * call only. -1 when no such check is configured.
  */
 int monitor_ingest(struct monitor *mo, const char *check, const char *location, int64_t probe_ms,
                    const struct result *r);
 
-/* The last result of a check, in short. Strings are escaped already. */
+/*
+ * The last result of a check. wire is that result as the one encoder wrote
+ * it (result_json_dumps(), docs/json.md), with the check, the location,
+ * the check's digest and the result's seq: readers take the keys they show
+ * from it, so their names and meanings are those of `mailpulse check
+ * --json` and cannot drift. The numbers beside it are copies of the same
+ * result for readers that run on every scrape (/metrics) and should not
+ * parse JSON. Strings are escaped already; all are owned by the monitor.
+ */
 struct mon_last {
 	int64_t ts_ms; /* the probe's start */
+	uint64_t seq;  /* wire's seq: strictly increasing per check, across restarts */
 	enum mp_status status;
 	enum mp_severity severity;
 	enum mp_reason reason;
 	const char *message;
-	const char *warnings; /* findings that leave the status as it is, one per line; "" */
-	const char *address;
+	const char *greeting;
+	int nwarnings;                  /* findings that leave the status as it is */
 	int64_t phase_us[MP_PH__COUNT]; /* -1: not reached */
 	int64_t ttg_us;                 /* -1: no greeting */
-	const char *greeting;
-	const char *capabilities; /* one per line, as in struct result */
-	int64_t messages;         /* -1: no mailbox check */
+	const char *wire;               /* the result's JSON; "" when it could not be encoded */
 	/*
-	 * The TLS facts below are those of the last handshake that showed a
-	 * certificate, seen at tls_seen_ms: a failed probe that got no
-	 * certificate (refused, timed out) keeps the last one seen, so an
-	 * outage still shows it. tls_seen_ms == ts_ms when it is this
-	 * result's; 0 when none was seen (tls_used is 0 then).
+	 * The TLS facts of the last handshake that showed a certificate, seen
+	 * at tls_seen_ms: a failed probe that got no certificate (refused,
+	 * timed out) keeps the last one seen, so an outage still shows it.
+	 * tls_seen_ms == ts_ms when it is this result's: then the facts are
+	 * wire's "tls" and tls_wire is NULL; else tls_wire is the "tls"
+	 * object of the earlier result's wire. tls_seen_ms is 0 when none was
+	 * seen (tls_used is 0 then).
 	 */
 	int tls_used;
 	int64_t tls_seen_ms;
-	const char *tls_version;
-	const char *tls_cipher;
-	int tls_verified;
-	const char *cert_subject; /* of the leaf */
-	const char *cert_issuer;
-	const char *cert_sans;
-	int64_t cert_not_after; /* of the certificate that expires first; unix seconds */
-	int64_t cert_days_left;
+	const char *tls_wire;
+	char tls_version[16];
+	int64_t cert_not_after; /* of the certificate that expires first; unix seconds; 0: none */
 };
 
 struct mon_info {

@@ -27,16 +27,15 @@ struct sched_item {
 	struct sched_item *prev, *next; /* all items */
 	struct sched_item *qnext;       /* FIFO of items held back by the cap */
 	int queued;
-	int placing; /* waiting for its first slot to be chosen */
-	struct conf *conf;
-	const struct conf_check *cc;
+	int placing;             /* waiting for its first slot to be chosen */
+	struct check_spec *spec; /* a reference; what the next probe runs */
 	void *user;
 	struct event *timer;
 	int64_t grid0_us; /* the interval grid is grid0 + k * interval */
 	int64_t due_us;   /* when the pending run is due */
 	struct probe *probe;
-	struct conf *probe_conf; /* the conf the running probe's check lives in */
-	int64_t started_ms;      /* wall clock at the start of the probe running or last run */
+	struct check_spec *probe_spec; /* a reference: what the running probe started with */
+	int64_t started_ms; /* wall clock at the start of the probe running or last run */
 };
 
 struct sched {
@@ -128,7 +127,7 @@ static int64_t later(int64_t a, int64_t b)
 /* The next grid slot strictly after now. */
 static int64_t next_slot(const struct sched_item *it, int64_t now)
 {
-	int64_t iv = scaled_us(it->s, it->cc->interval_ms);
+	int64_t iv = scaled_us(it->s, it->spec->interval_ms);
 	int64_t k = now >= it->grid0_us ? (now - it->grid0_us) / iv + 1 : 0;
 
 	return it->grid0_us + k * iv;
@@ -138,10 +137,10 @@ static void probe_done(const struct result *r, void *arg)
 {
 	struct sched_item *it = arg;
 	struct sched *s = it->s;
-	struct conf *pc = it->probe_conf;
+	struct check_spec *ps = it->probe_spec;
 
 	it->probe = NULL;
-	it->probe_conf = NULL;
+	it->probe_spec = NULL;
 	s->st.in_flight--;
 	s->st.finished++;
 	/* Back on the grid unless the callback asks for a retry. */
@@ -152,7 +151,7 @@ static void probe_done(const struct result *r, void *arg)
 	 */
 	item_arm(it, next_slot(it, later(mp_now_us(), it->due_us)));
 	s->cb(it, r, s->arg); /* may remove it */
-	conf_unref(pc);
+	checkspec_unref(ps);
 	pump_queue(s);
 }
 
@@ -170,14 +169,13 @@ static void start_probe(struct sched_item *it)
 		s->st.lag_max_us = lag;
 	if (s->start_hook)
 		s->start_hook(it, it->due_us, now, s->start_hook_arg);
-	conf_ref(it->conf);
-	it->probe_conf = it->conf;
+	it->probe_spec = checkspec_ref(it->spec);
 	it->started_ms = wall_ms();
-	it->probe = probe_start(s->env, &it->cc->chk, probe_done, it);
+	it->probe = probe_start(s->env, &it->probe_spec->chk, probe_done, it);
 	if (!it->probe) {
 		/* Out of memory: skip this slot rather than spin. */
-		conf_unref(it->probe_conf);
-		it->probe_conf = NULL;
+		checkspec_unref(it->probe_spec);
+		it->probe_spec = NULL;
 		s->st.skipped++;
 		item_arm(it, next_slot(it, later(now, it->due_us)));
 		return;
@@ -230,9 +228,9 @@ static void item_arm(struct sched_item *it, int64_t due_us)
 /* The check's grid: every interval, at a phase within it that its name decides. */
 static void set_phase(struct sched_item *it)
 {
-	int64_t iv = scaled_us(it->s, it->cc->interval_ms);
+	int64_t iv = scaled_us(it->s, it->spec->interval_ms);
 	/* A second, independent mix of the name: the first-run offset uses the first. */
-	uint64_t h2 = (uint64_t)name_hash(it->cc->name) * 0x9E3779B97F4A7C15ull;
+	uint64_t h2 = (uint64_t)name_hash(it->spec->name) * 0x9E3779B97F4A7C15ull;
 
 	it->grid0_us = it->s->t0_us + (int64_t)((h2 >> 17) % (uint64_t)iv);
 }
@@ -270,7 +268,7 @@ static void place_cb(evutil_socket_t fd, short what, void *arg)
 			continue;
 		it->placing = 0;
 		set_phase(it);
-		item_arm(it, now + (int64_t)(name_hash(it->cc->name) % (uint64_t)spread_us));
+		item_arm(it, now + (int64_t)(name_hash(it->spec->name) % (uint64_t)spread_us));
 	}
 	s->nplacing = 0;
 }
@@ -319,8 +317,7 @@ void sched_free(struct sched *s)
 	free(s);
 }
 
-struct sched_item *sched_add(struct sched *s, struct conf *conf, const struct conf_check *cc,
-                             void *user)
+struct sched_item *sched_add(struct sched *s, struct check_spec *spec, void *user)
 {
 	struct sched_item *it = calloc(1, sizeof(*it));
 
@@ -333,9 +330,7 @@ struct sched_item *sched_add(struct sched *s, struct conf *conf, const struct co
 	}
 	it->s = s;
 	it->user = user;
-	conf_ref(conf);
-	it->conf = conf;
-	it->cc = cc;
+	it->spec = checkspec_ref(spec);
 	it->next = s->items;
 	if (s->items)
 		s->items->prev = it;
@@ -344,14 +339,13 @@ struct sched_item *sched_add(struct sched *s, struct conf *conf, const struct co
 	return it;
 }
 
-void sched_update(struct sched_item *it, struct conf *conf, const struct conf_check *cc)
+void sched_update(struct sched_item *it, struct check_spec *spec)
 {
-	int same_interval = it->cc->interval_ms == cc->interval_ms;
+	int same_interval = it->spec->interval_ms == spec->interval_ms;
 
-	conf_ref(conf);
-	conf_unref(it->conf);
-	it->conf = conf;
-	it->cc = cc;
+	checkspec_ref(spec);
+	checkspec_unref(it->spec);
+	it->spec = spec;
 	if (!same_interval && !it->placing)
 		place_later(it);
 }
@@ -363,7 +357,7 @@ void sched_remove(struct sched_item *it)
 	if (it->probe) {
 		probe_cancel(it->probe);
 		it->probe = NULL;
-		conf_unref(it->probe_conf);
+		checkspec_unref(it->probe_spec);
 		s->st.in_flight--;
 	}
 	if (it->placing)
@@ -376,13 +370,13 @@ void sched_remove(struct sched_item *it)
 		s->items = it->next;
 	if (it->next)
 		it->next->prev = it->prev;
-	conf_unref(it->conf);
+	checkspec_unref(it->spec);
 	free(it);
 }
 
 void sched_retry_soon(struct sched_item *it)
 {
-	int64_t when = mp_now_us() + scaled_us(it->s, it->cc->retry_ms);
+	int64_t when = mp_now_us() + scaled_us(it->s, it->spec->retry_ms);
 
 	if (it->probe || it->placing || it->queued)
 		return;
@@ -418,14 +412,9 @@ void *sched_user(const struct sched_item *it)
 	return it->user;
 }
 
-const struct conf_check *sched_check(const struct sched_item *it)
+struct check_spec *sched_spec(const struct sched_item *it)
 {
-	return it->cc;
-}
-
-struct conf *sched_conf(const struct sched_item *it)
-{
-	return it->conf;
+	return it->spec;
 }
 
 void sched_stats(const struct sched *s, struct sched_stats *out)

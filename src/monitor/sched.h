@@ -19,8 +19,8 @@
 
 #include <stdint.h>
 
-#include "conf/conf.h"
 #include "engine/probe.h"
+#include "spec/checkspec.h"
 
 struct sched;
 struct sched_item;
@@ -59,17 +59,19 @@ void sched_free(struct sched *s);
 unsigned sched_first_spread_ms(unsigned n);
 
 /*
- * Schedule cc (from conf, which the item references) with its first probe
- * within the spread. user is the caller's, returned by sched_user().
+ * Schedule spec (the item takes a reference; each probe takes its own
+ * while it runs) with its first probe within the spread. user is the
+ * caller's, returned by sched_user(). The scheduler knows nothing of the
+ * configuration: the spec is all it probes.
  */
-struct sched_item *sched_add(struct sched *s, struct conf *conf, const struct conf_check *cc,
-                             void *user);
+struct sched_item *sched_add(struct sched *s, struct check_spec *spec, void *user);
 
 /*
- * The check's configuration changed (or only moved to a new conf): keep
- * its grid when the interval is the same, else restart it within the spread.
+ * The check changed: the next probe runs spec (referenced), a probe in
+ * flight finishes with the spec it started with. Keeps the grid when the
+ * interval is the same, else restarts it within the spread.
  */
-void sched_update(struct sched_item *it, struct conf *conf, const struct conf_check *cc);
+void sched_update(struct sched_item *it, struct check_spec *spec);
 
 /* Stop and free the item; a probe in flight is cancelled. */
 void sched_remove(struct sched_item *it);
@@ -90,8 +92,8 @@ int sched_running(const struct sched_item *it);
 int64_t sched_started_ms(const struct sched_item *it);
 
 void *sched_user(const struct sched_item *it);
-const struct conf_check *sched_check(const struct sched_item *it);
-struct conf *sched_conf(const struct sched_item *it);
+/* What the next probe runs; the item's reference (take one to keep it). */
+struct check_spec *sched_spec(const struct sched_item *it);
 
 void sched_stats(const struct sched *s, struct sched_stats *out);
 void sched_stats_reset(struct sched *s);

@@ -931,3 +931,74 @@ int checkspec_build(struct checkspec *b, const char *const *keys, const char *co
 	}
 	return checkspec_finish(b, report, arg);
 }
+
+/* ---- the shared copy (struct check_spec) ---- */
+
+static size_t spec_len(const char *s)
+{
+	return s ? strlen(s) + 1 : 0;
+}
+
+/* Copy s to *at, advancing it; NULL stays NULL. */
+static const char *spec_put(char **at, const char *s)
+{
+	char *d = *at;
+	size_t n = spec_len(s);
+
+	if (!s)
+		return NULL;
+	memcpy(d, s, n);
+	*at += n;
+	return d;
+}
+
+struct check_spec *checkspec_copy(const struct check *c, const char *name, unsigned interval_ms,
+                                  unsigned retry_ms)
+{
+	size_t strs = spec_len(c->expect) + spec_len(c->sni) + spec_len(c->ca_file) +
+	              spec_len(c->login) + spec_len(c->password);
+	struct check_spec *sp;
+	char *at;
+
+	if (!name || strlen(name) >= sizeof(sp->name))
+		return NULL;
+	for (int i = 0; i < c->n_resolve && i < CHECK_RESOLVE_MAX; i++)
+		strs += spec_len(c->resolve[i]);
+	for (int i = 0; i < c->n_expect_caps && i < CHECK_CAPS_MAX; i++)
+		strs += spec_len(c->expect_caps[i]);
+	if (!(sp = calloc(1, sizeof(*sp) + strs)))
+		return NULL;
+	sp->refs = 1;
+	sp->size = sizeof(*sp) + strs;
+	snprintf(sp->name, sizeof(sp->name), "%s", name);
+	sp->interval_ms = interval_ms;
+	sp->retry_ms = retry_ms;
+	sp->chk = *c;
+	at = (char *)(sp + 1);
+	sp->chk.expect = spec_put(&at, c->expect);
+	sp->chk.sni = spec_put(&at, c->sni);
+	sp->chk.ca_file = spec_put(&at, c->ca_file);
+	sp->chk.login = spec_put(&at, c->login);
+	sp->chk.password = spec_put(&at, c->password);
+	for (int i = 0; i < CHECK_RESOLVE_MAX; i++)
+		sp->chk.resolve[i] = i < c->n_resolve ? spec_put(&at, c->resolve[i]) : NULL;
+	for (int i = 0; i < CHECK_CAPS_MAX; i++)
+		sp->chk.expect_caps[i] =
+		    i < c->n_expect_caps ? spec_put(&at, c->expect_caps[i]) : NULL;
+	return sp;
+}
+
+struct check_spec *checkspec_ref(struct check_spec *sp)
+{
+	if (sp)
+		sp->refs++;
+	return sp;
+}
+
+void checkspec_unref(struct check_spec *sp)
+{
+	if (!sp || --sp->refs > 0)
+		return;
+	OPENSSL_cleanse(sp, sp->size);
+	free(sp);
+}

@@ -139,4 +139,27 @@ int checkspec_parse_resolve(const char *spec, struct checkspec_resolve *r, char 
 int checkspec_build(struct checkspec *b, const char *const *keys, const char *const *values,
                     size_t n, checkspec_report_fn report, void *arg);
 
+/*
+ * A built check as the scheduler and its probes hold it: a deep copy in
+ * one block, immutable, shared by reference. A reload makes a new one for
+ * a changed check; a probe in flight keeps the one it started with. The
+ * copy made by checkspec_copy() holds one reference; checkspec_unref()
+ * of the last wipes the block (the password is in it) and frees it.
+ * Used on the loop's thread only: the count is not atomic.
+ */
+struct check_spec {
+	int refs;
+	char name[65];
+	unsigned interval_ms; /* the probe grid; 0 for a one-shot check */
+	unsigned retry_ms;    /* probe again this soon while a change is confirmed */
+	struct check chk;     /* its strings point into this block */
+	size_t size;          /* of the block, for the wipe */
+};
+
+/* NULL when out of memory (or name too long). */
+struct check_spec *checkspec_copy(const struct check *c, const char *name, unsigned interval_ms,
+                                  unsigned retry_ms);
+struct check_spec *checkspec_ref(struct check_spec *sp);
+void checkspec_unref(struct check_spec *sp);
+
 #endif

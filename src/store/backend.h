@@ -29,7 +29,8 @@ enum store_rkind {
 	STORE_ROW_INCIDENT_CLOSE,
 	STORE_ROW_DELIVERY,
 	STORE_ROW_CHECK_RETIRE,
-	STORE_ROW_CHECK_PRESENT
+	STORE_ROW_CHECK_PRESENT,
+	STORE_ROW_ALERT /* the alert open at the receivers (store_set_alert()) */
 };
 
 /* String slots of a queued row; NULL is absent (SQL NULL). */
@@ -45,6 +46,7 @@ enum store_rstr {
 	STORE_S_WARNINGS, /* one per line */
 	STORE_S_CHANNEL,
 	STORE_S_EVENT,
+	STORE_S_PATH, /* a result's path */
 	STORE_S__COUNT
 };
 
@@ -65,7 +67,8 @@ struct store_row {
 	int64_t phase_us[MP_PH__COUNT];
 	int64_t ttg_us, messages;
 	int tls; /* certificate columns present */
-	int64_t days_left, not_after;
+	/* unix seconds: not_after the leaf's, first_not_after the chain's first to expire */
+	int64_t days_left, not_after, first_not_after;
 	const char *s[STORE_S__COUNT];
 	char text[];
 };

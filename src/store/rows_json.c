@@ -107,6 +107,11 @@ static json_t *result_tls(const struct store_result_row *r, int *bad)
 	put(tls, "subject", jstr(r->cert_subject), bad);
 	put(tls, "issuer", jstr(r->cert_issuer), bad);
 	put(tls, "sha256", jstr(r->cert_sha256), bad);
+	/* The wire's names (docs/json.md): not_after above stays the leaf's, as it always was. */
+	put(tls, "cert_not_after",
+	    r->first_not_after == STORE_NONE ? json_null() : jtime(r->first_not_after * 1000), bad);
+	put(tls, "leaf_not_after",
+	    r->cert_not_after == STORE_NONE ? json_null() : jtime(r->cert_not_after * 1000), bad);
 	return tls;
 }
 
@@ -131,6 +136,7 @@ json_t *rows_json_result(const struct store_result_row *r)
 	put(o, "maintenance", json_boolean(r->maintenance), &bad);
 	put(o, "severity", jseverity(r->severity), &bad);
 	put(o, "warnings", jlines(r->warnings, &bad), &bad);
+	put(o, "path", jstr(r->path), &bad);
 	return done(o, bad);
 }
 

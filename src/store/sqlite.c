@@ -167,6 +167,19 @@ static const char schema_v3[] =
     "ALTER TABLE checks ADD COLUMN removed_ms INTEGER;  -- left the configuration; NULL: in it\n";
 
 /*
+ * One result format (issue 11): the history follows the wire's meanings
+ * (docs/json.md, "cert_not_after and friends"). results.cert_not_after
+ * has always held the leaf's date and keeps doing so (history's
+ * tls.not_after and tls.leaf_not_after); first_not_after is the date of
+ * the chain's certificate that expires first (tls.cert_not_after), the one
+ * cert_days_left counts to; path is how far the probe got. Rows written
+ * before have NULL in both: what was not kept is not made up.
+ */
+static const char schema_v4[] =
+    "ALTER TABLE results ADD COLUMN path TEXT;  -- states entered, '>'-joined; NULL: none\n"
+    "ALTER TABLE results ADD COLUMN first_not_after INTEGER;  -- first to expire, unix s\n";
+
+/*
  * Applied in order, each inside the one transaction that also sets
  * meta.schema_version. Append; never edit a published entry.
  */
@@ -177,6 +190,7 @@ static const struct migration {
     {1, schema_v1},
     {2, schema_v2},
     {3, schema_v3},
+    {4, schema_v4},
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -209,6 +223,7 @@ enum wstmt {
 	W_RETIRE_CLOSE,
 	W_RETIRE_MARK,
 	W_PRESENT,
+	W_ALERT,
 	W__COUNT
 };
 
@@ -222,9 +237,9 @@ static const char *const wsql[W__COUNT] = {
                  " address, ttg_us, dns_us, connect_us, tls_us, greeting_us, capability_us,"
                  " starttls_us, login_us, mailbox_us, total_us, tls_version, cert_days_left,"
                  " cert_not_after, cert_subject, cert_issuer, cert_sha256, messages, severity,"
-                 " warnings, maintenance)"
+                 " warnings, maintenance, path, first_not_after)"
                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
-                 " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
+                 " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)",
     [W_TRANSITION] = "INSERT INTO transitions (check_id, ts_ms, from_status, to_status, reason,"
                      " message, to_severity) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     /* A second open while one is open keeps the first: its cause is the one that counts. */
@@ -284,6 +299,8 @@ static const char *const wsql[W__COUNT] = {
                        " WHERE name = ?1) AND end_ms IS NULL",
     [W_RETIRE_MARK] = "UPDATE checks SET removed_ms = ?2 WHERE name = ?1",
     [W_PRESENT] = "UPDATE checks SET removed_ms = NULL WHERE name = ?1 AND removed_ms IS NOT NULL",
+    /* In meta, so that no schema version is needed: "KEY_MS REASON SUP_MS SUP_REASON". */
+    [W_ALERT] = "INSERT OR REPLACE INTO meta (key, value) VALUES ('alert/' || ?1, ?2)",
 };
 
 /* What each write statement does, for error messages (its SQL is too long to log). */
@@ -309,6 +326,7 @@ static const char *const wwhat[W__COUNT] = {
     [W_RETIRE_CLOSE] = "closing a retired check's incident",
     [W_RETIRE_MARK] = "marking a check removed",
     [W_PRESENT] = "marking a check configured",
+    [W_ALERT] = "writing a check's open alert",
 };
 
 /* Check name -> id, so a flush does not look every name up again. */
@@ -626,6 +644,7 @@ static int write_row(struct sq *s, const struct store_row *r)
 		if (r->tls) {
 			sqlite3_bind_int64(st, 19, r->days_left);
 			sqlite3_bind_int64(st, 20, r->not_after);
+			sqlite3_bind_int64(st, 29, r->first_not_after);
 		}
 		bind_text(st, 21, r->s[STORE_S_SUBJECT]);
 		bind_text(st, 22, r->s[STORE_S_ISSUER]);
@@ -634,6 +653,7 @@ static int write_row(struct sq *s, const struct store_row *r)
 		sqlite3_bind_int(st, 25, r->severity);
 		bind_text(st, 26, r->s[STORE_S_WARNINGS]);
 		sqlite3_bind_int(st, 27, r->flags & STORE_R_MAINTENANCE ? 1 : 0);
+		bind_text(st, 28, r->s[STORE_S_PATH]);
 		return step_done(s, st);
 	case STORE_ROW_TRANSITION:
 		st = s->w[W_TRANSITION];
@@ -670,6 +690,11 @@ static int write_row(struct sq *s, const struct store_row *r)
 				return -1;
 		}
 		return 0;
+	case STORE_ROW_ALERT:
+		st = s->w[W_ALERT];
+		bind_text(st, 1, r->s[STORE_S_CHECK]);
+		bind_text(st, 2, r->s[STORE_S_MESSAGE]);
+		return step_done(s, st);
 	case STORE_ROW_CHECK_PRESENT:
 		st = s->w[W_PRESENT];
 		bind_text(st, 1, r->s[STORE_S_CHECK]);
@@ -1582,7 +1607,7 @@ static int read_end(struct sq *s, int rc, int bad, char *err, size_t errlen)
 	"ts_ms, location, status, reason, message, address, ttg_us, dns_us, connect_us, tls_us,"   \
 	" greeting_us, capability_us, starttls_us, login_us, mailbox_us, total_us, tls_version,"   \
 	" cert_days_left, cert_not_after, cert_subject, cert_issuer, cert_sha256, messages,"       \
-	" maintenance, severity, warnings"
+	" maintenance, severity, warnings, path, first_not_after"
 
 /* One row of RESULT_COLS. */
 static void result_row(sqlite3_stmt *st, struct arena *a, struct store_result_row *r)
@@ -1607,6 +1632,8 @@ static void result_row(sqlite3_stmt *st, struct arena *a, struct store_result_ro
 	r->maintenance = sqlite3_column_int(st, 23) != 0;
 	r->severity = col_severity(st, 24, 2);
 	r->warnings = col_text(st, 25, a);
+	r->path = col_text(st, 26, a);
+	r->first_not_after = col_i64(st, 27);
 }
 
 static void sq_history(void *db, const struct store_query *q, store_results_cb cb, void *arg)
@@ -2404,6 +2431,24 @@ out:
 	status_acc_free(&c);
 }
 
+/* store_set_alert()'s value, as W_ALERT keeps it; anything else is not known. */
+static void load_alert(struct store_state *ss, const char *v)
+{
+	char r1[40], r2[40];
+	long long k, sup;
+	int a, b;
+
+	if (!v || sscanf(v, "%lld %39s %lld %39s", &k, r1, &sup, r2) != 4 || k < 0 || sup < 0)
+		return;
+	a = result_reason_parse(r1);
+	b = result_reason_parse(r2);
+	ss->alert_known = 1;
+	ss->alert_key_ms = k;
+	ss->alert_sup_ms = sup;
+	ss->alert_reason = a >= 0 ? (enum mp_reason)a : MP_R_INTERNAL;
+	ss->alert_sup_reason = b >= 0 ? (enum mp_reason)b : MP_R_INTERNAL;
+}
+
 static int sq_load_states(void *db, store_state_cb cb, void *arg)
 {
 	struct sq *s = db;
@@ -2412,7 +2457,7 @@ static int sq_load_states(void *db, store_state_cb cb, void *arg)
 	    "SELECT c.name, t.to_status, t.reason, t.ts_ms,"
 	    " EXISTS (SELECT 1 FROM incidents i WHERE i.check_id = c.id AND i.end_ms IS NULL),"
 	    " t.to_severity, (SELECT max(start_ms) FROM incidents i WHERE i.check_id = c.id"
-	    " AND i.end_ms IS NULL)"
+	    " AND i.end_ms IS NULL), (SELECT value FROM meta WHERE key = 'alert/' || c.name)"
 	    " FROM checks c JOIN transitions t ON t.rowid = (SELECT rowid FROM transitions"
 	    " WHERE check_id = c.id ORDER BY ts_ms DESC, rowid DESC LIMIT 1)"
 	    " ORDER BY c.name";
@@ -2443,6 +2488,7 @@ static int sq_load_states(void *db, store_state_cb cb, void *arg)
 		                  ? (enum mp_severity)sev
 		                  : result_default_severity(ss.status);
 		ss.incident_start_ms = sqlite3_column_int64(st, 6);
+		load_alert(&ss, (const char *)sqlite3_column_text(st, 7));
 		cb(&ss, arg);
 	}
 	if (rc != SQLITE_DONE)

@@ -295,6 +295,17 @@ static int name_ok(const char *name)
 	return 1;
 }
 
+/*
+ * The certificate days_left counts to (docs/json.md, "cert_not_after and
+ * friends"); an index the chain does not hold stands for the leaf.
+ */
+static int first_to_expire(const struct tls_facts *t)
+{
+	return t->earliest >= 0 && t->earliest < t->chain_len && t->earliest < RESULT_CHAIN_MAX
+	           ? t->earliest
+	           : 0;
+}
+
 int store_add_result(struct store *s, const char *check, const char *location, int64_t wall_ms,
                      const struct result *r)
 {
@@ -328,6 +339,7 @@ int store_add_result_flags(struct store *s, const char *check, const char *locat
 	str[STORE_S_LOCATION] = spn(location, STORE_NAME_MAX);
 	str[STORE_S_MESSAGE] = spn(r->message, sizeof(r->message));
 	str[STORE_S_ADDRESS] = spn_or_null(r->address, sizeof(r->address));
+	str[STORE_S_PATH] = spn_or_null(r->path, sizeof(r->path));
 	if (wn) {
 		str[STORE_S_WARNINGS].p = warns;
 		str[STORE_S_WARNINGS].n = wn;
@@ -354,6 +366,7 @@ int store_add_result_flags(struct store *s, const char *check, const char *locat
 		q->tls = leaf;
 		q->days_left = t->days_left;
 		q->not_after = leaf ? t->chain[0].not_after : 0;
+		q->first_not_after = leaf ? t->chain[first_to_expire(t)].not_after : 0;
 		q->flags = flags;
 	}
 	return enqueue(s, q);
@@ -435,6 +448,16 @@ int store_check_retire(struct store *s, const char *check, int64_t wall_ms, cons
 int store_check_present(struct store *s, const char *check)
 {
 	return enqueue_named(s, STORE_ROW_CHECK_PRESENT, check, 0, NULL);
+}
+
+int store_set_alert(struct store *s, const char *check, int64_t key_ms, enum mp_reason key_reason,
+                    int64_t sup_ms, enum mp_reason sup_reason)
+{
+	char v[96];
+
+	snprintf(v, sizeof(v), "%lld %s %lld %s", (long long)key_ms, result_reason_name(key_reason),
+	         (long long)sup_ms, result_reason_name(sup_reason));
+	return enqueue_named(s, STORE_ROW_ALERT, check, key_ms, v);
 }
 
 int store_add_delivery(struct store *s, const char *check, const char *channel, const char *event,

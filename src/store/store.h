@@ -119,6 +119,18 @@ STORE_MUST_USE int store_check_retire(struct store *s, const char *check, int64_
                                       const char *why);
 STORE_MUST_USE int store_check_present(struct store *s, const char *check);
 
+/*
+ * The alert of check open at the receivers (PagerDuty keeps it until a
+ * resolve names its key), as the monitor last told it: key_ms names its
+ * key (0: none open), sup_ms one it superseded that stays open until the
+ * new alert is delivered (0: none), each with the reason that routed it.
+ * Kept in the meta table (no schema change), read by store_load_states(),
+ * so that a restart resolves what is open, not what it guesses.
+ */
+STORE_MUST_USE int store_set_alert(struct store *s, const char *check, int64_t key_ms,
+                                   enum mp_reason key_reason, int64_t sup_ms,
+                                   enum mp_reason sup_reason);
+
 /* One notification attempt and its outcome. */
 STORE_MUST_USE int store_add_delivery(struct store *s, const char *check, const char *channel,
                                       const char *event, int attempt, int ok, const char *detail,
@@ -183,6 +195,10 @@ struct store_state {
 	int64_t since_ms;
 	int incident_open;
 	int64_t incident_start_ms; /* of the open incident */
+	/* store_set_alert()'s last word; alert_known 0: none (a file written before it). */
+	int alert_known;
+	int64_t alert_key_ms, alert_sup_ms;
+	enum mp_reason alert_reason, alert_sup_reason;
 };
 typedef void (*store_state_cb)(const struct store_state *st, void *arg);
 /* Flushes first, then calls cb once per check that has a transition. Returns 0 or -1. */
@@ -222,12 +238,19 @@ struct store_result_row {
 	int status, severity;
 	int64_t ttg_us;
 	int64_t phase_us[MP_PH__COUNT];
-	const char *tls_version;                /* NULL: no TLS (the rest of tls is absent too) */
-	int64_t cert_days_left, cert_not_after; /* not_after in unix seconds */
+	const char *tls_version; /* NULL: no TLS (the rest of tls is absent too) */
+	/*
+	 * Unix seconds. cert_not_after is the leaf's (the column's name is
+	 * older than docs/json.md's meanings); first_not_after the chain's
+	 * certificate that expires first, which cert_days_left counts to
+	 * (STORE_NONE in rows written before schema version 4).
+	 */
+	int64_t cert_days_left, cert_not_after, first_not_after;
 	const char *cert_subject, *cert_issuer, *cert_sha256;
 	int64_t messages;
 	int maintenance;
 	const char *warnings; /* one per line; NULL: none */
+	const char *path;     /* how far the probe got; NULL: none, or before schema version 4 */
 };
 
 struct store_incident_row {
@@ -359,8 +382,9 @@ void store_read_status(struct store *s, store_status_cb cb, void *arg);
  *   that left the configuration is in "removed", not in "checks".
  * history: {"check", "since", "until", "results": [{time, ts_ms, location,
  *   status, reason, message, address, time_to_greeting_ms, timings_ms{},
- *   tls: {version, days_left, not_after, subject, issuer, sha256} | null,
- *   messages, maintenance}]}, newest first.
+ *   tls: {version, days_left, not_after, subject, issuer, sha256,
+ *   cert_not_after, leaf_not_after} | null, messages, maintenance, severity,
+ *   warnings, path}]}, newest first; the names mean what docs/json.md says.
  * incidents: {"check", "since", "incidents": [{id, check, open, start(_ms),
  *   end(_ms), duration_ms (so far, when open), reason, message, close_reason
  *   ("recovered", STORE_REMOVED_REASON...; null when open or closed by an

@@ -38,6 +38,7 @@ enum format_field {
 	FF_TLS_CIPHER,
 	FF_CERT_DAYS_LEFT,
 	FF_CERT_NOT_AFTER,
+	FF_LEAF_NOT_AFTER,
 	FF_CERT_SUBJECT,
 	FF_CERT_ISSUER,
 	/* time_<phase>_ms for every phase of result.h, in its order */
@@ -62,6 +63,7 @@ static const char *const format_names[FF_PHASE] = {
     [FF_TLS_CIPHER] = "tls_cipher",
     [FF_CERT_DAYS_LEFT] = "cert_days_left",
     [FF_CERT_NOT_AFTER] = "cert_not_after",
+    [FF_LEAF_NOT_AFTER] = "leaf_not_after",
     [FF_CERT_SUBJECT] = "cert_subject",
     [FF_CERT_ISSUER] = "cert_issuer",
 };
@@ -92,6 +94,25 @@ static void format_ms(FILE *f, int64_t us)
 {
 	if (us >= 0)
 		fprintf(f, "%" PRId64 ".%03" PRId64, us / 1000, us % 1000);
+}
+
+/* ISO 8601 UTC of unix seconds, as the JSON's dates. */
+static void format_date(FILE *f, int64_t sec)
+{
+	time_t tt = (time_t)sec;
+	struct tm tm;
+	char buf[40];
+
+	if (gmtime_r(&tt, &tm) && strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
+		fputs(buf, f);
+}
+
+/* The index of the first certificate to expire; a value out of the chain means the leaf. */
+static int format_earliest(const struct tls_facts *t)
+{
+	return t->earliest >= 0 && t->earliest < t->chain_len && t->earliest < RESULT_CHAIN_MAX
+	           ? t->earliest
+	           : 0;
 }
 
 static void format_field(FILE *f, int id, const struct check *c, const struct result *r)
@@ -161,15 +182,14 @@ static void format_field(FILE *f, int id, const struct check *c, const struct re
 			fprintf(f, "%" PRId64, t->days_left);
 		break;
 	case FF_CERT_NOT_AFTER:
-		if (cert) {
-			time_t tt = (time_t)t->chain[0].not_after;
-			struct tm tm;
-			char buf[40];
-
-			if (gmtime_r(&tt, &tm) &&
-			    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
-				fputs(buf, f);
-		}
+		/* The first to expire, as days_left counts (docs/json.md, cert_not_after and
+		 * friends). */
+		if (cert)
+			format_date(f, t->chain[format_earliest(t)].not_after);
+		break;
+	case FF_LEAF_NOT_AFTER:
+		if (cert)
+			format_date(f, t->chain[0].not_after);
 		break;
 	case FF_CERT_SUBJECT:
 		if (cert)

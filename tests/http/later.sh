@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: ISC
 # Replies given later (api.h, struct http_later): the store-backed
-# endpoints (results, uptime, series, incidents) can answer from the loop after the
-# handler returned, as a store on a server will. MAILPULSE_TEST_API_LATER_MS
+# endpoints (results, uptime, series, incidents, a check's page) can
+# answer from the loop after the handler returned, as a store on a server
+# will. MAILPULSE_TEST_API_LATER_MS
 # holds every such answer 400 ms, so this runs with SQLite: the answers are
 # complete and right, the loop serves others meanwhile, a client that leaves
 # before its answer harms nothing (the daemon lives on; under ASan nothing
@@ -44,6 +45,14 @@ jq -e '.check == "pop-dead" and .uptime_pct == 0 and .window_ms == 604800000 and
   (.days | length) == 7 and .days[-1].probes >= 1 and .days[-1].uptime_pct == 0 and
   .days[0].probes == 0 and .days[0].uptime_pct == null' "$tmp/uptime.json" >/dev/null ||
 	fail "uptime by day: $(cat "$tmp/uptime.json")"
+# The check's page: its incidents and deliveries come from the store, held too.
+t0=$(ms)
+curl -sf -o "$tmp/check.json" "$base/api/v1/checks/pop-dead" || fail "GET check"
+took=$(($(ms) - t0))
+[ "$took" -ge 400 ] || fail "the check's page answered in $took ms: not held"
+jq -e '.name == "pop-dead" and .state == "down" and (.incidents | length) == 1 and
+  .incidents[0].open == true and (.deliveries | type) == "array"' "$tmp/check.json" >/dev/null ||
+	fail "check: $(cat "$tmp/check.json")"
 # Refusals are given at once, not held.
 t0=$(ms)
 expect_error 400 GET "/api/v1/checks/pop-ok/results?limit=0"

@@ -87,9 +87,36 @@ static void test_fields_up(void **state)
 	       "1.234,0.500,9.000,1.611");
 	expect("%{tls_version} %{tls_cipher}", "TLSv1.3 TLS_AES_256_GCM_SHA384");
 	expect("%{cert_days_left} %{cert_not_after}", "63 2024-04-01T00:00:00Z");
+	expect("%{leaf_not_after}", "2024-04-01T00:00:00Z");
 	expect("%{cert_subject} / %{cert_issuer}", "CN=mail.example.com / CN=Example CA");
 	expect("%{greeting} (%{messages})", "* OK Dovecot ready. (3)");
 	expect("%{message}", "");
+}
+
+/*
+ * An intermediate that expires before the leaf: the dates and day count
+ * are the first to expire's, the names the leaf's (docs/json.md, "cert_not_after
+ * and friends"), and %{leaf_not_after} is the leaf's own date.
+ */
+static void test_first_to_expire(void **state)
+{
+	struct tls_facts *t = &res.tls;
+
+	(void)state;
+	make_up();
+	t->chain_len = 2;
+	snprintf(t->chain[1].subject, sizeof(t->chain[1].subject), "CN=Example CA");
+	snprintf(t->chain[1].issuer, sizeof(t->chain[1].issuer), "CN=Root");
+	t->chain[1].not_after = T_2024_04_01 - 86400; /* a day before the leaf */
+	t->earliest = 1;
+	t->days_left = 62;
+	expect("%{cert_days_left} %{cert_not_after}", "62 2024-03-31T00:00:00Z");
+	expect("%{leaf_not_after}", "2024-04-01T00:00:00Z");
+	expect("%{cert_subject}", "CN=mail.example.com");
+	/* An index the chain does not hold is never read: the leaf stands in. */
+	t->earliest = 7;
+	expect("%{cert_not_after}", "2024-04-01T00:00:00Z");
+	t->earliest = 0;
 }
 
 static void test_escapes(void **state)
@@ -117,6 +144,7 @@ static void test_absent(void **state)
 	expect("[%{time_to_greeting_ms}|%{time_tls_ms}|%{time_total_ms}]", "[||0.700]");
 	expect("[%{tls_version}|%{tls_cipher}|%{cert_days_left}|%{cert_not_after}|%{cert_subject}]",
 	       "[||||]");
+	expect("[%{leaf_not_after}]", "[]");
 	expect("[%{greeting}|%{messages}|%{warnings}]", "[||]");
 }
 
@@ -180,7 +208,7 @@ static void test_errors(void **state)
 	                 "%{time_greeting_ms}%{time_capability_ms}%{time_starttls_ms}"
 	                 "%{time_login_ms}%{time_mailbox_ms}%{time_total_ms}%{tls_version}"
 	                 "%{tls_cipher}%{cert_days_left}%{cert_not_after}%{cert_subject}"
-	                 "%{cert_issuer}",
+	                 "%{cert_issuer}%{leaf_not_after}",
 	                 err, sizeof(err)),
 	    0);
 }
@@ -188,9 +216,13 @@ static void test_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_fields_up), cmocka_unit_test(test_escapes),
-	    cmocka_unit_test(test_absent),    cmocka_unit_test(test_degraded_critical_and_warnings),
-	    cmocka_unit_test(test_hostile),   cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_fields_up),
+	    cmocka_unit_test(test_first_to_expire),
+	    cmocka_unit_test(test_escapes),
+	    cmocka_unit_test(test_absent),
+	    cmocka_unit_test(test_degraded_critical_and_warnings),
+	    cmocka_unit_test(test_hostile),
+	    cmocka_unit_test(test_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,6 +23,7 @@
 #include "conf/conf.h"
 #include "core/log.h"
 #include "monitor/monitor.h"
+#include "wire/result_json.h"
 
 struct fix {
 	char dir[64];
@@ -207,12 +208,76 @@ static void test_each_location_confirms_apart(void **state)
 	assert_int_equal(s.since_ms, 2000);
 }
 
+struct wire_seen {
+	int64_t ts_ms;
+	uint64_t seq;
+	char wire[4096];
+};
+
+static void wire_cb(const struct mon_info *mi, void *arg)
+{
+	struct wire_seen *w = arg;
+
+	assert_non_null(mi->last);
+	w->ts_ms = mi->last->ts_ms;
+	w->seq = mi->last->seq;
+	snprintf(w->wire, sizeof(w->wire), "%s", mi->last->wire);
+}
+
+/*
+ * The last result is the one encoder's text, stamped with the probe's own
+ * start (r->probe_ms wins over the caller's fallback), with the check, the
+ * location, the check's configuration digest and a seq that grows with
+ * each result and starts at the probe's time in ms; it decodes strictly.
+ */
+static void test_last_is_the_wire(void **state)
+{
+	struct fix *f = *state;
+	struct result *r = calloc(1, sizeof(*r)), *back = calloc(1, sizeof(*back));
+	struct result_meta m;
+	struct wire_seen w;
+	char err[256];
+	uint64_t seq1;
+
+	assert_non_null(r);
+	assert_non_null(back);
+	result_init(r, 0);
+	snprintf(r->message, sizeof(r->message), "stamped by the engine");
+	r->probe_ms = 1700000000123LL;
+	assert_int_equal(monitor_ingest(f->mo, "web", "here", 1700000009999LL, r), 0);
+	assert_int_equal(monitor_get_check(f->mo, "web", wire_cb, &w), 0);
+	assert_int_equal(w.ts_ms, 1700000000123LL);
+	assert_int_equal(w.seq, 1700000000123ULL);
+	assert_int_equal(result_json_decode(w.wire, strlen(w.wire), back, &m, err, sizeof(err)), 0);
+	assert_int_equal(back->probe_ms, 1700000000123LL);
+	assert_string_equal(back->message, "stamped by the engine");
+	assert_string_equal(m.check, "web");
+	assert_string_equal(m.location, "here");
+	assert_string_equal(m.target, "pop3://127.0.0.1:9");
+	assert_int_equal(strlen(m.digest), 64);
+	assert_int_equal(m.seq, w.seq);
+	seq1 = w.seq;
+
+	/* Not stamped (0): the caller's time stands in, in the wire too; seq still grows. */
+	r->probe_ms = 0;
+	assert_int_equal(monitor_ingest(f->mo, "web", "here", 1700000000100LL, r), 0);
+	assert_int_equal(monitor_get_check(f->mo, "web", wire_cb, &w), 0);
+	assert_int_equal(w.ts_ms, 1700000000100LL);
+	assert_true(w.seq > seq1);
+	assert_int_equal(result_json_decode(w.wire, strlen(w.wire), back, &m, err, sizeof(err)), 0);
+	assert_int_equal(back->probe_ms, 1700000000100LL);
+	assert_int_equal(m.seq, seq1 + 1);
+	free(r);
+	free(back);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_confirmed_by_the_local_location, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuses_what_it_cannot_place, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_each_location_confirms_apart, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_last_is_the_wire, setup, teardown),
 	};
 	log_init(LOG_TEXT, 0);
 	return cmocka_run_group_tests(tests, NULL, NULL);

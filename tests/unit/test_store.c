@@ -596,6 +596,93 @@ static void test_migrate_v1_severity(void **state)
 	store_close(s);
 }
 
+/* What versions 2 and 3 added, as published: with schema_v1_frozen, a version 3 store. */
+static const char schema_v3_frozen[] =
+    "ALTER TABLE results ADD COLUMN severity INTEGER;\n"
+    "ALTER TABLE results ADD COLUMN warnings TEXT;\n"
+    "ALTER TABLE transitions ADD COLUMN to_severity INTEGER;\n"
+    "ALTER TABLE results ADD COLUMN maintenance INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE rollups ADD COLUMN maint_count INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE rollups ADD COLUMN maint_up_count INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE incidents ADD COLUMN close_reason TEXT;\n"
+    "ALTER TABLE checks ADD COLUMN removed_ms INTEGER;\n";
+
+/* The string at key of o, or "(null)" when it is JSON null: one assertion covers both. */
+static const char *jget(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	assert_non_null(v);
+	return json_is_null(v) ? "(null)" : json_string_value(v);
+}
+
+/*
+ * A version 3 store, whose cert_not_after column holds the leaf's date:
+ * migrated, its row keeps every value, shows that date as tls.not_after
+ * and tls.leaf_not_after, and has no first-to-expire date nor path (never
+ * kept, so null, not guessed). A result written after the migration, whose
+ * intermediate expires before its leaf, has the wire's meanings: cert_not_after
+ * the intermediate's, leaf_not_after and not_after the leaf's, and its path.
+ */
+static void test_migrate_v3_wire_names(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s;
+	struct result r;
+	char p[128], err[256];
+	json_t *h, *old, *nw;
+
+	snprintf(p, sizeof(p), "%s/other.db", f->dir);
+	sql_exec(p, schema_v1_frozen);
+	sql_exec(p, schema_v3_frozen);
+	sql_exec(p, "INSERT INTO meta VALUES ('schema_version', '3');"
+	            "INSERT INTO checks (id, name) VALUES (1, 'imap-a');"
+	            "INSERT INTO results (check_id, ts_ms, location, status, reason, message,"
+	            " tls_version, cert_days_left, cert_not_after, cert_subject, severity)"
+	            " VALUES (1, 1714521600000, 'local', 0, 'ok', 'old', 'TLSv1.3', 42,"
+	            " 1735689600, 'CN=old', 0);");
+	assert_int_equal(store_open(&s, p, err, sizeof(err)), 0);
+	assert_int_equal(sql_int(p, "SELECT value FROM meta WHERE key = 'schema_version'"),
+	                 store_schema_version());
+	assert_true(store_schema_version() >= 4);
+	assert_int_equal(sql_int(p, "SELECT cert_not_after FROM results"), 1735689600);
+
+	mkresult(&r, MP_UP, MP_R_OK, 1000);
+	snprintf(r.path, sizeof(r.path), "dns>connect>tls>greeting>capability>logout");
+	r.tls.chain_len = 2;
+	snprintf(r.tls.chain[1].subject, sizeof(r.tls.chain[1].subject), "CN=Test CA");
+	snprintf(r.tls.chain[1].issuer, sizeof(r.tls.chain[1].issuer), "CN=Root");
+	r.tls.chain[1].not_after = 1733011200; /* 2024-12-01, before the leaf's 2025-01-01 */
+	r.tls.earliest = 1;
+	r.tls.days_left = 11;
+	assert_int_equal(store_add_result(s, "imap-a", "local", 1714521660000LL, &r), 0);
+	assert_int_equal(store_flush(s), 1);
+
+	h = store_q_history(s, "imap-a", 0, 0, 0, err, sizeof(err));
+	assert_non_null(h);
+	assert_int_equal(json_array_size(json_object_get(h, "results")), 2);
+	nw = json_array_get(json_object_get(h, "results"), 0);
+	old = json_array_get(json_object_get(h, "results"), 1);
+	assert_string_equal(jget(old, "message"), "old");
+	assert_string_equal(jget(old, "path"), "(null)");
+	old = json_object_get(old, "tls");
+	assert_string_equal(jget(old, "not_after"), "2025-01-01T00:00:00Z");
+	assert_string_equal(jget(old, "leaf_not_after"), "2025-01-01T00:00:00Z");
+	assert_string_equal(jget(old, "cert_not_after"), "(null)");
+	assert_string_equal(jget(old, "subject"), "CN=old");
+	assert_int_equal(json_integer_value(json_object_get(old, "days_left")), 42);
+
+	assert_string_equal(jget(nw, "path"), "dns>connect>tls>greeting>capability>logout");
+	nw = json_object_get(nw, "tls");
+	assert_string_equal(jget(nw, "cert_not_after"), "2024-12-01T00:00:00Z");
+	assert_string_equal(jget(nw, "leaf_not_after"), "2025-01-01T00:00:00Z");
+	assert_string_equal(jget(nw, "not_after"), "2025-01-01T00:00:00Z");
+	assert_string_equal(jget(nw, "subject"), "CN=mail.example.org");
+	assert_int_equal(json_integer_value(json_object_get(nw, "days_left")), 11);
+	json_decref(h);
+	store_close(s);
+}
+
 /*
  * Four days, a result every 10 s: 360 per hour. In each hour the k-th
  * result (k = 0..359) has ttg (k + 1) * 100 us and every tenth one is down:
@@ -1025,6 +1112,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_wal_mode, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_v1_severity, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_v3_wire_names, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_foreign_database_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_batched_writes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_history_query, setup, teardown),
