@@ -349,6 +349,14 @@ int conf_check_name(struct ld *l, const yaml_node_t *v, const char *what, const 
 			return -1;
 		}
 	}
+	/* The dashboard's /check/NAME: "." and ".." would be path segments a browser folds. */
+	if (*s && strspn(s, ".") == strlen(s)) {
+		conf_err_at(
+		    l, v,
+		    "%s \"%s\" is only dots; it names a page /check/NAME, so use a letter or digit",
+		    what, conf_show(s).s);
+		return -1;
+	}
 	return 0;
 }
 

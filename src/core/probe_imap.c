@@ -178,6 +178,52 @@ static enum imap_cond imap_cond_of(const char *w, size_t wl)
 	return IMAP_C_OTHER;
 }
 
+/*
+ * RFC 5530 response codes that change what a refused LOGIN or EXAMINE
+ * means for the admin; any other code leaves the plain reading.
+ */
+enum imap_code {
+	IMAP_CODE_NONE = 0,
+	IMAP_CODE_AUTH, /* AUTHENTICATIONFAILED, AUTHORIZATIONFAILED, EXPIRED, CONTACTADMIN */
+	IMAP_CODE_UNAVAILABLE, /* a subsystem of the server is down */
+	IMAP_CODE_SERVERBUG,
+	IMAP_CODE_INUSE,
+	IMAP_CODE_LIMIT,
+	IMAP_CODE_PRIVACY, /* PRIVACYREQUIRED: not without TLS */
+};
+
+/* The code that opens text ("[UNAVAILABLE] ..."), bounded by tl; the server's bytes. */
+static enum imap_code imap_code_of(const char *t, size_t tl)
+{
+	static const struct {
+		const char *name;
+		enum imap_code code;
+	} codes[] = {
+	    {"AUTHENTICATIONFAILED", IMAP_CODE_AUTH},
+	    {"AUTHORIZATIONFAILED", IMAP_CODE_AUTH},
+	    {"EXPIRED", IMAP_CODE_AUTH},
+	    {"CONTACTADMIN", IMAP_CODE_AUTH},
+	    {"UNAVAILABLE", IMAP_CODE_UNAVAILABLE},
+	    {"SERVERBUG", IMAP_CODE_SERVERBUG},
+	    {"INUSE", IMAP_CODE_INUSE},
+	    {"LIMIT", IMAP_CODE_LIMIT},
+	    {"PRIVACYREQUIRED", IMAP_CODE_PRIVACY},
+	};
+	const char *e;
+
+	if (tl < 2 || t[0] != '[' || !(e = memchr(t, ']', tl)))
+		return IMAP_CODE_NONE;
+	size_t cl = (size_t)(e - t) - 1;
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		size_t k = strlen(codes[i].name);
+		/* A code may carry arguments after a space; none of these does, but allow it. */
+		if (cl >= k && line_has_prefix(t + 1, cl, codes[i].name) &&
+		    (cl == k || t[1 + k] == ' '))
+			return codes[i].code;
+	}
+	return IMAP_CODE_NONE;
+}
+
 /* Split s[0..n) at the first space into a word and the text after it. */
 static void imap_split_word(struct imap_line *l, const char *s, size_t n)
 {
@@ -612,7 +658,36 @@ static enum proto_next imap_on_login_reply(struct imap *p, const struct imap_lin
 		return imap_enter(p, IMAP_EXAMINE);
 	case IMAP_C_NO:
 		line_escape(show, sizeof(show), l->text, l->tl);
-		run_fail(p->u, MP_R_AUTH_FAILED, "login failed: %s", show);
+		switch (imap_code_of(l->text, l->tl)) {
+		case IMAP_CODE_UNAVAILABLE:
+			run_fail(p->u, MP_R_REFUSED_BY_SERVER,
+			         "server refused the login, a temporary problem on its side: %s",
+			         show);
+			break;
+		case IMAP_CODE_SERVERBUG:
+			run_fail(p->u, MP_R_REFUSED_BY_SERVER,
+			         "server refused the login, a fault on its side: %s", show);
+			break;
+		case IMAP_CODE_INUSE:
+			run_worsen(p->u, MP_DEGRADED, MP_R_MAILBOX_IN_USE,
+			           "the mailbox is locked by another session: %s", show);
+			break;
+		case IMAP_CODE_LIMIT:
+			run_worsen(p->u, MP_DEGRADED, MP_R_LOGIN_DELAY,
+			           "server refuses the login for now, a limit is reached: %s; "
+			           "check less often",
+			           show);
+			break;
+		case IMAP_CODE_PRIVACY:
+			run_fail(p->u, MP_R_LOGIN_DISABLED,
+			         "server refuses logins without TLS: %s; check over STARTTLS or "
+			         "imaps",
+			         show);
+			break;
+		default: /* the credentials, or no code: what users see as a failed login */
+			run_fail(p->u, MP_R_AUTH_FAILED, "login failed: %s", show);
+			break;
+		}
 		return imap_enter(p, IMAP_LOGOUT);
 	case IMAP_C_BAD:
 		return imap_bad(p, l);
@@ -822,7 +897,23 @@ static enum proto_next imap_on_reply(struct imap *p, const struct imap_line *l, 
 		}
 		if (l->cond == IMAP_C_NO) {
 			line_escape(show, sizeof(show), l->text, l->tl);
-			run_fail(p->u, MP_R_MAILBOX_ERROR, "EXAMINE INBOX failed: %s", show);
+			switch (imap_code_of(l->text, l->tl)) {
+			case IMAP_CODE_INUSE:
+				run_worsen(p->u, MP_DEGRADED, MP_R_MAILBOX_IN_USE,
+				           "INBOX is locked by another session: %s", show);
+				break;
+			case IMAP_CODE_UNAVAILABLE:
+			case IMAP_CODE_SERVERBUG:
+				run_fail(
+				    p->u, MP_R_REFUSED_BY_SERVER,
+				    "EXAMINE INBOX refused, a problem on the server's side: %s",
+				    show);
+				break;
+			default:
+				run_fail(p->u, MP_R_MAILBOX_ERROR, "EXAMINE INBOX failed: %s",
+				         show);
+				break;
+			}
 			return imap_enter(p, IMAP_LOGOUT);
 		}
 		if (l->cond == IMAP_C_BAD)

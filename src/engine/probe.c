@@ -1223,6 +1223,20 @@ static void connect_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen) != 0)
 		e = errno;
+	if (e == ECONNRESET) {
+		/*
+		 * A server that refuses answers the SYN with a RST (ECONNREFUSED);
+		 * a reset seen here came after the handshake, before this callback
+		 * ran: the server accepted, then aborted. Not a failed connect, so
+		 * no other address is tried for it, and said as what it was.
+		 */
+		run_fail(&s->run, MP_R_RESET,
+		         "connection to %s reset by the server right after it was accepted "
+		         "(waiting for greeting)",
+		         s->addrstr);
+		session_end(s);
+		return;
+	}
 	if (e)
 		connect_failed(s, e);
 	else

@@ -474,6 +474,7 @@ static void alert(struct monitor *mo, struct mon *m, const struct conf_check *cc
 	    .duration_ms = duration_ms,
 	    .dashboard_url = conf->dashboard_url, /* notify adds the check's page */
 	    .incident_key = key,
+	    .result_json = m->has_last && m->last.wire && *m->last.wire ? m->last.wire : NULL,
 	};
 	for (int i = 0; i < cc->nroutes; i++) {
 		const struct conf_route *rt = &cc->routes[i];
@@ -1242,6 +1243,28 @@ static void resume_told(struct monitor *mo, struct mon *m, const struct store_st
 		}
 		m->sup_ms = ss->alert_sup_ms;
 		m->sup_reason = ss->alert_sup_reason;
+	}
+	/*
+	 * Up now, but the store says an alert is still open: its recovery was
+	 * held by a maintenance window (or queued when the daemon died) and
+	 * lives only in memory. Hold it again: maint_catch_up() sends it when
+	 * no window covers the check, at once when none does now.
+	 */
+	if (ss->alert_known && ss->alert_key_ms && m->told == MP_UP && m->item && !m->held &&
+	    !m->st.pending && m->st.status == MP_UP) {
+		m->told = MP_DOWN;
+		m->told_sev = MP_SEV_CRITICAL;
+		m->key_ms = ss->alert_key_ms;
+		m->key_reason = m->alert_reason = ss->alert_reason;
+		m->sup_ms = ss->alert_sup_ms;
+		m->sup_reason = ss->alert_sup_reason;
+		m->held_duration_ms = m->st.since_ms > m->key_ms ? m->st.since_ms - m->key_ms : 0;
+		m->held = 1;
+		mo->nheld++;
+		log_msg(LOG_NOTICE,
+		        "check %s: up since %lld, but its alert of %lld was never resolved: the "
+		        "recovery is sent when no maintenance window covers it",
+		        m->name, (long long)m->st.since_ms, (long long)m->key_ms);
 	}
 }
 

@@ -300,6 +300,12 @@ static json_t *event_json(const struct notify_event *ev)
 	json_object_set_new(o, "dashboard_url",
 	                    dashboard_link(ev, link, sizeof(link)) ? jstr(link) : json_null());
 	json_object_set_new(o, "incident_key", jstr(ev->incident_key));
+	/* Our own encoder's output; should it not parse, null rather than a made-up shape. */
+	json_t *res =
+	    ev->result_json ? json_loads(ev->result_json, JSON_REJECT_DUPLICATES, NULL) : NULL;
+	json_object_set_new(o, "result", res && json_is_object(res) ? res : json_null());
+	if (res && !json_is_object(res))
+		json_decref(res);
 	return o;
 }
 

@@ -45,6 +45,13 @@ struct notify_event {
 	int64_t duration_ms;       /* recovery: how long it was down */
 	const char *dashboard_url; /* the dashboard's base URL, or NULL; format.c links */
 	const char *incident_key;  /* stable per incident: PagerDuty dedup_key */
+	/*
+	 * The result that caused it (the last one for a reminder or a notice
+	 * held by a maintenance window) as src/wire's encoder wrote it, or
+	 * NULL (a resolve at a removed check): the webhook's and command's
+	 * "result", so they carry the one result format, not a copy of it.
+	 */
+	const char *result_json;
 };
 
 /*

@@ -81,6 +81,14 @@ jq -s -e --argjson f "$first_fail" 'map(.body | fromjson) | .[0] |
 	.since_ms == $f and .now_ms > .since_ms and
 	((.since | fromdateiso8601) == ($f / 1000 | floor))' "$tmp/http.jsonl" >/dev/null ||
 	fail "down alert lacks its true start or confirmation: $(jq -c '.body' "$tmp/http.jsonl" | head -1)"
+# Each carries the result that caused it in the one result format (docs/json.md),
+# the same object `mailpulse check --json` prints: the failing probe, then the good one.
+jq -s -e 'map(.body | fromjson) |
+	(.[0].result | .status == "down" and .reason == "refused" and .check == "toggle" and
+	 (.path | startswith("dns>connect")) and (.ts_ms | type) == "number" and .seq > 0) and
+	(.[1].result | .status == "up" and .reason == "ok" and .check == "toggle") and
+	.[1].result.seq > .[0].result.seq' "$tmp/http.jsonl" >/dev/null ||
+	fail "webhook results: $(jq -c '.body | fromjson | .result' "$tmp/http.jsonl")"
 
 # E-mail: over STARTTLS with AUTH, one per change.
 wait_for 10 "two e-mails" bash -c "[ \$(ls '$tmp/mail' | wc -l) -ge 2 ]"
