@@ -28,6 +28,7 @@
 #include "core/line.h"
 #include "core/probe_imap.h"
 #include "core/probe_pop3.h"
+#include "spec/target.h"
 #include "core/proto.h"
 #include "core/result.h"
 
@@ -140,7 +141,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	result_init(&r, now);
 	run_init(&u, &r, now);
 
-	void *p = ops->new (&c, &u);
+	struct proto_params pp;
+
+	check_proto_params(&c, &pp);
+	void *p = ops->new (&pp, &u);
 	if (!p)
 		return 0;
 	enum proto_next nx = drain(ops, p, ops->start(p, c.target.implicit_tls, now));

@@ -530,14 +530,14 @@ void check_opts_free(struct check_opts *o)
 	}
 }
 
-struct run {
+struct check_run {
 	struct event_base *base;
 	size_t pending; /* probes started whose callback has not run yet */
 };
 
 /* Where one probe's result lands; copied in the callback since it is valid only then. */
 struct slot {
-	struct run *run;
+	struct check_run *run;
 	struct result r;
 	int done;
 };
@@ -602,7 +602,7 @@ static int run_checks(const struct check_opts *o)
 	struct slot *slots = calloc(n, sizeof(*slots));
 	struct probe_env env;
 	struct event_base *base = NULL;
-	struct run run;
+	struct check_run run;
 	char err[256];
 	int code = 3;
 

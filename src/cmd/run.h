@@ -2,8 +2,8 @@
 /*
  * run.h - `mailpulse run -c FILE`: the daemon.
  */
-#ifndef MP_RUN_H
-#define MP_RUN_H
+#ifndef MP_CMD_RUN_H
+#define MP_CMD_RUN_H
 
 /* argv[0] is "run". Returns the process exit code. */
 int run_main(int argc, char **argv);

@@ -82,7 +82,7 @@ enum imap_auth {
 
 /* Created by imap_new(), freed by imap_free(); c, u and r belong to the driver. */
 struct imap {
-	const struct check *c;
+	const struct proto_params *c;
 	struct run *u;
 	struct result *r; /* u->r */
 	struct proto_out out;
@@ -520,7 +520,7 @@ static enum proto_next imap_enter(struct imap *p, enum imap_state st)
 /* Capabilities are final: log in, or finish. */
 static enum proto_next imap_login(struct imap *p)
 {
-	const struct check *c = p->c;
+	const struct proto_params *c = p->c;
 
 	if (!c->login) {
 		proto_up_message(p->u, "IMAP %s%s, %d capabilit%s",
@@ -566,7 +566,7 @@ static enum proto_next imap_login(struct imap *p)
 /* A capability list is complete (from the greeting or a CAPABILITY reply). */
 static enum proto_next imap_caps_done(struct imap *p)
 {
-	const struct check *c = p->c;
+	const struct proto_params *c = p->c;
 
 	proto_caps_result(&p->caps, p->r);
 	if (p->plain && !p->tls) {
@@ -591,7 +591,7 @@ static enum proto_next imap_caps_done(struct imap *p)
 static enum proto_next imap_on_greeting(struct imap *p, const struct imap_line *l, const char *s,
                                         size_t n, int64_t now)
 {
-	const struct check *c = p->c;
+	const struct proto_params *c = p->c;
 	char show[PROTO_SHOW];
 
 	line_escape(p->r->greeting, sizeof(p->r->greeting), s, n);
@@ -902,13 +902,6 @@ static enum proto_next imap_on_reply(struct imap *p, const struct imap_line *l, 
 				run_worsen(p->u, MP_DEGRADED, MP_R_MAILBOX_IN_USE,
 				           "INBOX is locked by another session: %s", show);
 				break;
-			case IMAP_CODE_UNAVAILABLE:
-			case IMAP_CODE_SERVERBUG:
-				run_fail(
-				    p->u, MP_R_REFUSED_BY_SERVER,
-				    "EXAMINE INBOX refused, a problem on the server's side: %s",
-				    show);
-				break;
 			default:
 				run_fail(p->u, MP_R_MAILBOX_ERROR, "EXAMINE INBOX failed: %s",
 				         show);
@@ -959,7 +952,7 @@ static enum proto_next imap_on_literal(void *vp, const char *data, size_t len, i
 	return PROTO_READ;
 }
 
-static void *imap_new(const struct check *c, struct run *u)
+static void *imap_new(const struct proto_params *c, struct run *u)
 {
 	struct imap *p = calloc(1, sizeof(*p));
 
@@ -979,7 +972,7 @@ static enum proto_next imap_start(void *vp, int tls_active, int64_t now)
 
 	p->now = now;
 	p->tls = tls_active != 0;
-	p->plain = !tls_active && !p->c->target.implicit_tls;
+	p->plain = !tls_active && !p->c->implicit_tls;
 	return imap_enter(p, IMAP_GREETING);
 }
 

@@ -86,7 +86,7 @@ enum pop3_code {
 
 /* Created by pop3_new(), freed by pop3_free(); c, u and r belong to the driver. */
 struct pop3 {
-	const struct check *c;
+	const struct proto_params *c;
 	struct run *u;
 	struct result *r; /* u->r */
 	struct proto_out out;
@@ -472,7 +472,7 @@ static void pop3_check_delay(struct pop3 *p)
 /* Capabilities are final: log in, or finish. */
 static enum proto_next pop3_login(struct pop3 *p)
 {
-	const struct check *c = p->c;
+	const struct proto_params *c = p->c;
 	const char *pass = c->password ? c->password : "";
 
 	if (!c->login) {
@@ -531,7 +531,7 @@ static enum proto_next pop3_login(struct pop3 *p)
 /* A CAPA answer is complete (possibly empty: servers without CAPA). */
 static enum proto_next pop3_caps_done(struct pop3 *p)
 {
-	const struct check *c = p->c;
+	const struct proto_params *c = p->c;
 
 	proto_caps_result(&p->caps, p->r);
 	if (p->plain && !p->tls) {
@@ -555,7 +555,7 @@ static enum proto_next pop3_caps_done(struct pop3 *p)
 
 static enum proto_next pop3_on_greeting(struct pop3 *p, const char *s, size_t n, int64_t now)
 {
-	const struct check *c = p->c;
+	const struct proto_params *c = p->c;
 	char show[PROTO_SHOW];
 	const char *text;
 	size_t tl;
@@ -763,7 +763,7 @@ static enum proto_next pop3_on_line(void *vp, const char *s, size_t n, int64_t n
 
 /* ---- proto_ops ---- */
 
-static void *pop3_new(const struct check *c, struct run *u)
+static void *pop3_new(const struct proto_params *c, struct run *u)
 {
 	struct pop3 *p = calloc(1, sizeof(*p));
 
@@ -783,7 +783,7 @@ static enum proto_next pop3_start(void *vp, int tls_active, int64_t now)
 
 	p->now = now;
 	p->tls = tls_active != 0;
-	p->plain = !tls_active && !p->c->target.implicit_tls;
+	p->plain = !tls_active && !p->c->implicit_tls;
 	return pop3_enter(p, POP3_GREETING);
 }
 

@@ -85,14 +85,15 @@ void proto_caps_result(const struct proto_caps *k, struct result *r)
 	result_caps_set(r, k->buf, k->off, k->n);
 }
 
-void proto_finding(struct run *u, const struct check *c, enum mp_reason why, const char *what)
+void proto_finding(struct run *u, const struct proto_params *c, enum mp_reason why,
+                   const char *what)
 {
 	result_warn(u->r, "%s", what);
 	if (c->posture == POSTURE_WARN)
 		run_worsen(u, MP_DEGRADED, why, "%s", what);
 }
 
-void proto_finding_clear(struct run *u, const struct check *c, const char *mechs, int n,
+void proto_finding_clear(struct run *u, const struct proto_params *c, const char *mechs, int n,
                          const char *tls_cmd)
 {
 	char msg[RESULT_WARN_LEN];
@@ -129,7 +130,7 @@ void proto_flood(struct run *u, int max, const char *pending)
 	         "server flooded us with more than %d lines while we awaited %s", max, pending);
 }
 
-int proto_greeting_expect(struct run *u, const struct check *c, const char *s, size_t n)
+int proto_greeting_expect(struct run *u, const struct proto_params *c, const char *s, size_t n)
 {
 	char want[PROTO_SHOW], show[PROTO_SHOW];
 
@@ -149,10 +150,10 @@ int proto_caps_has(const struct proto_caps *k, const char *want, proto_cap_match
 	return 0;
 }
 
-int proto_expect_caps(struct run *u, const struct check *c, const struct proto_caps *k,
+int proto_expect_caps(struct run *u, const struct proto_params *c, const struct proto_caps *k,
                       proto_cap_match match)
 {
-	for (int i = 0; i < c->n_expect_caps && i < CHECK_CAPS_MAX; i++) {
+	for (int i = 0; i < c->n_expect_caps && i < PROTO_EXPECT_CAPS_MAX; i++) {
 		if (c->expect_caps[i] && !proto_caps_has(k, c->expect_caps[i], match)) {
 			char show[PROTO_SHOW];
 			line_escape(show, sizeof(show), c->expect_caps[i],

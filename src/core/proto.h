@@ -25,7 +25,39 @@
 
 #include "core/result.h"
 #include "core/run.h"
-#include "spec/target.h"
+
+enum starttls_mode {
+	STARTTLS_NO,      /* greeting only on plain schemes */
+	STARTTLS_AUTO,    /* upgrade when advertised */
+	STARTTLS_REQUIRE, /* not advertised is starttls_unavailable */
+};
+
+enum posture_mode {
+	POSTURE_REPORT, /* posture findings (plaintext login offered, no TLS) are warnings only */
+	POSTURE_WARN,   /* ... and make the check degraded (plaintext_auth, no_tls) */
+};
+
+/*
+ * What a protocol core needs of a check, and nothing else: the cores sit
+ * below src/spec, so they take this, filled from a struct check by
+ * check_proto_params() (spec/target.h). Owned by the caller, which keeps
+ * it (and the strings it points to) alive as long as the core.
+ */
+/* Capabilities a check may require; spec/target.h's CHECK_CAPS_MAX is this. */
+#define PROTO_EXPECT_CAPS_MAX 16
+
+struct proto_params {
+	int implicit_tls; /* imaps/pop3s: TLS before the greeting */
+	enum starttls_mode starttls;
+	const char *expect;             /* greeting substring, or NULL */
+	const char *const *expect_caps; /* n_expect_caps <= PROTO_EXPECT_CAPS_MAX */
+	int n_expect_caps;
+	const char *login;    /* NULL: no mailbox check */
+	const char *password; /* never printed, logged or stored */
+	int allow_plaintext_auth;
+	enum posture_mode posture;
+	unsigned login_interval_s; /* 0: unknown (a one-shot check) */
+};
 
 enum proto_next {
 	PROTO_READ,    /* send what is queued, then wait for the next line */
@@ -93,12 +125,13 @@ void proto_caps_add(struct proto_caps *k, const char *s, size_t n);
 void proto_caps_result(const struct proto_caps *k, struct result *r);
 
 /* A posture finding: a warning always, degraded with --posture=warn. */
-void proto_finding(struct run *u, const struct check *c, enum mp_reason why, const char *what);
+void proto_finding(struct run *u, const struct proto_params *c, enum mp_reason why,
+                   const char *what);
 /*
  * The posture finding for logins advertised before TLS: "<mechs> is (are,
  * when n > 1) advertised in the clear, before <tls_cmd>".
  */
-void proto_finding_clear(struct run *u, const struct check *c, const char *mechs, int n,
+void proto_finding_clear(struct run *u, const struct proto_params *c, const char *mechs, int n,
                          const char *tls_cmd);
 /* The success message, unless a finding already wrote a worse one or the verdict stands. */
 void proto_up_message(struct run *u, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -111,7 +144,7 @@ void proto_violation(struct run *u, const char *what, const char *pending, const
 /* More than max lines in answer to one command: a protocol_error. */
 void proto_flood(struct run *u, int max, const char *pending);
 /* --expect: returns 0 when the greeting s[0..n) holds it, else -1 with the verdict recorded. */
-int proto_greeting_expect(struct run *u, const struct check *c, const char *s, size_t n);
+int proto_greeting_expect(struct run *u, const struct proto_params *c, const char *s, size_t n);
 /*
  * Does an entry satisfy want? Each core says what a match is: an IMAP atom
  * equal to it, a POP3 CAPA line with those arguments.
@@ -123,7 +156,7 @@ int proto_caps_has(const struct proto_caps *k, const char *want, proto_cap_match
  * --expect-capability: the first expected capability no entry matches,
  * recorded as capability_missing; 0 when all are there, -1 when one is not.
  */
-int proto_expect_caps(struct run *u, const struct check *c, const struct proto_caps *k,
+int proto_expect_caps(struct run *u, const struct proto_params *c, const struct proto_caps *k,
                       proto_cap_match match);
 /* Credentials were about to go out without TLS: plaintext_auth, nothing sent. */
 void proto_refuse_plaintext(struct run *u);
@@ -163,7 +196,7 @@ void proto_tls_unexpected(struct run *u, const char *pending);
  */
 struct proto_ops {
 	const char *name; /* "imap", "pop3" */
-	void *(*new)(const struct check *c, struct run *u);
+	void *(*new)(const struct proto_params *c, struct run *u);
 	enum proto_next (*start)(void *p, int tls_active, int64_t now_us);
 	enum proto_next (*on_line)(void *p, const char *line, size_t len, int64_t now_us);
 	size_t (*literal_len)(const void *p);

@@ -16,10 +16,9 @@
 
 #include "core/line.h"
 #include "core/proto.h"
-#include "spec/secret.h"
 
 /* Longest password whose derived forms are built; longer ones are redacted raw only. */
-#define REDACT_PW_MAX SECRET_MAX
+#define REDACT_PW_MAX REDACT_SECRET_MAX
 #define REDACT_FORMS  6
 /* Strings up to this size are rewritten on the stack; larger ones on the heap. */
 #define REDACT_STACK 2048

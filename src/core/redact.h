@@ -32,6 +32,8 @@
 
 #define REDACT_MARK "(password)"
 #define REDACT_MIN  4
+/* The longest secret there is to hide: spec/secret.h reads none longer (SECRET_MAX). */
+#define REDACT_SECRET_MAX 512
 
 /*
  * Redact password (and its forms, which use login) from every

@@ -104,6 +104,7 @@ struct session {
 struct probe {
 	struct probe_env *env;
 	const struct check *c;
+	struct proto_params pp; /* what the protocol cores take of c */
 	probe_done_cb cb;
 	void *arg;
 	struct result res;
@@ -865,7 +866,7 @@ static void tls_connected(struct session *s)
 	if (s->core) {
 		next = s->ops->on_tls(s->core, now); /* after STARTTLS/STLS */
 	} else {
-		s->core = s->ops->new (s->p->c, &s->run); /* implicit TLS */
+		s->core = s->ops->new (&s->p->pp, &s->run); /* implicit TLS */
 		if (!s->core) {
 			run_worsen(&s->run, MP_UNKNOWN, MP_R_INTERNAL, "out of memory");
 			session_end(s);
@@ -1185,7 +1186,7 @@ static void connected(struct session *s)
 		start_tls(s);
 		return;
 	}
-	s->core = s->ops->new (p->c, &s->run);
+	s->core = s->ops->new (&p->pp, &s->run);
 	if (!s->core) {
 		run_worsen(&s->run, MP_UNKNOWN, MP_R_INTERNAL, "out of memory");
 		session_end(s);
@@ -1449,6 +1450,7 @@ struct probe *probe_start(struct probe_env *env, const struct check *c, probe_do
 		return NULL;
 	p->env = env;
 	p->c = c;
+	check_proto_params(c, &p->pp);
 	p->cb = cb;
 	p->arg = arg;
 	result_init(&p->res, 0);

@@ -9,8 +9,10 @@
 
 #include <stddef.h>
 
-/* The longest secret accepted, in bytes. */
-#define SECRET_MAX 512
+#include "core/redact.h"
+
+/* The longest secret accepted, in bytes: all the redactor hides. */
+#define SECRET_MAX REDACT_SECRET_MAX
 
 /*
  * The first line of path, without its CR/LF, into dst (NUL-terminated).

@@ -448,3 +448,19 @@ void check_defaults(struct check *c)
 	c->cert_life_rule = 1;
 	c->posture = POSTURE_REPORT;
 }
+
+void check_proto_params(const struct check *c, struct proto_params *pp)
+{
+	*pp = (struct proto_params){
+	    .implicit_tls = c->target.implicit_tls,
+	    .starttls = c->starttls,
+	    .expect = c->expect,
+	    .expect_caps = c->expect_caps,
+	    .n_expect_caps = c->n_expect_caps,
+	    .login = c->login,
+	    .password = c->password,
+	    .allow_plaintext_auth = c->allow_plaintext_auth,
+	    .posture = c->posture,
+	    .login_interval_s = c->login_interval_s,
+	};
+}

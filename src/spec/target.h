@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "core/proto.h" /* enum starttls_mode, posture_mode; struct proto_params */
+
 enum mp_proto {
 	MP_IMAP,
 	MP_POP3,
@@ -77,18 +79,7 @@ int target_sockaddr(const char *addr, uint16_t port, struct sockaddr_storage *ss
 /* "IMAP", "IMAPS", "POP3", "POP3S": the service name in Nagios output. */
 const char *target_service(const struct target *t);
 
-enum starttls_mode {
-	STARTTLS_NO,      /* greeting only on plain schemes */
-	STARTTLS_AUTO,    /* upgrade when advertised */
-	STARTTLS_REQUIRE, /* not advertised is starttls_unavailable */
-};
-
-enum posture_mode {
-	POSTURE_REPORT, /* posture findings (plaintext login offered, no TLS) are warnings only */
-	POSTURE_WARN,   /* ... and make the check degraded (plaintext_auth, no_tls) */
-};
-
-#define CHECK_CAPS_MAX    16
+#define CHECK_CAPS_MAX    PROTO_EXPECT_CAPS_MAX
 #define CHECK_RESOLVE_MAX 8
 
 /* One check's options. Defaults come from check_defaults(). */
@@ -134,5 +125,7 @@ struct check {
 };
 
 void check_defaults(struct check *c);
+/* What the protocol cores take of c; pp points into c, which must outlive it. */
+void check_proto_params(const struct check *c, struct proto_params *pp);
 
 #endif

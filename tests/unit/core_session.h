@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/proto.h"
+#include "spec/target.h"
 
 #define USER "bob"
 #define PASS "s3cr3t-Pa55"
@@ -22,6 +23,7 @@
 /* One scripted session: the check, the result, the core and all it sent. */
 struct sess {
 	struct check c;
+	struct proto_params pp; /* of c, taken when the core starts */
 	struct result r;
 	struct run u; /* builds r */
 	void *p;
@@ -76,7 +78,8 @@ static inline enum proto_next drain(struct sess *s, enum proto_next nx)
 
 static inline enum proto_next start(struct sess *s, int tls)
 {
-	s->p = CORE_OPS.new(&s->c, &s->u);
+	check_proto_params(&s->c, &s->pp);
+	s->p = CORE_OPS.new(&s->pp, &s->u);
 	assert_non_null(s->p);
 	return drain(s, CORE_OPS.start(s->p, tls, s->now));
 }
