@@ -360,24 +360,6 @@ int conf_check_name(struct ld *l, const yaml_node_t *v, const char *what, const 
 	return 0;
 }
 
-/* Digits only, at most max. */
-int conf_parse_ull(const char *s, unsigned long long max, unsigned long long *out)
-{
-	unsigned long long v = 0;
-
-	if (!*s)
-		return -1;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		v = v * 10 + (unsigned long long)(*s - '0');
-		if (v > max)
-			return -2;
-	}
-	*out = v;
-	return 0;
-}
-
 struct dur conf_dur(unsigned long long ms)
 {
 	struct dur d;
@@ -674,7 +656,7 @@ static void set_value(struct ld *l, struct section *s, const struct key *k, yaml
 		return;
 	}
 	case K_UINT:
-		r = conf_parse_ull(str, 0xffffffffULL, &u);
+		r = checkspec_uint(str, 0xffffffffULL, &u);
 		if (r == -1) {
 			conf_err_at(l, v, "%s: \"%s\" is not a whole number", k->name,
 			            conf_show(str).s);

@@ -121,8 +121,6 @@ int conf_items(struct ld *l, yaml_node_t *v, yaml_node_t **out, int max, const c
 int conf_is_name_char(int ch);
 /* Names of checks, channels, windows, label keys: 0, or -1 reported at v. */
 int conf_check_name(struct ld *l, const yaml_node_t *v, const char *what, const char *s);
-/* Digits only, at most max: 0; -1 not a number; -2 above max. */
-int conf_parse_ull(const char *s, unsigned long long max, unsigned long long *out);
 struct dur {
 	char s[32];
 };

@@ -46,7 +46,7 @@ static void fn_listen(struct ld *l, struct section *s, const struct key *k, yaml
 	}
 	colon = strrchr(a, ':');
 	if (!colon || colon == a || strlen(a) >= sizeof(host) ||
-	    conf_parse_ull(colon + 1, 65535, &port) < 0 || port == 0) {
+	    checkspec_uint(colon + 1, 65535, &port) < 0 || port == 0) {
 		conf_err_at(l, v,
 		            "%s: \"%s\" is not HOST:PORT (such as 127.0.0.1:8080 or [::1]:8080)",
 		            k->name, conf_show(a).s);

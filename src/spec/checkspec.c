@@ -228,8 +228,7 @@ static int checkspec_store(struct checkspec *b, const struct checkspec_key *k, c
 	return 0;
 }
 
-/* Digits only, no sign, at most max: -1 not a number, -2 above max. */
-static int checkspec_uint(const char *s, unsigned long long max, unsigned long long *out)
+int checkspec_uint(const char *s, unsigned long long max, unsigned long long *out)
 {
 	unsigned long long v = 0;
 

@@ -64,6 +64,11 @@ void checkspec_init(struct checkspec *b, struct check *chk, enum checkspec_src s
                     checkspec_save_fn save, void *arg);
 
 /* The index of a key (its KEYS spelling), or -1: not a check key. */
+/*
+ * Digits only, no sign, at most max: 0 with *out, -1 not a number, -2 above
+ * max. The one number reader of settings (the config's other keys too).
+ */
+int checkspec_uint(const char *s, unsigned long long max, unsigned long long *out);
 int checkspec_key(const char *name);
 /* The key's name as src spells it; NULL when src has no such key. */
 const char *checkspec_key_name(int key, enum checkspec_src src);

@@ -17,6 +17,10 @@
 
 #include "store/store.h"
 
+/* printf into err (errlen bytes) when err is not NULL: the error text of every backend. */
+void store_set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* check and location names, as conf.c enforces */
 #define STORE_NAME_MAX 64
 /* Rows one read returns at most. */

@@ -350,20 +350,6 @@ struct sq {
 	char closed_why[512]; /* while db is NULL: why */
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /*
  * The names of SQLite's result codes, which its messages leave out:
  * "disk I/O error" says less than SQLITE_IOERR_FSYNC. The primary codes
@@ -451,13 +437,13 @@ static void db_err(struct sq *s, char *err, size_t errlen, const char *what)
 	const char *name = rc_name(rc);
 
 	if (!s->db)
-		set_err(err, errlen, "%s", s->closed_why);
+		store_set_err(err, errlen, "%s", s->closed_why);
 	else if (name)
-		set_err(err, errlen, "store %s: %s: %s (%s)", s->path ? s->path : "", what,
-		        sqlite3_errmsg(s->db), name);
+		store_set_err(err, errlen, "store %s: %s: %s (%s)", s->path ? s->path : "", what,
+		              sqlite3_errmsg(s->db), name);
 	else
-		set_err(err, errlen, "store %s: %s: %s (SQLite code %d)", s->path ? s->path : "",
-		        what, sqlite3_errmsg(s->db), rc);
+		store_set_err(err, errlen, "store %s: %s: %s (SQLite code %d)",
+		              s->path ? s->path : "", what, sqlite3_errmsg(s->db), rc);
 }
 
 static const char *sq_errmsg(const void *db)
@@ -721,13 +707,13 @@ static int sq_flush(void *db, struct store_row *const *rows, int n)
 	struct sq *s = db;
 
 	if (!s->db) {
-		set_err(s->err, sizeof(s->err), "%s", s->closed_why);
+		store_set_err(s->err, sizeof(s->err), "%s", s->closed_why);
 		return -1;
 	}
 	if (step_done(s, s->w[W_BEGIN]) < 0)
 		return -1;
 	if (s->readonly) {
-		set_err(s->err, sizeof(s->err), "store %s: opened read-only", s->path);
+		store_set_err(s->err, sizeof(s->err), "store %s: opened read-only", s->path);
 		errno = EROFS;
 		return -1;
 	}
@@ -751,7 +737,7 @@ static int exec(struct sq *s, const char *sql, char *err, size_t errlen)
 	char *msg = NULL;
 
 	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		set_err(err, errlen, "store: %s", msg ? msg : sqlite3_errmsg(s->db));
+		store_set_err(err, errlen, "store: %s", msg ? msg : sqlite3_errmsg(s->db));
 		sqlite3_free(msg);
 		return -1;
 	}
@@ -765,10 +751,10 @@ static void open_err(struct sq *s, const char *path, char *err, size_t errlen)
 	const char *name = rc_name(rc);
 
 	if (name)
-		set_err(err, errlen, "store %s: %s (%s)", path, sqlite3_errmsg(s->db), name);
+		store_set_err(err, errlen, "store %s: %s (%s)", path, sqlite3_errmsg(s->db), name);
 	else
-		set_err(err, errlen, "store %s: %s (SQLite code %d)", path, sqlite3_errmsg(s->db),
-		        rc);
+		store_set_err(err, errlen, "store %s: %s (SQLite code %d)", path,
+		              sqlite3_errmsg(s->db), rc);
 }
 
 /* One integer from a query without parameters; *found is 0 when no row. */
@@ -810,10 +796,11 @@ static int schema_version_get(struct sq *s, const char *path, int *version, char
 		              errlen) < 0)
 			return -1;
 		if (n > 0) {
-			set_err(err, errlen,
-			        "store %s: an SQLite database, but not a mailpulse store (no meta "
-			        "table); refusing to touch it",
-			        path);
+			store_set_err(
+			    err, errlen,
+			    "store %s: an SQLite database, but not a mailpulse store (no meta "
+			    "table); refusing to touch it",
+			    path);
 			return -1;
 		}
 		*version = 0;
@@ -824,8 +811,8 @@ static int schema_version_get(struct sq *s, const char *path, int *version, char
 	              &found, err, errlen) < 0)
 		return -1;
 	if (!found || v < 1 || v > 1000000) {
-		set_err(err, errlen, "store %s: meta.schema_version is missing or not a version",
-		        path);
+		store_set_err(err, errlen,
+		              "store %s: meta.schema_version is missing or not a version", path);
 		return -1;
 	}
 	*version = (int)v;
@@ -834,10 +821,10 @@ static int schema_version_get(struct sq *s, const char *path, int *version, char
 
 static int newer(const char *path, int v, char *err, size_t errlen)
 {
-	set_err(err, errlen,
-	        "store %s has schema version %d, newer than version %d that this mailpulse "
-	        "knows; use a newer mailpulse",
-	        path, v, store_schema_version());
+	store_set_err(err, errlen,
+	              "store %s has schema version %d, newer than version %d that this mailpulse "
+	              "knows; use a newer mailpulse",
+	              path, v, store_schema_version());
 	return -1;
 }
 
@@ -882,19 +869,19 @@ static int set_wal(struct sq *s, const char *path, char *err, size_t errlen)
 	char mode[16] = "";
 
 	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL) != SQLITE_OK) {
-		set_err(err, errlen, "store %s: %s", path, sqlite3_errmsg(s->db));
+		store_set_err(err, errlen, "store %s: %s", path, sqlite3_errmsg(s->db));
 		return -1;
 	}
 	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
 		snprintf(mode, sizeof(mode), "%s", (const char *)sqlite3_column_text(st, 0));
 	else
-		set_err(err, errlen, "store %s: %s", path, sqlite3_errmsg(s->db));
+		store_set_err(err, errlen, "store %s: %s", path, sqlite3_errmsg(s->db));
 	sqlite3_finalize(st);
 	if (!*mode)
 		return -1;
 	if (strcmp(mode, "wal") != 0 && strcmp(mode, "memory") != 0) {
-		set_err(err, errlen, "store %s: cannot use WAL mode (journal mode is %s)", path,
-		        mode);
+		store_set_err(err, errlen, "store %s: cannot use WAL mode (journal mode is %s)",
+		              path, mode);
 		return -1;
 	}
 	return 0;
@@ -927,8 +914,8 @@ static int db_open(struct sq *s, char *err, size_t errlen)
 
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
 	    SQLITE_OK) {
-		set_err(err, errlen, "store %s: %s", path,
-		        s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		store_set_err(err, errlen, "store %s: %s", path,
+		              s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		goto fail;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
@@ -952,15 +939,15 @@ static int db_open(struct sq *s, char *err, size_t errlen)
 	for (int i = 0; i < W__COUNT; i++) {
 		if (sqlite3_prepare_v3(s->db, wsql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->w[i],
 		                       NULL) != SQLITE_OK) {
-			set_err(err, errlen, "store %s: preparing statements: %s", path,
-			        sqlite3_errmsg(s->db));
+			store_set_err(err, errlen, "store %s: preparing statements: %s", path,
+			              sqlite3_errmsg(s->db));
 			goto fail;
 		}
 	}
 	sqlite3_busy_timeout(s->db, BUSY_WRITE_MS);
 	/* SQLite opened the file above; the same inode cannot be another file while it is open. */
 	if (stat(path, &sb) != 0) {
-		set_err(err, errlen, "store %s: %s", path, strerror(errno));
+		store_set_err(err, errlen, "store %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	s->dev = sb.st_dev;
@@ -969,7 +956,7 @@ static int db_open(struct sq *s, char *err, size_t errlen)
 	return version;
 fail:
 	db_close(s);
-	set_err(s->closed_why, sizeof(s->closed_why), "%s", err && errlen ? err : "not open");
+	store_set_err(s->closed_why, sizeof(s->closed_why), "%s", err && errlen ? err : "not open");
 	return -1;
 }
 
@@ -992,8 +979,8 @@ static int lock_open(const char *lockpath, const char *path, char *err, size_t e
 	if (fd < 0) {
 		int e = errno;
 
-		set_err(err, errlen, "store %s: cannot open its lock file %s: %s", path, lockpath,
-		        strerror(e));
+		store_set_err(err, errlen, "store %s: cannot open its lock file %s: %s", path,
+		              lockpath, strerror(e));
 		errno = e;
 		return -1;
 	}
@@ -1009,19 +996,21 @@ static int lock_open(const char *lockpath, const char *path, char *err, size_t e
 				holder = strtol(pid, NULL, 10);
 			}
 			if (holder > 0)
-				set_err(err, errlen,
-				        "store %s is in use by mailpulse run (pid %ld): one daemon "
-				        "per store",
-				        path, holder);
+				store_set_err(
+				    err, errlen,
+				    "store %s is in use by mailpulse run (pid %ld): one daemon "
+				    "per store",
+				    path, holder);
 			else
-				set_err(err, errlen,
-				        "store %s is in use by mailpulse run (%s is locked): one "
-				        "daemon per store",
-				        path, lockpath);
+				store_set_err(
+				    err, errlen,
+				    "store %s is in use by mailpulse run (%s is locked): one "
+				    "daemon per store",
+				    path, lockpath);
 			e = EBUSY;
 		} else {
-			set_err(err, errlen, "store %s: cannot lock %s: %s", path, lockpath,
-			        strerror(e));
+			store_set_err(err, errlen, "store %s: cannot lock %s: %s", path, lockpath,
+			              strerror(e));
 		}
 		close(fd);
 		errno = e;
@@ -1079,7 +1068,7 @@ static struct sq *sq_new(const char *path, char *err, size_t errlen)
 		s->lockpath = malloc(n + sizeof(".lock"));
 	}
 	if (!s || !s->path || !s->lockpath) {
-		set_err(err, errlen, "store %s: out of memory", path);
+		store_set_err(err, errlen, "store %s: out of memory", path);
 		if (s)
 			sq_free(s);
 		return NULL;
@@ -1145,7 +1134,7 @@ static int sq_reopen(void *db, char *err, size_t errlen)
 	if (err && errlen)
 		err[0] = '\0';
 	if (s->readonly) {
-		set_err(err, errlen, "store %s: opened read-only", s->path);
+		store_set_err(err, errlen, "store %s: opened read-only", s->path);
 		errno = EROFS;
 		return -1;
 	}
@@ -1176,7 +1165,7 @@ static int sq_reopen(void *db, char *err, size_t errlen)
 	return version == 0 ? 1 : 0;
 fail:
 	if (!s->db)
-		set_err(s->closed_why, sizeof(s->closed_why), "%s", err && errlen ? err : "");
+		store_set_err(s->closed_why, sizeof(s->closed_why), "%s", err && errlen ? err : "");
 	return -1;
 }
 
@@ -1225,8 +1214,8 @@ static int sq_open_ro(struct sq **out, const char *path, char *err, size_t errle
 		return -1;
 	s->readonly = 1;
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		set_err(err, errlen, "store %s: %s", path,
-		        s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		store_set_err(err, errlen, "store %s: %s", path,
+		              s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		goto fail;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
@@ -1244,15 +1233,16 @@ static int sq_open_ro(struct sq **out, const char *path, char *err, size_t errle
 		goto fail;
 	}
 	if (version == 0) {
-		set_err(err, errlen, "store %s is empty: the daemon has not written to it yet",
-		        path);
+		store_set_err(err, errlen,
+		              "store %s is empty: the daemon has not written to it yet", path);
 		goto fail;
 	}
 	if (version < cur) {
-		set_err(err, errlen,
-		        "store %s has schema version %d, older than %d: the daemon migrates it "
-		        "when it next opens it",
-		        path, version, cur);
+		store_set_err(
+		    err, errlen,
+		    "store %s has schema version %d, older than %d: the daemon migrates it "
+		    "when it next opens it",
+		    path, version, cur);
 		goto fail;
 	}
 	*out = s;
@@ -1331,7 +1321,7 @@ static int64_t fold_hour(struct sq *s, int64_t id, int64_t hour, int keep)
 		                    sqlite3_column_type(st, 2) == SQLITE_NULL
 		                        ? -1
 		                        : sqlite3_column_int64(st, 2)) < 0) {
-			set_err(s->err, sizeof(s->err), "store: retention: out of memory");
+			store_set_err(s->err, sizeof(s->err), "store: retention: out of memory");
 			goto fail;
 		}
 	}
@@ -1377,12 +1367,12 @@ static int sq_retention(void *db, int64_t now_ms, unsigned raw_days, unsigned ro
 	int rc;
 
 	if (s->readonly) {
-		set_err(s->err, sizeof(s->err), "store: opened read-only");
+		store_set_err(s->err, sizeof(s->err), "store: opened read-only");
 		errno = EROFS;
 		return -1;
 	}
 	if (!s->db) {
-		set_err(s->err, sizeof(s->err), "%s", s->closed_why);
+		store_set_err(s->err, sizeof(s->err), "%s", s->closed_why);
 		return -1;
 	}
 	if (step_done(s, s->w[W_BEGIN]) < 0)
@@ -1394,7 +1384,8 @@ static int sq_retention(void *db, int64_t now_ms, unsigned raw_days, unsigned ro
 			int64_t *v = realloc(ids, ncap * sizeof(*v));
 
 			if (!v) {
-				set_err(s->err, sizeof(s->err), "store: retention: out of memory");
+				store_set_err(s->err, sizeof(s->err),
+				              "store: retention: out of memory");
 				sqlite3_reset(st);
 				goto fail;
 			}
@@ -1455,7 +1446,7 @@ static sqlite3_stmt *prep(struct sq *s, const char *sql, char *err, size_t errle
 	sqlite3_stmt *st = NULL;
 
 	if (!s->db) {
-		set_err(err, errlen, "%s", s->closed_why);
+		store_set_err(err, errlen, "%s", s->closed_why);
 		errno = EIO;
 		return NULL;
 	}
@@ -1578,7 +1569,7 @@ static int lookup_check(struct sq *s, const char *name, int64_t *id, char *err, 
 	if (rc == SQLITE_ROW)
 		*id = sqlite3_column_int64(st, 0);
 	else if (rc == SQLITE_DONE)
-		set_err(err, errlen, "no check named \"%.64s\" in the store", name);
+		store_set_err(err, errlen, "no check named \"%.64s\" in the store", name);
 	else
 		db_err(s, err, errlen, "query");
 	sqlite3_finalize(st);
@@ -1593,7 +1584,7 @@ static int lookup_check(struct sq *s, const char *name, int64_t *id, char *err, 
 static int read_end(struct sq *s, int rc, int bad, char *err, size_t errlen)
 {
 	if (bad) {
-		set_err(err, errlen, "store: out of memory");
+		store_set_err(err, errlen, "store: out of memory");
 		return ENOMEM;
 	}
 	if (rc != SQLITE_DONE) {
@@ -1824,7 +1815,7 @@ static int counts_names(struct sq *s, struct counts_acc *a, char *err, size_t er
 		if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 			db_err(s, err, errlen, "query");
 		else
-			set_err(err, errlen, "store: out of memory");
+			store_set_err(err, errlen, "store: out of memory");
 		return -1;
 	}
 	return 0;
@@ -2029,7 +2020,8 @@ static void sq_series(void *db, const struct store_query *q, store_series_cb cb,
 	since = q->since_ms - (q->since_ms % bucket + bucket) % bucket;
 	nb = (until - since + bucket - 1) / bucket;
 	if (nb > STORE_SERIES_MAX) {
-		set_err(err, sizeof(err), "store: series: more than %d buckets", STORE_SERIES_MAX);
+		store_set_err(err, sizeof(err), "store: series: more than %d buckets",
+		              STORE_SERIES_MAX);
 		cb(NULL, EINVAL, err, arg);
 		return;
 	}

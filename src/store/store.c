@@ -37,10 +37,7 @@ struct span {
 	size_t n;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
+void store_set_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -66,19 +63,19 @@ static const struct store_backend *store_pick(const char *spec, const char **whe
                                               size_t errlen)
 {
 	if (!spec || !*spec) {
-		set_err(err, errlen, "store: empty; give a file path or sqlite:PATH");
+		store_set_err(err, errlen, "store: empty; give a file path or sqlite:PATH");
 		errno = EINVAL;
 		return NULL;
 	}
 	if (has_prefix(spec, "postgresql://") || has_prefix(spec, "postgres://")) {
-		set_err(err, errlen, "store: PostgreSQL is not available in this version");
+		store_set_err(err, errlen, "store: PostgreSQL is not available in this version");
 		errno = ENOTSUP;
 		return NULL;
 	}
 	if (has_prefix(spec, "sqlite:")) {
 		*where = spec + strlen("sqlite:");
 		if (!**where) {
-			set_err(err, errlen, "store: sqlite: names no file");
+			store_set_err(err, errlen, "store: sqlite: names no file");
 			errno = EINVAL;
 			return NULL;
 		}
@@ -89,8 +86,9 @@ static const struct store_backend *store_pick(const char *spec, const char **whe
 		size_t n = strspn(spec, "abcdefghijklmnopqrstuvwxyz0123456789+.-");
 
 		if (n > 0 && strncmp(spec + n, "://", 3) == 0) {
-			set_err(err, errlen, "store: unknown backend \"%.*s\" (known: sqlite)",
-			        (int)(n > 32 ? 32 : n), spec);
+			store_set_err(err, errlen,
+			              "store: unknown backend \"%.*s\" (known: sqlite)",
+			              (int)(n > 32 ? 32 : n), spec);
 			errno = ENOTSUP;
 			return NULL;
 		}
@@ -123,7 +121,7 @@ static int store_start(struct store **out, const char *spec, int readonly, char 
 		s->spec = strdup(spec);
 	if (!s || !s->spec) {
 		free(s);
-		set_err(err, errlen, "store %s: out of memory", spec);
+		store_set_err(err, errlen, "store %s: out of memory", spec);
 		errno = ENOMEM;
 		return -1;
 	}
@@ -525,13 +523,13 @@ int store_q_counts(struct store *s, const int64_t *bounds, int nb, store_counts_
                    char *err, size_t errlen)
 {
 	if (nb < 2 || nb > STORE_COUNTS_MAX + 1) {
-		set_err(err, errlen, "store: %d bounds for counts", nb);
+		store_set_err(err, errlen, "store: %d bounds for counts", nb);
 		errno = EINVAL;
 		return -1;
 	}
 	for (int i = 1; i < nb; i++)
 		if (bounds[i] < bounds[i - 1]) {
-			set_err(err, errlen, "store: counts bounds out of order");
+			store_set_err(err, errlen, "store: counts bounds out of order");
 			errno = EINVAL;
 			return -1;
 		}
