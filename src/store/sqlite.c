@@ -2194,36 +2194,32 @@ static void status_acc_free(struct status_acc *c)
 	free(c->rm);
 }
 
+/* Grow one of the parallel arrays of c to the capacity the first one takes. */
+#define STATUS_GROW(c, f, cap)                                                                     \
+	do {                                                                                       \
+		size_t cap2_ = (c)->cap;                                                           \
+		void *v_ = grow((c)->f, &cap2_, (c)->n, sizeof(*(c)->f));                          \
+		if (!v_)                                                                           \
+			return -1; /* grown arrays keep their rows; c->cap is unchanged */         \
+		(c)->f = v_;                                                                       \
+		(cap) = cap2_;                                                                     \
+	} while (0)
+
 static int status_room(struct status_acc *c)
 {
-	size_t cap = c->cap, cap2;
-	void *v;
+	size_t cap = c->cap;
 
 	if (c->n < c->cap)
 		return 0;
-	/* Every parallel array grows to the same capacity; cap is set only after all did. */
-	if (!(v = grow(c->checks, &cap, c->n, sizeof(*c->checks))))
-		return -1;
-	c->checks = v;
-	cap2 = c->cap;
-	if (!(v = grow(c->last, &cap2, c->n, sizeof(*c->last))))
-		return -1;
-	c->last = v;
-	cap2 = c->cap;
-	if (!(v = grow(c->inc, &cap2, c->n, sizeof(*c->inc))))
-		return -1;
-	c->inc = v;
-	cap2 = c->cap;
-	if (!(v = grow(c->has_last, &cap2, c->n, sizeof(*c->has_last))))
-		return -1;
-	c->has_last = v;
-	cap2 = c->cap;
-	if (!(v = grow(c->has_inc, &cap2, c->n, sizeof(*c->has_inc))))
-		return -1;
-	c->has_inc = v;
+	STATUS_GROW(c, checks, cap);
+	STATUS_GROW(c, last, cap);
+	STATUS_GROW(c, inc, cap);
+	STATUS_GROW(c, has_last, cap);
+	STATUS_GROW(c, has_inc, cap);
 	c->cap = cap;
 	return 0;
 }
+#undef STATUS_GROW
 
 /* The state, last result and open incident of one check; -1 on SQLite's failure. */
 static int status_check(sqlite3_stmt *const q[3], int64_t id, const char *name,
