@@ -20,13 +20,13 @@ scripts/spdx.sh --check
 stage "build and test (RelWithDebInfo)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j2
-ctest --test-dir build -j2 --output-on-failure
+ctest --test-dir build -j4 --output-on-failure
 
 stage "build and test under AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DMAILPULSE_ASAN=ON -DMAILPULSE_UBSAN=ON >/dev/null
 cmake --build build-asan -j2
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build-asan -j2 --output-on-failure -LE 'leak|fuzz|package'
+  ctest --test-dir build-asan -j4 --output-on-failure -LE 'leak|fuzz|package'
 
 stage "fuzzers (libFuzzer, bounded)"
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DMAILPULSE_FUZZ=ON >/dev/null

@@ -8,6 +8,7 @@
 #include "cmd/check.h"
 #include "cmd/config.h"
 #include "conf/conf.h"
+#include "cmd/probe.h"
 #include "cmd/run.h"
 #include "cmd/report.h"
 
@@ -24,6 +25,7 @@ static void usage(FILE *f)
 	      "Commands:\n"
 	      "  check URL...     probe servers once and report (mailpulse check --help)\n"
 	      "  run -c FILE      run the monitoring daemon (mailpulse run --help)\n"
+	      "  probe            run a probing node for a controller (mailpulse probe --help)\n"
 	      "  config check FILE\n"
 	      "                   validate a configuration file\n"
 	      "  config checks FILE\n"
@@ -55,6 +57,8 @@ int main(int argc, char **argv)
 		return check_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "run") == 0)
 		return run_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "probe") == 0)
+		return probe_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "config") == 0)
 		return config_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "history") == 0 ||
@@ -81,10 +85,11 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	fprintf(stderr,
-	        "mailpulse: unknown command '%.64s'\n"
-	        "Commands: check, run, config, status, history, uptime, incidents, help. Try "
-	        "'mailpulse --help'.\n",
-	        cmd);
+	fprintf(
+	    stderr,
+	    "mailpulse: unknown command '%.64s'\n"
+	    "Commands: check, run, probe, config, status, history, uptime, incidents, help. Try "
+	    "'mailpulse --help'.\n",
+	    cmd);
 	return 3;
 }

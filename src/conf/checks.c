@@ -302,6 +302,42 @@ static void fn_notify(struct ld *l, struct section *s, const struct key *k, yaml
 		add_route(l, cc, it[i]);
 }
 
+/* ---- locations and quorum ------------------------------------------------ */
+
+/* locations: [fra1, eu-west, ...]: a list replaces the inherited one. */
+static void fn_locations(struct ld *l, struct section *s, const struct key *k, yaml_node_t *v)
+{
+	yaml_node_t *it[CONF_LOCATIONS_MAX];
+	int n = conf_items(l, v, it, CONF_LOCATIONS_MAX, k->name);
+
+	if (n >= 0)
+		conf_nodes_locations(l, s->base, it, n);
+}
+
+/* quorum: N or majority; checked against the locations by checks_cross(). */
+static void fn_quorum(struct ld *l, struct section *s, const struct key *k, yaml_node_t *v)
+{
+	struct conf_check *cc = s->base;
+	const char *a = conf_scalar(v);
+	unsigned long long u;
+
+	if (!a || conf_is_null(v)) {
+		conf_err_at(l, v, "%s: expected a number or majority, found %s", k->name,
+		            conf_kind(v));
+		return;
+	}
+	if (strcmp(a, "majority") == 0) {
+		cc->quorum = CONF_QUORUM_MAJORITY;
+		return;
+	}
+	if (checkspec_uint(a, CONF_LOCATIONS_MAX, &u) != 0 || u == 0) {
+		conf_err_at(l, v, "%s: \"%s\" is not a number of locations (1 to %d) or majority",
+		            k->name, conf_show(a).s, CONF_LOCATIONS_MAX);
+		return;
+	}
+	cc->quorum = (unsigned)u;
+}
+
 /* ---- checks: table --------------------------------------------------- */
 
 #define CC(m) FIELD(struct conf_check, m)
@@ -339,6 +375,9 @@ static const struct key check_keys[] = {
     {"posture", K_SPEC, 0, 0, 0, 0, NULL, NULL, 0, 0},
     {"labels", K_FN, 0, 0, 0, 0, NULL, fn_labels, KF_CHECK_ONLY, 0},
     {"notify", K_FN, 0, 0, 0, 0, NULL, fn_notify, 0, 0},
+    {"locations", K_FN, 0, 0, 0, 0, NULL, fn_locations, 0, 0},
+    {"quorum", K_FN, 0, 0, 0, 0, NULL, fn_quorum, 0, 0},
+    {"password_to_nodes", K_BOOL, CC(password_to_nodes), 0, 0, NULL, NULL, 0, 0},
 };
 
 _Static_assert(NKEYS(check_keys) <= KEYS_MAX, "set masks are 64 bits");
@@ -401,12 +440,50 @@ static void cross_report(void *arg, const char *key, const char *key2, const cha
 	conf_xerr(cx->l, cross_at(cx->x, key, key2), "check \"%s\": %s", cx->name, msg);
 }
 
+/*
+ * quorum against the locations, either of which may come from defaults:
+ * resolved to a number here, never 0 and never above the locations (one,
+ * this daemon's, when the check names none).
+ */
+static void quorum_cross(struct ld *l, struct conf_check *cc, const struct ckx *x, const char *name)
+{
+	unsigned n = cc->nlocations ? (unsigned)cc->nlocations : 1;
+	const char *from = x->at[ck("quorum")].line ? "" : " (from defaults)";
+
+	if (cc->quorum == 0)
+		cc->quorum = n >= 3 ? 2 : 1;
+	else if (cc->quorum == CONF_QUORUM_MAJORITY)
+		cc->quorum = n / 2 + 1;
+	else if (cc->quorum > n && cc->nlocations == 0)
+		conf_xerr(l, cross_at(x, "quorum", NULL),
+		          "check \"%s\": quorum %u%s needs locations: without them the check is "
+		          "probed from one location (%s), so its quorum can only be 1",
+		          name, cc->quorum, from, conf_show(l->c->location).s);
+	else if (cc->quorum > n)
+		conf_xerr(l, cross_at(x, "quorum", "locations"),
+		          "check \"%s\": quorum %u%s is more than its %u locations", name,
+		          cc->quorum, from, n);
+	if (cc->quorum > n)
+		cc->quorum = n;
+}
+
 /* What only makes sense with the whole check at hand. */
 void checks_cross(struct ld *l, struct conf_check *cc, struct ckx *x)
 {
 	struct check *k = &cc->chk;
 	struct cross cx = {l, x, cc->name ? cc->name : "?"};
 	struct checkspec b;
+
+	quorum_cross(l, cc, x, cx.name);
+	if (cc->password_to_nodes && !k->login) {
+		/* From defaults, it is meant for the checks that log in. */
+		if (x->at[ck("password_to_nodes")].line)
+			conf_xerr(l, x->at[ck("password_to_nodes")],
+			          "check \"%s\": password_to_nodes needs a login: without one no "
+			          "password is sent",
+			          cx.name);
+		cc->password_to_nodes = 0;
+	}
 
 	k->login_interval_s = cc->interval_ms / 1000; /* for a server's LOGIN-DELAY */
 	if (k->timeout_ms >= cc->interval_ms)
@@ -419,6 +496,8 @@ void checks_cross(struct ld *l, struct conf_check *cc, struct ckx *x)
 	/* A password written inline was refused where it was written. */
 	b.pw_refused = (int)(x->set >> ck("password") & 1);
 	checkspec_finish(&b, cross_report, &cx);
+	/* As written (a node resolves a file name on its own machine); in the arena already. */
+	conf_put_ptr(cc, offsetof(struct conf_check, password_from), k->login ? x->pw_src : NULL);
 }
 
 void checks_load(struct ld *l, yaml_node_t *v, struct pos root)

@@ -11,7 +11,8 @@
  * timeout against interval), and everything is printed sorted by position.
  *
  * Sections are processed in dependency order, not file order: channels
- * (channels.c), then defaults, then checks (checks.c: they name channels
+ * (channels.c), then nodes and node_notify (nodes.c: it names channels),
+ * then defaults, then checks (checks.c: they name channels and locations,
  * and inherit defaults), then maintenance windows (maint.c: they name
  * checks). Sorting the messages hides that order from the user.
  *
@@ -534,13 +535,28 @@ char *conf_resolve_path(struct ld *l, const char *p)
 	return r;
 }
 
-static char *read_secret_file(struct ld *l, const yaml_node_t *v, const char *key,
+static char *read_secret_file(struct ld *l, const yaml_node_t *v, const struct key *k,
                               const char *shownp, const char *path)
 {
 	char buf[SECRET_MAX + 1], why[128], *out = NULL;
+	int world = 0;
 
-	if (secret_read_file(path, buf, sizeof(buf), NULL, why, sizeof(why)) < 0) {
-		conf_err_at(l, v, "%s %s: %s", key, shownp, why);
+	if (secret_read_file(path, buf, sizeof(buf), &world, why, sizeof(why)) < 0) {
+		conf_err_at(l, v, "%s %s: %s", k->name, shownp, why);
+		return NULL;
+	}
+	/*
+	 * A credential that lets its holder speak as someone else (a node's
+	 * token) must not be readable by every local user. Refused, not
+	 * warned about: a warning in a log goes unread, and the fix is one
+	 * chmod.
+	 */
+	if (world && (k->flags & KF_PRIVATE)) {
+		explicit_bzero(buf, sizeof(buf));
+		conf_err_at(l, v,
+		            "%s %s: readable by every user, who could then pose as its holder: "
+		            "chmod 600 it",
+		            k->name, shownp);
 		return NULL;
 	}
 	out = conf_alloc(l->c, strlen(buf) + 1);
@@ -732,7 +748,7 @@ static void set_value(struct ld *l, struct section *s, const struct key *k, yaml
 		if (k->type == K_SECRET_FILE) {
 			char *path = conf_resolve_path(l, str);
 
-			p = path ? read_secret_file(l, v, k->name, conf_show(str).s, path) : NULL;
+			p = path ? read_secret_file(l, v, k, conf_show(str).s, path) : NULL;
 		} else {
 			p = read_secret_env(l, v, k->name, str);
 		}
@@ -785,6 +801,8 @@ static const struct key top_keys[] = {
     {"channels", K_DEFER, FIELD(struct ld, n_channels), 0, 0, NULL, NULL, 0, 0},
     {"maintenance", K_DEFER, FIELD(struct ld, n_maintenance), 0, 0, NULL, NULL, 0, 0},
     {"checks", K_DEFER, FIELD(struct ld, n_checks), 0, 0, NULL, NULL, 0, 0},
+    {"nodes", K_DEFER, FIELD(struct ld, n_nodes), 0, 0, NULL, NULL, 0, 0},
+    {"node_notify", K_DEFER, FIELD(struct ld, n_node_notify), 0, 0, NULL, NULL, 0, 0},
 };
 
 /* Walk one mapping against its table. */
@@ -1078,6 +1096,10 @@ static void load_document(struct ld *l, yaml_document_t *doc)
 		l->store_at = conf_at(&s, "store");
 	if (l->n_channels)
 		channels_load(l, l->n_channels);
+	/* Before the checks and their defaults: locations name nodes. */
+	if (l->n_nodes)
+		conf_nodes_load(l, l->n_nodes);
+	conf_nodes_notify(l, l->n_node_notify);
 	if (l->n_defaults)
 		checks_load_defaults(l, l->n_defaults);
 	checks_load(l, l->n_checks, conf_pos_of(root));
@@ -1208,6 +1230,7 @@ out_buf:
 	free(l.ckx);
 	free(l.ch_at);
 	free(l.win_at);
+	free(l.nodex);
 	if (l.c)
 		conf_unref(l.c);
 	return rc;
@@ -1246,6 +1269,7 @@ void conf_unref(struct conf *c)
 	free(c->checks);
 	free(c->channels);
 	free(c->windows);
+	free(c->nodes);
 	mem_free(c->mem);
 	free(c);
 }
@@ -1256,6 +1280,25 @@ const struct conf_check *conf_find_check(const struct conf *c, const char *name)
 		if (c->checks[i].name && strcmp(c->checks[i].name, name) == 0)
 			return &c->checks[i];
 	return NULL;
+}
+
+/* O(nodes); they are at most CONF_NODES_MAX. */
+const struct conf_node *conf_find_node(const struct conf *c, const char *name)
+{
+	for (int i = 0; i < c->nnodes; i++)
+		if (c->nodes[i].name && strcmp(c->nodes[i].name, name) == 0)
+			return &c->nodes[i];
+	return NULL;
+}
+
+int conf_check_at(const struct conf *c, const struct conf_check *cc, const char *location)
+{
+	if (cc->nlocations == 0)
+		return strcmp(c->location, location) == 0;
+	for (int i = 0; i < cc->nlocations; i++)
+		if (strcmp(cc->locations[i], location) == 0)
+			return 1;
+	return 0;
 }
 
 int conf_find_channel(const struct conf *c, const char *name)

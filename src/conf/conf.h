@@ -89,6 +89,9 @@ struct conf_route {
 
 #define CONF_LABELS_MAX 16
 #define CONF_ROUTES_MAX 16
+/* Locations one check may name (this daemon's and nodes'); nodes one controller accepts. */
+#define CONF_LOCATIONS_MAX 16
+#define CONF_NODES_MAX     256
 
 /* One monitored check. */
 struct conf_check {
@@ -105,6 +108,32 @@ struct conf_check {
 	int nlabels;
 	struct conf_route routes[CONF_ROUTES_MAX];
 	int nroutes;
+	/*
+	 * Where it is probed from (`locations:`): conf.location (this daemon
+	 * probes it) and node names (those nodes are assigned it). Empty:
+	 * conf.location only, as before nodes existed.
+	 */
+	char *locations[CONF_LOCATIONS_MAX];
+	int nlocations;
+	/*
+	 * Healthy locations that must confirm down (`quorum:` N or majority),
+	 * resolved at load: never 0, never above the locations (default 2 with
+	 * three or more locations, else 1).
+	 */
+	unsigned quorum;
+	/*
+	 * `password_to_nodes: true`: the password itself is sent, over the
+	 * authenticated TLS channel, to the nodes this check names and no
+	 * other; else a node reads password_file/password_env on its own
+	 * machine. Off by default.
+	 */
+	int password_to_nodes;
+	/*
+	 * Where the password comes from, as written: "file:PATH" (PATH as in
+	 * the file, so a node resolves it on its own machine) or "env:NAME";
+	 * NULL without a login. Never the value.
+	 */
+	char *password_from;
 	/* A stable digest of everything above that affects probing, to tell
 	 * a changed check from an unchanged one on reload. */
 	char digest[65];
@@ -127,6 +156,17 @@ struct conf_window {
 	int end_min;
 	char *checks[CONF_LABELS_MAX]; /* check names or label selectors; none = all */
 	int nchecks;
+};
+
+/*
+ * A probing node the controller accepts (`nodes:`): its name is the
+ * location its results are for.
+ */
+struct conf_node {
+	char *name; /* 1..64 of [A-Za-z0-9._-]; not conf.location */
+	int line;
+	char *token;  /* its bearer token, from token_file / token_env; a secret */
+	char *region; /* a label shown beside it, or NULL */
 };
 
 struct conf {
@@ -172,6 +212,14 @@ struct conf {
 	int nchannels;
 	struct conf_window *windows;
 	int nwindows;
+	struct conf_node *nodes;
+	int nnodes;
+	/*
+	 * Where node alerts (lost, impaired, back) go (`node_notify:`, channel
+	 * indexes); every channel when the key is absent, none for [].
+	 */
+	int node_channels[CONF_ROUTES_MAX];
+	int nnode_channels;
 	/* Every string above lives here; wiped and freed by conf_unref(). */
 	struct conf_mem *mem;
 };
@@ -203,6 +251,9 @@ void conf_unref(struct conf *c);
 
 /* Find a check or a channel by name; NULL when absent. */
 const struct conf_check *conf_find_check(const struct conf *c, const char *name);
+const struct conf_node *conf_find_node(const struct conf *c, const char *name);
+/* 1 when check cc is probed at location (its locations, or conf.location when it names none). */
+int conf_check_at(const struct conf *c, const struct conf_check *cc, const char *location);
 int conf_find_channel(const struct conf *c, const char *name);
 
 /* 1 when now (unix seconds) is inside a window that covers check cc. */

@@ -58,6 +58,17 @@ struct ckx {
 	uint64_t spec_set;  /* the check builder's keys given in this very mapping */
 };
 
+/*
+ * quorum: majority, as written: resolved by checks_cross() once the
+ * check's locations are known (they may come from defaults).
+ */
+#define CONF_QUORUM_MAJORITY 0xffffffffu
+
+/* Where each node's name and token were written, for cross-check messages. */
+struct nodex {
+	struct pos name_at, token_at;
+};
+
 struct ld {
 	struct conf *c;
 	const char *path;
@@ -72,10 +83,12 @@ struct ld {
 	unsigned long dropped; /* errors past CONF_ERRORS_MAX */
 	/* top-level sections, processed after the walk in dependency order */
 	yaml_node_t *n_channels, *n_defaults, *n_checks, *n_maintenance;
+	yaml_node_t *n_nodes, *n_node_notify; /* n_node_notify NULL: the key is absent */
 	struct conf_check tmpl;
 	struct ckx tmpl_x;
 	struct ckx *ckx; /* one per check */
 	struct pos *ch_at, *win_at;
+	struct nodex *nodex; /* one per node */
 	/* http.public_status.checks names, checked once the checks are loaded */
 	struct pos pub_at[CONF_LABELS_MAX];
 	struct pos token_at;
@@ -152,10 +165,11 @@ enum ktype {
 	K_SPEC,        /* a check's setting: the check builder (spec/checkspec.h) */
 };
 
-#define KF_CHECK_ONLY 1u /* not in defaults: it names one server */
-#define KF_HIDDEN     2u /* not offered in "allowed keys" lists */
-#define KF_ZERO       4u /* 0 is allowed besides min..max: "off" */
-#define KF_PWSRC      8u /* a check's password source: with its pair, one of them */
+#define KF_CHECK_ONLY 1u  /* not in defaults: it names one server */
+#define KF_HIDDEN     2u  /* not offered in "allowed keys" lists */
+#define KF_ZERO       4u  /* 0 is allowed besides min..max: "off" */
+#define KF_PWSRC      8u  /* a check's password source: with its pair, one of them */
+#define KF_PRIVATE    16u /* K_SECRET_FILE: refused when every user may read the file */
 
 struct section;
 struct key;
@@ -215,6 +229,18 @@ void top_http(struct ld *l, struct section *s, const struct key *k, yaml_node_t 
 void top_http_url(struct ld *l, struct section *s, const struct key *k, yaml_node_t *v);
 /* After the checks: every name the public page lists exists. */
 void top_public_cross(struct ld *l);
+/*
+ * Why a bearer token (http's, a node's) is unfit, as a phrase ("is shorter
+ * than 16 characters"); NULL when it is fine. Used by probe.c as well.
+ */
+const char *conf_token_problem(const char *t);
+
+/* nodes.c: the probing nodes the controller accepts, and where node alerts go. */
+void conf_nodes_load(struct ld *l, yaml_node_t *v);
+/* After the channels: node_notify's names, or every channel when it is absent. */
+void conf_nodes_notify(struct ld *l, yaml_node_t *v);
+/* A check's locations: every name is this daemon's location or a node's. */
+void conf_nodes_locations(struct ld *l, struct conf_check *cc, yaml_node_t *const *items, int n);
 
 /* channels.c */
 void channels_load(struct ld *l, yaml_node_t *v);

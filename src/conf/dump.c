@@ -150,6 +150,22 @@ void conf_dump(const struct conf *c, FILE *f)
 		fprintf(f, "    timeout: %s\n    retries: %u\n", conf_dur(ch->timeout_ms).s,
 		        ch->retries);
 	}
+	if (c->nnodes)
+		fputs("nodes:\n", f);
+	for (int i = 0; i < c->nnodes; i++) {
+		kv(f, "  - ", "name", c->nodes[i].name);
+		secret(f, "    ", "token", c->nodes[i].token);
+		kv(f, "    ", "region", c->nodes[i].region);
+	}
+	if (c->nnodes) {
+		/* Where node alerts go, as resolved: every channel when the key was absent. */
+		fputs("node_notify: [", f);
+		for (int i = 0; i < c->nnode_channels; i++) {
+			fputs(i ? ", " : "", f);
+			put_scalar(f, c->channels[c->node_channels[i]].name);
+		}
+		fputs("]\n", f);
+	}
 	if (c->nwindows)
 		fputs("maintenance:\n", f);
 	for (int i = 0; i < c->nwindows; i++) {
@@ -207,6 +223,11 @@ void conf_dump(const struct conf *c, FILE *f)
 		        k->allow_plaintext_auth ? "true" : "false");
 		fprintf(f, "    posture: %s\n", checkspec_value_name("posture", (int)k->posture));
 		list(f, "    ", "labels", (const char *const *)cc->labels, cc->nlabels);
+		list(f, "    ", "locations", (const char *const *)cc->locations, cc->nlocations);
+		fprintf(f, "    quorum: %u\n", cc->quorum);
+		if (k->login)
+			fprintf(f, "    password_to_nodes: %s\n",
+			        cc->password_to_nodes ? "true" : "false");
 		if (cc->nroutes)
 			fputs("    notify:\n", f);
 		for (int r = 0; r < cc->nroutes; r++) {

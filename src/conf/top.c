@@ -172,20 +172,23 @@ static void fn_public(struct ld *l, struct section *s, const struct key *k, yaml
 /* Bearer tokens (RFC 6750 b64token): no spaces, long enough not to be guessed. */
 #define CONF_TOKEN_MIN 16
 
+const char *conf_token_problem(const char *t)
+{
+	_Static_assert(CONF_TOKEN_MIN == 16, "the message below says 16");
+	if (strlen(t) < CONF_TOKEN_MIN)
+		return "is shorter than 16 characters";
+	if (strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	              "-._~+/=") != strlen(t))
+		return "may hold only letters, digits and -._~+/= (RFC 6750)";
+	return NULL;
+}
+
 static void http_cross(struct ld *l)
 {
-	const char *t = l->c->http_token;
+	const char *t = l->c->http_token, *why;
 
-	if (!t)
-		return;
-	if (strlen(t) < CONF_TOKEN_MIN)
-		conf_err_pos(l, l->token_at, "http: the token is shorter than %d characters",
-		             CONF_TOKEN_MIN);
-	else if (strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-	                   "-._~+/=") != strlen(t))
-		conf_err_pos(
-		    l, l->token_at,
-		    "http: the token may hold only letters, digits and -._~+/= (RFC 6750)");
+	if (t && (why = conf_token_problem(t)))
+		conf_err_pos(l, l->token_at, "http: the token %s", why);
 }
 
 /* ---- http.tls_cert / tls_key -------------------------------------------------- */

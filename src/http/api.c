@@ -533,10 +533,40 @@ static json_t *check_json(struct monitor *d, const struct mon_info *mi, int deta
 			set(u, up_window_name[w], upview_pct(uv, mi->name, w, now));
 	}
 	set(o, "uptime_pct", u);
-	/* One location today; remote probing nodes will add theirs here. */
+	/*
+	 * The verdict over its locations: the state above is the last one
+	 * confirmed, the verdict says partial or unknown when that is where
+	 * the locations stand now.
+	 */
+	set(o, "verdict",
+	    jstr(mi->nlocs ? verdict_status_name(mi->verdict.status) : state_name(mi->st)));
+	set(o, "quorum", json_integer(cc->quorum ? cc->quorum : 1));
 	locs = json_array();
-	loc = json_object();
-	if (locs && loc) {
+	for (int i = 0; locs && i < mi->nlocs; i++) {
+		const struct mon_loc_info *li = &mi->locs[i];
+
+		if (!(loc = json_object()))
+			break;
+		set(loc, "location", jstr(li->name));
+		set(loc, "state", jstr(state_name(li->st)));
+		set(loc, "reason", jstr(result_reason_name(li->st->reason)));
+		set(loc, "since", li->st->since_ms > 0 ? jtime(li->st->since_ms) : json_null());
+		set(loc, "last_reason",
+		    li->last_ms ? jstr(result_reason_name(li->last_reason)) : json_null());
+		set(loc, "last_time", li->last_ms ? jtime(li->last_ms) : json_null());
+		set(loc, "last_time_ms", li->last_ms ? json_integer(li->last_ms) : json_null());
+		set(loc, "message", li->last_ms ? jstr(li->last_message) : json_null());
+		set(loc, "time_to_greeting_ms",
+		    li->last_ms && li->last_ttg_us >= 0
+		        ? json_real((double)li->last_ttg_us / 1000.0)
+		        : json_null());
+		set(loc, "healthy", json_boolean(li->healthy));
+		set(loc, "counts", json_boolean(li->counts));
+		json_array_append_new(locs, loc);
+	}
+	loc = NULL;
+	if (locs && mi->nlocs == 0 && (loc = json_object())) {
+		/* No location has reported since the start: this daemon's, pending. */
 		set(loc, "location", jstr(c->location));
 		set(loc, "state", jstr(state_name(mi->st)));
 		set(loc, "last_status",
@@ -1135,6 +1165,83 @@ int api_incidents(struct monitor *d, const struct evkeyvalq *q, struct evbuffer 
 	api_cache.loop_queries++;
 	store_read_incidents(s, &r->q, incidents_cb, r);
 	return api_read_end(r);
+}
+
+/* ---- probing nodes ------------------------------------------------------------ */
+
+static void node_cb(const struct mon_node_info *ni, void *arg)
+{
+	json_t *arr = arg, *o = json_object(), *sp, *cs;
+	const struct node_heartbeat *hb = ni->hb;
+
+	if (!o)
+		return;
+	set(o, "name", jstr(ni->name));
+	set(o, "region", ni->region ? jstr(ni->region) : json_null());
+	set(o, "state", jstr(mon_node_state_name(ni->state)));
+	set(o, "why", jstr(ni->why ? ni->why : ""));
+	set(o, "since", ni->state_since_ms ? jtime(ni->state_since_ms) : json_null());
+	set(o, "last_heartbeat",
+	    ni->last_heartbeat_ms ? jtime(ni->last_heartbeat_ms) : json_null());
+	set(o, "last_heartbeat_ms",
+	    ni->last_heartbeat_ms ? json_integer(ni->last_heartbeat_ms) : json_null());
+	set(o, "version", hb ? jstr(hb->version) : json_null());
+	set(o, "started", hb && hb->started_ms ? jtime(hb->started_ms) : json_null());
+	set(o, "clock_skew_ms", ni->last_heartbeat_ms ? json_integer(ni->skew_ms) : json_null());
+	set(o, "clock_skew_flagged", json_boolean(ni->skew_flagged));
+	set(o, "checks_assigned", json_integer(ni->checks_assigned));
+	set(o, "checks_running", hb ? json_integer(hb->checks) : json_null());
+	set(o, "assignments_etag", hb ? jstr(hb->etag) : json_null());
+	if ((sp = json_object())) {
+		set(sp, "depth", hb ? json_integer((json_int_t)hb->spool_depth) : json_null());
+		set(sp, "max", hb ? json_integer((json_int_t)hb->spool_max) : json_null());
+		set(sp, "dropped", hb ? json_integer((json_int_t)hb->spool_dropped) : json_null());
+		set(sp, "oldest",
+		    hb && hb->spool_oldest_ms ? jtime(hb->spool_oldest_ms) : json_null());
+	}
+	set(o, "spool", sp);
+	cs = json_array();
+	for (int i = 0; cs && hb && i < hb->ncanaries; i++) {
+		const struct node_canary *k = &hb->canaries[i];
+		json_t *c = json_object();
+
+		if (!c)
+			break;
+		set(c, "target", jstr(k->target));
+		set(c, "status", jstr(result_status_name(k->status)));
+		set(c, "reason", jstr(result_reason_name(k->reason)));
+		set(c, "message", jstr(k->message));
+		set(c, "time", k->probe_ms ? jtime(k->probe_ms) : json_null());
+		set(c, "failing", json_integer(k->failing));
+		json_array_append_new(cs, c);
+	}
+	set(o, "canaries", cs);
+	if ((sp = json_object())) {
+		set(sp, "batches", json_integer((json_int_t)ni->batches));
+		set(sp, "accepted", json_integer((json_int_t)ni->results_accepted));
+		set(sp, "late", json_integer((json_int_t)ni->results_late));
+		set(sp, "duplicate", json_integer((json_int_t)ni->results_duplicate));
+		set(sp, "refused", json_integer((json_int_t)ni->results_refused));
+		set(sp, "last_batch", ni->last_batch_ms ? jtime(ni->last_batch_ms) : json_null());
+	}
+	set(o, "results", sp);
+	json_array_append_new(arr, o);
+}
+
+int api_nodes(struct monitor *d, struct evbuffer *out)
+{
+	json_t *o = json_object(), *arr = json_array();
+
+	if (!o || !arr) {
+		json_decref(o);
+		json_decref(arr);
+		return api_error(out, 500, "internal", "out of memory");
+	}
+	monitor_each_node(d, node_cb, arr);
+	set(o, "time", jtime(now_ms()));
+	set(o, "clock_skew_max_ms", json_integer(MON_SKEW_MAX_MS));
+	set(o, "nodes", arr);
+	return send_json(out, 200, o);
 }
 
 int api_run(struct monitor *d, const char *name, struct evbuffer *out)

@@ -66,6 +66,8 @@ int api_series(struct monitor *d, const char *name, const struct evkeyvalq *q, s
 int api_incidents(struct monitor *d, const struct evkeyvalq *q, struct evbuffer *out,
                   struct http_later *l);
 int api_run(struct monitor *d, const char *name, struct evbuffer *out);
+/* GET /api/v1/nodes: every configured node, its health and figures. */
+int api_nodes(struct monitor *d, struct evbuffer *out);
 int api_health(struct monitor *d, struct evbuffer *out);
 
 /* Prometheus text exposition format 0.0.4. */

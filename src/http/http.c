@@ -81,9 +81,11 @@
 
 #include "http/api.h"
 #include "http/https.h"
+#include "http/nodes.h"
 #include "conf/conf.h"
 #include "core/log.h"
 #include "monitor/monitor.h"
+#include "wire/node_json.h"
 
 #define HTTP_HEADERS_MAX (16 * 1024)
 #define HTTP_BODY_MAX    4096
@@ -789,6 +791,8 @@ static const char *reason_phrase(int code)
 		return "OK";
 	case 202:
 		return "Accepted";
+	case 304:
+		return "Not Modified";
 	case 400:
 		return "Bad Request";
 	case 401:
@@ -799,6 +803,10 @@ static const char *reason_phrase(int code)
 		return "Not Found";
 	case 405:
 		return "Method Not Allowed";
+	case 413:
+		return "Payload Too Large";
+	case 429:
+		return "Too Many Requests";
 	case 500:
 		return "Internal Server Error";
 	case 503:
@@ -1126,6 +1134,11 @@ static int do_incidents(struct route_ctx *c, struct evbuffer *out, struct http_l
 	return api_incidents(c->h->d, &c->query, out, l);
 }
 
+static int do_nodes(struct route_ctx *c, struct evbuffer *out)
+{
+	return api_nodes(c->h->d, out);
+}
+
 static int do_health(struct route_ctx *c, struct evbuffer *out)
 {
 	return api_health(c->h->d, out);
@@ -1141,9 +1154,76 @@ static int do_status(struct route_ctx *c, struct evbuffer *out)
 	return api_status_page(c->h->d, out);
 }
 
+/* The client's address as text, for a log line. */
+static const char *peer_text(struct evhttp_request *req, char *buf, size_t len)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	char *addr = NULL; /* libevent's, not ours to free */
+	ev_uint16_t port = 0;
+
+	if (evcon)
+		evhttp_connection_get_peer(evcon, &addr, &port);
+	snprintf(buf, len, "%s", addr ? addr : "?");
+	return buf;
+}
+
+/* /api/v1/nodes/NAME/OP: the node's own token, not the API's (nodes.h). */
+static void route_nodes(struct route_ctx *c)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(c->req);
+	const struct evkeyvalq *ih = evhttp_request_get_input_headers(c->req);
+	struct http_nodes_req rq;
+	struct http_nodes_reply rp;
+	struct evbuffer *b = evbuffer_new();
+	char peer[64];
+
+	if (!b) {
+		reply_error(c->req, 500, "internal", "out of memory");
+		return;
+	}
+	memset(&rq, 0, sizeof(rq));
+	rq.node = c->seg[3];
+	rq.op = c->seg[4];
+	rq.get = c->cmd == EVHTTP_REQ_GET;
+	rq.post = c->cmd == EVHTTP_REQ_POST;
+	rq.authorization = evhttp_find_header(ih, "Authorization");
+	rq.if_none_match = evhttp_find_header(ih, "If-None-Match");
+	rq.peer = peer_text(c->req, peer, sizeof(peer));
+	rq.bodylen = evbuffer_get_length(in);
+	rq.body = rq.bodylen ? (const char *)evbuffer_pullup(in, -1) : "";
+	if (!rq.body) {
+		evbuffer_free(b);
+		reply_error(c->req, 500, "internal", "out of memory");
+		return;
+	}
+	http_nodes_serve(c->h->d, c->h->conf, &rq, b, &rp);
+	if (rp.www_authenticate)
+		evhttp_add_header(evhttp_request_get_output_headers(c->req), "WWW-Authenticate",
+		                  "Bearer realm=\"mailpulse nodes\"");
+	if (rp.etag[0])
+		evhttp_add_header(evhttp_request_get_output_headers(c->req), "ETag", rp.etag);
+	if (rp.retry_after_s) {
+		char ra[16];
+
+		snprintf(ra, sizeof(ra), "%d", rp.retry_after_s);
+		evhttp_add_header(evhttp_request_get_output_headers(c->req), "Retry-After", ra);
+	}
+	send_buffer(c, rp.code, "application/json", rp.code == 304 ? NULL : b);
+	evbuffer_free(b);
+}
+
 static void route_api(struct route_ctx *c)
 {
 	int n = c->nseg;
+
+	if (n == 5 && seg_is(c, 2, "nodes")) {
+		route_nodes(c);
+		return;
+	}
+	if (evbuffer_get_length(evhttp_request_get_input_buffer(c->req)) > HTTP_BODY_MAX) {
+		reply_error(c->req, 413, "payload_too_large", "this endpoint takes no body");
+		return;
+	}
 
 	/* /api/v1/... from here; seg[2] is the collection. */
 	if (n == 3 && seg_is(c, 2, "checks")) {
@@ -1167,6 +1247,9 @@ static void route_api(struct route_ctx *c)
 	} else if (n == 3 && seg_is(c, 2, "incidents")) {
 		if (method_allowed(c, 0, 1) && need_token(c->h, c->req) == 0)
 			serve_api_later(c, do_incidents, "application/json");
+	} else if (n == 3 && seg_is(c, 2, "nodes")) {
+		if (method_allowed(c, 0, 1) && need_token(c->h, c->req) == 0)
+			serve_api(c, do_nodes, "application/json");
 	} else if (n == 3 && seg_is(c, 2, "health")) {
 		if (method_allowed(c, 0, 1) && need_token(c->h, c->req) == 0)
 			serve_api(c, do_health, "application/json");
@@ -1181,6 +1264,11 @@ static void route(struct route_ctx *c)
 	struct http *h = c->h;
 	int n = c->nseg;
 
+	if (!(n >= 2 && seg_is(c, 0, "api") && seg_is(c, 1, "v1")) &&
+	    evbuffer_get_length(evhttp_request_get_input_buffer(c->req)) > HTTP_BODY_MAX) {
+		reply_error(c->req, 413, "payload_too_large", "this page takes no body");
+		return;
+	}
 	if (n == 0) {
 		serve_asset(c, "overview.html");
 	} else if (n == 1 && seg_is(c, 0, "healthz")) {
@@ -1214,6 +1302,7 @@ static void route(struct route_ctx *c)
 		serve_asset(c, c->seg[1]);
 	} else if (n >= 2 && seg_is(c, 0, "api") && seg_is(c, 1, "v1")) {
 		route_api(c);
+		return;
 	} else {
 		reply_error(c->req, 404, "not_found", "no such page");
 	}
@@ -1421,6 +1510,18 @@ static void note_caps(const struct http *h)
 	        h->max_conns, h->max_per_addr, h->nofile, h->kept);
 }
 
+/*
+ * Nothing we serve takes a body but a node's batch: the limit is the
+ * batch's when nodes are configured, and every other request is then
+ * held to HTTP_BODY_MAX by route() (evhttp has one limit for all paths,
+ * and reads the body before we see the path). The memory a client can
+ * make us hold is then NODE_BODY_MAX per connection, under the caps.
+ */
+static void body_limit(struct http *h, const struct conf *conf)
+{
+	evhttp_set_max_body_size(h->ev, conf->nnodes > 0 ? NODE_BODY_MAX : HTTP_BODY_MAX);
+}
+
 struct http *http_start(struct event_base *base, struct monitor *d, const struct conf *conf,
                         char *err, size_t errlen)
 {
@@ -1443,7 +1544,7 @@ struct http *http_start(struct event_base *base, struct monitor *d, const struct
 		return NULL;
 	}
 	evhttp_set_max_headers_size(h->ev, HTTP_HEADERS_MAX);
-	evhttp_set_max_body_size(h->ev, HTTP_BODY_MAX);
+	body_limit(h, conf);
 	/* No byte for this long, reading or writing: closed (the deadline is admit()'s). */
 	evhttp_set_timeout(h->ev, HTTP_DEADLINE_S);
 	/* Every method reaches on_request, which answers 405 with Allow itself. */
@@ -1507,6 +1608,7 @@ int http_reconfigure(struct http *h, const struct conf *conf, char *err, size_t 
 	conf_unref(h->conf);
 	h->conf = nc;
 	set_caps(h, conf);
+	body_limit(h, conf);
 	if (moved || was_tls != (tls != NULL))
 		note_listener(h, conf->listen);
 	note_tls(h);

@@ -2,7 +2,10 @@
 /*
  * monitor.c - the registry of checks: their state per location and as a
  * whole, the summary of their last result, the store's bookkeeping and the
- * alerts. monitor_ingest() is the one door for results.
+ * alerts. monitor_ingest() is the one door for results; a node's come
+ * through monitor_ingest_remote(), which refuses, counts as late or
+ * duplicate, or passes them on. The nodes themselves (their health, which
+ * decides whether their locations count) live in nodes.c.
  *
  * Nothing on the result path blocks: the store queues rows and writes them
  * once a second (monitor_tick()), notifications are queued and delivered
@@ -12,6 +15,7 @@
 
 #include <event2/event.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +24,7 @@
 #include "conf/conf.h"
 #include "core/log.h"
 #include "engine/probe.h"
+#include "monitor/nodes_int.h"
 #include "monitor/sched.h"
 #include "monitor/state.h"
 #include "monitor/verdict.h"
@@ -27,7 +32,6 @@
 #include "store/store.h"
 #include "wire/result_json.h"
 
-#define MON_BUCKETS 4096
 /* At stop, tries at writing what is queued, 200 ms apart (a writer may hold the file). */
 #define STOP_FLUSH_TRIES 3
 /* A store that keeps failing is reported once a minute (times MAILPULSE_TIME_SCALE). */
@@ -35,113 +39,12 @@
 /* The message of a state written again into a new store file that has no history. */
 #define CARRIED_OVER "state carried over into a new store file"
 /*
- * A location whose last result is older than this many intervals of the
- * check no longer counts in its verdict. Not scaled by time_scale: a
- * looser bound only waits longer before saying unknown.
+ * The staleness sweep (monitor_tick()) looks at every check once in this
+ * many ticks: a slice of the buckets each second, never all at once.
  */
-#define STALE_INTERVALS 3
-/*
- * Locations that must confirm down. One location exists today (this
- * node's); remote nodes bring more, and the quorum with them.
- */
-#define QUORUM 1
-
-/*
- * What one location confirmed of one check, from its own results alone.
- * Owned by its struct mon, in its locs array.
- */
-struct mon_loc {
-	char name[65];
-	struct check_state st;   /* its own counters and confirmed level */
-	int64_t last_ms;         /* probe time of its last result; 0: none since start */
-	unsigned last_confirmed; /* results that confirmed its current state */
-};
-
-/*
- * One monitored check: its state per location, its state as a whole, and
- * a small summary of the last result (the full results live in the
- * store). Created when a check appears in the configuration, freed when
- * it leaves it.
- */
-struct mon {
-	struct mon *hnext;
-	struct monitor *mo;
-	struct sched_item *item;
-	/*
-	 * Its routes, thresholds and windows: in mo->conf, or during a reload
-	 * in the conf it was last in (which outlives the reload). The probes
-	 * run a copy of it (the scheduler's check_spec), never this.
-	 */
-	const struct conf_check *cc;
-	char name[65];
-	struct check_state st; /* the check's, from the verdict over its locations */
-	struct mon_loc *locs;
-	int nlocs;
-	enum mp_reason alert_reason; /* of the alert that recoveries answer */
-	unsigned alert_confirmed;    /* results that confirmed the change being alerted */
-	int seen;                    /* marks checks still present during a reload */
-	/*
-	 * What the people on its routes were last told: MP_UP when nothing is
-	 * outstanding, MP_DOWN or MP_DEGRADED after such a notification. A
-	 * maintenance window holds notifications back (held), so it may lag
-	 * behind st.status until maint_catch_up() runs at the window's end.
-	 */
-	enum mp_status told;
-	enum mp_severity told_sev; /* with told: a degraded check told at warning or critical */
-	int held;                  /* a notification was held back by a window */
-	int64_t held_duration_ms;  /* of a held-back recovery */
-	/*
-	 * The alert open at the receivers: the since_ms of the state whose
-	 * down or degraded notification was sent last, which names its key
-	 * (alert_key()); 0 when none is open. See alert() for the episode.
-	 */
-	int64_t key_ms;
-	enum mp_reason key_reason; /* that the open alert was routed by */
-	/*
-	 * An alert superseded by a worse one (key_ms), left open until that
-	 * one is delivered to PagerDuty (on_attempt()): if the new trigger
-	 * never gets there, the old alert still pages. 0: none.
-	 */
-	int64_t sup_ms;
-	enum mp_reason sup_reason;
-	int has_last;
-	struct mon_last last; /* its strings are owned (last_strs), see last_update() */
-	char *last_strs[4];   /* message, greeting, wire, tls_wire */
-	uint64_t probes;
-	uint64_t by_reason[MP_R__COUNT];
-};
-
-struct monitor {
-	struct event_base *base;
-	struct probe_env env;
-	struct conf *conf;
-	struct store *store;
-	struct notify *notify;
-	struct sched *sched;
-	struct mon *buckets[MON_BUCKETS];
-	int nmons;
-	int nheld; /* checks with held-back notifications; the one-second tick looks at them */
-	double scale;
-	int64_t started_ms;
-	double flush_last_ms, flush_max_ms;
-	uint64_t flush_failures;
-	/*
-	 * A run of ticks that could not write (a failed flush, or no file to
-	 * write to): 0 while writing works. The first failure is logged at
-	 * once, then one summary per STORE_REPORT_EVERY_S (store_trouble()).
-	 */
-	uint64_t store_fail_run;
-	int64_t store_fail_first_us, store_fail_logged_us;
-	uint64_t store_dropped;     /* rows the full queue refused, since start: lost */
-	uint64_t store_dropped_run; /* of them, since writing last worked */
-	char store_error[512];      /* why the store cannot be written; "" when it can */
-	int store_moved_told;       /* the file at the path changed: logged, not yet reopened */
-	unsigned flush_ticks;
-	uint64_t notify_attempts, notify_failures;
-	/* At start only: the states of the store's checks the file no longer names. */
-	struct store_state *orphans;
-	int norphans;
-};
+#define SWEEP_TICKS 5
+/* The locations of a check as alerts name them; longer is cut. */
+#define LOCATIONS_TEXT_MAX 1024
 
 static int64_t wall_ms(void)
 {
@@ -170,12 +73,46 @@ static struct mon *mon_find(struct monitor *mo, const char *name)
 	return NULL;
 }
 
+int64_t mon_now(const struct monitor *mo)
+{
+	return mo->test_now_ms > 0 ? mo->test_now_ms : wall_ms();
+}
+
+void monitor_test_now(struct monitor *mo, int64_t now_ms)
+{
+	mo->test_now_ms = now_ms;
+}
+
+int64_t mon_stale_ms(const struct monitor *mo, const struct conf_check *cc)
+{
+	/* Faster under test (scale < 1); a harness that stretches the schedule keeps the bound. */
+	double f = mo->scale < 1.0 ? mo->scale : 1.0;
+
+	return (int64_t)((double)cc->interval_ms * STALE_INTERVALS * f);
+}
+
+struct mon *mon_lookup(struct monitor *mo, const char *name)
+{
+	struct mon *m = mon_find(mo, name);
+
+	return m && m->active ? m : NULL;
+}
+
+static void loc_release(struct mon_loc *l)
+{
+	free(l->last_message);
+	l->last_message = NULL;
+}
+
 /* What a struct mon owns, and itself. */
 static void mon_release(struct mon *m)
 {
 	for (size_t i = 0; i < sizeof(m->last_strs) / sizeof(m->last_strs[0]); i++)
 		free(m->last_strs[i]);
+	for (int i = 0; i < m->nlocs; i++)
+		loc_release(&m->locs[i]);
 	free(m->locs);
+	free(m->linfo);
 	free(m);
 }
 
@@ -214,6 +151,82 @@ static struct sched_item *mon_schedule(struct monitor *mo, struct mon *m, struct
 	return it;
 }
 
+/* What location l is, under the configuration now. */
+static void loc_resolve(struct monitor *mo, struct mon_loc *l)
+{
+	l->node = -1;
+	if (strcmp(l->name, mo->conf->location) == 0) {
+		l->kind = LOC_LOCAL;
+	} else if ((l->node = nodes_index(mo, l->name)) >= 0) {
+		l->kind = LOC_NODE;
+	} else {
+		l->kind = LOC_OTHER;
+	}
+}
+
+static void loc_init(struct monitor *mo, struct mon_loc *l, const char *name)
+{
+	memset(l, 0, sizeof(*l));
+	snprintf(l->name, sizeof(l->name), "%s", name);
+	state_init(&l->st, wall_ms());
+	l->last_reason = MP_R_OK;
+	l->last_ttg_us = -1;
+	loc_resolve(mo, l);
+}
+
+/*
+ * The locations of m after its check became cc: one for each location cc
+ * names (conf.location when it names none), in its order, each keeping
+ * the state it had; the ones it no longer names are let go, but for those
+ * that came through monitor_ingest() alone (tests, tools), kept after the
+ * named. Every location's kind is resolved again (node indexes move on a
+ * reload). 0, or -1 when out of memory (m then keeps its locations).
+ */
+static int mon_sync_locs(struct monitor *mo, struct mon *m, const struct conf_check *cc)
+{
+	const char *local[1] = {mo->conf->location};
+	const char *const *names = cc->nlocations > 0 ? (const char *const *)cc->locations : local;
+	int nnames = cc->nlocations > 0 ? cc->nlocations : 1, n = 0;
+	struct mon_loc *nl = calloc((size_t)(nnames + m->nlocs), sizeof(*nl));
+
+	if (!nl)
+		return -1;
+	for (int i = 0; i < nnames; i++) {
+		int j = 0;
+
+		while (j < m->nlocs && strcmp(m->locs[j].name, names[i]) != 0)
+			j++;
+		if (j < m->nlocs) {
+			nl[n] = m->locs[j];
+			m->locs[j].name[0] = '\0'; /* moved */
+		} else {
+			loc_init(mo, &nl[n], names[i]);
+		}
+		nl[n].named = 1;
+		n++;
+	}
+	for (int j = 0; j < m->nlocs; j++) {
+		struct mon_loc *l = &m->locs[j];
+
+		if (!l->name[0])
+			continue;
+		/* Named once, and no longer: a node taken off this check, a location renamed. */
+		if (l->named || nodes_index(mo, l->name) >= 0) {
+			loc_release(l);
+			continue;
+		}
+		nl[n] = *l;
+		nl[n].named = 0;
+		n++;
+	}
+	for (int i = 0; i < n; i++)
+		loc_resolve(mo, &nl[i]);
+	free(m->locs);
+	m->locs = nl;
+	m->nlocs = n;
+	return 0;
+}
+
 static struct mon *mon_add(struct monitor *mo, const struct conf_check *cc)
 {
 	struct mon *m = calloc(1, sizeof(*m));
@@ -225,11 +238,19 @@ static struct mon *mon_add(struct monitor *mo, const struct conf_check *cc)
 	state_init(&m->st, wall_ms());
 	m->told = MP_UP;
 	m->cc = cc;
-	m->item = mon_schedule(mo, m, NULL, cc);
-	if (!m->item) {
-		free(m);
+	m->verdict.status = VERDICT_PENDING;
+	m->verdict.level = -1;
+	if (mon_sync_locs(mo, m, cc) != 0) {
+		mon_release(m);
 		return NULL;
 	}
+	/* Scheduled here only when this daemon's location probes it. */
+	if (conf_check_at(mo->conf, cc, mo->conf->location) &&
+	    !(m->item = mon_schedule(mo, m, NULL, cc))) {
+		mon_release(m);
+		return NULL;
+	}
+	m->active = 1;
 	unsigned b = bucket_of(m->name);
 	m->hnext = mo->buckets[b];
 	mo->buckets[b] = m;
@@ -250,9 +271,7 @@ static struct mon_loc *mon_loc(struct mon *m, const char *location)
 		return NULL;
 	m->locs = l;
 	l = &m->locs[m->nlocs++];
-	memset(l, 0, sizeof(*l));
-	snprintf(l->name, sizeof(l->name), "%s", location);
-	state_init(&l->st, wall_ms());
+	loc_init(m->mo, l, location);
 	return l;
 }
 
@@ -376,6 +395,127 @@ static int pd_routed(const struct conf *conf, const struct conf_check *cc, enum 
 	return 0;
 }
 
+/* ---- locations -------------------------------------------------------- */
+
+int mon_loc_healthy(const struct monitor *mo, const struct mon_loc *l)
+{
+	if (l->kind != LOC_NODE)
+		return 1;
+	return l->node >= 0 && l->node < mo->nnodes && mo->nodes[l->node].state == MON_NODE_OK;
+}
+
+int mon_loc_level(const struct mon_loc *l)
+{
+	return l->last_ms > 0 ? state_level(&l->st) : -1;
+}
+
+int mon_loc_counts(const struct monitor *mo, const struct mon *m, const struct mon_loc *l,
+                   int64_t now)
+{
+	return mon_loc_healthy(mo, l) && mon_loc_level(l) >= 0 &&
+	       now - l->last_ms <= mon_stale_ms(mo, m->cc);
+}
+
+/* Why location l does not count now, in a few words for people. */
+static const char *loc_uncounted(const struct monitor *mo, const struct mon_loc *l)
+{
+	if (!mon_loc_healthy(mo, l) && l->node >= 0 && l->node < mo->nnodes) {
+		switch (mo->nodes[l->node].state) {
+		case MON_NODE_LOST:
+			return "node lost";
+		case MON_NODE_IMPAIRED:
+			return "node impaired";
+		case MON_NODE_PENDING:
+		case MON_NODE_OK:
+		default:
+			return "node not heard from";
+		}
+	}
+	return mon_loc_level(l) < 0 ? "no result yet" : "no recent result";
+}
+
+/* Appends to a bounded buffer: what does not fit is cut, never overrun. */
+struct sbuf {
+	char *p;
+	size_t len, off;
+};
+
+static void __attribute__((format(printf, 2, 3))) sb_add(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int w;
+
+	if (b->off >= b->len)
+		return;
+	va_start(ap, fmt);
+	w = vsnprintf(b->p + b->off, b->len - b->off, fmt, ap);
+	va_end(ap);
+	b->off = w < 0 ? b->len : b->off + (size_t)w;
+}
+
+/*
+ * How the locations of m stand, for an alert and the log: "down from
+ * eu-west (timeout) and us-east (refused); up from ap-south; not counted:
+ * fra1 (node lost)", the locations it names in four groups (down,
+ * degraded, up, not counted) in the order of the configuration; into buf,
+ * cut to len. When nl is not NULL, it gets one entry per named location
+ * (room for CONF_LOCATIONS_MAX); its strings point into m. Returns the
+ * entries.
+ */
+static int locations_describe(const struct monitor *mo, const struct mon *m, int64_t now, char *buf,
+                              size_t len, struct notify_loc *nl)
+{
+	static const char *const heads[] = {"down from ", "degraded from ", "up from ",
+	                                    "not counted: "};
+	struct sbuf b = {buf, len, 0};
+	int n = 0;
+
+	if (len)
+		buf[0] = '\0';
+	for (int g = 0; g < 4; g++) {
+		int total = 0, k = 0;
+
+		for (int pass = 0; pass < 2; pass++)
+			for (int i = 0; i < m->nlocs; i++) {
+				const struct mon_loc *l = &m->locs[i];
+				int lv = mon_loc_level(l), counts = mon_loc_counts(mo, m, l, now);
+				int grp = !counts ? 3 : lv == 3 ? 0 : lv > 0 ? 1 : 2;
+
+				if (!l->named || grp != g)
+					continue;
+				if (pass == 0) {
+					total++;
+					continue;
+				}
+				if (k == 0)
+					sb_add(&b, "%s%s", b.off ? "; " : "", heads[g]);
+				else
+					sb_add(&b, "%s", k == total - 1 ? " and " : ", ");
+				k++;
+				if (g == 0 || g == 1)
+					sb_add(&b, "%s (%s)", l->name,
+					       result_reason_name(l->st.reason));
+				else if (g == 2)
+					sb_add(&b, "%s", l->name);
+				else
+					sb_add(&b, "%s (%s)", l->name, loc_uncounted(mo, l));
+			}
+	}
+	for (int i = 0; nl && i < m->nlocs && n < CONF_LOCATIONS_MAX; i++) {
+		const struct mon_loc *l = &m->locs[i];
+
+		if (!l->named)
+			continue;
+		nl[n].location = l->name;
+		nl[n].state = l->last_ms > 0 ? state_name(&l->st) : "pending";
+		nl[n].reason = l->last_ms > 0 ? l->st.reason : MP_R_OK;
+		nl[n].message = l->last_message ? l->last_message : "";
+		nl[n].counts = mon_loc_counts(mo, m, l, now);
+		n++;
+	}
+	return n;
+}
+
 /*
  * Tell the routes of m what changed. The alert episode at the receivers:
  * each down or degraded notification opens an alert whose key is the
@@ -476,6 +616,14 @@ static void alert(struct monitor *mo, struct mon *m, const struct conf_check *cc
 	    .incident_key = key,
 	    .result_json = m->has_last && m->last.wire && *m->last.wire ? m->last.wire : NULL,
 	};
+	/* Seen from several places: alerts say from where, and what each saw. */
+	char locations[LOCATIONS_TEXT_MAX];
+	struct notify_loc nl[CONF_LOCATIONS_MAX];
+	if (cc->nlocations > 1) {
+		ev.nlocs = locations_describe(mo, m, now_ms, locations, sizeof(locations), nl);
+		ev.locations = locations;
+		ev.locs = nl;
+	}
 	for (int i = 0; i < cc->nroutes; i++) {
 		const struct conf_route *rt = &cc->routes[i];
 		if (kind == NOTIFY_RECOVERY) {
@@ -513,7 +661,7 @@ static void maint_catch_up(struct monitor *mo, struct mon *m, int64_t now)
 	enum notify_kind kind;
 	struct result *r;
 
-	if (!m->held || !m->item)
+	if (!m->held || !m->active)
 		return;
 	cc = m->cc;
 	if (conf_in_maintenance(mo->conf, cc, now / 1000))
@@ -582,7 +730,7 @@ static void sup_delivered(struct monitor *mo, const char *check, const char *cha
 	struct mon *m = mon_find(mo, check);
 	int c;
 
-	if (!m || !m->sup_ms || !m->item)
+	if (!m || !m->sup_ms || !m->active)
 		return;
 	c = conf_find_channel(mo->conf, channel);
 	if (c < 0 || mo->conf->channels[c].type != CH_PAGERDUTY)
@@ -600,6 +748,19 @@ static void on_attempt(const char *check, const char *channel, const char *event
 
 	mo->notify_attempts++;
 	mo->notify_failures += !ok;
+	/*
+	 * A node's alert: logged, not stored (the store keeps deliveries by
+	 * check, and a node is none: a row would make one up).
+	 */
+	if (strncmp(event, "node_", 5) == 0) {
+		if (ok)
+			log_msg(LOG_INFO, "notify %s: %s for node %s delivered (attempt %d)",
+			        channel, event, check, attempt);
+		else
+			log_msg(LOG_WARNING, "notify %s: %s for node %s failed (attempt %d): %s",
+			        channel, event, check, attempt, detail ? detail : "");
+		return;
+	}
 	if (ok)
 		log_msg(LOG_INFO, "notify %s: %s for %s delivered (attempt %d)", channel, event,
 		        check, attempt);
@@ -837,32 +998,72 @@ static void check_reminder(struct monitor *mo, struct mon *m, const struct conf_
 }
 
 /* The inputs of verdict() for m's locations, in v (room for m->nlocs). */
-static void verdict_inputs(const struct mon *m, struct verdict_loc *v)
+static void verdict_inputs(const struct monitor *mo, const struct mon *m, struct verdict_loc *v)
 {
 	for (int i = 0; i < m->nlocs; i++) {
 		const struct mon_loc *l = &m->locs[i];
-		v[i].level = state_level(&l->st);
+		/*
+		 * Confirmed since the daemon started: a state resumed from the
+		 * store stands for the check until results confirm it again.
+		 */
+		v[i].level = mon_loc_level(l);
 		v[i].reason = l->st.reason;
 		v[i].since_ms = l->st.since_ms;
 		v[i].confirmed = l->last_confirmed;
 		v[i].last_ms = l->last_ms;
-		/* No location reports its own health yet: a result at all is the sign of one. */
-		v[i].healthy = 1;
+		v[i].healthy = mon_loc_healthy(mo, l);
 	}
 }
 
+static int verdict_odd(enum verdict_status s)
+{
+	return s == VERDICT_PARTIAL || s == VERDICT_UNKNOWN;
+}
+
 /*
- * After a result of one of its locations, the check's state follows the
- * verdict over all its locations. Returns what changed for
- * the check (nothing while the verdict is pending, unknown or partial:
- * those leave the check's state as it was; with more locations the next
- * step shows them).
+ * Partial and unknown leave the check's state as it is, so nothing else
+ * says them: logged here, once each time the verdict becomes or stops
+ * being one of them. Unknown before any verdict (the locations reporting
+ * in after a start) is not news.
  */
-static struct state_change check_verdict(struct mon *m, const struct conf_check *cc, int64_t now)
+static void verdict_log(struct monitor *mo, struct mon *m, const struct verdict *was,
+                        const struct verdict *v, unsigned quorum, int64_t now)
+{
+	char text[LOCATIONS_TEXT_MAX];
+
+	if (!verdict_odd(was->status) && !verdict_odd(v->status))
+		return;
+	if (!m->verdict_seen && (was->status == VERDICT_UNKNOWN || v->status == VERDICT_UNKNOWN))
+		return;
+	locations_describe(mo, m, now, text, sizeof(text), NULL);
+	if (v->status == VERDICT_PARTIAL)
+		log_msg(LOG_WARNING,
+		        "check %s: partial: %d of %d counted locations see it down, fewer than its "
+		        "quorum of %u; stays %s: %s",
+		        m->name, v->down, v->counted, quorum, state_name(&m->st), text);
+	else if (v->status == VERDICT_UNKNOWN)
+		log_msg(
+		    LOG_WARNING,
+		    "check %s: unknown: %d of its locations count, fewer than its quorum of %u; "
+		    "stays %s: %s",
+		    m->name, v->counted, quorum, state_name(&m->st), text);
+	else
+		log_msg(LOG_NOTICE, "check %s: verdict %s, no longer %s: %s", m->name,
+		        verdict_status_name(v->status), verdict_status_name(was->status), text);
+}
+
+/*
+ * Weigh m's locations at now: the verdict, kept for readers. Returns what
+ * changed for the check: its state follows up, degraded and down; pending,
+ * unknown and partial leave it as it was.
+ */
+static struct state_change check_verdict(struct monitor *mo, struct mon *m,
+                                         const struct conf_check *cc, int64_t now)
 {
 	struct verdict_loc small[4], *in = small;
+	unsigned quorum = cc->quorum ? cc->quorum : 1;
 	struct state_change ch;
-	struct verdict v;
+	struct verdict v, was = m->verdict;
 
 	memset(&ch, 0, sizeof(ch));
 	ch.from = ch.to = m->st.status;
@@ -872,90 +1073,60 @@ static struct state_change check_verdict(struct mon *m, const struct conf_check 
 		log_msg(LOG_ERR, "check %s: out of memory weighing its locations", m->name);
 		return ch;
 	}
-	verdict_inputs(m, in);
-	v = verdict(in, m->nlocs, QUORUM, now, (int64_t)cc->interval_ms * STALE_INTERVALS);
+	verdict_inputs(mo, m, in);
+	v = verdict(in, m->nlocs, quorum, now, mon_stale_ms(mo, cc));
 	if (in != small)
 		free(in);
+	m->verdict = v;
+	if (v.status != was.status)
+		verdict_log(mo, m, &was, &v, quorum, now);
+	if (v.status != VERDICT_PENDING && v.status != VERDICT_UNKNOWN)
+		m->verdict_seen = 1;
 	if (v.status == VERDICT_UP || v.status == VERDICT_DEGRADED || v.status == VERDICT_DOWN)
 		return state_move(&m->st, v.level, v.reason, v.since_ms, v.confirmed, now);
-	if (v.status != VERDICT_PENDING)
-		log_msg(LOG_DEBUG,
-		        "check %s verdict: %s (%d of %d locations count, %d see it down); stays %s",
-		        m->name, verdict_status_name(v.status), v.counted, m->nlocs, v.down,
-		        state_name(&m->st));
 	return ch;
 }
 
-/* A location's name as the configuration allows it: 1 to 64 of [A-Za-z0-9._-]. */
-static int location_ok(const char *s)
+/*
+ * The check's state follows the verdict over its locations, with the
+ * store's rows and the alerts: after a result of one of its locations (r,
+ * whose words are told), or when a location's health or recency changed
+ * (r NULL: the words are the locations' own). at_ms is the time the
+ * verdict is taken at (the result's probe time, or now), now the clock.
+ */
+static void judge(struct monitor *mo, struct mon *m, const struct result *r, int64_t at_ms,
+                  int64_t now)
 {
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 64)
-		return 0;
-	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
-}
-
-int monitor_ingest(struct monitor *mo, const char *check, const char *location, int64_t probe_ms,
-                   const struct result *r)
-{
-	struct mon *m = mon_find(mo, check);
-	const struct conf_check *cc;
-	struct mon_loc *loc;
-	int64_t now = wall_ms();
-
-	if (!m || !m->item)
-		return -1;
-	if (!location_ok(location)) {
-		/* Shown cut and escaped by nobody else: only its length is safe to say. */
-		log_msg(
-		    LOG_ERR,
-		    "check %s: a result from a location named with %zu bytes refused: a location "
-		    "is 1 to 64 of A-Z a-z 0-9 . _ -",
-		    m->name, strlen(location));
-		return -1;
-	}
-	/* The probe's own start, wherever it ran; probe_ms only for a result without one. */
-	if (r->probe_ms > 0)
-		probe_ms = r->probe_ms;
-	cc = m->cc;
-	/* Inside a window is a matter of when the probe ran, not of when its result came. */
-	unsigned flags =
-	    conf_in_maintenance(mo->conf, cc, probe_ms / 1000) ? STORE_R_MAINTENANCE : 0;
-
-	maint_catch_up(mo, m, now); /* a window that ended before this result is told first */
-	last_update(m, cc, location, r, probe_ms);
-	log_msg(LOG_DEBUG, "check %s: %s %s in %.1f ms: %s", m->name, result_status_name(r->status),
-	        result_reason_name(r->reason), r->phase_us[MP_PH_TOTAL] / 1000.0, r->message);
-	if (store_add_result_flags(mo->store, m->name, location, probe_ms, r, flags) != 0) {
-		store_make_room(mo);
-		if (store_add_result_flags(mo->store, m->name, location, probe_ms, r, flags) != 0)
-			store_dropped(mo, m->name);
-	}
-
-	loc = mon_loc(m, location);
-	if (!loc) {
-		log_msg(LOG_ERR, "check %s: out of memory keeping the state at %s", m->name,
-		        location);
-		return 0;
-	}
-	struct state_change lch = state_on_result(&loc->st, r->status, r->severity, r->reason,
-	                                          cc->fail_after, cc->recover_after, probe_ms);
-	if (r->status != MP_UNKNOWN)
-		loc->last_ms = probe_ms;
-	if (lch.changed) {
-		loc->last_confirmed = lch.confirmed;
-		log_msg(LOG_DEBUG, "check %s at %s: %s -> %s, %s (%s), confirmed by %u probes",
-		        m->name, loc->name, state_status_name(lch.from), state_status_name(lch.to),
-		        result_severity_name(lch.to_severity), result_reason_name(lch.reason),
-		        lch.confirmed);
-	}
-	/* This node's scheduler probes again soon; a remote location confirms on its own. */
-	if (lch.confirming && strcmp(location, mo->conf->location) == 0)
-		sched_retry_soon(m->item);
-
+	const struct conf_check *cc = m->cc;
 	int64_t prev_since = m->st.since_ms;
-	struct state_change ch = check_verdict(m, cc, probe_ms);
+	struct state_change ch = check_verdict(mo, m, cc, at_ms);
+	struct result *made = NULL;
+
+	m->alert_confirmed = ch.confirmed;
+	if (!ch.changed && ch.alert == STATE_ALERT_NONE) {
+		if (r)
+			check_reminder(mo, m, cc, r, now);
+		return;
+	}
+	if (!r) {
+		char text[LOCATIONS_TEXT_MAX];
+
+		/* ~11 KB: not on the stack; seldom (a node's health, a location gone quiet). */
+		if (!(made = calloc(1, sizeof(*made)))) {
+			log_msg(LOG_ERR, "check %s: out of memory telling a change of its verdict",
+			        m->name);
+			return;
+		}
+		made->status = m->st.status;
+		made->severity = m->st.severity;
+		made->reason = ch.reason;
+		made->ttg_us = -1;
+		locations_describe(mo, m, now, text, sizeof(text), NULL);
+		snprintf(made->message, sizeof(made->message), "weighed again: %s", text);
+		if (m->has_last)
+			snprintf(made->greeting, sizeof(made->greeting), "%s", m->last.greeting);
+		r = made;
+	}
 	if (ch.changed) {
 		log_msg(ch.to == MP_UP ? LOG_NOTICE : LOG_WARNING,
 		        "check %s: %s -> %s, %s (%s, since %lld s ago, %u probes): %s", m->name,
@@ -976,7 +1147,6 @@ int monitor_ingest(struct monitor *mo, const char *check, const char *location, 
 			store_or_flush(mo, store_incident_close(mo->store, m->name, ch.since_ms),
 			               m->name);
 	}
-	m->alert_confirmed = ch.confirmed;
 	switch (ch.alert) {
 	case STATE_ALERT_DOWN:
 		m->alert_reason = r->reason;
@@ -992,10 +1162,190 @@ int monitor_ingest(struct monitor *mo, const char *check, const char *location, 
 		      ch.incident_closed ? ch.incident_ms : ch.since_ms - prev_since);
 		break;
 	case STATE_ALERT_NONE:
-		check_reminder(mo, m, cc, r, now);
+		if (!made)
+			check_reminder(mo, m, cc, r, now);
 		break;
 	}
+	free(made);
+}
+
+/* Weigh m again at now, without a new result: a location's health or recency changed. */
+static void mon_reweigh(struct monitor *mo, struct mon *m, int64_t now)
+{
+	if (m->active)
+		judge(mo, m, NULL, now, now);
+}
+
+void mon_node_changed(struct monitor *mo, int node, int64_t now, int fresh)
+{
+	for (int b = 0; b < MON_BUCKETS; b++)
+		for (struct mon *m = mo->buckets[b]; m; m = m->hnext)
+			for (int i = 0; i < m->nlocs; i++) {
+				struct mon_loc *l = &m->locs[i];
+
+				if (l->kind != LOC_NODE || l->node != node)
+					continue;
+				if (fresh) {
+					/*
+					 * What it confirmed while impaired or lost (down,
+					 * from its own broken path) must not count the
+					 * moment it is back: it confirms again from new
+					 * results. Its last result stays shown.
+					 */
+					state_init(&l->st, now);
+					l->last_confirmed = 0;
+				}
+				mon_reweigh(mo, m, now);
+				break;
+			}
+}
+
+/*
+ * A slice of the checks is weighed again each tick, so that a location
+ * that stopped reporting stops counting (a check it kept down or up goes
+ * unknown, or follows the others): every check once in SWEEP_TICKS ticks.
+ * A pending verdict cannot change without a result: skipped.
+ */
+static void stale_sweep(struct monitor *mo, int64_t now)
+{
+	int per = (MON_BUCKETS + SWEEP_TICKS - 1) / SWEEP_TICKS;
+
+	for (int k = 0; k < per; k++) {
+		for (struct mon *m = mo->buckets[mo->sweep]; m; m = m->hnext)
+			if (m->verdict.status != VERDICT_PENDING)
+				mon_reweigh(mo, m, now);
+		mo->sweep = (mo->sweep + 1) % MON_BUCKETS;
+	}
+}
+
+/* A location's name as the configuration allows it: 1 to 64 of [A-Za-z0-9._-]. */
+static int location_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 64)
+		return 0;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+/* A result's row in the store, flagged when its probe ran inside a maintenance window. */
+static void store_result(struct monitor *mo, struct mon *m, const char *location, int64_t probe_ms,
+                         const struct result *r)
+{
+	unsigned flags =
+	    conf_in_maintenance(mo->conf, m->cc, probe_ms / 1000) ? STORE_R_MAINTENANCE : 0;
+
+	if (store_add_result_flags(mo->store, m->name, location, probe_ms, r, flags) != 0) {
+		store_make_room(mo);
+		if (store_add_result_flags(mo->store, m->name, location, probe_ms, r, flags) != 0)
+			store_dropped(mo, m->name);
+	}
+}
+
+int monitor_ingest(struct monitor *mo, const char *check, const char *location, int64_t probe_ms,
+                   const struct result *r)
+{
+	struct mon *m = mon_find(mo, check);
+	const struct conf_check *cc;
+	struct mon_loc *loc;
+	int64_t now = mon_now(mo);
+
+	if (!m || !m->active)
+		return -1;
+	if (!location_ok(location)) {
+		/* Shown cut and escaped by nobody else: only its length is safe to say. */
+		log_msg(
+		    LOG_ERR,
+		    "check %s: a result from a location named with %zu bytes refused: a location "
+		    "is 1 to 64 of A-Z a-z 0-9 . _ -",
+		    m->name, strlen(location));
+		return -1;
+	}
+	/* The probe's own start, wherever it ran; probe_ms only for a result without one. */
+	if (r->probe_ms > 0)
+		probe_ms = r->probe_ms;
+	cc = m->cc;
+
+	maint_catch_up(mo, m, now); /* a window that ended before this result is told first */
+	last_update(m, cc, location, r, probe_ms);
+	log_msg(LOG_DEBUG, "check %s: %s %s in %.1f ms: %s", m->name, result_status_name(r->status),
+	        result_reason_name(r->reason), r->phase_us[MP_PH_TOTAL] / 1000.0, r->message);
+	/* Inside a window is a matter of when the probe ran, not of when its result came. */
+	store_result(mo, m, location, probe_ms, r);
+
+	loc = mon_loc(m, location);
+	if (!loc) {
+		log_msg(LOG_ERR, "check %s: out of memory keeping the state at %s", m->name,
+		        location);
+		return 0;
+	}
+	struct state_change lch = state_on_result(&loc->st, r->status, r->severity, r->reason,
+	                                          cc->fail_after, cc->recover_after, probe_ms);
+	if (r->status != MP_UNKNOWN)
+		loc->last_ms = probe_ms;
+	loc->last_reason = r->reason;
+	loc->last_ttg_us = r->ttg_us;
+	keep_str(&loc->last_message, r->message);
+	if (lch.changed) {
+		loc->last_confirmed = lch.confirmed;
+		log_msg(LOG_DEBUG, "check %s at %s: %s -> %s, %s (%s), confirmed by %u probes",
+		        m->name, loc->name, state_status_name(lch.from), state_status_name(lch.to),
+		        result_severity_name(lch.to_severity), result_reason_name(lch.reason),
+		        lch.confirmed);
+	}
+	/* This node's scheduler probes again soon; a remote location confirms on its own. */
+	if (lch.confirming && loc->kind == LOC_LOCAL && m->item)
+		sched_retry_soon(m->item);
+
+	judge(mo, m, r, probe_ms, now);
 	return 0;
+}
+
+const char *mon_remote_name(enum mon_remote rc)
+{
+	static const char *const names[] = {"accepted", "late",         "duplicate",
+	                                    "no_check", "not_assigned", "bad_meta"};
+
+	return (unsigned)rc < sizeof(names) / sizeof(names[0]) ? names[rc] : "?";
+}
+
+enum mon_remote monitor_ingest_remote(struct monitor *mo, const char *node, const struct result *r,
+                                      const struct result_meta *meta, int64_t recv_ms)
+{
+	int ni = nodes_index(mo, node);
+	struct mon *m = mon_lookup(mo, meta->check);
+	struct mon_loc *loc;
+	enum mon_remote rc;
+
+	if (!m) {
+		rc = MON_REMOTE_NO_CHECK;
+	} else if (ni < 0 || !conf_check_at(mo->conf, m->cc, node)) {
+		/* A node probing what it was not given: a stale assignment, or worse. */
+		if (ni >= 0)
+			nodes_log_refusal(mo, ni, m->name, mon_now(mo));
+		rc = MON_REMOTE_NOT_ASSIGNED;
+	} else if ((meta->location[0] && strcmp(meta->location, node) != 0) || meta->seq == 0) {
+		rc = MON_REMOTE_BAD_META;
+	} else if ((loc = mon_loc(m, node)) && meta->seq <= loc->last_seq) {
+		rc = MON_REMOTE_DUPLICATE;
+	} else {
+		int64_t at = r->probe_ms > 0 ? r->probe_ms : recv_ms;
+
+		if (recv_ms - at > mon_stale_ms(mo, m->cc)) {
+			/* Its moment has passed: history has it, states and alerts do not. */
+			store_result(mo, m, node, at, r);
+			rc = MON_REMOTE_LATE;
+		} else {
+			(void)monitor_ingest(mo, m->name, node, at, r);
+			rc = MON_REMOTE_ACCEPTED;
+		}
+		/* Found again: monitor_ingest() may have moved the array. */
+		if ((loc = mon_loc(m, node)) && meta->seq > loc->last_seq)
+			loc->last_seq = meta->seq;
+	}
+	if (ni >= 0)
+		nodes_count(mo, ni, rc);
+	return rc;
 }
 
 /* The local scheduler's door: its results are this node's location. */
@@ -1010,12 +1360,43 @@ static void on_result(struct sched_item *it, const struct result *r, void *arg)
 
 /* ---- what readers see (monitor.h) -------------------------------------- */
 
+/* The locations of m for readers, in m->linfo; their number (0 when out of memory). */
+static int fill_locs(struct mon *m, int64_t now)
+{
+	struct monitor *mo = m->mo;
+
+	if (m->linfo_cap < m->nlocs) {
+		struct mon_loc_info *li = realloc(m->linfo, (size_t)m->nlocs * sizeof(*li));
+		if (!li)
+			return 0;
+		m->linfo = li;
+		m->linfo_cap = m->nlocs;
+	}
+	for (int i = 0; i < m->nlocs; i++) {
+		const struct mon_loc *l = &m->locs[i];
+		struct mon_loc_info *li = &m->linfo[i];
+
+		li->name = l->name;
+		li->st = &l->st;
+		li->last_ms = l->last_ms;
+		li->last_reason = l->last_reason;
+		li->last_message = l->last_message ? l->last_message : "";
+		li->last_ttg_us = l->last_ttg_us;
+		li->counts = mon_loc_counts(mo, m, l, now);
+		li->healthy = mon_loc_healthy(mo, l);
+	}
+	return m->nlocs;
+}
+
 static void fill_info(struct mon *m, struct mon_info *mi)
 {
 	memset(mi, 0, sizeof(*mi));
 	mi->name = m->name;
-	mi->cc = m->item ? m->cc : NULL;
+	mi->cc = m->active ? m->cc : NULL;
 	mi->st = &m->st;
+	mi->verdict = m->verdict;
+	mi->nlocs = fill_locs(m, mon_now(m->mo));
+	mi->locs = mi->nlocs ? m->linfo : NULL;
 	mi->last = m->has_last ? &m->last : NULL;
 	mi->probes = m->probes;
 	memcpy(mi->by_reason, m->by_reason, sizeof(mi->by_reason));
@@ -1027,7 +1408,7 @@ void monitor_each_check(struct monitor *mo, mon_each_cb cb, void *arg)
 	for (int i = 0; i < mo->conf->nchecks; i++) {
 		struct mon *m = mon_find(mo, mo->conf->checks[i].name);
 		struct mon_info mi;
-		if (!m || !m->item)
+		if (!m || !m->active)
 			continue;
 		fill_info(m, &mi);
 		cb(&mi, arg);
@@ -1039,18 +1420,19 @@ int monitor_get_check(struct monitor *mo, const char *name, mon_each_cb cb, void
 	struct mon *m = mon_find(mo, name);
 	struct mon_info mi;
 
-	if (!m || !m->item)
+	if (!m || !m->active)
 		return -1;
 	fill_info(m, &mi);
 	cb(&mi, arg);
 	return 0;
 }
 
+/* A check probed by nodes only has no probe here to run: -1 as for no check. */
 int monitor_run_now(struct monitor *mo, const char *name)
 {
 	struct mon *m = mon_find(mo, name);
 
-	if (!m || !m->item)
+	if (!m || !m->active || !m->item)
 		return -1;
 	sched_run_now(m->item);
 	return 0;
@@ -1127,10 +1509,10 @@ static void mon_retire(struct monitor *mo, struct mon *m, const struct conf *con
 {
 	int resolved = 0;
 
-	if (m->key_ms && m->item)
+	if (m->key_ms && m->active)
 		resolved = resolve_key(mo, m, conf, m->cc, m->key_ms, m->key_reason,
 		                       STORE_REMOVED_REASON, now);
-	if (m->sup_ms && m->item)
+	if (m->sup_ms && m->active)
 		resolved += resolve_key(mo, m, conf, m->cc, m->sup_ms, m->sup_reason,
 		                        STORE_REMOVED_REASON, now);
 	if (m->key_ms || m->sup_ms) {
@@ -1219,7 +1601,7 @@ static void resume_told(struct monitor *mo, struct mon *m, const struct store_st
 
 	m->told = st == MP_DOWN || st == MP_DEGRADED ? st : MP_UP;
 	m->told_sev = m->told == MP_UP ? MP_SEV_OK : m->st.severity;
-	if (m->told != MP_UP && m->item && !m->held &&
+	if (m->told != MP_UP && m->active && !m->held &&
 	    conf_in_maintenance(mo->conf, m->cc, m->st.since_ms / 1000)) {
 		m->told = MP_UP;
 		m->told_sev = MP_SEV_OK;
@@ -1250,7 +1632,7 @@ static void resume_told(struct monitor *mo, struct mon *m, const struct store_st
 	 * lives only in memory. Hold it again: maint_catch_up() sends it when
 	 * no window covers the check, at once when none does now.
 	 */
-	if (ss->alert_known && ss->alert_key_ms && m->told == MP_UP && m->item && !m->held &&
+	if (ss->alert_known && ss->alert_key_ms && m->told == MP_UP && m->active && !m->held &&
 	    !m->st.pending && m->st.status == MP_UP) {
 		m->told = MP_DOWN;
 		m->told_sev = MP_SEV_CRITICAL;
@@ -1289,10 +1671,13 @@ static void restore_state(const struct store_state *ss, void *arg)
 	             ss->incident_start_ms);
 	/*
 	 * The store keeps the check's state, not each location's: this node's
-	 * location takes it up, so that one location goes on as before the
-	 * restart; a remote one starts pending and catches up by its results.
+	 * location takes it up (when it probes the check), so that one
+	 * location goes on as before the restart; a remote one starts pending
+	 * and catches up by its results. Until results come, the check keeps
+	 * the state resumed (a location confirms only by results since start).
 	 */
-	if ((l = mon_loc(m, mo->conf->location)))
+	if (conf_check_at(mo->conf, m->cc, mo->conf->location) &&
+	    (l = mon_loc(m, mo->conf->location)))
 		state_resume(&l->st, ss->status, ss->severity, ss->reason, ss->since_ms, 0, 0);
 	resume_told(mo, m, ss);
 }
@@ -1332,6 +1717,41 @@ static void resolve_unrouted(struct monitor *mo, struct mon *m, const struct con
 		}
 }
 
+/*
+ * A check that stays through a reload as cc: its probes here follow it
+ * (started when it now names this daemon's location, stopped when it no
+ * longer does, else updated), and its locations become those cc names.
+ */
+static void mon_relocate(struct monitor *mo, struct mon *m, const struct conf_check *cc)
+{
+	const char *here = mo->conf->location;
+
+	if (conf_check_at(mo->conf, cc, here)) {
+		/*
+		 * A new copy even when the digest is the same: it names the
+		 * password's source, not its value, which a reload reads
+		 * again. The grid stays when the interval does.
+		 */
+		struct sched_item *it = mon_schedule(mo, m, m->item, cc);
+
+		if (!it)
+			log_msg(LOG_ERR, "check %s: out of memory; %s", cc->name,
+			        m->item ? "it probes as before the reload"
+			                : "it is not probed here until the next reload");
+		else if (!m->item)
+			log_msg(LOG_NOTICE, "check %s: probed at %s from now on", cc->name, here);
+		if (it)
+			m->item = it;
+	} else if (m->item) {
+		log_msg(LOG_NOTICE, "check %s: no longer probed at %s", cc->name, here);
+		sched_remove(m->item);
+		m->item = NULL;
+	}
+	if (mon_sync_locs(mo, m, cc) != 0)
+		log_msg(LOG_ERR, "check %s: out of memory; its locations stay as they were",
+		        cc->name);
+}
+
 void monitor_reload(struct monitor *mo, struct conf *nc)
 {
 	struct conf *old = mo->conf;
@@ -1344,6 +1764,10 @@ void monitor_reload(struct monitor *mo, struct conf *nc)
 	/* A reload is how an admin says "I fixed the CA file": read it again. */
 	if (probe_env_renew_tls(&mo->env) != 0)
 		log_msg(LOG_ERR, "reload: out of memory renewing TLS contexts; the old ones stay");
+	/* Before the checks: their locations are resolved against the new nodes. */
+	if (nodes_reload(mo, old, nc) != 0)
+		log_msg(LOG_ERR, "reload: out of memory; the nodes known before stay, nodes added "
+		                 "are not known until the next reload");
 	for (int b = 0; b < MON_BUCKETS; b++)
 		for (struct mon *m = mo->buckets[b]; m; m = m->hnext) {
 			m->seen = 0;
@@ -1360,15 +1784,7 @@ void monitor_reload(struct monitor *mo, struct conf *nc)
 			if (strcmp(m->cc->digest, cc->digest) != 0)
 				changed++;
 			resolve_unrouted(mo, m, old, nc, cc);
-			/*
-			 * A new copy even when the digest is the same: it names
-			 * the password's source, not its value, which a reload
-			 * reads again. The grid stays when the interval does.
-			 */
-			if (!mon_schedule(mo, m, m->item, cc))
-				log_msg(LOG_ERR,
-				        "check %s: out of memory; it probes as before the reload",
-				        cc->name);
+			mon_relocate(mo, m, cc);
 			m->cc = cc; /* the old conf goes below */
 			m->seen = 1;
 		} else if ((m = mon_add(mo, cc))) {
@@ -1392,6 +1808,12 @@ void monitor_reload(struct monitor *mo, struct conf *nc)
 		}
 	}
 	conf_unref(old);
+	/* Locations, quorums and nodes may have changed: every verdict is weighed again. */
+	int64_t now = mon_now(mo);
+	for (int b = 0; b < MON_BUCKETS; b++)
+		for (struct mon *m = mo->buckets[b]; m; m = m->hnext)
+			if (m->verdict.status != VERDICT_PENDING)
+				mon_reweigh(mo, m, now);
 	log_msg(LOG_NOTICE, "reloaded: %d checks (%d added, %d changed, %d removed)", mo->nmons,
 	        added, changed, removed);
 }
@@ -1551,6 +1973,13 @@ void monitor_tick(struct monitor *mo)
 	/* The same tick acts on maintenance windows that ended (maint_catch_up()). */
 	if (mo->nheld > 0)
 		maint_tick(mo);
+	/* Nodes gone quiet, and locations whose results grew old: while probing goes on. */
+	if (mo->sched) {
+		int64_t now = mon_now(mo);
+
+		nodes_tick(mo, now);
+		stale_sweep(mo, now);
+	}
 	if (store_watch(mo) < 0 || store_queued(mo->store) == 0)
 		return;
 	store_flush_now(mo);
@@ -1580,8 +2009,10 @@ void monitor_stop_probes(struct monitor *mo)
 	sched_free(mo->sched);
 	mo->sched = NULL;
 	for (int b = 0; b < MON_BUCKETS; b++)
-		for (struct mon *m = mo->buckets[b]; m; m = m->hnext)
+		for (struct mon *m = mo->buckets[b]; m; m = m->hnext) {
 			m->item = NULL;
+			m->active = 0;
+		}
 }
 
 int monitor_notify_pending(const struct monitor *mo)
@@ -1608,7 +2039,7 @@ struct monitor *monitor_new(struct event_base *base, struct conf *conf, double t
 	mo->base = base;
 	mo->notify = notify_new(base, on_attempt, mo);
 	mo->sched = sched_new(&mo->env, conf->max_in_flight, mo->scale, on_result, mo);
-	if (!mo->notify || !mo->sched) {
+	if (!mo->notify || !mo->sched || nodes_reload(mo, NULL, conf) != 0) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -1647,6 +2078,7 @@ int monitor_free(struct monitor *mo, int clean)
 	}
 	if (mo->env.base)
 		probe_env_free(&mo->env);
+	nodes_free(mo);
 	conf_unref(mo->conf);
 	free(mo);
 	return rc;

@@ -21,6 +21,9 @@
 #include "conf/conf.h"
 #include "core/result.h"
 #include "monitor/state.h"
+#include "monitor/verdict.h"
+#include "wire/node_json.h"
+#include "wire/result_json.h"
 
 struct event_base;
 struct monitor;
@@ -113,10 +116,27 @@ struct mon_last {
 	int64_t cert_not_after; /* of the certificate that expires first; unix seconds; 0: none */
 };
 
+/* What one location of a check confirmed, for readers. */
+struct mon_loc_info {
+	const char *name;             /* conf.location or a node's name */
+	const struct check_state *st; /* its own confirmed state */
+	int64_t last_ms;              /* probe time of its last result; 0: none since start */
+	enum mp_reason last_reason;   /* of its last result */
+	const char *last_message;     /* of its last result; "" when none */
+	int64_t last_ttg_us;          /* time to greeting of its last result; -1: none */
+	int counts;                   /* it counted in the verdict (healthy, recent, confirmed) */
+	int healthy;                  /* this daemon, or a node neither lost nor impaired */
+};
+
 struct mon_info {
 	const char *name;
 	const struct conf_check *cc;
 	const struct check_state *st;
+	/* The verdict over its locations: partial and unknown show here, st keeps the last state.
+	 */
+	struct verdict verdict;
+	const struct mon_loc_info *locs; /* every location it names or has results from */
+	int nlocs;
 	const struct mon_last *last;     /* NULL until the first result */
 	uint64_t probes;                 /* since the daemon started */
 	uint64_t by_reason[MP_R__COUNT]; /* results by reason (ok included) */
@@ -164,6 +184,77 @@ void monitor_health(struct monitor *mo, struct monitor_health *h);
 typedef void (*mon_channel_cb)(const char *channel, uint64_t attempts, uint64_t failures,
                                void *arg);
 void monitor_each_channel(struct monitor *mo, mon_channel_cb cb, void *arg);
+
+/* ---- probing nodes (monitor/nodes.c) --------------------------------- */
+
+/* What became of one result a node sent. */
+enum mon_remote {
+	MON_REMOTE_ACCEPTED,
+	MON_REMOTE_LATE,         /* older than its check's staleness bound: history, not state */
+	MON_REMOTE_DUPLICATE,    /* its seq was had already: a batch sent again; not counted */
+	MON_REMOTE_NO_CHECK,     /* no such check */
+	MON_REMOTE_NOT_ASSIGNED, /* the check does not name this node: refused and logged */
+	MON_REMOTE_BAD_META,     /* its location is another node's, or its seq is 0 */
+};
+const char *mon_remote_name(enum mon_remote rc);
+
+/*
+ * A result node sent (meta as it came: check, location, seq, digest).
+ * Accepted results go through monitor_ingest() at location node. A
+ * result is late when it is older than its check's staleness bound at
+ * recv_ms: stored, so history has no gap, but it no longer moves a state
+ * or sends an alert (its moment has passed).
+ */
+enum mon_remote monitor_ingest_remote(struct monitor *mo, const char *node, const struct result *r,
+                                      const struct result_meta *m, int64_t recv_ms);
+
+enum mon_node_state {
+	MON_NODE_PENDING, /* configured, never heard from since start */
+	MON_NODE_OK,
+	MON_NODE_IMPAIRED, /* its canary fails, or it alone sees most checks down: does not count */
+	MON_NODE_LOST,     /* missed its heartbeats: does not count */
+};
+const char *mon_node_state_name(enum mon_node_state s);
+
+struct mon_node_info {
+	const char *name;
+	const char *region; /* NULL: none */
+	enum mon_node_state state;
+	const char *why; /* of impaired or lost, "" otherwise */
+	int64_t state_since_ms;
+	int64_t last_heartbeat_ms; /* controller's clock; 0: never */
+	const struct node_heartbeat
+	    *hb; /* the last heartbeat (version, spool, canaries); NULL: none */
+	int64_t skew_ms;
+	int skew_flagged; /* |skew| over MON_SKEW_MAX_MS */
+	unsigned checks_assigned;
+	uint64_t batches, results_accepted, results_late, results_duplicate, results_refused;
+	int64_t last_batch_ms;
+};
+/* Clock skew over this is flagged: a node's timestamps then mislead history. */
+#define MON_SKEW_MAX_MS 5000
+
+/*
+ * A heartbeat from node (known to the configuration; the caller checked
+ * its token) received at recv_ms: its health, skew and canaries; *reply is
+ * filled with the node's assignment etag and the skew. -1 when no such node.
+ */
+int monitor_node_heartbeat(struct monitor *mo, const char *node, const struct node_heartbeat *hb,
+                           int64_t recv_ms, struct node_heartbeat_reply *reply);
+/*
+ * A batch head from node: counts it, measures skew from h->sent_ms, and
+ * returns 1 when this batch id was had already (sent again after a lost
+ * reply: the caller answers as before, nothing is ingested), else 0; -1
+ * when no such node. *reply gets the id, etag and skew.
+ */
+int monitor_node_batch(struct monitor *mo, const char *node, const struct node_batch_head *h,
+                       int64_t recv_ms, struct node_batch_reply *reply);
+/* The assignments of node now: its etag (into etag) and, when doc, the document (malloc'ed). */
+int monitor_node_assignments(struct monitor *mo, const char *node, char etag[NODE_ID_MAX],
+                             char **doc);
+typedef void (*mon_node_cb)(const struct mon_node_info *ni, void *arg);
+/* Every configured node, in the order of the configuration. */
+void monitor_each_node(struct monitor *mo, mon_node_cb cb, void *arg);
 
 struct conf *monitor_conf(struct monitor *mo);
 struct store *monitor_store(struct monitor *mo);

@@ -26,6 +26,9 @@
 #define FORMAT_FIELD_MAX    2048 /* one event string after escaping; cut beyond */
 #define DISCORD_CONTENT_MAX 2000 /* Discord refuses longer content */
 #define TELEGRAM_TEXT_MAX   4096
+/* PagerDuty cuts a summary at 1024 bytes; ours is cut first, whole characters. */
+#define PAGERDUTY_SUMMARY_MAX 1024
+#define LOCATIONS_SHOWN_MAX   1024 /* the locations sentence beside a subject */
 
 /* Rewrites one event string for a channel's markup into dst (always NUL-terminated). */
 typedef void (*format_escape_fn)(char *dst, size_t sz, const char *s);
@@ -117,8 +120,25 @@ const char *notify_kind_name(enum notify_kind k)
 		return "reminder";
 	case NOTIFY_TEST:
 		return "test";
+	case NOTIFY_NODE_LOST:
+		return "node_lost";
+	case NOTIFY_NODE_IMPAIRED:
+		return "node_impaired";
+	case NOTIFY_NODE_BACK:
+		return "node_back";
 	}
 	return "unknown";
+}
+
+int notify_kind_is_node(enum notify_kind k)
+{
+	return k == NOTIFY_NODE_LOST || k == NOTIFY_NODE_IMPAIRED || k == NOTIFY_NODE_BACK;
+}
+
+/* A node's state as its alert names it. */
+static const char *node_state_word(enum notify_kind k)
+{
+	return k == NOTIFY_NODE_LOST ? "lost" : k == NOTIFY_NODE_IMPAIRED ? "impaired" : "back";
 }
 
 /* ---- what a person reads ---- */
@@ -166,19 +186,77 @@ static void ac_escape(char *dst, size_t sz, const char *s)
  * as they are). The dashboard link is ours and never escaped: it holds
  * only the base URL and RFC 3986 unreserved bytes or %XX.
  */
+#define ADD(...)                                                                                   \
+	do {                                                                                       \
+		if (off < bodysz) {                                                                \
+			int w_ = snprintf(body + off, bodysz - off, __VA_ARGS__);                  \
+			off = w_ < 0 ? bodysz : off + (size_t)w_;                                  \
+		}                                                                                  \
+	} while (0)
+
+/*
+ * A node's alert: what became of it and why, never a check's words. The
+ * node's name and why pass through esc like every event string (why may
+ * quote a canary's message, which a server wrote).
+ */
+static void format_node_text(const struct notify_event *ev, format_escape_fn esc, char *subject,
+                             size_t subjectsz, char *body, size_t bodysz)
+{
+	char since[32], now[32], dur[32], buf[3][FORMAT_FIELD_MAX];
+	const char *node = nz(ev->node), *why = nz(ev->why), *location = nz(ev->location);
+	const char *word = node_state_word(ev->kind);
+	size_t off = 0;
+
+	if (esc) {
+		const char **f[] = {&node, &why, &location};
+		for (size_t i = 0; i < 3; i++) {
+			esc(buf[i], sizeof(buf[i]), *f[i]);
+			*f[i] = buf[i];
+		}
+	}
+	iso8601(ev->since_ms, since, sizeof(since));
+	iso8601(ev->now_ms, now, sizeof(now));
+	if (*why)
+		snprintf(subject, subjectsz, "[mailpulse] node %s %s (%s)", node, word, why);
+	else
+		snprintf(subject, subjectsz, "[mailpulse] node %s %s", node, word);
+	if (bodysz == 0)
+		return;
+	body[0] = '\0';
+	ADD("Node:     %s\n", node);
+	ADD("State:    %s\n", ev->kind == NOTIFY_NODE_BACK ? "ok" : word);
+	if (*why)
+		ADD("Why:      %s\n", why);
+	human_duration(ev->now_ms - ev->since_ms, dur, sizeof(dur));
+	ADD("Since:    %s (for %s)\n", since, dur);
+	ADD("Now:      %s\n", now);
+	if (ev->kind == NOTIFY_NODE_BACK)
+		ADD("Effect:   its results count in check verdicts again\n");
+	else
+		ADD("Effect:   its results do not count in check verdicts until it is back; no "
+		    "check alert comes of this\n");
+	if (*location)
+		ADD("Controller: %s\n", location);
+}
+
 static void format_text(const struct notify_event *ev, format_escape_fn esc, char *subject,
                         size_t subjectsz, char *body, size_t bodysz)
 {
 	char since[32], now[32], dur[32], link[FORMAT_LINK_MAX];
-	char buf[5][FORMAT_FIELD_MAX];
+	char buf[6][FORMAT_FIELD_MAX];
 	const char *check = nz(ev->check), *target = nz(ev->target), *message = nz(ev->message),
-	           *greeting = nz(ev->greeting), *location = nz(ev->location);
+	           *greeting = nz(ev->greeting), *location = nz(ev->location),
+	           *locations = nz(ev->locations);
 	const char *reason = result_reason_name(ev->reason);
 	size_t off = 0;
 
+	if (notify_kind_is_node(ev->kind)) {
+		format_node_text(ev, esc, subject, subjectsz, body, bodysz);
+		return;
+	}
 	if (esc) {
-		const char **f[] = {&check, &target, &message, &greeting, &location};
-		for (size_t i = 0; i < 5; i++) {
+		const char **f[] = {&check, &target, &message, &greeting, &location, &locations};
+		for (size_t i = 0; i < 6; i++) {
 			esc(buf[i], sizeof(buf[i]), *f[i]);
 			*f[i] = buf[i];
 		}
@@ -216,13 +294,6 @@ static void format_text(const struct notify_event *ev, format_escape_fn esc, cha
 	if (bodysz == 0)
 		return;
 	body[0] = '\0';
-#define ADD(...)                                                                                   \
-	do {                                                                                       \
-		if (off < bodysz) {                                                                \
-			int w_ = snprintf(body + off, bodysz - off, __VA_ARGS__);                  \
-			off = w_ < 0 ? bodysz : off + (size_t)w_;                                  \
-		}                                                                                  \
-	} while (0)
 	ADD("Check:    %s\n", check);
 	ADD("Target:   %s\n", target);
 	ADD("Status:   %s (was %s)\n", result_status_name(ev->status),
@@ -249,10 +320,12 @@ static void format_text(const struct notify_event *ev, format_escape_fn esc, cha
 	ADD("Now:      %s\n", now);
 	if (*location)
 		ADD("Location: %s\n", location);
+	if (*locations)
+		ADD("Locations: %s\n", locations);
 	if (dashboard_link(ev, link, sizeof(link)))
 		ADD("Dashboard: %s\n", link);
-#undef ADD
 }
+#undef ADD
 
 void notify_format_text(const struct notify_event *ev, char *subject, size_t subjectsz, char *body,
                         size_t bodysz)
@@ -273,13 +346,67 @@ static json_t *jtime(int64_t ms)
 	return ms > 0 ? output_json_time_ms(ms) : json_null();
 }
 
+/* PagerDuty's dedup_key of a node's alerts: lost and impaired trigger it, back resolves it. */
+static void node_key(const struct notify_event *ev, char *buf, size_t sz)
+{
+	snprintf(buf, sz, "mailpulse-node-%s", nz(ev->node));
+}
+
+/* A node's alert as the webhook and command channels see it. */
+static json_t *node_event_json(const struct notify_event *ev)
+{
+	char key[300];
+	json_t *o = json_object();
+
+	if (!o)
+		return NULL;
+	node_key(ev, key, sizeof(key));
+	json_object_set_new(o, "kind", json_string(notify_kind_name(ev->kind)));
+	json_object_set_new(o, "node", jstr(nz(ev->node)));
+	json_object_set_new(
+	    o, "state",
+	    json_string(ev->kind == NOTIFY_NODE_BACK ? "ok" : node_state_word(ev->kind)));
+	json_object_set_new(o, "why", jstr(nz(ev->why)));
+	json_object_set_new(o, "location", jstr(nz(ev->location)));
+	json_object_set_new(o, "since", jtime(ev->since_ms));
+	json_object_set_new(o, "since_ms", json_integer(ev->since_ms));
+	json_object_set_new(o, "now", jtime(ev->now_ms));
+	json_object_set_new(o, "now_ms", json_integer(ev->now_ms));
+	json_object_set_new(o, "duration_ms", json_integer(ev->duration_ms));
+	json_object_set_new(o, "incident_key", jstr(key));
+	return o;
+}
+
+/* What each location of a check saw; only for a check probed from several. */
+static void locations_json(json_t *o, const struct notify_event *ev)
+{
+	json_t *a;
+
+	if (!ev->locations)
+		return;
+	json_object_set_new(o, "locations", jstr(ev->locations));
+	if (!(a = json_array()))
+		return;
+	for (int i = 0; i < ev->nlocs; i++) {
+		const struct notify_loc *l = &ev->locs[i];
+		json_array_append_new(a, json_pack("{s:o, s:s, s:s, s:o, s:b}", "location",
+		                                   jstr(nz(l->location)), "state",
+		                                   l->state ? l->state : "pending", "reason",
+		                                   result_reason_name(l->reason), "message",
+		                                   jstr(nz(l->message)), "counts", l->counts));
+	}
+	json_object_set_new(o, "location_states", a);
+}
+
 /* The event as the webhook and command channels see it: the documented schema. */
 static json_t *event_json(const struct notify_event *ev)
 {
 	char link[FORMAT_LINK_MAX];
-	json_t *o = json_object();
+	json_t *o;
 
-	if (!o)
+	if (notify_kind_is_node(ev->kind))
+		return node_event_json(ev);
+	if (!(o = json_object()))
 		return NULL;
 	json_object_set_new(o, "kind", json_string(notify_kind_name(ev->kind)));
 	json_object_set_new(o, "check", jstr(ev->check));
@@ -306,6 +433,7 @@ static json_t *event_json(const struct notify_event *ev)
 	json_object_set_new(o, "result", res && json_is_object(res) ? res : json_null());
 	if (res && !json_is_object(res))
 		json_decref(res);
+	locations_json(o, ev);
 	return o;
 }
 
@@ -324,8 +452,10 @@ static void utf8_cut(char *s, size_t max)
 /* How bad it is, for the cards' colours: 0 recovery, 1 warning, 2 test, 3 down or critical. */
 static int teams_tone(const struct notify_event *ev)
 {
-	if (ev->kind == NOTIFY_RECOVERY)
+	if (ev->kind == NOTIFY_RECOVERY || ev->kind == NOTIFY_NODE_BACK)
 		return 0;
+	if (ev->kind == NOTIFY_NODE_IMPAIRED)
+		return 1;
 	if ((ev->kind == NOTIFY_DEGRADED || ev->kind == NOTIFY_REMINDER) &&
 	    ev->status == MP_DEGRADED && ev->severity != MP_SEV_CRITICAL)
 		return 1;
@@ -452,14 +582,47 @@ static json_t *chat_json(const struct notify_event *ev, const struct conf_channe
 	}
 }
 
+/*
+ * A node's alert at PagerDuty: lost and impaired trigger one alert per
+ * node (a lost node found impaired updates it), back resolves it.
+ */
+static json_t *pagerduty_node_json(const struct notify_event *ev, const struct conf_channel *ch)
+{
+	char subject[FORMAT_SUBJECT_MAX], key[300];
+	const char *action = ev->kind == NOTIFY_NODE_BACK ? "resolve" : "trigger";
+	const char *severity = ev->kind == NOTIFY_NODE_LOST       ? "error"
+	                       : ev->kind == NOTIFY_NODE_IMPAIRED ? "warning"
+	                                                          : "info";
+	json_t *payload;
+
+	notify_format_text(ev, subject, sizeof(subject), NULL, 0);
+	node_key(ev, key, sizeof(key));
+	payload = json_pack("{s:o, s:o, s:s, s:s, s:o, s:o, s:o}", "summary", jstr(subject),
+	                    "source", jstr(nz(ev->node)), "severity", severity, "component",
+	                    "mailpulse-node", "group", jstr(nz(ev->location)), "timestamp",
+	                    jtime(ev->now_ms), "custom_details", node_event_json(ev));
+	return json_pack("{s:o, s:s, s:o, s:s, s:o}", "routing_key", jstr(nz(ch->routing_key)),
+	                 "event_action", action, "dedup_key", jstr(key), "client", "mailpulse",
+	                 "payload", payload);
+}
+
 static json_t *pagerduty_json(const struct notify_event *ev, const struct conf_channel *ch)
 {
 	char subject[FORMAT_SUBJECT_MAX], key[300], link[FORMAT_LINK_MAX];
+	char summary[FORMAT_SUBJECT_MAX + LOCATIONS_SHOWN_MAX];
 	const char *action = ev->kind == NOTIFY_RECOVERY ? "resolve" : "trigger";
 	const char *severity;
 	json_t *details, *payload, *o;
 
+	if (notify_kind_is_node(ev->kind))
+		return pagerduty_node_json(ev, ch);
 	notify_format_text(ev, subject, sizeof(subject), NULL, 0);
+	/* PagerDuty shows the summary: a check seen from several places says from where. */
+	if (ev->locations && *ev->locations)
+		snprintf(summary, sizeof(summary), "%s; %s", subject, ev->locations);
+	else
+		snprintf(summary, sizeof(summary), "%s", subject);
+	utf8_cut(summary, PAGERDUTY_SUMMARY_MAX);
 	if (ev->kind == NOTIFY_RECOVERY || ev->kind == NOTIFY_TEST)
 		severity = "info";
 	else if (ev->severity == MP_SEV_CRITICAL || ev->status == MP_DOWN)
@@ -472,7 +635,7 @@ static json_t *pagerduty_json(const struct notify_event *ev, const struct conf_c
 	else
 		snprintf(key, sizeof(key), "mailpulse/%s", nz(ev->check));
 	details = event_json(ev);
-	payload = json_pack("{s:o, s:o, s:s, s:o, s:o, s:o, s:o}", "summary", jstr(subject),
+	payload = json_pack("{s:o, s:o, s:s, s:o, s:o, s:o, s:o}", "summary", jstr(summary),
 	                    "source", jstr(nz(ev->target)), "severity", severity, "component",
 	                    jstr(nz(ev->check)), "group", jstr(nz(ev->location)), "timestamp",
 	                    jtime(ev->now_ms), "custom_details", details);

@@ -696,7 +696,8 @@ int notify_send(struct notify *n, const struct conf_channel *ch, const struct no
 		return -1;
 	d->n = n;
 	d->kind = ev->kind;
-	if (channel_copy(&d->ch, ch) < 0 || !(d->check = strdup(nz(ev->check))) ||
+	if (channel_copy(&d->ch, ch) < 0 ||
+	    !(d->check = strdup(nz(ev->check ? ev->check : ev->node))) ||
 	    !(d->timer = evtimer_new(n->base, on_backoff, d)) || delivery_prepare(d, ev) < 0) {
 		delivery_free(d);
 		return -1;

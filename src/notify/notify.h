@@ -25,6 +25,24 @@ enum notify_kind {
 	NOTIFY_RECOVERY, /* back up; duration_ms says how long it was not */
 	NOTIFY_REMINDER, /* still down */
 	NOTIFY_TEST,     /* a channel test, kind "test"; nothing sends one yet */
+	/*
+	 * A probing node's health (node, why): never a check's alert, never
+	 * an incident; sent to conf.node_channels. Lost: no heartbeat for a
+	 * while; impaired: its canary fails or it alone sees most checks
+	 * down; back: neither any more.
+	 */
+	NOTIFY_NODE_LOST,
+	NOTIFY_NODE_IMPAIRED,
+	NOTIFY_NODE_BACK,
+};
+
+/* What one location of a check saw, for the webhook's "location_states". */
+struct notify_loc {
+	const char *location;
+	const char *state; /* its confirmed state: "up", "degraded", "down", "pending" */
+	enum mp_reason reason;
+	const char *message; /* of its last result; may be empty */
+	int counts;          /* it counted in the check's verdict */
 };
 
 /* What happened, in plain data; strings are copied by notify_send(). */
@@ -52,11 +70,25 @@ struct notify_event {
 	 * "result", so they carry the one result format, not a copy of it.
 	 */
 	const char *result_json;
+	/*
+	 * A check probed from more than one location: what each saw, as a
+	 * sentence for people ("down from eu-west (timeout) and us-east
+	 * (refused); up from ap-south") and as data (nlocs entries). NULL
+	 * and 0 for a check probed from one location, whose messages stay as
+	 * they were before locations existed.
+	 */
+	const char *locations;
+	const struct notify_loc *locs;
+	int nlocs;
+	/* NOTIFY_NODE_*: the node, and why it is lost, impaired or back; else NULL. */
+	const char *node;
+	const char *why;
 };
 
 /*
  * Called once per attempt with its outcome (ok, or why not), so the
- * daemon can store it and show failing channels.
+ * daemon can store it and show failing channels. check is the node's
+ * name for a node event (event "node_lost", "node_impaired", "node_back").
  */
 typedef void (*notify_attempt_cb)(const char *check, const char *channel, const char *event,
                                   int attempt, int ok, const char *detail, void *arg);
@@ -98,6 +130,8 @@ void notify_format_text(const struct notify_event *ev, char *subject, size_t sub
                         size_t bodysz);
 
 const char *notify_kind_name(enum notify_kind k); /* "down", "degraded", "recovery", ... */
+/* 1 for NOTIFY_NODE_LOST, NOTIFY_NODE_IMPAIRED and NOTIFY_NODE_BACK. */
+int notify_kind_is_node(enum notify_kind k);
 
 /*
  * How one HTTP or SMTP attempt ended, as libcurl reported it: what

@@ -167,4 +167,18 @@ struct check_spec *checkspec_copy(const struct check *c, const char *name, unsig
 struct check_spec *checkspec_ref(struct check_spec *sp);
 void checkspec_unref(struct check_spec *sp);
 
+/*
+ * The other way (src/spec/pairs.c): a built check as the KEYS-spelled
+ * pairs that checkspec_build() turns back into an equal check, the url
+ * first, then every key in the table's order with its value, defaults
+ * included, so whoever builds it again does not depend on its own
+ * defaults. A list key comes once per item; an unset string key (expect,
+ * sni, ca_file, login) not at all. The password and where it comes from
+ * are never among them: whoever sends a check sends those apart. Returns
+ * 0; fn's value when it is not 0 (the walk stops); -1 when a value has no
+ * KEYS spelling (an enum out of its table).
+ */
+typedef int (*checkspec_pair_fn)(void *arg, const char *key, const char *value);
+int checkspec_pairs(const struct check *c, checkspec_pair_fn fn, void *arg);
+
 #endif

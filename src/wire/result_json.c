@@ -1115,3 +1115,15 @@ int result_json_decode(const char *buf, size_t len, struct result *r, struct res
 	json_decref(o);
 	return rc;
 }
+
+int result_json_decode_obj(json_t *o, struct result *r, struct result_meta *m, char *err,
+                           size_t errlen)
+{
+	struct dec d = {err, errlen};
+
+	if (errlen)
+		err[0] = '\0';
+	result_init(r, 0);
+	memset(m, 0, sizeof(*m));
+	return dec_result(&d, o, r, m);
+}

@@ -61,4 +61,14 @@ char *result_json_dumps(const struct result *r, const struct result_meta *m);
 int result_json_decode(const char *buf, size_t len, struct result *r, struct result_meta *m,
                        char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/*
+ * result_json_decode() of a value already parsed: one element of a node's
+ * batch (wire/node_json.c), decoded without writing it out again. The same
+ * checks, but for the byte bound and the depth, which the caller applies
+ * to the whole document it parsed (with JSON_REJECT_DUPLICATES). o is only
+ * read.
+ */
+int result_json_decode_obj(json_t *o, struct result *r, struct result_meta *m, char *err,
+                           size_t errlen) __attribute__((warn_unused_result));
+
 #endif

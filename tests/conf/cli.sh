@@ -35,6 +35,16 @@ expect 0 config check -v "$dir/good/full.yaml"
 grep -q "password: (set)" "$out" || { echo "FAIL: -v dump"; fails=$((fails + 1)); }
 grep -q "imap-secret" "$out" && { echo "FAIL: a secret in the dump"; fails=$((fails + 1)); }
 
+# Nodes: accepted in any order of sections, their tokens never printed.
+export MP_TEST_NODE_EU=eu-west-token-0123456789 MP_TEST_NODE_US=us-east-token-0123456789
+export MP_TEST_NODE_AP=ap-south-token-0123456789
+expect 0 config check -v "$dir/good/nodes.yaml"
+grep -q "^node_notify: \[pager\]$" "$out" || { echo "FAIL: node_notify in the dump"; fails=$((fails + 1)); }
+[ "$(grep -c "^    token: (set)$" "$out")" -eq 3 ] || { echo "FAIL: node tokens in the dump"; fails=$((fails + 1)); }
+grep -q "token-0123456789" "$out" && { echo "FAIL: a node token in the dump"; fails=$((fails + 1)); }
+expect 1 config check "$dir/bad/node_same_token.yaml"
+grep -q "token-0123456789" "$err" && { echo "FAIL: a node token in a message"; fails=$((fails + 1)); }
+
 expect 1 config check "$dir/bad/many_errors.yaml"
 [ "$(wc -l <"$err")" -eq 6 ] || { echo "FAIL: not all errors"; cat "$err"; fails=$((fails + 1)); }
 [ -s "$out" ] && { echo "FAIL: stdout on failure"; fails=$((fails + 1)); }

@@ -5,7 +5,7 @@
 # after it. Fails naming every include that points the wrong way.
 set -euo pipefail
 src=${1:-$(cd "$(dirname "$0")/../.." && pwd)/src}
-order=(core spec engine wire conf store net notify monitor http cmd)
+order=(core spec engine wire conf store net notify monitor node http cmd)
 rank() {
 	local i
 	for i in "${!order[@]}"; do [ "${order[$i]}" = "$1" ] && { echo "$i"; return; }; done

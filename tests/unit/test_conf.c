@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmd/config.h"
@@ -52,6 +53,11 @@ static void set_env(void)
 {
 	setenv("MP_TEST_TG_TOKEN", "tg-token-from-env", 1);
 	setenv("MP_TEST_POP_PASSWORD", "pop-password-from-env", 1);
+	/* Nodes' bearer tokens (tests/conf/good/nodes.yaml and bad/node_*.yaml). */
+	setenv("MP_TEST_NODE_EU", "eu-west-token-0123456789", 1);
+	setenv("MP_TEST_NODE_US", "us-east-token-0123456789", 1);
+	setenv("MP_TEST_NODE_AP", "ap-south-token-0123456789", 1);
+	setenv("MP_TEST_NODE_SHORT", "short", 1);
 }
 
 static const struct conf_check *check(const struct conf *c, const char *name)
@@ -114,6 +120,8 @@ static void test_full(void **state)
 	assert_string_equal(a->chk.login, "monitor");
 	/* First line only, CR stripped. */
 	assert_string_equal(a->chk.password, "imap-secret");
+	/* Where from, as written: a node resolves the name on its own machine. */
+	assert_string_equal(a->password_from, "file:../secrets/imap.pw");
 	assert_int_equal(a->chk.allow_plaintext_auth, 0);
 	assert_int_equal(a->chk.posture, POSTURE_WARN);
 	assert_int_equal(a->chk.cert_warn_days, 21);
@@ -521,6 +529,297 @@ static void test_config_main(void **state)
 	assert_int_equal(rc[7], 0);
 }
 
+/* ---- probing nodes, locations, quorum -------------------------------------- */
+
+/* A scratch directory for files the tests write (modes git cannot keep). */
+static char scratch[64];
+
+static void scratch_file(const char *name, const char *text, mode_t mode, char *path, size_t len)
+{
+	FILE *f;
+
+	if (!scratch[0]) {
+		snprintf(scratch, sizeof(scratch), "/tmp/mp-test-conf-XXXXXX");
+		assert_non_null(mkdtemp(scratch));
+	}
+	snprintf(path, len, "%s/%s", scratch, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+/* Load text as a configuration: the conf, or NULL with *errs the messages (to free). */
+static struct conf *load_text(const char *text, char **errs)
+{
+	char path[256];
+	size_t len = 0;
+	FILE *e;
+	struct conf *c = NULL;
+
+	scratch_file("conf.yaml", text, 0600, path, sizeof(path));
+	*errs = NULL;
+	e = open_memstream(errs, &len);
+	assert_non_null(e);
+	if (conf_load(path, &c, e) < 0)
+		c = NULL;
+	fclose(e);
+	unlink(path);
+	return c;
+}
+
+static void test_nodes(void **state)
+{
+	struct conf *c;
+	const struct conf_check *three, *two, *four, *all, *here, *nologin;
+	const struct conf_node *nd;
+
+	(void)state;
+	set_env();
+	c = load("good/nodes.yaml");
+	assert_string_equal(c->location, "fra1");
+	assert_int_equal(c->nnodes, 3);
+	nd = conf_find_node(c, "eu-west");
+	assert_non_null(nd);
+	assert_ptr_equal(nd, &c->nodes[0]);
+	assert_string_equal(nd->token, "eu-west-token-0123456789");
+	assert_string_equal(nd->region, "Europe (Frankfurt)");
+	assert_int_equal(nd->line, 24);
+	assert_null(conf_find_node(c, "us-east")->region);
+	assert_string_equal(conf_find_node(c, "ap-south")->token, "ap-south-token-0123456789");
+	assert_null(conf_find_node(c, "fra1")); /* this daemon is a location, not a node */
+	assert_null(conf_find_node(c, "eu-wes"));
+	/* node_notify: pager (a single name) */
+	assert_int_equal(c->nnode_channels, 1);
+	assert_int_equal(c->node_channels[0], conf_find_channel(c, "pager"));
+
+	three = check(c, "three");
+	assert_int_equal(three->nlocations, 3); /* from defaults */
+	assert_string_equal(three->locations[0], "fra1");
+	assert_string_equal(three->locations[2], "us-east");
+	assert_int_equal(three->quorum, 2); /* three locations: 2 by default */
+	assert_int_equal(three->password_to_nodes, 1);
+	assert_string_equal(three->password_from, "env:MP_TEST_POP_PASSWORD");
+	two = check(c, "two");
+	assert_int_equal(two->nlocations, 2);
+	assert_int_equal(two->quorum, 1); /* fewer than three: 1 */
+	four = check(c, "four");
+	assert_int_equal(four->nlocations, 4);
+	assert_int_equal(four->quorum, 3); /* majority of 4 */
+	all = check(c, "all-nodes");
+	assert_int_equal(all->quorum, 3);
+	here = check(c, "here");
+	assert_int_equal(here->nlocations, 0); /* [] : this daemon only */
+	assert_int_equal(here->quorum, 1);
+	nologin = check(c, "no-login");
+	assert_int_equal(nologin->nlocations, 3);
+	assert_int_equal(nologin->quorum, 1);
+	/* Inherited from defaults, it means nothing without a login: cleared, not refused. */
+	assert_int_equal(nologin->password_to_nodes, 0);
+	assert_null(nologin->password_from);
+	assert_int_equal(here->password_to_nodes, 0);
+
+	/* Where each is probed. */
+	assert_true(conf_check_at(c, three, "fra1"));
+	assert_true(conf_check_at(c, three, "eu-west"));
+	assert_true(conf_check_at(c, three, "us-east"));
+	assert_false(conf_check_at(c, three, "ap-south"));
+	assert_false(conf_check_at(c, two, "fra1"));
+	assert_true(conf_check_at(c, two, "us-east"));
+	assert_true(conf_check_at(c, here, "fra1"));
+	assert_false(conf_check_at(c, here, "eu-west"));
+	assert_false(conf_check_at(c, here, "local"));
+	assert_false(conf_check_at(c, all, "fra1"));
+	assert_true(conf_check_at(c, all, "ap-south"));
+	assert_false(conf_check_at(c, all, "nowhere"));
+	conf_unref(c);
+}
+
+/* A check without locations: this daemon's, by its name. */
+static void test_check_at_default(void **state)
+{
+	struct conf *c = load("good/minimal.yaml");
+	const struct conf_check *one = check(c, "one");
+
+	(void)state;
+	assert_int_equal(one->nlocations, 0);
+	assert_int_equal(one->quorum, 1);
+	assert_int_equal(one->password_to_nodes, 0);
+	assert_true(conf_check_at(c, one, "local"));
+	assert_false(conf_check_at(c, one, "fra1"));
+	assert_int_equal(c->nnodes, 0);
+	assert_null(conf_find_node(c, "local"));
+	conf_unref(c);
+}
+
+/* quorum's default and majority for 1 to 5 locations. */
+static void test_quorum(void **state)
+{
+	static const char *const locs[] = {"[fra1]", "[fra1, n1]", "[fra1, n1, n2]",
+	                                   "[fra1, n1, n2, n3]", "[fra1, n1, n2, n3, n4]"};
+	static const unsigned dflt[] = {1, 1, 2, 2, 2}, major[] = {1, 2, 2, 3, 3};
+	const char *head = "location: fra1\n"
+	                   "nodes:\n"
+	                   "  - {name: n1, token_env: MP_TEST_NODE_EU}\n"
+	                   "  - {name: n2, token_env: MP_TEST_NODE_US}\n"
+	                   "  - {name: n3, token_env: MP_TEST_NODE_AP}\n"
+	                   "  - {name: n4, token_env: MP_TEST_NODE_4}\n";
+	char text[2048], *errs;
+	struct conf *c;
+
+	(void)state;
+	set_env();
+	setenv("MP_TEST_NODE_4", "fourth-node-token-0123456789", 1);
+	for (int i = 0; i < 5; i++) {
+		snprintf(
+		    text, sizeof(text),
+		    "%schecks:\n"
+		    "  - {name: d, url: \"imaps://m.example.com\", locations: %s}\n"
+		    "  - {name: m, url: \"imaps://m.example.com\", locations: %s, "
+		    "quorum: majority}\n"
+		    "  - {name: n, url: \"imaps://m.example.com\", locations: %s, quorum: %d}\n",
+		    head, locs[i], locs[i], locs[i], i + 1);
+		c = load_text(text, &errs);
+		if (!c)
+			fail_msg("%d locations refused:\n%s", i + 1, errs);
+		assert_int_equal(check(c, "d")->nlocations, i + 1);
+		assert_int_equal(check(c, "d")->quorum, dflt[i]);
+		assert_int_equal(check(c, "m")->quorum, major[i]);
+		assert_int_equal(check(c, "n")->quorum, i + 1); /* all of them, at most */
+		conf_unref(c);
+		free(errs);
+	}
+	/* majority without locations: of the one, this daemon. */
+	c = load_text("checks: [{name: a, url: \"imaps://m.example.com\", quorum: majority}]\n",
+	              &errs);
+	assert_non_null(c);
+	assert_int_equal(check(c, "a")->quorum, 1);
+	conf_unref(c);
+	free(errs);
+}
+
+/* node_notify absent: every channel; [] none. */
+static void test_node_channels(void **state)
+{
+	struct conf *c;
+	char *errs;
+
+	(void)state;
+	set_env();
+	c = load("good/full.yaml");
+	assert_int_equal(c->nchannels, 6);
+	assert_int_equal(c->nnode_channels, 6);
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(c->node_channels[i], i);
+	conf_unref(c);
+	c = load("good/minimal.yaml");
+	assert_int_equal(c->nnode_channels, 0);
+	conf_unref(c);
+	c = load_text("channels: [{name: a, type: webhook, url: \"https://h.example.com\"}]\n"
+	              "node_notify: []\n"
+	              "checks: [{name: a, url: \"imaps://m.example.com\"}]\n",
+	              &errs);
+	assert_non_null(c);
+	assert_int_equal(c->nchannels, 1);
+	assert_int_equal(c->nnode_channels, 0);
+	conf_unref(c);
+	free(errs);
+}
+
+/* A node's token_file: read, refused when every user may read it. */
+static void test_node_token_file(void **state)
+{
+	char tok[256], text[1024], *errs, *out = NULL, want[512];
+	size_t len = 0;
+	struct conf *c;
+	FILE *f;
+
+	(void)state;
+	scratch_file("eu.token", "file-token-abcdefghijklmnop\n", 0600, tok, sizeof(tok));
+	snprintf(text, sizeof(text),
+	         "nodes: [{name: eu, token_file: %s}]\n"
+	         "checks: [{name: a, url: \"imaps://m.example.com\", locations: [local, eu]}]\n",
+	         tok);
+	c = load_text(text, &errs);
+	if (!c)
+		fail_msg("refused:\n%s", errs);
+	free(errs);
+	assert_string_equal(c->nodes[0].token, "file-token-abcdefghijklmnop");
+	f = open_memstream(&out, &len);
+	conf_dump(c, f);
+	fclose(f);
+	assert_non_null(strstr(out, "nodes:\n  - name: eu\n    token: (set)\n"));
+	assert_non_null(strstr(out, "    locations: [local, eu]\n    quorum: 1\n"));
+	assert_null(strstr(out, "file-token"));
+	free(out);
+	conf_unref(c);
+
+	assert_int_equal(chmod(tok, 0644), 0);
+	c = load_text(text, &errs);
+	assert_null(c);
+	snprintf(want, sizeof(want),
+	         "1:32: token_file %s: readable by every user, who could then pose as its "
+	         "holder: chmod 600 it\n",
+	         tok);
+	if (!strstr(errs, want))
+		fail_msg("expected %s in:\n%s", want, errs);
+	free(errs);
+	unlink(tok);
+}
+
+/* More nodes than a controller takes. */
+static void test_nodes_max(void **state)
+{
+	size_t cap = 64 * 1024, n = 0;
+	char *text = malloc(cap), *errs;
+	struct conf *c;
+
+	(void)state;
+	assert_non_null(text);
+	n += (size_t)snprintf(text + n, cap - n, "nodes:\n");
+	for (int i = 0; i <= CONF_NODES_MAX; i++)
+		n += (size_t)snprintf(text + n, cap - n, "  - {name: n%d}\n", i);
+	snprintf(text + n, cap - n, "checks: [{name: a, url: \"imaps://m.example.com\"}]\n");
+	c = load_text(text, &errs);
+	assert_null(c);
+	if (!strstr(errs, ":258:5: nodes: at most 256\n"))
+		fail_msg("got:\n%.2000s", errs);
+	free(errs);
+	free(text);
+}
+
+static void test_dump_nodes(void **state)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	struct conf *c;
+
+	(void)state;
+	set_env();
+	c = load("good/nodes.yaml");
+	conf_dump(c, f);
+	fclose(f);
+	assert_non_null(strstr(out, "nodes:\n"
+	                            "  - name: eu-west\n"
+	                            "    token: (set)\n"
+	                            "    region: \"Europe (Frankfurt)\"\n"
+	                            "  - name: us-east\n"
+	                            "    token: (set)\n"
+	                            "  - name: ap-south\n"
+	                            "    token: (set)\n"
+	                            "    region: ap\n"
+	                            "node_notify: [pager]\n"));
+	assert_non_null(strstr(out, "    locations: [fra1, eu-west, us-east]\n"
+	                            "    quorum: 2\n"
+	                            "    password_to_nodes: true\n"));
+	assert_non_null(strstr(out, "  - name: here\n"));
+	assert_null(strstr(out, "token-0123456789"));
+	free(out);
+	conf_unref(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -534,7 +833,18 @@ int main(void)
 	    cmocka_unit_test(test_digest),
 	    cmocka_unit_test(test_dump_hides_secrets),
 	    cmocka_unit_test(test_config_main),
+	    cmocka_unit_test(test_nodes),
+	    cmocka_unit_test(test_check_at_default),
+	    cmocka_unit_test(test_quorum),
+	    cmocka_unit_test(test_node_channels),
+	    cmocka_unit_test(test_node_token_file),
+	    cmocka_unit_test(test_nodes_max),
+	    cmocka_unit_test(test_dump_nodes),
 	};
+	int rc;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	if (scratch[0])
+		rmdir(scratch);
+	return rc;
 }

@@ -7,6 +7,15 @@
  * confirm the check's state as the daemon's probes would; a location with
  * a name the configuration could not hold is refused; results are stamped
  * with their probe time.
+ *
+ * Then the locations of probing nodes: results a node sends
+ * (monitor_ingest_remote()) are accepted, refused, late or duplicates; a
+ * check weighed over three nodes with a quorum of two is partial with one
+ * down and down with two, and its alerts (to a command channel that
+ * writes each to a file) name every location; a lost node stops counting
+ * and is alerted apart; a location that stops reporting leaves the
+ * verdict unknown; a reload moves a check's locations. The monitor's clock
+ * is the test's (monitor_test_now()).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,17 +27,23 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <dirent.h>
 #include <event2/event.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <sqlite3.h>
 
 #include "conf/conf.h"
 #include "core/log.h"
 #include "monitor/monitor.h"
+#include "monitor/nodes_int.h"
 #include "wire/result_json.h"
 
 struct fix {
 	char dir[64];
 	struct event_base *base;
 	struct monitor *mo;
+	int64_t now; /* the monitor's clock (nodes fixture) */
 };
 
 struct seen {
@@ -117,16 +132,20 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fix *f = *state;
-	char path[128];
+	char path[512];
+	struct dirent *de;
+	DIR *d;
 
-	assert_int_equal(monitor_free(f->mo, 1), 0);
+	if (f->mo)
+		assert_int_equal(monitor_free(f->mo, 1), 0);
 	event_base_free(f->base);
-	for (const char *const *s = (const char *const[]){"mp.yaml", "mp.db", "mp.db-wal",
-	                                                  "mp.db-shm", "mp.db.lock", NULL};
-	     *s; s++) {
-		snprintf(path, sizeof(path), "%s/%s", f->dir, *s);
-		unlink(path);
-	}
+	assert_non_null(d = opendir(f->dir));
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.') {
+			snprintf(path, sizeof(path), "%s/%s", f->dir, de->d_name);
+			unlink(path);
+		}
+	closedir(d);
 	rmdir(f->dir);
 	free(f);
 	return 0;
@@ -271,6 +290,656 @@ static void test_last_is_the_wire(void **state)
 	free(back);
 }
 
+/* ---- probing nodes ---------------------------------------------------------- */
+
+#define T0 1767225600000LL /* 2026-01-01T00:00:00Z: the monitor's clock in these tests */
+
+/*
+ * Three nodes; "multi" is probed by all three and needs two to say down;
+ * "pair" by this daemon and n1; "web" by this daemon only. Alerts, node
+ * alerts too, go to a command that writes each (its JSON) to a file of its
+ * own, alert.PID.json (alerts()). The schedule is stretched as above: no
+ * probe of this daemon's own runs during a test.
+ */
+static void write_nodes_yaml(const char *dir, const char *name, const char *pair_locs,
+                             const char *multi_locs)
+{
+	char path[128];
+	FILE *y;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_non_null(y = fopen(path, "w"));
+	fprintf(y,
+	        "location: here\n"
+	        "store: %s/mp.db\n"
+	        "http: {listen: \"off\"}\n"
+	        "nodes:\n"
+	        "  - {name: n1, token_env: MP_TEST_TOKEN_N1}\n"
+	        "  - {name: n2, token_env: MP_TEST_TOKEN_N2}\n"
+	        "  - {name: n3, token_env: MP_TEST_TOKEN_N3}\n"
+	        "channels:\n"
+	        "  - {name: log, type: command, retries: 0,\n"
+	        "     command: [/bin/sh, -c, 'cat > \"$0/alert.$$.json\"', %s]}\n"
+	        "node_notify: [log]\n"
+	        "checks:\n"
+	        "  - {name: web, url: \"pop3://127.0.0.1:9\", notify: [log]}\n"
+	        "  - {name: multi, url: \"pop3://127.0.0.1:9\", fail_after: 1, locations: %s,\n"
+	        "     quorum: 2, notify: [log]}\n"
+	        "  - {name: pair, url: \"pop3://127.0.0.1:9\", locations: %s, notify: [log]}\n",
+	        dir, dir, multi_locs, pair_locs);
+	assert_int_equal(fclose(y), 0);
+}
+
+static void at(struct fix *f, int64_t t)
+{
+	f->now = t;
+	monitor_test_now(f->mo, t);
+}
+
+static int setup_nodes(void **state)
+{
+	struct fix *f = calloc(1, sizeof(*f));
+	char path[128], err[256];
+	struct conf *c = NULL;
+
+	assert_non_null(f);
+	setenv("MP_TEST_TOKEN_N1", "token-of-node-one-0123456789", 1);
+	setenv("MP_TEST_TOKEN_N2", "token-of-node-two-0123456789", 1);
+	setenv("MP_TEST_TOKEN_N3", "token-of-node-three-01234567", 1);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/mp-test-monitor-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	write_nodes_yaml(f->dir, "mp.yaml", "[here, n1]", "[n1, n2, n3]");
+	snprintf(path, sizeof(path), "%s/mp.yaml", f->dir);
+	assert_int_equal(conf_load(path, &c, stderr), 0);
+	assert_non_null(f->base = event_base_new());
+	f->mo = monitor_new(f->base, c, 1e6, err, sizeof(err));
+	if (!f->mo)
+		fprintf(stderr, "monitor_new: %s\n", err);
+	assert_non_null(f->mo);
+	at(f, T0);
+	*state = f;
+	return 0;
+}
+
+static enum mon_remote remote_as(struct fix *f, const char *node, const char *check,
+                                 const char *location, uint64_t seq, int64_t t, enum mp_status st,
+                                 enum mp_reason why)
+{
+	struct result *r = calloc(1, sizeof(*r));
+	struct result_meta m;
+	enum mon_remote rc;
+
+	assert_non_null(r);
+	result_init(r, 0);
+	r->status = st;
+	r->severity = result_default_severity(st);
+	r->reason = why;
+	r->probe_ms = t;
+	r->ttg_us = st == MP_UP ? 4000 : -1;
+	snprintf(r->message, sizeof(r->message), "%s from %s", result_reason_name(why), node);
+	memset(&m, 0, sizeof(m));
+	snprintf(m.check, sizeof(m.check), "%s", check);
+	snprintf(m.location, sizeof(m.location), "%s", location);
+	m.seq = seq;
+	rc = monitor_ingest_remote(f->mo, node, r, &m, f->now);
+	free(r);
+	return rc;
+}
+
+static enum mon_remote remote(struct fix *f, const char *node, const char *check, uint64_t seq,
+                              enum mp_status st, enum mp_reason why)
+{
+	return remote_as(f, node, check, node, seq, f->now, st, why);
+}
+
+static void beat(struct fix *f, const char *node)
+{
+	struct node_heartbeat hb;
+	struct node_heartbeat_reply rep;
+
+	memset(&hb, 0, sizeof(hb));
+	snprintf(hb.node, sizeof(hb.node), "%s", node);
+	hb.sent_ms = f->now;
+	assert_int_equal(monitor_node_heartbeat(f->mo, node, &hb, f->now, &rep), 0);
+	assert_int_equal(strlen(rep.etag), 32);
+}
+
+#define LOCS 8
+struct cinfo {
+	enum verdict_status verdict;
+	int counted, down;
+	enum mp_status status;
+	int pending;
+	int nlocs;
+	struct {
+		char name[65];
+		enum mp_status status;
+		int64_t last_ms;
+		enum mp_reason reason;
+		char message[128];
+		int64_t ttg_us;
+		int counts, healthy;
+	} l[LOCS];
+};
+
+static void cinfo_cb(const struct mon_info *mi, void *arg)
+{
+	struct cinfo *c = arg;
+
+	c->verdict = mi->verdict.status;
+	c->counted = mi->verdict.counted;
+	c->down = mi->verdict.down;
+	c->status = mi->st->status;
+	c->pending = mi->st->pending;
+	c->nlocs = mi->nlocs;
+	assert_true(mi->nlocs <= LOCS);
+	for (int i = 0; i < mi->nlocs; i++) {
+		snprintf(c->l[i].name, sizeof(c->l[i].name), "%s", mi->locs[i].name);
+		c->l[i].status = mi->locs[i].st->status;
+		c->l[i].last_ms = mi->locs[i].last_ms;
+		c->l[i].reason = mi->locs[i].last_reason;
+		snprintf(c->l[i].message, sizeof(c->l[i].message), "%s", mi->locs[i].last_message);
+		c->l[i].ttg_us = mi->locs[i].last_ttg_us;
+		c->l[i].counts = mi->locs[i].counts;
+		c->l[i].healthy = mi->locs[i].healthy;
+	}
+}
+
+static struct cinfo info(struct fix *f, const char *check)
+{
+	struct cinfo c;
+
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(monitor_get_check(f->mo, check, cinfo_cb, &c), 0);
+	return c;
+}
+
+/* Index of location name in c; fails when absent. */
+static int loc_of(const struct cinfo *c, const char *name)
+{
+	for (int i = 0; i < c->nlocs; i++)
+		if (strcmp(c->l[i].name, name) == 0)
+			return i;
+	fail_msg("no location %s", name);
+	return -1;
+}
+
+struct ninfo {
+	enum mon_node_state state;
+	char why[256];
+	uint64_t accepted, late, duplicate, refused;
+	int found;
+};
+
+static void ninfo_cb(const struct mon_node_info *ni, void *arg)
+{
+	struct ninfo *n = arg;
+
+	if (strcmp(ni->name, n->why) != 0)
+		return;
+	n->found = 1;
+	n->state = ni->state;
+	n->accepted = ni->results_accepted;
+	n->late = ni->results_late;
+	n->duplicate = ni->results_duplicate;
+	n->refused = ni->results_refused;
+	snprintf(n->why, sizeof(n->why), "%s", ni->why);
+}
+
+static struct ninfo node_info(struct fix *f, const char *node)
+{
+	struct ninfo n;
+
+	memset(&n, 0, sizeof(n));
+	snprintf(n.why, sizeof(n.why), "%s", node); /* the name sought, until found */
+	monitor_each_node(f->mo, ninfo_cb, &n);
+	assert_true(n.found);
+	return n;
+}
+
+static void on_poll(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+}
+
+static int by_kind(const void *a, const void *b)
+{
+	const char *ka = json_string_value(json_object_get(*(json_t *const *)a, "kind"));
+	const char *kb = json_string_value(json_object_get(*(json_t *const *)b, "kind"));
+
+	return strcmp(ka ? ka : "", kb ? kb : "");
+}
+
+/*
+ * The alerts sent since the last call: runs the loop until they are
+ * delivered, then reads (and removes) the file each delivery wrote.
+ * Deliveries run at once, so their order is not theirs: sorted by kind.
+ */
+static json_t *alerts(struct fix *f)
+{
+	struct timeval tick = {0, 20000};
+	struct event *ev = evtimer_new(f->base, on_poll, NULL);
+	json_t *got[32], *arr = json_array();
+	size_t n = 0;
+	struct dirent *de;
+	DIR *d;
+
+	assert_non_null(ev);
+	for (int i = 0; i < 500 && monitor_notify_pending(f->mo) > 0; i++) {
+		evtimer_add(ev, &tick);
+		event_base_loop(f->base, EVLOOP_ONCE);
+	}
+	event_free(ev);
+	assert_int_equal(monitor_notify_pending(f->mo), 0);
+	assert_non_null(d = opendir(f->dir));
+	while ((de = readdir(d))) {
+		char path[512];
+		json_error_t e;
+
+		if (strncmp(de->d_name, "alert.", 6) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", f->dir, de->d_name);
+		assert_true(n < sizeof(got) / sizeof(got[0]));
+		if (!(got[n++] = json_load_file(path, 0, &e)))
+			fail_msg("alert %s not JSON: %s", path, e.text);
+		unlink(path);
+	}
+	closedir(d);
+	qsort(got, n, sizeof(got[0]), by_kind);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, got[i]);
+	return arr;
+}
+
+static const char *jstr(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	if (!s)
+		fail_msg("no string %s", key);
+	return s;
+}
+
+/* Every outcome of a node's result, and the node's counters. */
+static void test_remote_outcomes(void **state)
+{
+	struct fix *f = *state;
+	struct cinfo c;
+	struct ninfo n;
+
+	beat(f, "n1");
+	beat(f, "n2");
+	beat(f, "n3");
+	assert_int_equal(remote_as(f, "n1", "multi", "n1", 1, T0 - 1000, MP_UP, MP_R_OK),
+	                 MON_REMOTE_ACCEPTED);
+	/* Sent again (a batch whose reply was lost): had already. */
+	assert_int_equal(remote_as(f, "n1", "multi", "n1", 1, T0 - 1000, MP_UP, MP_R_OK),
+	                 MON_REMOTE_DUPLICATE);
+	/* An empty location is the node's own. */
+	assert_int_equal(remote_as(f, "n1", "multi", "", 2, T0 - 900, MP_UP, MP_R_OK),
+	                 MON_REMOTE_ACCEPTED);
+	assert_int_equal(remote_as(f, "n1", "multi", "n1", 0, T0 - 800, MP_UP, MP_R_OK),
+	                 MON_REMOTE_BAD_META);
+	assert_int_equal(remote_as(f, "n1", "multi", "n2", 3, T0 - 800, MP_UP, MP_R_OK),
+	                 MON_REMOTE_BAD_META);
+	assert_int_equal(remote(f, "n1", "nosuch", 3, MP_UP, MP_R_OK), MON_REMOTE_NO_CHECK);
+	/* Checks that do not name the node: this daemon's alone, or another node's. */
+	assert_int_equal(remote(f, "n1", "web", 3, MP_UP, MP_R_OK), MON_REMOTE_NOT_ASSIGNED);
+	assert_int_equal(remote(f, "n2", "pair", 3, MP_UP, MP_R_OK), MON_REMOTE_NOT_ASSIGNED);
+	assert_int_equal(info(f, "web").nlocs, 1);
+	/* Older than 3 intervals (3 min): history, not state; its seq is had. */
+	assert_int_equal(remote_as(f, "n1", "multi", "n1", 5, T0 - 181000, MP_DOWN, MP_R_TIMEOUT),
+	                 MON_REMOTE_LATE);
+	assert_int_equal(remote(f, "n1", "multi", 5, MP_UP, MP_R_OK), MON_REMOTE_DUPLICATE);
+	assert_int_equal(remote(f, "n1", "multi", 4, MP_UP, MP_R_OK), MON_REMOTE_DUPLICATE);
+	assert_int_equal(remote(f, "n1", "multi", 6, MP_UP, MP_R_OK), MON_REMOTE_ACCEPTED);
+
+	c = info(f, "multi");
+	int i = loc_of(&c, "n1");
+	assert_int_equal(c.l[i].last_ms, T0); /* not the late one's */
+	assert_int_equal(c.l[i].status, MP_UP);
+	assert_int_equal(c.l[i].reason, MP_R_OK);
+	assert_string_equal(c.l[i].message, "ok from n1");
+	assert_int_equal(c.l[i].ttg_us, 4000);
+	assert_true(c.l[i].healthy);
+	assert_true(c.l[i].counts);
+
+	n = node_info(f, "n1");
+	assert_int_equal(n.accepted, 3);
+	assert_int_equal(n.late, 1);
+	assert_int_equal(n.duplicate, 3);
+	assert_int_equal(n.refused, 4);
+	assert_int_equal(node_info(f, "n2").refused, 1);
+	assert_string_equal(mon_remote_name(MON_REMOTE_LATE), "late");
+	assert_string_equal(mon_remote_name(MON_REMOTE_NOT_ASSIGNED), "not_assigned");
+
+	/* The late result is in the store: history has no gap. */
+	monitor_tick(f->mo);
+	{
+		char path[128];
+		sqlite3 *db;
+		sqlite3_stmt *st;
+
+		snprintf(path, sizeof(path), "%s/mp.db", f->dir);
+		assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(db,
+		                                    "SELECT count(*), sum(ts_ms = ?1) FROM results "
+		                                    "WHERE location = 'n1'",
+		                                    -1, &st, NULL),
+		                 SQLITE_OK);
+		sqlite3_bind_int64(st, 1, T0 - 181000);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int(st, 0), 4); /* 3 accepted, 1 late */
+		assert_int_equal(sqlite3_column_int(st, 1), 1);
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+	}
+}
+
+static int count_of(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+/* A node sending what it was not given is logged, once a minute per node and check. */
+static void test_refusals_logged_once_a_minute(void **state)
+{
+	struct fix *f = *state;
+	char path[128], buf[8192];
+	int saved, fd;
+	ssize_t got;
+
+	snprintf(path, sizeof(path), "%s/log.txt", f->dir);
+	fflush(stderr);
+	saved = dup(2);
+	assert_true((fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600)) >= 0);
+	dup2(fd, 2);
+	close(fd);
+	for (uint64_t s = 1; s <= 3; s++)
+		assert_int_equal(remote(f, "n1", "web", s, MP_UP, MP_R_OK),
+		                 MON_REMOTE_NOT_ASSIGNED);
+	assert_int_equal(remote(f, "n2", "web", 1, MP_UP, MP_R_OK), MON_REMOTE_NOT_ASSIGNED);
+	assert_int_equal(remote(f, "n1", "pair", 1, MP_UP, MP_R_OK), MON_REMOTE_ACCEPTED);
+	at(f, T0 + 61000);
+	assert_int_equal(remote(f, "n1", "web", 4, MP_UP, MP_R_OK), MON_REMOTE_NOT_ASSIGNED);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	assert_true((fd = open(path, O_RDONLY)) >= 0);
+	got = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	assert_true(got > 0);
+	buf[got] = '\0';
+	assert_int_equal(count_of(buf, "node n1: a result for check web refused"), 2);
+	assert_int_equal(count_of(buf, "node n2: a result for check web refused"), 1);
+	assert_int_equal(count_of(buf, "(and 2 more since the last such line)"), 1);
+	assert_int_equal(count_of(buf, "refused: the check does not name this node"), 3);
+	assert_int_equal(count_of(buf, "check pair"), 0);
+}
+
+/*
+ * Quorum 2 of 3: one location down is partial (shown, no alert), two are
+ * down with one alert naming every location and its reason; recovery
+ * names them again.
+ */
+static void test_quorum_two_of_three(void **state)
+{
+	struct fix *f = *state;
+	struct cinfo c;
+	json_t *a, *ls;
+
+	beat(f, "n1");
+	beat(f, "n2");
+	beat(f, "n3");
+	at(f, T0 + 1000);
+	assert_int_equal(remote(f, "n1", "multi", 1, MP_UP, MP_R_OK), MON_REMOTE_ACCEPTED);
+	c = info(f, "multi");
+	assert_int_equal(c.verdict, VERDICT_UNKNOWN); /* one of the two it needs */
+	assert_true(c.pending);
+	assert_int_equal(remote(f, "n2", "multi", 1, MP_UP, MP_R_OK), MON_REMOTE_ACCEPTED);
+	assert_int_equal(remote(f, "n3", "multi", 1, MP_UP, MP_R_OK), MON_REMOTE_ACCEPTED);
+	c = info(f, "multi");
+	assert_int_equal(c.verdict, VERDICT_UP);
+	assert_int_equal(c.status, MP_UP);
+	assert_int_equal(c.counted, 3);
+
+	at(f, T0 + 2000);
+	assert_int_equal(remote(f, "n1", "multi", 2, MP_DOWN, MP_R_TIMEOUT), MON_REMOTE_ACCEPTED);
+	c = info(f, "multi");
+	assert_int_equal(c.verdict, VERDICT_PARTIAL);
+	assert_int_equal(c.down, 1);
+	assert_int_equal(c.status, MP_UP);
+	assert_int_equal(c.l[loc_of(&c, "n1")].status, MP_DOWN);
+	a = alerts(f);
+	assert_int_equal(json_array_size(a), 0);
+	json_decref(a);
+
+	at(f, T0 + 3000);
+	assert_int_equal(remote(f, "n2", "multi", 2, MP_DOWN, MP_R_REFUSED), MON_REMOTE_ACCEPTED);
+	c = info(f, "multi");
+	assert_int_equal(c.verdict, VERDICT_DOWN);
+	assert_int_equal(c.status, MP_DOWN);
+	a = alerts(f);
+	assert_int_equal(json_array_size(a), 1);
+	json_t *e = json_array_get(a, 0);
+	assert_string_equal(jstr(e, "kind"), "down");
+	assert_string_equal(jstr(e, "check"), "multi");
+	assert_string_equal(jstr(e, "locations"),
+	                    "down from n1 (timeout) and n2 (refused); up from n3");
+	ls = json_object_get(e, "location_states");
+	assert_int_equal(json_array_size(ls), 3);
+	assert_string_equal(jstr(json_array_get(ls, 0), "location"), "n1");
+	assert_string_equal(jstr(json_array_get(ls, 0), "state"), "down");
+	assert_string_equal(jstr(json_array_get(ls, 0), "reason"), "timeout");
+	assert_string_equal(jstr(json_array_get(ls, 0), "message"), "timeout from n1");
+	assert_true(json_is_true(json_object_get(json_array_get(ls, 0), "counts")));
+	assert_string_equal(jstr(json_array_get(ls, 2), "state"), "up");
+	json_decref(a);
+
+	/* One back is partial again: still down, nothing sent; both back is the recovery. */
+	at(f, T0 + 4000);
+	assert_int_equal(remote(f, "n1", "multi", 3, MP_UP, MP_R_OK), MON_REMOTE_ACCEPTED);
+	c = info(f, "multi");
+	assert_int_equal(c.verdict, VERDICT_PARTIAL);
+	assert_int_equal(c.status, MP_DOWN);
+	assert_int_equal(remote(f, "n2", "multi", 3, MP_UP, MP_R_OK), MON_REMOTE_ACCEPTED);
+	assert_int_equal(info(f, "multi").status, MP_UP);
+	a = alerts(f);
+	assert_int_equal(json_array_size(a), 1);
+	assert_string_equal(jstr(json_array_get(a, 0), "kind"), "recovery");
+	assert_string_equal(jstr(json_array_get(a, 0), "locations"), "up from n1, n2 and n3");
+	json_decref(a);
+}
+
+/*
+ * A node that misses its heartbeats is lost: alerted apart, never as a
+ * check; its results stop counting, the other two judge. When it is back,
+ * what it says counts again, and the check follows.
+ */
+static void test_lost_node(void **state)
+{
+	struct fix *f = *state;
+	/* The monitor runs a million times slower: so does the time to lose a node. */
+	int64_t t1 = T0 + (int64_t)(MON_NODE_LOST_MS * 1e6) + 5000;
+	struct cinfo c;
+	struct ninfo n;
+	json_t *a;
+
+	beat(f, "n1");
+	beat(f, "n2");
+	beat(f, "n3");
+	assert_int_equal(node_info(f, "n1").state, MON_NODE_OK);
+	for (int i = 1; i <= 3; i++) {
+		char node[8];
+		snprintf(node, sizeof(node), "n%d", i);
+		assert_int_equal(remote(f, node, "multi", 1, MP_UP, MP_R_OK), MON_REMOTE_ACCEPTED);
+	}
+	at(f, t1 - 10000);
+	monitor_tick(f->mo);
+	assert_int_equal(node_info(f, "n1").state, MON_NODE_OK); /* not yet */
+	at(f, t1);
+	beat(f, "n2");
+	beat(f, "n3");
+	assert_int_equal(remote(f, "n2", "multi", 2, MP_UP, MP_R_OK), MON_REMOTE_ACCEPTED);
+	assert_int_equal(remote(f, "n3", "multi", 2, MP_UP, MP_R_OK), MON_REMOTE_ACCEPTED);
+	monitor_tick(f->mo);
+	n = node_info(f, "n1");
+	assert_int_equal(n.state, MON_NODE_LOST);
+	assert_non_null(strstr(n.why, "no heartbeat for "));
+	assert_int_equal(node_info(f, "n2").state, MON_NODE_OK);
+	a = alerts(f);
+	assert_int_equal(json_array_size(a), 1);
+	assert_string_equal(jstr(json_array_get(a, 0), "kind"), "node_lost");
+	assert_string_equal(jstr(json_array_get(a, 0), "node"), "n1");
+	assert_non_null(strstr(jstr(json_array_get(a, 0), "why"), "no heartbeat for "));
+	assert_null(json_object_get(json_array_get(a, 0), "check"));
+	json_decref(a);
+
+	c = info(f, "multi");
+	assert_int_equal(c.verdict, VERDICT_UP);
+	assert_int_equal(c.counted, 2);
+	assert_false(c.l[loc_of(&c, "n1")].healthy);
+	assert_false(c.l[loc_of(&c, "n1")].counts);
+	/* What a lost node says is kept, and does not count. */
+	assert_int_equal(remote(f, "n1", "multi", 2, MP_DOWN, MP_R_TIMEOUT), MON_REMOTE_ACCEPTED);
+	c = info(f, "multi");
+	assert_int_equal(c.verdict, VERDICT_UP);
+	assert_int_equal(c.l[loc_of(&c, "n1")].status, MP_DOWN);
+	/* The other two judge: one of them down is partial. */
+	assert_int_equal(remote(f, "n2", "multi", 3, MP_DOWN, MP_R_TIMEOUT), MON_REMOTE_ACCEPTED);
+	c = info(f, "multi");
+	assert_int_equal(c.verdict, VERDICT_PARTIAL);
+	assert_int_equal(c.status, MP_UP);
+	a = alerts(f);
+	assert_int_equal(json_array_size(a), 0);
+	json_decref(a);
+
+	/*
+	 * Back: what it confirmed while lost does not count at once (it was
+	 * seen through its own trouble); it confirms again from new results.
+	 */
+	beat(f, "n1");
+	assert_int_equal(node_info(f, "n1").state, MON_NODE_OK);
+	c = info(f, "multi");
+	assert_int_equal(c.verdict, VERDICT_PARTIAL);
+	assert_int_equal(c.status, MP_UP);
+	a = alerts(f);
+	assert_int_equal(json_array_size(a), 1);
+	assert_string_equal(jstr(json_array_get(a, 0), "kind"), "node_back");
+	assert_string_equal(jstr(json_array_get(a, 0), "node"), "n1");
+	json_decref(a);
+	/* A new down from it makes two. */
+	assert_int_equal(remote(f, "n1", "multi", 4, MP_DOWN, MP_R_TIMEOUT), MON_REMOTE_ACCEPTED);
+	c = info(f, "multi");
+	assert_int_equal(c.verdict, VERDICT_DOWN);
+	assert_int_equal(c.status, MP_DOWN);
+	a = alerts(f);
+	assert_int_equal(json_array_size(a), 1);
+	assert_string_equal(jstr(json_array_get(a, 0), "kind"), "down");
+	assert_string_equal(jstr(json_array_get(a, 0), "locations"),
+	                    "down from n1 (timeout) and n2 (timeout); up from n3");
+	json_decref(a);
+}
+
+/* A location that stops reporting stops counting: too few left is unknown, not up or down. */
+static void test_stale_locations(void **state)
+{
+	struct fix *f = *state;
+	struct cinfo c;
+
+	beat(f, "n1");
+	beat(f, "n2");
+	beat(f, "n3");
+	assert_int_equal(remote(f, "n1", "multi", 1, MP_UP, MP_R_OK), MON_REMOTE_ACCEPTED);
+	assert_int_equal(remote(f, "n2", "multi", 1, MP_UP, MP_R_OK), MON_REMOTE_ACCEPTED);
+	assert_int_equal(info(f, "multi").verdict, VERDICT_UP);
+	/* 3 intervals of 1 min pass without a result: the ticks weigh it again. */
+	at(f, T0 + 181000);
+	for (int i = 0; i < 5; i++)
+		monitor_tick(f->mo);
+	c = info(f, "multi");
+	assert_int_equal(c.verdict, VERDICT_UNKNOWN);
+	assert_int_equal(c.counted, 0);
+	assert_int_equal(c.status, MP_UP); /* unknown leaves the state */
+
+	/* Down by two, then those two go quiet: unknown again, never down for ever. */
+	assert_int_equal(remote(f, "n1", "multi", 2, MP_DOWN, MP_R_TIMEOUT), MON_REMOTE_ACCEPTED);
+	assert_int_equal(remote(f, "n2", "multi", 2, MP_DOWN, MP_R_TIMEOUT), MON_REMOTE_ACCEPTED);
+	assert_int_equal(remote(f, "n3", "multi", 1, MP_UP, MP_R_OK), MON_REMOTE_ACCEPTED);
+	c = info(f, "multi");
+	assert_int_equal(c.verdict, VERDICT_DOWN);
+	assert_int_equal(c.status, MP_DOWN);
+	at(f, T0 + 400000);
+	assert_int_equal(remote(f, "n3", "multi", 2, MP_UP, MP_R_OK), MON_REMOTE_ACCEPTED);
+	for (int i = 0; i < 5; i++)
+		monitor_tick(f->mo);
+	c = info(f, "multi");
+	assert_int_equal(c.verdict, VERDICT_UNKNOWN);
+	assert_int_equal(c.counted, 1);
+	assert_false(c.l[loc_of(&c, "n1")].counts);
+	assert_true(c.l[loc_of(&c, "n3")].counts);
+}
+
+/*
+ * Every location a check names shows, pending until it reports; a reload
+ * that changes a check's locations moves them (the ones that stay keep
+ * their state), and this daemon probes only what names it.
+ */
+static void test_locations_and_reload(void **state)
+{
+	struct fix *f = *state;
+	struct conf *nc = NULL;
+	char path[128];
+	struct cinfo c;
+
+	c = info(f, "multi");
+	assert_int_equal(c.nlocs, 3);
+	assert_string_equal(c.l[0].name, "n1");
+	assert_string_equal(c.l[2].name, "n3");
+	assert_int_equal(c.l[1].last_ms, 0);
+	assert_false(c.l[1].counts);
+	assert_int_equal(c.l[1].ttg_us, -1);
+	assert_false(c.l[1].healthy); /* never heard from */
+	assert_true(c.pending);
+	assert_int_equal(c.verdict, VERDICT_PENDING);
+	c = info(f, "pair");
+	assert_int_equal(c.nlocs, 2);
+	assert_string_equal(c.l[0].name, "here");
+	assert_true(c.l[0].healthy);
+	assert_string_equal(c.l[1].name, "n1");
+	/* Probed by nodes only: nothing to run here. */
+	assert_int_equal(monitor_run_now(f->mo, "multi"), -1);
+
+	beat(f, "n1");
+	assert_int_equal(remote(f, "n1", "multi", 1, MP_DOWN, MP_R_TIMEOUT), MON_REMOTE_ACCEPTED);
+	write_nodes_yaml(f->dir, "mp2.yaml", "[n1, n2]", "[here, n1, n3]");
+	snprintf(path, sizeof(path), "%s/mp2.yaml", f->dir);
+	assert_int_equal(conf_load(path, &nc, stderr), 0);
+	monitor_reload(f->mo, nc);
+	c = info(f, "multi");
+	assert_int_equal(c.nlocs, 3);
+	assert_string_equal(c.l[0].name, "here");
+	assert_string_equal(c.l[1].name, "n1");
+	assert_int_equal(c.l[1].status, MP_DOWN); /* kept */
+	assert_int_equal(c.l[1].last_ms, T0);
+	assert_string_equal(c.l[2].name, "n3");
+	c = info(f, "pair");
+	assert_int_equal(c.nlocs, 2);
+	assert_string_equal(c.l[0].name, "n1");
+	assert_string_equal(c.l[1].name, "n2");
+	assert_int_equal(monitor_run_now(f->mo, "pair"), -1);
+	/* Now n2 may send pair, and n3 no longer may. */
+	beat(f, "n2");
+	assert_int_equal(remote(f, "n2", "pair", 1, MP_UP, MP_R_OK), MON_REMOTE_ACCEPTED);
+	assert_int_equal(remote(f, "n2", "multi", 1, MP_UP, MP_R_OK), MON_REMOTE_NOT_ASSIGNED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -278,6 +947,13 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_refuses_what_it_cannot_place, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_each_location_confirms_apart, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_last_is_the_wire, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_remote_outcomes, setup_nodes, teardown),
+	    cmocka_unit_test_setup_teardown(test_refusals_logged_once_a_minute, setup_nodes,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_quorum_two_of_three, setup_nodes, teardown),
+	    cmocka_unit_test_setup_teardown(test_lost_node, setup_nodes, teardown),
+	    cmocka_unit_test_setup_teardown(test_stale_locations, setup_nodes, teardown),
+	    cmocka_unit_test_setup_teardown(test_locations_and_reload, setup_nodes, teardown),
 	};
 	log_init(LOG_TEXT, 0);
 	return cmocka_run_group_tests(tests, NULL, NULL);

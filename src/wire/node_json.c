@@ -1,0 +1,1336 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * node_json.c - the documents a probing node and its controller exchange
+ * (see node_json.h and docs/nodes.md): one encoder and one bounded, strict
+ * decoder per document.
+ *
+ * Every decoder reads bytes from another machine. It bounds the body
+ * (NODE_BODY_MAX) and its nesting before jansson recurses into it, parses
+ * once with duplicate keys refused, refuses any key it does not know and
+ * any value out of its field, and names the field in every error. A check
+ * assigned to a node is rebuilt through the one check builder
+ * (checkspec_set() and checkspec_finish(), KEYS spelling), so the node
+ * validates what it is sent with the validators the controller used.
+ *
+ * Passwords: an assignment may carry one (password_to_nodes). No error
+ * message quotes it (jansson's "near '...'" context is cut off, since it
+ * may be a piece of it), the strings that held it here are wiped before
+ * they are freed, and the encoder writes the body in one piece
+ * (json_dumpb()) so no growing buffer leaves copies behind. What jansson's
+ * parser keeps in its own buffers while it reads is freed unwiped: only a
+ * wiping allocator (json_set_alloc_funcs()) reaches that.
+ */
+#include "wire/node_json.h"
+
+#include <jansson.h>
+#include <limits.h>
+#include <openssl/crypto.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/line.h"
+#include "spec/duration.h"
+#include "spec/secret.h"
+
+/* Nesting of each document: document, checks, a check, its spec, a list key. */
+#define NODE_DEPTH_ASSIGN 5
+/* The document, its results, then each result's own levels. */
+#define NODE_DEPTH_BATCH (RESULT_JSON_DEPTH_MAX + 2)
+/* The document, canaries or refusals, one of them. */
+#define NODE_DEPTH_SMALL 3
+/* The bounds of an assigned check's interval and retry; the controller enforces 30 s. */
+#define NODE_INTERVAL_MIN_MS 1000
+#define NODE_INTERVAL_MAX_MS (15 * 60 * 1000)
+/* Unix milliseconds of 9999-12-31T23:59:59.999Z: every clock value is within. */
+#define NODE_MS_MAX 253402300799999LL
+/* How much of a refused value an error message quotes. */
+#define NODE_SHOW_MAX 48
+/* Strings one check's builder saves: expect, sni, ca_file, login, pw_src, password, lists. */
+#define NODE_SAVED_MAX (8 + CHECK_CAPS_MAX + CHECK_RESOLVE_MAX)
+/* "file:" or "env:" and a file name as checkspec takes it (CHECKSPEC_PATH_MAX). */
+#define NODE_PWSRC_MAX 4100
+
+/* ---- encoding helpers ---- */
+
+static int has_control(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 1;
+	return 0;
+}
+
+/*
+ * s as a JSON string the decoder takes into a field of sz bytes: cut to
+ * sz - 1 bytes, not inside a UTF-8 sequence; a string with a control byte,
+ * or not UTF-8, is written escaped instead (printable ASCII), itself cut.
+ */
+static json_t *enc_field(const char *s, size_t sz)
+{
+	size_t n = strnlen(s, sz - 1), all = strlen(s);
+	char buf[512];
+	json_t *j;
+
+	while (n > 0 && n < all && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	if (!has_control(s, n) && (j = json_stringn(s, n)))
+		return j;
+	if (sz > sizeof(buf))
+		sz = sizeof(buf);
+	line_escape(buf, sz, s, strnlen(s, sz));
+	return json_string(buf);
+}
+
+/* An empty string as null: "none" (no etag yet, no check name). */
+static json_t *enc_field_or_null(const char *s, size_t sz)
+{
+	return *s ? enc_field(s, sz) : json_null();
+}
+
+static json_t *enc_u64(uint64_t v)
+{
+	return json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t)v);
+}
+
+static void put(json_t *o, const char *key, json_t *v, int *bad)
+{
+	/* json_object_set_new() releases v on failure; a NULL v is out of memory. */
+	if (!v || json_object_set_new(o, key, v) < 0)
+		*bad = 1;
+}
+
+/* o as one compact line, malloc'ed; o is released. NULL when out of memory. */
+static char *dump(json_t *o, int bad)
+{
+	char *s = NULL;
+
+	if (o && !bad)
+		s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return s;
+}
+
+/* Wipe a string value in place (a password) before jansson frees it. */
+static void wipe_string(json_t *v)
+{
+	if (json_is_string(v))
+		OPENSSL_cleanse((void *)(uintptr_t)json_string_value(v), json_string_length(v));
+}
+
+/* Every "password" of an assignment's checks. */
+static void wipe_passwords(json_t *checks)
+{
+	size_t i;
+	json_t *c;
+
+	if (!json_is_array(checks))
+		return;
+	json_array_foreach(checks, i, c)
+	{
+		if (json_is_object(c))
+			wipe_string(json_object_get(c, "password"));
+	}
+}
+
+/* ---- decoding helpers ---- */
+
+struct nd {
+	char *err;
+	size_t errlen;
+	const char *doc; /* "assignments", "batch"...: the whole document in messages */
+};
+
+/* "at.key", "key" at the top, "at" alone when key is NULL (the document at the top). */
+static void field_name(const struct nd *d, char *buf, size_t len, const char *at, const char *key)
+{
+	if (!key)
+		snprintf(buf, len, "%s", *at ? at : d->doc);
+	else if (*at)
+		snprintf(buf, len, "%s.%s", at, key);
+	else
+		snprintf(buf, len, "%s", key);
+}
+
+static int fail(struct nd *d, const char *at, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int fail(struct nd *d, const char *at, const char *key, const char *fmt, ...)
+{
+	char name[192], msg[512];
+	va_list ap;
+
+	field_name(d, name, sizeof(name), at, key);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(d->err, d->errlen, "%s: %s", name, msg);
+	return -1;
+}
+
+/* A value from the other side, quoted for an error message: escaped and cut. */
+static const char *show(char *buf, size_t len, const char *s, size_t n)
+{
+	line_escape(buf, len, s, n);
+	return buf;
+}
+
+static const char *type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+		return "an integer";
+	case JSON_REAL:
+		return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	case JSON_NULL:
+		break;
+	}
+	return "null";
+}
+
+static int wrong_type(struct nd *d, const char *at, const char *key, const char *want,
+                      const json_t *v)
+{
+	return fail(d, at, key, "expected %s, got %s", want, type_name(v));
+}
+
+static json_t *get(struct nd *d, json_t *o, const char *at, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!v)
+		fail(d, at, key, "missing");
+	return v;
+}
+
+/* Refuse any key of o not in keys: a misspelt key is a mistake, not an extension. */
+static int only_keys(struct nd *d, json_t *o, const char *at, const char *const *keys, size_t n)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(o, k, v)
+	{
+		size_t i;
+		char s[NODE_SHOW_MAX];
+
+		for (i = 0; i < n && strcmp(k, keys[i]) != 0; i++)
+			;
+		if (i == n)
+			return fail(d, at, NULL, "unknown key \"%s\"",
+			            show(s, sizeof(s), k, strlen(k)));
+	}
+	return 0;
+}
+
+#define STR_NULLABLE 1 /* null reads as "" */
+#define STR_NONEMPTY 2
+
+/* A string into a field of sz bytes: no control byte, no NUL, shorter than the field. */
+static int str_val(struct nd *d, json_t *v, const char *at, const char *key, char *dst, size_t sz,
+                   int flags)
+{
+	const char *s;
+	size_t n;
+
+	if ((flags & STR_NULLABLE) && json_is_null(v)) {
+		dst[0] = '\0';
+		return 0;
+	}
+	if (!json_is_string(v))
+		return wrong_type(d, at, key,
+		                  flags & STR_NULLABLE ? "a string or null" : "a string", v);
+	s = json_string_value(v);
+	n = json_string_length(v);
+	if (n >= sz)
+		return fail(d, at, key, "longer than %zu bytes", sz - 1);
+	if (strlen(s) != n)
+		return fail(d, at, key, "holds a NUL byte");
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch < 0x20 || ch == 0x7f)
+			return fail(d, at, key, "control byte 0x%02x at offset %zu", ch, i);
+	}
+	if ((flags & STR_NONEMPTY) && n == 0)
+		return fail(d, at, key, "empty");
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+	return 0;
+}
+
+static int str_key(struct nd *d, json_t *o, const char *at, const char *key, char *dst, size_t sz,
+                   int flags)
+{
+	json_t *v = get(d, o, at, key);
+
+	return v ? str_val(d, v, at, key, dst, sz, flags) : -1;
+}
+
+/* 1 to 64 of [A-Za-z0-9._-]: check, node and location names, batch ids, etags. */
+static int name_ok(const char *s)
+{
+	if (!*s || strlen(s) >= RESULT_META_NAME_MAX)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-'))
+			return 0;
+	return 1;
+}
+
+/* A name or id (what: "a node name"); null reads as "" when nullable. */
+static int name_key(struct nd *d, json_t *o, const char *at, const char *key, char *dst, size_t sz,
+                    const char *what, int nullable)
+{
+	json_t *v = get(d, o, at, key);
+	char s[NODE_SHOW_MAX];
+
+	if (!v)
+		return -1;
+	if (nullable && json_is_null(v)) {
+		dst[0] = '\0';
+		return 0;
+	}
+	if (!json_is_string(v))
+		return wrong_type(d, at, key, nullable ? "a string or null" : "a string", v);
+	if (json_string_length(v) >= sz || !name_ok(json_string_value(v)) ||
+	    strlen(json_string_value(v)) != json_string_length(v))
+		return fail(d, at, key, "not %s (1 to 64 of A-Z a-z 0-9 . _ -): \"%s\"", what,
+		            show(s, sizeof(s), json_string_value(v), json_string_length(v)));
+	memcpy(dst, json_string_value(v), json_string_length(v) + 1);
+	return 0;
+}
+
+static int int_key(struct nd *d, json_t *o, const char *at, const char *key, int64_t lo, int64_t hi,
+                   int64_t *dst)
+{
+	json_t *v = get(d, o, at, key);
+	json_int_t x;
+
+	if (!v)
+		return -1;
+	if (!json_is_integer(v))
+		return wrong_type(d, at, key, "an integer", v);
+	x = json_integer_value(v);
+	if (x < lo || x > hi)
+		return fail(d, at, key, "%lld is out of range (%lld to %lld)", (long long)x,
+		            (long long)lo, (long long)hi);
+	*dst = (int64_t)x;
+	return 0;
+}
+
+static int uint_key(struct nd *d, json_t *o, const char *at, const char *key, unsigned hi,
+                    unsigned *dst)
+{
+	int64_t x;
+
+	if (int_key(d, o, at, key, 0, hi, &x) < 0)
+		return -1;
+	*dst = (unsigned)x;
+	return 0;
+}
+
+static int bool_key(struct nd *d, json_t *o, const char *at, const char *key, int *dst)
+{
+	json_t *v = get(d, o, at, key);
+
+	if (!v)
+		return -1;
+	if (!json_is_boolean(v))
+		return wrong_type(d, at, key, "a boolean", v);
+	*dst = json_is_true(v);
+	return 0;
+}
+
+static int hex64(const char *s)
+{
+	if (strlen(s) != 64)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* A status or reason by its name (result.h), as result_json.c reads them. */
+static int enum_key(struct nd *d, json_t *o, const char *at, const char *key, const char *what,
+                    int (*parse)(const char *), int *dst)
+{
+	json_t *v = get(d, o, at, key);
+	char s[NODE_SHOW_MAX];
+	int x;
+
+	if (!v)
+		return -1;
+	if (!json_is_string(v))
+		return wrong_type(d, at, key, "a string", v);
+	x = parse(json_string_value(v));
+	if (x < 0 || strlen(json_string_value(v)) != json_string_length(v))
+		return fail(d, at, key, "not a %s name: \"%s\"", what,
+		            show(s, sizeof(s), json_string_value(v), json_string_length(v)));
+	*dst = x;
+	return 0;
+}
+
+/* Nesting depth counted over the raw bytes, before jansson recurses into it. */
+static int depth_ok(struct nd *d, const char *buf, size_t len, int max)
+{
+	int depth = 0, in_str = 0, esc = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char ch = buf[i];
+
+		if (in_str) {
+			if (esc)
+				esc = 0;
+			else if (ch == '\\')
+				esc = 1;
+			else if (ch == '"')
+				in_str = 0;
+		} else if (ch == '"') {
+			in_str = 1;
+		} else if (ch == '{' || ch == '[') {
+			if (++depth > max) {
+				snprintf(d->err, d->errlen,
+				         "%s: nested deeper than %d levels at byte %zu", d->doc,
+				         max, i);
+				return 0;
+			}
+		} else if (ch == '}' || ch == ']') {
+			depth--;
+		}
+	}
+	return 1;
+}
+
+/*
+ * The document: bounded, parsed once, duplicate keys refused, an object
+ * that speaks our version. NULL with err set otherwise. jansson's message
+ * loses its "near '...'" part: that is a piece of the input, maybe of a
+ * password; the byte offset says where.
+ */
+static json_t *parse_doc(struct nd *d, const char *buf, size_t len, int depth, size_t max)
+{
+	json_error_t jerr;
+	json_t *o, *v;
+	char text[160], *near;
+
+	if (d->errlen)
+		d->err[0] = '\0';
+	if (len > max) {
+		snprintf(d->err, d->errlen, "%s: %zu bytes, more than the %zu allowed", d->doc, len,
+		         max);
+		return NULL;
+	}
+	if (!buf) {
+		snprintf(d->err, d->errlen, "%s: no body", d->doc);
+		return NULL;
+	}
+	if (!depth_ok(d, buf, len, depth))
+		return NULL;
+	o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!o) {
+		line_escape(text, sizeof(text), jerr.text, strnlen(jerr.text, sizeof(jerr.text)));
+		if ((near = strstr(text, " near ")) != NULL)
+			*near = '\0';
+		snprintf(d->err, d->errlen, "%s: not JSON at byte %d: %s", d->doc, jerr.position,
+		         text);
+		return NULL;
+	}
+	if (!json_is_object(o)) {
+		fail(d, "", NULL, "expected an object, got %s", type_name(o));
+		json_decref(o);
+		return NULL;
+	}
+	if (!(v = get(d, o, "", "v"))) {
+		json_decref(o);
+		return NULL;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) != NODE_PROTO_VERSION) {
+		if (json_is_integer(v))
+			fail(d, "", "v", "version %lld is not spoken here (this side speaks %d)",
+			     (long long)json_integer_value(v), NODE_PROTO_VERSION);
+		else
+			wrong_type(d, "", "v", "an integer", v);
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* ---- assignments ---- */
+
+struct pairs_out {
+	json_t *spec;
+};
+
+/* One KEYS pair into the spec object: a string, or one item of a list key's array. */
+static int spec_pair(void *arg, const char *key, const char *value)
+{
+	struct pairs_out *p = arg;
+	json_t *v = json_string(value), *a;
+
+	if (!v)
+		return -1;
+	if (!checkspec_key_is_list(checkspec_key(key)))
+		return json_object_set_new(p->spec, key, v);
+	a = json_object_get(p->spec, key);
+	if (!a) {
+		a = json_array();
+		if (!a || json_object_set_new(p->spec, key, a) < 0) {
+			json_decref(v);
+			return -1;
+		}
+	}
+	return json_array_append_new(a, v);
+}
+
+static json_t *enc_check(const struct node_check_out *c)
+{
+	json_t *o = json_object(), *spec = json_object();
+	struct pairs_out p = {spec};
+	int bad = !o || !spec;
+	const char *pw_src = c->chk && c->chk->login ? c->pw_src : NULL;
+
+	if (bad || !c->chk || checkspec_pairs(c->chk, spec_pair, &p) != 0) {
+		json_decref(o);
+		json_decref(spec);
+		return NULL;
+	}
+	put(o, "name", json_string(c->name ? c->name : ""), &bad);
+	put(o, "digest", json_string(c->digest ? c->digest : ""), &bad);
+	put(o, "interval_ms", json_integer(c->interval_ms), &bad);
+	put(o, "retry_ms", json_integer(c->retry_ms), &bad);
+	put(o, "spec", spec, &bad);
+	put(o, "password_from", pw_src ? json_string(pw_src) : json_null(), &bad);
+	/* The password travels only where the check logs in and the admin allowed it. */
+	if (c->chk->login && c->password)
+		put(o, "password", json_string(c->password), &bad);
+	if (bad) {
+		wipe_string(json_object_get(o, "password"));
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+char *node_assign_encode(const char *node, const char *etag, const struct node_check_out *checks,
+                         size_t n)
+{
+	json_t *o = json_object(), *arr = json_array();
+	size_t len;
+	char *s = NULL;
+	int bad = !o || !arr;
+
+	if (bad) {
+		json_decref(o);
+		json_decref(arr);
+		return NULL;
+	}
+	put(o, "v", json_integer(NODE_PROTO_VERSION), &bad);
+	put(o, "node", json_string(node ? node : ""), &bad);
+	put(o, "etag", json_string(etag ? etag : ""), &bad);
+	put(o, "checks", arr, &bad);
+	for (size_t i = 0; i < n && !bad; i++) {
+		json_t *c = enc_check(&checks[i]);
+
+		if (!c || json_array_append_new(arr, c) < 0)
+			bad = 1;
+	}
+	/*
+	 * Measured, then written in one piece: json_dumps() grows a buffer by
+	 * copying, which would leave copies of a password in freed memory.
+	 */
+	if (!bad && (len = json_dumpb(o, NULL, 0, JSON_COMPACT)) > 0 && (s = malloc(len + 1))) {
+		if (json_dumpb(o, s, len, JSON_COMPACT) != len) {
+			OPENSSL_cleanse(s, len);
+			free(s);
+			s = NULL;
+		} else {
+			s[len] = '\0';
+		}
+	}
+	if (!bad)
+		wipe_passwords(arr);
+	json_decref(o);
+	return s;
+}
+
+/* The strings one check's builder saved; freed, and wiped, once the check_spec is made. */
+struct saved {
+	char *s[NODE_SAVED_MAX];
+	int n;
+};
+
+static char *save_str(void *arg, const char *s, int secret)
+{
+	struct saved *sv = arg;
+	size_t n = strlen(s) + 1;
+	char *p;
+
+	(void)secret; /* every one is wiped: cheap, and the password is among them */
+	if (sv->n == NODE_SAVED_MAX || !(p = malloc(n)))
+		return NULL;
+	memcpy(p, s, n);
+	sv->s[sv->n++] = p;
+	return p;
+}
+
+static void saved_clear(struct saved *sv)
+{
+	for (int i = 0; i < sv->n; i++) {
+		OPENSSL_cleanse(sv->s[i], strlen(sv->s[i]));
+		free(sv->s[i]);
+	}
+	sv->n = 0;
+}
+
+/* The first problem checkspec_finish() reports, with its key. */
+struct first {
+	int n;
+	char key[32];
+	char msg[512];
+};
+
+static void first_report(void *arg, const char *key, const char *key2, const char *msg)
+{
+	struct first *f = arg;
+
+	(void)key2;
+	if (f->n++ == 0) {
+		snprintf(f->key, sizeof(f->key), "%s", key ? key : "");
+		snprintf(f->msg, sizeof(f->msg), "%s", msg);
+	}
+}
+
+/* A checkspec message about key under at.spec.key, without its own "key: " in front. */
+static int spec_fail(struct nd *d, const char *at, const char *key, const char *msg)
+{
+	char where[192];
+	size_t kl = strlen(key);
+
+	snprintf(where, sizeof(where), "%s.spec", at);
+	if (strncmp(msg, key, kl) == 0 && msg[kl] == ':' && msg[kl + 1] == ' ')
+		msg += kl + 2;
+	return fail(d, where, key, "%s", msg);
+}
+
+/* One value of the spec, given to the builder as text. */
+static int spec_set(struct nd *d, struct checkspec *b, json_t *v, const char *at, const char *key,
+                    const char *name)
+{
+	char err[512], where[192];
+
+	snprintf(where, sizeof(where), "%s.spec", at);
+	if (!json_is_string(v))
+		return wrong_type(d, where, name, "a string", v);
+	if (strlen(json_string_value(v)) != json_string_length(v))
+		return fail(d, where, name, "holds a NUL byte");
+	if (checkspec_set(b, key, json_string_value(v), err, sizeof(err)) < 0)
+		return spec_fail(d, at, key, err);
+	return 0;
+}
+
+/* The spec object: every key a check key of the table, each value as its type wants. */
+static int dec_spec(struct nd *d, json_t *spec, const char *at, struct checkspec *b)
+{
+	char where[192], s[NODE_SHOW_MAX], item[64];
+	const char *k;
+	json_t *v, *x;
+	size_t j;
+
+	snprintf(where, sizeof(where), "%s.spec", at);
+	json_object_foreach(spec, k, v)
+	{
+		int key = checkspec_key(k);
+
+		if (key < 0)
+			return fail(d, where, NULL, "unknown key \"%s\"",
+			            show(s, sizeof(s), k, strlen(k)));
+		if (strcmp(k, "password_file") == 0 || strcmp(k, "password_env") == 0)
+			return fail(d, where, k,
+			            "not a spec key here: where the password comes from travels "
+			            "as password_from");
+		if (!checkspec_key_is_list(key)) {
+			if (spec_set(d, b, v, at, k, k) < 0)
+				return -1;
+			continue;
+		}
+		if (!json_is_array(v))
+			return wrong_type(d, where, k, "an array of strings", v);
+		json_array_foreach(v, j, x)
+		{
+			snprintf(item, sizeof(item), "%s[%zu]", k, j);
+			if (spec_set(d, b, x, at, k, item) < 0)
+				return -1;
+		}
+	}
+	if (!json_object_get(spec, "url"))
+		return fail(d, where, "url", "missing");
+	return 0;
+}
+
+/*
+ * The password that travelled: 1 to SECRET_MAX bytes, no CR, LF or NUL
+ * (it goes into a LOGIN or PASS line). Messages never quote it.
+ */
+static int password_ok(struct nd *d, json_t *v, const char *at)
+{
+	const char *s;
+	size_t n;
+
+	if (!json_is_string(v))
+		return wrong_type(d, at, "password", "a string", v);
+	s = json_string_value(v);
+	n = json_string_length(v);
+	if (n == 0)
+		return fail(d, at, "password", "empty");
+	if (n > SECRET_MAX)
+		return fail(d, at, "password", "longer than %d bytes", SECRET_MAX);
+	if (strlen(s) != n || strpbrk(s, "\r\n"))
+		return fail(d, at, "password", "holds a CR, LF or NUL byte");
+	return 0;
+}
+
+/* "file:P" or "env:N" into the key that reads it and its value; -1 when neither. */
+static int pw_source(const char *src, const char **key, const char **value)
+{
+	if (strncmp(src, "file:", 5) == 0 && src[5]) {
+		*key = "password_file";
+		*value = src + 5;
+		return 0;
+	}
+	if (strncmp(src, "env:", 4) == 0 && src[4]) {
+		*key = "password_env";
+		*value = src + 4;
+		return 0;
+	}
+	return -1;
+}
+
+static int dec_check(struct nd *d, json_t *o, size_t i, struct node_check_in *in)
+{
+	static const char *const keys[] = {"name", "digest",        "interval_ms", "retry_ms",
+	                                   "spec", "password_from", "password"};
+	char at[128], name[RESULT_META_NAME_MAX], pwsrc[NODE_PWSRC_MAX], err[512], d1[32], d2[32];
+	const char *pwkey = NULL, *pwval = NULL;
+	struct saved sv = {0};
+	struct first first = {0};
+	struct checkspec b;
+	struct check chk;
+	int64_t interval, retry;
+	json_t *spec, *pw, *v;
+	int rc = -1;
+
+	snprintf(at, sizeof(at), "checks[%zu]", i);
+	if (!json_is_object(o))
+		return wrong_type(d, at, NULL, "an object", o);
+	if (name_key(d, o, at, "name", name, sizeof(name), "a check name", 0) < 0)
+		return -1;
+	snprintf(at, sizeof(at), "checks[%zu] (\"%s\")", i, name);
+	if (only_keys(d, o, at, keys, sizeof(keys) / sizeof(keys[0])) < 0 ||
+	    str_key(d, o, at, "digest", in->digest, sizeof(in->digest), 0) < 0)
+		return -1;
+	if (!hex64(in->digest))
+		return fail(d, at, "digest", "not a SHA-256 in lower-case hex");
+	if (int_key(d, o, at, "interval_ms", NODE_INTERVAL_MIN_MS, NODE_INTERVAL_MAX_MS,
+	            &interval) < 0 ||
+	    int_key(d, o, at, "retry_ms", NODE_INTERVAL_MIN_MS, NODE_INTERVAL_MAX_MS, &retry) < 0)
+		return -1;
+	if (!(spec = get(d, o, at, "spec")))
+		return -1;
+	if (!json_is_object(spec))
+		return wrong_type(d, at, "spec", "an object", spec);
+	if (!(v = get(d, o, at, "password_from")) ||
+	    str_val(d, v, at, "password_from", pwsrc, sizeof(pwsrc), STR_NULLABLE) < 0)
+		return -1;
+	if (pwsrc[0] && pw_source(pwsrc, &pwkey, &pwval) < 0)
+		return fail(d, at, "password_from", "neither \"file:PATH\" nor \"env:NAME\"");
+	pw = json_object_get(o, "password");
+	if (pw && password_ok(d, pw, at) < 0)
+		return -1;
+
+	check_defaults(&chk);
+	/* Relative file names (ca_file, a password_file) are the node's own: from its cwd. */
+	checkspec_init(&b, &chk, CHECKSPEC_KEYS, save_str, &sv);
+	if (dec_spec(d, spec, at, &b) < 0)
+		goto out;
+	if (!chk.login && (pw || pwkey)) {
+		fail(d, at, pw ? "password" : "password_from", "given without spec.login");
+		goto out;
+	}
+	if (pw) {
+		/* What travelled wins: the node needs no file or variable of its own then. */
+		if (!(chk.password = save_str(&sv, json_string_value(pw), 1))) {
+			fail(d, at, "password", "out of memory");
+			goto out;
+		}
+	} else if (pwkey && checkspec_set(&b, pwkey, pwval, err, sizeof(err)) < 0) {
+		fail(d, at, "password_from", "%s", err);
+		goto out;
+	}
+	if (chk.timeout_ms >= interval) {
+		fail(d, at, "spec.timeout", "%s is not shorter than the interval %s",
+		     duration_format(d1, sizeof(d1), chk.timeout_ms),
+		     duration_format(d2, sizeof(d2), (uint64_t)interval));
+		goto out;
+	}
+	if (checkspec_finish(&b, first_report, &first) > 0) {
+		/* The builder words it for a configuration; on the wire the source is
+		 * password_from. */
+		if (strcmp(first.key, "login") == 0 && !chk.password)
+			fail(d, at, "password_from",
+			     "null, and no password: spec.login needs one or the other");
+		else
+			spec_fail(d, at, first.key[0] ? first.key : "url", first.msg);
+		goto out;
+	}
+	/* As the daemon sets it from the interval: compared with a POP3 LOGIN-DELAY. */
+	chk.login_interval_s = (unsigned)interval / 1000;
+	in->spec = checkspec_copy(&chk, name, (unsigned)interval, (unsigned)retry);
+	if (!in->spec) {
+		fail(d, at, NULL, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	OPENSSL_cleanse(&chk, sizeof(chk));
+	saved_clear(&sv);
+	return rc;
+}
+
+struct name_at {
+	const char *name;
+	size_t i;
+};
+
+static int name_at_cmp(const void *a, const void *b)
+{
+	const struct name_at *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	if (c)
+		return c;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* Two checks of one name: the later one (in document order, the first such) is refused. */
+static int no_duplicates(struct nd *d, const struct node_assign *a)
+{
+	struct name_at *v;
+	size_t dup = SIZE_MAX, orig = 0;
+
+	if (a->n < 2)
+		return 0;
+	if (!(v = malloc(a->n * sizeof(*v))))
+		return fail(d, "", "checks", "out of memory");
+	for (size_t i = 0; i < a->n; i++)
+		v[i] = (struct name_at){a->checks[i].spec->name, i};
+	qsort(v, a->n, sizeof(*v), name_at_cmp);
+	for (size_t i = 1, g = 0; i < a->n; i++) {
+		if (strcmp(v[i].name, v[g].name) != 0) {
+			g = i;
+			continue;
+		}
+		if (v[i].i < dup) {
+			dup = v[i].i;
+			orig = v[g].i;
+		}
+	}
+	free(v);
+	if (dup == SIZE_MAX)
+		return 0;
+	return fail(d, "", "checks", "checks[%zu] and checks[%zu] are both named \"%s\"", orig, dup,
+	            a->checks[dup].spec->name);
+}
+
+void node_assign_clear(struct node_assign *a)
+{
+	if (!a)
+		return;
+	for (size_t i = 0; a->checks && i < a->n; i++)
+		checkspec_unref(a->checks[i].spec);
+	free(a->checks);
+	memset(a, 0, sizeof(*a));
+}
+
+int node_assign_decode(const char *buf, size_t len, struct node_assign *out, char *err,
+                       size_t errlen)
+{
+	static const char *const keys[] = {"v", "node", "etag", "checks"};
+	struct nd d = {err, errlen, "assignments"};
+	json_t *o, *checks = NULL, *c;
+	size_t i;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (!(o = parse_doc(&d, buf, len, NODE_DEPTH_ASSIGN, NODE_ASSIGN_MAX)))
+		return -1;
+	checks = json_object_get(o, "checks");
+	if (only_keys(&d, o, "", keys, sizeof(keys) / sizeof(keys[0])) < 0 ||
+	    name_key(&d, o, "", "node", out->node, sizeof(out->node), "a node name", 0) < 0 ||
+	    name_key(&d, o, "", "etag", out->etag, sizeof(out->etag), "an etag", 0) < 0 ||
+	    !get(&d, o, "", "checks"))
+		goto out;
+	if (!json_is_array(checks)) {
+		wrong_type(&d, "", "checks", "an array", checks);
+		goto out;
+	}
+	if (json_array_size(checks) > NODE_CHECKS_MAX) {
+		fail(&d, "", "checks", "more than %d checks", NODE_CHECKS_MAX);
+		goto out;
+	}
+	out->checks = calloc(json_array_size(checks) + 1, sizeof(*out->checks));
+	if (!out->checks) {
+		fail(&d, "", "checks", "out of memory");
+		goto out;
+	}
+	json_array_foreach(checks, i, c)
+	{
+		if (dec_check(&d, c, i, &out->checks[i]) < 0)
+			goto out;
+		out->n = i + 1;
+	}
+	rc = no_duplicates(&d, out);
+out:
+	wipe_passwords(checks);
+	json_decref(o);
+	if (rc < 0) {
+		/* node and etag may be right: the caller must not mistake them for an assignment.
+		 */
+		node_assign_clear(out);
+	}
+	return rc;
+}
+
+/* ---- results ---- */
+
+struct node_batch_out {
+	char *buf;
+	size_t len, cap;
+	size_t n;
+};
+
+static int bo_append(struct node_batch_out *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		char *p;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		if (!(p = realloc(b->buf, cap)))
+			return -1;
+		b->buf = p;
+		b->cap = cap;
+	}
+	memcpy(b->buf + b->len, s, n);
+	b->len += n;
+	b->buf[b->len] = '\0';
+	return 0;
+}
+
+/* s as a JSON string, appended; -1 when out of memory or s is not UTF-8. */
+static int bo_string(struct node_batch_out *b, const char *s)
+{
+	json_t *j = json_string(s ? s : "");
+	char *t = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+	int rc = t ? bo_append(b, t, strlen(t)) : -1;
+
+	free(t);
+	json_decref(j);
+	return rc;
+}
+
+struct node_batch_out *node_batch_open(const char *node, const char *batch_id, int64_t sent_ms)
+{
+	struct node_batch_out *b = calloc(1, sizeof(*b));
+	char num[32];
+
+	if (!b)
+		return NULL;
+	snprintf(num, sizeof(num), "%lld", (long long)sent_ms);
+	if (bo_append(b, "{\"v\":1,\"node\":", 14) < 0 || bo_string(b, node) < 0 ||
+	    bo_append(b, ",\"batch\":", 9) < 0 || bo_string(b, batch_id) < 0 ||
+	    bo_append(b, ",\"sent_ms\":", 11) < 0 || bo_append(b, num, strlen(num)) < 0 ||
+	    bo_append(b, ",\"results\":[", 12) < 0) {
+		free(b->buf);
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
+/*
+ * 0: added. 1: the batch is full (NODE_BATCH_MAX results, or the body
+ * would pass NODE_BODY_MAX): nothing added; send this one, add it to the
+ * next. -1: not an encoded result (empty, not an object, a NUL byte, over
+ * RESULT_JSON_MAX) or out of memory: nothing added, the batch still good.
+ */
+int node_batch_add(struct node_batch_out *b, const char *result_json, size_t len)
+{
+	if (!b || !result_json || len < 2 || len > RESULT_JSON_MAX || result_json[0] != '{' ||
+	    result_json[len - 1] != '}' || memchr(result_json, '\0', len))
+		return -1;
+	/* The comma before it and the "]}" that closes the body. */
+	if (b->n >= NODE_BATCH_MAX || b->len + len + 3 > NODE_BODY_MAX)
+		return 1;
+	if ((b->n && bo_append(b, ",", 1) < 0) || bo_append(b, result_json, len) < 0) {
+		/* A comma without its result would break the body: take it back. */
+		if (b->n && b->len && b->buf[b->len - 1] == ',')
+			b->buf[--b->len] = '\0';
+		return -1;
+	}
+	b->n++;
+	return 0;
+}
+
+char *node_batch_close(struct node_batch_out *b, size_t *len)
+{
+	char *s;
+
+	if (!b)
+		return NULL;
+	if (bo_append(b, "]}", 2) < 0) {
+		free(b->buf);
+		free(b);
+		return NULL;
+	}
+	s = b->buf;
+	if (len)
+		*len = b->len;
+	free(b);
+	return s;
+}
+
+int node_batch_decode(const char *buf, size_t len, struct node_batch_head *h, node_batch_item_cb cb,
+                      void *arg, char *err, size_t errlen)
+{
+	static const char *const keys[] = {"v", "node", "batch", "sent_ms", "results"};
+	struct nd d = {err, errlen, "batch"};
+	struct result *r = NULL;
+	struct result_meta m;
+	json_t *o, *results = NULL, *item;
+	char e[384], ie[512];
+	size_t i;
+	int rc = -1;
+
+	memset(h, 0, sizeof(*h));
+	if (!(o = parse_doc(&d, buf, len, NODE_DEPTH_BATCH, NODE_BODY_MAX)))
+		return -1;
+	results = json_object_get(o, "results");
+	if (only_keys(&d, o, "", keys, sizeof(keys) / sizeof(keys[0])) < 0 ||
+	    name_key(&d, o, "", "node", h->node, sizeof(h->node), "a node name", 0) < 0 ||
+	    name_key(&d, o, "", "batch", h->id, sizeof(h->id), "a batch id", 0) < 0 ||
+	    int_key(&d, o, "", "sent_ms", 0, NODE_MS_MAX, &h->sent_ms) < 0 ||
+	    !get(&d, o, "", "results"))
+		goto out;
+	if (!json_is_array(results)) {
+		wrong_type(&d, "", "results", "an array", results);
+		goto out;
+	}
+	if (json_array_size(results) > NODE_BATCH_MAX) {
+		fail(&d, "", "results", "more than %d results", NODE_BATCH_MAX);
+		goto out;
+	}
+	h->n = json_array_size(results);
+	/* Large (certificate chains, addresses): one, reused for every result. */
+	if (!(r = malloc(sizeof(*r)))) {
+		fail(&d, "", "results", "out of memory");
+		goto out;
+	}
+	rc = 0;
+	json_array_foreach(results, i, item)
+	{
+		int bad = result_json_decode_obj(item, r, &m, e, sizeof(e)) != 0;
+
+		if (bad) {
+			/* "result: expected an object" is about the element itself. */
+			if (strncmp(e, "result: ", 8) == 0)
+				snprintf(ie, sizeof(ie), "results[%zu]: %s", i, e + 8);
+			else
+				snprintf(ie, sizeof(ie), "results[%zu].%s", i, e);
+		}
+		if (cb(i, bad ? NULL : r, bad ? NULL : &m, bad ? ie : NULL, arg) != 0) {
+			snprintf(err, errlen, "results[%zu]: the reader stopped here", i);
+			rc = 1;
+			break;
+		}
+	}
+out:
+	free(r);
+	json_decref(o);
+	return rc;
+}
+
+/* ---- the controller's answer to a batch ---- */
+
+char *node_batch_reply_encode(const struct node_batch_reply *r)
+{
+	json_t *o = json_object(), *a = json_array();
+	unsigned n = r->nrefused < NODE_REFUSED_MAX ? r->nrefused : NODE_REFUSED_MAX;
+	int bad = !o || !a;
+
+	if (bad) {
+		json_decref(o);
+		json_decref(a);
+		return NULL;
+	}
+	put(o, "v", json_integer(NODE_PROTO_VERSION), &bad);
+	put(o, "batch", json_string(r->id), &bad);
+	put(o, "accepted", json_integer(r->accepted), &bad);
+	put(o, "duplicates", json_integer(r->duplicates), &bad);
+	put(o, "late", json_integer(r->late), &bad);
+	put(o, "refused", json_integer(r->nrefused), &bad);
+	put(o, "refusals", a, &bad);
+	for (unsigned i = 0; i < n && !bad; i++) {
+		json_t *x = json_object();
+
+		if (!x || json_array_append_new(a, x) < 0) {
+			bad = 1;
+			break;
+		}
+		put(x, "index", json_integer(r->refused[i].index), &bad);
+		put(x, "check", enc_field_or_null(r->refused[i].check, sizeof(r->refused[i].check)),
+		    &bad);
+		put(x, "error", enc_field(r->refused[i].error, sizeof(r->refused[i].error)), &bad);
+	}
+	put(o, "etag", json_string(r->etag), &bad);
+	put(o, "skew_ms", json_integer(r->skew_ms), &bad);
+	return dump(o, bad);
+}
+
+static int dec_refusal(struct nd *d, json_t *x, size_t i, struct node_batch_reply *r)
+{
+	static const char *const keys[] = {"index", "check", "error"};
+	char at[32];
+
+	snprintf(at, sizeof(at), "refusals[%zu]", i);
+	if (!json_is_object(x))
+		return wrong_type(d, at, NULL, "an object", x);
+	if (uint_key(d, x, at, "index", NODE_BATCH_MAX - 1, &r->refused[i].index) < 0 ||
+	    name_key(d, x, at, "check", r->refused[i].check, sizeof(r->refused[i].check),
+	             "a check name", 1) < 0 ||
+	    str_key(d, x, at, "error", r->refused[i].error, sizeof(r->refused[i].error), 0) < 0)
+		return -1;
+	return only_keys(d, x, at, keys, sizeof(keys) / sizeof(keys[0]));
+}
+
+int node_batch_reply_decode(const char *buf, size_t len, struct node_batch_reply *r, char *err,
+                            size_t errlen)
+{
+	static const char *const keys[] = {"v",       "batch",    "accepted", "duplicates", "late",
+	                                   "refused", "refusals", "etag",     "skew_ms"};
+	struct nd d = {err, errlen, "batch reply"};
+	json_t *o, *a = NULL;
+	size_t i, want;
+	int rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	if (!(o = parse_doc(&d, buf, len, NODE_DEPTH_SMALL, NODE_BODY_MAX)))
+		return -1;
+	if (only_keys(&d, o, "", keys, sizeof(keys) / sizeof(keys[0])) < 0 ||
+	    name_key(&d, o, "", "batch", r->id, sizeof(r->id), "a batch id", 0) < 0 ||
+	    uint_key(&d, o, "", "accepted", UINT_MAX, &r->accepted) < 0 ||
+	    uint_key(&d, o, "", "duplicates", UINT_MAX, &r->duplicates) < 0 ||
+	    uint_key(&d, o, "", "late", UINT_MAX, &r->late) < 0 ||
+	    uint_key(&d, o, "", "refused", UINT_MAX, &r->nrefused) < 0 ||
+	    name_key(&d, o, "", "etag", r->etag, sizeof(r->etag), "an etag", 0) < 0 ||
+	    int_key(&d, o, "", "skew_ms", INT64_MIN, INT64_MAX, &r->skew_ms) < 0 ||
+	    !(a = get(&d, o, "", "refusals")))
+		goto out;
+	if (!json_is_array(a)) {
+		wrong_type(&d, "", "refusals", "an array", a);
+		goto out;
+	}
+	/* The first NODE_REFUSED_MAX are listed; "refused" counts them all. */
+	want = r->nrefused < NODE_REFUSED_MAX ? r->nrefused : NODE_REFUSED_MAX;
+	if (json_array_size(a) != want) {
+		fail(&d, "", "refusals", "%zu listed, %zu expected (refused %u, at most %d listed)",
+		     json_array_size(a), want, r->nrefused, NODE_REFUSED_MAX);
+		goto out;
+	}
+	for (i = 0; i < want; i++)
+		if (dec_refusal(&d, json_array_get(a, i), i, r) < 0)
+			goto out;
+	rc = 0;
+out:
+	json_decref(o);
+	return rc;
+}
+
+/* ---- heartbeat ---- */
+
+char *node_heartbeat_encode(const struct node_heartbeat *hb)
+{
+	json_t *o = json_object(), *a = json_array();
+	int n = hb->ncanaries < 0                   ? 0
+	        : hb->ncanaries > NODE_CANARIES_MAX ? NODE_CANARIES_MAX
+	                                            : hb->ncanaries;
+	int bad = !o || !a;
+
+	if (bad) {
+		json_decref(o);
+		json_decref(a);
+		return NULL;
+	}
+	put(o, "v", json_integer(NODE_PROTO_VERSION), &bad);
+	put(o, "node", json_string(hb->node), &bad);
+	put(o, "version", enc_field(hb->version, sizeof(hb->version)), &bad);
+	put(o, "started_ms", json_integer(hb->started_ms), &bad);
+	put(o, "sent_ms", json_integer(hb->sent_ms), &bad);
+	put(o, "etag", enc_field_or_null(hb->etag, sizeof(hb->etag)), &bad);
+	put(o, "checks", json_integer(hb->checks), &bad);
+	put(o, "in_flight", json_integer(hb->in_flight), &bad);
+	put(o, "spool_depth", enc_u64(hb->spool_depth), &bad);
+	put(o, "spool_max", enc_u64(hb->spool_max), &bad);
+	put(o, "spool_dropped", enc_u64(hb->spool_dropped), &bad);
+	put(o, "spool_oldest_ms", json_integer(hb->spool_oldest_ms), &bad);
+	put(o, "canaries", a, &bad);
+	for (int i = 0; i < n && !bad; i++) {
+		const struct node_canary *c = &hb->canaries[i];
+		json_t *x = json_object();
+
+		if (!x || json_array_append_new(a, x) < 0) {
+			bad = 1;
+			break;
+		}
+		put(x, "target", enc_field(c->target, sizeof(c->target)), &bad);
+		put(x, "status", json_string(result_status_name(c->status)), &bad);
+		put(x, "reason", json_string(result_reason_name(c->reason)), &bad);
+		put(x, "message", enc_field(c->message, sizeof(c->message)), &bad);
+		put(x, "probe_ms", json_integer(c->probe_ms), &bad);
+		put(x, "failing", json_integer(c->failing), &bad);
+	}
+	return dump(o, bad);
+}
+
+static int dec_canary(struct nd *d, json_t *x, size_t i, struct node_canary *c)
+{
+	static const char *const keys[] = {"target",  "status",   "reason",
+	                                   "message", "probe_ms", "failing"};
+	char at[32];
+	int st, why;
+
+	snprintf(at, sizeof(at), "canaries[%zu]", i);
+	if (!json_is_object(x))
+		return wrong_type(d, at, NULL, "an object", x);
+	if (str_key(d, x, at, "target", c->target, sizeof(c->target), STR_NONEMPTY) < 0 ||
+	    enum_key(d, x, at, "status", "status", result_status_parse, &st) < 0 ||
+	    enum_key(d, x, at, "reason", "reason", result_reason_parse, &why) < 0 ||
+	    str_key(d, x, at, "message", c->message, sizeof(c->message), 0) < 0 ||
+	    int_key(d, x, at, "probe_ms", 0, NODE_MS_MAX, &c->probe_ms) < 0 ||
+	    uint_key(d, x, at, "failing", UINT_MAX, &c->failing) < 0)
+		return -1;
+	/* As for a result: "ok" is the reason of up alone. */
+	if (why == MP_R_OK && st != MP_UP)
+		return fail(d, at, "reason", "\"ok\" does not go with status \"%s\"",
+		            result_status_name((enum mp_status)st));
+	c->status = (enum mp_status)st;
+	c->reason = (enum mp_reason)why;
+	return only_keys(d, x, at, keys, sizeof(keys) / sizeof(keys[0]));
+}
+
+int node_heartbeat_decode(const char *buf, size_t len, struct node_heartbeat *hb, char *err,
+                          size_t errlen)
+{
+	static const char *const keys[] = {
+	    "v",       "node",      "version",     "started_ms", "sent_ms",       "etag",
+	    "checks",  "in_flight", "spool_depth", "spool_max",  "spool_dropped", "spool_oldest_ms",
+	    "canaries"};
+	struct nd d = {err, errlen, "heartbeat"};
+	json_t *o, *a = NULL;
+	int64_t x;
+	size_t i;
+	int rc = -1;
+
+	memset(hb, 0, sizeof(*hb));
+	if (!(o = parse_doc(&d, buf, len, NODE_DEPTH_SMALL, NODE_BODY_MAX)))
+		return -1;
+	if (only_keys(&d, o, "", keys, sizeof(keys) / sizeof(keys[0])) < 0 ||
+	    name_key(&d, o, "", "node", hb->node, sizeof(hb->node), "a node name", 0) < 0 ||
+	    str_key(&d, o, "", "version", hb->version, sizeof(hb->version), STR_NONEMPTY) < 0 ||
+	    int_key(&d, o, "", "started_ms", 0, NODE_MS_MAX, &hb->started_ms) < 0 ||
+	    int_key(&d, o, "", "sent_ms", 0, NODE_MS_MAX, &hb->sent_ms) < 0 ||
+	    name_key(&d, o, "", "etag", hb->etag, sizeof(hb->etag), "an etag", 1) < 0 ||
+	    uint_key(&d, o, "", "checks", NODE_CHECKS_MAX, &hb->checks) < 0 ||
+	    uint_key(&d, o, "", "in_flight", UINT_MAX, &hb->in_flight) < 0)
+		goto out;
+	if (int_key(&d, o, "", "spool_depth", 0, INT64_MAX, &x) < 0)
+		goto out;
+	hb->spool_depth = (uint64_t)x;
+	if (int_key(&d, o, "", "spool_max", 0, INT64_MAX, &x) < 0)
+		goto out;
+	hb->spool_max = (uint64_t)x;
+	if (int_key(&d, o, "", "spool_dropped", 0, INT64_MAX, &x) < 0)
+		goto out;
+	hb->spool_dropped = (uint64_t)x;
+	if (int_key(&d, o, "", "spool_oldest_ms", 0, NODE_MS_MAX, &hb->spool_oldest_ms) < 0 ||
+	    !(a = get(&d, o, "", "canaries")))
+		goto out;
+	if (!json_is_array(a)) {
+		wrong_type(&d, "", "canaries", "an array", a);
+		goto out;
+	}
+	if (json_array_size(a) > NODE_CANARIES_MAX) {
+		fail(&d, "", "canaries", "more than %d canaries", NODE_CANARIES_MAX);
+		goto out;
+	}
+	for (i = 0; i < json_array_size(a); i++)
+		if (dec_canary(&d, json_array_get(a, i), i, &hb->canaries[i]) < 0)
+			goto out;
+	hb->ncanaries = (int)json_array_size(a);
+	rc = 0;
+out:
+	json_decref(o);
+	return rc;
+}
+
+char *node_heartbeat_reply_encode(const struct node_heartbeat_reply *r)
+{
+	json_t *o = json_object();
+	int bad = !o;
+
+	if (bad)
+		return NULL;
+	put(o, "v", json_integer(NODE_PROTO_VERSION), &bad);
+	put(o, "etag", json_string(r->etag), &bad);
+	put(o, "controller_ms", json_integer(r->controller_ms), &bad);
+	put(o, "skew_ms", json_integer(r->skew_ms), &bad);
+	put(o, "skew_flagged", json_boolean(r->skew_flagged), &bad);
+	return dump(o, bad);
+}
+
+int node_heartbeat_reply_decode(const char *buf, size_t len, struct node_heartbeat_reply *r,
+                                char *err, size_t errlen)
+{
+	static const char *const keys[] = {"v", "etag", "controller_ms", "skew_ms", "skew_flagged"};
+	struct nd d = {err, errlen, "heartbeat reply"};
+	json_t *o;
+	int rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	if (!(o = parse_doc(&d, buf, len, 1, NODE_BODY_MAX)))
+		return -1;
+	if (only_keys(&d, o, "", keys, sizeof(keys) / sizeof(keys[0])) < 0 ||
+	    name_key(&d, o, "", "etag", r->etag, sizeof(r->etag), "an etag", 0) < 0 ||
+	    int_key(&d, o, "", "controller_ms", 0, NODE_MS_MAX, &r->controller_ms) < 0 ||
+	    int_key(&d, o, "", "skew_ms", INT64_MIN, INT64_MAX, &r->skew_ms) < 0 ||
+	    bool_key(&d, o, "", "skew_flagged", &r->skew_flagged) < 0)
+		goto out;
+	rc = 0;
+out:
+	json_decref(o);
+	return rc;
+}
