@@ -1060,7 +1060,7 @@ static void verdict_log(struct monitor *mo, struct mon *m, const struct verdict 
 static struct state_change check_verdict(struct monitor *mo, struct mon *m,
                                          const struct conf_check *cc, int64_t now)
 {
-	struct verdict_loc small[4], *in = small;
+	struct verdict_loc small[4] = {{0}}, *in = small;
 	unsigned quorum = cc->quorum ? cc->quorum : 1;
 	struct state_change ch;
 	struct verdict v, was = m->verdict;
