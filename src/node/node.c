@@ -49,8 +49,15 @@
 #endif
 
 #define NODE_BUCKETS 4096
-/* A request to the controller that takes longer than this failed. */
+/*
+ * A request to the controller that takes longer than this failed (times
+ * the time scale, never below the floor). A heartbeat has its interval:
+ * one that hangs on a dead path must not keep the next from going, or a
+ * node that is back would look lost (the controller's bound is three
+ * heartbeats).
+ */
 #define NODE_REQUEST_TIMEOUT_MS 15000
+#define NODE_REQUEST_FLOOR_MS   1000
 #define NODE_BACKOFF_MIN_MS     500
 #define NODE_BACKOFF_MAX_MS     10000
 /* Spool writes this often at most: one transaction per flush. */
@@ -354,6 +361,12 @@ static void req_failed(struct node *n, enum req_kind k, const char *why)
 		b = NODE_BACKOFF_MAX_MS;
 	n->backoff_ms[k] = b;
 	n->retry_at_us[k] = mono_us() + scaled_us(n, b);
+	/*
+	 * A heartbeat goes again as soon as the wait allows, not a whole
+	 * interval later: a short cut must not add up to the lost bound.
+	 */
+	if (k == REQ_BEAT)
+		n->next_beat_us = n->retry_at_us[k];
 	n->ctl_failing++;
 	if (n->ctl_failing == 1 || now - n->ctl_fail_logged_ms >= NODE_LOG_EVERY_MS) {
 		log_msg(LOG_WARNING, "node: controller %s: %s: %s (%d failures in a row%s)",
@@ -384,6 +397,12 @@ static int req_start(struct node *n, enum req_kind k, struct req *q, const char 
 	CURLcode rc = CURLE_OK;
 	const char *base = n->pc->controller[n->ctl];
 	size_t bl = strlen(base);
+	long timeout_ms =
+	    (long)(scaled_us(n, k == REQ_BEAT ? NODE_HEARTBEAT_MS : NODE_REQUEST_TIMEOUT_MS) /
+	           1000);
+
+	if (timeout_ms < NODE_REQUEST_FLOOR_MS)
+		timeout_ms = NODE_REQUEST_FLOOR_MS;
 
 	q->n = n;
 	q->kind = k;
@@ -411,8 +430,8 @@ static int req_start(struct node *n, enum req_kind k, struct req *q, const char 
 	SET(CURLOPT_PROTOCOLS_STR, "https,http");
 	SET(CURLOPT_USERAGENT, "mailpulse-probe/" MAILPULSE_VERSION);
 	SET(CURLOPT_HTTPHEADER, q->headers);
-	SET(CURLOPT_TIMEOUT_MS, (long)NODE_REQUEST_TIMEOUT_MS);
-	SET(CURLOPT_CONNECTTIMEOUT_MS, (long)NODE_REQUEST_TIMEOUT_MS / 3);
+	SET(CURLOPT_TIMEOUT_MS, timeout_ms);
+	SET(CURLOPT_CONNECTTIMEOUT_MS, timeout_ms / 2);
 	if (n->pc->ca_file)
 		SET(CURLOPT_CAINFO, n->pc->ca_file);
 	if (k != REQ_PULL) {
