@@ -1228,12 +1228,48 @@ static int location_ok(const char *s)
 	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
 }
 
-/* A result's row in the store, flagged when its probe ran inside a maintenance window. */
+/*
+ * How a result of m from location l counts for uptime (issue 12: downtime
+ * is counted from the overall state), once the verdict it produced is in
+ * m->verdict. A check probed from one location counts each result by its
+ * own status, as always: no flag. One with several counts each by the
+ * check's verdict: up, degraded and partial are up (users can connect; one
+ * location's trouble is not an outage), down is down. Pending and unknown
+ * say nothing, and a result from a location that does not count (a node
+ * impaired, lost or not heard from; l NULL: not placed) was not weighed:
+ * the other locations' rows stand for its moment.
+ */
+static unsigned uptime_flag(const struct monitor *mo, const struct mon *m, const struct mon_loc *l)
+{
+	if (m->cc->nlocations <= 1)
+		return 0;
+	if (!l || !mon_loc_healthy(mo, l))
+		return STORE_R_UNCOUNTED;
+	switch (m->verdict.status) {
+	case VERDICT_UP:
+	case VERDICT_DEGRADED:
+	case VERDICT_PARTIAL:
+		return STORE_R_COUNT_UP;
+	case VERDICT_DOWN:
+		return STORE_R_COUNT_DOWN;
+	case VERDICT_PENDING:
+	case VERDICT_UNKNOWN:
+	default:
+		return STORE_R_UNCOUNTED;
+	}
+}
+
+/*
+ * A result's row in the store, flagged when its probe ran inside a
+ * maintenance window, with how it counts for uptime (counts: a
+ * STORE_R_COUNT_* flag, or 0).
+ */
 static void store_result(struct monitor *mo, struct mon *m, const char *location, int64_t probe_ms,
-                         const struct result *r)
+                         const struct result *r, unsigned counts)
 {
 	unsigned flags =
-	    conf_in_maintenance(mo->conf, m->cc, probe_ms / 1000) ? STORE_R_MAINTENANCE : 0;
+	    (conf_in_maintenance(mo->conf, m->cc, probe_ms / 1000) ? STORE_R_MAINTENANCE : 0) |
+	    counts;
 
 	if (store_add_result_flags(mo->store, m->name, location, probe_ms, r, flags) != 0) {
 		store_make_room(mo);
@@ -1270,13 +1306,13 @@ int monitor_ingest(struct monitor *mo, const char *check, const char *location, 
 	last_update(m, cc, location, r, probe_ms);
 	log_msg(LOG_DEBUG, "check %s: %s %s in %.1f ms: %s", m->name, result_status_name(r->status),
 	        result_reason_name(r->reason), r->phase_us[MP_PH_TOTAL] / 1000.0, r->message);
-	/* Inside a window is a matter of when the probe ran, not of when its result came. */
-	store_result(mo, m, location, probe_ms, r);
 
 	loc = mon_loc(m, location);
 	if (!loc) {
 		log_msg(LOG_ERR, "check %s: out of memory keeping the state at %s", m->name,
 		        location);
+		/* History keeps it all the same; not weighed, it does not count. */
+		store_result(mo, m, location, probe_ms, r, uptime_flag(mo, m, NULL));
 		return 0;
 	}
 	struct state_change lch = state_on_result(&loc->st, r->status, r->severity, r->reason,
@@ -1298,6 +1334,12 @@ int monitor_ingest(struct monitor *mo, const char *check, const char *location, 
 		sched_retry_soon(m->item);
 
 	judge(mo, m, r, probe_ms, now);
+	/*
+	 * Written after the verdict, so that the row counts for uptime as the
+	 * check stood once this result was weighed. Inside a window is a
+	 * matter of when the probe ran, not of when its result came.
+	 */
+	store_result(mo, m, location, probe_ms, r, uptime_flag(mo, m, loc));
 	return 0;
 }
 
@@ -1332,8 +1374,12 @@ enum mon_remote monitor_ingest_remote(struct monitor *mo, const char *node, cons
 		int64_t at = r->probe_ms > 0 ? r->probe_ms : recv_ms;
 
 		if (recv_ms - at > mon_stale_ms(mo, m->cc)) {
-			/* Its moment has passed: history has it, states and alerts do not. */
-			store_result(mo, m, node, at, r);
+			/*
+			 * Its moment has passed: history has it, states, alerts and
+			 * (with other locations to stand for that moment) uptime do not.
+			 */
+			store_result(mo, m, node, at, r,
+			             m->cc->nlocations > 1 ? STORE_R_UNCOUNTED : 0);
 			rc = MON_REMOTE_LATE;
 		} else {
 			(void)monitor_ingest(mo, m->name, node, at, r);

@@ -23,6 +23,21 @@ int rollup_is_up(int status)
 	return status == MP_UP || status == MP_DEGRADED;
 }
 
+int rollup_uptime_of(int status, int counts_as)
+{
+	switch (counts_as) {
+	case STORE_COUNTS_UP:
+		return 1;
+	case STORE_COUNTS_DOWN:
+		return 0;
+	case STORE_COUNTS_NOT:
+		return -1;
+	case STORE_COUNTS_BY_STATUS:
+	default:
+		return rollup_is_up(status);
+	}
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -36,15 +51,22 @@ static int64_t p95_of_sorted(const int64_t *v, size_t n)
 	return v[(n * 95 + 99) / 100 - 1];
 }
 
-int rollup_fold_add(struct rollup_fold *f, int status, int maintenance, int64_t ttg_us)
+int rollup_fold_add(struct rollup_fold *f, int status, int maintenance, int counts_as,
+                    int64_t ttg_us)
 {
-	int up = rollup_is_up(status);
+	int up = rollup_is_up(status), u = rollup_uptime_of(status, counts_as);
 
 	f->count++;
 	f->up += up;
 	if (maintenance) {
 		f->maint++;
 		f->maint_up += up;
+	}
+	if (u >= 0 && maintenance) {
+		f->uptime_maint++;
+	} else if (u >= 0) {
+		f->uptime_count++;
+		f->uptime_up += u;
 	}
 	if (ttg_us < 0)
 		return 0;
@@ -83,6 +105,7 @@ void rollup_fold_times(struct rollup_fold *f, struct rollup_times *t)
 void rollup_fold_reset(struct rollup_fold *f)
 {
 	f->count = f->up = f->maint = f->maint_up = 0;
+	f->uptime_count = f->uptime_up = f->uptime_maint = 0;
 	f->nttg = 0;
 }
 

@@ -20,21 +20,35 @@
 int64_t rollup_floor_hour(int64_t ms);
 /* "Up" for uptime means the server answered: degraded counts, unknown does not. */
 int rollup_is_up(int status);
+/*
+ * How one result counts for uptime: 1 up, 0 down, -1 not at all. counts_as
+ * (enum store_counts_as) is the check's verdict when its check has several
+ * locations; STORE_COUNTS_BY_STATUS leaves it to status (rollup_is_up()).
+ */
+int rollup_uptime_of(int status, int counts_as);
 
 /* Min, average (rounded), nearest-rank p95 and max in us; -1 when no time was measured. */
 struct rollup_times {
 	int64_t min, avg, p95, max;
 };
 
-/* One location-hour being folded. Zeroed to start; rollup_fold_free() at the end. */
+/*
+ * One location-hour being folded. Zeroed to start; rollup_fold_free() at
+ * the end. count and up are by each result's own status (the series, the
+ * location's own view); the uptime_* counts are what uptime reads
+ * (rollup_uptime_of()): counted results outside maintenance, up among
+ * them, and counted results inside maintenance.
+ */
 struct rollup_fold {
 	int64_t count, up;
 	int64_t maint, maint_up; /* of count and up: inside a maintenance window */
+	int64_t uptime_count, uptime_up, uptime_maint;
 	int64_t *ttg;
 	size_t nttg, cap;
 };
 /* One raw result; ttg_us < 0: not measured. -1 (ENOMEM) when out of memory. */
-int rollup_fold_add(struct rollup_fold *f, int status, int maintenance, int64_t ttg_us);
+int rollup_fold_add(struct rollup_fold *f, int status, int maintenance, int counts_as,
+                    int64_t ttg_us);
 /* The times of what was added (sorts the times). */
 void rollup_fold_times(struct rollup_fold *f, struct rollup_times *t);
 /* Empty again, for the next location; keeps the buffer. */

@@ -69,6 +69,22 @@ static json_t *jseverity(int sev)
 	return json_string(result_severity_name((enum mp_severity)sev));
 }
 
+/* How a result counted for uptime; null: by its own status (store.h, STORE_R_COUNT_*). */
+static json_t *jcounts_as(int counts_as)
+{
+	switch (counts_as) {
+	case STORE_COUNTS_UP:
+		return json_string("up");
+	case STORE_COUNTS_DOWN:
+		return json_string("down");
+	case STORE_COUNTS_NOT:
+		return json_string("not_counted");
+	case STORE_COUNTS_BY_STATUS:
+	default:
+		return json_null();
+	}
+}
+
 /* Lines as an array of strings; NULL is []. */
 static json_t *jlines(const char *t, int *bad)
 {
@@ -137,6 +153,7 @@ json_t *rows_json_result(const struct store_result_row *r)
 	put(o, "severity", jseverity(r->severity), &bad);
 	put(o, "warnings", jlines(r->warnings, &bad), &bad);
 	put(o, "path", jstr(r->path), &bad);
+	put(o, "counts_as", jcounts_as(r->counts_as), &bad);
 	return done(o, bad);
 }
 

@@ -180,6 +180,28 @@ static const char schema_v4[] =
     "ALTER TABLE results ADD COLUMN first_not_after INTEGER;  -- first to expire, unix s\n";
 
 /*
+ * Uptime from the overall state (issue 12). A check probed from several
+ * locations counts each result by the check's verdict when it came in,
+ * not by its own status, so one location's trouble (partial, an impaired
+ * node) is not downtime: counts_as is 1 (up, degraded or partial), 0
+ * (down) or -1 (not counted: no verdict, a late result, a node that did
+ * not count); NULL counts by status as before, which is what every
+ * single-location result and every row written before keeps. Roll-ups
+ * keep count and up_count by each result's own status (the series, each
+ * location's view) and gain what uptime reads; an hour rolled up before
+ * has those from its count and maintenance counts, as uptime read them.
+ */
+static const char schema_v5[] =
+    "ALTER TABLE results ADD COLUMN counts_as INTEGER;  -- NULL: by status; 1, 0, -1\n"
+    "ALTER TABLE rollups ADD COLUMN uptime_count INTEGER NOT NULL DEFAULT 0;"
+    "  -- counted, outside maintenance\n"
+    "ALTER TABLE rollups ADD COLUMN uptime_up INTEGER NOT NULL DEFAULT 0;  -- of uptime_count\n"
+    "ALTER TABLE rollups ADD COLUMN uptime_maint INTEGER NOT NULL DEFAULT 0;"
+    "  -- counted, inside maintenance\n"
+    "UPDATE rollups SET uptime_count = count - maint_count,"
+    " uptime_up = up_count - maint_up_count, uptime_maint = maint_count;\n";
+
+/*
  * Applied in order, each inside the one transaction that also sets
  * meta.schema_version. Append; never edit a published entry.
  */
@@ -187,10 +209,11 @@ static const struct migration {
 	int version;
 	const char *sql;
 } migrations[] = {
-    {1, schema_v1},
-    {2, schema_v2},
-    {3, schema_v3},
-    {4, schema_v4},
+    {1, schema_v1}, /* the tables */
+    {2, schema_v2}, /* severity beside status */
+    {3, schema_v3}, /* maintenance, removed checks */
+    {4, schema_v4}, /* the wire's certificate dates, path */
+    {5, schema_v5}, /* uptime from the overall state */
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -237,9 +260,9 @@ static const char *const wsql[W__COUNT] = {
                  " address, ttg_us, dns_us, connect_us, tls_us, greeting_us, capability_us,"
                  " starttls_us, login_us, mailbox_us, total_us, tls_version, cert_days_left,"
                  " cert_not_after, cert_subject, cert_issuer, cert_sha256, messages, severity,"
-                 " warnings, maintenance, path, first_not_after)"
+                 " warnings, maintenance, path, first_not_after, counts_as)"
                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
-                 " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)",
+                 " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
     [W_TRANSITION] = "INSERT INTO transitions (check_id, ts_ms, from_status, to_status, reason,"
                      " message, to_severity) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     /* A second open while one is open keeps the first: its cause is the one that counts. */
@@ -253,21 +276,26 @@ static const char *const wsql[W__COUNT] = {
     [W_CHECK_IDS] = "SELECT id FROM checks ORDER BY id",
     [W_OLDEST] = "SELECT min(ts_ms) FROM results WHERE check_id = ?1 AND ts_ms < ?2",
     /* NULLs sort first, so each location's non-NULL times come out ascending for p95. */
-    [W_HOUR_ROWS] = "SELECT location, status, ttg_us, maintenance FROM results WHERE check_id = ?1"
-                    " AND ts_ms >= ?2 AND ts_ms < ?3 ORDER BY location, ttg_us",
+    [W_HOUR_ROWS] = "SELECT location, status, ttg_us, maintenance, counts_as FROM results"
+                    " WHERE check_id = ?1 AND ts_ms >= ?2 AND ts_ms < ?3"
+                    " ORDER BY location, ttg_us",
     /*
      * Merge rather than replace: a late result (a remote node, a clock
      * step) for an hour already folded must add to it, not erase it. The
      * merged p95 is the larger one, an upper bound.
      */
     [W_ROLLUP] = "INSERT INTO rollups (check_id, hour_ms, location, count, up_count, min_ttg_us,"
-                 " avg_ttg_us, p95_ttg_us, max_ttg_us, maint_count, maint_up_count)"
-                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                 " avg_ttg_us, p95_ttg_us, max_ttg_us, maint_count, maint_up_count,"
+                 " uptime_count, uptime_up, uptime_maint)"
+                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
                  " ON CONFLICT (check_id, hour_ms, location) DO UPDATE SET"
                  " count = count + excluded.count,"
                  " up_count = up_count + excluded.up_count,"
                  " maint_count = maint_count + excluded.maint_count,"
                  " maint_up_count = maint_up_count + excluded.maint_up_count,"
+                 " uptime_count = uptime_count + excluded.uptime_count,"
+                 " uptime_up = uptime_up + excluded.uptime_up,"
+                 " uptime_maint = uptime_maint + excluded.uptime_maint,"
                  " min_ttg_us = coalesce(min(min_ttg_us, excluded.min_ttg_us), min_ttg_us,"
                  " excluded.min_ttg_us),"
                  " avg_ttg_us = CASE WHEN avg_ttg_us IS NULL THEN excluded.avg_ttg_us"
@@ -570,6 +598,42 @@ static void bind_us(sqlite3_stmt *st, int i, int64_t v)
 		sqlite3_bind_null(st, i);
 }
 
+/*
+ * results.counts_as of a result's STORE_R_COUNT_* flags: NULL (by its own
+ * status), 1 up, 0 down, -1 not counted. SQL_COUNTED and SQL_UP below, and
+ * col_counts_as(), read them back; rollup_uptime_of() is the rule.
+ */
+static void bind_counts_as(sqlite3_stmt *st, int i, unsigned flags)
+{
+	if (flags & STORE_R_COUNT_UP)
+		sqlite3_bind_int(st, i, 1);
+	else if (flags & STORE_R_COUNT_DOWN)
+		sqlite3_bind_int(st, i, 0);
+	else if (flags & STORE_R_UNCOUNTED)
+		sqlite3_bind_int(st, i, -1);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* enum store_counts_as of a counts_as column; a value this build never writes counts not. */
+static int col_counts_as(sqlite3_stmt *st, int i)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return STORE_COUNTS_BY_STATUS;
+	switch (sqlite3_column_int(st, i)) {
+	case 1:
+		return STORE_COUNTS_UP;
+	case 0:
+		return STORE_COUNTS_DOWN;
+	default:
+		return STORE_COUNTS_NOT;
+	}
+}
+
+/* The same in SQL, over a row of results: whether it counts, and whether as up. */
+#define SQL_COUNTED "coalesce(counts_as IN (0, 1), 1)"
+#define SQL_UP      "coalesce(counts_as = 1, status IN (0, 1))"
+
 static void rollback(struct sq *s)
 {
 	if (!sqlite3_get_autocommit(s->db)) {
@@ -640,6 +704,7 @@ static int write_row(struct sq *s, const struct store_row *r)
 		bind_text(st, 26, r->s[STORE_S_WARNINGS]);
 		sqlite3_bind_int(st, 27, r->flags & STORE_R_MAINTENANCE ? 1 : 0);
 		bind_text(st, 28, r->s[STORE_S_PATH]);
+		bind_counts_as(st, 30, r->flags);
 		return step_done(s, st);
 	case STORE_ROW_TRANSITION:
 		st = s->w[W_TRANSITION];
@@ -1285,6 +1350,9 @@ static int fold_emit(struct sq *s, int64_t id, int64_t hour, const char *locatio
 	sqlite3_bind_int64(st, 5, f->up);
 	sqlite3_bind_int64(st, 10, f->maint);
 	sqlite3_bind_int64(st, 11, f->maint_up);
+	sqlite3_bind_int64(st, 12, f->uptime_count);
+	sqlite3_bind_int64(st, 13, f->uptime_up);
+	sqlite3_bind_int64(st, 14, f->uptime_maint);
 	if (f->nttg) {
 		sqlite3_bind_int64(st, 6, t.min);
 		sqlite3_bind_int64(st, 7, t.avg);
@@ -1318,6 +1386,7 @@ static int64_t fold_hour(struct sq *s, int64_t id, int64_t hour, int keep)
 		snprintf(location, sizeof(location), "%s", loc);
 		rows++;
 		if (rollup_fold_add(&f, sqlite3_column_int(st, 1), sqlite3_column_int(st, 3),
+		                    col_counts_as(st, 4),
 		                    sqlite3_column_type(st, 2) == SQLITE_NULL
 		                        ? -1
 		                        : sqlite3_column_int64(st, 2)) < 0) {
@@ -1598,7 +1667,7 @@ static int read_end(struct sq *s, int rc, int bad, char *err, size_t errlen)
 	"ts_ms, location, status, reason, message, address, ttg_us, dns_us, connect_us, tls_us,"   \
 	" greeting_us, capability_us, starttls_us, login_us, mailbox_us, total_us, tls_version,"   \
 	" cert_days_left, cert_not_after, cert_subject, cert_issuer, cert_sha256, messages,"       \
-	" maintenance, severity, warnings, path, first_not_after"
+	" maintenance, severity, warnings, path, first_not_after, counts_as"
 
 /* One row of RESULT_COLS. */
 static void result_row(sqlite3_stmt *st, struct arena *a, struct store_result_row *r)
@@ -1625,6 +1694,7 @@ static void result_row(sqlite3_stmt *st, struct arena *a, struct store_result_ro
 	r->warnings = col_text(st, 25, a);
 	r->path = col_text(st, 26, a);
 	r->first_not_after = col_i64(st, 27);
+	r->counts_as = col_counts_as(st, 28);
 }
 
 static void sq_history(void *db, const struct store_query *q, store_results_cb cb, void *arg)
@@ -1680,19 +1750,22 @@ static void sq_uptime(void *db, const struct store_query *q, store_uptime_cb cb,
 		return;
 	}
 	u.until_ms = until == INT64_MAX ? STORE_NONE : until;
-	/* Probes inside a maintenance window count apart, in neither probes nor up. */
+	/*
+	 * Probes inside a maintenance window count apart, in neither probes nor
+	 * up; a result that does not count (counts_as) is in none.
+	 */
 	raw = prep(s,
-	           "SELECT coalesce(sum(maintenance = 0), 0),"
-	           " coalesce(sum(status IN (0, 1) AND maintenance = 0), 0),"
-	           " coalesce(sum(maintenance != 0), 0) FROM results"
+	           "SELECT coalesce(sum(maintenance = 0 AND " SQL_COUNTED "), 0),"
+	           " coalesce(sum(maintenance = 0 AND " SQL_UP "), 0),"
+	           " coalesce(sum(maintenance != 0 AND " SQL_COUNTED "), 0) FROM results"
 	           " WHERE check_id = ?1 AND ts_ms >= ?2 AND ts_ms < ?3",
 	           err, sizeof(err));
 	/* Every hour that overlaps the range counts whole: roll-ups cannot be cut finer. */
 	if (raw)
 		roll = prep(
 		    s,
-		    "SELECT count(*), coalesce(sum(count - maint_count), 0),"
-		    " coalesce(sum(up_count - maint_up_count), 0), coalesce(sum(maint_count), 0)"
+		    "SELECT count(*), coalesce(sum(uptime_count), 0), coalesce(sum(uptime_up), 0),"
+		    " coalesce(sum(uptime_maint), 0)"
 		    " FROM rollups WHERE check_id = ?1 AND hour_ms > ?2 AND hour_ms < ?3",
 		    err, sizeof(err));
 	if (!raw || !roll) {
@@ -1832,17 +1905,18 @@ static int sq_counts(void *db, const int64_t *bounds, int nb, store_counts_cb cb
 
 	if (counts_names(s, &a, err, errlen) < 0)
 		goto fail;
-	/* Raw results: status and maintenance are in the table, not the index. */
+	/* Raw results: status, maintenance and counts_as are in the table, not the index. */
 	if ((hi < wall_now_ms() ? hi : wall_now_ms()) - lo <= COUNTS_INDEX_SPAN_MS)
-		st = prep(s,
-		          "SELECT r.check_id, r.ts_ms, r.status, r.maintenance FROM checks c"
-		          " CROSS JOIN results r ON r.check_id = c.id AND r.ts_ms >= ?1"
-		          " AND r.ts_ms < ?2",
-		          err, errlen);
+		st = prep(
+		    s,
+		    "SELECT r.check_id, r.ts_ms, r.status, r.maintenance, r.counts_as FROM checks c"
+		    " CROSS JOIN results r ON r.check_id = c.id AND r.ts_ms >= ?1"
+		    " AND r.ts_ms < ?2",
+		    err, errlen);
 	else
 		st = prep(s,
-		          "SELECT check_id, ts_ms, status, maintenance FROM results NOT INDEXED"
-		          " WHERE ts_ms >= ?1 AND ts_ms < ?2",
+		          "SELECT check_id, ts_ms, status, maintenance, counts_as"
+		          " FROM results NOT INDEXED WHERE ts_ms >= ?1 AND ts_ms < ?2",
 		          err, errlen);
 	if (!st)
 		goto fail;
@@ -1851,13 +1925,15 @@ static int sq_counts(void *db, const int64_t *bounds, int nb, store_counts_cb cb
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_counts *k =
 		    counts_of(&a, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1));
-		if (!k)
+		int u = rollup_uptime_of(sqlite3_column_int(st, 2), col_counts_as(st, 4));
+
+		if (!k || u < 0)
 			continue;
 		if (sqlite3_column_int(st, 3)) {
 			k->maint++;
 		} else {
 			k->probes++;
-			k->up += rollup_is_up(sqlite3_column_int(st, 2));
+			k->up += u;
 		}
 	}
 	sqlite3_finalize(st);
@@ -1868,8 +1944,8 @@ static int sq_counts(void *db, const int64_t *bounds, int nb, store_counts_cb cb
 	}
 	/* Roll-ups count whole, in the range their hour starts in (the first when before it). */
 	st = prep(s,
-	          "SELECT check_id, hour_ms, count - maint_count, up_count - maint_up_count,"
-	          " maint_count FROM rollups WHERE hour_ms > ?1 AND hour_ms < ?2",
+	          "SELECT check_id, hour_ms, uptime_count, uptime_up, uptime_maint FROM rollups"
+	          " WHERE hour_ms > ?1 AND hour_ms < ?2",
 	          err, errlen);
 	if (!st)
 		goto fail;

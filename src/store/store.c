@@ -310,6 +310,18 @@ int store_add_result(struct store *s, const char *check, const char *location, i
 	return store_add_result_flags(s, check, location, wall_ms, r, 0);
 }
 
+/* One way to count for uptime at most, and no flag this build does not know. */
+static int flags_ok(unsigned flags)
+{
+	unsigned counts = flags & (STORE_R_COUNT_UP | STORE_R_COUNT_DOWN | STORE_R_UNCOUNTED);
+
+	if ((flags & ~(STORE_R_MAINTENANCE | counts)) || (counts & (counts - 1))) {
+		errno = EINVAL;
+		return 0;
+	}
+	return 1;
+}
+
 int store_add_result_flags(struct store *s, const char *check, const char *location,
                            int64_t wall_ms, const struct result *r, unsigned flags)
 {
@@ -329,7 +341,7 @@ int store_add_result_flags(struct store *s, const char *check, const char *locat
 		wn += n;
 	}
 
-	if (!name_ok(check))
+	if (!name_ok(check) || !flags_ok(flags))
 		return -1;
 	if (!location || !*location)
 		location = "local";

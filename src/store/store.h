@@ -85,6 +85,24 @@ STORE_MUST_USE int store_add_result(struct store *s, const char *check, const ch
  * kept in roll-ups too, so it holds after the window leaves the file.
  */
 #define STORE_R_MAINTENANCE 1u
+/*
+ * How the result counts for uptime when its check has several locations
+ * (issue 12: downtime is counted from the check's overall state, not from
+ * one location's trouble). The monitor sets one from the check's verdict
+ * at the moment the result was ingested:
+ *   STORE_R_COUNT_UP    the verdict was up, degraded or partial: users could connect;
+ *   STORE_R_COUNT_DOWN  the verdict was down;
+ *   STORE_R_UNCOUNTED   no verdict (pending, unknown), a late result, or one from a
+ *                       location that did not count (a node impaired or lost): the
+ *                       other locations' rows stand for its moment.
+ * None of them: the result counts by its own status (up or degraded is up),
+ * as every result of a single-location check always has. An uncounted
+ * result is in neither probes, up nor maintenance_probes. More than one of
+ * them, or a flag this build does not know: -1 with errno EINVAL.
+ */
+#define STORE_R_COUNT_UP   2u
+#define STORE_R_COUNT_DOWN 4u
+#define STORE_R_UNCOUNTED  8u
 STORE_MUST_USE int store_add_result_flags(struct store *s, const char *check, const char *location,
                                           int64_t wall_ms, const struct result *r, unsigned flags);
 
@@ -178,10 +196,11 @@ STORE_MUST_USE int store_reopen(struct store *s, char *err, size_t errlen);
 
 /*
  * Fold raw results older than raw_days into hourly roll-ups (count, up
- * count, min/avg/p95/max time to greeting), then delete raw results older
- * than raw_days and roll-ups older than rollup_days. Bounded work per call:
- * returns the raw rows folded (call again soon while that is positive),
- * or -1.
+ * count and min/avg/p95/max time to greeting, each result by its own
+ * status; apart from them the counts uptime reads, STORE_R_COUNT_*
+ * applied), then delete raw results older than raw_days and roll-ups
+ * older than rollup_days. Bounded work per call: returns the raw rows
+ * folded (call again soon while that is positive), or -1.
  */
 STORE_MUST_USE int store_retention(struct store *s, int64_t now_ms, unsigned raw_days,
                                    unsigned rollup_days);
@@ -230,6 +249,14 @@ struct store_query {
 	int64_t bucket_ms;          /* series only */
 };
 
+/* How a stored result counts for uptime: the STORE_R_COUNT_* flag it was written with. */
+enum store_counts_as {
+	STORE_COUNTS_BY_STATUS, /* none: its own status (one location; or before schema 5) */
+	STORE_COUNTS_UP,
+	STORE_COUNTS_DOWN,
+	STORE_COUNTS_NOT,
+};
+
 /* One probe result. status and severity as the store holds them (enum values). */
 struct store_result_row {
 	int64_t ts_ms;
@@ -249,6 +276,7 @@ struct store_result_row {
 	const char *cert_subject, *cert_issuer, *cert_sha256;
 	int64_t messages;
 	int maintenance;
+	int counts_as;        /* enum store_counts_as: how it counts for uptime */
 	const char *warnings; /* one per line; NULL: none */
 	const char *path;     /* how far the probe got; NULL: none, or before schema version 4 */
 };
@@ -270,7 +298,10 @@ struct store_delivery_row {
 	int ok;
 };
 
-/* What store_read_uptime() counts; counts leave out maintenance (see store_q_uptime()). */
+/*
+ * What store_read_uptime() counts; counts leave out maintenance and the
+ * results that do not count (see store_q_uptime()).
+ */
 struct store_uptime_row {
 	const char *check;
 	int64_t since_ms, until_ms; /* until_ms STORE_NONE: no bound */
@@ -384,7 +415,9 @@ void store_read_status(struct store *s, store_status_cb cb, void *arg);
  *   status, reason, message, address, time_to_greeting_ms, timings_ms{},
  *   tls: {version, days_left, not_after, subject, issuer, sha256,
  *   cert_not_after, leaf_not_after} | null, messages, maintenance, severity,
- *   warnings, path}]}, newest first; the names mean what docs/json.md says.
+ *   warnings, path, counts_as}]}, newest first; the names mean what
+ *   docs/json.md says; counts_as is "up", "down" or "not_counted" as the
+ *   result counted for uptime (STORE_R_COUNT_*), null when by its own status.
  * incidents: {"check", "since", "incidents": [{id, check, open, start(_ms),
  *   end(_ms), duration_ms (so far, when open), reason, message, close_reason
  *   ("recovered", STORE_REMOVED_REASON...; null when open or closed by an
@@ -399,7 +432,10 @@ json_t *store_q_history(struct store *s, const char *check, int64_t since_ms, in
  * {"check", "since", "until", "probes", "up", "uptime_pct", "from_rollups",
  *  "maintenance_probes", "maintenance_pct"}: probes and up leave out the
  * results taken inside maintenance windows; maintenance_probes counts
- * those, maintenance_pct is their share of all probes of the period.
+ * those, maintenance_pct is their share of all probes of the period. Each
+ * result counts as it was written (STORE_R_COUNT_*): by the check's verdict
+ * for a check with several locations, so one location's trouble is not
+ * downtime; by its own status otherwise; an uncounted one not at all.
  */
 json_t *store_q_uptime(struct store *s, const char *check, int64_t since_ms, int64_t until_ms,
                        char *err, size_t errlen);
@@ -410,14 +446,12 @@ json_t *store_q_uptime(struct store *s, const char *check, int64_t since_ms, int
  * check. bounds holds nb ascending times, range i being [bounds[i],
  * bounds[i + 1]); the last may be INT64_MAX. Counted as store_q_uptime()
  * counts: probes and up leave out results taken in a maintenance window,
- * maint counts those; raw results by their time; a roll-up whole, in the
- * range its hour starts in (the first range when it starts before
- * bounds[0]). cb is called once per check with anything in any range,
- * counts[0 .. nb - 2] in the order of the ranges, before this returns. A
- * span under 6 h is read through the index (O(its rows)), a longer one in
- * one pass over the table (O(rows in the store)): seconds on a large
- * store, so it belongs on a thread of its own (the API's cache); only the
- * API's fallback without that thread runs it on the loop, a lesser evil
+ * maint counts those, uncounted results are in none; raw results by their time; a roll-up whole, in
+ * the range its hour starts in (the first range when it starts before bounds[0]). cb is called once
+ * per check with anything in any range, counts[0 .. nb - 2] in the order of the ranges, before this
+ * returns. A span under 6 h is read through the index (O(its rows)), a longer one in one pass over
+ * the table (O(rows in the store)): seconds on a large store, so it belongs on a thread of its own
+ * (the API's cache); only the API's fallback without that thread runs it on the loop, a lesser evil
  * than a query per check. -1 (errno EINVAL) when nb is not 2 to
  * STORE_COUNTS_MAX + 1 or bounds are out of order.
  */

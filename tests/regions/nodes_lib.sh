@@ -4,6 +4,7 @@
 # Source it after lib.sh; then:
 #
 #   nd_setup [EXTRA_CHECK_YAML]   regions, Dovecot, the controller (HTTPS,
+#                                 @DV@ in EXTRA is the mail Dovecot's directory;
 #                                 a webhook receiver), nodes eu, us and ap;
 #                                 waits until the check is up from all three
 #   nd_node NAME                  start node NAME (again): its own spool file
@@ -57,6 +58,7 @@ nd_setup() {
 	wait_for 10 "webhook receiver started" test -s "$tmp/hook.port"
 	nd_hook_port=$(cat "$tmp/hook.port")
 
+	extra=${extra//@DV@/$rg_dv_dir}
 	cat >"$tmp/mp.yaml" <<YAML
 location: ctl
 store: $tmp/mp.db

@@ -3,7 +3,8 @@
  * conformance.c - what every store backend must do, written against
  * store.h only (no SQL, no file): the write queue and its bound, flushes,
  * the typed reads of results, states, incidents and deliveries, uptime
- * counts with maintenance, retention into roll-ups and series over them,
+ * counts with maintenance and as each result counts (the verdict of a
+ * check with several locations), retention into roll-ups and series over them,
  * retired checks, and the store: value.
  *
  * The backend is chosen by a spec template: argv[1], else the environment
@@ -821,6 +822,158 @@ static void test_retention_rollups(void **state)
 	assert_int_equal(u->u.from_rollups, 0);
 }
 
+/* A series bucket of check over [since, until) by bucket_ms; the got holds the answer. */
+static struct got *series(struct store *s, const char *check, int64_t since, int64_t until,
+                          int64_t bucket_ms)
+{
+	static struct got g;
+	struct store_query q = {
+	    .check = check, .since_ms = since, .until_ms = until, .bucket_ms = bucket_ms};
+
+	memset(&g, 0, sizeof(g));
+	store_read_series(s, &q, on_series, &g);
+	assert_int_equal(g.calls, 1);
+	assert_int_equal(g.error, 0);
+	return &g;
+}
+
+/* The counts_as of the result of check stored at ts_ms; fails when there is none. */
+static int counts_as_at(struct store *s, const char *check, int64_t ts_ms)
+{
+	struct got *g = history(s, check, ts_ms, ts_ms + 1, 0);
+
+	assert_int_equal(g->error, 0);
+	assert_int_equal(g->n, 1);
+	return g->r[0].counts_as;
+}
+
+/*
+ * A check with several locations counts each result as the monitor said
+ * (STORE_R_COUNT_*: the check's verdict), not by its own status: a down
+ * result counted up (partial) is up, an up one counted down (the verdict
+ * was down) is down, an uncounted one is in nothing, maintenance included.
+ * A result without a flag counts by its status as before. The single and
+ * the batched reads agree, the mark survives retention into roll-ups
+ * (a late result merged into a rolled hour too), and the series keeps each
+ * result's own status.
+ */
+static void test_uptime_by_verdict(void **state)
+{
+	struct fixture *f = *state;
+	int64_t bounds[3] = {T0, T0 + HOUR_MS, INT64_MAX};
+	int64_t now = T0 + 3 * DAY_MS + 30 * 60000;
+	struct counts c = {0};
+	struct result r;
+	struct got *u, *g;
+	char err[256];
+	int i, n, folded = 0;
+
+	add_result(f->s, "multi", "a", T0 + 1, MP_UP, 100, STORE_R_COUNT_UP);
+	add_result(f->s, "multi", "b", T0 + 2, MP_DOWN, -1, STORE_R_COUNT_UP); /* partial */
+	add_result(f->s, "multi", "c", T0 + 3, MP_DOWN, -1, STORE_R_COUNT_DOWN);
+	add_result(f->s, "multi", "a", T0 + 4, MP_UP, 100, STORE_R_COUNT_DOWN); /* verdict down */
+	add_result(f->s, "multi", "b", T0 + 5, MP_DOWN, -1, STORE_R_UNCOUNTED); /* impaired */
+	add_result(f->s, "multi", "c", T0 + 6, MP_UP, 100, STORE_R_UNCOUNTED);  /* late */
+	add_result(f->s, "multi", "a", T0 + 7, MP_DOWN, -1, STORE_R_COUNT_UP | STORE_R_MAINTENANCE);
+	add_result(f->s, "multi", "b", T0 + 8, MP_DOWN, -1,
+	           STORE_R_UNCOUNTED | STORE_R_MAINTENANCE);
+	add_result(f->s, "single", "local", T0 + 9, MP_DOWN, -1, 0);
+	add_result(f->s, "single", "local", T0 + 10, MP_DEGRADED, 100, 0);
+	/* One way to count at most, and no flag this build does not know. */
+	mkresult(&r, MP_UP, MP_R_OK, 100);
+	errno = 0;
+	assert_int_equal(store_add_result_flags(f->s, "multi", "a", T0 + 11, &r,
+	                                        STORE_R_COUNT_UP | STORE_R_COUNT_DOWN),
+	                 -1);
+	assert_int_equal(errno, EINVAL);
+	errno = 0;
+	assert_int_equal(store_add_result_flags(f->s, "multi", "a", T0 + 11, &r,
+	                                        STORE_R_UNCOUNTED | STORE_R_COUNT_DOWN),
+	                 -1);
+	assert_int_equal(errno, EINVAL);
+	errno = 0;
+	assert_int_equal(store_add_result_flags(f->s, "multi", "a", T0 + 11, &r, 0x100u), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(store_queued(f->s), 10);
+	flush(f->s);
+
+	/* Each row keeps how it counts. */
+	assert_int_equal(counts_as_at(f->s, "multi", T0 + 1), STORE_COUNTS_UP);
+	assert_int_equal(counts_as_at(f->s, "multi", T0 + 3), STORE_COUNTS_DOWN);
+	assert_int_equal(counts_as_at(f->s, "multi", T0 + 5), STORE_COUNTS_NOT);
+	assert_int_equal(counts_as_at(f->s, "multi", T0 + 8), STORE_COUNTS_NOT);
+	assert_int_equal(counts_as_at(f->s, "single", T0 + 9), STORE_COUNTS_BY_STATUS);
+
+	u = uptime(f->s, "multi", T0, 0);
+	assert_int_equal(u->error, 0);
+	assert_int_equal(u->u.probes, 4);
+	assert_int_equal(u->u.up, 2);
+	assert_int_equal(u->u.maint, 1); /* the uncounted one in maintenance is not there */
+	u = uptime(f->s, "single", T0, 0);
+	assert_int_equal(u->u.probes, 2);
+	assert_int_equal(u->u.up, 1);
+
+	assert_int_equal(store_q_counts(f->s, bounds, 3, on_counts, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.n, 2);
+	i = counts_find(&c, "multi");
+	assert_int_equal(c.k[i][0].probes, 4);
+	assert_int_equal(c.k[i][0].up, 2);
+	assert_int_equal(c.k[i][0].maint, 1);
+	i = counts_find(&c, "single");
+	assert_int_equal(c.k[i][0].probes, 2);
+	assert_int_equal(c.k[i][0].up, 1);
+
+	/* The series is each result's own status: 8 probes, 3 of them up. */
+	g = series(f->s, "multi", T0, T0 + DAY_MS, DAY_MS);
+	assert_int_equal(g->n, 1);
+	assert_int_equal(g->b[0].count, 8);
+	assert_int_equal(g->b[0].up, 3);
+	assert_int_equal(g->b[0].from_rollups, 0);
+
+	/* Rolled up: the same figures. */
+	while ((n = store_retention(f->s, now, 1, 400)) > 0)
+		folded += n;
+	if (n < 0)
+		fail_msg("store_retention: %s", store_errmsg(f->s));
+	assert_int_equal(folded, 10);
+	assert_int_equal(history(f->s, "multi", T0, 0, 0)->n, 0);
+	u = uptime(f->s, "multi", T0, 0);
+	assert_int_equal(u->u.from_rollups, 1);
+	assert_int_equal(u->u.probes, 4);
+	assert_int_equal(u->u.up, 2);
+	assert_int_equal(u->u.maint, 1);
+	u = uptime(f->s, "single", T0, 0);
+	assert_int_equal(u->u.probes, 2);
+	assert_int_equal(u->u.up, 1);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_q_counts(f->s, bounds, 3, on_counts, &c, err, sizeof(err)), 0);
+	i = counts_find(&c, "multi");
+	assert_int_equal(c.k[i][0].probes, 4);
+	assert_int_equal(c.k[i][0].up, 2);
+	assert_int_equal(c.k[i][0].maint, 1);
+	g = series(f->s, "multi", T0, T0 + DAY_MS, DAY_MS);
+	assert_int_equal(g->b[0].count, 8);
+	assert_int_equal(g->b[0].up, 3);
+	assert_int_equal(g->b[0].from_rollups, 1);
+
+	/* Late rows for hours already rolled up merge into them, each as it counts. */
+	add_result(f->s, "multi", "a", T0 + 20, MP_DOWN, -1, STORE_R_COUNT_DOWN);
+	add_result(f->s, "multi", "b", T0 + 21, MP_UP, 100, STORE_R_COUNT_UP);
+	add_result(f->s, "multi", "c", T0 + 22, MP_DOWN, -1, STORE_R_UNCOUNTED);
+	flush(f->s);
+	while ((n = store_retention(f->s, now, 1, 400)) > 0)
+		;
+	assert_int_equal(n, 0);
+	u = uptime(f->s, "multi", T0, 0);
+	assert_int_equal(u->u.from_rollups, 1);
+	assert_int_equal(u->u.probes, 6);
+	assert_int_equal(u->u.up, 3);
+	assert_int_equal(u->u.maint, 1);
+	g = series(f->s, "multi", T0, T0 + DAY_MS, DAY_MS);
+	assert_int_equal(g->b[0].count, 11);
+	assert_int_equal(g->b[0].up, 4);
+}
+
 /* A check that left the configuration: incident closed, back to pending, listed as removed. */
 static void test_retire_present(void **state)
 {
@@ -934,6 +1087,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_deliveries, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_uptime_maintenance, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_retention_rollups, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_uptime_by_verdict, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_retire_present, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
 	    cmocka_unit_test(test_spec),

@@ -16,6 +16,11 @@
  * and is alerted apart; a location that stops reporting leaves the
  * verdict unknown; a reload moves a check's locations. The monitor's clock
  * is the test's (monitor_test_now()).
+ *
+ * Uptime of a check with several locations counts the check's verdict:
+ * one location down (partial) is not downtime, a quorum down is, a late
+ * result and an impaired node's results do not count; a single-location
+ * check counts each result's status as before.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -37,6 +42,7 @@
 #include "core/log.h"
 #include "monitor/monitor.h"
 #include "monitor/nodes_int.h"
+#include "store/store.h"
 #include "wire/result_json.h"
 
 struct fix {
@@ -940,6 +946,228 @@ static void test_locations_and_reload(void **state)
 	assert_int_equal(remote(f, "n2", "multi", 1, MP_UP, MP_R_OK), MON_REMOTE_NOT_ASSIGNED);
 }
 
+/* The check's uptime over everything stored, after writing what is queued. */
+static json_t *uptime_of(struct fix *f, const char *check)
+{
+	char err[256];
+	json_t *u;
+
+	monitor_tick(f->mo);
+	assert_int_equal(store_queued(monitor_store(f->mo)), 0);
+	u = store_q_uptime(monitor_store(f->mo), check, 0, 0, err, sizeof(err));
+	if (!u)
+		fail_msg("store_q_uptime(%s): %s", check, err);
+	return u;
+}
+
+static int64_t jint(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!json_is_integer(v))
+		fail_msg("no integer %s", key);
+	return json_integer_value(v);
+}
+
+/* probes and up of check's uptime, and its percentage when there were probes. */
+static void uptime_is(struct fix *f, const char *check, int64_t probes, int64_t up)
+{
+	json_t *u = uptime_of(f, check);
+
+	assert_int_equal(jint(u, "probes"), probes);
+	assert_int_equal(jint(u, "up"), up);
+	if (probes)
+		assert_true(json_real_value(json_object_get(u, "uptime_pct")) ==
+		            100.0 * (double)up / (double)probes);
+	json_decref(u);
+}
+
+/* Rows of check in the store that count as counts_as (SQL: 1, 0, -1; 2 for NULL). */
+static int rows_counted(struct fix *f, const char *check, int counts_as)
+{
+	char path[128];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int n;
+
+	monitor_tick(f->mo);
+	snprintf(path, sizeof(path), "%s/mp.db", f->dir);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db,
+	                                    "SELECT count(*) FROM results r JOIN checks c"
+	                                    " ON c.id = r.check_id WHERE c.name = ?1"
+	                                    " AND coalesce(r.counts_as, 2) = ?2",
+	                                    -1, &st, NULL),
+	                 SQLITE_OK);
+	sqlite3_bind_text(st, 1, check, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, counts_as);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+/* The check's incidents as the store has them: {"incidents": [...]}. */
+static json_t *incidents_of(struct fix *f, const char *check)
+{
+	char err[256];
+	json_t *j;
+
+	monitor_tick(f->mo);
+	j = store_q_incidents(monitor_store(f->mo), check, 0, 10, err, sizeof(err));
+	if (!j)
+		fail_msg("store_q_incidents(%s): %s", check, err);
+	return j;
+}
+
+/* Each node's results of multi are numbered, in order, as a node numbers them. */
+static uint64_t seq_of[4];
+
+static enum mon_remote multi_at(struct fix *f, int node, enum mp_status st)
+{
+	char name[8];
+
+	snprintf(name, sizeof(name), "n%d", node);
+	return remote(f, name, "multi", ++seq_of[node], st, st == MP_UP ? MP_R_OK : MP_R_TIMEOUT);
+}
+
+/*
+ * Three locations, quorum two: downtime is counted from the check's
+ * verdict, row by row as each result was weighed. One node down for five
+ * intervals is partial: uptime stays 100 %, and no incident opens. All
+ * three down: the rows from the moment the quorum is reached count down,
+ * and the one incident (from the overall state) opens there. A late result
+ * (replayed from a spool past its moment) and the results of an impaired
+ * node are kept but do not count. A single-location check counts each
+ * result's status, as before.
+ */
+static void test_uptime_from_the_verdict(void **state)
+{
+	struct fix *f = *state;
+	struct node_heartbeat hb;
+	struct node_heartbeat_reply rep;
+	int64_t t = T0 + 1000;
+	json_t *j, *a;
+
+	memset(seq_of, 0, sizeof(seq_of));
+	beat(f, "n1");
+	beat(f, "n2");
+	beat(f, "n3");
+	/* The first result alone is no verdict (one location of the two it needs). */
+	at(f, t);
+	assert_int_equal(multi_at(f, 1, MP_UP), MON_REMOTE_ACCEPTED);
+	assert_int_equal(info(f, "multi").verdict, VERDICT_UNKNOWN);
+	assert_int_equal(multi_at(f, 2, MP_UP), MON_REMOTE_ACCEPTED);
+	assert_int_equal(multi_at(f, 3, MP_UP), MON_REMOTE_ACCEPTED);
+	uptime_is(f, "multi", 2, 2);
+	assert_int_equal(rows_counted(f, "multi", -1), 1);
+
+	/* n1's path is cut for five intervals: partial, users still connect. */
+	for (int k = 1; k <= 5; k++) {
+		at(f, t + k * 60000);
+		assert_int_equal(multi_at(f, 1, MP_DOWN), MON_REMOTE_ACCEPTED);
+		assert_int_equal(info(f, "multi").verdict, VERDICT_PARTIAL);
+		assert_int_equal(multi_at(f, 2, MP_UP), MON_REMOTE_ACCEPTED);
+		assert_int_equal(multi_at(f, 3, MP_UP), MON_REMOTE_ACCEPTED);
+	}
+	assert_int_equal(info(f, "multi").status, MP_UP);
+	uptime_is(f, "multi", 17, 17);
+	j = incidents_of(f, "multi");
+	assert_int_equal(json_array_size(json_object_get(j, "incidents")), 0);
+	json_decref(j);
+	a = alerts(f);
+	assert_int_equal(json_array_size(a), 0);
+	json_decref(a);
+
+	/*
+	 * The server stops: n1's down is still partial (counts up), n2's makes
+	 * the quorum (down), n3's too; the next round is down throughout.
+	 */
+	at(f, t + 6 * 60000);
+	assert_int_equal(multi_at(f, 1, MP_DOWN), MON_REMOTE_ACCEPTED);
+	assert_int_equal(multi_at(f, 2, MP_DOWN), MON_REMOTE_ACCEPTED);
+	assert_int_equal(info(f, "multi").verdict, VERDICT_DOWN);
+	assert_int_equal(multi_at(f, 3, MP_DOWN), MON_REMOTE_ACCEPTED);
+	at(f, t + 7 * 60000);
+	for (int n = 1; n <= 3; n++)
+		assert_int_equal(multi_at(f, n, MP_DOWN), MON_REMOTE_ACCEPTED);
+	uptime_is(f, "multi", 23, 18);
+	assert_int_equal(rows_counted(f, "multi", 0), 5);
+	/* One incident, from the check's state, since the quorum was reached. */
+	j = incidents_of(f, "multi");
+	assert_int_equal(json_array_size(json_object_get(j, "incidents")), 1);
+	assert_true(json_is_true(
+	    json_object_get(json_array_get(json_object_get(j, "incidents"), 0), "open")));
+	assert_int_equal(jint(json_array_get(json_object_get(j, "incidents"), 0), "start_ms"),
+	                 t + 6 * 60000);
+	json_decref(j);
+	a = alerts(f);
+	assert_int_equal(json_array_size(a), 1);
+	assert_string_equal(jstr(json_array_get(a, 0), "kind"), "down");
+	json_decref(a);
+
+	/* A result older than its moment (3 intervals): stored, not counted. */
+	assert_int_equal(
+	    remote_as(f, "n1", "multi", "n1", ++seq_of[1], f->now - 181000, MP_UP, MP_R_OK),
+	    MON_REMOTE_LATE);
+	uptime_is(f, "multi", 23, 18);
+	assert_int_equal(rows_counted(f, "multi", -1), 2);
+
+	/*
+	 * Back: n1's up is weighed while n2 and n3 still confirm down (down),
+	 * n2's makes it partial, n3's up.
+	 */
+	at(f, t + 8 * 60000);
+	for (int n = 1; n <= 3; n++)
+		assert_int_equal(multi_at(f, n, MP_UP), MON_REMOTE_ACCEPTED);
+	assert_int_equal(info(f, "multi").verdict, VERDICT_UP);
+	uptime_is(f, "multi", 26, 20);
+	j = incidents_of(f, "multi");
+	assert_false(json_is_true(
+	    json_object_get(json_array_get(json_object_get(j, "incidents"), 0), "open")));
+	json_decref(j);
+
+	/* n3's canary fails: impaired; what it says then is kept and does not count. */
+	memset(&hb, 0, sizeof(hb));
+	snprintf(hb.node, sizeof(hb.node), "n3");
+	hb.sent_ms = f->now;
+	hb.ncanaries = 1;
+	snprintf(hb.canaries[0].target, sizeof(hb.canaries[0].target), "imaps://canary.test:993");
+	hb.canaries[0].status = MP_DOWN;
+	hb.canaries[0].reason = MP_R_TIMEOUT;
+	hb.canaries[0].probe_ms = f->now;
+	hb.canaries[0].failing = MON_NODE_CANARY_FAILS;
+	assert_int_equal(monitor_node_heartbeat(f->mo, "n3", &hb, f->now, &rep), 0);
+	assert_int_equal(node_info(f, "n3").state, MON_NODE_IMPAIRED);
+	for (int k = 9; k <= 10; k++) {
+		at(f, t + k * 60000);
+		assert_int_equal(multi_at(f, 3, MP_DOWN), MON_REMOTE_ACCEPTED);
+		assert_int_equal(multi_at(f, 1, MP_UP), MON_REMOTE_ACCEPTED);
+		assert_int_equal(multi_at(f, 2, MP_UP), MON_REMOTE_ACCEPTED);
+		assert_int_equal(info(f, "multi").verdict, VERDICT_UP);
+	}
+	uptime_is(f, "multi", 30, 24);
+	assert_int_equal(rows_counted(f, "multi", -1), 4);
+	assert_int_equal(rows_counted(f, "multi", 0), 6);
+	assert_int_equal(rows_counted(f, "multi", 1), 24);
+	assert_int_equal(rows_counted(f, "multi", 2), 0);
+	a = alerts(f);
+	assert_int_equal(json_array_size(a), 2);
+	assert_string_equal(jstr(json_array_get(a, 0), "kind"), "node_impaired");
+	assert_string_equal(jstr(json_array_get(a, 1), "kind"), "recovery");
+	json_decref(a);
+
+	/* One location: each result by its own status, no mark (NULL), as always. */
+	assert_int_equal(ingest(f, "web", "here", t, MP_UP, MP_R_OK), 0);
+	assert_int_equal(ingest(f, "web", "here", t + 60000, MP_DOWN, MP_R_REFUSED), 0);
+	assert_int_equal(ingest(f, "web", "here", t + 120000, MP_DEGRADED, MP_R_SLOW), 0);
+	uptime_is(f, "web", 3, 2);
+	assert_int_equal(rows_counted(f, "web", 2), 3);
+	a = alerts(f);
+	json_decref(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -954,6 +1182,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_lost_node, setup_nodes, teardown),
 	    cmocka_unit_test_setup_teardown(test_stale_locations, setup_nodes, teardown),
 	    cmocka_unit_test_setup_teardown(test_locations_and_reload, setup_nodes, teardown),
+	    cmocka_unit_test_setup_teardown(test_uptime_from_the_verdict, setup_nodes, teardown),
 	};
 	log_init(LOG_TEXT, 0);
 	return cmocka_run_group_tests(tests, NULL, NULL);

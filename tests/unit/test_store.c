@@ -683,6 +683,138 @@ static void test_migrate_v3_wire_names(void **state)
 	store_close(s);
 }
 
+/* What version 4 added, as published: with the two above, a version 4 store. */
+static const char schema_v4_frozen[] = "ALTER TABLE results ADD COLUMN path TEXT;\n"
+                                       "ALTER TABLE results ADD COLUMN first_not_after INTEGER;\n";
+
+/* An integer of o at key; fails when absent. */
+static int64_t jint_of(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	assert_true(json_is_integer(v));
+	return json_integer_value(v);
+}
+
+/*
+ * A version 4 store, with raw results (one in maintenance) and a roll-up:
+ * a reader refuses it until the daemon migrates it; the daemon migrates it
+ * to the current version, keeping every row and the uptime version 4 gave
+ * (every row counts by its status, counts_as NULL; the roll-up's uptime
+ * counts from its count and maintenance counts). A result written after
+ * counts as it was flagged, the old ones as before, through retention too.
+ * A file of a version after this build's is refused, untouched.
+ */
+static void test_migrate_v4_uptime(void **state)
+{
+	struct fixture *f = *state;
+	/* Version 4's uptime, in version 4's SQL: the figures the migration must keep. */
+	static const char v4_raw_probes[] =
+	    "SELECT (SELECT coalesce(sum(maintenance = 0), 0) FROM results)"
+	    " + (SELECT coalesce(sum(count - maint_count), 0) FROM rollups)";
+	static const char v4_raw_up[] =
+	    "SELECT (SELECT coalesce(sum(status IN (0, 1) AND maintenance = 0), 0) FROM results)"
+	    " + (SELECT coalesce(sum(up_count - maint_up_count), 0) FROM rollups)";
+	static const char v4_raw_maint[] =
+	    "SELECT (SELECT coalesce(sum(maintenance != 0), 0) FROM results)"
+	    " + (SELECT coalesce(sum(maint_count), 0) FROM rollups)";
+	struct store *s = (struct store *)1;
+	struct result r;
+	char p[128], err[256], want[96];
+	int64_t probes, up, maint;
+	json_t *u, *h;
+	int n;
+
+	snprintf(p, sizeof(p), "%s/other.db", f->dir);
+	sql_exec(p, schema_v1_frozen);
+	sql_exec(p, schema_v3_frozen);
+	sql_exec(p, schema_v4_frozen);
+	sql_exec(
+	    p, "INSERT INTO meta VALUES ('schema_version', '4');"
+	       "INSERT INTO checks (id, name) VALUES (1, 'imap-a');"
+	       "INSERT INTO results (check_id, ts_ms, location, status, reason, message, severity,"
+	       " maintenance, path) VALUES"
+	       " (1, 1714608000000, 'local', 0, 'ok', '', 0, 0, 'dns>connect'),"
+	       " (1, 1714608060000, 'eu', 2, 'refused', 'refused', 2, 0, 'dns>connect'),"
+	       " (1, 1714608120000, 'local', 1, 'slow', 'slow', 1, 0, NULL),"
+	       " (1, 1714608180000, 'local', 2, 'refused', 'refused', 2, 1, NULL);"
+	       "INSERT INTO rollups (check_id, hour_ms, location, count, up_count, min_ttg_us,"
+	       " avg_ttg_us, p95_ttg_us, max_ttg_us, maint_count, maint_up_count) VALUES"
+	       " (1, 1714521600000, 'local', 10, 8, 100, 200, 300, 400, 2, 1);");
+	probes = sql_int(p, v4_raw_probes);
+	up = sql_int(p, v4_raw_up);
+	maint = sql_int(p, v4_raw_maint);
+	assert_int_equal(probes, 3 + 8);
+	assert_int_equal(up, 2 + 7);
+	assert_int_equal(maint, 1 + 2);
+
+	/* A reader does not migrate: it says so. */
+	assert_int_equal(store_open_readonly(&s, p, err, sizeof(err)), -1);
+	assert_null(s);
+	snprintf(want, sizeof(want), "schema version 4, older than %d", store_schema_version());
+	assert_non_null(strstr(err, want));
+
+	assert_int_equal(store_open(&s, p, err, sizeof(err)), 0);
+	assert_int_equal(store_schema_version(), 5);
+	assert_int_equal(sql_int(p, "SELECT value FROM meta WHERE key = 'schema_version'"), 5);
+	assert_int_equal(sql_int(p, "SELECT count(*) FROM results"), 4);
+	assert_int_equal(sql_int(p, "SELECT count(*) FROM results WHERE counts_as IS NULL"), 4);
+	assert_int_equal(sql_int(p, "SELECT count(*) FROM rollups WHERE count = 10 AND up_count = 8"
+	                            " AND uptime_count = 8 AND uptime_up = 7 AND uptime_maint = 2"),
+	                 1);
+	u = store_q_uptime(s, "imap-a", 0, 0, err, sizeof(err));
+	assert_non_null(u);
+	assert_int_equal(jint_of(u, "probes"), probes);
+	assert_int_equal(jint_of(u, "up"), up);
+	assert_int_equal(jint_of(u, "maintenance_probes"), maint);
+	assert_true(json_is_true(json_object_get(u, "from_rollups")));
+	json_decref(u);
+	h = store_q_history(s, "imap-a", 0, 0, 0, err, sizeof(err));
+	assert_non_null(h);
+	assert_int_equal(json_array_size(json_object_get(h, "results")), 4);
+	assert_true(json_is_null(
+	    json_object_get(json_array_get(json_object_get(h, "results"), 0), "counts_as")));
+	assert_string_equal(jget(json_array_get(json_object_get(h, "results"), 3), "path"),
+	                    "dns>connect");
+	json_decref(h);
+
+	/* Written after: as flagged. Down by its verdict though this location saw it up. */
+	mkresult(&r, MP_UP, MP_R_OK, 1000);
+	assert_int_equal(
+	    store_add_result_flags(s, "imap-a", "eu", 1714608240000LL, &r, STORE_R_COUNT_DOWN), 0);
+	assert_int_equal(store_flush(s), 1);
+	assert_int_equal(sql_int(p, "SELECT counts_as FROM results WHERE ts_ms = 1714608240000"),
+	                 0);
+	h = store_q_history(s, "imap-a", 0, 0, 1, err, sizeof(err));
+	assert_non_null(h);
+	assert_string_equal(jget(json_array_get(json_object_get(h, "results"), 0), "counts_as"),
+	                    "down");
+	json_decref(h);
+	u = store_q_uptime(s, "imap-a", 0, 0, err, sizeof(err));
+	assert_int_equal(jint_of(u, "probes"), probes + 1);
+	assert_int_equal(jint_of(u, "up"), up);
+	json_decref(u);
+	/* Old and new rows rolled up together: the same figures. */
+	while ((n = store_retention(s, 1714608000000LL + 3 * DAY_MS, 1, 400)) > 0)
+		;
+	assert_int_equal(n, 0);
+	assert_int_equal(sql_int(p, "SELECT count(*) FROM results"), 0);
+	u = store_q_uptime(s, "imap-a", 0, 0, err, sizeof(err));
+	assert_int_equal(jint_of(u, "probes"), probes + 1);
+	assert_int_equal(jint_of(u, "up"), up);
+	assert_int_equal(jint_of(u, "maintenance_probes"), maint);
+	json_decref(u);
+	store_close(s);
+
+	/* A file of the next version is refused, and left as it was. */
+	sql_exec(p, "UPDATE meta SET value = '6' WHERE key = 'schema_version'");
+	s = (struct store *)1;
+	assert_int_equal(store_open(&s, p, err, sizeof(err)), -1);
+	assert_null(s);
+	assert_non_null(strstr(err, "schema version 6, newer than version 5"));
+	assert_int_equal(sql_int(p, "SELECT value FROM meta WHERE key = 'schema_version'"), 6);
+}
+
 /*
  * Four days, a result every 10 s: 360 per hour. In each hour the k-th
  * result (k = 0..359) has ttg (k + 1) * 100 us and every tenth one is down:
@@ -1113,6 +1245,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_v1_severity, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_v3_wire_names, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_v4_uptime, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_foreign_database_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_batched_writes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_history_query, setup, teardown),
