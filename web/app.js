@@ -18,6 +18,8 @@ const FAIL_COLOR = "#d64545", TTG_COLOR = "#e8833a", P95_COLOR = "#1d2330";
 const RANGES = { "1h": 3600000, "6h": 21600000, "24h": 86400000, "7d": 604800000, "30d": 2592000000 };
 const RANGE_BUCKETS = { "7d": "1h", "30d": "6h" };
 const SVGNS = "http://www.w3.org/2000/svg";
+/* Results one /results request returns at most (API_RESULTS_MAX). */
+const API_LIMIT = 10000;
 
 function $(id) { return document.getElementById(id); }
 
@@ -138,6 +140,8 @@ function renderOverview() {
 		for (const l of c.labels) { name.appendChild(document.createTextNode(" ")); name.appendChild(el("span", l, { class: "label" })); }
 		tr.appendChild(name);
 		const st = el("td"); st.appendChild(stateBadge(c)); tr.appendChild(st);
+		/* The locations disagree (partial) or too few count (unknown): said beside the state, which stands. */
+		if (c.verdict && c.verdict !== c.state && c.verdict !== "pending") { st.appendChild(document.createTextNode(" ")); st.appendChild(verdictBadge(c)); }
 		if (c.maintenance) { st.appendChild(document.createTextNode(" ")); st.appendChild(maintBadge(c.maintenance)); }
 		const why = el("td", c.state === "up" ? "" : c.reason + (c.message ? ": " + c.message : ""));
 		const w = warningsText(c.last);
@@ -185,6 +189,190 @@ function initOverview() {
 	$("filter").addEventListener("input", renderOverview);
 	loadOverview();
 	setInterval(loadOverview, 10000);
+}
+
+/* ---- locations: the check × location grid ---- */
+
+/*
+ * Columns: this daemon's location, every configured node (in the
+ * configuration's order), then any other location a check names or has
+ * results from (a node removed since). Each node's column head carries the
+ * node's state. O(checks × locations).
+ */
+function gridColumns(d, nodes) {
+	const cols = [], seen = new Map();
+	const add = (name, kind, node) => { if (!seen.has(name)) { seen.set(name, cols.length); cols.push({ name, kind, node }); } };
+	add(d.location, "local", null);
+	for (const n of nodes) add(n.name, "node", n);
+	for (const c of d.checks) for (const l of c.locations || []) add(l.location, l.kind || "other", null);
+	return cols;
+}
+
+/* A cell's tooltip: the last result's message and time, and why it does not count. */
+function cellTitle(l) {
+	const t = [];
+	t.push(l.location + ": " + l.state + (l.since ? " since " + l.since.replace("T", " ") : ""));
+	t.push(l.message ? l.message : "no result since the controller started");
+	if (l.last_time_ms) t.push("last result " + fmtTime(l.last_time_ms) + " (" + fmtAgo(l.last_time_ms) + ")");
+	if (l.counts === false) t.push("not counted in the verdict: " + (l.not_counted || "not healthy"));
+	return t.join("\n");
+}
+
+/* One location of one check: its state, the reason when not up, time to greeting. */
+function gridCell(l) {
+	const td = el("td", null, { class: "cell", "data-location": l.location, "data-state": l.state, title: cellTitle(l) });
+	td.appendChild(badge(l.state));
+	if (l.state !== "up" && l.state !== "pending" && l.reason && l.reason !== "ok")
+		td.appendChild(el("span", l.reason, { class: "reason" }));
+	if (l.time_to_greeting_ms !== null && l.time_to_greeting_ms !== undefined)
+		td.appendChild(el("span", fmtMs(l.time_to_greeting_ms), { class: "ttg" }));
+	/* The OOM fallback of the API has no counts: shown as counted, as the verdict is then the state. */
+	if (l.counts === false) {
+		td.classList.add("nocount");
+		td.dataset.counts = "false";
+		td.appendChild(el("span", "not counted: " + (l.not_counted || "not healthy"), { class: "why" }));
+	}
+	return td;
+}
+
+function verdictBadge(c) {
+	const v = c.verdict || c.state;
+	return el("span", v, { class: "badge s-" + v, title: "verdict over " + (c.locations || []).length + " location(s), quorum " + c.quorum });
+}
+
+let gridData = null;
+
+function renderGrid() {
+	if (!gridData) return;
+	const { d, nodes } = gridData, cols = gridColumns(d, nodes), f = $("filter").value.trim();
+	const head = $("locgrid").tHead.rows[0];
+	while (head.cells.length > 2) head.deleteCell(2);
+	for (const col of cols) {
+		const th = el("th", null, { "data-location": col.name, class: "loc" });
+		th.appendChild(el("span", col.name));
+		if (col.node) {
+			th.appendChild(document.createTextNode(" "));
+			th.appendChild(el("span", col.node.state, { class: "badge s-" + col.node.state }));
+			th.title = "node " + col.name + (col.node.region ? " (" + col.node.region + ")" : "") + ": " + col.node.state + (col.node.why ? ": " + col.node.why : "");
+		} else {
+			th.title = col.kind === "local" ? "this daemon's own location" : "not a configured node";
+		}
+		head.appendChild(th);
+	}
+	const tb = $("locgrid").tBodies[0];
+	clear(tb);
+	const counts = {};
+	for (const c of d.checks) {
+		const v = c.verdict || c.state;
+		counts[v] = (counts[v] || 0) + 1;
+		if (!matches({ name: c.name, c }, f)) continue;
+		const tr = el("tr");
+		tr.dataset.check = c.name;
+		const name = el("td", null, { class: "name" });
+		name.appendChild(el("a", c.name, { href: "/check/" + encodeURIComponent(c.name) }));
+		tr.appendChild(name);
+		const vt = el("td");
+		vt.appendChild(verdictBadge(c));
+		const nl = (c.locations || []).length;
+		if (nl > 1) vt.appendChild(el("span", " quorum " + c.quorum + " of " + nl, { class: "muted" }));
+		tr.appendChild(vt);
+		const at = new Map((c.locations || []).map(l => [l.location, l]));
+		for (const col of cols) {
+			const l = at.get(col.name);
+			tr.appendChild(l ? gridCell(l) : el("td", "—", { class: "cell na", "data-location": col.name, title: c.name + " is not probed from " + col.name }));
+		}
+		tb.appendChild(tr);
+	}
+	if (!tb.rows.length) { const tr = el("tr"); tr.appendChild(el("td", "no checks", { colspan: cols.length + 2, class: "muted" })); tb.appendChild(tr); }
+	const order = ["down", "partial", "degraded", "unknown", "pending", "up"];
+	$("summary").textContent = d.checks.length + " checks × " + cols.length + " locations: " +
+		order.filter(v => counts[v]).map(v => counts[v] + " " + v).join(", ");
+}
+
+async function loadGrid() {
+	try {
+		const [d, n] = await Promise.all([api("/api/v1/checks"), api("/api/v1/nodes")]);
+		gridData = { d, nodes: n.nodes || [] };
+		renderGrid();
+		stamp();
+		showError(null);
+	} catch (e) { showError(e); }
+}
+
+function initGrid() {
+	const params = new URLSearchParams(location.search);
+	if (params.get("filter")) $("filter").value = params.get("filter");
+	$("filter").addEventListener("input", renderGrid);
+	loadGrid();
+	setInterval(loadGrid, 10000);
+}
+
+/* ---- nodes ---- */
+
+function fmtSkew(ms) { return ms === null || ms === undefined ? "—" : (ms > 0 ? "+" : "") + (Math.abs(ms) < 10000 ? ms + " ms" : (ms / 1000).toFixed(1) + " s"); }
+
+function nodeRow(n, skewMax) {
+	const tr = el("tr");
+	tr.dataset.node = n.name;
+	const name = el("td", null, { class: "name" });
+	name.appendChild(el("span", n.name));
+	if (n.region) name.appendChild(el("span", n.region, { class: "label" }));
+	tr.appendChild(name);
+	const st = el("td", null, { class: "state" });
+	st.appendChild(el("span", n.state, { class: "badge s-" + n.state }));
+	if (n.why) st.appendChild(el("span", n.why, { class: "why" }));
+	if (n.since) st.title = n.state + " since " + n.since.replace("T", " ");
+	tr.appendChild(st);
+	tr.appendChild(el("td", fmtAgo(n.last_heartbeat_ms), { class: "heartbeat", title: fmtTime(n.last_heartbeat_ms) }));
+	tr.appendChild(el("td", n.version || "—", { class: "version", title: n.started ? "started " + n.started.replace("T", " ") : "" }));
+	const sk = el("td", fmtSkew(n.clock_skew_ms), { class: "num skew" });
+	if (n.clock_skew_flagged) {
+		sk.classList.add("crit");
+		sk.dataset.flagged = "true";
+		sk.title = "over the bound of " + fmtSkew(skewMax) + ": this node's times in history are off by that much";
+		sk.appendChild(el("span", "over " + fmtSkew(skewMax), { class: "why" }));
+	}
+	tr.appendChild(sk);
+	const sp = n.spool || {}, spc = el("td", null, { class: "num spool" });
+	if (sp.depth === null || sp.depth === undefined) spc.textContent = "—";
+	else {
+		spc.appendChild(el("span", sp.depth + " / " + sp.max, { class: "depth" }));
+		if (sp.dropped) spc.appendChild(el("span", sp.dropped + " dropped", { class: "why crit" }));
+		if (sp.oldest) spc.appendChild(el("span", "oldest " + fmtAgo(Date.parse(sp.oldest)), { class: "why", title: sp.oldest }));
+	}
+	tr.appendChild(spc);
+	const cn = el("td", null, { class: "canaries" });
+	for (const k of n.canaries || []) {
+		const b = el("span", k.target === "controller" ? "controller" : k.target, { class: "badge s-" + k.status, title: k.status + " (" + k.reason + ")" +
+			(k.message ? ": " + k.message : "") + (k.time ? ", " + k.time.replace("T", " ") : "") + (k.failing ? "; " + k.failing + " failed in a row" : "") });
+		cn.appendChild(b);
+		cn.appendChild(document.createTextNode(" "));
+	}
+	if (!cn.firstChild) cn.textContent = "—";
+	tr.appendChild(cn);
+	tr.appendChild(el("td", (n.checks_running === null || n.checks_running === undefined ? "—" : n.checks_running) + " / " + n.checks_assigned, { class: "num checks", title: "running / assigned" }));
+	const r = n.results || {}, rc = el("td", null, { class: "num results" });
+	rc.appendChild(el("span", r.accepted + " accepted", { class: "accepted" }));
+	const extra = [["late", r.late], ["duplicate", r.duplicate], ["refused", r.refused]].filter(([, v]) => v).map(([k, v]) => v + " " + k);
+	if (extra.length) rc.appendChild(el("span", extra.join(", "), { class: "why" + (r.refused ? " warn" : "") }));
+	rc.title = r.batches + " batches; accepted " + r.accepted + ", late " + r.late + ", duplicate " + r.duplicate + ", refused " + r.refused;
+	tr.appendChild(rc);
+	tr.appendChild(el("td", r.last_batch ? fmtAgo(Date.parse(r.last_batch)) : "—", { title: r.last_batch || "" }));
+	return tr;
+}
+
+async function loadNodes() {
+	try {
+		const d = await api("/api/v1/nodes"), tb = $("nodes").tBodies[0];
+		clear(tb);
+		for (const n of d.nodes) tb.appendChild(nodeRow(n, d.clock_skew_max_ms));
+		if (!d.nodes.length) { const tr = el("tr"); tr.appendChild(el("td", "no probing nodes are configured (nodes: in the configuration)", { colspan: 10, class: "muted" })); tb.appendChild(tr); }
+		const c = {};
+		for (const n of d.nodes) c[n.state] = (c[n.state] || 0) + 1;
+		$("summary").textContent = d.nodes.length + " nodes" + (d.nodes.length ? ": " + ["ok", "impaired", "lost", "pending"].filter(s => c[s]).map(s => c[s] + " " + s).join(", ") : "");
+		stamp();
+		showError(null);
+	} catch (e) { showError(e); }
 }
 
 /* ---- check page ---- */
@@ -290,8 +478,68 @@ function fmtBucket(ms) { return ms % 86400000 === 0 ? ms / 86400000 + " d" : ms 
 
 function failed(r) { return r.status === "down" || r.status === "unknown"; }
 
-/* Raw results: every phase of each probe stacked; failed probes as red bands. */
-function drawChart(results, from, to) {
+/*
+ * Per-location series for a check probed from several locations. The
+ * store's /series has no location, so they come from raw results (which
+ * carry it), at most the API's limit of them, newest first: with a bucket,
+ * the average time to greeting of each location's good probes per bucket;
+ * without, each probe's. Map location -> [[t, ms or null], ...] oldest
+ * first; null (a failed probe, a bucket of failures only) breaks the line.
+ */
+const LOC_COLORS = ["#2b6cb0", "#805ad5", "#d53f8c", "#2f855a", "#b7791f", "#00838f", "#4a5568", "#c05621"];
+
+function locPoints(results, bucketMs) {
+	const by = new Map(), out = new Map();
+	for (const r of results) {
+		if (!r.location) continue;
+		if (!by.has(r.location)) by.set(r.location, []);
+		by.get(r.location).push(r);
+	}
+	for (const [loc, rs] of by) {
+		rs.sort((a, b) => a.ts_ms - b.ts_ms);
+		const ttg = r => failed(r) || r.time_to_greeting_ms === null || r.time_to_greeting_ms === undefined ? null : r.time_to_greeting_ms;
+		if (!bucketMs) { out.set(loc, rs.map(r => [r.ts_ms, ttg(r)])); continue; }
+		const acc = new Map();
+		for (const r of rs) {
+			const b = Math.floor(r.ts_ms / bucketMs) * bucketMs, v = ttg(r);
+			if (!acc.has(b)) acc.set(b, { n: 0, sum: 0 });
+			if (v !== null) { acc.get(b).n++; acc.get(b).sum += v; }
+		}
+		out.set(loc, [...acc].sort((a, b) => a[0] - b[0]).map(([b, a]) => [b + bucketMs / 2, a.n ? a.sum / a.n : null]));
+	}
+	return out;
+}
+
+/* The colour of each location: the check's order first, then any other seen. */
+function locColors(names, pts) {
+	const m = new Map();
+	for (const n of names.concat([...pts.keys()])) if (!m.has(n)) m.set(n, LOC_COLORS[m.size % LOC_COLORS.length]);
+	return m;
+}
+
+/* One line per location over the chart; a gap over a failure, or (gapMs) a jump in time. */
+function drawLocLines(s, x, y, lv, gapMs) {
+	for (const [loc, pts] of lv.pts) {
+		if (lv.only && loc !== lv.only) continue;
+		let d = "", prev = null;
+		for (const [t, v] of pts) {
+			if (v === null) { prev = null; continue; }
+			d += (prev !== null && (!gapMs || t - prev <= gapMs) ? " L" : " M") + x(t).toFixed(1) + " " + y(v).toFixed(1);
+			prev = t;
+		}
+		if (!d) continue;
+		const path = svg("path", { d: d.trim(), fill: "none", stroke: lv.colors.get(loc), "stroke-width": 1.5, class: "locline", "data-location": loc });
+		path.appendChild(svg("title", {}, loc + ": time to greeting"));
+		s.appendChild(path);
+	}
+}
+
+function locLegend(lv) {
+	return [...lv.colors].filter(([l]) => lv.pts.has(l) && (!lv.only || l === lv.only)).map(([l, c]) => [l + " (time to greeting)", c]);
+}
+
+/* Raw results: every phase of each probe stacked; failed probes as red bands. lv: per-location lines, or null. */
+function drawChart(results, from, to, lv) {
 	const { s, W } = chartSvg($("chart"), "raw");
 	let max = 0;
 	for (const r of results) {
@@ -317,21 +565,28 @@ function drawChart(results, from, to) {
 	for (const r of results) {
 		if (!failed(r)) continue;
 		const fw = Math.max(bw, 3);
-		failBand(s, x(r.ts_ms) - fw / 2, fw, r.ts_ms, fmtTime(r.ts_ms) + " " + r.status + ": " + r.reason +
+		failBand(s, x(r.ts_ms) - fw / 2, fw, r.ts_ms, fmtTime(r.ts_ms) + (lv && r.location ? " from " + r.location : "") + " " + r.status + ": " + r.reason +
 			(r.message ? " (" + r.message + ")" : "") + ", after " + fmtMs(r.timings_ms && r.timings_ms.total), 0.35);
 	}
+	if (lv) drawLocLines(s, x, y, lv, 0);
 	if (!results.length) s.appendChild(svg("text", { x: W / 2, y: CHART_H / 2, "text-anchor": "middle" }, "no results in this range"));
 	$("chart").appendChild(s);
-	legend(PHASES.map(p => [p, PHASE_COLORS[p]]).concat([["failed probe", FAIL_COLOR]]),
-		"Each bar is one probe, its phases stacked in the order they happen; a red band is a failed probe (hover for the reason).");
+	legend(PHASES.map(p => [p, PHASE_COLORS[p]]).concat([["failed probe", FAIL_COLOR]], lv ? locLegend(lv) : []),
+		"Each bar is one probe, its phases stacked in the order they happen; a red band is a failed probe (hover for the reason)." +
+		(lv ? " Each line is one location's time to greeting" + (lv.only ? ", the bars that location's probes alone." : ", the bars every location's probes.") : "") +
+		(results.length >= API_LIMIT ? " Only the last " + API_LIMIT + " results are drawn: pick a shorter range for all of them." : ""));
 }
 
-/* Buckets of /series: average time to greeting as bars, p95 as a line, red bands where probes failed. */
-function drawSeries(d, from, to, label) {
+/*
+ * Buckets of /series: average time to greeting as bars, p95 as a line, red
+ * bands where probes failed; lv: per-location lines, or null.
+ */
+function drawSeries(d, from, to, label, lv) {
 	const { s, W } = chartSvg($("chart"), "series");
 	const b = d.buckets || [], bms = d.bucket_ms;
 	let max = 0;
 	for (const k of b) max = Math.max(max, k.p95_ttg_ms || 0, k.avg_ttg_ms || 0);
+	for (const [loc, pts] of lv ? lv.pts : []) if (!lv.only || loc === lv.only) for (const [, v] of pts) if (v !== null) max = Math.max(max, v);
 	const { x, y } = chartFrame(s, W, from, to, max);
 	const span = k => [Math.max(x(k.ts_ms), CHART_L), Math.min(x(k.ts_ms + bms), W - CHART_R)];
 	let path = "", prev = null;
@@ -357,11 +612,14 @@ function drawSeries(d, from, to, label) {
 		failBand(s, x0 + (x1 - x0) / 2 - Math.max(3, x1 - x0) / 2, Math.max(3, x1 - x0), k.ts_ms, fmtTime(k.ts_ms) + " + " + fmtBucket(bms) + ": " + bad + " of " + k.count +
 			" probes failed" + (why ? " (" + why + ")" : k.from_rollups ? " (reasons are not kept in roll-ups)" : ""), 0.35 + 0.4 * bad / k.count);
 	}
+	if (lv) drawLocLines(s, x, y, lv, bms);
 	if (!b.length) s.appendChild(svg("text", { x: W / 2, y: CHART_H / 2, "text-anchor": "middle" }, "no results in this range"));
 	$("chart").appendChild(s);
-	legend([["average time to greeting", TTG_COLOR], ["p95 time to greeting", P95_COLOR], ["failed probes", FAIL_COLOR]],
+	legend([["average time to greeting", TTG_COLOR], ["p95 time to greeting", P95_COLOR], ["failed probes", FAIL_COLOR]].concat(lv ? locLegend(lv) : []),
 		label + ": one bar per " + fmtBucket(bms) + ", from the hourly roll-ups, which keep the time to greeting and failures " +
-		"but not the other phases (pick 24 hours or less for those). The redder a band, the larger the share of failed probes.");
+		"but not the other phases (pick 24 hours or less for those). The redder a band, the larger the share of failed probes." +
+		(lv ? " Bars and bands are every location's; each line is one location's average time to greeting per " + fmtBucket(bms) +
+			", from raw results (roll-ups keep no location)" + (lv.cut ? ", the last " + API_LIMIT + " of them: since " + fmtTime(lv.cut) : "") + "." : ""));
 }
 
 function drawBars(days) {
@@ -420,6 +678,9 @@ async function loadCheck() {
 		fillTable("incidents", c.incidents || [], incidentCells(false));
 		fillTable("deliveries", c.deliveries || [], d => [fmtTime(d.ts_ms), d.channel, d.event, el("td", d.attempt, { class: "num" }), d.ok ? "yes" : "no", d.detail || ""]);
 		$("uptimes").textContent = "24 h " + fmtPct(c.uptime_pct["24h"]) + " · 7 d " + fmtPct(c.uptime_pct["7d"]) + " · 30 d " + fmtPct(c.uptime_pct["30d"]);
+		checkLocs = (c.locations || []).map(l => l.location);
+		fillLocSelect(checkLocs);
+		showCheckLocations(c);
 		await loadChart(name);
 		const u = await api("/api/v1/checks/" + encodeURIComponent(name) + "/uptime?window=30d&by=day");
 		drawBars(u.days || []);
@@ -431,17 +692,59 @@ async function loadCheck() {
 /* A long range's series is asked again at most once a minute: it changes by the hour. */
 let seriesCache = null;
 
+/* The locations of the check shown (its locations[]), for the location select and the lines. */
+let checkLocs = [];
+
+/*
+ * A check with several locations: its verdict beside its state when they
+ * differ, and a row of the grid (one cell per location, as on /locations).
+ */
+function showCheckLocations(c) {
+	const locs = c.locations || [], multi = locs.length > 1, v = $("verdict");
+	v.hidden = !c.verdict || c.verdict === c.state || c.verdict === "pending";
+	if (!v.hidden) { const b = verdictBadge(c); v.textContent = b.textContent; v.className = b.className; v.title = b.title; }
+	$("locsec").hidden = !multi;
+	if (!multi) return;
+	$("quorum").textContent = "verdict " + (c.verdict || c.state) + ", quorum " + c.quorum + " of " + locs.length;
+	const head = $("locs").tHead.rows[0], row = $("locs").tBodies[0].rows[0];
+	clear(head); clear(row);
+	for (const l of locs) { head.appendChild(el("th", l.location, { class: "loc", "data-location": l.location })); row.appendChild(gridCell(l)); }
+}
+
+/* The location select: shown for a check with several locations; ?loc= keeps the choice. */
+function fillLocSelect(locs) {
+	const sel = $("loc"), want = sel.value || new URLSearchParams(location.search).get("loc") || "";
+	sel.hidden = locs.length < 2;
+	if ([...sel.options].map(o => o.value).join(",") === [""].concat(locs).join(",")) return;
+	clear(sel);
+	sel.appendChild(el("option", "all locations", { value: "" }));
+	for (const l of locs) sel.appendChild(el("option", l, { value: l }));
+	sel.value = locs.includes(want) ? want : "";
+}
+
 async function loadChart(name) {
 	const key = RANGES[$("range").value] ? $("range").value : "6h", to = Date.now(), from = to - RANGES[key];
-	const base = "/api/v1/checks/" + encodeURIComponent(name);
+	const base = "/api/v1/checks/" + encodeURIComponent(name), multi = checkLocs.length > 1;
+	const only = multi && $("loc").value ? $("loc").value : "";
 	if (!RANGE_BUCKETS[key]) {
-		const h = await api(base + "/results?from=" + from + "&limit=10000");
-		drawChart(h.results, from, to);
+		const h = await api(base + "/results?from=" + from + "&limit=" + API_LIMIT);
+		const pts = multi ? locPoints(h.results, 0) : null;
+		drawChart(only ? h.results.filter(r => r.location === only) : h.results, from, to,
+			multi ? { pts, colors: locColors(checkLocs, pts), only } : null);
 		return;
 	}
-	if (!seriesCache || seriesCache.key !== key || to - seriesCache.at > 60000)
-		seriesCache = { key, at: to, data: await api(base + "/series?from=" + from + "&to=" + to + "&bucket=" + RANGE_BUCKETS[key]) };
-	drawSeries(seriesCache.data, from, to, $("range").selectedOptions[0].textContent);
+	if (!seriesCache || seriesCache.key !== key || seriesCache.multi !== multi || to - seriesCache.at > 60000) {
+		const data = await api(base + "/series?from=" + from + "&to=" + to + "&bucket=" + RANGE_BUCKETS[key]);
+		let raw = null;
+		if (multi) raw = (await api(base + "/results?from=" + from + "&limit=" + API_LIMIT)).results;
+		seriesCache = { key, at: to, multi, data, raw };
+	}
+	let lv = null;
+	if (seriesCache.raw) {
+		const bms = seriesCache.data.bucket_ms || 3600000, pts = locPoints(seriesCache.raw, bms), raw = seriesCache.raw;
+		lv = { pts, colors: locColors(checkLocs, pts), only, cut: raw.length >= API_LIMIT ? Math.min(...raw.map(r => r.ts_ms)) : 0 };
+	}
+	drawSeries(seriesCache.data, from, to, $("range").selectedOptions[0].textContent, lv);
 }
 
 function initCheck() {
@@ -450,6 +753,12 @@ function initCheck() {
 	$("range").addEventListener("change", () => {
 		const u = new URL(location.href);
 		u.searchParams.set("range", $("range").value);
+		history.replaceState(null, "", u);
+		loadCheck();
+	});
+	$("loc").addEventListener("change", () => {
+		const u = new URL(location.href);
+		if ($("loc").value) u.searchParams.set("loc", $("loc").value); else u.searchParams.delete("loc");
 		history.replaceState(null, "", u);
 		loadCheck();
 	});
@@ -489,6 +798,8 @@ const PAGES = {
 	check: initCheck,
 	incidents: () => { loadIncidents(); setInterval(loadIncidents, 30000); },
 	certificates: () => { loadCerts(); setInterval(loadCerts, 60000); },
+	locations: initGrid,
+	nodes: () => { loadNodes(); setInterval(loadNodes, 10000); },
 };
 
 document.addEventListener("DOMContentLoaded", () => {

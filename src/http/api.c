@@ -492,20 +492,108 @@ static json_t *store_list(json_t *res, const char *key, const char *check, int e
 	return a;
 }
 
+/*
+ * The state of every configured node, copied at most once per request, by
+ * their index in conf.nodes (monitor_each_node()'s order): what a location
+ * that does not count is told by. O(nodes) to build; ~0 without nodes.
+ */
+struct node_view {
+	int built, n;
+	enum mon_node_state *st; /* NULL: not built, none, or out of memory */
+};
+
+static void node_view_cb(const struct mon_node_info *ni, void *arg)
+{
+	struct node_view *nv = arg;
+
+	if (nv->st && nv->n < nv->built)
+		nv->st[nv->n++] = ni->state;
+}
+
+/* The state of node name, or -1 when it is not a configured node or out of memory. */
+static int node_view_state(struct node_view *nv, struct monitor *d, const char *name)
+{
+	const struct conf *c = monitor_conf(d);
+	const struct conf_node *cn = conf_find_node(c, name);
+	int i;
+
+	if (!cn)
+		return -1;
+	if (!nv->built && c->nnodes > 0) {
+		/* built holds the room while filling, then stays as "done" */
+		nv->st = calloc((size_t)c->nnodes, sizeof(*nv->st));
+		nv->built = c->nnodes;
+		monitor_each_node(d, node_view_cb, nv);
+	}
+	i = (int)(cn - c->nodes);
+	return nv->st && i >= 0 && i < nv->n ? (int)nv->st[i] : -1;
+}
+
+static void node_view_free(struct node_view *nv)
+{
+	free(nv->st);
+	memset(nv, 0, sizeof(*nv));
+}
+
+/*
+ * Why location li of a check does not count in its verdict, in a few words
+ * for people (the grid's cells say it), or NULL when it counts. The
+ * monitor decides (mon_info.locs[].counts); this only names the cause from
+ * what it lends: the node's health, then no result, then no confirmed
+ * state, else a last result too old.
+ */
+static const char *loc_not_counted(struct monitor *d, struct node_view *nv,
+                                   const struct mon_loc_info *li)
+{
+	if (li->counts)
+		return NULL;
+	if (!li->healthy && !conf_find_node(monitor_conf(d), li->name))
+		return "not a configured node";
+	if (!li->healthy) {
+		switch (node_view_state(nv, d, li->name)) {
+		case MON_NODE_LOST:
+			return "node lost";
+		case MON_NODE_IMPAIRED:
+			return "node impaired";
+		case MON_NODE_PENDING:
+			return "node not heard from";
+		case MON_NODE_OK:
+			break;
+		default: /* out of memory */
+			return "node not healthy";
+		}
+	}
+	if (li->last_ms <= 0)
+		return "no result yet";
+	if (li->st->pending)
+		return "not confirmed yet";
+	return "no recent result";
+}
+
+/* "local" (this daemon), "node" (a configured node), or "other" (a node removed since). */
+static const char *loc_kind(const struct conf *c, const char *location)
+{
+	if (strcmp(location, c->location) == 0)
+		return "local";
+	return conf_find_node(c, location) ? "node" : "other";
+}
+
 struct get_ctx {
 	struct monitor *d;
 	json_t *out;
 	int detail;
 	struct upview uv;
+	struct node_view nv;
 };
 
 static json_t *check_json(struct monitor *d, const struct mon_info *mi, int detail,
-                          const struct upview *uv)
+                          const struct upview *uv, struct node_view *nv)
 {
 	const struct conf *c = monitor_conf(d);
 	const struct conf_check *cc = mi->cc;
 	int64_t now = now_ms();
 	json_t *o = json_object(), *u, *loc, *locs;
+	const char *why;
 
 	if (!o)
 		return NULL;
@@ -562,6 +650,9 @@ static json_t *check_json(struct monitor *d, const struct mon_info *mi, int deta
 		        : json_null());
 		set(loc, "healthy", json_boolean(li->healthy));
 		set(loc, "counts", json_boolean(li->counts));
+		why = loc_not_counted(d, nv, li);
+		set(loc, "not_counted", why ? jstr(why) : json_null());
+		set(loc, "kind", jstr(loc_kind(c, li->name)));
 		json_array_append_new(locs, loc);
 	}
 	loc = NULL;
@@ -589,7 +680,7 @@ static json_t *check_json(struct monitor *d, const struct mon_info *mi, int deta
 static void each_cb(const struct mon_info *mi, void *arg)
 {
 	struct get_ctx *g = arg;
-	json_t *o = check_json(g->d, mi, g->detail, &g->uv);
+	json_t *o = check_json(g->d, mi, g->detail, &g->uv, &g->nv);
 
 	if (!o)
 		return;
@@ -601,7 +692,7 @@ static void each_cb(const struct mon_info *mi, void *arg)
 
 int api_checks(struct monitor *d, struct evbuffer *out)
 {
-	struct get_ctx g = {d, NULL, 0, {NULL, NULL}};
+	struct get_ctx g = {d, NULL, 0, {NULL, NULL}, {0, 0, NULL}};
 	int64_t at = mono_ms();
 	json_t *o;
 	int code, figures;
@@ -619,6 +710,7 @@ int api_checks(struct monitor *d, struct evbuffer *out)
 	monitor_each_check(d, each_cb, &g);
 	figures = g.uv.snap != NULL;
 	upview_close(&g.uv);
+	node_view_free(&g.nv);
 	set(o, "time", jtime(now_ms()));
 	set(o, "location", jstr(monitor_conf(d)->location));
 	set(o, "checks", g.out);
@@ -838,7 +930,7 @@ static void check_incidents_cb(const struct store_incident_row *rows, size_t n, 
 
 int api_check(struct monitor *d, const char *name, struct evbuffer *out, struct http_later *l)
 {
-	struct get_ctx g = {d, NULL, 1, {NULL, NULL}};
+	struct get_ctx g = {d, NULL, 1, {NULL, NULL}, {0, 0, NULL}};
 	struct store *s = monitor_store(d);
 	struct api_check_read *c;
 	int rc;
@@ -846,6 +938,7 @@ int api_check(struct monitor *d, const char *name, struct evbuffer *out, struct 
 	upview_open(&g.uv, d);
 	rc = monitor_get_check(d, name, each_cb, &g);
 	upview_close(&g.uv);
+	node_view_free(&g.nv);
 	if (rc < 0)
 		return api_error(out, 404, "not_found", "no check by that name");
 	if (!g.out)
@@ -1338,6 +1431,19 @@ static void prom_check(struct evbuffer *out, const char *name, const char *check
 	evbuffer_add_printf(out, "\"} %.15g\n", v);
 }
 
+/* name{k0="v0",k1="v1",...} value: n label pairs; the keys are ours, the values escaped. */
+static void prom_sample(struct evbuffer *out, const char *name, const char *const *kv, int n,
+                        double v)
+{
+	evbuffer_add_printf(out, "%s{", name);
+	for (int i = 0; i < n; i++) {
+		evbuffer_add_printf(out, "%s%s=\"", i ? "," : "", kv[2 * i]);
+		prom_value(out, kv[2 * i + 1]);
+		evbuffer_add(out, "\"", 1);
+	}
+	evbuffer_add_printf(out, "} %.15g\n", v);
+}
+
 enum fam {
 	F_SUCCESS,
 	F_STATE,
@@ -1350,6 +1456,14 @@ enum fam {
 	F_RUNNING,
 	F_SEVERITY,
 	F_WARNINGS,
+	/* Over a check's locations (issue 12): the verdict, and each location's own. */
+	F_VERDICT,
+	F_QUORUM,
+	F_COUNTED,
+	F_LOC_UP,
+	F_LOC_COUNTED,
+	F_LOC_TTG,
+	F_LOC_LAST,
 	F__COUNT
 };
 
@@ -1379,6 +1493,24 @@ static const struct {
     [F_WARNINGS] = {"mailpulse_probe_warnings", "gauge",
                     "Findings of the last probe that leave its status as it is (plaintext "
                     "login offered before TLS, another address tried)."},
+    [F_VERDICT] = {"mailpulse_check_verdict", "gauge",
+                   "How the check stands over all its locations now: 1 for the current "
+                   "verdict (pending, unknown, up, degraded, partial, down), 0 for the others."},
+    [F_QUORUM] = {"mailpulse_check_quorum", "gauge",
+                  "Healthy locations that must confirm the check down for an outage."},
+    [F_COUNTED] = {"mailpulse_check_locations_counted", "gauge",
+                   "Locations of the check that count in its verdict now (healthy, recent, "
+                   "confirmed)."},
+    [F_LOC_UP] = {"mailpulse_check_location_up", "gauge",
+                  "1 when the state the location confirmed for the check is up or degraded, "
+                  "0 when down; absent while pending or unknown."},
+    [F_LOC_COUNTED] = {"mailpulse_check_location_counted", "gauge",
+                       "1 when the location counts in the check's verdict now, else 0 (node "
+                       "impaired or lost, no recent result)."},
+    [F_LOC_TTG] = {"mailpulse_check_location_time_to_greeting_seconds", "gauge",
+                   "Time to greeting of the location's last result."},
+    [F_LOC_LAST] = {"mailpulse_check_location_last_result_timestamp_seconds", "gauge",
+                    "Probe time of the location's last result (unix time; a node's clock)."},
 };
 
 struct prom_ctx {
@@ -1386,6 +1518,34 @@ struct prom_ctx {
 	const char *location;
 	enum fam fam;
 };
+
+/* One location's sample of family f (one of F_LOC_*), labelled check and location. */
+static void prom_loc(struct evbuffer *o, enum fam f, const char *check,
+                     const struct mon_loc_info *li)
+{
+	const char *kv[] = {"check", check, "location", li->name};
+
+	switch (f) {
+	case F_LOC_UP:
+		if (!li->st->pending && li->st->status != MP_UNKNOWN)
+			prom_sample(o, fams[f].name, kv, 2,
+			            li->st->status == MP_UP || li->st->status == MP_DEGRADED);
+		break;
+	case F_LOC_COUNTED:
+		prom_sample(o, fams[f].name, kv, 2, li->counts != 0);
+		break;
+	case F_LOC_TTG:
+		if (li->last_ms > 0 && li->last_ttg_us >= 0)
+			prom_sample(o, fams[f].name, kv, 2, (double)li->last_ttg_us / 1e6);
+		break;
+	case F_LOC_LAST:
+		if (li->last_ms > 0)
+			prom_sample(o, fams[f].name, kv, 2, (double)li->last_ms / 1000.0);
+		break;
+	default:
+		break;
+	}
+}
 
 static void prom_cb(const struct mon_info *mi, void *arg)
 {
@@ -1455,6 +1615,33 @@ static void prom_cb(const struct mon_info *mi, void *arg)
 		break;
 	case F_RUNNING:
 		prom_check(o, fams[F_RUNNING].name, mi->name, p->location, NULL, NULL, mi->running);
+		break;
+	case F_VERDICT:
+		for (int v = VERDICT_PENDING; v <= VERDICT_DOWN; v++) {
+			const char *kv[] = {"check", mi->name, "verdict",
+			                    verdict_status_name((enum verdict_status)v)};
+			/* No locations (out of memory): the state stands in, as in the API. */
+			int cur = mi->nlocs ? mi->verdict.status == (enum verdict_status)v
+			                    : strcmp(kv[3], state_name(mi->st)) == 0;
+			prom_sample(o, fams[F_VERDICT].name, kv, 2, cur);
+		}
+		break;
+	case F_QUORUM: {
+		const char *kv[] = {"check", mi->name};
+		prom_sample(o, fams[F_QUORUM].name, kv, 1, mi->cc->quorum ? mi->cc->quorum : 1);
+		break;
+	}
+	case F_COUNTED: {
+		const char *kv[] = {"check", mi->name};
+		prom_sample(o, fams[F_COUNTED].name, kv, 1, mi->nlocs ? mi->verdict.counted : 0);
+		break;
+	}
+	case F_LOC_UP:
+	case F_LOC_COUNTED:
+	case F_LOC_TTG:
+	case F_LOC_LAST:
+		for (int i = 0; i < mi->nlocs; i++)
+			prom_loc(o, p->fam, mi->name, &mi->locs[i]);
 		break;
 	case F__COUNT:
 		break;
@@ -1553,6 +1740,192 @@ static void prom_channels(struct evbuffer *out, struct monitor *d)
 	free(rows.v);
 }
 
+/* ---- per node ---- */
+
+enum nfam {
+	N_UP,
+	N_STATE,
+	N_INFO,
+	N_HEARTBEAT,
+	N_SKEW,
+	N_SKEW_FLAGGED,
+	N_SPOOL_DEPTH,
+	N_SPOOL_MAX,
+	N_SPOOL_DROPPED,
+	N_SPOOL_OLDEST,
+	N_ASSIGNED,
+	N_RUNNING,
+	N_BATCHES,
+	N_RESULTS,
+	N_CANARY,
+	N__COUNT
+};
+
+static const struct {
+	const char *name, *type, *help;
+} nfams[N__COUNT] = {
+    [N_UP] = {"mailpulse_node_up", "gauge",
+              "1 when the probing node is ok (its results count in verdicts), else 0."},
+    [N_STATE] = {"mailpulse_node_state", "gauge",
+                 "The node's state: 1 for the current one (pending, ok, impaired, lost), 0 for "
+                 "the others."},
+    [N_INFO] = {"mailpulse_node_info", "gauge",
+                "1, labelled with the node's region (as configured) and the version its last "
+                "heartbeat gave (empty before one)."},
+    [N_HEARTBEAT] = {"mailpulse_node_last_heartbeat_seconds", "gauge",
+                     "When the node's last heartbeat arrived (unix time, the controller's "
+                     "clock); absent before one."},
+    [N_SKEW] = {"mailpulse_node_clock_skew_seconds", "gauge",
+                "The node's clock less the controller's at its last heartbeat or batch; absent "
+                "before a heartbeat."},
+    [N_SKEW_FLAGGED] = {"mailpulse_node_clock_skew_flagged", "gauge",
+                        "1 while the node's clock skew is over the controller's bound (5 s)."},
+    [N_SPOOL_DEPTH] = {"mailpulse_node_spool_depth", "gauge",
+                       "Results in the node's spool waiting to be sent, from its last "
+                       "heartbeat."},
+    [N_SPOOL_MAX] = {"mailpulse_node_spool_max", "gauge",
+                     "The bound of the node's spool, from its last heartbeat."},
+    [N_SPOOL_DROPPED] = {"mailpulse_node_spool_dropped_total", "counter",
+                         "Results the node dropped to its spool's bound (the oldest first) "
+                         "since the node started, from its last heartbeat."},
+    [N_SPOOL_OLDEST] = {"mailpulse_node_spool_oldest_timestamp_seconds", "gauge",
+                        "Probe time of the oldest result waiting in the node's spool (unix "
+                        "time, the node's clock); absent when none waits."},
+    [N_ASSIGNED] = {"mailpulse_node_checks_assigned", "gauge",
+                    "Checks whose locations name the node."},
+    [N_RUNNING] = {"mailpulse_node_checks_running", "gauge",
+                   "Checks the node runs, from its last heartbeat."},
+    [N_BATCHES] = {"mailpulse_node_batches_total", "counter",
+                   "Batches of results taken from the node since the controller started (a "
+                   "batch sent again is not counted)."},
+    [N_RESULTS] = {"mailpulse_node_results_total", "counter",
+                   "Results the node sent since the controller started, by outcome: "
+                   "accepted, late (stored, too old to move a state), duplicate (had "
+                   "already), refused."},
+    [N_CANARY] = {"mailpulse_node_canary_up", "gauge",
+                  "1 when the node's last probe of the canary target was up or degraded, else "
+                  "0, from its last heartbeat."},
+};
+
+struct prom_node_ctx {
+	struct evbuffer *out;
+	enum nfam fam;
+};
+
+static void prom_node_cb(const struct mon_node_info *ni, void *arg)
+{
+	struct prom_node_ctx *p = arg;
+	struct evbuffer *o = p->out;
+	const struct node_heartbeat *hb = ni->hb;
+	enum nfam f = p->fam;
+	const char *kv[] = {"node", ni->name, NULL, NULL, NULL, NULL};
+	const char *name = nfams[f].name;
+
+	switch (f) {
+	case N_UP:
+		prom_sample(o, name, kv, 1, ni->state == MON_NODE_OK);
+		break;
+	case N_STATE:
+		for (int s = MON_NODE_PENDING; s <= MON_NODE_LOST; s++) {
+			kv[2] = "state";
+			kv[3] = mon_node_state_name((enum mon_node_state)s);
+			prom_sample(o, name, kv, 2, ni->state == (enum mon_node_state)s);
+		}
+		break;
+	case N_INFO:
+		kv[2] = "region";
+		kv[3] = ni->region ? ni->region : "";
+		kv[4] = "version";
+		kv[5] = hb ? hb->version : "";
+		prom_sample(o, name, kv, 3, 1);
+		break;
+	case N_HEARTBEAT:
+		if (ni->last_heartbeat_ms > 0)
+			prom_sample(o, name, kv, 1, (double)ni->last_heartbeat_ms / 1000.0);
+		break;
+	case N_SKEW:
+		if (ni->last_heartbeat_ms > 0)
+			prom_sample(o, name, kv, 1, (double)ni->skew_ms / 1000.0);
+		break;
+	case N_SKEW_FLAGGED:
+		prom_sample(o, name, kv, 1, ni->skew_flagged != 0);
+		break;
+	case N_SPOOL_DEPTH:
+		if (hb)
+			prom_sample(o, name, kv, 1, (double)hb->spool_depth);
+		break;
+	case N_SPOOL_MAX:
+		if (hb)
+			prom_sample(o, name, kv, 1, (double)hb->spool_max);
+		break;
+	case N_SPOOL_DROPPED:
+		if (hb)
+			prom_sample(o, name, kv, 1, (double)hb->spool_dropped);
+		break;
+	case N_SPOOL_OLDEST:
+		if (hb && hb->spool_oldest_ms > 0)
+			prom_sample(o, name, kv, 1, (double)hb->spool_oldest_ms / 1000.0);
+		break;
+	case N_ASSIGNED:
+		prom_sample(o, name, kv, 1, ni->checks_assigned);
+		break;
+	case N_RUNNING:
+		if (hb)
+			prom_sample(o, name, kv, 1, hb->checks);
+		break;
+	case N_BATCHES:
+		prom_sample(o, name, kv, 1, (double)ni->batches);
+		break;
+	case N_RESULTS: {
+		static const char *const outcome[] = {"accepted", "late", "duplicate", "refused"};
+		const uint64_t n[] = {ni->results_accepted, ni->results_late, ni->results_duplicate,
+		                      ni->results_refused};
+
+		kv[2] = "outcome";
+		for (size_t i = 0; i < sizeof(n) / sizeof(n[0]); i++) {
+			kv[3] = outcome[i];
+			prom_sample(o, name, kv, 2, (double)n[i]);
+		}
+		break;
+	}
+	case N_CANARY:
+		kv[2] = "target";
+		for (int i = 0; hb && i < hb->ncanaries && i < NODE_CANARIES_MAX; i++) {
+			int again = 0;
+
+			/* A target named twice (the node's words) would be a duplicate series. */
+			for (int j = 0; j < i; j++)
+				again |=
+				    strcmp(hb->canaries[j].target, hb->canaries[i].target) == 0;
+			if (again)
+				continue;
+			kv[3] = hb->canaries[i].target;
+			prom_sample(o, name, kv, 2,
+			            hb->canaries[i].status == MP_UP ||
+			                hb->canaries[i].status == MP_DEGRADED);
+		}
+		break;
+	case N__COUNT:
+		break;
+	}
+}
+
+/*
+ * The probing nodes' families, one pass over the nodes each (nodes are at
+ * most CONF_NODES_MAX). Announced also without nodes, as the check
+ * families are without checks.
+ */
+static void prom_nodes(struct evbuffer *out, struct monitor *d)
+{
+	struct prom_node_ctx p = {out, N_UP};
+
+	for (int f = 0; f < N__COUNT; f++) {
+		p.fam = (enum nfam)f;
+		prom_head(out, nfams[f].name, nfams[f].type, nfams[f].help);
+		monitor_each_node(d, prom_node_cb, &p);
+	}
+}
+
 int api_metrics(struct monitor *d, struct evbuffer *out)
 {
 	struct prom_ctx p = {out, monitor_conf(d)->location, F_SUCCESS};
@@ -1564,6 +1937,7 @@ int api_metrics(struct monitor *d, struct evbuffer *out)
 		prom_head(out, fams[f].name, fams[f].type, fams[f].help);
 		monitor_each_check(d, prom_cb, &p);
 	}
+	prom_nodes(out, d);
 	memset(&h, 0, sizeof(h));
 	monitor_health(d, &h);
 	prom_one(out, "mailpulse_checks", "gauge", "Checks configured.", h.checks);

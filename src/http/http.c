@@ -1296,6 +1296,10 @@ static void route(struct route_ctx *c)
 		serve_asset(c, "incidents.html");
 	} else if (n == 1 && seg_is(c, 0, "certificates")) {
 		serve_asset(c, "certificates.html");
+	} else if (n == 1 && seg_is(c, 0, "locations")) {
+		serve_asset(c, "locations.html");
+	} else if (n == 1 && seg_is(c, 0, "nodes")) {
+		serve_asset(c, "nodes.html");
 	} else if (n == 2 && seg_is(c, 0, "check")) {
 		serve_asset(c, "check.html");
 	} else if (n == 2 && seg_is(c, 0, "static") && strstr(c->seg[1], ".html") == NULL) {

@@ -5,7 +5,8 @@
 # made of markup shows as text (no element, no script runs); the check
 # page's chart draws every phase, failed probes as bands with their reason,
 # ticks at even values, and the 7 and 30 days from roll-ups (30 days of
-# history seeded by series_seed.c); screenshots go to $SCREENSHOT_DIR.
+# history seeded by series_seed.c); the locations grid and the nodes page
+# without nodes; screenshots go to $SCREENSHOT_DIR.
 # Skips (77) when Chromium is not installed.
 . "$(dirname "$0")/lib.sh"
 
@@ -116,6 +117,20 @@ grep -q "<g class=\"fail\" data-ts=\"$b25\"><title>[^<]*: 1 of 72 probes failed"
 
 browse "$tmp/incidents.html" "$base/incidents" --dump-dom
 grep -q '<a href="/check/pop-dead">pop-dead</a>' "$tmp/incidents.html" || fail "incidents page: no pop-dead"
+
+# Without nodes: the grid has this daemon's column alone, each cell its
+# check's state there; the nodes page says there are none.
+browse "$tmp/locations.html" "$base/locations" --dump-dom
+tr '\n' ' ' <"$tmp/locations.html" >"$tmp/locations.flat"
+grep -q '<th data-location="e2e" class="loc" title="this daemon.s own location"><span>e2e</span></th></tr>' "$tmp/locations.flat" ||
+	fail "locations: not one column, e2e: $(grep -o '<thead>.*</thead>' "$tmp/locations.flat")"
+grep -q '<tr data-check="pop-dead">.*<td class="cell" data-location="e2e" data-state="down" title="e2e: down[^"]*Connection refused[^"]*"><span class="badge s-down">down</span><span class="reason">refused</span></td></tr>' \
+	"$tmp/locations.flat" || fail "locations: pop-dead's cell is not down (refused): $(grep -o '<tbody>.*</tbody>' "$tmp/locations.flat")"
+grep -q '2 checks × 1 locations: 1 down, 1 up' "$tmp/locations.flat" || fail "locations: no summary"
+browse "$tmp/nodes.html" "$base/nodes" --dump-dom
+grep -q '<td colspan="10" class="muted">no probing nodes are configured' "$tmp/nodes.html" ||
+	fail "nodes page: does not say there are none: $(grep -o '<tbody>.*</tbody>' "$tmp/nodes.html")"
+grep -q '<span id="summary" class="muted">0 nodes</span>' "$tmp/nodes.html" || fail "nodes page: no summary"
 
 browse /dev/null "$base/" --window-size=1280,900 --screenshot="$shots/overview.png"
 browse /dev/null "$base/check/pop-ok" --window-size=1280,900 --screenshot="$shots/check.png"
