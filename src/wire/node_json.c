@@ -10,7 +10,8 @@
  * any value out of its field, and names the field in every error. A check
  * assigned to a node is rebuilt through the one check builder
  * (checkspec_set() and checkspec_finish(), KEYS spelling), so the node
- * validates what it is sent with the validators the controller used.
+ * validates what it is sent with the validators the controller used. The
+ * reading these decoders share with result_json.c is in jsonrd.c.
  *
  * Passwords: an assignment may carry one (password_to_nodes). No error
  * message quotes it (jansson's "near '...'" context is cut off, since it
@@ -25,7 +26,6 @@
 #include <jansson.h>
 #include <limits.h>
 #include <openssl/crypto.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +33,7 @@
 #include "core/line.h"
 #include "spec/duration.h"
 #include "spec/secret.h"
+#include "wire/jsonrd.h"
 
 /* Nesting of each document: document, checks, a check, its spec, a list key. */
 #define NODE_DEPTH_ASSIGN 5
@@ -45,22 +46,12 @@
 #define NODE_INTERVAL_MAX_MS (15 * 60 * 1000)
 /* Unix milliseconds of 9999-12-31T23:59:59.999Z: every clock value is within. */
 #define NODE_MS_MAX 253402300799999LL
-/* How much of a refused value an error message quotes. */
-#define NODE_SHOW_MAX 48
 /* Strings one check's builder saves: expect, sni, ca_file, login, pw_src, password, lists. */
 #define NODE_SAVED_MAX (8 + CHECK_CAPS_MAX + CHECK_RESOLVE_MAX)
 /* "file:" or "env:" and a file name as checkspec takes it (CHECKSPEC_PATH_MAX). */
 #define NODE_PWSRC_MAX 4100
 
 /* ---- encoding helpers ---- */
-
-static int has_control(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return 1;
-	return 0;
-}
 
 /*
  * s as a JSON string the decoder takes into a field of sz bytes: cut to
@@ -75,7 +66,7 @@ static json_t *enc_field(const char *s, size_t sz)
 
 	while (n > 0 && n < all && ((unsigned char)s[n] & 0xc0) == 0x80)
 		n--;
-	if (!has_control(s, n) && (j = json_stringn(s, n)))
+	if (jsonrd_control_at(s, n) == n && (j = json_stringn(s, n)))
 		return j;
 	if (sz > sizeof(buf))
 		sz = sizeof(buf);
@@ -92,13 +83,6 @@ static json_t *enc_field_or_null(const char *s, size_t sz)
 static json_t *enc_u64(uint64_t v)
 {
 	return json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t)v);
-}
-
-static void put(json_t *o, const char *key, json_t *v, int *bad)
-{
-	/* json_object_set_new() releases v on failure; a NULL v is out of memory. */
-	if (!v || json_object_set_new(o, key, v) < 0)
-		*bad = 1;
 }
 
 /* o as one compact line, malloc'ed; o is released. NULL when out of memory. */
@@ -136,165 +120,12 @@ static void wipe_passwords(json_t *checks)
 
 /* ---- decoding helpers ---- */
 
-struct nd {
-	char *err;
-	size_t errlen;
-	const char *doc; /* "assignments", "batch"...: the whole document in messages */
-};
-
-/* "at.key", "key" at the top, "at" alone when key is NULL (the document at the top). */
-static void field_name(const struct nd *d, char *buf, size_t len, const char *at, const char *key)
-{
-	if (!key)
-		snprintf(buf, len, "%s", *at ? at : d->doc);
-	else if (*at)
-		snprintf(buf, len, "%s.%s", at, key);
-	else
-		snprintf(buf, len, "%s", key);
-}
-
-static int fail(struct nd *d, const char *at, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(struct nd *d, const char *at, const char *key, const char *fmt, ...)
-{
-	char name[192], msg[512];
-	va_list ap;
-
-	field_name(d, name, sizeof(name), at, key);
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	snprintf(d->err, d->errlen, "%s: %s", name, msg);
-	return -1;
-}
-
-/* A value from the other side, quoted for an error message: escaped and cut. */
-static const char *show(char *buf, size_t len, const char *s, size_t n)
-{
-	line_escape(buf, len, s, n);
-	return buf;
-}
-
-static const char *type_name(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-		return "an integer";
-	case JSON_REAL:
-		return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	case JSON_NULL:
-		break;
-	}
-	return "null";
-}
-
-static int wrong_type(struct nd *d, const char *at, const char *key, const char *want,
-                      const json_t *v)
-{
-	return fail(d, at, key, "expected %s, got %s", want, type_name(v));
-}
-
-static json_t *get(struct nd *d, json_t *o, const char *at, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-
-	if (!v)
-		fail(d, at, key, "missing");
-	return v;
-}
-
-/* Refuse any key of o not in keys: a misspelt key is a mistake, not an extension. */
-static int only_keys(struct nd *d, json_t *o, const char *at, const char *const *keys, size_t n)
-{
-	const char *k;
-	json_t *v;
-
-	json_object_foreach(o, k, v)
-	{
-		size_t i;
-		char s[NODE_SHOW_MAX];
-
-		for (i = 0; i < n && strcmp(k, keys[i]) != 0; i++)
-			;
-		if (i == n)
-			return fail(d, at, NULL, "unknown key \"%s\"",
-			            show(s, sizeof(s), k, strlen(k)));
-	}
-	return 0;
-}
-
-#define STR_NULLABLE 1 /* null reads as "" */
-#define STR_NONEMPTY 2
-
-/* A string into a field of sz bytes: no control byte, no NUL, shorter than the field. */
-static int str_val(struct nd *d, json_t *v, const char *at, const char *key, char *dst, size_t sz,
-                   int flags)
-{
-	const char *s;
-	size_t n;
-
-	if ((flags & STR_NULLABLE) && json_is_null(v)) {
-		dst[0] = '\0';
-		return 0;
-	}
-	if (!json_is_string(v))
-		return wrong_type(d, at, key,
-		                  flags & STR_NULLABLE ? "a string or null" : "a string", v);
-	s = json_string_value(v);
-	n = json_string_length(v);
-	if (n >= sz)
-		return fail(d, at, key, "longer than %zu bytes", sz - 1);
-	if (strlen(s) != n)
-		return fail(d, at, key, "holds a NUL byte");
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (ch < 0x20 || ch == 0x7f)
-			return fail(d, at, key, "control byte 0x%02x at offset %zu", ch, i);
-	}
-	if ((flags & STR_NONEMPTY) && n == 0)
-		return fail(d, at, key, "empty");
-	memcpy(dst, s, n);
-	dst[n] = '\0';
-	return 0;
-}
-
-static int str_key(struct nd *d, json_t *o, const char *at, const char *key, char *dst, size_t sz,
-                   int flags)
-{
-	json_t *v = get(d, o, at, key);
-
-	return v ? str_val(d, v, at, key, dst, sz, flags) : -1;
-}
-
-/* 1 to 64 of [A-Za-z0-9._-]: check, node and location names, batch ids, etags. */
-static int name_ok(const char *s)
-{
-	if (!*s || strlen(s) >= RESULT_META_NAME_MAX)
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-'))
-			return 0;
-	return 1;
-}
-
 /* A name or id (what: "a node name"); null reads as "" when nullable. */
-static int name_key(struct nd *d, json_t *o, const char *at, const char *key, char *dst, size_t sz,
-                    const char *what, int nullable)
+static int name_key(struct jsonrd *d, json_t *o, const char *at, const char *key, char *dst,
+                    size_t sz, const char *what, int nullable)
 {
-	json_t *v = get(d, o, at, key);
-	char s[NODE_SHOW_MAX];
+	json_t *v = jsonrd_get(d, o, at, key);
+	char s[JSONRD_SHOW_MAX];
 
 	if (!v)
 		return -1;
@@ -303,127 +134,69 @@ static int name_key(struct nd *d, json_t *o, const char *at, const char *key, ch
 		return 0;
 	}
 	if (!json_is_string(v))
-		return wrong_type(d, at, key, nullable ? "a string or null" : "a string", v);
-	if (json_string_length(v) >= sz || !name_ok(json_string_value(v)) ||
+		return jsonrd_wrong_type(d, at, key, nullable ? "a string or null" : "a string", v);
+	if (json_string_length(v) >= sz || !jsonrd_name_ok(json_string_value(v)) ||
 	    strlen(json_string_value(v)) != json_string_length(v))
-		return fail(d, at, key, "not %s (1 to 64 of A-Z a-z 0-9 . _ -): \"%s\"", what,
-		            show(s, sizeof(s), json_string_value(v), json_string_length(v)));
+		return jsonrd_fail(
+		    d, at, key, "not %s (1 to 64 of A-Z a-z 0-9 . _ -): \"%s\"", what,
+		    jsonrd_show(s, sizeof(s), json_string_value(v), json_string_length(v)));
 	memcpy(dst, json_string_value(v), json_string_length(v) + 1);
 	return 0;
 }
 
-static int int_key(struct nd *d, json_t *o, const char *at, const char *key, int64_t lo, int64_t hi,
-                   int64_t *dst)
-{
-	json_t *v = get(d, o, at, key);
-	json_int_t x;
-
-	if (!v)
-		return -1;
-	if (!json_is_integer(v))
-		return wrong_type(d, at, key, "an integer", v);
-	x = json_integer_value(v);
-	if (x < lo || x > hi)
-		return fail(d, at, key, "%lld is out of range (%lld to %lld)", (long long)x,
-		            (long long)lo, (long long)hi);
-	*dst = (int64_t)x;
-	return 0;
-}
-
-static int uint_key(struct nd *d, json_t *o, const char *at, const char *key, unsigned hi,
+static int uint_key(struct jsonrd *d, json_t *o, const char *at, const char *key, unsigned hi,
                     unsigned *dst)
 {
 	int64_t x;
 
-	if (int_key(d, o, at, key, 0, hi, &x) < 0)
+	if (jsonrd_int_key(d, o, at, key, 0, hi, &x, NULL) < 0)
 		return -1;
 	*dst = (unsigned)x;
 	return 0;
 }
 
-static int bool_key(struct nd *d, json_t *o, const char *at, const char *key, int *dst)
+/* A clock's reading: unix milliseconds, up to the end of year 9999. */
+static int clock_key(struct jsonrd *d, json_t *o, const char *at, const char *key, int64_t *dst)
 {
-	json_t *v = get(d, o, at, key);
+	return jsonrd_int_key(d, o, at, key, 0, NODE_MS_MAX, dst, NULL);
+}
 
-	if (!v)
+/* Every document is released here: an assignment's passwords are wiped first. */
+static void doc_free(json_t *o)
+{
+	wipe_passwords(json_object_get(o, "checks"));
+	json_decref(o);
+}
+
+/* The top of a document: an object that speaks our version, with no key but keys. */
+static int doc_head(struct jsonrd *d, json_t *o, const char *const *keys, size_t n)
+{
+	json_t *v;
+
+	if (!json_is_object(o))
+		return jsonrd_wrong_type(d, "", NULL, "an object", o);
+	if (!(v = jsonrd_get(d, o, "", "v")))
 		return -1;
-	if (!json_is_boolean(v))
-		return wrong_type(d, at, key, "a boolean", v);
-	*dst = json_is_true(v);
-	return 0;
-}
-
-static int hex64(const char *s)
-{
-	if (strlen(s) != 64)
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
-			return 0;
-	return 1;
-}
-
-/* A status or reason by its name (result.h), as result_json.c reads them. */
-static int enum_key(struct nd *d, json_t *o, const char *at, const char *key, const char *what,
-                    int (*parse)(const char *), int *dst)
-{
-	json_t *v = get(d, o, at, key);
-	char s[NODE_SHOW_MAX];
-	int x;
-
-	if (!v)
-		return -1;
-	if (!json_is_string(v))
-		return wrong_type(d, at, key, "a string", v);
-	x = parse(json_string_value(v));
-	if (x < 0 || strlen(json_string_value(v)) != json_string_length(v))
-		return fail(d, at, key, "not a %s name: \"%s\"", what,
-		            show(s, sizeof(s), json_string_value(v), json_string_length(v)));
-	*dst = x;
-	return 0;
-}
-
-/* Nesting depth counted over the raw bytes, before jansson recurses into it. */
-static int depth_ok(struct nd *d, const char *buf, size_t len, int max)
-{
-	int depth = 0, in_str = 0, esc = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		char ch = buf[i];
-
-		if (in_str) {
-			if (esc)
-				esc = 0;
-			else if (ch == '\\')
-				esc = 1;
-			else if (ch == '"')
-				in_str = 0;
-		} else if (ch == '"') {
-			in_str = 1;
-		} else if (ch == '{' || ch == '[') {
-			if (++depth > max) {
-				snprintf(d->err, d->errlen,
-				         "%s: nested deeper than %d levels at byte %zu", d->doc,
-				         max, i);
-				return 0;
-			}
-		} else if (ch == '}' || ch == ']') {
-			depth--;
-		}
-	}
-	return 1;
+	if (!json_is_integer(v))
+		return jsonrd_wrong_type(d, "", "v", "an integer", v);
+	if (json_integer_value(v) != NODE_PROTO_VERSION)
+		return jsonrd_fail(d, "", "v",
+		                   "version %lld is not spoken here (this side speaks %d)",
+		                   (long long)json_integer_value(v), NODE_PROTO_VERSION);
+	return jsonrd_only_keys(d, o, "", keys, n);
 }
 
 /*
- * The document: bounded, parsed once, duplicate keys refused, an object
- * that speaks our version. NULL with err set otherwise. jansson's message
+ * The document: bounded, parsed once, duplicate keys refused, its top as
+ * doc_head() wants it. NULL with err set otherwise. jansson's message
  * loses its "near '...'" part: that is a piece of the input, maybe of a
  * password; the byte offset says where.
  */
-static json_t *parse_doc(struct nd *d, const char *buf, size_t len, int depth, size_t max)
+static json_t *open_doc(struct jsonrd *d, const char *buf, size_t len, int depth, size_t max,
+                        const char *const *keys, size_t n)
 {
 	json_error_t jerr;
-	json_t *o, *v;
+	json_t *o;
 	char text[160], *near;
 
 	if (d->errlen)
@@ -437,7 +210,7 @@ static json_t *parse_doc(struct nd *d, const char *buf, size_t len, int depth, s
 		snprintf(d->err, d->errlen, "%s: no body", d->doc);
 		return NULL;
 	}
-	if (!depth_ok(d, buf, len, depth))
+	if (jsonrd_depth_check(d, buf, len, depth) < 0)
 		return NULL;
 	o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!o) {
@@ -448,22 +221,8 @@ static json_t *parse_doc(struct nd *d, const char *buf, size_t len, int depth, s
 		         text);
 		return NULL;
 	}
-	if (!json_is_object(o)) {
-		fail(d, "", NULL, "expected an object, got %s", type_name(o));
-		json_decref(o);
-		return NULL;
-	}
-	if (!(v = get(d, o, "", "v"))) {
-		json_decref(o);
-		return NULL;
-	}
-	if (!json_is_integer(v) || json_integer_value(v) != NODE_PROTO_VERSION) {
-		if (json_is_integer(v))
-			fail(d, "", "v", "version %lld is not spoken here (this side speaks %d)",
-			     (long long)json_integer_value(v), NODE_PROTO_VERSION);
-		else
-			wrong_type(d, "", "v", "an integer", v);
-		json_decref(o);
+	if (doc_head(d, o, keys, n) < 0) {
+		doc_free(o);
 		return NULL;
 	}
 	return o;
@@ -508,15 +267,15 @@ static json_t *enc_check(const struct node_check_out *c)
 		json_decref(spec);
 		return NULL;
 	}
-	put(o, "name", json_string(c->name ? c->name : ""), &bad);
-	put(o, "digest", json_string(c->digest ? c->digest : ""), &bad);
-	put(o, "interval_ms", json_integer(c->interval_ms), &bad);
-	put(o, "retry_ms", json_integer(c->retry_ms), &bad);
-	put(o, "spec", spec, &bad);
-	put(o, "password_from", pw_src ? json_string(pw_src) : json_null(), &bad);
+	jsonrd_put(o, "name", json_string(c->name ? c->name : ""), &bad);
+	jsonrd_put(o, "digest", json_string(c->digest ? c->digest : ""), &bad);
+	jsonrd_put(o, "interval_ms", json_integer(c->interval_ms), &bad);
+	jsonrd_put(o, "retry_ms", json_integer(c->retry_ms), &bad);
+	jsonrd_put(o, "spec", spec, &bad);
+	jsonrd_put(o, "password_from", pw_src ? json_string(pw_src) : json_null(), &bad);
 	/* The password travels only where the check logs in and the admin allowed it. */
 	if (c->chk->login && c->password)
-		put(o, "password", json_string(c->password), &bad);
+		jsonrd_put(o, "password", json_string(c->password), &bad);
 	if (bad) {
 		wipe_string(json_object_get(o, "password"));
 		json_decref(o);
@@ -538,10 +297,10 @@ char *node_assign_encode(const char *node, const char *etag, const struct node_c
 		json_decref(arr);
 		return NULL;
 	}
-	put(o, "v", json_integer(NODE_PROTO_VERSION), &bad);
-	put(o, "node", json_string(node ? node : ""), &bad);
-	put(o, "etag", json_string(etag ? etag : ""), &bad);
-	put(o, "checks", arr, &bad);
+	jsonrd_put(o, "v", json_integer(NODE_PROTO_VERSION), &bad);
+	jsonrd_put(o, "node", json_string(node ? node : ""), &bad);
+	jsonrd_put(o, "etag", json_string(etag ? etag : ""), &bad);
+	jsonrd_put(o, "checks", arr, &bad);
 	for (size_t i = 0; i < n && !bad; i++) {
 		json_t *c = enc_check(&checks[i]);
 
@@ -615,7 +374,7 @@ static void first_report(void *arg, const char *key, const char *key2, const cha
 }
 
 /* A checkspec message about key under at.spec.key, without its own "key: " in front. */
-static int spec_fail(struct nd *d, const char *at, const char *key, const char *msg)
+static int spec_fail(struct jsonrd *d, const char *at, const char *key, const char *msg)
 {
 	char where[192];
 	size_t kl = strlen(key);
@@ -623,29 +382,29 @@ static int spec_fail(struct nd *d, const char *at, const char *key, const char *
 	snprintf(where, sizeof(where), "%s.spec", at);
 	if (strncmp(msg, key, kl) == 0 && msg[kl] == ':' && msg[kl + 1] == ' ')
 		msg += kl + 2;
-	return fail(d, where, key, "%s", msg);
+	return jsonrd_fail(d, where, key, "%s", msg);
 }
 
 /* One value of the spec, given to the builder as text. */
-static int spec_set(struct nd *d, struct checkspec *b, json_t *v, const char *at, const char *key,
-                    const char *name)
+static int spec_set(struct jsonrd *d, struct checkspec *b, json_t *v, const char *at,
+                    const char *key, const char *name)
 {
 	char err[512], where[192];
 
 	snprintf(where, sizeof(where), "%s.spec", at);
 	if (!json_is_string(v))
-		return wrong_type(d, where, name, "a string", v);
+		return jsonrd_wrong_type(d, where, name, "a string", v);
 	if (strlen(json_string_value(v)) != json_string_length(v))
-		return fail(d, where, name, "holds a NUL byte");
+		return jsonrd_fail(d, where, name, "holds a NUL byte");
 	if (checkspec_set(b, key, json_string_value(v), err, sizeof(err)) < 0)
 		return spec_fail(d, at, key, err);
 	return 0;
 }
 
 /* The spec object: every key a check key of the table, each value as its type wants. */
-static int dec_spec(struct nd *d, json_t *spec, const char *at, struct checkspec *b)
+static int dec_spec(struct jsonrd *d, json_t *spec, const char *at, struct checkspec *b)
 {
-	char where[192], s[NODE_SHOW_MAX], item[64];
+	char where[192], s[JSONRD_SHOW_MAX], item[64];
 	const char *k;
 	json_t *v, *x;
 	size_t j;
@@ -656,19 +415,20 @@ static int dec_spec(struct nd *d, json_t *spec, const char *at, struct checkspec
 		int key = checkspec_key(k);
 
 		if (key < 0)
-			return fail(d, where, NULL, "unknown key \"%s\"",
-			            show(s, sizeof(s), k, strlen(k)));
+			return jsonrd_fail(d, where, NULL, "unknown key \"%s\"",
+			                   jsonrd_show(s, sizeof(s), k, strlen(k)));
 		if (strcmp(k, "password_file") == 0 || strcmp(k, "password_env") == 0)
-			return fail(d, where, k,
-			            "not a spec key here: where the password comes from travels "
-			            "as password_from");
+			return jsonrd_fail(
+			    d, where, k,
+			    "not a spec key here: where the password comes from travels "
+			    "as password_from");
 		if (!checkspec_key_is_list(key)) {
 			if (spec_set(d, b, v, at, k, k) < 0)
 				return -1;
 			continue;
 		}
 		if (!json_is_array(v))
-			return wrong_type(d, where, k, "an array of strings", v);
+			return jsonrd_wrong_type(d, where, k, "an array of strings", v);
 		json_array_foreach(v, j, x)
 		{
 			snprintf(item, sizeof(item), "%s[%zu]", k, j);
@@ -677,7 +437,7 @@ static int dec_spec(struct nd *d, json_t *spec, const char *at, struct checkspec
 		}
 	}
 	if (!json_object_get(spec, "url"))
-		return fail(d, where, "url", "missing");
+		return jsonrd_fail(d, where, "url", "missing");
 	return 0;
 }
 
@@ -685,21 +445,21 @@ static int dec_spec(struct nd *d, json_t *spec, const char *at, struct checkspec
  * The password that travelled: 1 to SECRET_MAX bytes, no CR, LF or NUL
  * (it goes into a LOGIN or PASS line). Messages never quote it.
  */
-static int password_ok(struct nd *d, json_t *v, const char *at)
+static int password_ok(struct jsonrd *d, json_t *v, const char *at)
 {
 	const char *s;
 	size_t n;
 
 	if (!json_is_string(v))
-		return wrong_type(d, at, "password", "a string", v);
+		return jsonrd_wrong_type(d, at, "password", "a string", v);
 	s = json_string_value(v);
 	n = json_string_length(v);
 	if (n == 0)
-		return fail(d, at, "password", "empty");
+		return jsonrd_fail(d, at, "password", "empty");
 	if (n > SECRET_MAX)
-		return fail(d, at, "password", "longer than %d bytes", SECRET_MAX);
+		return jsonrd_fail(d, at, "password", "longer than %d bytes", SECRET_MAX);
 	if (strlen(s) != n || strpbrk(s, "\r\n"))
-		return fail(d, at, "password", "holds a CR, LF or NUL byte");
+		return jsonrd_fail(d, at, "password", "holds a CR, LF or NUL byte");
 	return 0;
 }
 
@@ -719,7 +479,7 @@ static int pw_source(const char *src, const char **key, const char **value)
 	return -1;
 }
 
-static int dec_check(struct nd *d, json_t *o, size_t i, struct node_check_in *in)
+static int dec_check(struct jsonrd *d, json_t *o, size_t i, struct node_check_in *in)
 {
 	static const char *const keys[] = {"name", "digest",        "interval_ms", "retry_ms",
 	                                   "spec", "password_from", "password"};
@@ -735,28 +495,30 @@ static int dec_check(struct nd *d, json_t *o, size_t i, struct node_check_in *in
 
 	snprintf(at, sizeof(at), "checks[%zu]", i);
 	if (!json_is_object(o))
-		return wrong_type(d, at, NULL, "an object", o);
+		return jsonrd_wrong_type(d, at, NULL, "an object", o);
 	if (name_key(d, o, at, "name", name, sizeof(name), "a check name", 0) < 0)
 		return -1;
 	snprintf(at, sizeof(at), "checks[%zu] (\"%s\")", i, name);
-	if (only_keys(d, o, at, keys, sizeof(keys) / sizeof(keys[0])) < 0 ||
-	    str_key(d, o, at, "digest", in->digest, sizeof(in->digest), 0) < 0)
+	if (jsonrd_only_keys(d, o, at, keys, JSONRD_NKEYS(keys)) < 0 ||
+	    jsonrd_str_key(d, o, at, "digest", in->digest, sizeof(in->digest), 0) < 0)
 		return -1;
-	if (!hex64(in->digest))
-		return fail(d, at, "digest", "not a SHA-256 in lower-case hex");
-	if (int_key(d, o, at, "interval_ms", NODE_INTERVAL_MIN_MS, NODE_INTERVAL_MAX_MS,
-	            &interval) < 0 ||
-	    int_key(d, o, at, "retry_ms", NODE_INTERVAL_MIN_MS, NODE_INTERVAL_MAX_MS, &retry) < 0)
+	if (!jsonrd_hex64(in->digest))
+		return jsonrd_fail(d, at, "digest", "not a SHA-256 in lower-case hex");
+	if (jsonrd_int_key(d, o, at, "interval_ms", NODE_INTERVAL_MIN_MS, NODE_INTERVAL_MAX_MS,
+	                   &interval, NULL) < 0 ||
+	    jsonrd_int_key(d, o, at, "retry_ms", NODE_INTERVAL_MIN_MS, NODE_INTERVAL_MAX_MS, &retry,
+	                   NULL) < 0)
 		return -1;
-	if (!(spec = get(d, o, at, "spec")))
+	if (!(spec = jsonrd_get(d, o, at, "spec")))
 		return -1;
 	if (!json_is_object(spec))
-		return wrong_type(d, at, "spec", "an object", spec);
-	if (!(v = get(d, o, at, "password_from")) ||
-	    str_val(d, v, at, "password_from", pwsrc, sizeof(pwsrc), STR_NULLABLE) < 0)
+		return jsonrd_wrong_type(d, at, "spec", "an object", spec);
+	if (!(v = jsonrd_get(d, o, at, "password_from")) ||
+	    jsonrd_str_val(d, v, at, "password_from", pwsrc, sizeof(pwsrc), JSONRD_NULLABLE) < 0)
 		return -1;
 	if (pwsrc[0] && pw_source(pwsrc, &pwkey, &pwval) < 0)
-		return fail(d, at, "password_from", "neither \"file:PATH\" nor \"env:NAME\"");
+		return jsonrd_fail(d, at, "password_from",
+		                   "neither \"file:PATH\" nor \"env:NAME\"");
 	pw = json_object_get(o, "password");
 	if (pw && password_ok(d, pw, at) < 0)
 		return -1;
@@ -767,31 +529,31 @@ static int dec_check(struct nd *d, json_t *o, size_t i, struct node_check_in *in
 	if (dec_spec(d, spec, at, &b) < 0)
 		goto out;
 	if (!chk.login && (pw || pwkey)) {
-		fail(d, at, pw ? "password" : "password_from", "given without spec.login");
+		jsonrd_fail(d, at, pw ? "password" : "password_from", "given without spec.login");
 		goto out;
 	}
 	if (pw) {
 		/* What travelled wins: the node needs no file or variable of its own then. */
 		if (!(chk.password = save_str(&sv, json_string_value(pw), 1))) {
-			fail(d, at, "password", "out of memory");
+			jsonrd_fail(d, at, "password", "out of memory");
 			goto out;
 		}
 	} else if (pwkey && checkspec_set(&b, pwkey, pwval, err, sizeof(err)) < 0) {
-		fail(d, at, "password_from", "%s", err);
+		jsonrd_fail(d, at, "password_from", "%s", err);
 		goto out;
 	}
 	if (chk.timeout_ms >= interval) {
-		fail(d, at, "spec.timeout", "%s is not shorter than the interval %s",
-		     duration_format(d1, sizeof(d1), chk.timeout_ms),
-		     duration_format(d2, sizeof(d2), (uint64_t)interval));
+		jsonrd_fail(d, at, "spec.timeout", "%s is not shorter than the interval %s",
+		            duration_format(d1, sizeof(d1), chk.timeout_ms),
+		            duration_format(d2, sizeof(d2), (uint64_t)interval));
 		goto out;
 	}
 	if (checkspec_finish(&b, first_report, &first) > 0) {
 		/* The builder words it for a configuration; on the wire the source is
 		 * password_from. */
 		if (strcmp(first.key, "login") == 0 && !chk.password)
-			fail(d, at, "password_from",
-			     "null, and no password: spec.login needs one or the other");
+			jsonrd_fail(d, at, "password_from",
+			            "null, and no password: spec.login needs one or the other");
 		else
 			spec_fail(d, at, first.key[0] ? first.key : "url", first.msg);
 		goto out;
@@ -800,7 +562,7 @@ static int dec_check(struct nd *d, json_t *o, size_t i, struct node_check_in *in
 	chk.login_interval_s = (unsigned)interval / 1000;
 	in->spec = checkspec_copy(&chk, name, (unsigned)interval, (unsigned)retry);
 	if (!in->spec) {
-		fail(d, at, NULL, "out of memory");
+		jsonrd_fail(d, at, NULL, "out of memory");
 		goto out;
 	}
 	rc = 0;
@@ -826,7 +588,7 @@ static int name_at_cmp(const void *a, const void *b)
 }
 
 /* Two checks of one name: the later one (in document order, the first such) is refused. */
-static int no_duplicates(struct nd *d, const struct node_assign *a)
+static int no_duplicates(struct jsonrd *d, const struct node_assign *a)
 {
 	struct name_at *v;
 	size_t dup = SIZE_MAX, orig = 0;
@@ -834,7 +596,7 @@ static int no_duplicates(struct nd *d, const struct node_assign *a)
 	if (a->n < 2)
 		return 0;
 	if (!(v = malloc(a->n * sizeof(*v))))
-		return fail(d, "", "checks", "out of memory");
+		return jsonrd_fail(d, "", "checks", "out of memory");
 	for (size_t i = 0; i < a->n; i++)
 		v[i] = (struct name_at){a->checks[i].spec->name, i};
 	qsort(v, a->n, sizeof(*v), name_at_cmp);
@@ -851,8 +613,8 @@ static int no_duplicates(struct nd *d, const struct node_assign *a)
 	free(v);
 	if (dup == SIZE_MAX)
 		return 0;
-	return fail(d, "", "checks", "checks[%zu] and checks[%zu] are both named \"%s\"", orig, dup,
-	            a->checks[dup].spec->name);
+	return jsonrd_fail(d, "", "checks", "checks[%zu] and checks[%zu] are both named \"%s\"",
+	                   orig, dup, a->checks[dup].spec->name);
 }
 
 void node_assign_clear(struct node_assign *a)
@@ -869,31 +631,23 @@ int node_assign_decode(const char *buf, size_t len, struct node_assign *out, cha
                        size_t errlen)
 {
 	static const char *const keys[] = {"v", "node", "etag", "checks"};
-	struct nd d = {err, errlen, "assignments"};
+	struct jsonrd d = {err, errlen, "assignments", 0};
 	json_t *o, *checks = NULL, *c;
 	size_t i;
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	if (!(o = parse_doc(&d, buf, len, NODE_DEPTH_ASSIGN, NODE_ASSIGN_MAX)))
+	if (!(o = open_doc(&d, buf, len, NODE_DEPTH_ASSIGN, NODE_ASSIGN_MAX, keys,
+	                   JSONRD_NKEYS(keys))))
 		return -1;
-	checks = json_object_get(o, "checks");
-	if (only_keys(&d, o, "", keys, sizeof(keys) / sizeof(keys[0])) < 0 ||
-	    name_key(&d, o, "", "node", out->node, sizeof(out->node), "a node name", 0) < 0 ||
+	if (name_key(&d, o, "", "node", out->node, sizeof(out->node), "a node name", 0) < 0 ||
 	    name_key(&d, o, "", "etag", out->etag, sizeof(out->etag), "an etag", 0) < 0 ||
-	    !get(&d, o, "", "checks"))
+	    !(checks =
+	          jsonrd_array_key(&d, o, "", "checks", "an array", NODE_CHECKS_MAX, "checks")))
 		goto out;
-	if (!json_is_array(checks)) {
-		wrong_type(&d, "", "checks", "an array", checks);
-		goto out;
-	}
-	if (json_array_size(checks) > NODE_CHECKS_MAX) {
-		fail(&d, "", "checks", "more than %d checks", NODE_CHECKS_MAX);
-		goto out;
-	}
 	out->checks = calloc(json_array_size(checks) + 1, sizeof(*out->checks));
 	if (!out->checks) {
-		fail(&d, "", "checks", "out of memory");
+		jsonrd_fail(&d, "", "checks", "out of memory");
 		goto out;
 	}
 	json_array_foreach(checks, i, c)
@@ -904,8 +658,7 @@ int node_assign_decode(const char *buf, size_t len, struct node_assign *out, cha
 	}
 	rc = no_duplicates(&d, out);
 out:
-	wipe_passwords(checks);
-	json_decref(o);
+	doc_free(o);
 	if (rc < 0) {
 		/* node and etag may be right: the caller must not mistake them for an assignment.
 		 */
@@ -1018,7 +771,7 @@ int node_batch_decode(const char *buf, size_t len, struct node_batch_head *h, no
                       void *arg, char *err, size_t errlen)
 {
 	static const char *const keys[] = {"v", "node", "batch", "sent_ms", "results"};
-	struct nd d = {err, errlen, "batch"};
+	struct jsonrd d = {err, errlen, "batch", 0};
 	struct result *r = NULL;
 	struct result_meta m;
 	json_t *o, *results = NULL, *item;
@@ -1027,27 +780,19 @@ int node_batch_decode(const char *buf, size_t len, struct node_batch_head *h, no
 	int rc = -1;
 
 	memset(h, 0, sizeof(*h));
-	if (!(o = parse_doc(&d, buf, len, NODE_DEPTH_BATCH, NODE_BODY_MAX)))
+	if (!(o = open_doc(&d, buf, len, NODE_DEPTH_BATCH, NODE_BODY_MAX, keys,
+	                   JSONRD_NKEYS(keys))))
 		return -1;
-	results = json_object_get(o, "results");
-	if (only_keys(&d, o, "", keys, sizeof(keys) / sizeof(keys[0])) < 0 ||
-	    name_key(&d, o, "", "node", h->node, sizeof(h->node), "a node name", 0) < 0 ||
+	if (name_key(&d, o, "", "node", h->node, sizeof(h->node), "a node name", 0) < 0 ||
 	    name_key(&d, o, "", "batch", h->id, sizeof(h->id), "a batch id", 0) < 0 ||
-	    int_key(&d, o, "", "sent_ms", 0, NODE_MS_MAX, &h->sent_ms) < 0 ||
-	    !get(&d, o, "", "results"))
+	    clock_key(&d, o, "", "sent_ms", &h->sent_ms) < 0 ||
+	    !(results =
+	          jsonrd_array_key(&d, o, "", "results", "an array", NODE_BATCH_MAX, "results")))
 		goto out;
-	if (!json_is_array(results)) {
-		wrong_type(&d, "", "results", "an array", results);
-		goto out;
-	}
-	if (json_array_size(results) > NODE_BATCH_MAX) {
-		fail(&d, "", "results", "more than %d results", NODE_BATCH_MAX);
-		goto out;
-	}
 	h->n = json_array_size(results);
 	/* Large (certificate chains, addresses): one, reused for every result. */
 	if (!(r = malloc(sizeof(*r)))) {
-		fail(&d, "", "results", "out of memory");
+		jsonrd_fail(&d, "", "results", "out of memory");
 		goto out;
 	}
 	rc = 0;
@@ -1087,13 +832,13 @@ char *node_batch_reply_encode(const struct node_batch_reply *r)
 		json_decref(a);
 		return NULL;
 	}
-	put(o, "v", json_integer(NODE_PROTO_VERSION), &bad);
-	put(o, "batch", json_string(r->id), &bad);
-	put(o, "accepted", json_integer(r->accepted), &bad);
-	put(o, "duplicates", json_integer(r->duplicates), &bad);
-	put(o, "late", json_integer(r->late), &bad);
-	put(o, "refused", json_integer(r->nrefused), &bad);
-	put(o, "refusals", a, &bad);
+	jsonrd_put(o, "v", json_integer(NODE_PROTO_VERSION), &bad);
+	jsonrd_put(o, "batch", json_string(r->id), &bad);
+	jsonrd_put(o, "accepted", json_integer(r->accepted), &bad);
+	jsonrd_put(o, "duplicates", json_integer(r->duplicates), &bad);
+	jsonrd_put(o, "late", json_integer(r->late), &bad);
+	jsonrd_put(o, "refused", json_integer(r->nrefused), &bad);
+	jsonrd_put(o, "refusals", a, &bad);
 	for (unsigned i = 0; i < n && !bad; i++) {
 		json_t *x = json_object();
 
@@ -1101,30 +846,32 @@ char *node_batch_reply_encode(const struct node_batch_reply *r)
 			bad = 1;
 			break;
 		}
-		put(x, "index", json_integer(r->refused[i].index), &bad);
-		put(x, "check", enc_field_or_null(r->refused[i].check, sizeof(r->refused[i].check)),
-		    &bad);
-		put(x, "error", enc_field(r->refused[i].error, sizeof(r->refused[i].error)), &bad);
+		jsonrd_put(x, "index", json_integer(r->refused[i].index), &bad);
+		jsonrd_put(x, "check",
+		           enc_field_or_null(r->refused[i].check, sizeof(r->refused[i].check)),
+		           &bad);
+		jsonrd_put(x, "error", enc_field(r->refused[i].error, sizeof(r->refused[i].error)),
+		           &bad);
 	}
-	put(o, "etag", json_string(r->etag), &bad);
-	put(o, "skew_ms", json_integer(r->skew_ms), &bad);
+	jsonrd_put(o, "etag", json_string(r->etag), &bad);
+	jsonrd_put(o, "skew_ms", json_integer(r->skew_ms), &bad);
 	return dump(o, bad);
 }
 
-static int dec_refusal(struct nd *d, json_t *x, size_t i, struct node_batch_reply *r)
+static int dec_refusal(struct jsonrd *d, json_t *x, size_t i, struct node_batch_reply *r)
 {
 	static const char *const keys[] = {"index", "check", "error"};
-	char at[32];
+	char at[32], *error = r->refused[i].error;
 
 	snprintf(at, sizeof(at), "refusals[%zu]", i);
 	if (!json_is_object(x))
-		return wrong_type(d, at, NULL, "an object", x);
+		return jsonrd_wrong_type(d, at, NULL, "an object", x);
 	if (uint_key(d, x, at, "index", NODE_BATCH_MAX - 1, &r->refused[i].index) < 0 ||
 	    name_key(d, x, at, "check", r->refused[i].check, sizeof(r->refused[i].check),
 	             "a check name", 1) < 0 ||
-	    str_key(d, x, at, "error", r->refused[i].error, sizeof(r->refused[i].error), 0) < 0)
+	    jsonrd_str_key(d, x, at, "error", error, sizeof(r->refused[i].error), 0) < 0)
 		return -1;
-	return only_keys(d, x, at, keys, sizeof(keys) / sizeof(keys[0]));
+	return jsonrd_only_keys(d, x, at, keys, JSONRD_NKEYS(keys));
 }
 
 int node_batch_reply_decode(const char *buf, size_t len, struct node_batch_reply *r, char *err,
@@ -1132,33 +879,34 @@ int node_batch_reply_decode(const char *buf, size_t len, struct node_batch_reply
 {
 	static const char *const keys[] = {"v",       "batch",    "accepted", "duplicates", "late",
 	                                   "refused", "refusals", "etag",     "skew_ms"};
-	struct nd d = {err, errlen, "batch reply"};
+	struct jsonrd d = {err, errlen, "batch reply", 0};
 	json_t *o, *a = NULL;
 	size_t i, want;
 	int rc = -1;
 
 	memset(r, 0, sizeof(*r));
-	if (!(o = parse_doc(&d, buf, len, NODE_DEPTH_SMALL, NODE_BODY_MAX)))
+	if (!(o = open_doc(&d, buf, len, NODE_DEPTH_SMALL, NODE_BODY_MAX, keys,
+	                   JSONRD_NKEYS(keys))))
 		return -1;
-	if (only_keys(&d, o, "", keys, sizeof(keys) / sizeof(keys[0])) < 0 ||
-	    name_key(&d, o, "", "batch", r->id, sizeof(r->id), "a batch id", 0) < 0 ||
+	if (name_key(&d, o, "", "batch", r->id, sizeof(r->id), "a batch id", 0) < 0 ||
 	    uint_key(&d, o, "", "accepted", UINT_MAX, &r->accepted) < 0 ||
 	    uint_key(&d, o, "", "duplicates", UINT_MAX, &r->duplicates) < 0 ||
 	    uint_key(&d, o, "", "late", UINT_MAX, &r->late) < 0 ||
 	    uint_key(&d, o, "", "refused", UINT_MAX, &r->nrefused) < 0 ||
 	    name_key(&d, o, "", "etag", r->etag, sizeof(r->etag), "an etag", 0) < 0 ||
-	    int_key(&d, o, "", "skew_ms", INT64_MIN, INT64_MAX, &r->skew_ms) < 0 ||
-	    !(a = get(&d, o, "", "refusals")))
+	    jsonrd_int_key(&d, o, "", "skew_ms", INT64_MIN, INT64_MAX, &r->skew_ms, NULL) < 0 ||
+	    !(a = jsonrd_get(&d, o, "", "refusals")))
 		goto out;
 	if (!json_is_array(a)) {
-		wrong_type(&d, "", "refusals", "an array", a);
+		jsonrd_wrong_type(&d, "", "refusals", "an array", a);
 		goto out;
 	}
 	/* The first NODE_REFUSED_MAX are listed; "refused" counts them all. */
 	want = r->nrefused < NODE_REFUSED_MAX ? r->nrefused : NODE_REFUSED_MAX;
 	if (json_array_size(a) != want) {
-		fail(&d, "", "refusals", "%zu listed, %zu expected (refused %u, at most %d listed)",
-		     json_array_size(a), want, r->nrefused, NODE_REFUSED_MAX);
+		jsonrd_fail(&d, "", "refusals",
+		            "%zu listed, %zu expected (refused %u, at most %d listed)",
+		            json_array_size(a), want, r->nrefused, NODE_REFUSED_MAX);
 		goto out;
 	}
 	for (i = 0; i < want; i++)
@@ -1185,19 +933,19 @@ char *node_heartbeat_encode(const struct node_heartbeat *hb)
 		json_decref(a);
 		return NULL;
 	}
-	put(o, "v", json_integer(NODE_PROTO_VERSION), &bad);
-	put(o, "node", json_string(hb->node), &bad);
-	put(o, "version", enc_field(hb->version, sizeof(hb->version)), &bad);
-	put(o, "started_ms", json_integer(hb->started_ms), &bad);
-	put(o, "sent_ms", json_integer(hb->sent_ms), &bad);
-	put(o, "etag", enc_field_or_null(hb->etag, sizeof(hb->etag)), &bad);
-	put(o, "checks", json_integer(hb->checks), &bad);
-	put(o, "in_flight", json_integer(hb->in_flight), &bad);
-	put(o, "spool_depth", enc_u64(hb->spool_depth), &bad);
-	put(o, "spool_max", enc_u64(hb->spool_max), &bad);
-	put(o, "spool_dropped", enc_u64(hb->spool_dropped), &bad);
-	put(o, "spool_oldest_ms", json_integer(hb->spool_oldest_ms), &bad);
-	put(o, "canaries", a, &bad);
+	jsonrd_put(o, "v", json_integer(NODE_PROTO_VERSION), &bad);
+	jsonrd_put(o, "node", json_string(hb->node), &bad);
+	jsonrd_put(o, "version", enc_field(hb->version, sizeof(hb->version)), &bad);
+	jsonrd_put(o, "started_ms", json_integer(hb->started_ms), &bad);
+	jsonrd_put(o, "sent_ms", json_integer(hb->sent_ms), &bad);
+	jsonrd_put(o, "etag", enc_field_or_null(hb->etag, sizeof(hb->etag)), &bad);
+	jsonrd_put(o, "checks", json_integer(hb->checks), &bad);
+	jsonrd_put(o, "in_flight", json_integer(hb->in_flight), &bad);
+	jsonrd_put(o, "spool_depth", enc_u64(hb->spool_depth), &bad);
+	jsonrd_put(o, "spool_max", enc_u64(hb->spool_max), &bad);
+	jsonrd_put(o, "spool_dropped", enc_u64(hb->spool_dropped), &bad);
+	jsonrd_put(o, "spool_oldest_ms", json_integer(hb->spool_oldest_ms), &bad);
+	jsonrd_put(o, "canaries", a, &bad);
 	for (int i = 0; i < n && !bad; i++) {
 		const struct node_canary *c = &hb->canaries[i];
 		json_t *x = json_object();
@@ -1206,17 +954,17 @@ char *node_heartbeat_encode(const struct node_heartbeat *hb)
 			bad = 1;
 			break;
 		}
-		put(x, "target", enc_field(c->target, sizeof(c->target)), &bad);
-		put(x, "status", json_string(result_status_name(c->status)), &bad);
-		put(x, "reason", json_string(result_reason_name(c->reason)), &bad);
-		put(x, "message", enc_field(c->message, sizeof(c->message)), &bad);
-		put(x, "probe_ms", json_integer(c->probe_ms), &bad);
-		put(x, "failing", json_integer(c->failing), &bad);
+		jsonrd_put(x, "target", enc_field(c->target, sizeof(c->target)), &bad);
+		jsonrd_put(x, "status", json_string(result_status_name(c->status)), &bad);
+		jsonrd_put(x, "reason", json_string(result_reason_name(c->reason)), &bad);
+		jsonrd_put(x, "message", enc_field(c->message, sizeof(c->message)), &bad);
+		jsonrd_put(x, "probe_ms", json_integer(c->probe_ms), &bad);
+		jsonrd_put(x, "failing", json_integer(c->failing), &bad);
 	}
 	return dump(o, bad);
 }
 
-static int dec_canary(struct nd *d, json_t *x, size_t i, struct node_canary *c)
+static int dec_canary(struct jsonrd *d, json_t *x, size_t i, struct node_canary *c)
 {
 	static const char *const keys[] = {"target",  "status",   "reason",
 	                                   "message", "probe_ms", "failing"};
@@ -1225,21 +973,21 @@ static int dec_canary(struct nd *d, json_t *x, size_t i, struct node_canary *c)
 
 	snprintf(at, sizeof(at), "canaries[%zu]", i);
 	if (!json_is_object(x))
-		return wrong_type(d, at, NULL, "an object", x);
-	if (str_key(d, x, at, "target", c->target, sizeof(c->target), STR_NONEMPTY) < 0 ||
-	    enum_key(d, x, at, "status", "status", result_status_parse, &st) < 0 ||
-	    enum_key(d, x, at, "reason", "reason", result_reason_parse, &why) < 0 ||
-	    str_key(d, x, at, "message", c->message, sizeof(c->message), 0) < 0 ||
-	    int_key(d, x, at, "probe_ms", 0, NODE_MS_MAX, &c->probe_ms) < 0 ||
+		return jsonrd_wrong_type(d, at, NULL, "an object", x);
+	if (jsonrd_str_key(d, x, at, "target", c->target, sizeof(c->target), JSONRD_NONEMPTY) < 0 ||
+	    jsonrd_enum_key(d, x, at, "status", "status", result_status_parse, &st) < 0 ||
+	    jsonrd_enum_key(d, x, at, "reason", "reason", result_reason_parse, &why) < 0 ||
+	    jsonrd_str_key(d, x, at, "message", c->message, sizeof(c->message), 0) < 0 ||
+	    clock_key(d, x, at, "probe_ms", &c->probe_ms) < 0 ||
 	    uint_key(d, x, at, "failing", UINT_MAX, &c->failing) < 0)
 		return -1;
 	/* As for a result: "ok" is the reason of up alone. */
 	if (why == MP_R_OK && st != MP_UP)
-		return fail(d, at, "reason", "\"ok\" does not go with status \"%s\"",
-		            result_status_name((enum mp_status)st));
+		return jsonrd_fail(d, at, "reason", "\"ok\" does not go with status \"%s\"",
+		                   result_status_name((enum mp_status)st));
 	c->status = (enum mp_status)st;
 	c->reason = (enum mp_reason)why;
-	return only_keys(d, x, at, keys, sizeof(keys) / sizeof(keys[0]));
+	return jsonrd_only_keys(d, x, at, keys, JSONRD_NKEYS(keys));
 }
 
 int node_heartbeat_decode(const char *buf, size_t len, struct node_heartbeat *hb, char *err,
@@ -1249,44 +997,38 @@ int node_heartbeat_decode(const char *buf, size_t len, struct node_heartbeat *hb
 	    "v",       "node",      "version",     "started_ms", "sent_ms",       "etag",
 	    "checks",  "in_flight", "spool_depth", "spool_max",  "spool_dropped", "spool_oldest_ms",
 	    "canaries"};
-	struct nd d = {err, errlen, "heartbeat"};
+	struct jsonrd d = {err, errlen, "heartbeat", 0};
 	json_t *o, *a = NULL;
 	int64_t x;
 	size_t i;
 	int rc = -1;
 
 	memset(hb, 0, sizeof(*hb));
-	if (!(o = parse_doc(&d, buf, len, NODE_DEPTH_SMALL, NODE_BODY_MAX)))
+	if (!(o = open_doc(&d, buf, len, NODE_DEPTH_SMALL, NODE_BODY_MAX, keys,
+	                   JSONRD_NKEYS(keys))))
 		return -1;
-	if (only_keys(&d, o, "", keys, sizeof(keys) / sizeof(keys[0])) < 0 ||
-	    name_key(&d, o, "", "node", hb->node, sizeof(hb->node), "a node name", 0) < 0 ||
-	    str_key(&d, o, "", "version", hb->version, sizeof(hb->version), STR_NONEMPTY) < 0 ||
-	    int_key(&d, o, "", "started_ms", 0, NODE_MS_MAX, &hb->started_ms) < 0 ||
-	    int_key(&d, o, "", "sent_ms", 0, NODE_MS_MAX, &hb->sent_ms) < 0 ||
+	if (name_key(&d, o, "", "node", hb->node, sizeof(hb->node), "a node name", 0) < 0 ||
+	    jsonrd_str_key(&d, o, "", "version", hb->version, sizeof(hb->version),
+	                   JSONRD_NONEMPTY) < 0 ||
+	    clock_key(&d, o, "", "started_ms", &hb->started_ms) < 0 ||
+	    clock_key(&d, o, "", "sent_ms", &hb->sent_ms) < 0 ||
 	    name_key(&d, o, "", "etag", hb->etag, sizeof(hb->etag), "an etag", 1) < 0 ||
 	    uint_key(&d, o, "", "checks", NODE_CHECKS_MAX, &hb->checks) < 0 ||
 	    uint_key(&d, o, "", "in_flight", UINT_MAX, &hb->in_flight) < 0)
 		goto out;
-	if (int_key(&d, o, "", "spool_depth", 0, INT64_MAX, &x) < 0)
+	if (jsonrd_int_key(&d, o, "", "spool_depth", 0, INT64_MAX, &x, NULL) < 0)
 		goto out;
 	hb->spool_depth = (uint64_t)x;
-	if (int_key(&d, o, "", "spool_max", 0, INT64_MAX, &x) < 0)
+	if (jsonrd_int_key(&d, o, "", "spool_max", 0, INT64_MAX, &x, NULL) < 0)
 		goto out;
 	hb->spool_max = (uint64_t)x;
-	if (int_key(&d, o, "", "spool_dropped", 0, INT64_MAX, &x) < 0)
+	if (jsonrd_int_key(&d, o, "", "spool_dropped", 0, INT64_MAX, &x, NULL) < 0)
 		goto out;
 	hb->spool_dropped = (uint64_t)x;
-	if (int_key(&d, o, "", "spool_oldest_ms", 0, NODE_MS_MAX, &hb->spool_oldest_ms) < 0 ||
-	    !(a = get(&d, o, "", "canaries")))
+	if (clock_key(&d, o, "", "spool_oldest_ms", &hb->spool_oldest_ms) < 0 ||
+	    !(a = jsonrd_array_key(&d, o, "", "canaries", "an array", NODE_CANARIES_MAX,
+	                           "canaries")))
 		goto out;
-	if (!json_is_array(a)) {
-		wrong_type(&d, "", "canaries", "an array", a);
-		goto out;
-	}
-	if (json_array_size(a) > NODE_CANARIES_MAX) {
-		fail(&d, "", "canaries", "more than %d canaries", NODE_CANARIES_MAX);
-		goto out;
-	}
 	for (i = 0; i < json_array_size(a); i++)
 		if (dec_canary(&d, json_array_get(a, i), i, &hb->canaries[i]) < 0)
 			goto out;
@@ -1304,11 +1046,11 @@ char *node_heartbeat_reply_encode(const struct node_heartbeat_reply *r)
 
 	if (bad)
 		return NULL;
-	put(o, "v", json_integer(NODE_PROTO_VERSION), &bad);
-	put(o, "etag", json_string(r->etag), &bad);
-	put(o, "controller_ms", json_integer(r->controller_ms), &bad);
-	put(o, "skew_ms", json_integer(r->skew_ms), &bad);
-	put(o, "skew_flagged", json_boolean(r->skew_flagged), &bad);
+	jsonrd_put(o, "v", json_integer(NODE_PROTO_VERSION), &bad);
+	jsonrd_put(o, "etag", json_string(r->etag), &bad);
+	jsonrd_put(o, "controller_ms", json_integer(r->controller_ms), &bad);
+	jsonrd_put(o, "skew_ms", json_integer(r->skew_ms), &bad);
+	jsonrd_put(o, "skew_flagged", json_boolean(r->skew_flagged), &bad);
 	return dump(o, bad);
 }
 
@@ -1316,18 +1058,17 @@ int node_heartbeat_reply_decode(const char *buf, size_t len, struct node_heartbe
                                 char *err, size_t errlen)
 {
 	static const char *const keys[] = {"v", "etag", "controller_ms", "skew_ms", "skew_flagged"};
-	struct nd d = {err, errlen, "heartbeat reply"};
+	struct jsonrd d = {err, errlen, "heartbeat reply", 0};
 	json_t *o;
 	int rc = -1;
 
 	memset(r, 0, sizeof(*r));
-	if (!(o = parse_doc(&d, buf, len, 1, NODE_BODY_MAX)))
+	if (!(o = open_doc(&d, buf, len, 1, NODE_BODY_MAX, keys, JSONRD_NKEYS(keys))))
 		return -1;
-	if (only_keys(&d, o, "", keys, sizeof(keys) / sizeof(keys[0])) < 0 ||
-	    name_key(&d, o, "", "etag", r->etag, sizeof(r->etag), "an etag", 0) < 0 ||
-	    int_key(&d, o, "", "controller_ms", 0, NODE_MS_MAX, &r->controller_ms) < 0 ||
-	    int_key(&d, o, "", "skew_ms", INT64_MIN, INT64_MAX, &r->skew_ms) < 0 ||
-	    bool_key(&d, o, "", "skew_flagged", &r->skew_flagged) < 0)
+	if (name_key(&d, o, "", "etag", r->etag, sizeof(r->etag), "an etag", 0) < 0 ||
+	    clock_key(&d, o, "", "controller_ms", &r->controller_ms) < 0 ||
+	    jsonrd_int_key(&d, o, "", "skew_ms", INT64_MIN, INT64_MAX, &r->skew_ms, NULL) < 0 ||
+	    jsonrd_bool_key(&d, o, "", "skew_flagged", &r->skew_flagged) < 0)
 		goto out;
 	rc = 0;
 out:

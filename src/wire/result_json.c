@@ -11,12 +11,12 @@
  * encodes again to the same text.
  *
  * The decoder reads bytes from another machine: it refuses rather than
- * repairs, and names the field in every error.
+ * repairs, and names the field in every error (the reading it shares with
+ * node_json.c is in jsonrd.c).
  */
 #include "wire/result_json.h"
 
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +24,7 @@
 
 #include "core/line.h"
 #include "spec/isotime.h"
+#include "wire/jsonrd.h"
 
 /* Phase times above a day are no probe's: the longest deadline is an hour. */
 #define WIRE_MS_MAX 86400000.0
@@ -32,21 +33,11 @@
 /* Unix seconds of 9999-12-31T23:59:59Z and of 0000-01-01T00:00:00Z. */
 #define WIRE_SEC_MAX 253402300799LL
 #define WIRE_SEC_MIN (-62167219200LL)
-/* How much of a refused value an error message quotes. */
-#define WIRE_SHOW_MAX 48
+
+/* Check and location names are read into fields that hold the longest jsonrd_name_ok() takes. */
+_Static_assert(RESULT_META_NAME_MAX == JSONRD_NAME_MAX + 1, "RESULT_META_NAME_MAX");
 
 /* ---- encoder ---- */
-
-static int bad_bytes(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (ch < 0x20 || ch == 0x7f)
-			return 1;
-	}
-	return 0;
-}
 
 /*
  * s as a JSON string that fits a field of sz bytes (with its NUL): cut to
@@ -59,7 +50,7 @@ static json_t *jfield(const char *s, size_t sz)
 	char buf[RESULT_CAPS_MAX];
 	json_t *j;
 
-	if (!bad_bytes(s, n) && (j = json_stringn(s, n)))
+	if (jsonrd_control_at(s, n) == n && (j = json_stringn(s, n)))
 		return j;
 	if (sz > sizeof(buf))
 		sz = sizeof(buf);
@@ -91,18 +82,6 @@ static json_t *jdays(int64_t days)
 	                                           : days);
 }
 
-static int hex64(const char *s)
-{
-	size_t n = strnlen(s, 65);
-
-	if (n != 64)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
-}
-
 /* "YYYY-MM-DDTHH:MM:SSZ" of unix seconds; 0 when outside years 0 to 9999. */
 static int fmt_date(char *buf, size_t len, int64_t t)
 {
@@ -132,13 +111,6 @@ static json_t *jdate(int64_t t)
 static int64_t ms_to_sec(int64_t ms)
 {
 	return ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
-}
-
-static void put(json_t *o, const char *key, json_t *v, int *bad)
-{
-	/* json_object_set_new() releases v on failure; a NULL v is out of memory. */
-	if (!v || json_object_set_new(o, key, v) < 0)
-		*bad = 1;
 }
 
 static void append(json_t *a, json_t *v, int *bad)
@@ -213,11 +185,11 @@ static json_t *enc_cert(const struct cert_facts *cf, int *bad)
 		*bad = 1;
 		return NULL;
 	}
-	put(o, "subject", jfield(cf->subject, sizeof(cf->subject)), bad);
-	put(o, "issuer", jfield(cf->issuer, sizeof(cf->issuer)), bad);
-	put(o, "not_before", jdate(cf->not_before), bad);
-	put(o, "not_after", jdate(cf->not_after), bad);
-	put(o, "sha256", json_string(hex64(cf->sha256) ? cf->sha256 : ""), bad);
+	jsonrd_put(o, "subject", jfield(cf->subject, sizeof(cf->subject)), bad);
+	jsonrd_put(o, "issuer", jfield(cf->issuer, sizeof(cf->issuer)), bad);
+	jsonrd_put(o, "not_before", jdate(cf->not_before), bad);
+	jsonrd_put(o, "not_after", jdate(cf->not_after), bad);
+	jsonrd_put(o, "sha256", json_string(jsonrd_hex64(cf->sha256) ? cf->sha256 : ""), bad);
 	return o;
 }
 
@@ -251,36 +223,42 @@ static json_t *enc_tls(const struct tls_facts *t, int *bad)
 		*bad = 1;
 		return NULL;
 	}
-	put(o, "version", jfield_or_null(t->version, sizeof(t->version)), bad);
-	put(o, "cipher", jfield_or_null(t->cipher, sizeof(t->cipher)), bad);
-	put(o, "verified", json_boolean(t->verified), bad);
-	put(o, "verify_reused", json_boolean(t->verify_reused), bad);
-	put(o, "verify_error",
-	    t->verify_code ? jfield(t->verify_msg, sizeof(t->verify_msg)) : json_null(), bad);
-	put(o, "subject", have ? jfield(leaf->subject, sizeof(leaf->subject)) : json_null(), bad);
-	put(o, "issuer", have ? jfield(leaf->issuer, sizeof(leaf->issuer)) : json_null(), bad);
-	put(o, "sans", jsplit(t->sans, ",", RESULT_SANS_MAX, ", ", RESULT_SANS_MAX, bad), bad);
-	put(o, "not_before", have ? jdate(leaf->not_before) : json_null(), bad);
-	put(o, "not_after", have ? jdate(leaf->not_after) : json_null(), bad);
-	put(o, "days_left", have ? jdays(t->days_left) : json_null(), bad);
-	put(o, "sha256", have ? json_string(hex64(leaf->sha256) ? leaf->sha256 : "") : json_null(),
-	    bad);
-	put(o, "expires_first", have ? jfield(first->subject, sizeof(first->subject)) : json_null(),
-	    bad);
+	jsonrd_put(o, "version", jfield_or_null(t->version, sizeof(t->version)), bad);
+	jsonrd_put(o, "cipher", jfield_or_null(t->cipher, sizeof(t->cipher)), bad);
+	jsonrd_put(o, "verified", json_boolean(t->verified), bad);
+	jsonrd_put(o, "verify_reused", json_boolean(t->verify_reused), bad);
+	jsonrd_put(o, "verify_error",
+	           t->verify_code ? jfield(t->verify_msg, sizeof(t->verify_msg)) : json_null(),
+	           bad);
+	jsonrd_put(o, "subject", have ? jfield(leaf->subject, sizeof(leaf->subject)) : json_null(),
+	           bad);
+	jsonrd_put(o, "issuer", have ? jfield(leaf->issuer, sizeof(leaf->issuer)) : json_null(),
+	           bad);
+	jsonrd_put(o, "sans", jsplit(t->sans, ",", RESULT_SANS_MAX, ", ", RESULT_SANS_MAX, bad),
+	           bad);
+	jsonrd_put(o, "not_before", have ? jdate(leaf->not_before) : json_null(), bad);
+	jsonrd_put(o, "not_after", have ? jdate(leaf->not_after) : json_null(), bad);
+	jsonrd_put(o, "days_left", have ? jdays(t->days_left) : json_null(), bad);
+	jsonrd_put(o, "sha256",
+	           have ? json_string(jsonrd_hex64(leaf->sha256) ? leaf->sha256 : "") : json_null(),
+	           bad);
+	jsonrd_put(o, "expires_first",
+	           have ? jfield(first->subject, sizeof(first->subject)) : json_null(), bad);
 	chain = json_array();
 	if (!chain)
 		*bad = 1;
 	for (int i = 0; chain && i < n; i++)
 		append(chain, enc_cert(&t->chain[i], bad), bad);
-	put(o, "chain", chain, bad);
+	jsonrd_put(o, "chain", chain, bad);
 	/* Added in version 0.2: the names of "cert_not_after and friends" (docs/json.md). */
-	put(o, "cert_not_after", have ? jdate(first->not_after) : json_null(), bad);
-	put(o, "leaf_not_after", have ? jdate(leaf->not_after) : json_null(), bad);
-	put(o, "verify_code", t->verify_code ? json_integer(t->verify_code) : json_null(), bad);
-	put(o, "verify_depth",
-	    t->verify_code ? json_integer(t->verify_depth < -1 ? -1 : t->verify_depth)
-	                   : json_null(),
-	    bad);
+	jsonrd_put(o, "cert_not_after", have ? jdate(first->not_after) : json_null(), bad);
+	jsonrd_put(o, "leaf_not_after", have ? jdate(leaf->not_after) : json_null(), bad);
+	jsonrd_put(o, "verify_code", t->verify_code ? json_integer(t->verify_code) : json_null(),
+	           bad);
+	jsonrd_put(o, "verify_depth",
+	           t->verify_code ? json_integer(t->verify_depth < -1 ? -1 : t->verify_depth)
+	                          : json_null(),
+	           bad);
 	return o;
 }
 
@@ -298,24 +276,28 @@ static json_t *enc_addrs(const struct result *r, int *bad)
 	}
 	for (int i = 0; i < n; i++) {
 		const struct addr_result *ar = &r->addrs[i];
-		int cert = hex64(ar->cert_sha256);
+		int cert = jsonrd_hex64(ar->cert_sha256);
 		json_t *o = json_object();
 
 		if (!o || json_array_append_new(a, o) < 0) {
 			*bad = 1;
 			break;
 		}
-		put(o, "address", jfield(ar->address, sizeof(ar->address)), bad);
-		put(o, "status", json_string(result_status_name(ar->status)), bad);
-		put(o, "severity", json_string(result_severity_name(ar->severity)), bad);
-		put(o, "reason", json_string(result_reason_name(ar->reason)), bad);
-		put(o, "message", jfield(ar->message, sizeof(ar->message)), bad);
-		put(o, "time_to_greeting_ms", jms(ar->greeting_us), bad);
-		put(o, "total_ms", jms(ar->total_us), bad);
-		put(o, "cert_sha256", cert ? json_string(ar->cert_sha256) : json_null(), bad);
-		put(o, "cert_not_after", cert ? jdate(ar->cert_not_after) : json_null(), bad);
-		put(o, "cert_days_left", cert ? jdays(ar->cert_days_left) : json_null(), bad);
-		put(o, "leaf_not_after", cert ? jdate(ar->leaf_not_after) : json_null(), bad);
+		jsonrd_put(o, "address", jfield(ar->address, sizeof(ar->address)), bad);
+		jsonrd_put(o, "status", json_string(result_status_name(ar->status)), bad);
+		jsonrd_put(o, "severity", json_string(result_severity_name(ar->severity)), bad);
+		jsonrd_put(o, "reason", json_string(result_reason_name(ar->reason)), bad);
+		jsonrd_put(o, "message", jfield(ar->message, sizeof(ar->message)), bad);
+		jsonrd_put(o, "time_to_greeting_ms", jms(ar->greeting_us), bad);
+		jsonrd_put(o, "total_ms", jms(ar->total_us), bad);
+		jsonrd_put(o, "cert_sha256", cert ? json_string(ar->cert_sha256) : json_null(),
+		           bad);
+		jsonrd_put(o, "cert_not_after", cert ? jdate(ar->cert_not_after) : json_null(),
+		           bad);
+		jsonrd_put(o, "cert_days_left", cert ? jdays(ar->cert_days_left) : json_null(),
+		           bad);
+		jsonrd_put(o, "leaf_not_after", cert ? jdate(ar->leaf_not_after) : json_null(),
+		           bad);
 	}
 	return a;
 }
@@ -331,37 +313,39 @@ json_t *result_json_encode(const struct result *r, const struct result_meta *m)
 		json_decref(warn);
 		return NULL;
 	}
-	put(o, "target", jfield(m->target, sizeof(m->target)), &bad);
-	put(o, "status", json_string(result_status_name(r->status)), &bad);
-	put(o, "severity", json_string(result_severity_name(r->severity)), &bad);
-	put(o, "reason", json_string(result_reason_name(r->reason)), &bad);
-	put(o, "message", jfield(r->message, sizeof(r->message)), &bad);
+	jsonrd_put(o, "target", jfield(m->target, sizeof(m->target)), &bad);
+	jsonrd_put(o, "status", json_string(result_status_name(r->status)), &bad);
+	jsonrd_put(o, "severity", json_string(result_severity_name(r->severity)), &bad);
+	jsonrd_put(o, "reason", json_string(result_reason_name(r->reason)), &bad);
+	jsonrd_put(o, "message", jfield(r->message, sizeof(r->message)), &bad);
 	for (int i = 0; i < MP_PH__COUNT; i++)
-		put(tm, result_phase_name((enum mp_phase)i), jms(r->phase_us[i]), &bad);
-	put(o, "timings_ms", tm, &bad);
-	put(o, "time_to_greeting_ms", jms(r->ttg_us), &bad);
-	put(o, "address", jfield_or_null(r->address, sizeof(r->address)), &bad);
-	put(o, "path", jfield_or_null(r->path, sizeof(r->path)), &bad);
-	put(o, "greeting", jfield_or_null(r->greeting, sizeof(r->greeting)), &bad);
+		jsonrd_put(tm, result_phase_name((enum mp_phase)i), jms(r->phase_us[i]), &bad);
+	jsonrd_put(o, "timings_ms", tm, &bad);
+	jsonrd_put(o, "time_to_greeting_ms", jms(r->ttg_us), &bad);
+	jsonrd_put(o, "address", jfield_or_null(r->address, sizeof(r->address)), &bad);
+	jsonrd_put(o, "path", jfield_or_null(r->path, sizeof(r->path)), &bad);
+	jsonrd_put(o, "greeting", jfield_or_null(r->greeting, sizeof(r->greeting)), &bad);
 	/* One entry per line: an IMAP atom, or a POP3 CAPA line with its arguments. */
-	put(o, "capabilities",
-	    jsplit(r->capabilities, "\n", RESULT_CAP_SHOW, "\n", RESULT_CAPS_MAX, &bad), &bad);
+	jsonrd_put(o, "capabilities",
+	           jsplit(r->capabilities, "\n", RESULT_CAP_SHOW, "\n", RESULT_CAPS_MAX, &bad),
+	           &bad);
 	for (int i = 0; i < r->nwarnings && i < RESULT_WARN_MAX; i++)
 		append(warn, jfield(r->warnings[i], sizeof(r->warnings[i])), &bad);
-	put(o, "warnings", warn, &bad);
-	put(o, "messages", r->messages < 0 ? json_null() : json_integer(r->messages), &bad);
-	put(o, "tls", enc_tls(&r->tls, &bad), &bad);
-	put(o, "addresses", enc_addrs(r, &bad), &bad);
+	jsonrd_put(o, "warnings", warn, &bad);
+	jsonrd_put(o, "messages", r->messages < 0 ? json_null() : json_integer(r->messages), &bad);
+	jsonrd_put(o, "tls", enc_tls(&r->tls, &bad), &bad);
+	jsonrd_put(o, "addresses", enc_addrs(r, &bad), &bad);
 	/* Added in version 0.2: what a result needs to travel (docs/json.md). */
 	int64_t ms = r->probe_ms > 0 && ms_to_sec(r->probe_ms) <= WIRE_SEC_MAX ? r->probe_ms : 0;
-	put(o, "time", ms ? jdate(ms_to_sec(ms)) : json_null(), &bad);
-	put(o, "ts_ms", ms ? json_integer(ms) : json_null(), &bad);
-	put(o, "check", jfield_or_null(m->check, sizeof(m->check)), &bad);
-	put(o, "location", jfield_or_null(m->location, sizeof(m->location)), &bad);
-	put(o, "check_digest", jfield_or_null(m->digest, sizeof(m->digest)), &bad);
-	put(o, "seq",
-	    m->seq > 0 && m->seq <= INT64_MAX ? json_integer((json_int_t)m->seq) : json_null(),
-	    &bad);
+	jsonrd_put(o, "time", ms ? jdate(ms_to_sec(ms)) : json_null(), &bad);
+	jsonrd_put(o, "ts_ms", ms ? json_integer(ms) : json_null(), &bad);
+	jsonrd_put(o, "check", jfield_or_null(m->check, sizeof(m->check)), &bad);
+	jsonrd_put(o, "location", jfield_or_null(m->location, sizeof(m->location)), &bad);
+	jsonrd_put(o, "check_digest", jfield_or_null(m->digest, sizeof(m->digest)), &bad);
+	jsonrd_put(o, "seq",
+	           m->seq > 0 && m->seq <= INT64_MAX ? json_integer((json_int_t)m->seq)
+	                                             : json_null(),
+	           &bad);
 	if (bad) {
 		json_decref(o);
 		return NULL;
@@ -381,182 +365,10 @@ char *result_json_dumps(const struct result *r, const struct result_meta *m)
 
 /* ---- decoder ---- */
 
-struct dec {
-	char *err;
-	size_t errlen;
-};
-
-/* "at.key", "key" at the top, "at" alone when key is NULL. */
-static void field_name(char *buf, size_t len, const char *at, const char *key)
-{
-	if (!key)
-		snprintf(buf, len, "%s", *at ? at : "result");
-	else if (*at)
-		snprintf(buf, len, "%s.%s", at, key);
-	else
-		snprintf(buf, len, "%s", key);
-}
-
-static int fail(struct dec *d, const char *at, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(struct dec *d, const char *at, const char *key, const char *fmt, ...)
-{
-	char name[128], msg[256];
-	va_list ap;
-
-	field_name(name, sizeof(name), at, key);
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	snprintf(d->err, d->errlen, "%s: %s", name, msg);
-	return -1;
-}
-
-/* A value from the other side, quoted for an error message: escaped and cut. */
-static const char *show(char *buf, size_t len, const char *s, size_t n)
-{
-	line_escape(buf, len, s, n);
-	return buf;
-}
-
-static const char *type_name(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-		return "an integer";
-	case JSON_REAL:
-		return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	case JSON_NULL:
-		break;
-	}
-	return "null";
-}
-
-static int wrong_type(struct dec *d, const char *at, const char *key, const char *want,
-                      const json_t *v)
-{
-	return fail(d, at, key, "expected %s, got %s", want, type_name(v));
-}
-
-/* The value of key in o; NULL with an error when it is missing. */
-static json_t *get(struct dec *d, json_t *o, const char *at, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-
-	if (!v)
-		fail(d, at, key, "missing");
-	return v;
-}
-
-/* Refuse any key of o not in keys: a misspelt key is a mistake, not an extension. */
-static int only_keys(struct dec *d, json_t *o, const char *at, const char *const *keys, size_t n,
-                     const char *what)
-{
-	const char *k;
-	json_t *v;
-
-	json_object_foreach(o, k, v)
-	{
-		size_t i;
-		char s[WIRE_SHOW_MAX];
-
-		for (i = 0; i < n && strcmp(k, keys[i]) != 0; i++)
-			;
-		if (i == n)
-			return fail(d, at, NULL, "%s \"%s\"", what,
-			            show(s, sizeof(s), k, strlen(k)));
-	}
-	return 0;
-}
-
-/*
- * A string value into a field of sz bytes: no control byte (the encoder
- * escapes them), no longer than the field. Null (as "") only when nullable.
- */
-static int str_val(struct dec *d, json_t *v, const char *at, const char *key, char *dst, size_t sz,
-                   int nullable)
-{
-	const char *s;
-	size_t n;
-
-	if (nullable && json_is_null(v)) {
-		dst[0] = '\0';
-		return 0;
-	}
-	if (!json_is_string(v))
-		return wrong_type(d, at, key, nullable ? "a string or null" : "a string", v);
-	s = json_string_value(v);
-	n = json_string_length(v);
-	if (n >= sz)
-		return fail(d, at, key, "longer than %zu bytes", sz - 1);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (ch < 0x20 || ch == 0x7f)
-			return fail(d, at, key, "control byte 0x%02x at offset %zu", ch, i);
-	}
-	memcpy(dst, s, n);
-	dst[n] = '\0';
-	return 0;
-}
-
-static int str_key(struct dec *d, json_t *o, const char *at, const char *key, char *dst, size_t sz,
-                   int nullable)
-{
-	json_t *v = get(d, o, at, key);
-
-	return v ? str_val(d, v, at, key, dst, sz, nullable) : -1;
-}
-
-static int bool_key(struct dec *d, json_t *o, const char *at, const char *key, int *dst)
-{
-	json_t *v = get(d, o, at, key);
-
-	if (!v)
-		return -1;
-	if (!json_is_boolean(v))
-		return wrong_type(d, at, key, "a boolean", v);
-	*dst = json_is_true(v);
-	return 0;
-}
-
-/* An integer in [lo, hi]; null gives *isnull = 1 when isnull is given, an error otherwise. */
-static int int_key(struct dec *d, json_t *o, const char *at, const char *key, int64_t lo,
-                   int64_t hi, int64_t *dst, int *isnull)
-{
-	json_t *v = get(d, o, at, key);
-	json_int_t x;
-
-	if (!v)
-		return -1;
-	if (isnull)
-		*isnull = json_is_null(v);
-	if (isnull && *isnull)
-		return 0;
-	if (!json_is_integer(v))
-		return wrong_type(d, at, key, isnull ? "an integer or null" : "an integer", v);
-	x = json_integer_value(v);
-	if (x < lo || x > hi)
-		return fail(d, at, key, "%lld is out of range (%lld to %lld)", (long long)x,
-		            (long long)lo, (long long)hi);
-	*dst = (int64_t)x;
-	return 0;
-}
-
 /* Milliseconds (a number or null) into microseconds, -1 for null. */
-static int ms_key(struct dec *d, json_t *o, const char *at, const char *key, int64_t *us)
+static int ms_key(struct jsonrd *d, json_t *o, const char *at, const char *key, int64_t *us)
 {
-	json_t *v = get(d, o, at, key);
+	json_t *v = jsonrd_get(d, o, at, key);
 	double ms;
 
 	if (!v)
@@ -566,10 +378,11 @@ static int ms_key(struct dec *d, json_t *o, const char *at, const char *key, int
 		return 0;
 	}
 	if (!json_is_number(v))
-		return wrong_type(d, at, key, "a number of milliseconds or null", v);
+		return jsonrd_wrong_type(d, at, key, "a number of milliseconds or null", v);
 	ms = json_number_value(v);
 	if (!(ms >= 0.0 && ms <= WIRE_MS_MAX))
-		return fail(d, at, key, "%.3f ms is out of range (0 to %.0f)", ms, WIRE_MS_MAX);
+		return jsonrd_fail(d, at, key, "%.3f ms is out of range (0 to %.0f)", ms,
+		                   WIRE_MS_MAX);
 	*us = (int64_t)(ms * 1000.0 + 0.5);
 	return 0;
 }
@@ -609,11 +422,11 @@ static int parse_date(const char *s, int64_t *t)
 }
 
 /* A date string into unix seconds; null gives *isnull = 1 when isnull is given. */
-static int date_key(struct dec *d, json_t *o, const char *at, const char *key, int64_t *t,
+static int date_key(struct jsonrd *d, json_t *o, const char *at, const char *key, int64_t *t,
                     int *isnull)
 {
-	json_t *v = get(d, o, at, key);
-	char s[WIRE_SHOW_MAX];
+	json_t *v = jsonrd_get(d, o, at, key);
+	char s[JSONRD_SHOW_MAX];
 
 	if (!v)
 		return -1;
@@ -622,51 +435,33 @@ static int date_key(struct dec *d, json_t *o, const char *at, const char *key, i
 	if (isnull && *isnull)
 		return 0;
 	if (!json_is_string(v))
-		return wrong_type(d, at, key, isnull ? "a date or null" : "a date", v);
+		return jsonrd_wrong_type(d, at, key, isnull ? "a date or null" : "a date", v);
 	if (parse_date(json_string_value(v), t) != 0)
-		return fail(d, at, key, "not a date (YYYY-MM-DDTHH:MM:SSZ): \"%s\"",
-		            show(s, sizeof(s), json_string_value(v), json_string_length(v)));
+		return jsonrd_fail(
+		    d, at, key, "not a date (YYYY-MM-DDTHH:MM:SSZ): \"%s\"",
+		    jsonrd_show(s, sizeof(s), json_string_value(v), json_string_length(v)));
 	return 0;
 }
 
-static int name_key(struct dec *d, json_t *o, const char *at, const char *key, const char *what,
-                    int (*parse)(const char *), int *dst)
-{
-	json_t *v = get(d, o, at, key);
-	char s[WIRE_SHOW_MAX];
-	int x;
-
-	if (!v)
-		return -1;
-	if (!json_is_string(v))
-		return wrong_type(d, at, key, "a string", v);
-	x = parse(json_string_value(v));
-	if (x < 0 || strlen(json_string_value(v)) != json_string_length(v))
-		return fail(d, at, key, "not a %s name: \"%s\"", what,
-		            show(s, sizeof(s), json_string_value(v), json_string_length(v)));
-	*dst = x;
-	return 0;
-}
-
-static int status_key(struct dec *d, json_t *o, const char *at, enum mp_status *st,
+static int status_key(struct jsonrd *d, json_t *o, const char *at, enum mp_status *st,
                       enum mp_severity *sev, enum mp_reason *why)
 {
 	int a, b, c;
 
-	if (name_key(d, o, at, "status", "status", result_status_parse, &a) ||
-	    name_key(d, o, at, "severity", "severity", result_severity_parse, &b) ||
-	    name_key(d, o, at, "reason", "reason", result_reason_parse, &c))
+	if (jsonrd_enum_key(d, o, at, "status", "status", result_status_parse, &a) ||
+	    jsonrd_enum_key(d, o, at, "severity", "severity", result_severity_parse, &b) ||
+	    jsonrd_enum_key(d, o, at, "reason", "reason", result_reason_parse, &c))
 		return -1;
 	/* The pairs result.c can make: a hostile "up" that is critical is no up. */
 	int fits = a == MP_DEGRADED ? b == MP_SEV_WARNING || b == MP_SEV_CRITICAL
 	                            : b == (int)result_default_severity((enum mp_status)a);
 	if (!fits)
-		return fail(d, at, "severity", "\"%s\" does not go with status \"%s\"",
-		            result_severity_name((enum mp_severity)b),
-		            result_status_name((enum mp_status)a));
+		return jsonrd_fail(d, at, "severity", "\"%s\" does not go with status \"%s\"",
+		                   result_severity_name((enum mp_severity)b),
+		                   result_status_name((enum mp_status)a));
 	if (c == MP_R_OK && a != MP_UP)
-		return fail(d, at, "reason", "\"ok\" does not go with status \"%s\"",
-		            result_status_name((enum mp_status)a));
+		return jsonrd_fail(d, at, "reason", "\"ok\" does not go with status \"%s\"",
+		                   result_status_name((enum mp_status)a));
 	*st = (enum mp_status)a;
 	*sev = (enum mp_severity)b;
 	*why = (enum mp_reason)c;
@@ -678,19 +473,15 @@ static int status_key(struct dec *d, json_t *o, const char *at, enum mp_status *
  * the encoder could have split (no separator byte, no blank at either
  * end), shorter than piece_sz, at most max_n of them, the whole fitting sz.
  */
-static int list_key(struct dec *d, json_t *o, const char *at, const char *key, const char *join,
+static int list_key(struct jsonrd *d, json_t *o, const char *at, const char *key, const char *join,
                     const char *seps, size_t piece_sz, size_t max_n, char *dst, size_t sz)
 {
-	json_t *a = get(d, o, at, key), *v;
+	json_t *a = jsonrd_array_key(d, o, at, key, "an array of strings", max_n, "entries"), *v;
 	size_t used = 0, jl = strlen(join), i;
 	char name[64];
 
 	if (!a)
 		return -1;
-	if (!json_is_array(a))
-		return wrong_type(d, at, key, "an array of strings", a);
-	if (json_array_size(a) > max_n)
-		return fail(d, at, key, "more than %zu entries", max_n);
 	dst[0] = '\0';
 	json_array_foreach(a, i, v)
 	{
@@ -698,17 +489,17 @@ static int list_key(struct dec *d, json_t *o, const char *at, const char *key, c
 		size_t n;
 
 		snprintf(name, sizeof(name), "%s[%zu]", key, i);
-		if (str_val(d, v, at, name, piece, piece_sz, 0) < 0)
+		if (jsonrd_str_val(d, v, at, name, piece, piece_sz, 0) < 0)
 			return -1;
 		n = strlen(piece);
 		if (n == 0)
-			return fail(d, at, name, "empty");
+			return jsonrd_fail(d, at, name, "empty");
 		if (piece[0] == ' ' || piece[n - 1] == ' ')
-			return fail(d, at, name, "blank at an end");
+			return jsonrd_fail(d, at, name, "blank at an end");
 		if (strpbrk(piece, seps))
-			return fail(d, at, name, "holds a separator");
+			return jsonrd_fail(d, at, name, "holds a separator");
 		if (used + (used ? jl : 0) + n > sz - 1)
-			return fail(d, at, key, "longer than %zu bytes joined", sz - 1);
+			return jsonrd_fail(d, at, key, "longer than %zu bytes joined", sz - 1);
 		if (used) {
 			memcpy(dst + used, join, jl);
 			used += jl;
@@ -722,69 +513,70 @@ static int list_key(struct dec *d, json_t *o, const char *at, const char *key, c
 
 /* 64 lower-case hex digits; "" only when empty_ok (no digest could be made), null only when
  * nullable. */
-static int sha_key(struct dec *d, json_t *o, const char *at, const char *key, char *dst,
+static int sha_key(struct jsonrd *d, json_t *o, const char *at, const char *key, char *dst,
                    int empty_ok, int nullable)
 {
-	json_t *v = get(d, o, at, key);
+	json_t *v = jsonrd_get(d, o, at, key);
 
-	if (!v || str_val(d, v, at, key, dst, 65, nullable) < 0)
+	if (!v || jsonrd_str_val(d, v, at, key, dst, 65, nullable ? JSONRD_NULLABLE : 0) < 0)
 		return -1;
-	if (dst[0] ? hex64(dst) : empty_ok || json_is_null(v))
+	if (dst[0] ? jsonrd_hex64(dst) : empty_ok || json_is_null(v))
 		return 0;
-	return fail(d, at, key, "not a SHA-256 in lower-case hex");
+	return jsonrd_fail(d, at, key, "not a SHA-256 in lower-case hex");
 }
 
-static int dec_cert(struct dec *d, json_t *c, const char *at, struct cert_facts *cf)
+static int dec_cert(struct jsonrd *d, json_t *c, const char *at, struct cert_facts *cf)
 {
 	static const char *const keys[] = {"subject", "issuer", "not_before", "not_after",
 	                                   "sha256"};
 
 	if (!json_is_object(c))
-		return wrong_type(d, at, NULL, "an object", c);
-	if (str_key(d, c, at, "subject", cf->subject, sizeof(cf->subject), 0) ||
-	    str_key(d, c, at, "issuer", cf->issuer, sizeof(cf->issuer), 0) ||
+		return jsonrd_wrong_type(d, at, NULL, "an object", c);
+	if (jsonrd_str_key(d, c, at, "subject", cf->subject, sizeof(cf->subject), 0) ||
+	    jsonrd_str_key(d, c, at, "issuer", cf->issuer, sizeof(cf->issuer), 0) ||
 	    date_key(d, c, at, "not_before", &cf->not_before, NULL) ||
 	    date_key(d, c, at, "not_after", &cf->not_after, NULL) ||
 	    sha_key(d, c, at, "sha256", cf->sha256, 1, 0))
 		return -1;
-	return only_keys(d, c, at, keys, sizeof(keys) / sizeof(keys[0]), "unknown key");
+	return jsonrd_only_keys(d, c, at, keys, JSONRD_NKEYS(keys));
 }
 
 /* A field derived from the chain must say what the chain says. */
-static int same_str(struct dec *d, json_t *o, const char *key, const char *want, const char *from)
+static int same_str(struct jsonrd *d, json_t *o, const char *key, const char *want,
+                    const char *from)
 {
 	char got[RESULT_NAME_MAX];
 
-	if (str_key(d, o, "tls", key, got, sizeof(got), 0) < 0)
+	if (jsonrd_str_key(d, o, "tls", key, got, sizeof(got), 0) < 0)
 		return -1;
 	if (strcmp(got, want) != 0)
-		return fail(d, "tls", key, "differs from %s", from);
+		return jsonrd_fail(d, "tls", key, "differs from %s", from);
 	return 0;
 }
 
-static int same_date(struct dec *d, json_t *o, const char *key, int64_t want, const char *from)
+static int same_date(struct jsonrd *d, json_t *o, const char *key, int64_t want, const char *from)
 {
 	int64_t got;
 
 	if (date_key(d, o, "tls", key, &got, NULL) < 0)
 		return -1;
 	if (got != want)
-		return fail(d, "tls", key, "differs from %s", from);
+		return jsonrd_fail(d, "tls", key, "differs from %s", from);
 	return 0;
 }
 
-static int is_null_key(struct dec *d, json_t *o, const char *key)
+static int is_null_key(struct jsonrd *d, json_t *o, const char *key)
 {
-	json_t *v = get(d, o, "tls", key);
+	json_t *v = jsonrd_get(d, o, "tls", key);
 
 	if (!v)
 		return -1;
 	if (!json_is_null(v))
-		return fail(d, "tls", key, "must be null when the chain is empty");
+		return jsonrd_fail(d, "tls", key, "must be null when the chain is empty");
 	return 0;
 }
 
-static int dec_tls(struct dec *d, json_t *o, struct tls_facts *t)
+static int dec_tls(struct jsonrd *d, json_t *o, struct tls_facts *t)
 {
 	static const char *const keys[] = {
 	    "version",        "cipher",      "verified",      "verify_reused", "verify_error",
@@ -803,38 +595,38 @@ static int dec_tls(struct dec *d, json_t *o, struct tls_facts *t)
 	if (json_is_null(o))
 		return 0;
 	if (!json_is_object(o))
-		return wrong_type(d, "", "tls", "an object or null", o);
+		return jsonrd_wrong_type(d, "", "tls", "an object or null", o);
 	t->used = 1;
-	if (str_key(d, o, "tls", "version", t->version, sizeof(t->version), 1) ||
-	    str_key(d, o, "tls", "cipher", t->cipher, sizeof(t->cipher), 1) ||
-	    bool_key(d, o, "tls", "verified", &t->verified) ||
-	    bool_key(d, o, "tls", "verify_reused", &t->verify_reused))
+	if (jsonrd_str_key(d, o, "tls", "version", t->version, sizeof(t->version),
+	                   JSONRD_NULLABLE) ||
+	    jsonrd_str_key(d, o, "tls", "cipher", t->cipher, sizeof(t->cipher), JSONRD_NULLABLE) ||
+	    jsonrd_bool_key(d, o, "tls", "verified", &t->verified) ||
+	    jsonrd_bool_key(d, o, "tls", "verify_reused", &t->verify_reused))
 		return -1;
-	if (!(v = get(d, o, "tls", "verify_error")))
+	if (!(v = jsonrd_get(d, o, "tls", "verify_error")))
 		return -1;
 	nonull = !json_is_null(v);
-	if (str_val(d, v, "tls", "verify_error", t->verify_msg, sizeof(t->verify_msg), 1) ||
-	    int_key(d, o, "tls", "verify_code", INT_MIN, INT_MAX, &x, &isnull))
+	if (jsonrd_str_val(d, v, "tls", "verify_error", t->verify_msg, sizeof(t->verify_msg),
+	                   JSONRD_NULLABLE) ||
+	    jsonrd_int_key(d, o, "tls", "verify_code", INT_MIN, INT_MAX, &x, &isnull))
 		return -1;
 	if (isnull == nonull || (nonull && x == 0))
-		return fail(d, "tls", "verify_code",
-		            "a non-zero integer with verify_error, null without");
+		return jsonrd_fail(d, "tls", "verify_code",
+		                   "a non-zero integer with verify_error, null without");
 	t->verify_code = nonull ? (int)x : 0;
-	if (int_key(d, o, "tls", "verify_depth", -1, INT_MAX, &x, &isnull))
+	if (jsonrd_int_key(d, o, "tls", "verify_depth", -1, INT_MAX, &x, &isnull))
 		return -1;
 	if (isnull == nonull)
-		return fail(d, "tls", "verify_depth", "an integer with verify_error, null without");
+		return jsonrd_fail(d, "tls", "verify_depth",
+		                   "an integer with verify_error, null without");
 	t->verify_depth = nonull ? (int)x : -1;
 	if (list_key(d, o, "tls", "sans", ", ", ",", RESULT_SANS_MAX, RESULT_SANS_MAX / 2, t->sans,
 	             sizeof(t->sans)))
 		return -1;
 
-	if (!(chain = get(d, o, "tls", "chain")))
+	if (!(chain = jsonrd_array_key(d, o, "tls", "chain", "an array", RESULT_CHAIN_MAX,
+	                               "certificates")))
 		return -1;
-	if (!json_is_array(chain))
-		return wrong_type(d, "tls", "chain", "an array", chain);
-	if (json_array_size(chain) > RESULT_CHAIN_MAX)
-		return fail(d, "tls", "chain", "more than %d certificates", RESULT_CHAIN_MAX);
 	json_array_foreach(chain, i, v)
 	{
 		snprintf(at, sizeof(at), "tls.chain[%zu]", i);
@@ -843,7 +635,7 @@ static int dec_tls(struct dec *d, json_t *o, struct tls_facts *t)
 	}
 	t->chain_len = (int)json_array_size(chain);
 	if (t->chain_len == 0) {
-		for (i = 0; i < sizeof(derived) / sizeof(derived[0]); i++)
+		for (i = 0; i < JSONRD_NKEYS(derived); i++)
 			if (is_null_key(d, o, derived[i]) < 0)
 				return -1;
 		if (is_null_key(d, o, "days_left") < 0)
@@ -864,15 +656,15 @@ static int dec_tls(struct dec *d, json_t *o, struct tls_facts *t)
 		    sha_key(d, o, "tls", "sha256", sha, 1, 0))
 			return -1;
 		if (strcmp(sha, leaf->sha256) != 0)
-			return fail(d, "tls", "sha256", "differs from chain[0]");
-		if (int_key(d, o, "tls", "days_left", -WIRE_DAYS_MAX, WIRE_DAYS_MAX, &t->days_left,
-		            NULL))
+			return jsonrd_fail(d, "tls", "sha256", "differs from chain[0]");
+		if (jsonrd_int_key(d, o, "tls", "days_left", -WIRE_DAYS_MAX, WIRE_DAYS_MAX,
+		                   &t->days_left, NULL))
 			return -1;
 	}
-	return only_keys(d, o, "tls", keys, sizeof(keys) / sizeof(keys[0]), "unknown key");
+	return jsonrd_only_keys(d, o, "tls", keys, JSONRD_NKEYS(keys));
 }
 
-static int dec_addr(struct dec *d, json_t *o, const char *at, struct addr_result *a)
+static int dec_addr(struct jsonrd *d, json_t *o, const char *at, struct addr_result *a)
 {
 	static const char *const keys[] = {"address",        "status",        "severity",
 	                                   "reason",         "message",       "time_to_greeting_ms",
@@ -881,77 +673,72 @@ static int dec_addr(struct dec *d, json_t *o, const char *at, struct addr_result
 	int n1, n2, n3;
 
 	if (!json_is_object(o))
-		return wrong_type(d, at, NULL, "an object", o);
-	if (str_key(d, o, at, "address", a->address, sizeof(a->address), 0) ||
+		return jsonrd_wrong_type(d, at, NULL, "an object", o);
+	if (jsonrd_str_key(d, o, at, "address", a->address, sizeof(a->address), 0) ||
 	    status_key(d, o, at, &a->status, &a->severity, &a->reason) ||
-	    str_key(d, o, at, "message", a->message, sizeof(a->message), 0) ||
+	    jsonrd_str_key(d, o, at, "message", a->message, sizeof(a->message), 0) ||
 	    ms_key(d, o, at, "time_to_greeting_ms", &a->greeting_us) ||
 	    ms_key(d, o, at, "total_ms", &a->total_us) ||
 	    sha_key(d, o, at, "cert_sha256", a->cert_sha256, 0, 1) ||
 	    date_key(d, o, at, "cert_not_after", &a->cert_not_after, &n1) ||
-	    int_key(d, o, at, "cert_days_left", -WIRE_DAYS_MAX, WIRE_DAYS_MAX, &a->cert_days_left,
-	            &n2) ||
+	    jsonrd_int_key(d, o, at, "cert_days_left", -WIRE_DAYS_MAX, WIRE_DAYS_MAX,
+	                   &a->cert_days_left, &n2) ||
 	    date_key(d, o, at, "leaf_not_after", &a->leaf_not_after, &n3))
 		return -1;
 	int none = !a->cert_sha256[0];
 	if (n1 != none || n2 != none || n3 != none)
-		return fail(d, at, NULL,
-		            "cert_sha256, cert_not_after, cert_days_left and leaf_not_after are "
-		            "null together or not at all");
+		return jsonrd_fail(
+		    d, at, NULL,
+		    "cert_sha256, cert_not_after, cert_days_left and leaf_not_after are "
+		    "null together or not at all");
 	if (none)
 		a->cert_not_after = a->cert_days_left = a->leaf_not_after = 0;
-	return only_keys(d, o, at, keys, sizeof(keys) / sizeof(keys[0]), "unknown key");
+	return jsonrd_only_keys(d, o, at, keys, JSONRD_NKEYS(keys));
 }
 
-static int name_ok(const char *s)
-{
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-'))
-			return 0;
-	return 1;
-}
-
-static int dec_meta(struct dec *d, json_t *o, struct result *r, struct result_meta *m)
+static int dec_meta(struct jsonrd *d, json_t *o, struct result *r, struct result_meta *m)
 {
 	struct target t;
-	char terr[160], s[WIRE_SHOW_MAX], date[32];
+	char terr[160], s[JSONRD_SHOW_MAX], date[32];
 	int64_t x = 0;
 	int isnull;
 	json_t *v;
 
-	if (str_key(d, o, "", "target", m->target, sizeof(m->target), 0))
+	if (jsonrd_str_key(d, o, "", "target", m->target, sizeof(m->target), 0))
 		return -1;
 	if (target_parse(&t, m->target, terr, sizeof(terr)) != 0)
-		return fail(d, "", "target", "%s", terr);
+		return jsonrd_fail(d, "", "target", "%s", terr);
 	if (strcmp(t.url, m->target) != 0)
-		return fail(d, "", "target", "not canonical: \"%s\" (expected \"%s\")",
-		            show(s, sizeof(s), m->target, strlen(m->target)), t.url);
-	if (int_key(d, o, "", "ts_ms", 1, WIRE_SEC_MAX * 1000 + 999, &x, &isnull))
+		return jsonrd_fail(d, "", "target", "not canonical: \"%s\" (expected \"%s\")",
+		                   jsonrd_show(s, sizeof(s), m->target, strlen(m->target)), t.url);
+	if (jsonrd_int_key(d, o, "", "ts_ms", 1, WIRE_SEC_MAX * 1000 + 999, &x, &isnull))
 		return -1;
 	r->probe_ms = isnull ? 0 : x;
-	if (!(v = get(d, o, "", "time")) || str_val(d, v, "", "time", date, sizeof(date), 1))
+	if (!(v = jsonrd_get(d, o, "", "time")) ||
+	    jsonrd_str_val(d, v, "", "time", date, sizeof(date), JSONRD_NULLABLE))
 		return -1;
 	if (isnull ? !json_is_null(v)
 	           : !fmt_date(s, sizeof(s), ms_to_sec(r->probe_ms)) || strcmp(s, date) != 0)
-		return fail(d, "", "time", "does not say the time of ts_ms");
-	if (str_key(d, o, "", "check", m->check, sizeof(m->check), 1) ||
-	    str_key(d, o, "", "location", m->location, sizeof(m->location), 1))
+		return jsonrd_fail(d, "", "time", "does not say the time of ts_ms");
+	if (jsonrd_str_key(d, o, "", "check", m->check, sizeof(m->check), JSONRD_NULLABLE) ||
+	    jsonrd_str_key(d, o, "", "location", m->location, sizeof(m->location), JSONRD_NULLABLE))
 		return -1;
-	if (!name_ok(m->check) || (!m->check[0] && !json_is_null(json_object_get(o, "check"))))
-		return fail(d, "", "check", "not a check name (1 to 64 of A-Z a-z 0-9 . _ -)");
-	if (!name_ok(m->location) ||
-	    (!m->location[0] && !json_is_null(json_object_get(o, "location"))))
-		return fail(d, "", "location",
-		            "not a location name (1 to 64 of A-Z a-z 0-9 . _ -)");
+	/* null reads as "": a name, or null, but never "" itself. */
+	if (m->check[0] ? !jsonrd_name_ok(m->check) : !json_is_null(json_object_get(o, "check")))
+		return jsonrd_fail(d, "", "check",
+		                   "not a check name (1 to 64 of A-Z a-z 0-9 . _ -)");
+	if (m->location[0] ? !jsonrd_name_ok(m->location)
+	                   : !json_is_null(json_object_get(o, "location")))
+		return jsonrd_fail(d, "", "location",
+		                   "not a location name (1 to 64 of A-Z a-z 0-9 . _ -)");
 	if (sha_key(d, o, "", "check_digest", m->digest, 0, 1) ||
-	    int_key(d, o, "", "seq", 1, INT64_MAX, &x, &isnull))
+	    jsonrd_int_key(d, o, "", "seq", 1, INT64_MAX, &x, &isnull))
 		return -1;
 	m->seq = isnull ? 0 : (uint64_t)x;
 	return 0;
 }
 
-static int dec_result(struct dec *d, json_t *o, struct result *r, struct result_meta *m)
+static int dec_result(struct jsonrd *d, json_t *o, struct result *r, struct result_meta *m)
 {
 	static const char *const keys[] = {"target",
 	                                   "status",
@@ -981,64 +768,64 @@ static int dec_result(struct dec *d, json_t *o, struct result *r, struct result_
 	size_t i;
 
 	if (!json_is_object(o))
-		return fail(d, "", "result", "expected an object, got %s", type_name(o));
+		return jsonrd_wrong_type(d, "", "result", "an object", o);
 	if (dec_meta(d, o, r, m) || status_key(d, o, "", &r->status, &r->severity, &r->reason) ||
-	    str_key(d, o, "", "message", r->message, sizeof(r->message), 0))
+	    jsonrd_str_key(d, o, "", "message", r->message, sizeof(r->message), 0))
 		return -1;
 
-	if (!(tm = get(d, o, "", "timings_ms")))
+	if (!(tm = jsonrd_get(d, o, "", "timings_ms")))
 		return -1;
 	if (!json_is_object(tm))
-		return wrong_type(d, "", "timings_ms", "an object", tm);
+		return jsonrd_wrong_type(d, "", "timings_ms", "an object", tm);
 	for (int p = 0; p < MP_PH__COUNT; p++) {
 		phases[p] = result_phase_name((enum mp_phase)p);
 		if (ms_key(d, tm, "timings_ms", phases[p], &r->phase_us[p]) < 0)
 			return -1;
 	}
-	if (only_keys(d, tm, "timings_ms", phases, MP_PH__COUNT, "not a phase name:"))
+	if (jsonrd_only_names(d, tm, "timings_ms", phases, MP_PH__COUNT, "not a phase name:"))
 		return -1;
 
 	if (ms_key(d, o, "", "time_to_greeting_ms", &r->ttg_us) ||
-	    str_key(d, o, "", "address", r->address, sizeof(r->address), 1) ||
-	    str_key(d, o, "", "path", r->path, sizeof(r->path), 1) ||
-	    str_key(d, o, "", "greeting", r->greeting, sizeof(r->greeting), 1) ||
+	    jsonrd_str_key(d, o, "", "address", r->address, sizeof(r->address), JSONRD_NULLABLE) ||
+	    jsonrd_str_key(d, o, "", "path", r->path, sizeof(r->path), JSONRD_NULLABLE) ||
+	    jsonrd_str_key(d, o, "", "greeting", r->greeting, sizeof(r->greeting),
+	                   JSONRD_NULLABLE) ||
 	    list_key(d, o, "", "capabilities", "\n", "\n", RESULT_CAP_SHOW, RESULT_CAPS_MAX / 2,
 	             r->capabilities, sizeof(r->capabilities)))
 		return -1;
 	/* Our own state names only: a server byte here would be a forgery. */
 	if (r->path[strspn(r->path, "abcdefghijklmnopqrstuvwxyz_>.")] != '\0')
-		return fail(d, "", "path", "not a path of state names");
+		return jsonrd_fail(d, "", "path", "not a path of state names");
 
-	if (!(v = get(d, o, "", "warnings")))
+	if (!(v = jsonrd_array_key(d, o, "", "warnings", "an array of strings", RESULT_WARN_MAX,
+	                           "entries")))
 		return -1;
-	if (!json_is_array(v))
-		return wrong_type(d, "", "warnings", "an array of strings", v);
-	if (json_array_size(v) > RESULT_WARN_MAX)
-		return fail(d, "", "warnings", "more than %d entries", RESULT_WARN_MAX);
 	for (i = 0; i < json_array_size(v); i++) {
 		char name[32];
 
 		snprintf(name, sizeof(name), "warnings[%zu]", i);
-		if (str_val(d, json_array_get(v, i), "", name, r->warnings[i], RESULT_WARN_LEN, 0))
+		if (jsonrd_str_val(d, json_array_get(v, i), "", name, r->warnings[i],
+		                   RESULT_WARN_LEN, 0))
 			return -1;
 	}
 	r->nwarnings = (int)json_array_size(v);
 
-	if (int_key(d, o, "", "messages", 0, INT64_MAX, &x, &isnull))
+	if (jsonrd_int_key(d, o, "", "messages", 0, INT64_MAX, &x, &isnull))
 		return -1;
 	r->messages = isnull ? -1 : x;
-	if (!(v = get(d, o, "", "tls")) || dec_tls(d, v, &r->tls) < 0)
+	if (!(v = jsonrd_get(d, o, "", "tls")) || dec_tls(d, v, &r->tls) < 0)
 		return -1;
 
-	if (!(v = get(d, o, "", "addresses")))
+	if (!(v = jsonrd_get(d, o, "", "addresses")))
 		return -1;
 	if (!json_is_null(v)) {
 		if (!json_is_array(v))
-			return wrong_type(d, "", "addresses", "an array or null", v);
+			return jsonrd_wrong_type(d, "", "addresses", "an array or null", v);
 		if (json_array_size(v) == 0)
-			return fail(d, "", "addresses", "empty (null when not probed)");
+			return jsonrd_fail(d, "", "addresses", "empty (null when not probed)");
 		if (json_array_size(v) > RESULT_ADDR_MAX)
-			return fail(d, "", "addresses", "more than %d entries", RESULT_ADDR_MAX);
+			return jsonrd_fail(d, "", "addresses", "more than %d entries",
+			                   RESULT_ADDR_MAX);
 		json_t *a;
 		json_array_foreach(v, i, a)
 		{
@@ -1050,44 +837,13 @@ static int dec_result(struct dec *d, json_t *o, struct result *r, struct result_
 		}
 		r->naddrs = (int)json_array_size(v);
 	}
-	return only_keys(d, o, "", keys, sizeof(keys) / sizeof(keys[0]), "unknown key");
-}
-
-/* Nesting depth counted over the raw bytes, before jansson recurses into it. */
-static int depth_ok(struct dec *d, const char *buf, size_t len)
-{
-	int depth = 0, in_str = 0, esc = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		char ch = buf[i];
-
-		if (in_str) {
-			if (esc)
-				esc = 0;
-			else if (ch == '\\')
-				esc = 1;
-			else if (ch == '"')
-				in_str = 0;
-		} else if (ch == '"') {
-			in_str = 1;
-		} else if (ch == '{' || ch == '[') {
-			if (++depth > RESULT_JSON_DEPTH_MAX) {
-				snprintf(d->err, d->errlen,
-				         "result: nested deeper than %d levels at byte %zu",
-				         RESULT_JSON_DEPTH_MAX, i);
-				return 0;
-			}
-		} else if (ch == '}' || ch == ']') {
-			depth--;
-		}
-	}
-	return 1;
+	return jsonrd_only_keys(d, o, "", keys, JSONRD_NKEYS(keys));
 }
 
 int result_json_decode(const char *buf, size_t len, struct result *r, struct result_meta *m,
                        char *err, size_t errlen)
 {
-	struct dec d = {err, errlen};
+	struct jsonrd d = {err, errlen, "result", JSONRD_CUT_255};
 	json_error_t jerr;
 	json_t *o;
 	int rc;
@@ -1101,14 +857,14 @@ int result_json_decode(const char *buf, size_t len, struct result *r, struct res
 		         RESULT_JSON_MAX);
 		return -1;
 	}
-	if (!depth_ok(&d, buf, len))
+	if (jsonrd_depth_check(&d, buf, len, RESULT_JSON_DEPTH_MAX) < 0)
 		return -1;
 	o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!o) {
 		char s[160];
 
-		snprintf(err, errlen, "result: not JSON at byte %d: %s", jerr.position,
-		         show(s, sizeof(s), jerr.text, strnlen(jerr.text, sizeof(jerr.text))));
+		jsonrd_show(s, sizeof(s), jerr.text, strnlen(jerr.text, sizeof(jerr.text)));
+		snprintf(err, errlen, "result: not JSON at byte %d: %s", jerr.position, s);
 		return -1;
 	}
 	rc = dec_result(&d, o, r, m);
@@ -1119,7 +875,7 @@ int result_json_decode(const char *buf, size_t len, struct result *r, struct res
 int result_json_decode_obj(json_t *o, struct result *r, struct result_meta *m, char *err,
                            size_t errlen)
 {
-	struct dec d = {err, errlen};
+	struct jsonrd d = {err, errlen, "result", JSONRD_CUT_255};
 
 	if (errlen)
 		err[0] = '\0';
