@@ -378,6 +378,7 @@ static const struct key check_keys[] = {
     {"locations", K_FN, 0, 0, 0, 0, NULL, fn_locations, 0, 0},
     {"quorum", K_FN, 0, 0, 0, 0, NULL, fn_quorum, 0, 0},
     {"password_to_nodes", K_BOOL, CC(password_to_nodes), 0, 0, NULL, NULL, 0, 0},
+    {"notify_partial", K_BOOL, CC(notify_partial), 0, 0, NULL, NULL, 0, 0},
 };
 
 _Static_assert(NKEYS(check_keys) <= KEYS_MAX, "set masks are 64 bits");
@@ -483,6 +484,19 @@ void checks_cross(struct ld *l, struct conf_check *cc, struct ckx *x)
 			          "password is sent",
 			          cx.name);
 		cc->password_to_nodes = 0;
+	}
+	if (cc->notify_partial && cc->nlocations < 2) {
+		/*
+		 * One location is never partial. From defaults, it is meant for
+		 * the checks with several.
+		 */
+		if (x->at[ck("notify_partial")].line)
+			conf_xerr(
+			    l, x->at[ck("notify_partial")],
+			    "check \"%s\": notify_partial needs two or more locations: a check "
+			    "probed from %s is never partial",
+			    cx.name, cc->nlocations ? "one location" : "this daemon alone");
+		cc->notify_partial = 0;
 	}
 
 	k->login_interval_s = cc->interval_ms / 1000; /* for a server's LOGIN-DELAY */

@@ -129,6 +129,14 @@ struct conf_check {
 	 */
 	int password_to_nodes;
 	/*
+	 * `notify_partial: true`: the check's routes are told when its
+	 * verdict becomes partial (some locations see it down, fewer than
+	 * the quorum) and when that is over; never an incident, never
+	 * PagerDuty. Off by default; only with two or more locations (0 for
+	 * any other check, also when set in defaults).
+	 */
+	int notify_partial;
+	/*
 	 * Where the password comes from, as written: "file:PATH" (PATH as in
 	 * the file, so a node resolves it on its own machine) or "env:NAME";
 	 * NULL without a login. Never the value.

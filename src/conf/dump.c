@@ -228,6 +228,10 @@ void conf_dump(const struct conf *c, FILE *f)
 		if (k->login)
 			fprintf(f, "    password_to_nodes: %s\n",
 			        cc->password_to_nodes ? "true" : "false");
+		/* Only a check with several locations can be partial: only there does it say. */
+		if (cc->nlocations > 1)
+			fprintf(f, "    notify_partial: %s\n",
+			        cc->notify_partial ? "true" : "false");
 		if (cc->nroutes)
 			fputs("    notify:\n", f);
 		for (int r = 0; r < cc->nroutes; r++) {

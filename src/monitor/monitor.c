@@ -1087,6 +1087,140 @@ static struct state_change check_verdict(struct monitor *mo, struct mon *m,
 	return ch;
 }
 
+/* ---- partial notices (`notify_partial`) ---------------------------------- */
+
+/*
+ * The location a partial notice is about: of the counted locations that
+ * confirm down, the first to go down (its reason routes the notice);
+ * NULL when none does.
+ */
+static const struct mon_loc *partial_worst(const struct monitor *mo, const struct mon *m,
+                                           int64_t at)
+{
+	const struct mon_loc *w = NULL;
+
+	for (int i = 0; i < m->nlocs; i++) {
+		const struct mon_loc *l = &m->locs[i];
+
+		if (mon_loc_level(l) != 3 || !mon_loc_counts(mo, m, l, at))
+			continue;
+		if (!w || l->st.since_ms < w->st.since_ms)
+			w = l;
+	}
+	return w;
+}
+
+/*
+ * Tell m's routes that its verdict became partial (NOTIFY_PARTIAL) or that
+ * the partial episode is over (NOTIFY_PARTIAL_END), with how each location
+ * stands. Routed as a degraded alert would be, by partial_reason; an end
+ * goes where the notice went, but for routes that take no recoveries.
+ * Not an outage: m->told, the incident and the PagerDuty keys stay as
+ * they are, and PagerDuty channels are skipped. Inside a maintenance
+ * window the notice is dropped, not held: a partial episode is not told
+ * after the window. Returns the notifications queued.
+ */
+static int partial_notify(struct monitor *mo, struct mon *m, const struct conf_check *cc,
+                          enum notify_kind kind, const struct mon_loc *worst, int64_t now)
+{
+	struct conf *conf = mo->conf;
+	char key[160], locations[LOCATIONS_TEXT_MAX];
+	struct notify_loc nl[CONF_LOCATIONS_MAX];
+	int sent = 0;
+
+	if (conf_in_maintenance(conf, cc, now / 1000)) {
+		log_msg(LOG_NOTICE,
+		        "check %s: %s notification dropped (maintenance window): partial notices "
+		        "are not held for the window's end",
+		        m->name, notify_kind_name(kind));
+		return 0;
+	}
+	/* Its own key: receivers pair a partial with its end; no outage's key moves. */
+	snprintf(key, sizeof(key), "mailpulse/%s/partial/%lld", m->name, (long long)m->partial_ms);
+	struct notify_event ev = {
+	    .kind = kind,
+	    .check = m->name,
+	    .target = cc->chk.target.url,
+	    .location = conf->location,
+	    .status = m->st.status,
+	    .severity = m->st.severity,
+	    .prev = m->st.status, /* the check's state does not change */
+	    .reason = m->partial_reason,
+	    .confirmed = worst ? worst->last_confirmed : 0,
+	    .message = worst && worst->last_message ? worst->last_message : "",
+	    .greeting = "",
+	    .since_ms = m->partial_ms,
+	    .now_ms = now,
+	    /* A node's clock may run ahead of ours: never a negative length. */
+	    .duration_ms =
+	        kind == NOTIFY_PARTIAL_END && now > m->partial_ms ? now - m->partial_ms : 0,
+	    .dashboard_url = conf->dashboard_url,
+	    .incident_key = key,
+	    .result_json = m->has_last && m->last.wire && *m->last.wire ? m->last.wire : NULL,
+	};
+	ev.nlocs = locations_describe(mo, m, now, locations, sizeof(locations), nl);
+	ev.locations = locations;
+	ev.locs = nl;
+	for (int i = 0; i < cc->nroutes; i++) {
+		const struct conf_route *rt = &cc->routes[i];
+		const struct conf_channel *ch = &conf->channels[rt->channel];
+
+		if (!route_matches(rt, m->partial_reason) ||
+		    (kind == NOTIFY_PARTIAL_END && !rt->recovery))
+			continue;
+		if (!notify_channel_takes(ch->type, kind)) {
+			log_msg(LOG_DEBUG,
+			        "check %s: %s not sent to %s: PagerDuty takes no partial notices",
+			        m->name, notify_kind_name(kind), ch->name);
+			continue;
+		}
+		if (notify_send(mo->notify, ch, &ev) != 0)
+			log_msg(LOG_ERR, "check %s: cannot queue a notification to %s (queue full)",
+			        m->name, ch->name);
+		else
+			sent++;
+	}
+	return sent;
+}
+
+/*
+ * The partial episode of m after its verdict went from was to m->verdict
+ * (at: the time it was taken at, now: the clock). An episode starts when
+ * the verdict becomes partial while the check is not down: a down check
+ * that loses one location's confirmation is the outage's business, as
+ * before. It lasts through unknown and pending (too few locations to
+ * say), ends when the verdict is up or degraded (told, when its start
+ * was), and ends silently when it is down: the down alert says more. One
+ * notice per episode at most, whatever the locations do within it.
+ */
+static void partial_follow(struct monitor *mo, struct mon *m, const struct conf_check *cc,
+                           enum verdict_status was, int64_t at, int64_t now)
+{
+	enum verdict_status v = m->verdict.status;
+	const struct mon_loc *worst;
+
+	if (v == VERDICT_PARTIAL && was != VERDICT_PARTIAL && !m->partial_ms &&
+	    m->st.status != MP_DOWN) {
+		worst = partial_worst(mo, m, at);
+		m->partial_ms = worst && worst->st.since_ms > 0 ? worst->st.since_ms : at;
+		m->partial_reason = worst ? worst->st.reason : MP_R_OK;
+		m->partial_told =
+		    cc->notify_partial && partial_notify(mo, m, cc, NOTIFY_PARTIAL, worst, now) > 0;
+		return;
+	}
+	if (!m->partial_ms || (v != VERDICT_UP && v != VERDICT_DEGRADED && v != VERDICT_DOWN))
+		return;
+	if (v == VERDICT_DOWN && m->partial_told)
+		log_msg(LOG_NOTICE,
+		        "check %s: partial since %lld is now down: no partial_end, the down alert "
+		        "supersedes it",
+		        m->name, (long long)m->partial_ms);
+	else if (m->partial_told)
+		partial_notify(mo, m, cc, NOTIFY_PARTIAL_END, NULL, now);
+	m->partial_ms = 0;
+	m->partial_told = 0;
+}
+
 /*
  * The check's state follows the verdict over its locations, with the
  * store's rows and the alerts: after a result of one of its locations (r,
@@ -1099,9 +1233,12 @@ static void judge(struct monitor *mo, struct mon *m, const struct result *r, int
 {
 	const struct conf_check *cc = m->cc;
 	int64_t prev_since = m->st.since_ms;
+	enum verdict_status was = m->verdict.status;
 	struct state_change ch = check_verdict(mo, m, cc, at_ms);
 	struct result *made = NULL;
 
+	/* Partial leaves the state as it is; its notices are told apart from it. */
+	partial_follow(mo, m, cc, was, at_ms, now);
 	m->alert_confirmed = ch.confirmed;
 	if (!ch.changed && ch.alert == STATE_ALERT_NONE) {
 		if (r)

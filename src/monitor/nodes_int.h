@@ -136,6 +136,17 @@ struct mon {
 	 */
 	int64_t sup_ms;
 	enum mp_reason sup_reason;
+	/*
+	 * The partial episode under way: the verdict became partial while the
+	 * check was not down (partial_follow() in monitor.c).
+	 * partial_ms is its start (0: none), partial_told says its notice was
+	 * sent (`notify_partial`), to the routes taking partial_reason, which
+	 * its end is sent to. It never touches told, an incident or the
+	 * PagerDuty keys above.
+	 */
+	int64_t partial_ms;
+	int partial_told;
+	enum mp_reason partial_reason;
 	int has_last;
 	struct mon_last last; /* its strings are owned (last_strs), see last_update() */
 	char *last_strs[4];   /* message, greeting, wire, tls_wire */

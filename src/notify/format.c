@@ -126,6 +126,10 @@ const char *notify_kind_name(enum notify_kind k)
 		return "node_impaired";
 	case NOTIFY_NODE_BACK:
 		return "node_back";
+	case NOTIFY_PARTIAL:
+		return "partial";
+	case NOTIFY_PARTIAL_END:
+		return "partial_end";
 	}
 	return "unknown";
 }
@@ -133,6 +137,17 @@ const char *notify_kind_name(enum notify_kind k)
 int notify_kind_is_node(enum notify_kind k)
 {
 	return k == NOTIFY_NODE_LOST || k == NOTIFY_NODE_IMPAIRED || k == NOTIFY_NODE_BACK;
+}
+
+int notify_kind_is_partial(enum notify_kind k)
+{
+	return k == NOTIFY_PARTIAL || k == NOTIFY_PARTIAL_END;
+}
+
+int notify_channel_takes(enum channel_type t, enum notify_kind k)
+{
+	/* A page is for an outage; partial is not one (mailpulse.conf(5), pagerduty). */
+	return !(t == CH_PAGERDUTY && notify_kind_is_partial(k));
 }
 
 /* A node's state as its alert names it. */
@@ -285,6 +300,15 @@ static void format_text(const struct notify_event *ev, format_escape_fn esc, cha
 		                                           : "DEGRADED",
 		         check, reason, dur);
 		break;
+	case NOTIFY_PARTIAL:
+		/* Where it fails is the news: the sentence, or the reason without one. */
+		snprintf(subject, subjectsz, "[mailpulse] PARTIAL %s: %s", check,
+		         *locations ? locations : reason);
+		break;
+	case NOTIFY_PARTIAL_END:
+		human_duration(ev->duration_ms, dur, sizeof(dur));
+		snprintf(subject, subjectsz, "[mailpulse] PARTIAL OVER %s after %s", check, dur);
+		break;
 	case NOTIFY_TEST:
 	default:
 		snprintf(subject, subjectsz, "[mailpulse] TEST notification for %s", check);
@@ -296,12 +320,20 @@ static void format_text(const struct notify_event *ev, format_escape_fn esc, cha
 	body[0] = '\0';
 	ADD("Check:    %s\n", check);
 	ADD("Target:   %s\n", target);
-	ADD("Status:   %s (was %s)\n", result_status_name(ev->status),
-	    result_status_name(ev->prev));
+	if (ev->kind == NOTIFY_PARTIAL)
+		ADD("Status:   partial: seen down from fewer locations than its quorum, not an "
+		    "outage (the check stays %s)\n",
+		    result_status_name(ev->status));
+	else if (ev->kind == NOTIFY_PARTIAL_END)
+		ADD("Status:   %s (was partial)\n", result_status_name(ev->status));
+	else
+		ADD("Status:   %s (was %s)\n", result_status_name(ev->status),
+		    result_status_name(ev->prev));
 	if (ev->kind != NOTIFY_TEST)
 		ADD("Severity: %s%s\n", result_severity_name(ev->severity),
 		    ev->status == MP_DEGRADED ? " (the service still answers)" : "");
-	if (ev->kind != NOTIFY_RECOVERY || ev->reason != MP_R_OK)
+	if ((ev->kind != NOTIFY_RECOVERY && ev->kind != NOTIFY_PARTIAL_END) ||
+	    ev->reason != MP_R_OK)
 		ADD("Reason:   %s\n", reason);
 	if (*message)
 		ADD("Message:  %s\n", message);
@@ -311,6 +343,9 @@ static void format_text(const struct notify_event *ev, format_escape_fn esc, cha
 		human_duration(ev->duration_ms, dur, sizeof(dur));
 		ADD("Was down: %s\n", dur);
 		ADD("Up since: %s\n", since);
+	} else if (ev->kind == NOTIFY_PARTIAL_END) {
+		human_duration(ev->duration_ms, dur, sizeof(dur));
+		ADD("Partial:  %s, from %s\n", dur, since);
 	} else {
 		human_duration(ev->now_ms - ev->since_ms, dur, sizeof(dur));
 		ADD("Since:    %s (for %s)\n", since, dur);
@@ -449,12 +484,16 @@ static void utf8_cut(char *s, size_t max)
 	s[max] = '\0';
 }
 
-/* How bad it is, for the cards' colours: 0 recovery, 1 warning, 2 test, 3 down or critical. */
+/*
+ * How bad it is, for the cards' colours: 0 recovery (a partial's end too),
+ * 1 warning (partial: not an outage), 2 test, 3 down or critical.
+ */
 static int teams_tone(const struct notify_event *ev)
 {
-	if (ev->kind == NOTIFY_RECOVERY || ev->kind == NOTIFY_NODE_BACK)
+	if (ev->kind == NOTIFY_RECOVERY || ev->kind == NOTIFY_NODE_BACK ||
+	    ev->kind == NOTIFY_PARTIAL_END)
 		return 0;
-	if (ev->kind == NOTIFY_NODE_IMPAIRED)
+	if (ev->kind == NOTIFY_NODE_IMPAIRED || ev->kind == NOTIFY_PARTIAL)
 		return 1;
 	if ((ev->kind == NOTIFY_DEGRADED || ev->kind == NOTIFY_REMINDER) &&
 	    ev->status == MP_DEGRADED && ev->severity != MP_SEV_CRITICAL)
@@ -616,6 +655,8 @@ static json_t *pagerduty_json(const struct notify_event *ev, const struct conf_c
 
 	if (notify_kind_is_node(ev->kind))
 		return pagerduty_node_json(ev, ch);
+	if (!notify_channel_takes(ch->type, ev->kind))
+		return NULL; /* a partial notice: PagerDuty pages for none */
 	notify_format_text(ev, subject, sizeof(subject), NULL, 0);
 	/* PagerDuty shows the summary: a check seen from several places says from where. */
 	if (ev->locations && *ev->locations)

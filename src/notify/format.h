@@ -14,8 +14,9 @@
 /*
  * The bytes ev becomes for ch: a JSON body (HTTP channels, and the
  * command's stdin) or an RFC 5322 message with CRLF line endings (e-mail).
- * malloc'ed, NUL-terminated, freed by the caller; NULL when out of memory.
- * PagerDuty's holds the routing key.
+ * malloc'ed, NUL-terminated, freed by the caller; NULL when out of memory,
+ * or when ch takes no notification of ev's kind (notify_channel_takes():
+ * PagerDuty and partial notices). PagerDuty's holds the routing key.
  */
 char *format_payload(const struct notify_event *ev, const struct conf_channel *ch);
 

@@ -692,6 +692,9 @@ int notify_send(struct notify *n, const struct conf_channel *ch, const struct no
 
 	if (!n || !ch || !ev || n->closing || n->npending >= NOTIFY_QUEUE_MAX)
 		return -1;
+	/* Not for this channel (PagerDuty and partial notices): nothing to deliver. */
+	if (!notify_channel_takes(ch->type, ev->kind))
+		return 0;
 	if (!(d = calloc(1, sizeof(*d))))
 		return -1;
 	d->n = n;

@@ -34,6 +34,15 @@ enum notify_kind {
 	NOTIFY_NODE_LOST,
 	NOTIFY_NODE_IMPAIRED,
 	NOTIFY_NODE_BACK,
+	/*
+	 * A check seen down from some of its locations, fewer than its
+	 * quorum (`notify_partial`): not an outage, no incident, and no
+	 * PagerDuty alert (notify_channel_takes()). Partial end: that is
+	 * over, the check up or degraded again; duration_ms says how long it
+	 * lasted. Both carry locations and locs.
+	 */
+	NOTIFY_PARTIAL,
+	NOTIFY_PARTIAL_END,
 };
 
 /* What one location of a check saw, for the webhook's "location_states". */
@@ -60,7 +69,7 @@ struct notify_event {
 	const char *greeting; /* escaped; may be empty */
 	int64_t since_ms;     /* when the current state began: its first result (unix ms) */
 	int64_t now_ms;
-	int64_t duration_ms;       /* recovery: how long it was down */
+	int64_t duration_ms;       /* recovery: how long it was down; partial end: partial */
 	const char *dashboard_url; /* the dashboard's base URL, or NULL; format.c links */
 	const char *incident_key;  /* stable per incident: PagerDuty dedup_key */
 	/*
@@ -107,7 +116,8 @@ void notify_free(struct notify *n);
 
 /*
  * Queue one delivery of ev to ch, retried with backoff. Returns 0, or -1
- * (out of memory, or NOTIFY_QUEUE_MAX deliveries already pending).
+ * (out of memory, or NOTIFY_QUEUE_MAX deliveries already pending). A kind
+ * the channel takes none of (notify_channel_takes()) is not queued: 0.
  */
 int notify_send(struct notify *n, const struct conf_channel *ch, const struct notify_event *ev);
 
@@ -132,6 +142,14 @@ void notify_format_text(const struct notify_event *ev, char *subject, size_t sub
 const char *notify_kind_name(enum notify_kind k); /* "down", "degraded", "recovery", ... */
 /* 1 for NOTIFY_NODE_LOST, NOTIFY_NODE_IMPAIRED and NOTIFY_NODE_BACK. */
 int notify_kind_is_node(enum notify_kind k);
+/* 1 for NOTIFY_PARTIAL and NOTIFY_PARTIAL_END. */
+int notify_kind_is_partial(enum notify_kind k);
+/*
+ * 1 when channels of type t take notifications of kind k. PagerDuty takes
+ * no partial notices: it pages, and a partial check is not an outage.
+ * notify_send() queues nothing for a pair this refuses (and returns 0).
+ */
+int notify_channel_takes(enum channel_type t, enum notify_kind k);
 
 /*
  * How one HTTP or SMTP attempt ended, as libcurl reported it: what

@@ -21,6 +21,13 @@
  * one location down (partial) is not downtime, a quorum down is, a late
  * result and an impaired node's results do not count; a single-location
  * check counts each result's status as before.
+ *
+ * Partial notices (notify_partial): one when the verdict becomes partial,
+ * naming the locations, with no incident and nothing to PagerDuty; one
+ * partial_end when it is up again; none for a check without the key, or
+ * with it from defaults but one location; partial then down is the down
+ * alert alone; routes by reason and recovery; dropped inside maintenance
+ * windows with a log line.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1168,6 +1175,490 @@ static void test_uptime_from_the_verdict(void **state)
 	json_decref(a);
 }
 
+/* ---- partial notices (notify_partial) ------------------------------------ */
+
+/*
+ * Three nodes; defaults say notify_partial. "multi" (n1..n3, quorum 2)
+ * takes it, "quiet" (the same) turns it off, "solo" (one location) and
+ * "web" (this daemon alone) inherit it and are quietly without it. Every
+ * check notifies the command channel "log" (as above) and a PagerDuty
+ * channel "pd" at a port nothing listens on (its attempts fail at once
+ * and are counted). A maintenance window covers multi from 00:02 to 00:05
+ * of T0's day.
+ */
+static int setup_partial(void **state)
+{
+	struct fix *f = calloc(1, sizeof(*f));
+	char path[128], err[256];
+	struct conf *c = NULL;
+	FILE *y;
+
+	assert_non_null(f);
+	setenv("MP_TEST_TOKEN_N1", "token-of-node-one-0123456789", 1);
+	setenv("MP_TEST_TOKEN_N2", "token-of-node-two-0123456789", 1);
+	setenv("MP_TEST_TOKEN_N3", "token-of-node-three-01234567", 1);
+	setenv("MP_TEST_PD_KEY", "R0UT1NGKEY0123456789abcdef012345", 1);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/mp-test-monitor-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(path, sizeof(path), "%s/mp.yaml", f->dir);
+	assert_non_null(y = fopen(path, "w"));
+	fprintf(y,
+	        "location: here\n"
+	        "store: %s/mp.db\n"
+	        "http: {listen: \"off\"}\n"
+	        "nodes:\n"
+	        "  - {name: n1, token_env: MP_TEST_TOKEN_N1}\n"
+	        "  - {name: n2, token_env: MP_TEST_TOKEN_N2}\n"
+	        "  - {name: n3, token_env: MP_TEST_TOKEN_N3}\n"
+	        "channels:\n"
+	        "  - {name: log, type: command, retries: 0,\n"
+	        "     command: [/bin/sh, -c, 'cat > \"$0/alert.$$.json\"', %s]}\n"
+	        "  - {name: pd, type: pagerduty, url: \"http://127.0.0.1:9\", retries: 0,\n"
+	        "     timeout: 2s, routing_key_env: MP_TEST_PD_KEY}\n"
+	        "node_notify: []\n"
+	        "maintenance:\n"
+	        "  - {name: w, start: \"2026-01-01T00:02:00Z\", end: \"2026-01-01T00:05:00Z\",\n"
+	        "     checks: [multi]}\n"
+	        "defaults:\n"
+	        "  notify_partial: true\n"
+	        "  notify: [log, pd]\n"
+	        "checks:\n"
+	        "  - {name: multi, url: \"pop3://127.0.0.1:9\", fail_after: 1,\n"
+	        "     locations: [n1, n2, n3], quorum: 2}\n"
+	        "  - {name: quiet, url: \"pop3://127.0.0.1:9\", fail_after: 1,\n"
+	        "     locations: [n1, n2, n3], quorum: 2, notify_partial: false}\n"
+	        "  - {name: solo, url: \"pop3://127.0.0.1:9\", fail_after: 1, locations: [n1]}\n"
+	        "  - {name: web, url: \"pop3://127.0.0.1:9\", fail_after: 1}\n"
+	        "  - {name: picky, url: \"pop3://127.0.0.1:9\", fail_after: 1,\n"
+	        "     locations: [n1, n2, n3], quorum: 2,\n"
+	        "     notify: [{channel: log, reasons: [refused], recovery: false}]}\n",
+	        f->dir, f->dir);
+	assert_int_equal(fclose(y), 0);
+	assert_int_equal(conf_load(path, &c, stderr), 0);
+	assert_non_null(f->base = event_base_new());
+	f->mo = monitor_new(f->base, c, 1e6, err, sizeof(err));
+	if (!f->mo)
+		fprintf(stderr, "monitor_new: %s\n", err);
+	assert_non_null(f->mo);
+	at(f, T0);
+	beat(f, "n1");
+	beat(f, "n2");
+	beat(f, "n3");
+	*state = f;
+	return 0;
+}
+
+/* Each node's results of each check are numbered in order, as a node numbers them. */
+static uint64_t pseq[4][4];
+
+/* A result of check from node n (1..3) at the test's clock, for why. */
+static void from_why(struct fix *f, const char *check, int n, enum mp_status st, enum mp_reason why)
+{
+	int c = strcmp(check, "multi") == 0   ? 0
+	        : strcmp(check, "quiet") == 0 ? 1
+	        : strcmp(check, "picky") == 0 ? 3
+	                                      : 2;
+	char name[8];
+
+	snprintf(name, sizeof(name), "n%d", n);
+	assert_int_equal(remote(f, name, check, ++pseq[c][n], st, why), MON_REMOTE_ACCEPTED);
+}
+
+/* The same, down being a timeout. */
+static void from(struct fix *f, const char *check, int n, enum mp_status st)
+{
+	from_why(f, check, n, st, st == MP_UP ? MP_R_OK : MP_R_TIMEOUT);
+}
+
+/* The same result of multi and quiet, which differ in notify_partial only. */
+static void both(struct fix *f, int n, enum mp_status st)
+{
+	from(f, "multi", n, st);
+	from(f, "quiet", n, st);
+}
+
+/* Alerts in a of kind for check. */
+static int count_alerts(json_t *a, const char *kind, const char *check)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < json_array_size(a); i++) {
+		json_t *e = json_array_get(a, i);
+		const char *k = json_string_value(json_object_get(e, "kind"));
+		const char *c = json_string_value(json_object_get(e, "check"));
+
+		n += k && c && strcmp(k, kind) == 0 && strcmp(c, check) == 0;
+	}
+	return n;
+}
+
+struct chan_attempts {
+	const char *name;
+	uint64_t attempts;
+};
+
+static void chan_cb(const char *channel, uint64_t attempts, uint64_t failures, void *arg)
+{
+	struct chan_attempts *ca = arg;
+
+	(void)failures;
+	if (strcmp(channel, ca->name) == 0)
+		ca->attempts = attempts;
+}
+
+/* Attempts made at channel name since the start. */
+static uint64_t attempts_at(struct fix *f, const char *name)
+{
+	struct chan_attempts ca = {name, 0};
+
+	monitor_each_channel(f->mo, chan_cb, &ca);
+	return ca.attempts;
+}
+
+static void incident_cb(const struct mon_info *mi, void *arg)
+{
+	*(int *)arg = mi->st->incident_open;
+}
+
+static int incident_open(struct fix *f, const char *check)
+{
+	int open = -1;
+
+	assert_int_equal(monitor_get_check(f->mo, check, incident_cb, &open), 0);
+	return open;
+}
+
+/* stderr into a file of the test's directory, until log_end(); debug lines included. */
+static int log_start(struct fix *f)
+{
+	char path[128];
+	int saved, fd;
+
+	snprintf(path, sizeof(path), "%s/log.txt", f->dir);
+	fflush(stderr);
+	saved = dup(2);
+	assert_true((fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600)) >= 0);
+	dup2(fd, 2);
+	close(fd);
+	log_init(LOG_TEXT, 1);
+	return saved;
+}
+
+/* What was logged since log_start(), malloc'ed. */
+static char *log_end(struct fix *f, int saved)
+{
+	char path[128], *buf = malloc(65536);
+	ssize_t got;
+	int fd;
+
+	assert_non_null(buf);
+	log_init(LOG_TEXT, 0);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	snprintf(path, sizeof(path), "%s/log.txt", f->dir);
+	assert_true((fd = open(path, O_RDONLY)) >= 0);
+	got = read(fd, buf, 65535);
+	close(fd);
+	assert_true(got >= 0);
+	buf[got] = '\0';
+	return buf;
+}
+
+/*
+ * One node of three sees multi down (quorum 2): one partial notice naming
+ * the locations, no incident, no down alert, nothing to PagerDuty; more
+ * of the same within the episode says nothing more; back up is one
+ * partial_end with how long it lasted. quiet, fed the same results but
+ * without notify_partial, sends nothing at all.
+ */
+static void test_partial_notified(void **state)
+{
+	struct fix *f = *state;
+	struct cinfo c;
+	json_t *a, *e, *ls;
+	char *log;
+	int saved;
+
+	memset(pseq, 0, sizeof(pseq));
+	at(f, T0 + 1000);
+	for (int n = 1; n <= 3; n++)
+		both(f, n, MP_UP);
+	a = alerts(f);
+	assert_int_equal(json_array_size(a), 0);
+	json_decref(a);
+
+	/* 00:06, past the window. */
+	int64_t t = T0 + 360000;
+	at(f, t);
+	for (int n = 1; n <= 3; n++)
+		both(f, n, MP_UP);
+	saved = log_start(f);
+	at(f, t + 2000);
+	both(f, 1, MP_DOWN);
+	c = info(f, "multi");
+	assert_int_equal(c.verdict, VERDICT_PARTIAL);
+	assert_int_equal(c.status, MP_UP);
+	assert_int_equal(info(f, "quiet").verdict, VERDICT_PARTIAL);
+	a = alerts(f);
+	log = log_end(f, saved);
+	assert_int_equal(json_array_size(a), 1);
+	e = json_array_get(a, 0);
+	assert_string_equal(jstr(e, "kind"), "partial");
+	assert_string_equal(jstr(e, "check"), "multi");
+	assert_string_equal(jstr(e, "status"), "up");
+	assert_string_equal(jstr(e, "reason"), "timeout");
+	assert_string_equal(jstr(e, "message"), "timeout from n1");
+	assert_int_equal(jint(e, "since_ms"), t + 2000);
+	assert_string_equal(jstr(e, "locations"), "down from n1 (timeout); up from n2 and n3");
+	ls = json_object_get(e, "location_states");
+	assert_int_equal(json_array_size(ls), 3);
+	assert_string_equal(jstr(json_array_get(ls, 0), "state"), "down");
+	assert_string_equal(jstr(json_array_get(ls, 1), "state"), "up");
+	/* Its own key: no outage's. */
+	{
+		char key[96];
+		snprintf(key, sizeof(key), "mailpulse/multi/partial/%lld", (long long)(t + 2000));
+		assert_string_equal(jstr(e, "incident_key"), key);
+	}
+	json_decref(a);
+	assert_int_equal(incident_open(f, "multi"), 0);
+	assert_int_equal(attempts_at(f, "pd"), 0);
+	assert_int_equal(count_of(log, "partial not sent to pd: PagerDuty takes no partial "
+	                               "notices"),
+	                 1);
+	free(log);
+
+	/* More of the same, and another location joining it: the same episode, no more notices. */
+	for (int k = 1; k <= 2; k++) {
+		at(f, t + k * 100000);
+		both(f, 1, MP_DOWN);
+		both(f, 2, MP_UP);
+		both(f, 3, MP_UP);
+	}
+	at(f, t + 210000);
+	both(f, 2, MP_UP);
+	both(f, 3, MP_UP);
+	assert_int_equal(info(f, "multi").verdict, VERDICT_PARTIAL);
+	a = alerts(f);
+	assert_int_equal(json_array_size(a), 0);
+	json_decref(a);
+
+	/* n1 is back 4m 10s after its first failure: the end, with how long it lasted. */
+	at(f, t + 252000);
+	both(f, 1, MP_UP);
+	assert_int_equal(info(f, "multi").verdict, VERDICT_UP);
+	a = alerts(f);
+	assert_int_equal(json_array_size(a), 1);
+	e = json_array_get(a, 0);
+	assert_string_equal(jstr(e, "kind"), "partial_end");
+	assert_string_equal(jstr(e, "check"), "multi");
+	assert_int_equal(jint(e, "duration_ms"), 250000);
+	assert_string_equal(jstr(e, "locations"), "up from n1, n2 and n3");
+	json_decref(a);
+	assert_int_equal(attempts_at(f, "pd"), 0);
+	assert_int_equal(incident_open(f, "multi"), 0);
+
+	/* Up stays up: nothing more. */
+	at(f, t + 300000);
+	both(f, 2, MP_UP);
+	a = alerts(f);
+	assert_int_equal(json_array_size(a), 0);
+	json_decref(a);
+}
+
+/*
+ * Partial, then down: the down alert only, no partial_end; down losing
+ * one location's confirmation is partial without a notice, and the
+ * recovery is the only word on its end. A new episode after that is told
+ * again.
+ */
+static void test_partial_then_down(void **state)
+{
+	struct fix *f = *state;
+	json_t *a;
+
+	memset(pseq, 0, sizeof(pseq));
+	int64_t t = T0 + 360000; /* past the window */
+	at(f, t);
+	for (int n = 1; n <= 3; n++)
+		both(f, n, MP_UP);
+	at(f, t + 1000);
+	both(f, 1, MP_DOWN);
+	a = alerts(f);
+	assert_int_equal(json_array_size(a), 1);
+	assert_int_equal(count_alerts(a, "partial", "multi"), 1);
+	json_decref(a);
+
+	at(f, t + 2000);
+	both(f, 2, MP_DOWN);
+	assert_int_equal(info(f, "multi").verdict, VERDICT_DOWN);
+	assert_int_equal(incident_open(f, "multi"), 1);
+	a = alerts(f);
+	assert_int_equal(json_array_size(a), 2);
+	assert_int_equal(count_alerts(a, "down", "multi"), 1);
+	assert_int_equal(count_alerts(a, "down", "quiet"), 1);
+	assert_string_equal(jstr(json_array_get(a, 0), "locations"),
+	                    "down from n1 (timeout) and n2 (timeout); up from n3");
+	json_decref(a);
+	/* The down alerts went to PagerDuty as ever (and failed there: nothing listens). */
+	assert_int_equal(attempts_at(f, "pd"), 2);
+
+	/* One back: partial while down, no notice; both back: the recovery alone. */
+	at(f, t + 3000);
+	both(f, 1, MP_UP);
+	assert_int_equal(info(f, "multi").verdict, VERDICT_PARTIAL);
+	a = alerts(f);
+	assert_int_equal(json_array_size(a), 0);
+	json_decref(a);
+	at(f, t + 4000);
+	both(f, 2, MP_UP);
+	assert_int_equal(info(f, "multi").verdict, VERDICT_UP);
+	a = alerts(f);
+	assert_int_equal(json_array_size(a), 2);
+	assert_int_equal(count_alerts(a, "recovery", "multi"), 1);
+	assert_int_equal(count_alerts(a, "recovery", "quiet"), 1);
+	json_decref(a);
+	assert_int_equal(attempts_at(f, "pd"), 4);
+
+	/* A new episode is told again. */
+	at(f, t + 5000);
+	both(f, 3, MP_DOWN);
+	a = alerts(f);
+	assert_int_equal(json_array_size(a), 1);
+	assert_int_equal(count_alerts(a, "partial", "multi"), 1);
+	assert_string_equal(jstr(json_array_get(a, 0), "locations"),
+	                    "down from n3 (timeout); up from n1 and n2");
+	json_decref(a);
+	assert_int_equal(attempts_at(f, "pd"), 4);
+}
+
+/*
+ * notify_partial from defaults on a check with one location is off, and
+ * its outages are told as ever, with no partial notice.
+ */
+static void test_partial_inherited_one_location(void **state)
+{
+	struct fix *f = *state;
+	const struct conf *c = monitor_conf(f->mo);
+	json_t *a;
+
+	assert_int_equal(conf_find_check(c, "multi")->notify_partial, 1);
+	assert_int_equal(conf_find_check(c, "quiet")->notify_partial, 0);
+	assert_int_equal(conf_find_check(c, "solo")->notify_partial, 0);
+	assert_int_equal(conf_find_check(c, "web")->notify_partial, 0);
+
+	memset(pseq, 0, sizeof(pseq));
+	at(f, T0 + 360000);
+	from(f, "solo", 1, MP_UP);
+	assert_int_equal(ingest(f, "web", "here", f->now, MP_UP, MP_R_OK), 0);
+	at(f, T0 + 361000);
+	from(f, "solo", 1, MP_DOWN);
+	assert_int_equal(ingest(f, "web", "here", f->now, MP_DOWN, MP_R_REFUSED), 0);
+	a = alerts(f);
+	assert_int_equal(json_array_size(a), 2);
+	assert_int_equal(count_alerts(a, "down", "solo"), 1);
+	assert_int_equal(count_alerts(a, "down", "web"), 1);
+	json_decref(a);
+	at(f, T0 + 362000);
+	from(f, "solo", 1, MP_UP);
+	assert_int_equal(ingest(f, "web", "here", f->now, MP_UP, MP_R_OK), 0);
+	a = alerts(f);
+	assert_int_equal(json_array_size(a), 2);
+	assert_int_equal(count_alerts(a, "recovery", "solo"), 1);
+	assert_int_equal(count_alerts(a, "recovery", "web"), 1);
+	json_decref(a);
+}
+
+/*
+ * Routes take partial notices by the reason of the location down, as a
+ * degraded alert; one without recoveries gets no partial_end.
+ */
+static void test_partial_routes(void **state)
+{
+	struct fix *f = *state;
+	json_t *a;
+
+	memset(pseq, 0, sizeof(pseq));
+	at(f, T0 + 360000);
+	for (int n = 1; n <= 3; n++)
+		from(f, "picky", n, MP_UP);
+	/* A timeout: not a reason its route takes. */
+	at(f, T0 + 361000);
+	from_why(f, "picky", 1, MP_DOWN, MP_R_TIMEOUT);
+	assert_int_equal(info(f, "picky").verdict, VERDICT_PARTIAL);
+	a = alerts(f);
+	assert_int_equal(json_array_size(a), 0);
+	json_decref(a);
+	at(f, T0 + 362000);
+	from(f, "picky", 1, MP_UP);
+	assert_int_equal(info(f, "picky").verdict, VERDICT_UP);
+	/* Refused: told; its end is a recovery of sorts, which the route does not take. */
+	at(f, T0 + 363000);
+	from_why(f, "picky", 2, MP_DOWN, MP_R_REFUSED);
+	a = alerts(f);
+	assert_int_equal(json_array_size(a), 1);
+	assert_int_equal(count_alerts(a, "partial", "picky"), 1);
+	assert_string_equal(jstr(json_array_get(a, 0), "reason"), "refused");
+	json_decref(a);
+	at(f, T0 + 364000);
+	from(f, "picky", 2, MP_UP);
+	assert_int_equal(info(f, "picky").verdict, VERDICT_UP);
+	a = alerts(f);
+	assert_int_equal(json_array_size(a), 0);
+	json_decref(a);
+}
+
+/*
+ * A maintenance window drops partial notices, with a log line: an end
+ * inside it is not told, nor is an episode that began inside it, then or
+ * after the window.
+ */
+static void test_partial_maintenance(void **state)
+{
+	struct fix *f = *state;
+	json_t *a;
+	char *log;
+	int saved;
+
+	memset(pseq, 0, sizeof(pseq));
+	at(f, T0 + 1000);
+	for (int n = 1; n <= 3; n++)
+		from(f, "multi", n, MP_UP);
+	/* 00:01, before the window: told. */
+	at(f, T0 + 60000);
+	from(f, "multi", 1, MP_DOWN);
+	a = alerts(f);
+	assert_int_equal(count_alerts(a, "partial", "multi"), 1);
+	json_decref(a);
+
+	saved = log_start(f);
+	/* 00:02:10, inside: over, not told; another episode, not told either. */
+	at(f, T0 + 130000);
+	for (int n = 1; n <= 3; n++)
+		from(f, "multi", n, MP_UP);
+	assert_int_equal(info(f, "multi").verdict, VERDICT_UP);
+	at(f, T0 + 140000);
+	from(f, "multi", 2, MP_DOWN);
+	assert_int_equal(info(f, "multi").verdict, VERDICT_PARTIAL);
+	a = alerts(f);
+	assert_int_equal(json_array_size(a), 0);
+	json_decref(a);
+	/* 00:05:10, after: the window's end tells nothing, nor does this episode's end. */
+	at(f, T0 + 310000);
+	monitor_tick(f->mo);
+	for (int n = 1; n <= 3; n++)
+		from(f, "multi", n, MP_UP);
+	assert_int_equal(info(f, "multi").verdict, VERDICT_UP);
+	a = alerts(f);
+	log = log_end(f, saved);
+	assert_int_equal(json_array_size(a), 0);
+	json_decref(a);
+	assert_int_equal(count_of(log, "partial_end notification dropped (maintenance window)"), 1);
+	assert_int_equal(count_of(log, "partial notification dropped (maintenance window)"), 1);
+	free(log);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1183,6 +1674,12 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_stale_locations, setup_nodes, teardown),
 	    cmocka_unit_test_setup_teardown(test_locations_and_reload, setup_nodes, teardown),
 	    cmocka_unit_test_setup_teardown(test_uptime_from_the_verdict, setup_nodes, teardown),
+	    cmocka_unit_test_setup_teardown(test_partial_notified, setup_partial, teardown),
+	    cmocka_unit_test_setup_teardown(test_partial_then_down, setup_partial, teardown),
+	    cmocka_unit_test_setup_teardown(test_partial_inherited_one_location, setup_partial,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_partial_routes, setup_partial, teardown),
+	    cmocka_unit_test_setup_teardown(test_partial_maintenance, setup_partial, teardown),
 	};
 	log_init(LOG_TEXT, 0);
 	return cmocka_run_group_tests(tests, NULL, NULL);
