@@ -258,6 +258,10 @@ static void apply(struct node *n, struct node_assign *a)
 	snprintf(n->etag, sizeof(n->etag), "%s", a->etag);
 	log_msg(LOG_NOTICE, "node: assignments %s: %u checks (%u added, %u changed, %u removed)",
 	        n->etag, n->nchecks, added, changed, removed);
+	/* What this machine lacks for a check is its admin's to fix: said at each pull. */
+	for (size_t i = 0; i < a->nskipped; i++)
+		log_msg(LOG_ERR, "node: check %s not run here: %s", a->skipped[i].name,
+		        a->skipped[i].error);
 }
 
 /* ---- results into the spool ------------------------------------------------ */

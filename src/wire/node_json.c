@@ -396,13 +396,23 @@ static int spec_set(struct jsonrd *d, struct checkspec *b, json_t *v, const char
 		return jsonrd_wrong_type(d, where, name, "a string", v);
 	if (strlen(json_string_value(v)) != json_string_length(v))
 		return jsonrd_fail(d, where, name, "holds a NUL byte");
-	if (checkspec_set(b, key, json_string_value(v), err, sizeof(err)) < 0)
-		return spec_fail(d, at, key, err);
+	if (checkspec_set(b, key, json_string_value(v), err, sizeof(err)) < 0) {
+		spec_fail(d, at, key, err);
+		/* A CA file is read on the node: missing there leaves the check out, not all. */
+		return strcmp(key, "ca_file") == 0 && !checkspec_has_control(json_string_value(v))
+		           ? 1
+		           : -1;
+	}
 	return 0;
 }
 
-/* The spec object: every key a check key of the table, each value as its type wants. */
-static int dec_spec(struct jsonrd *d, json_t *spec, const char *at, struct checkspec *b)
+/*
+ * The spec object: every key a check key of the table, each value as its
+ * type wants. A value this machine cannot use (a CA file it lacks) puts
+ * the first such message in skip and goes on: the rest must still be right.
+ */
+static int dec_spec(struct jsonrd *d, json_t *spec, const char *at, struct checkspec *b, char *skip,
+                    size_t skiplen)
 {
 	char where[192], s[JSONRD_SHOW_MAX], item[64];
 	const char *k;
@@ -423,8 +433,12 @@ static int dec_spec(struct jsonrd *d, json_t *spec, const char *at, struct check
 			    "not a spec key here: where the password comes from travels "
 			    "as password_from");
 		if (!checkspec_key_is_list(key)) {
-			if (spec_set(d, b, v, at, k, k) < 0)
+			int rc = spec_set(d, b, v, at, k, k);
+
+			if (rc < 0)
 				return -1;
+			if (rc > 0 && !skip[0])
+				snprintf(skip, skiplen, "%s", d->err);
 			continue;
 		}
 		if (!json_is_array(v))
@@ -491,6 +505,7 @@ static int dec_check(struct jsonrd *d, json_t *o, size_t i, struct node_check_in
 	struct check chk;
 	int64_t interval, retry;
 	json_t *spec, *pw, *v;
+	char skip[320] = "";
 	int rc = -1;
 
 	snprintf(at, sizeof(at), "checks[%zu]", i);
@@ -526,7 +541,7 @@ static int dec_check(struct jsonrd *d, json_t *o, size_t i, struct node_check_in
 	check_defaults(&chk);
 	/* Relative file names (ca_file, a password_file) are the node's own: from its cwd. */
 	checkspec_init(&b, &chk, CHECKSPEC_KEYS, save_str, &sv);
-	if (dec_spec(d, spec, at, &b) < 0)
+	if (dec_spec(d, spec, at, &b, skip, sizeof(skip)) < 0)
 		goto out;
 	if (!chk.login && (pw || pwkey)) {
 		jsonrd_fail(d, at, pw ? "password" : "password_from", "given without spec.login");
@@ -539,8 +554,12 @@ static int dec_check(struct jsonrd *d, json_t *o, size_t i, struct node_check_in
 			goto out;
 		}
 	} else if (pwkey && checkspec_set(&b, pwkey, pwval, err, sizeof(err)) < 0) {
+		/* This machine's file or variable: the check is left out, not the document. */
 		jsonrd_fail(d, at, "password_from", "%s", err);
-		goto out;
+		if (!skip[0])
+			snprintf(skip, sizeof(skip), "%s", d->err);
+		/* Stands in for the password, so the cross-checks below see a source. */
+		chk.password = "";
 	}
 	if (chk.timeout_ms >= interval) {
 		jsonrd_fail(d, at, "spec.timeout", "%s is not shorter than the interval %s",
@@ -558,6 +577,11 @@ static int dec_check(struct jsonrd *d, json_t *o, size_t i, struct node_check_in
 			spec_fail(d, at, first.key[0] ? first.key : "url", first.msg);
 		goto out;
 	}
+	if (skip[0]) {
+		snprintf(d->err, d->errlen, "%s", skip);
+		rc = 1;
+		goto out;
+	}
 	/* As the daemon sets it from the interval: compared with a POP3 LOGIN-DELAY. */
 	chk.login_interval_s = (unsigned)interval / 1000;
 	in->spec = checkspec_copy(&chk, name, (unsigned)interval, (unsigned)retry);
@@ -570,6 +594,22 @@ out:
 	OPENSSL_cleanse(&chk, sizeof(chk));
 	saved_clear(&sv);
 	return rc;
+}
+
+/* A check left out (dec_check() said 1): its name and why, as err holds it. */
+static int skip_add(struct node_assign *a, json_t *c, const char *why)
+{
+	struct node_check_skip *k;
+	const char *name = json_string_value(json_object_get(c, "name"));
+
+	k = realloc(a->skipped, (a->nskipped + 1) * sizeof(*k));
+	if (!k)
+		return -1;
+	a->skipped = k;
+	k = &a->skipped[a->nskipped++];
+	snprintf(k->name, sizeof(k->name), "%s", name ? name : "");
+	snprintf(k->error, sizeof(k->error), "%s", why);
+	return 0;
 }
 
 struct name_at {
@@ -624,6 +664,7 @@ void node_assign_clear(struct node_assign *a)
 	for (size_t i = 0; a->checks && i < a->n; i++)
 		checkspec_unref(a->checks[i].spec);
 	free(a->checks);
+	free(a->skipped);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -652,9 +693,19 @@ int node_assign_decode(const char *buf, size_t len, struct node_assign *out, cha
 	}
 	json_array_foreach(checks, i, c)
 	{
-		if (dec_check(&d, c, i, &out->checks[i]) < 0)
+		int r = dec_check(&d, c, i, &out->checks[out->n]);
+
+		if (r < 0)
 			goto out;
-		out->n = i + 1;
+		if (r == 0) {
+			out->n++;
+			continue;
+		}
+		if (skip_add(out, c, err) < 0) {
+			jsonrd_fail(&d, "", "checks", "out of memory");
+			goto out;
+		}
+		err[0] = '\0';
 	}
 	rc = no_duplicates(&d, out);
 out:

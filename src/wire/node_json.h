@@ -69,19 +69,35 @@ struct node_check_in {
 	char digest[65];
 };
 
+/*
+ * A check the node could not build for a reason of its own machine, not of
+ * the document: its password file or CA file is missing or unreadable
+ * there, its password variable unset. The rest still run.
+ */
+struct node_check_skip {
+	char name[RESULT_META_NAME_MAX];
+	char error[320];
+};
+
 struct node_assign {
 	char node[RESULT_META_NAME_MAX];
 	char etag[NODE_ID_MAX];
 	struct node_check_in *checks;
 	size_t n;
+	struct node_check_skip *skipped;
+	size_t nskipped;
 };
 
 /*
  * Read an assignment document: every check rebuilt through the one check
  * builder (checkspec_build()), so a node validates what it is sent as the
  * controller validated what it was configured with; relative file names
- * (a password_file) are the node's own. Returns 0 with *out filled (free
- * with node_assign_clear()), or -1 with err naming the check and key.
+ * (a password_file) are the node's own. A check whose files or variable
+ * this machine lacks (ca_file, password_from) is left out and listed in
+ * skipped with why, so one node's missing file does not stop every update
+ * of its checks. Returns 0 with *out filled (free with
+ * node_assign_clear()), or -1 with err naming the check and key when the
+ * document itself is wrong.
  */
 int node_assign_decode(const char *buf, size_t len, struct node_assign *out, char *err,
                        size_t errlen) __attribute__((warn_unused_result));

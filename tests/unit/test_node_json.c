@@ -564,6 +564,27 @@ static void assign_no(char *doc, const char *want)
 	free(doc);
 }
 
+/* doc decodes, without the check named skip, which is listed with want in its error. */
+static void assign_skips(char *doc, const char *skip, const char *want)
+{
+	struct node_assign a;
+
+	err[0] = '\0';
+	if (node_assign_decode(doc, strlen(doc), &a, err, sizeof(err)) != 0)
+		fail_msg("refused: %s\n%s", err, doc);
+	assert_int_equal(a.nskipped, 1);
+	assert_string_equal(a.skipped[0].name, skip);
+	if (!strstr(a.skipped[0].error, want))
+		fail_msg("skipped for \"%s\"; expected it to hold \"%s\"", a.skipped[0].error,
+		         want);
+	assert_null(strstr(a.skipped[0].error, PW_MARK));
+	for (size_t i = 0; i < a.n; i++)
+		assert_string_not_equal(a.checks[i].spec->name, skip);
+	assert_true(a.n >= 1);
+	node_assign_clear(&a);
+	free(doc);
+}
+
 static void test_assign_refusals(void **state)
 {
 	struct check chk[4];
@@ -646,10 +667,21 @@ static void test_assign_refusals(void **state)
 	          "or the other");
 	assign_no(with(doc, "checks/1/password_from", NULL),
 	          "checks[1] (\"b\").password_from: missing");
-	assign_no(with(doc, "checks/1/password_from", json_string("file:/nonexistent/pw")),
-	          "checks[1] (\"b\").password_from: password_file /nonexistent/pw:");
-	assign_no(with(doc, "checks/3/password_from", json_string("env:MP_TEST_UNSET_VAR")),
-	          "checks[3] (\"d\").password_from: password_env: MP_TEST_UNSET_VAR is not set");
+	/* What the node's machine lacks leaves that check out, not the document. */
+	assign_skips(with(doc, "checks/1/password_from", json_string("file:/nonexistent/pw")), "b",
+	             "checks[1] (\"b\").password_from: password_file /nonexistent/pw:");
+	assign_skips(with(doc, "checks/3/password_from", json_string("env:MP_TEST_UNSET_VAR")), "d",
+	             "checks[3] (\"d\").password_from: password_env: MP_TEST_UNSET_VAR is not set");
+	assign_skips(with(doc, "checks/0/spec/ca_file", json_string("/nonexistent/ca.pem")), "a",
+	             "checks[0] (\"a\").spec.ca_file:");
+	/* A check left out must still be right in every other way. */
+	{
+		char *t = with(doc, "checks/0/spec/ca_file", json_string("/nonexistent/ca.pem"));
+
+		assign_no(with(t, "checks/0/spec/timeout", json_string("soon")),
+		          "checks[0] (\"a\").spec.timeout:");
+		free(t);
+	}
 	assign_no(with(doc, "checks/0/password_from", json_string("env:" PW_VAR)),
 	          "checks[0] (\"a\").password_from: given without spec.login");
 	assign_no(with(doc, "checks/0/password", json_string("x")),
