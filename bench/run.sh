@@ -20,6 +20,11 @@
 #                          /metrics, with and without the API's cache (~9 min)
 #   bench/run.sh spool     the probing node's spool: SPN results (100000) of SPSIZE
 #                          bytes (1500) spooled, then replayed with live results (~5 s)
+#   bench/run.sh nodes     issue 12 end to end against the real binaries (~10 min):
+#                          nodes-ingest (10 nodes x 10 000 checks / 30 s into one
+#                          controller, HTTP and HTTPS), nodes-probe (CPU per probe of
+#                          `mailpulse probe` against `mailpulse run`), nodes-replay
+#                          (100 000 spooled results replayed, live results meanwhile)
 #
 # Environment: N (probes per run, 2000), C (in flight, 100), REPS (repeats
 # of each engine/floor run whose ratio is a goal, 3: the median is shown), BBN (blackbox
@@ -34,8 +39,8 @@
 set -euo pipefail
 
 WHAT=${1:-all}
-case $WHAT in engine | peers | all | profile | sched | lag | scale | memory | timing | tlsfloor | http | spool) ;; *)
-	echo "usage: bench/run.sh engine|peers|all|profile|sched|lag|scale|memory|timing|tlsfloor|http|spool" >&2
+case $WHAT in engine | peers | all | profile | sched | lag | scale | memory | timing | tlsfloor | http | spool | nodes | nodes-ingest | nodes-probe | nodes-replay) ;; *)
+	echo "usage: bench/run.sh engine|peers|all|profile|sched|lag|scale|memory|timing|tlsfloor|http|spool|nodes|nodes-ingest|nodes-probe|nodes-replay" >&2
 	exit 2
 	;;
 esac
@@ -850,6 +855,306 @@ bench_tlsfloor() {
 	done
 }
 
+# ---- probing nodes (issue 12): nodebench and the real binaries -------------
+# Three figures of issue 12, against the real `mailpulse run` (controller) and
+# `mailpulse probe` (node), each with its own store or spool in $WORK/nodes:
+#
+#  nodes-ingest  NDNODES nodes x NDCHECKS checks every 30 s (3 333 results/s):
+#                nodebench load plays the nodes (results: one real `mailpulse
+#                check --json` of the target, encoded as a node encodes them);
+#                the controller alone on CPU 0. Variants NDINGEST (http https).
+#                The probe's own CPU beside it: enginebench engine, imaps and
+#                pop3, REPS runs each, the same CPU.
+#  nodes-probe   NDN checks (NDMODE, against the target) probed by a node that
+#                pushes to a controller on CPU 1, and by `mailpulse run`
+#                locally, both on CPU 0, alternated NDREPS times per time scale
+#                (NDSCALES); CPU per probe from /proc over NDRUN_S seconds after
+#                NDWARM_S, probes counted in the store (`nodebench rows`).
+#  nodes-replay  a node whose spool holds SPN results (nodebench fill, through
+#                src/store/spool.c), started while its controller is away; the
+#                controller comes back RPOFF_S seconds later; nodebench watch
+#                times the replay and the lag of the results probed meanwhile.
+#
+# Each process under test runs in its own session with the scheduler
+# autogroup's nice at NDNICE (-19): on a machine shared with other work, the
+# kernel shares the CPU between sessions first (sched_autogroup), whatever a
+# process's own nice; the loop's wait for a CPU is printed beside each figure.
+NDPORT=$((PORT + 75))
+NDNODES=${NDNODES:-10}
+NDCHECKS=${NDCHECKS:-10000}
+NDWIN_S=${NDWIN_S:-60}
+NDINGEST=${NDINGEST:-http https}
+NDN=${NDN:-1000}
+NDMODE=${NDMODE:-imaps}
+NDSCALES=${NDSCALES:-0.1 1}
+NDREPS=${NDREPS:-1}
+NDWARM_S=${NDWARM_S:-15}
+NDRUN_S=${NDRUN_S:-60}
+SPN=${SPN:-100000}
+RPOFF_S=${RPOFF_S:-5}
+NDNICE=${NDNICE:--19}
+ND=$WORK/nodes
+NB=$BUILD/bench/nodebench
+
+# A prefix: the command in a session of its own, its autogroup at NDNICE.
+# Each step execs the next (setsid does not fork outside a process group's
+# lead, which a background command of a script is not), so $! is its PID.
+NDP=(setsid sh -c 'echo "$0" >/proc/self/autogroup 2>/dev/null; exec "$@"' "$NDNICE")
+
+# Is pid (already) the binary? Waits up to 2 s for the execs.
+nd_is() { # pid binary
+	for _ in $(seq 20); do
+		[ "$(readlink "/proc/$1/exe" 2>/dev/null)" = "$(readlink -f "$2")" ] && return 0
+		sleep 0.1
+	done
+	say "nodes: pid $1 is not $2"
+	exit 1
+}
+
+nd_prepare() {
+	[ -n "$MAILPULSE" ] || {
+		say "nodes: the mailpulse binary did not build in $BUILD"
+		exit 1
+	}
+	cmake --build "$BUILD" -j"$(nproc)" --target nodebench >/dev/null
+	mkdir -p "$ND/tokens"
+	local j
+	for j in $(seq 0 $((NDNODES - 1))); do
+		head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$ND/tokens/$(printf 'n%02d' "$j").token"
+	done
+	chmod 600 "$ND"/tokens/*.token
+	# The controller's own certificate, for HTTPS on 127.0.0.1.
+	"$CG" --out "$CERTS/https" --cn 127.0.0.1 --issuer "$CERTS/int-ec" --san IP:127.0.0.1 \
+		--key p256 >/dev/null
+	cat "$CERTS/https.crt" "$CERTS/int-ec.crt" >"$CERTS/https.pem"
+	# One real result of the target, as a node would make it: the template.
+	"$MAILPULSE" check --json --resolve mail.bench.test:127.0.0.1 --ca-file "$CA" \
+		"imaps://mail.bench.test:$(port_of imaps)" >"$ND/template.json"
+}
+
+# The controller's configuration: file store scheme nodes checks mode locations(yes|no)
+nd_conf() {
+	local file=$1 store=$2 scheme=$3 nodes=$4 n=$5 mode=$6 locs=$7 j list="" url stls=""
+	for j in $(seq 0 $((nodes - 1))); do list="$list${list:+, }$(printf 'n%02d' "$j")"; done
+	url="${mode%%+*}://mail.bench.test:$(port_of "$mode")"
+	case $mode in *+*) stls="    starttls: require" ;; esac
+	{
+		echo "location: ctl"
+		echo "store: $store"
+		if [ "$scheme" = https ]; then
+			echo "http: {listen: \"127.0.0.1:$NDPORT\", tls_cert: $CERTS/https.pem, tls_key: $CERTS/https.key}"
+		else
+			echo "http: {listen: \"127.0.0.1:$NDPORT\"}"
+		fi
+		echo "defaults: {interval: 30s, timeout: 10s}"
+		echo "nodes:"
+		for j in $(seq 0 $((nodes - 1))); do
+			printf '  - {name: n%02d, token_file: %s/tokens/n%02d.token}\n' "$j" "$ND" "$j"
+		done
+		echo "checks:"
+		awk -v n="$n" -v url="$url" -v ca="$CA" -v list="$list" -v locs="$locs" -v stls="$stls" 'BEGIN {
+			for (i = 0; i < n; i++) {
+				printf "  - name: chk-%05d\n    url: %s\n    resolve: [127.0.0.1]\n    ca_file: %s\n", i, url, ca
+				if (stls != "") print stls
+				if (locs == "yes") printf "    locations: [%s]\n", list
+			}
+		}'
+	} >"$file"
+	"$MAILPULSE" config check "$file" >/dev/null
+}
+
+nd_stop() { # pid: TERM, then wait for it (the store's last flush)
+	kill "$1" 2>/dev/null || true
+	for _ in $(seq 100); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -9 "$1" 2>/dev/null || true
+}
+
+# Start the controller (or daemon) of config $1 on cpu $2 with time scale $3; sets NDPID.
+nd_start_ctl() {
+	local conf=$1 cpu=$2 scale=$3 log=$4
+	MAILPULSE_TIME_SCALE=$scale "${NDP[@]}" taskset -c "$cpu" "$MAILPULSE" run -c "$conf" >>"$log" 2>&1 &
+	NDPID=$!
+	PIDS+=("$NDPID")
+	nd_is "$NDPID" "$MAILPULSE"
+	wait_port "$NDPORT"
+}
+
+bench_nodes_ingest() {
+	local scheme base cafl=()
+	say "nodes-ingest: the probe's own CPU on this machine (enginebench, imaps and pop3, x$REPS)"
+	R=$REPS run ec engine --mode imaps --port "$(port_of imaps)" --ca "$CA" --n "$N" -c "$C" --server-pid "$SPID"
+	R=$REPS run ec engine --mode pop3 --port "$(port_of pop3)" --ca "$CA" --n "$N" -c "$C" --server-pid "$SPID"
+	for scheme in $NDINGEST; do
+		say "nodes-ingest $scheme: $NDNODES nodes x $NDCHECKS checks every 30 s, ${NDWIN_S} s measured"
+		rm -f "$ND"/ingest.db*
+		nd_conf "$ND/ingest.yaml" "$ND/ingest.db" "$scheme" "$NDNODES" "$NDCHECKS" imaps yes
+		nd_start_ctl "$ND/ingest.yaml" 0 1 "$ND/ingest-$scheme.log"
+		base="$scheme://127.0.0.1:$NDPORT"
+		cafl=()
+		[ "$scheme" = https ] && cafl=(--ca "$CA")
+		"${NDP[@]}" taskset -c 1 "$NB" load --url "$base" --tokens "$ND/tokens" --nodes "$NDNODES" \
+			--template "$ND/template.json" "${cafl[@]}" --warmup-s 10 --duration-s "$NDWIN_S" \
+			--ctl-pid "$NDPID" --store "$ND/ingest.db" --label "$scheme" >"$ND/ingest-$scheme.out" \
+			2>>"$WORK/stderr.log" || say "  nodebench load failed: $(tail -n 1 "$WORK/stderr.log")"
+		sed 's/^/  /' "$ND/ingest-$scheme.out" | grep -v '^  RESULT' >&2
+		grep '^RESULT' "$ND/ingest-$scheme.out" >>"$RES" || true
+		nd_stop "$NDPID"
+		rm -f "$ND"/ingest.db*
+	done
+}
+
+# One side of the node figure: node|local, time scale; appends a RESULT line.
+nd_probe_side() {
+	local side=$1 scale=$2 conf=$ND/probe-$1.yaml store=$ND/probe-$1.db pid ctl="" t0 t1 c0 c1 w0 w1 k0=0 k1=0 rows loc
+	rm -f "$store"* "$ND/n00.spool"*
+	if [ "$side" = node ]; then
+		nd_conf "$conf" "$store" https 1 "$NDN" "$NDMODE" yes
+		nd_start_ctl "$conf" 1 "$scale" "$ND/probe-ctl.log"
+		ctl=$NDPID
+		MAILPULSE_TIME_SCALE=$scale "${NDP[@]}" taskset -c 0 "$MAILPULSE" probe --controller "https://127.0.0.1:$NDPORT" \
+			--name n00 --token-file "$ND/tokens/n00.token" --ca-file "$CA" --spool "$ND/n00.spool" \
+			>>"$ND/probe-node.log" 2>&1 &
+		pid=$!
+		PIDS+=("$pid")
+		nd_is "$pid" "$MAILPULSE"
+		loc=n00
+	else
+		nd_conf "$conf" "$store" http 1 "$NDN" "$NDMODE" no
+		nd_start_ctl "$conf" 0 "$scale" "$ND/probe-local.log"
+		pid=$NDPID
+		loc=ctl
+	fi
+	sleep "$NDWARM_S"
+	t0=$(date +%s%3N) c0=$(cpu_ticks "$pid") w0=$(awk '{print $2}' "/proc/$pid/schedstat")
+	[ -n "$ctl" ] && k0=$(cpu_ticks "$ctl")
+	sleep "$NDRUN_S"
+	t1=$(date +%s%3N) c1=$(cpu_ticks "$pid") w1=$(awk '{print $2}' "/proc/$pid/schedstat")
+	[ -n "$ctl" ] && k1=$(cpu_ticks "$ctl")
+	sleep 3 # the node's last push, the store's last flush
+	rows=$("$NB" rows --store "$store" --from-ms "$t0" --to-ms "$t1" --location "$loc")
+	awk -v side="$side" -v scale="$scale" -v mode="$NDMODE" -v n="$NDN" -v rows="$rows" \
+		-v t="$((t1 - t0))" -v c="$((c1 - c0))" -v k="$((k1 - k0))" -v w="$((w1 - w0))" \
+		-v hz="$(getconf CLK_TCK)" 'BEGIN {
+		split(rows, a, " "); for (i in a) { split(a[i], kv, "="); f[kv[1]] = kv[2] }
+		cpu = c * 1000 / hz
+		printf "RESULT bench=nodes-probe side=%s scale=%s mode=%s checks=%s window_s=%.1f probes=%d up=%d cpu_ms=%.0f cpu_per_probe_ms=%.4f cpu_pct=%.1f wait_ms=%.0f ctl_cpu_ms=%.0f total_p50_ms=%s total_p99_ms=%s\n",
+			side, scale, mode, n, t / 1000, f["rows"], f["up"], cpu, f["rows"] ? cpu / f["rows"] : 0, cpu / t * 100, w / 1e6, k * 1000 / hz, f["total_p50_ms"], f["total_p99_ms"]
+	}' >>"$RES"
+	say "    $(tail -n 1 "$RES" | cut -d' ' -f3-)"
+	nd_stop "$pid"
+	[ -n "$ctl" ] && nd_stop "$ctl"
+	rm -f "$store"* "$ND/n00.spool"*
+}
+
+bench_nodes_probe() {
+	local scale i
+	for scale in $NDSCALES; do
+		for i in $(seq "$NDREPS"); do
+			say "nodes-probe: $NDN $NDMODE checks every 30 s x $scale, run $i of $NDREPS: node, then local"
+			nd_probe_side node "$scale"
+			nd_probe_side local "$scale"
+		done
+	done
+}
+
+bench_nodes_replay() {
+	local conf=$ND/replay.yaml store=$ND/replay.db spool=$ND/n00.spool ctl node since ready
+	rm -f "$store"* "$spool"*
+	nd_conf "$conf" "$store" https 1 "$NDN" imaps yes
+	say "nodes-replay: $SPN results into the spool of node n00 ($NDN imaps checks every 30 s)"
+	nd_start_ctl "$conf" 1 1 "$ND/replay-ctl.log"
+	ctl=$NDPID
+	"$NB" fill --url "https://127.0.0.1:$NDPORT" --ca "$CA" --token "$ND/tokens/n00.token" --node n00 \
+		--template "$ND/template.json" --spool "$spool" --n "$SPN" --max $((SPN * 2)) >&2
+	nd_stop "$ctl"
+	say "  the node starts, its controller away for ${RPOFF_S} s"
+	since=$(date +%s%3N)
+	"${NDP[@]}" taskset -c 0 "$MAILPULSE" probe --controller "https://127.0.0.1:$NDPORT" --name n00 \
+		--token-file "$ND/tokens/n00.token" --ca-file "$CA" --spool "$spool" --spool-max $((SPN * 2)) \
+		>>"$ND/replay-node.log" 2>&1 &
+	node=$!
+	PIDS+=("$node")
+	nd_is "$node" "$MAILPULSE"
+	sleep "$RPOFF_S"
+	nd_start_ctl "$conf" 1 1 "$ND/replay-ctl.log"
+	ctl=$NDPID
+	ready=$(date +%s%3N)
+	say "  the controller is back; watching the replay"
+	"${NDP[@]}" taskset -c 1 "$NB" watch --store "$store" --spool "$spool" --node n00 \
+		--url "https://127.0.0.1:$NDPORT" --ca "$CA" --since-ms "$since" --ready-ms "$ready" \
+		--backlog "$SPN" --node-pid "$node" --ctl-pid "$ctl" --timeout-s 120 --settle-s 15 \
+		--label imaps >"$ND/replay.out" 2>>"$WORK/stderr.log" || say "  the replay did not finish in 120 s"
+	sed 's/^/  /' "$ND/replay.out" | grep -v '^  RESULT' >&2
+	grep '^RESULT' "$ND/replay.out" >>"$RES" || true
+	grep -E 'refused|dropped|spool full' "$ND/replay-node.log" | head -5 >&2 || true
+	nd_stop "$node"
+	nd_stop "$ctl"
+	rm -f "$store"* "$spool"*
+}
+
+report_nodes() { # the nodes-* RESULT lines, and the probe's own CPU beside them
+	awk '
+function kv(line, key,   i, n, a) {
+	n = split(line, a, " ")
+	for (i = 1; i <= n; i++)
+		if (index(a[i], key "=") == 1)
+			return substr(a[i], length(key) + 2)
+	return ""
+}
+function verdict(ok) { return ok ? "met" : "MISS" }
+/^RESULT bench=engine / && kv($0, "label") == "ec" { m = kv($0, "mode"); eng[m, ++ne[m]] = kv($0, "cpu_ms") + 0 }
+/^RESULT bench=nodes-ingest / { ing[++ni] = $0 }
+/^RESULT bench=nodes-probe / { key = kv($0, "scale"); side = kv($0, "side"); pr[key, side] += kv($0, "cpu_ms"); pp[key, side] += kv($0, "probes"); if (!(key in seen)) { seen[key] = 1; sc[++ns] = key }; prl[++npl] = $0 }
+/^RESULT bench=nodes-replay / { rp[++nr] = $0 }
+function median(m,   n, i, j, t, v) {
+	n = ne[m]; if (!n) return 0
+	for (i = 1; i <= n; i++) v[i] = eng[m, i]
+	for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+	return v[int((n + 1) / 2)]
+}
+END {
+	pi = median("imaps"); pp3 = median("pop3")
+	if (ni) {
+		printf "controller ingest (goal: one core, lag p99 < 1 s, CPU per result <= 0.3 x the probe; probe CPU on this machine: imaps %.4f ms, pop3 %.4f ms, enginebench median of %d):\n", pi, pp3, ne["imaps"]
+		print "  listener  offered/s  ingested/s  ctl CPU%  CPU/result ms  x imaps probe  x pop3 probe  lag->reply p50/p99/max ms  lag->store p50/p99/max ms  request p50/p99 ms  loop waited ms  refused/failed"
+	}
+	for (i = 1; i <= ni; i++) {
+		$0 = ing[i]; c = kv($0, "cpu_per_result_ms") + 0
+		ri = pi > 0 ? c / pi : 0; rp3 = pp3 > 0 ? c / pp3 : 0
+		printf "  %-8s %10s %11s %9s %14.4f %8.2f %-5s %8.2f %-5s %8s/%s/%s %17s/%s/%s %13s/%s %15s  %s/%s\n", kv($0, "label"), kv($0, "offered_rate"), kv($0, "ingest_rate"), kv($0, "ctl_cpu_pct"), c, ri, ri <= 0.3 ? "" : "MISS", rp3, rp3 <= 0.3 ? "" : "MISS", kv($0, "lag_reply_p50_ms"), kv($0, "lag_reply_p99_ms"), kv($0, "lag_reply_max_ms"), kv($0, "lag_store_p50_ms"), kv($0, "lag_store_p99_ms"), kv($0, "lag_store_max_ms"), kv($0, "req_p50_ms"), kv($0, "req_p99_ms"), kv($0, "ctl_wait_ms"), kv($0, "refused"), kv($0, "failures")
+		printf "           lag p99 < 1 s: to the reply (the state alerts judge) %s, to the store row %s; store flush last/max %s ms; controller RSS %s MB; first pull of the assignments per node: %s MB, %s ms\n", verdict(kv($0, "lag_reply_p99_ms") + 0 < 1000), verdict(kv($0, "lag_store_p99_ms") + 0 < 1000), kv($0, "flush_ms"), kv($0, "ctl_rss_mb"), kv($0, "pull_mb"), kv($0, "pull_ms")
+	}
+	if (npl) {
+		print ""
+		print "node vs daemon, CPU per probe (goal: node <= 1.05 x local):"
+		print "  side   scale  mode   checks  window s  probes  up      CPU ms  CPU/probe ms  CPU%   loop waited ms  total p50/p99 ms  controller CPU ms"
+	}
+	for (i = 1; i <= npl; i++) {
+		$0 = prl[i]
+		printf "  %-6s %5s  %-6s %6s  %8s  %6s  %6s  %7s  %12s  %5s  %14s  %s/%s  %s\n", kv($0, "side"), kv($0, "scale"), kv($0, "mode"), kv($0, "checks"), kv($0, "window_s"), kv($0, "probes"), kv($0, "up"), kv($0, "cpu_ms"), kv($0, "cpu_per_probe_ms"), kv($0, "cpu_pct"), kv($0, "wait_ms"), kv($0, "total_p50_ms"), kv($0, "total_p99_ms"), kv($0, "side") == "node" ? kv($0, "ctl_cpu_ms") : "-"
+	}
+	for (i = 1; i <= ns; i++) {
+		s = sc[i]
+		if (!pp[s, "node"] || !pp[s, "local"]) continue
+		a = pr[s, "node"] / pp[s, "node"]; b = pr[s, "local"] / pp[s, "local"]
+		printf "  scale %s (all runs pooled): node %.4f ms, local %.4f ms per probe: node / local = %.3f (goal <= 1.05: %s)\n", s, a, b, a / b, verdict(a / b <= 1.05)
+	}
+	for (i = 1; i <= nr; i++) {
+		$0 = rp[i]
+		if (i == 1) { print ""; print "spool replay end to end (goal: 100 000 spooled results in under 60 s, live results not stalled):" }
+		printf "  %s results: first batch taken %s s after the controller came back, all of them %s s (%s) -> %s results/s; the heartbeat showed the spool under 100 at %s s\n", kv($0, "backlog"), kv($0, "first_ack_s"), kv($0, "replay_s"), verdict(kv($0, "replay_s") + 0 > 0 && kv($0, "replay_s") + 0 < 60), kv($0, "rate"), kv($0, "hb_empty_s")
+		# Stalled: live results of the replay later than twice those after it (at least 1 s).
+		base = kv($0, "lag_after_p99_ms") + 0; if (base < 1000) base = 1000
+		printf "  live results probed during the replay: %s, lag to the store p50/p99/max %s/%s/%s ms; after it: %s, p50/p99 %s/%s ms (not stalled: %s)\n", kv($0, "live_during"), kv($0, "lag_during_p50_ms"), kv($0, "lag_during_p99_ms"), kv($0, "lag_during_max_ms"), kv($0, "live_after"), kv($0, "lag_after_p50_ms"), kv($0, "lag_after_p99_ms"), verdict(kv($0, "lag_during_p99_ms") + 0 <= 2 * base)
+		printf "  the node loop: probe total p99 %s ms during the replay, %s ms after (time to greeting p99 %s / %s ms); CPU during the replay: node %s ms, controller %s ms (loops waited for a CPU %s / %s ms)\n", kv($0, "total_during_p99_ms"), kv($0, "total_after_p99_ms"), kv($0, "ttg_during_p99_ms"), kv($0, "ttg_after_p99_ms"), kv($0, "node_cpu_ms"), kv($0, "ctl_cpu_ms"), kv($0, "node_wait_ms"), kv($0, "ctl_wait_ms")
+		printf "  the controller counted %s results accepted and %s late (older than 3 intervals: history only), %s duplicates, %s refused; %s rows of the backlog in its store\n", kv($0, "accepted"), kv($0, "late"), kv($0, "dup"), kv($0, "refused"), kv($0, "stored_before")
+	}
+}' "$1"
+}
+
 report_tlsfloor() { # the floor and tlsfloor RESULT lines: median CPU per handshake
 	awk -v libs="openssl ${TLSLIBS[*]}" '
 function kv(line, key,   i, n, a) {
@@ -904,6 +1209,24 @@ memory) bench_memory ;;
 timing) bench_timing ;;
 tlsfloor) bench_tlsfloor ;;
 http) bench_http ;;
+nodes)
+	nd_prepare
+	bench_nodes_ingest
+	bench_nodes_probe
+	bench_nodes_replay
+	;;
+nodes-ingest)
+	nd_prepare
+	bench_nodes_ingest
+	;;
+nodes-probe)
+	nd_prepare
+	bench_nodes_probe
+	;;
+nodes-replay)
+	nd_prepare
+	bench_nodes_replay
+	;;
 peers) bench_peers ;;
 all)
 	bench_engine
@@ -926,11 +1249,14 @@ cat "$WORK/targetsrv.log"
 
 echo
 echo "== versions =="
-rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null | head -1)" ]; then rev="$rev+dirty"; fi
-"$EB" versions | sed "s/^mailpulse=\(.*\)/mailpulse=\1 (git $rev)/"
+# REV names what was built when BUILD is not this tree's (a snapshot of a commit).
+rev=${REV:-$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)}
+if [ -z "${REV:-}" ] && [ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null | head -1)" ]; then rev="$rev+dirty"; fi
+"$EB" versions | awk -v rev="$rev" '/^mailpulse=/ { $0 = $0 " (git " rev ")" } { print }'
+case $WHAT in nodes*) [ -x "$NB" ] && "$NB" versions | grep -E '^(sqlite|libcurl|jansson)=' ;; esac
 echo "kernel=$(uname -r)"
 echo "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') x $(nproc)"
+case $WHAT in nodes*) echo "load average at the end=$(cut -d' ' -f1-3 /proc/loadavg)" ;; esac
 echo "memory=$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
 echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo "pinning=${CLI[*]:-none} (client) / ${SRV[*]:-none} (server)"
@@ -955,6 +1281,12 @@ http)
 	echo
 	echo "== figures ($HN imaps checks every 30 s x $HSCALE (MAILPULSE_TIME_SCALE), $HDAYS days of history, ${HPHASE_S} s per phase, $HC clients) =="
 	report_http "$RES"
+	exit 0
+	;;
+nodes | nodes-*)
+	echo
+	echo "== figures (probing nodes; autogroup nice $NDNICE; controller and node on CPU 0 unless said) =="
+	report_nodes "$RES"
 	exit 0
 	;;
 esac
