@@ -130,6 +130,7 @@ struct node {
 	int verify; /* canaries asked, not all answered */
 	int64_t verify_from_ms;
 	int beat_first; /* a heartbeat must go (and be answered) before the next push */
+	int push_again; /* a batch was acknowledged: send the next one once this reply is done */
 	int stopping;
 };
 
@@ -393,6 +394,7 @@ static void req_worked(struct node *n, enum req_kind k)
 }
 
 static void on_done(const struct curl_loop_result *r, void *arg);
+static void push(struct node *n);
 
 static int req_start(struct node *n, enum req_kind k, struct req *q, const char *etag)
 {
@@ -588,6 +590,8 @@ static void push_done(struct node *n, struct req *q, const struct curl_loop_resu
 		        rep->nrefused, q->count, rep->refused[0].check, rep->refused[0].error);
 	note_etag(n, rep->etag);
 	free(rep);
+	/* A backlog goes back to back: the next batch now, not at the next tick. */
+	n->push_again = 1;
 }
 
 static void beat_done(struct node *n, const struct curl_loop_result *r)
@@ -665,6 +669,10 @@ static void on_done(const struct curl_loop_result *r, void *arg)
 		req_failed(n, k, why);
 	}
 	req_free(q);
+	if (n->push_again) {
+		n->push_again = 0;
+		push(n);
+	}
 }
 
 /* ---- the three conversations -------------------------------------------------- */

@@ -556,7 +556,7 @@ static int same_str(struct jsonrd *d, json_t *o, const char *key, const char *wa
 
 static int same_date(struct jsonrd *d, json_t *o, const char *key, int64_t want, const char *from)
 {
-	int64_t got;
+	int64_t got = 0;
 
 	if (date_key(d, o, "tls", key, &got, NULL) < 0)
 		return -1;
