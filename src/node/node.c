@@ -7,8 +7,9 @@
  *  - pull: GET assignments with If-None-Match; at start, and whenever a
  *    reply names an etag other than the one the node runs;
  *  - push: the spool's oldest results, in order, as one batch; the next
- *    batch goes as soon as the reply acknowledges this one, so a backlog
- *    is replayed back to back and new results queue behind it in order.
+ *    batch goes at the next 100 ms tick after the reply acknowledges this
+ *    one, so a backlog is replayed at about 6 000 results/s while the
+ *    probes keep their loop, and new results queue behind it in order.
  *    A batch's id is made of its first and last result ids, so a batch
  *    sent again after a lost reply has the same id and is not counted
  *    twice;
@@ -130,7 +131,6 @@ struct node {
 	int verify; /* canaries asked, not all answered */
 	int64_t verify_from_ms;
 	int beat_first; /* a heartbeat must go (and be answered) before the next push */
-	int push_again; /* a batch was acknowledged: send the next one once this reply is done */
 	int stopping;
 };
 
@@ -394,7 +394,6 @@ static void req_worked(struct node *n, enum req_kind k)
 }
 
 static void on_done(const struct curl_loop_result *r, void *arg);
-static void push(struct node *n);
 
 static int req_start(struct node *n, enum req_kind k, struct req *q, const char *etag)
 {
@@ -590,8 +589,11 @@ static void push_done(struct node *n, struct req *q, const struct curl_loop_resu
 		        rep->nrefused, q->count, rep->refused[0].check, rep->refused[0].error);
 	note_etag(n, rep->etag);
 	free(rep);
-	/* A backlog goes back to back: the next batch now, not at the next tick. */
-	n->push_again = 1;
+	/*
+	 * The next batch waits for the next tick (100 ms), not the reply: a
+	 * backlog sent back to back took the probe loop for itself, and live
+	 * probes measured its stalls as slow greetings (bench/RESULTS.md).
+	 */
 }
 
 static void beat_done(struct node *n, const struct curl_loop_result *r)
@@ -669,10 +671,6 @@ static void on_done(const struct curl_loop_result *r, void *arg)
 		req_failed(n, k, why);
 	}
 	req_free(q);
-	if (n->push_again) {
-		n->push_again = 0;
-		push(n);
-	}
 }
 
 /* ---- the three conversations -------------------------------------------------- */
