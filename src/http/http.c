@@ -853,18 +853,9 @@ static void reply_error(struct evhttp_request *req, int code, const char *error,
 /* 1 when the request carries the configured bearer token. Constant time. */
 static int token_ok(const struct http *h, struct evhttp_request *req)
 {
-	const char *a = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-	unsigned char want[SHA256_DIGEST_LENGTH], got[SHA256_DIGEST_LENGTH];
-	const char *tok = h->conf->http_token;
-
-	if (!a || strncasecmp(a, "Bearer ", 7) != 0)
-		return 0;
-	a += 7;
-	while (*a == ' ')
-		a++;
-	SHA256((const unsigned char *)tok, strlen(tok), want);
-	SHA256((const unsigned char *)a, strlen(a), got);
-	return CRYPTO_memcmp(want, got, sizeof(want)) == 0;
+	return http_bearer_ok(
+	    evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization"),
+	    h->conf->http_token);
 }
 
 /* 0 when the request may read data; otherwise the reply is sent. */

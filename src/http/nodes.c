@@ -81,18 +81,17 @@ static int rate_take(const char *node)
 	return 1;
 }
 
-/* Constant time in the token's content and length: SHA-256 of both sides, then CRYPTO_memcmp. */
-static int token_ok(const struct conf_node *n, const char *authorization)
+int http_bearer_ok(const char *authorization, const char *token)
 {
 	unsigned char want[SHA256_DIGEST_LENGTH], got[SHA256_DIGEST_LENGTH];
 	const char *a = authorization;
 
-	if (!n || !n->token || !a || strncasecmp(a, "Bearer ", 7) != 0)
+	if (!token || !a || strncasecmp(a, "Bearer ", 7) != 0)
 		return 0;
 	a += 7;
 	while (*a == ' ')
 		a++;
-	SHA256((const unsigned char *)n->token, strlen(n->token), want);
+	SHA256((const unsigned char *)token, strlen(token), want);
 	SHA256((const unsigned char *)a, strlen(a), got);
 	return CRYPTO_memcmp(want, got, sizeof(want)) == 0;
 }
@@ -330,7 +329,7 @@ void http_nodes_serve(struct monitor *mo, const struct conf *conf, const struct 
 	const struct conf_node *n = conf_find_node(conf, rq->node);
 
 	memset(rp, 0, sizeof(*rp));
-	if (!token_ok(n, rq->authorization)) {
+	if (!http_bearer_ok(rq->authorization, n ? n->token : NULL)) {
 		refused_token(rq);
 		rp->www_authenticate = 1;
 		rp->code =

@@ -45,6 +45,14 @@ struct http_nodes_reply {
 };
 
 /*
+ * 1 when authorization ("Bearer TOKEN") carries token; 0 when either is
+ * missing. Constant time in the token's content and length: SHA-256 of
+ * both sides, then CRYPTO_memcmp. The one comparison of the API's token
+ * and the nodes' own.
+ */
+int http_bearer_ok(const char *authorization, const char *token);
+
+/*
  * Serve one node request: the body (JSON) is written to out, the status
  * and headers to *rp. Never blocks.
  */
