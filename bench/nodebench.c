@@ -652,7 +652,7 @@ static void push(struct load *L, struct lnode *n)
 	}
 	snprintf(id, sizeof(id), "%llu-%llu", (unsigned long long)n->q[n->qhead].seq,
 	         (unsigned long long)n->q[n->qhead + cnt - 1].seq);
-	if (!(b = node_batch_open(n->name, id, wall_ms())))
+	if (!(b = node_batch_open(n->name, id, wall_ms(), n->q[n->qhead].seq)))
 		die("out of memory");
 	for (size_t i = 0; i < cnt; i++)
 		if (node_batch_add(b, n->q[n->qhead + i].text, n->q[n->qhead + i].len) != 0)
@@ -1211,7 +1211,7 @@ static int cmd_watch(int argc, char **argv)
 	const char *store = NULL, *spool = NULL, *node = NULL, *url = NULL, *ca = NULL,
 	           *label = "-";
 	int64_t since = 0, ready = 0, first_ack = 0, acked = 0, hb_empty = 0, end;
-	long long backlog = 0, lo, hi;
+	long long backlog = 0, lo, hi, lo0 = 0, hi0 = 0;
 	int timeout_s = 180, settle_s = 10, c;
 	long node_pid = 0, ctl_pid = 0;
 	double n0, c0, n1 = -1, c1 = -1, nw0, cw0, nw1 = -1, cw1 = -1;
@@ -1274,6 +1274,12 @@ static int cmd_watch(int argc, char **argv)
 	                       -1, &ids, NULL) != SQLITE_OK)
 		die("%s: %s", spool, sqlite3_errmsg(sp));
 	sqlite3_busy_timeout(sp, 50);
+	/*
+	 * The backlog's ids: a spool's ids start at the clock in microseconds,
+	 * and what the node adds from now on (its live lane) is above them.
+	 */
+	if (spool_ids(ids, &lo0, &hi0) != 0 || lo0 == 0)
+		die("%s: no backlog to watch", spool);
 	n0 = proc_cpu_ms(node_pid);
 	c0 = proc_cpu_ms(ctl_pid);
 	nw0 = proc_wait_ms(node_pid);
@@ -1288,10 +1294,10 @@ static int cmd_watch(int argc, char **argv)
 		if (now >= next_spool) {
 			next_spool = now + SPOOL_POLL_MS;
 			if (spool_ids(ids, &lo, &hi) == 0) {
-				if (!first_ack && (lo == 0 || lo > 1))
+				if (!first_ack && (lo == 0 || lo > lo0))
 					first_ack = now;
 				/* Every spooled result of the backlog has been acknowledged. */
-				if (!acked && (lo == 0 || lo > backlog)) {
+				if (!acked && (lo == 0 || lo > hi0)) {
 					acked = now;
 					n1 = proc_cpu_ms(node_pid);
 					c1 = proc_cpu_ms(ctl_pid);
@@ -1316,7 +1322,7 @@ static int cmd_watch(int argc, char **argv)
 		store_poll(&sw, wall_ms());
 
 	struct samples during = {0}, after = {0}, tot_during = {0}, tot_after = {0};
-	struct samples ttg_during = {0}, ttg_after = {0};
+	struct samples ttg_during = {0}, ttg_after = {0}, before = {0};
 	long long replayed = 0, live = 0, unseen = 0;
 	sqlite3_stmt *st;
 
@@ -1343,8 +1349,15 @@ static int cmd_watch(int argc, char **argv)
 			unseen++;
 			continue;
 		}
-		/* Probed while the backlog was being replayed, or after it. */
-		if (ts < (acked ? acked : end)) {
+		/*
+		 * Probed while the backlog was being replayed, or after it. Those
+		 * probed before the node's first batch went through waited for
+		 * the controller to be found again (the node's backoff), not
+		 * behind the backlog: counted apart.
+		 */
+		if (ts >= ready && ts < (first_ack ? first_ack : end)) {
+			add_sample(&before, (double)(seen - ts));
+		} else if (ts < (acked ? acked : end)) {
 			if (ts >= ready) {
 				add_sample(&during, (double)(seen - ts));
 				add_sample(&tot_during, tot);
@@ -1382,6 +1395,15 @@ static int cmd_watch(int argc, char **argv)
 	    "  store: %lld rows from before the node started, %lld probed since (%lld never seen "
 	    "by a poll)\n",
 	    replayed, live, unseen);
+	double b50, b99, bmax;
+
+	pcts(&before, &b50, &b99, &bmax);
+	{
+		printf("  live results probed before the first batch went through: %zu, lag "
+		       "p50/p99/max %.0f/%.0f/%.0f ms (the node's backoff while the controller was "
+		       "away)\n",
+		       before.n, b50, b99, bmax);
+	}
 	printf("  live results probed during the replay: %zu, lag probe -> row in the store "
 	       "p50/p99/max %.0f/%.0f/%.0f ms; their total p50/p99/max %.1f/%.1f/%.1f ms, time to "
 	       "greeting p50/p99/max %.2f/%.2f/%.2f ms\n",
@@ -1406,13 +1428,13 @@ static int cmd_watch(int argc, char **argv)
 	       "lag_after_p99_ms=%.0f total_during_p99_ms=%.1f total_after_p99_ms=%.1f "
 	       "node_cpu_ms=%.0f ctl_cpu_ms=%.0f accepted=%lld late=%lld dup=%lld refused=%lld "
 	       "stored_before=%lld ttg_during_p99_ms=%.2f ttg_after_p99_ms=%.2f node_wait_ms=%.0f "
-	       "ctl_wait_ms=%.0f\n",
+	       "ctl_wait_ms=%.0f live_before=%zu lag_before_p99_ms=%.0f\n",
 	       label, backlog, first_ack ? (double)(first_ack - ready) / 1000.0 : -1.0, span,
 	       hb_empty ? (double)(hb_empty - ready) / 1000.0 : -1.0,
 	       acked && first_ack ? (double)backlog / ((double)(acked - first_ack) / 1000.0) : 0.0,
 	       during.n, d50, d99, dmax, after.n, a50, a99, t99, u99, n1 >= 0 ? n1 - n0 : -1.0,
 	       c1 >= 0 ? c1 - c0 : -1.0, nv.accepted, nv.late, nv.duplicate, nv.refused, replayed,
-	       g99, h99, nw1 - nw0, cw1 - cw0);
+	       g99, h99, nw1 - nw0, cw1 - cw0, before.n, b99);
 	sqlite3_finalize(ids);
 	sqlite3_close(sp);
 	return acked ? 0 : 1;

@@ -1148,9 +1148,10 @@ END {
 		printf "  %s results: first batch taken %s s after the controller came back, all of them %s s (%s) -> %s results/s; the heartbeat showed the spool under 100 at %s s\n", kv($0, "backlog"), kv($0, "first_ack_s"), kv($0, "replay_s"), verdict(kv($0, "replay_s") + 0 > 0 && kv($0, "replay_s") + 0 < 60), kv($0, "rate"), kv($0, "hb_empty_s")
 		# Stalled: live results of the replay later than twice those after it (at least 1 s).
 		base = kv($0, "lag_after_p99_ms") + 0; if (base < 1000) base = 1000
+		printf "  live results probed before the first batch of the node went through (its backoff while the controller was away): %s, lag p99 %s ms\n", kv($0, "live_before"), kv($0, "lag_before_p99_ms")
 		printf "  live results probed during the replay: %s, lag to the store p50/p99/max %s/%s/%s ms; after it: %s, p50/p99 %s/%s ms (not stalled: %s)\n", kv($0, "live_during"), kv($0, "lag_during_p50_ms"), kv($0, "lag_during_p99_ms"), kv($0, "lag_during_max_ms"), kv($0, "live_after"), kv($0, "lag_after_p50_ms"), kv($0, "lag_after_p99_ms"), verdict(kv($0, "lag_during_p99_ms") + 0 <= 2 * base)
 		printf "  the node loop: probe total p99 %s ms during the replay, %s ms after (time to greeting p99 %s / %s ms); CPU during the replay: node %s ms, controller %s ms (loops waited for a CPU %s / %s ms)\n", kv($0, "total_during_p99_ms"), kv($0, "total_after_p99_ms"), kv($0, "ttg_during_p99_ms"), kv($0, "ttg_after_p99_ms"), kv($0, "node_cpu_ms"), kv($0, "ctl_cpu_ms"), kv($0, "node_wait_ms"), kv($0, "ctl_wait_ms")
-		printf "  the controller counted %s results accepted and %s late (older than 3 intervals: history only), %s duplicates, %s refused; %s rows of the backlog in its store\n", kv($0, "accepted"), kv($0, "late"), kv($0, "dup"), kv($0, "refused"), kv($0, "stored_before")
+		printf "  the controller counted %s results accepted and %s late (history only: older than 3 intervals, or than a result the live lane brought first), %s duplicates, %s refused; %s rows of the backlog in its store\n", kv($0, "accepted"), kv($0, "late"), kv($0, "dup"), kv($0, "refused"), kv($0, "stored_before")
 	}
 }' "$1"
 }

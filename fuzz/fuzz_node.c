@@ -117,7 +117,7 @@ static int keep(size_t i, const struct result *r, const struct result_meta *m, c
 
 static char *batch_again(const struct node_batch_head *h, const struct texts *x)
 {
-	struct node_batch_out *b = node_batch_open(h->node, h->id, h->sent_ms);
+	struct node_batch_out *b = node_batch_open(h->node, h->id, h->sent_ms, h->floor);
 	size_t len;
 
 	CHECK(b != NULL);

@@ -313,6 +313,8 @@ static void results(struct monitor *mo, const struct http_nodes_req *rq, struct 
 		free(reply);
 		return;
 	}
+	/* Stored before it is acknowledged: the node then forgets these results. */
+	monitor_node_batch_end(mo, rq->node);
 	if (b.refused)
 		log_msg(LOG_WARNING,
 		        "nodes: %s batch %s: %u of %zu results refused, the first: %s%s%s",

@@ -838,6 +838,8 @@ static void store_works(struct monitor *mo, int n)
 	mo->store_error[0] = '\0';
 }
 
+static int store_watch(struct monitor *mo);
+
 /* Write what is queued now; the outcome is reported as by the tick. */
 static int store_flush_now(struct monitor *mo)
 {
@@ -852,6 +854,13 @@ static int store_flush_now(struct monitor *mo)
 	else
 		store_works(mo, rc);
 	return rc;
+}
+
+void monitor_store_now(struct monitor *mo)
+{
+	/* A failing store is retried by the tick: each try may block 2 s. */
+	if (mo->store_fail_run == 0 && store_queued(mo->store) > 0 && store_watch(mo) == 0)
+		store_flush_now(mo);
 }
 
 /* The queue is full: write now, unless writing fails already (each try may block 2 s). */
@@ -1505,15 +1514,19 @@ enum mon_remote monitor_ingest_remote(struct monitor *mo, const char *node, cons
 		rc = MON_REMOTE_NOT_ASSIGNED;
 	} else if ((meta->location[0] && strcmp(meta->location, node) != 0) || meta->seq == 0) {
 		rc = MON_REMOTE_BAD_META;
-	} else if ((loc = mon_loc(m, node)) && meta->seq <= loc->last_seq) {
+	} else if (nodes_had(mo, ni, meta->seq)) {
 		rc = MON_REMOTE_DUPLICATE;
 	} else {
 		int64_t at = r->probe_ms > 0 ? r->probe_ms : recv_ms;
 
-		if (recv_ms - at > mon_stale_ms(mo, m->cc)) {
+		nodes_took(mo, ni, meta->seq);
+		loc = mon_loc(m, node);
+		if ((loc && meta->seq <= loc->last_seq) || recv_ms - at > mon_stale_ms(mo, m->cc)) {
 			/*
-			 * Its moment has passed: history has it, states, alerts and
-			 * (with other locations to stand for that moment) uptime do not.
+			 * Its moment has passed (or a newer result of the check came
+			 * first, on the node's live lane while it replays its
+			 * backlog): history has it, states, alerts and (with other
+			 * locations to stand for that moment) uptime do not.
 			 */
 			store_result(mo, m, node, at, r,
 			             m->cc->nlocations > 1 ? STORE_R_UNCOUNTED : 0);

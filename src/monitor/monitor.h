@@ -190,7 +190,12 @@ void monitor_each_channel(struct monitor *mo, mon_channel_cb cb, void *arg);
 /* What became of one result a node sent. */
 enum mon_remote {
 	MON_REMOTE_ACCEPTED,
-	MON_REMOTE_LATE,         /* older than its check's staleness bound: history, not state */
+	/*
+	 * History, not state: older than its check's staleness bound, or than
+	 * a result of the same check the node sent before (its backlog,
+	 * replayed beside its newest results)
+	 */
+	MON_REMOTE_LATE,
 	MON_REMOTE_DUPLICATE,    /* its seq was had already: a batch sent again; not counted */
 	MON_REMOTE_NO_CHECK,     /* no such check */
 	MON_REMOTE_NOT_ASSIGNED, /* the check does not name this node: refused and logged */
@@ -199,11 +204,14 @@ enum mon_remote {
 const char *mon_remote_name(enum mon_remote rc);
 
 /*
- * A result node sent (meta as it came: check, location, seq, digest).
+ * A result node sent (meta as it came: check, location, seq, digest),
+ * inside a batch (monitor_node_batch() ... monitor_node_batch_end()).
  * Accepted results go through monitor_ingest() at location node. A
  * result is late when it is older than its check's staleness bound at
- * recv_ms: stored, so history has no gap, but it no longer moves a state
- * or sends an alert (its moment has passed).
+ * recv_ms, or when the node already sent a newer result of that check
+ * (its seq is lower): stored, so history has no gap, but it no longer
+ * moves a state or sends an alert (its moment has passed). A duplicate
+ * is a seq the node sent before: nothing is done with it.
  */
 enum mon_remote monitor_ingest_remote(struct monitor *mo, const char *node, const struct result *r,
                                       const struct result_meta *m, int64_t recv_ms);
@@ -249,6 +257,15 @@ int monitor_node_heartbeat(struct monitor *mo, const char *node, const struct no
  */
 int monitor_node_batch(struct monitor *mo, const char *node, const struct node_batch_head *h,
                        int64_t recv_ms, struct node_batch_reply *reply);
+/*
+ * The batch monitor_node_batch() began was read whole: what it gave
+ * counts as had from now on, and what is queued for the store is written
+ * before the caller answers, so that an acknowledged result is on disk.
+ * When writing fails already, the rows stay queued (the tick retries and
+ * reports) and the batch is still acknowledged: its results moved states
+ * and alerts, and a node kept waiting would make its locations unknown.
+ */
+void monitor_node_batch_end(struct monitor *mo, const char *node);
 /* The assignments of node now: its etag (into etag) and, when doc, the document (malloc'ed). */
 int monitor_node_assignments(struct monitor *mo, const char *node, char etag[NODE_ID_MAX],
                              char **doc);

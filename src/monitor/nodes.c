@@ -376,6 +376,89 @@ void nodes_count(struct monitor *mo, int i, enum mon_remote rc)
 	}
 }
 
+int nodes_had(const struct monitor *mo, int i, uint64_t seq)
+{
+	const struct mon_node *n = &mo->nodes[i];
+
+	/* Within a batch seqs rise: one that does not was in it already. */
+	if (seq < n->floor || (n->cur_hi && seq <= n->cur_hi))
+		return 1;
+	for (int k = 0; k < n->nseen; k++)
+		if (seq >= n->seen[k].lo && seq <= n->seen[k].hi)
+			return 1;
+	return 0;
+}
+
+void nodes_took(struct monitor *mo, int i, uint64_t seq)
+{
+	struct mon_node *n = &mo->nodes[i];
+
+	if (!n->cur_lo)
+		n->cur_lo = seq;
+	n->cur_hi = seq;
+}
+
+/*
+ * Everything in [lo, hi] was taken. A batch holds every result its node
+ * had waiting between its first and its last, so the ids between them
+ * that were not in it had been acknowledged before or were dropped: the
+ * whole range counts. Ranges that touch or overlap are merged; ranges
+ * wholly below the floor go, since the node never sends those again.
+ */
+static void seen_add(struct mon_node *n, uint64_t lo, uint64_t hi)
+{
+	int k = 0, w = 0;
+
+	for (int r = 0; r < n->nseen; r++)
+		if (n->seen[r].hi >= n->floor)
+			n->seen[w++] = n->seen[r];
+	n->nseen = w;
+	if (!lo || hi < n->floor)
+		return;
+	while (k < n->nseen && n->seen[k].hi < lo && n->seen[k].hi + 1 != lo)
+		k++;
+	if (k < n->nseen && n->seen[k].lo <= hi + 1) {
+		/* Overlaps or touches seen[k], and maybe those after it. */
+		int j = k;
+
+		if (lo < n->seen[k].lo)
+			n->seen[k].lo = lo;
+		while (j + 1 < n->nseen && n->seen[j + 1].lo <= hi + 1)
+			j++;
+		if (n->seen[j].hi > hi)
+			hi = n->seen[j].hi;
+		n->seen[k].hi = hi > n->seen[k].hi ? hi : n->seen[k].hi;
+		memmove(&n->seen[k + 1], &n->seen[j + 1],
+		        (size_t)(n->nseen - j - 1) * sizeof(n->seen[0]));
+		n->nseen -= j - k;
+		return;
+	}
+	if (n->nseen == MON_NODE_SEEN_MAX) {
+		/* Forget the lowest: at worst a result sent again is stored twice. */
+		memmove(&n->seen[0], &n->seen[1], (size_t)(n->nseen - 1) * sizeof(n->seen[0]));
+		n->nseen--;
+		if (k > 0)
+			k--;
+	}
+	memmove(&n->seen[k + 1], &n->seen[k], (size_t)(n->nseen - k) * sizeof(n->seen[0]));
+	n->seen[k].lo = lo;
+	n->seen[k].hi = hi;
+	n->nseen++;
+}
+
+void monitor_node_batch_end(struct monitor *mo, const char *node)
+{
+	int i = nodes_index(mo, node);
+
+	if (i >= 0) {
+		struct mon_node *n = &mo->nodes[i];
+
+		seen_add(n, n->cur_lo, n->cur_hi);
+		n->cur_lo = n->cur_hi = 0;
+	}
+	monitor_store_now(mo);
+}
+
 void nodes_log_refusal(struct monitor *mo, int i, const char *check, int64_t now)
 {
 	struct mon_node *n = &mo->nodes[i];
@@ -532,6 +615,28 @@ int monitor_node_batch(struct monitor *mo, const char *node, const struct node_b
 		return -1;
 	n = &mo->nodes[i];
 	skew_update(n, h->sent_ms - recv_ms);
+	n->cur_lo = n->cur_hi = 0;
+	if (h->floor && h->floor < n->floor) {
+		/*
+		 * Its spool went back: a new file (deleted, or the node rebuilt)
+		 * or an old copy. What was had from the old one says nothing
+		 * about the new ids.
+		 */
+		log_msg(LOG_NOTICE,
+		        "node %s: its spool starts lower than before (id %llu, was %llu): a new "
+		        "spool; forgetting which results it sent",
+		        n->name, (unsigned long long)h->floor, (unsigned long long)n->floor);
+		n->nseen = 0;
+		n->floor = h->floor;
+		/* Nor do the old seqs say which of the new results are newer. */
+		for (int b = 0; b < MON_BUCKETS; b++)
+			for (struct mon *m = mo->buckets[b]; m; m = m->hnext)
+				for (int k = 0; k < m->nlocs; k++)
+					if (m->locs[k].kind == LOC_NODE && m->locs[k].node == i)
+						m->locs[k].last_seq = 0;
+	} else if (h->floor) {
+		n->floor = h->floor;
+	}
 	assign_etag(mo, n);
 	memset(reply, 0, sizeof(*reply));
 	snprintf(reply->id, sizeof(reply->id), "%s", h->id);

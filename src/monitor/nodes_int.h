@@ -40,6 +40,14 @@
 #define MON_NODE_DISAGREE_MIN 3
 /* Batch ids remembered per node, to know a batch sent again. */
 #define MON_NODE_BATCH_RING 64
+/*
+ * Ranges of seqs taken from a node and above its floor, remembered to know
+ * a result sent again. A node sends at most two lanes (its backlog oldest
+ * first, its newest results beside it), so two or three are in use; when
+ * they run out, the lowest is forgotten (a result then sent again would be
+ * stored twice, never lost).
+ */
+#define MON_NODE_SEEN_MAX 16
 /* Refusals of unassigned checks remembered per node, for the log's rate limit. */
 #define MON_NODE_REFUSAL_SLOTS 16
 /* One log line per node and check at most this often (not scaled: it is for people). */
@@ -189,6 +197,18 @@ struct mon_node {
 	/* Batch ids seen last, a ring. */
 	char batch_ids[MON_NODE_BATCH_RING][NODE_ID_MAX];
 	int batch_next;
+	/*
+	 * The seqs taken from it (nodes_had()): everything below floor (the
+	 * lowest its spool still holds, from its last batch), and the
+	 * disjoint, sorted ranges in seen. cur_lo..cur_hi: those taken from
+	 * the batch being read, added to seen when it ends.
+	 */
+	uint64_t floor;
+	struct {
+		uint64_t lo, hi;
+	} seen[MON_NODE_SEEN_MAX];
+	int nseen;
+	uint64_t cur_lo, cur_hi;
 	uint64_t batches, batches_again;
 	uint64_t results_accepted, results_late, results_duplicate, results_refused;
 	int64_t last_batch_ms;
@@ -235,6 +255,8 @@ struct monitor {
 
 /* ---- monitor.c, for nodes.c ---------------------------------------------- */
 
+/* Write what the store has queued now, unless writing fails already (the tick retries). */
+void monitor_store_now(struct monitor *mo);
 /* The monitor's clock (unix ms): the wall clock, or a unit test's. */
 int64_t mon_now(const struct monitor *mo);
 /* The bound past which a location's last result no longer counts, for check cc. */
@@ -272,6 +294,10 @@ int nodes_index(const struct monitor *mo, const char *name);
 void nodes_tick(struct monitor *mo, int64_t now);
 /* A result of node i was accepted, late, a duplicate or refused (counters). */
 void nodes_count(struct monitor *mo, int i, enum mon_remote rc);
+/* Node i sent a result with seq before (below its floor, or in a range taken). */
+int nodes_had(const struct monitor *mo, int i, uint64_t seq);
+/* Node i's result with seq was taken (stored): it counts as had when its batch ends. */
+void nodes_took(struct monitor *mo, int i, uint64_t seq);
 /* Log a refused unassigned check of node i, at most once a minute per check. */
 void nodes_log_refusal(struct monitor *mo, int i, const char *check, int64_t now);
 

@@ -2,17 +2,24 @@
 /*
  * node.c - a probing node's runtime (node.h): its checks in the daemon's
  * scheduler, every result into the spool, and the three conversations
- * with the controller, one of each kind in flight at a time:
+ * with the controller, one request of each kind in flight at a time:
  *
  *  - pull: GET assignments with If-None-Match; at start, and whenever a
  *    reply names an etag other than the one the node runs;
  *  - push: the spool's oldest results, in order, as one batch; the next
  *    batch goes at the next 100 ms tick after the reply acknowledges this
- *    one, so a backlog is replayed at about 6 000 results/s while the
- *    probes keep their loop, and new results queue behind it in order.
- *    A batch's id is made of its first and last result ids, so a batch
- *    sent again after a lost reply has the same id and is not counted
- *    twice;
+ *    one, and a backlog goes NODE_REPLAY_BATCH at a time, so it is
+ *    replayed at about 4 000 results/s while the probes keep their loop. A batch's id is made of
+ * its first and last result ids, so a batch sent again after a lost reply has the same id and is
+ * not counted twice; a batch also says the lowest id the spool still holds (its floor), below which
+ * the controller may forget;
+ *  - live: while a backlog of more than a batch is replayed, the results
+ *    made since it began (ids from live_from) go in a lane of their own,
+ *    oldest first, each tick, so that they reach the controller in a tick
+ *    or two instead of queueing behind the backlog; the push lane then
+ *    stops below live_from. The controller keeps states from the newest
+ *    and stores the replayed ones as history. When the backlog is
+ *    through, one lane again;
  *  - heartbeat: every NODE_HEARTBEAT_MS, with the spool's figures and
  *    the canaries; its success or failure is the default canary (the
  *    controller itself).
@@ -63,6 +70,14 @@
 #define NODE_BACKOFF_MAX_MS     10000
 /* Spool writes this often at most: one transaction per flush. */
 #define NODE_FLUSH_MS 200
+/*
+ * A replayed backlog goes in batches of at most this many results, one per
+ * tick (~4 000 results/s): each batch is read, built and sent on the probe
+ * loop, and probes in flight meanwhile wait for it. 1 000 per batch took
+ * 15 s for 100 000 results but put ~300 ms on the time to greeting at p99;
+ * 400 takes ~29 s and ~160 ms; 250, ~44 s and ~110 ms (bench/RESULTS.md).
+ */
+#define NODE_REPLAY_BATCH 400
 /* A batch stays this far under NODE_BODY_MAX: its head and separators. */
 #define NODE_BATCH_SLACK 4096
 /* Controller replies are small; assignment lists are bounded like every body. */
@@ -81,7 +96,7 @@ struct nchk {
 	int canary;          /* index + 1 into n->canaries: a canary, not a check */
 };
 
-enum req_kind { REQ_PULL, REQ_PUSH, REQ_BEAT, REQ__COUNT };
+enum req_kind { REQ_PULL, REQ_PUSH, REQ_LIVE, REQ_BEAT, REQ__COUNT };
 
 /* One request in flight: what curl needs kept alive until its callback. */
 struct req {
@@ -91,8 +106,8 @@ struct req {
 	struct curl_slist *headers;
 	char *body;
 	size_t bodylen;
-	uint64_t last_id; /* a push: the last result id in it */
-	unsigned count;   /* a push: results in it */
+	uint64_t first_id, last_id; /* a push: the ids of its first and last results */
+	unsigned count;             /* a push: results in it */
 	int64_t sent_us;
 };
 
@@ -116,6 +131,8 @@ struct node {
 	int64_t next_beat_us, next_flush_us;
 	int64_t started_ms;
 	uint64_t batch_max; /* results per batch; halved on 413 */
+	uint64_t live_from; /* the live lane's first id while a backlog is replayed; 0: one lane */
+	int64_t replay_from_us;
 	/* The canaries: the controller (index 0), then the configured ones. */
 	struct node_canary canaries[NODE_CANARIES_MAX];
 	int ncanaries;
@@ -353,7 +370,10 @@ static void req_free(struct req *q)
 
 static const char *kind_name(enum req_kind k)
 {
-	return k == REQ_PULL ? "assignments" : k == REQ_PUSH ? "results" : "heartbeat";
+	return k == REQ_PULL   ? "assignments"
+	       : k == REQ_PUSH ? "results"
+	       : k == REQ_LIVE ? "results (live lane)"
+	                       : "heartbeat";
 }
 
 /* The request failed: the next controller, and a longer wait for this kind. */
@@ -414,7 +434,8 @@ static int req_start(struct node *n, enum req_kind k, struct req *q, const char 
 	if (!e)
 		goto fail;
 	snprintf(url, sizeof(url), "%.*s/api/v1/nodes/%s/%s",
-	         (int)(bl && base[bl - 1] == '/' ? bl - 1 : bl), base, n->pc->name, kind_name(k));
+	         (int)(bl && base[bl - 1] == '/' ? bl - 1 : bl), base, n->pc->name,
+	         k == REQ_LIVE ? kind_name(REQ_PUSH) : kind_name(k));
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", n->pc->token);
 	q->headers = curl_slist_append(q->headers, auth);
 	OPENSSL_cleanse(auth, sizeof(auth));
@@ -576,12 +597,12 @@ static void push_done(struct node *n, struct req *q, const struct curl_loop_resu
 	if (!rep)
 		return;
 	if (node_batch_reply_decode(r->body, r->bodylen, rep, err, sizeof(err)) != 0) {
-		req_failed(n, REQ_PUSH, "the reply to a batch did not decode");
+		req_failed(n, q->kind, "the reply to a batch did not decode");
 		log_msg(LOG_ERR, "node: reply to a batch: %s", err);
 		free(rep);
 		return;
 	}
-	if (spool_ack(n->spool, q->last_id, err, sizeof(err)) != 0)
+	if (spool_ack_range(n->spool, q->first_id, q->last_id, err, sizeof(err)) != 0)
 		log_msg(LOG_ERR, "node: %s", err);
 	if (rep->nrefused)
 		log_msg(LOG_WARNING,
@@ -645,16 +666,16 @@ static void on_done(const struct curl_loop_result *r, void *arg)
 		req_worked(n, k);
 		if (k == REQ_PULL)
 			pull_done(n, r);
-		else if (k == REQ_PUSH)
+		else if (k == REQ_PUSH || k == REQ_LIVE)
 			push_done(n, q, r);
 		else
 			beat_done(n, r);
 	} else {
 		line_escape(body, sizeof(body), r->body ? r->body : "", r->bodylen);
 		snprintf(why, sizeof(why), "HTTP %ld: %s", r->status, body);
-		if (r->status == 413 && k == REQ_PUSH && n->batch_max > 1)
+		if (r->status == 413 && (k == REQ_PUSH || k == REQ_LIVE) && n->batch_max > 1)
 			n->batch_max /= 2; /* the controller's bound is lower than ours */
-		if (k == REQ_PUSH && r->status == 400) {
+		if ((k == REQ_PUSH || k == REQ_LIVE) && r->status == 400) {
 			/*
 			 * A batch the controller cannot read never will be: it is
 			 * dropped, or it would hold every result behind it forever.
@@ -664,7 +685,8 @@ static void on_done(const struct curl_loop_result *r, void *arg)
 			log_msg(LOG_ERR,
 			        "node: batch of %u results refused as malformed, dropped: %s",
 			        q->count, why);
-			if (spool_ack(n->spool, q->last_id, err, sizeof(err)) != 0)
+			if (spool_ack_range(n->spool, q->first_id, q->last_id, err, sizeof(err)) !=
+			    0)
 				log_msg(LOG_ERR, "node: %s", err);
 		}
 		controller_canary(n, r->status < 500, MP_R_PROTOCOL_ERROR, why);
@@ -699,6 +721,15 @@ struct batch_fill {
 	int oom;
 };
 
+static void batch_row_none(uint64_t id, int64_t probe_ms, const char *text, size_t len, void *arg)
+{
+	(void)id;
+	(void)probe_ms;
+	(void)text;
+	(void)len;
+	(void)arg;
+}
+
 static void batch_row(uint64_t id, int64_t probe_ms, const char *text, size_t len, void *arg)
 {
 	struct batch_fill *f = arg;
@@ -717,23 +748,67 @@ static void batch_row(uint64_t id, int64_t probe_ms, const char *text, size_t le
 }
 
 /*
- * The oldest results as one batch. Two reads of the spool: the first finds
- * the range (within the count and size bounds), which names the batch, so
- * that the same range sent again after a lost reply has the same id; the
- * second writes exactly that range.
+ * Where the lanes stand. A backlog of more than a batch starts the live
+ * lane at the next id; the push lane then replays what is below it. When
+ * nothing is left below it and neither lane is in flight, one lane again.
  */
-static void push(struct node *n)
+static void lanes(struct node *n)
+{
+	char err[300];
+	int below;
+
+	if (!n->live_from) {
+		if (spool_depth(n->spool) > n->batch_max && !n->inflight[REQ_LIVE]) {
+			n->live_from = spool_next_id(n->spool);
+			n->replay_from_us = mono_us();
+			log_msg(LOG_NOTICE,
+			        "node: replaying %llu spooled results, oldest first; results from "
+			        "now on go beside them",
+			        (unsigned long long)spool_depth(n->spool));
+		}
+		return;
+	}
+	if (n->inflight[REQ_PUSH] || n->inflight[REQ_LIVE])
+		return;
+	below = spool_peek(n->spool, 0, n->live_from - 1, 1, (size_t)-1, batch_row_none, NULL, err,
+	                   sizeof(err));
+	if (below == 0) {
+		log_msg(LOG_NOTICE, "node: the spooled results are replayed (%.1f s)",
+		        (double)(mono_us() - n->replay_from_us) / 1e6);
+		n->live_from = 0;
+	} else if (below < 0) {
+		log_msg(LOG_ERR, "node: %s", err);
+	}
+}
+
+/*
+ * A lane's oldest results as one batch: the push lane's below live_from
+ * (all of them with one lane), the live lane's from it. Two reads of the
+ * spool: the first finds the range (within the count and size bounds),
+ * which names the batch, so that the same range sent again after a lost
+ * reply has the same id; the second writes exactly that range.
+ */
+static void push(struct node *n, enum req_kind k)
 {
 	struct batch_fill f, g;
 	struct req *q;
 	char id[NODE_ID_MAX], err[300];
+	uint64_t after = 0, upto = UINT64_MAX, max = n->batch_max;
 	size_t len;
 
-	if (!may_send(n, REQ_PUSH) || spool_depth(n->spool) == 0 || n->verify || n->beat_first ||
+	if (k == REQ_LIVE && !n->live_from)
+		return;
+	if (!may_send(n, k) || spool_depth(n->spool) == 0 || n->verify || n->beat_first ||
 	    n->inflight[REQ_BEAT])
 		return;
+	if (k == REQ_LIVE)
+		after = n->live_from - 1;
+	else if (n->live_from)
+		upto = n->live_from - 1;
 	memset(&f, 0, sizeof(f));
-	if (spool_peek(n->spool, 0, (size_t)n->batch_max, NODE_BODY_MAX - NODE_BATCH_SLACK,
+	if (k == REQ_PUSH && n->live_from && max > NODE_REPLAY_BATCH)
+		max = NODE_REPLAY_BATCH;
+	if (spool_peek(n->spool, after, upto, (size_t)max, NODE_BODY_MAX - NODE_BATCH_SLACK,
 	               batch_row, &f, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERR, "node: %s", err);
 		return;
@@ -743,9 +818,10 @@ static void push(struct node *n)
 	snprintf(id, sizeof(id), "%llu-%llu", (unsigned long long)f.first,
 	         (unsigned long long)f.last);
 	memset(&g, 0, sizeof(g));
-	if (!(g.b = node_batch_open(n->pc->name, id, wall_ms())))
+	if (!(g.b = node_batch_open(n->pc->name, id, wall_ms(), spool_first_id(n->spool))))
 		return;
-	if (spool_peek(n->spool, 0, f.count, (size_t)-1, batch_row, &g, err, sizeof(err)) < 0 ||
+	if (spool_peek(n->spool, after, f.last, f.count, (size_t)-1, batch_row, &g, err,
+	               sizeof(err)) < 0 ||
 	    g.oom || g.last != f.last) {
 		free(node_batch_close(g.b, &len));
 		log_msg(LOG_ERR, "node: a batch could not be made: %s",
@@ -761,9 +837,10 @@ static void push(struct node *n)
 		free(q);
 		return;
 	}
+	q->first_id = g.first;
 	q->last_id = g.last;
 	q->count = g.count;
-	(void)req_start(n, REQ_PUSH, q, NULL);
+	(void)req_start(n, k, q, NULL);
 }
 
 static void beat(struct node *n)
@@ -842,7 +919,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		n->next_beat_us = now + scaled_us(n, NODE_HEARTBEAT_MS);
 	}
 	pull(n);
-	push(n);
+	lanes(n);
+	push(n, REQ_PUSH);
+	push(n, REQ_LIVE);
 }
 
 /* ---- life -------------------------------------------------------------------- */

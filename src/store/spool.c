@@ -12,10 +12,14 @@
  * spool_flush() ends in one fsync of the WAL: a flush that returned 0 is
  * on the disk. What a crash or a power cut can lose is what was added
  * since the last successful flush (the buffer), and nothing else. An ack
- * is one more commit, so one more fsync; a node acks once per batch the
- * controller took, so that is a few per second at most. (With
- * synchronous=NORMAL a power cut could also undo the last flushes that
- * were not checkpointed yet, up to ~1000 WAL pages of results.)
+ * is a commit with synchronous=NORMAL, without an fsync of its own: it is
+ * on the disk with the next flush. A power cut before that undoes it, and
+ * the node sends those results again, which the controller takes as
+ * duplicates; an fsync per batch stalled the node's loop, and with it
+ * its probes' timings, while it replayed a backlog (bench/RESULTS.md).
+ * (With synchronous=NORMAL for flushes, a power cut could also undo the
+ * last flushes that were not checkpointed yet, up to ~1000 WAL pages of
+ * results.)
  *
  * Ids. A result's id is its seq on the wire, and the controller takes a
  * seq it has seen as a duplicate, so an id must never be given twice,
@@ -26,6 +30,10 @@
  * moves it on when half of it is used. So ids jump by up to ID_LEASE at a
  * restart (seqs are increasing, not consecutive), and stay unique as long
  * as fewer than ID_LEASE / 2 results are added between two flushes.
+ * Opening also starts no lower than the clock in microseconds: a spool
+ * made anew (deleted by an admin, a node rebuilt) then goes on above the
+ * ids of the one it replaces, which the controller has seen, instead of
+ * starting at 1 again where its results would all look like duplicates.
  *
  * The bound is applied at each flush: the oldest waiting (in the file,
  * then in the buffer) go until max wait. Between flushes the buffer may
@@ -50,6 +58,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SPOOL_KIND    "mailpulse-spool"
@@ -99,9 +108,10 @@ static const char *const ssql[S__COUNT] = {
     [S_INSERT] = "INSERT INTO spool (id, probe_ms, body) VALUES (?1, ?2, ?3)",
     /* The oldest ?1 rows; rowid order, so a walk of the first ?1 entries. */
     [S_DROP] = "DELETE FROM spool WHERE id IN (SELECT id FROM spool ORDER BY id LIMIT ?1)",
-    [S_ACK] = "DELETE FROM spool WHERE id <= ?1",
-    [S_PEEK] = "SELECT id, probe_ms, body FROM spool WHERE id > ?1 ORDER BY id LIMIT ?2",
-    [S_OLDEST] = "SELECT probe_ms FROM spool ORDER BY id LIMIT 1",
+    [S_ACK] = "DELETE FROM spool WHERE id BETWEEN ?1 AND ?2",
+    [S_PEEK] = "SELECT id, probe_ms, body FROM spool WHERE id > ?1 AND id <= ?3 ORDER BY id "
+               "LIMIT ?2",
+    [S_OLDEST] = "SELECT probe_ms, id FROM spool ORDER BY id LIMIT 1",
     [S_LEASE] = "UPDATE meta SET value = ?1 WHERE key = 'id_limit'",
 };
 
@@ -124,6 +134,7 @@ struct spool {
 	uint64_t nfile;    /* rows in the file */
 	uint64_t dropped;
 	int64_t oldest_ms;
+	uint64_t first_id; /* of the oldest waiting; 0: none */
 	/* The buffer: items [bstart, bend) of buf, oldest first, ids above the file's. */
 	struct item *buf;
 	size_t bstart, bend, bcap, bufmax;
@@ -131,6 +142,16 @@ struct spool {
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The wall clock in microseconds; 0 when it says something before 1970. */
+static uint64_t clock_us(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || ts.tv_sec < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -448,6 +469,8 @@ static int lease_open(struct spool *s, char *err, size_t errlen)
 	s->next_id = (uint64_t)limit;
 	if (maxid > 0 && (uint64_t)maxid >= s->next_id)
 		s->next_id = (uint64_t)maxid + 1;
+	if (clock_us() > s->next_id)
+		s->next_id = clock_us();
 	if (s->next_id > ID_MAX - 2 * ID_LEASE) {
 		set_err(err, errlen, "spool %s: ids are used up (next %llu)", s->path,
 		        (unsigned long long)s->next_id);
@@ -460,17 +483,21 @@ static int lease_open(struct spool *s, char *err, size_t errlen)
 	return exec(s, sql, "writing the id lease", err, errlen);
 }
 
-/* The probe time of the oldest waiting; a failed read keeps the last value. */
+/* The probe time and id of the oldest waiting; a failed read keeps the last values. */
 static void oldest_update(struct spool *s)
 {
 	if (s->nfile > 0) {
-		if (sqlite3_step(s->st[S_OLDEST]) == SQLITE_ROW)
+		if (sqlite3_step(s->st[S_OLDEST]) == SQLITE_ROW) {
 			s->oldest_ms = sqlite3_column_int64(s->st[S_OLDEST], 0);
+			s->first_id = (uint64_t)sqlite3_column_int64(s->st[S_OLDEST], 1);
+		}
 		sqlite3_reset(s->st[S_OLDEST]);
 	} else if (s->bend > s->bstart) {
 		s->oldest_ms = s->buf[s->bstart].probe_ms;
+		s->first_id = s->buf[s->bstart].id;
 	} else {
 		s->oldest_ms = 0;
+		s->first_id = 0;
 	}
 }
 
@@ -668,8 +695,10 @@ int spool_add(struct spool *s, uint64_t id, int64_t probe_ms, const char *text, 
 	it->text = copy;
 	it->len = len;
 	s->next_id = id + 1;
-	if (s->nfile == 0)
+	if (s->nfile == 0) {
 		s->oldest_ms = s->buf[s->bstart].probe_ms;
+		s->first_id = s->buf[s->bstart].id;
+	}
 	return 0;
 }
 
@@ -739,8 +768,8 @@ fail:
  * buffer's. cb runs while a read of the file is open: it must not call
  * into the spool, and text lives only until it returns.
  */
-int spool_peek(struct spool *s, uint64_t after, size_t n, size_t bytes, spool_row_cb cb, void *arg,
-               char *err, size_t errlen)
+int spool_peek(struct spool *s, uint64_t after, uint64_t upto, size_t n, size_t bytes,
+               spool_row_cb cb, void *arg, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = s->st[S_PEEK];
 	size_t used = 0;
@@ -750,11 +779,14 @@ int spool_peek(struct spool *s, uint64_t after, size_t n, size_t bytes, spool_ro
 		n = INT_MAX;
 	if (after > ID_MAX)
 		after = ID_MAX;
-	if (n == 0)
+	if (upto > ID_MAX)
+		upto = ID_MAX;
+	if (n == 0 || upto <= after)
 		return 0;
 	if (s->nfile > 0) {
 		sqlite3_bind_int64(st, 1, (int64_t)after);
 		sqlite3_bind_int64(st, 2, (int64_t)n);
+		sqlite3_bind_int64(st, 3, (int64_t)upto);
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 			const char *text = (const char *)sqlite3_column_text(st, 2);
 			size_t len = (size_t)sqlite3_column_bytes(st, 2);
@@ -780,6 +812,8 @@ int spool_peek(struct spool *s, uint64_t after, size_t n, size_t bytes, spool_ro
 
 		if (it->id <= after)
 			continue;
+		if (it->id > upto)
+			break;
 		if (count > 0 && it->len > bytes - used)
 			break;
 		cb(it->id, it->probe_ms, it->text, it->len, arg);
@@ -789,31 +823,60 @@ int spool_peek(struct spool *s, uint64_t after, size_t n, size_t bytes, spool_ro
 	return count;
 }
 
-int spool_ack(struct spool *s, uint64_t id, char *err, size_t errlen)
+int spool_ack_range(struct spool *s, uint64_t lo, uint64_t hi, char *err, size_t errlen)
 {
+	size_t keep;
 	int gone;
 
 	/* From the network: an ack of what was never handed out would empty the spool. */
-	if (id >= s->next_id) {
-		set_err(err, errlen, "spool %s: ack of id %llu, but the newest result has id %llu",
-		        s->path, (unsigned long long)id, (unsigned long long)(s->next_id - 1));
+	if (hi >= s->next_id || lo > hi) {
+		set_err(err, errlen,
+		        "spool %s: ack of ids %llu-%llu, but the newest result has id %llu",
+		        s->path, (unsigned long long)lo, (unsigned long long)hi,
+		        (unsigned long long)(s->next_id - 1));
 		return -1;
 	}
 	if (s->nfile > 0) {
-		sqlite3_bind_int64(s->st[S_ACK], 1, (int64_t)id);
-		if (step_done(s, S_ACK) < 0) {
-			db_err(s, err, errlen, "acknowledging");
+		int rc;
+
+		/*
+		 * Without an fsync of its own (see "Durability"): a lost ack
+		 * costs a batch sent again, which the controller knows, and
+		 * the fsync stalled the node's probes under a replay.
+		 */
+		if (exec(s, "PRAGMA synchronous=NORMAL", "acknowledging", err, errlen) < 0)
 			return -1;
-		}
-		gone = sqlite3_changes(s->db);
+		sqlite3_bind_int64(s->st[S_ACK], 1, (int64_t)lo);
+		sqlite3_bind_int64(s->st[S_ACK], 2, (int64_t)hi);
+		rc = step_done(s, S_ACK);
+		if (rc < 0)
+			db_err(s, err, errlen, "acknowledging");
+		gone = rc < 0 ? 0 : sqlite3_changes(s->db);
 		s->nfile -= (uint64_t)gone <= s->nfile ? (uint64_t)gone : s->nfile;
+		/* Flushes stay durable. */
+		if (exec(s, "PRAGMA synchronous=FULL", "acknowledging", rc < 0 ? NULL : err,
+		         rc < 0 ? 0 : errlen) < 0 ||
+		    rc < 0)
+			return -1;
 	}
-	while (s->bstart < s->bend && s->buf[s->bstart].id <= id)
-		free(s->buf[s->bstart++].text);
+	/* The buffer keeps its order: what is outside [lo, hi] closes up. */
+	keep = s->bstart;
+	for (size_t i = s->bstart; i < s->bend; i++) {
+		if (s->buf[i].id >= lo && s->buf[i].id <= hi)
+			free(s->buf[i].text);
+		else
+			s->buf[keep++] = s->buf[i];
+	}
+	s->bend = keep;
 	if (s->bstart == s->bend)
 		s->bstart = s->bend = 0;
 	oldest_update(s);
 	return 0;
+}
+
+int spool_ack(struct spool *s, uint64_t id, char *err, size_t errlen)
+{
+	return spool_ack_range(s, 0, id, err, errlen);
 }
 
 int spool_keep_assignments(struct spool *s, const char *text, size_t len, char *err, size_t errlen)
@@ -873,6 +936,11 @@ uint64_t spool_dropped(const struct spool *s)
 int64_t spool_oldest_ms(const struct spool *s)
 {
 	return s->oldest_ms;
+}
+
+uint64_t spool_first_id(const struct spool *s)
+{
+	return s->first_id;
 }
 
 uint64_t spool_max(const struct spool *s)

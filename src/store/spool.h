@@ -11,8 +11,10 @@
  * counted in spool_dropped(); the caller logs and reports that.
  *
  * Each result gets an id, strictly increasing over the file's life, even
- * across restarts and drops: the node sends it as the result's seq, and
- * the controller uses it to tell a result sent twice from a new one.
+ * across restarts and drops, and starting no lower than the clock in
+ * microseconds when a file is opened: the node sends it as the result's
+ * seq, and the controller uses it to tell a result sent twice from a new
+ * one.
  * Writes are buffered and made durable by spool_flush() in one
  * transaction, so the loop pays one fsync per flush, not per result.
  */
@@ -51,16 +53,22 @@ int spool_add(struct spool *s, uint64_t id, int64_t probe_ms, const char *text, 
 int spool_flush(struct spool *s, char *err, size_t errlen);
 
 /*
- * The oldest waiting results after id after (0: from the oldest), at most
- * n of them and at most bytes of text (always at least one), in order:
- * cb for each. Includes what is still buffered. Returns how many were
- * passed, or -1 with err.
+ * The oldest waiting results with ids in (after, upto], at most n of them
+ * and at most bytes of text (always at least one), in order: cb for each.
+ * Includes what is still buffered. Returns how many were passed, or -1
+ * with err.
  */
 typedef void (*spool_row_cb)(uint64_t id, int64_t probe_ms, const char *text, size_t len,
                              void *arg);
-int spool_peek(struct spool *s, uint64_t after, size_t n, size_t bytes, spool_row_cb cb, void *arg,
-               char *err, size_t errlen);
-/* The controller has every result up to id: they leave the spool. 0 or -1 with err. */
+int spool_peek(struct spool *s, uint64_t after, uint64_t upto, size_t n, size_t bytes,
+               spool_row_cb cb, void *arg, char *err, size_t errlen);
+/*
+ * The controller has every result with an id in [lo, hi]: they leave the
+ * spool (a node sending two lanes acks each batch's own range). 0, or -1
+ * with err, also when hi was never handed out.
+ */
+int spool_ack_range(struct spool *s, uint64_t lo, uint64_t hi, char *err, size_t errlen);
+/* spool_ack_range(s, 0, id, ...): every result up to id. */
 int spool_ack(struct spool *s, uint64_t id, char *err, size_t errlen);
 
 /*
@@ -76,6 +84,7 @@ int spool_load_assignments(struct spool *s, spool_text_cb cb, void *arg, char *e
 uint64_t spool_depth(const struct spool *s);    /* waiting, buffered included */
 uint64_t spool_dropped(const struct spool *s);  /* dropped to the bound since open */
 int64_t spool_oldest_ms(const struct spool *s); /* probe time of the oldest waiting; 0: none */
+uint64_t spool_first_id(const struct spool *s); /* id of the oldest waiting; 0: none */
 uint64_t spool_max(const struct spool *s);
 
 #endif

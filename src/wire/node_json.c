@@ -757,17 +757,20 @@ static int bo_string(struct node_batch_out *b, const char *s)
 	return rc;
 }
 
-struct node_batch_out *node_batch_open(const char *node, const char *batch_id, int64_t sent_ms)
+struct node_batch_out *node_batch_open(const char *node, const char *batch_id, int64_t sent_ms,
+                                       uint64_t floor)
 {
 	struct node_batch_out *b = calloc(1, sizeof(*b));
-	char num[32];
+	char num[32], fl[32];
 
 	if (!b)
 		return NULL;
 	snprintf(num, sizeof(num), "%lld", (long long)sent_ms);
+	snprintf(fl, sizeof(fl), "%llu", (unsigned long long)(floor <= INT64_MAX ? floor : 0));
 	if (bo_append(b, "{\"v\":1,\"node\":", 14) < 0 || bo_string(b, node) < 0 ||
 	    bo_append(b, ",\"batch\":", 9) < 0 || bo_string(b, batch_id) < 0 ||
 	    bo_append(b, ",\"sent_ms\":", 11) < 0 || bo_append(b, num, strlen(num)) < 0 ||
+	    bo_append(b, ",\"floor\":", 9) < 0 || bo_append(b, fl, strlen(fl)) < 0 ||
 	    bo_append(b, ",\"results\":[", 12) < 0) {
 		free(b->buf);
 		free(b);
@@ -821,12 +824,13 @@ char *node_batch_close(struct node_batch_out *b, size_t *len)
 int node_batch_decode(const char *buf, size_t len, struct node_batch_head *h, node_batch_item_cb cb,
                       void *arg, char *err, size_t errlen)
 {
-	static const char *const keys[] = {"v", "node", "batch", "sent_ms", "results"};
+	static const char *const keys[] = {"v", "node", "batch", "sent_ms", "floor", "results"};
 	struct jsonrd d = {err, errlen, "batch", 0};
 	struct result *r = NULL;
 	struct result_meta m;
 	json_t *o, *results = NULL, *item;
 	char e[384], ie[512];
+	int64_t floor = 0;
 	size_t i;
 	int rc = -1;
 
@@ -837,9 +841,11 @@ int node_batch_decode(const char *buf, size_t len, struct node_batch_head *h, no
 	if (name_key(&d, o, "", "node", h->node, sizeof(h->node), "a node name", 0) < 0 ||
 	    name_key(&d, o, "", "batch", h->id, sizeof(h->id), "a batch id", 0) < 0 ||
 	    clock_key(&d, o, "", "sent_ms", &h->sent_ms) < 0 ||
+	    jsonrd_int_key(&d, o, "", "floor", 0, INT64_MAX, &floor, NULL) < 0 ||
 	    !(results =
 	          jsonrd_array_key(&d, o, "", "results", "an array", NODE_BATCH_MAX, "results")))
 		goto out;
+	h->floor = (uint64_t)floor;
 	h->n = json_array_size(results);
 	/* Large (certificate chains, addresses): one, reused for every result. */
 	if (!(r = malloc(sizeof(*r)))) {

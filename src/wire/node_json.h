@@ -114,7 +114,8 @@ void node_assign_clear(struct node_assign *a);
  * or NULL when out of memory. The builder frees itself at close.
  */
 struct node_batch_out;
-struct node_batch_out *node_batch_open(const char *node, const char *batch_id, int64_t sent_ms);
+struct node_batch_out *node_batch_open(const char *node, const char *batch_id, int64_t sent_ms,
+                                       uint64_t floor);
 int node_batch_add(struct node_batch_out *b, const char *result_json, size_t len);
 char *node_batch_close(struct node_batch_out *b, size_t *len);
 
@@ -122,7 +123,13 @@ struct node_batch_head {
 	char node[RESULT_META_NAME_MAX];
 	char id[NODE_ID_MAX];
 	int64_t sent_ms; /* the node's clock when it sent the batch */
-	size_t n;        /* results in it */
+	/*
+	 * The lowest id still waiting in the node's spool: every result below
+	 * it was acknowledged or dropped, and is never sent again, so the
+	 * controller forgets what it kept to spot those sent twice.
+	 */
+	uint64_t floor;
+	size_t n; /* results in it */
 };
 
 /*

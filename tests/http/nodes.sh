@@ -100,7 +100,7 @@ batch() {
 	local n=$1 id=$2 skew=$3
 	shift 3
 	jq -sc --arg n "$n" --arg id "$id" --argjson now "$(($(date +%s%3N) + skew))" \
-		'{v: 1, node: $n, batch: $id, sent_ms: $now, results: .}' "$@"
+		'{v: 1, node: $n, batch: $id, sent_ms: $now, floor: 0, results: .}' "$@"
 }
 result "$tmp/up.json" eu 1 4000 11.5 >"$tmp/eu1.json"
 result "$tmp/up.json" eu 2 2000 12.5 >"$tmp/eu2.json"

@@ -42,7 +42,7 @@ jq -c --arg d "${digest:-}" '.check = "us.only" | .location = "eu" | .seq = 5 | 
 	"$tmp/one.json" >"$tmp/r1.json" || fail "jq r1"
 jq -c '.check = "'"$ND_CHECK"'" | .location = "us" | .seq = 6' "$tmp/one.json" >"$tmp/r2.json"
 jq -nc --argjson now "$now" --slurpfile a "$tmp/r1.json" --slurpfile b "$tmp/r2.json" \
-	'{v: 1, node: "eu", batch: "forged-1", sent_ms: $now, results: ($a + $b)}' >"$tmp/batch.json"
+	'{v: 1, node: "eu", batch: "forged-1", sent_ms: $now, floor: 0, results: ($a + $b)}' >"$tmp/batch.json"
 post eu "$(cat "$tmp/eu.token")" results "$tmp/batch.json"
 [ "$(cat "$tmp/code")" = 200 ] || fail "the forged batch: HTTP $(cat "$tmp/code"): $(cat "$tmp/reply")"
 jq -e '.accepted == 0 and .refused == 2 and (.refusals | length) == 2' "$tmp/reply" >/dev/null ||

@@ -830,7 +830,7 @@ static void seen_free(struct seen *s)
 
 static char *batch_of(char **t, int n, size_t *len)
 {
-	struct node_batch_out *b = node_batch_open("eu-west", "b-0001", 1700000000123LL);
+	struct node_batch_out *b = node_batch_open("eu-west", "b-0001", 1700000000123LL, 42);
 
 	assert_non_null(b);
 	for (int i = 0; i < n; i++)
@@ -856,6 +856,7 @@ static void test_batch_round_trip(void **state)
 	assert_string_equal(h.node, "eu-west");
 	assert_string_equal(h.id, "b-0001");
 	assert_int_equal(h.sent_ms, 1700000000123LL);
+	assert_int_equal(h.floor, 42);
 	assert_int_equal(h.n, NRES);
 	assert_int_equal(seen.calls, NRES);
 	assert_int_equal(seen.good, NRES);
@@ -868,7 +869,7 @@ static void test_batch_round_trip(void **state)
 	/* An empty batch is one too. */
 	body = batch_of(texts, 0, &len);
 	assert_string_equal(body, "{\"v\":1,\"node\":\"eu-west\",\"batch\":\"b-0001\",\"sent_ms\":"
-	                          "1700000000123,\"results\":[]}");
+	                          "1700000000123,\"floor\":42,\"results\":[]}");
 	assert_int_equal(node_batch_decode(body, len, &h, on_item, &seen, err, sizeof(err)), 0);
 	assert_int_equal(h.n, 0);
 	assert_int_equal(seen.calls, 0);
@@ -969,6 +970,9 @@ static void test_batch_refusals(void **state)
 	batch_no(with(body, "batch", long_string(65, 'b')), "batch: not a batch id");
 	batch_no(with(body, "sent_ms", json_integer(-1)), "sent_ms: -1 is out of range");
 	batch_no(with(body, "sent_ms", json_string("now")), "sent_ms: expected an integer");
+	batch_no(with(body, "floor", NULL), "floor: missing");
+	batch_no(with(body, "floor", json_integer(-1)), "floor: -1 is out of range");
+	batch_no(with(body, "floor", json_real(1.5)), "floor: expected an integer");
 	batch_no(with(body, "results", json_object()), "results: expected an array, got an object");
 	batch_no(with(body, "results", NULL), "results: missing");
 	batch_no(with(body, "extra", json_true()), "batch: unknown key \"extra\"");
@@ -998,7 +1002,7 @@ static void test_batch_refusals(void **state)
 	}
 
 	/* The builder stops at NODE_BATCH_MAX; a body with more is refused before any result. */
-	b = node_batch_open("eu-west", "b-full", 1);
+	b = node_batch_open("eu-west", "b-full", 1, 0);
 	for (int i = 0; i < NODE_BATCH_MAX; i++)
 		assert_int_equal(node_batch_add(b, texts[i % NRES], strlen(texts[i % NRES])), 0);
 	assert_int_equal(node_batch_add(b, texts[0], strlen(texts[0])), 1);
@@ -1016,7 +1020,7 @@ static void test_batch_refusals(void **state)
 	free(full);
 
 	/* What the builder refuses to append. */
-	b = node_batch_open("eu-west", "b-x", 1);
+	b = node_batch_open("eu-west", "b-x", 1, 0);
 	assert_int_equal(node_batch_add(b, "", 0), -1);
 	assert_int_equal(node_batch_add(b, "[1]", 3), -1);
 	assert_int_equal(node_batch_add(b, "{\"a\":\0}", 7), -1);

@@ -23,6 +23,7 @@
 #include <dirent.h>
 #include <event2/event.h>
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "conf/conf.h"
 #include "core/log.h"
@@ -587,11 +588,14 @@ static void test_impaired_by_disagreement(void **state)
 	beat(f, "n2");
 	beat(f, "n3");
 	for (int i = 0; i < 3; i++) {
-		assert_int_equal(remote(f, "n1", shared[i], 1, MP_DOWN, MP_R_TIMEOUT),
+		/* A node numbers its results across its checks. */
+		uint64_t seq = (uint64_t)i + 1;
+
+		assert_int_equal(remote(f, "n1", shared[i], seq, MP_DOWN, MP_R_TIMEOUT),
 		                 MON_REMOTE_ACCEPTED);
-		assert_int_equal(remote(f, "n2", shared[i], 1, MP_UP, MP_R_OK),
+		assert_int_equal(remote(f, "n2", shared[i], seq, MP_UP, MP_R_OK),
 		                 MON_REMOTE_ACCEPTED);
-		assert_int_equal(remote(f, "n3", shared[i], 1, MP_UP, MP_R_OK),
+		assert_int_equal(remote(f, "n3", shared[i], seq, MP_UP, MP_R_OK),
 		                 MON_REMOTE_ACCEPTED);
 		assert_int_equal(check_info(f, shared[i]).verdict, VERDICT_PARTIAL);
 	}
@@ -612,13 +616,141 @@ static void test_impaired_by_disagreement(void **state)
 
 	/* It sees them up again: well at the next weighing. */
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(remote(f, "n1", shared[i], 2, MP_UP, MP_R_OK),
+		assert_int_equal(remote(f, "n1", shared[i], (uint64_t)i + 4, MP_UP, MP_R_OK),
 		                 MON_REMOTE_ACCEPTED);
 	for (int i = 0; i < 5; i++)
 		monitor_tick(f->mo);
 	assert_int_equal(node_info(f, "n1").ni.state, MON_NODE_OK);
 	alerts(f, kinds, sizeof(kinds), NULL);
 	assert_string_equal(kinds, "node_back");
+}
+
+/*
+ * Results of check c from node, one batch: seqs[i] probed at probe_ms[i]
+ * with status st; the batch head says floor. Returns what became of each
+ * in rcs. The batch ends as the HTTP handler ends it (stored, then had).
+ */
+static void lane_batch(struct fix *f, const char *node, const char *id, uint64_t floor,
+                       const uint64_t *seqs, const int64_t *probe_ms, int n, enum mp_status st,
+                       enum mon_remote *rcs)
+{
+	struct node_batch_head h;
+	struct node_batch_reply br;
+
+	memset(&h, 0, sizeof(h));
+	snprintf(h.node, sizeof(h.node), "%s", node);
+	snprintf(h.id, sizeof(h.id), "%s", id);
+	h.sent_ms = f->now;
+	h.floor = floor;
+	h.n = (size_t)n;
+	assert_int_equal(monitor_node_batch(f->mo, node, &h, f->now, &br), 0);
+	for (int i = 0; i < n; i++) {
+		struct result *r = calloc(1, sizeof(*r));
+		struct result_meta m;
+
+		assert_non_null(r);
+		result_init(r, 0);
+		r->status = st;
+		r->severity = result_default_severity(st);
+		r->reason = st == MP_UP ? MP_R_OK : MP_R_TIMEOUT;
+		r->probe_ms = probe_ms[i];
+		memset(&m, 0, sizeof(m));
+		snprintf(m.check, sizeof(m.check), "c");
+		snprintf(m.location, sizeof(m.location), "%s", node);
+		m.seq = seqs[i];
+		rcs[i] = monitor_ingest_remote(f->mo, node, r, &m, f->now);
+		free(r);
+	}
+	monitor_node_batch_end(f->mo, node);
+}
+
+/* Rows of check c from node in the store (written before a batch is answered). */
+static int stored_rows(struct fix *f, const char *node)
+{
+	char path[300], sql[300];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int n = -1;
+
+	snprintf(path, sizeof(path), "%s/mp.db", f->dir);
+	snprintf(sql, sizeof(sql),
+	         "SELECT count(*) FROM results JOIN checks ON checks.id = results.check_id "
+	         "WHERE checks.name = 'c' AND location = '%s'",
+	         node);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+/*
+ * A node back after a cut sends two lanes: its newest results first (the
+ * live lane, seqs from 1001), its backlog beside them, oldest first (seqs
+ * from 1). The newest move the state; the backlog is history, stored and
+ * not counted, never refused as a duplicate. What was taken once is a
+ * duplicate when it comes again, in a batch of another id too (a batch
+ * made anew after the spool dropped its oldest), and below the floor.
+ */
+static void test_two_lanes(void **state)
+{
+	struct fix *f = *state;
+	enum mon_remote rc[4];
+	const uint64_t live1[] = {1001, 1002}, live2[] = {1003}, old1[] = {1, 2, 3},
+	               old2[] = {2, 3, 4}, old3[] = {5};
+	const int64_t now2[] = {T0, T0}, now1[] = {T0},
+	              past3[] = {T0 - 50000, T0 - 40000, T0 - 30000};
+
+	beat(f, "n1");
+	beat(f, "n2");
+	/* n2 sees c up; n1's live lane says down, now. */
+	assert_int_equal(remote(f, "n2", "c", 1, MP_UP, MP_R_OK), MON_REMOTE_ACCEPTED);
+	lane_batch(f, "n1", "1001-1002", 1, live1, now2, 2, MP_DOWN, rc);
+	assert_int_equal(rc[0], MON_REMOTE_ACCEPTED);
+	assert_int_equal(rc[1], MON_REMOTE_ACCEPTED);
+	assert_int_equal(check_info(f, "c").verdict, VERDICT_PARTIAL);
+	/* The backlog, older and up: history only; the state stays as the newest say. */
+	lane_batch(f, "n1", "1-3", 1, old1, past3, 3, MP_UP, rc);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(rc[i], MON_REMOTE_LATE);
+	assert_int_equal(check_info(f, "c").verdict, VERDICT_PARTIAL);
+	assert_int_equal(stored_rows(f, "n1"), 5);
+	/* The backlog batch made anew (another id) after a lost reply: 2 and 3 are had. */
+	lane_batch(f, "n1", "2-4", 2, old2, past3, 3, MP_UP, rc);
+	assert_int_equal(rc[0], MON_REMOTE_DUPLICATE);
+	assert_int_equal(rc[1], MON_REMOTE_DUPLICATE);
+	assert_int_equal(rc[2], MON_REMOTE_LATE);
+	/* The live lane goes on between them; a live seq sent again is had too. */
+	lane_batch(f, "n1", "1003", 5, live2, now1, 1, MP_DOWN, rc);
+	assert_int_equal(rc[0], MON_REMOTE_ACCEPTED);
+	lane_batch(f, "n1", "1002-1003", 5, live1 + 1, now1, 1, MP_DOWN, rc);
+	assert_int_equal(rc[0], MON_REMOTE_DUPLICATE);
+	assert_int_equal(stored_rows(f, "n1"), 7);
+	/* The backlog is through: the floor passes it, and a stale resend below it is had. */
+	lane_batch(f, "n1", "5", 5, old3, past3, 1, MP_UP, rc);
+	assert_int_equal(rc[0], MON_REMOTE_LATE);
+	lane_batch(f, "n1", "1-3b", 1004, old1, past3, 3, MP_UP, rc);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(rc[i], MON_REMOTE_DUPLICATE);
+	assert_int_equal(stored_rows(f, "n1"), 8);
+	assert_int_equal(node_info(f, "n1").ni.results_accepted, 3);
+	assert_int_equal(node_info(f, "n1").ni.results_late, 5);
+	assert_int_equal(node_info(f, "n1").ni.results_duplicate, 6);
+
+	/*
+	 * A new spool (its floor lower than before): what was had is
+	 * forgotten, and its results move the state again, though their seqs
+	 * are lower than the old spool's.
+	 */
+	{
+		const uint64_t fresh[] = {7};
+
+		lane_batch(f, "n1", "7", 7, fresh, now1, 1, MP_UP, rc);
+		assert_int_equal(rc[0], MON_REMOTE_ACCEPTED);
+		assert_int_equal(check_info(f, "c").verdict, VERDICT_UP);
+	}
 }
 
 /* A node never heard from since start is pending: what it sends is kept, and does not count. */
@@ -682,6 +814,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_impaired_by_canary, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_impaired_by_disagreement, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pending_node, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_two_lanes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reload_keeps_node_state, setup, teardown),
 	};
 	log_init(LOG_TEXT, 0);

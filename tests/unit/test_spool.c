@@ -96,7 +96,7 @@ static int peek(struct spool *s, uint64_t after, size_t n, size_t bytes, struct 
 	int got;
 
 	memset(sn, 0, sizeof(*sn));
-	got = spool_peek(s, after, n, bytes, collect, sn, err, sizeof(err));
+	got = spool_peek(s, after, UINT64_MAX, n, bytes, collect, sn, err, sizeof(err));
 	assert_int_equal(got, sn->n);
 	return got;
 }
@@ -270,7 +270,8 @@ static void test_ids_after_crash(void **state)
 				_exit(3);
 		}
 		memset(&sn, 0, sizeof(sn));
-		if (spool_peek(c, 0, 10, 1 << 20, collect, &sn, NULL, 0) != 3 || sn.id[2] != id)
+		if (spool_peek(c, 0, UINT64_MAX, 10, 1 << 20, collect, &sn, NULL, 0) != 3 ||
+		    sn.id[2] != id)
 			_exit(4);
 		if (write(fds[1], &id, sizeof(id)) != (ssize_t)sizeof(id))
 			_exit(5);
@@ -414,7 +415,7 @@ static void test_ack(void **state)
 	/* From a confused or hostile controller: refused, nothing lost. */
 	assert_int_equal(spool_ack(s, ids[5] + 1, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, f->path));
-	assert_non_null(strstr(err, "ack of id"));
+	assert_non_null(strstr(err, "ack of ids"));
 	assert_int_equal(spool_depth(s), 1);
 
 	flush_ok(s);
@@ -422,6 +423,98 @@ static void test_ack(void **state)
 	assert_int_equal(spool_depth(s), 0);
 	assert_int_equal(spool_oldest_ms(s), 0);
 	assert_int_equal(peek(s, 0, 100, 1 << 20, &sn), 0);
+	spool_close(s);
+}
+
+/*
+ * Two lanes: a node sends the newest results while it replays the oldest,
+ * and each batch is acked by its own range. Ranges in the file, in the
+ * buffer and across both leave the rest, in order; peek's upper bound
+ * keeps the replay lane below the live one.
+ */
+static void test_ack_range_and_upto(void **state)
+{
+	struct fixture *f = *state;
+	struct spool *s = open_ok(f->path, 100);
+	struct seen sn;
+	char err[256] = "";
+	uint64_t ids[10];
+
+	for (int k = 0; k < 6; k++)
+		ids[k] = add(s, k);
+	flush_ok(s);
+	for (int k = 6; k < 10; k++)
+		ids[k] = add(s, k);
+
+	/* The replay lane stops below the live lane's first id (ids[4]). */
+	memset(&sn, 0, sizeof(sn));
+	assert_int_equal(spool_peek(s, 0, ids[4] - 1, 100, 1 << 20, collect, &sn, err, sizeof(err)),
+	                 4);
+	assert_int_equal(sn.id[3], ids[3]);
+	/* From the buffer too: (ids[6], ids[8]]. */
+	memset(&sn, 0, sizeof(sn));
+	assert_int_equal(
+	    spool_peek(s, ids[6], ids[8], 100, 1 << 20, collect, &sn, err, sizeof(err)), 2);
+	assert_int_equal(sn.id[0], ids[7]);
+	assert_int_equal(sn.id[1], ids[8]);
+	/* An empty range. */
+	assert_int_equal(
+	    spool_peek(s, ids[5], ids[5], 100, 1 << 20, collect, &sn, err, sizeof(err)), 0);
+
+	/* The live lane's batch, ids[4..7]: half in the file, half in the buffer. */
+	assert_int_equal(spool_ack_range(s, ids[4], ids[7], err, sizeof(err)), 0);
+	assert_int_equal(spool_depth(s), 6);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM spool"), 4);
+	assert_int_equal(peek(s, 0, 100, 1 << 20, &sn), 6);
+	assert_int_equal(sn.id[3], ids[3]);
+	assert_int_equal(sn.id[4], ids[8]);
+	assert_int_equal(sn.id[5], ids[9]);
+	assert_int_equal(spool_oldest_ms(s), T0);
+
+	/* The replay lane's batch, ids[0..1]: the oldest moves on. */
+	assert_int_equal(spool_ack_range(s, ids[0], ids[1], err, sizeof(err)), 0);
+	assert_int_equal(spool_oldest_ms(s), T0 + 2000);
+
+	/* Within the buffer only, then a flush writes what is left of it. */
+	assert_int_equal(spool_ack_range(s, ids[9], ids[9], err, sizeof(err)), 0);
+	flush_ok(s);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM spool"), 3);
+	assert_int_equal(peek(s, 0, 100, 1 << 20, &sn), 3);
+	assert_int_equal(sn.id[2], ids[8]);
+
+	/* A range the wrong way round, or past the newest: refused, nothing lost. */
+	assert_int_equal(spool_ack_range(s, ids[3], ids[2], err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "ack of ids"));
+	assert_int_equal(spool_ack_range(s, ids[8], ids[9] + 1, err, sizeof(err)), -1);
+	assert_int_equal(spool_depth(s), 3);
+	spool_close(s);
+}
+
+/*
+ * A spool deleted and made anew goes on above the old one's ids: the
+ * controller takes a seq it has had as a duplicate, and would refuse every
+ * result of a spool that started at 1 again.
+ */
+static void test_new_file_starts_above(void **state)
+{
+	struct fixture *f = *state;
+	struct spool *s = open_ok(f->path, 100);
+	char lock[600];
+	uint64_t last = 0;
+
+	for (int k = 0; k < 3; k++)
+		last = add(s, k);
+	flush_ok(s);
+	spool_close(s);
+	assert_int_equal(unlink(f->path), 0);
+	snprintf(lock, sizeof(lock), "%s-wal", f->path);
+	(void)unlink(lock);
+	snprintf(lock, sizeof(lock), "%s-shm", f->path);
+	(void)unlink(lock);
+
+	s = open_ok(f->path, 100);
+	assert_int_equal(spool_depth(s), 0);
+	assert_true(spool_next_id(s) > last);
 	spool_close(s);
 }
 
@@ -664,6 +757,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_flush_error_keeps_buffer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_buffer_bounded, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_one_writer, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ack_range_and_upto, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_new_file_starts_above, setup, teardown),
 	    cmocka_unit_test(test_memory_and_bad_ids),
 	};
 
