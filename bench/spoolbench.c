@@ -230,8 +230,9 @@ int main(int argc, char **argv)
 	c0 = cpu_s();
 	for (;;) {
 		double b0 = now_s(), f0;
-		int got = spool_peek(s, 0, UINT64_MAX, (size_t)batch, (size_t)batch * (size_t)(size + 64),
-		                     on_row, &rp, err, sizeof(err));
+		int got =
+		    spool_peek(s, 0, UINT64_MAX, (size_t)batch, (size_t)batch * (size_t)(size + 64),
+		               on_row, &rp, err, sizeof(err));
 
 		if (got < 0) {
 			fprintf(stderr, "spoolbench: %s\n", err);
