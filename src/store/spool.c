@@ -109,8 +109,8 @@ static const char *const ssql[S__COUNT] = {
     /* The oldest ?1 rows; rowid order, so a walk of the first ?1 entries. */
     [S_DROP] = "DELETE FROM spool WHERE id IN (SELECT id FROM spool ORDER BY id LIMIT ?1)",
     [S_ACK] = "DELETE FROM spool WHERE id BETWEEN ?1 AND ?2",
-    [S_PEEK] = "SELECT id, probe_ms, body FROM spool WHERE id > ?1 AND id <= ?3 ORDER BY id "
-               "LIMIT ?2",
+    [S_PEEK] =
+        "SELECT id, probe_ms, body FROM spool WHERE id > ?1 AND id <= ?3 ORDER BY id LIMIT ?2",
     [S_OLDEST] = "SELECT probe_ms, id FROM spool ORDER BY id LIMIT 1",
     [S_LEASE] = "UPDATE meta SET value = ?1 WHERE key = 'id_limit'",
 };
