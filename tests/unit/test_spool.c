@@ -121,6 +121,16 @@ static void flush_ok(struct spool *s)
 		fail_msg("flush: %s", err);
 }
 
+/* ids[0 .. infile) written to the file, then ids[infile .. infile + inbuf) buffered. */
+static void fill(struct spool *s, uint64_t *ids, int infile, int inbuf)
+{
+	for (int k = 0; k < infile + inbuf; k++) {
+		ids[k] = add(s, k);
+		if (k == infile - 1)
+			flush_ok(s);
+	}
+}
+
 static struct spool *open_ok(const char *path, uint64_t max)
 {
 	char err[256] = "";
@@ -387,11 +397,7 @@ static void test_ack(void **state)
 	char err[256] = "";
 	uint64_t ids[6];
 
-	for (int k = 0; k < 4; k++)
-		ids[k] = add(s, k);
-	flush_ok(s);
-	ids[4] = add(s, 4);
-	ids[5] = add(s, 5);
+	fill(s, ids, 4, 2);
 
 	assert_int_equal(spool_ack(s, ids[1], err, sizeof(err)), 0);
 	assert_int_equal(spool_depth(s), 4);
@@ -440,11 +446,7 @@ static void test_ack_range_and_upto(void **state)
 	char err[256] = "";
 	uint64_t ids[10];
 
-	for (int k = 0; k < 6; k++)
-		ids[k] = add(s, k);
-	flush_ok(s);
-	for (int k = 6; k < 10; k++)
-		ids[k] = add(s, k);
+	fill(s, ids, 6, 4);
 
 	/* The replay lane stops below the live lane's first id (ids[4]). */
 	memset(&sn, 0, sizeof(sn));
