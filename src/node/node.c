@@ -8,8 +8,8 @@
  *    reply names an etag other than the one the node runs;
  *  - push: the spool's oldest results, in order, as one batch; the next
  *    batch goes at the next 100 ms tick after the reply acknowledges this
- *    one, and a backlog goes NODE_REPLAY_BATCH at a time, so it is
- *    replayed at about 4 000 results/s while the probes keep their loop. A batch's id is made of
+ *    one, so a backlog is replayed at about 6 000 results/s while the
+ *    probes keep their loop. A batch's id is made of
  * its first and last result ids, so a batch sent again after a lost reply has the same id and is
  * not counted twice; a batch also says the lowest id the spool still holds (its floor), below which
  * the controller may forget;
@@ -70,14 +70,6 @@
 #define NODE_BACKOFF_MAX_MS     10000
 /* Spool writes this often at most: one transaction per flush. */
 #define NODE_FLUSH_MS 200
-/*
- * A replayed backlog goes in batches of at most this many results, one per
- * tick (~4 000 results/s): each batch is read, built and sent on the probe
- * loop, and probes in flight meanwhile wait for it. 1 000 per batch took
- * 15 s for 100 000 results but put ~300 ms on the time to greeting at p99;
- * 400 takes ~29 s and ~160 ms; 250, ~44 s and ~110 ms (bench/RESULTS.md).
- */
-#define NODE_REPLAY_BATCH 400
 /* A batch stays this far under NODE_BODY_MAX: its head and separators. */
 #define NODE_BATCH_SLACK 4096
 /* Controller replies are small; assignment lists are bounded like every body. */
@@ -611,9 +603,11 @@ static void push_done(struct node *n, struct req *q, const struct curl_loop_resu
 	note_etag(n, rep->etag);
 	free(rep);
 	/*
-	 * The next batch waits for the next tick (100 ms), not the reply: a
-	 * backlog sent back to back took the probe loop for itself, and live
-	 * probes measured its stalls as slow greetings (bench/RESULTS.md).
+	 * The next batch waits for the next tick (100 ms), not the reply, so a
+	 * backlog never has the loop (and the CPU) to itself while probes run:
+	 * ~6 000 results/s is enough. (The slow greetings first blamed on
+	 * batches sent back to back came from the benchmark's layout, its
+	 * controller beside the target: bench/RESULTS.md, tenth slice.)
 	 */
 }
 
@@ -793,7 +787,7 @@ static void push(struct node *n, enum req_kind k)
 	struct batch_fill f, g;
 	struct req *q;
 	char id[NODE_ID_MAX], err[300];
-	uint64_t after = 0, upto = UINT64_MAX, max = n->batch_max;
+	uint64_t after = 0, upto = UINT64_MAX;
 	size_t len;
 
 	if (k == REQ_LIVE && !n->live_from)
@@ -806,10 +800,8 @@ static void push(struct node *n, enum req_kind k)
 	else if (n->live_from)
 		upto = n->live_from - 1;
 	memset(&f, 0, sizeof(f));
-	if (k == REQ_PUSH && n->live_from && max > NODE_REPLAY_BATCH)
-		max = NODE_REPLAY_BATCH;
-	if (spool_peek(n->spool, after, upto, (size_t)max, NODE_BODY_MAX - NODE_BATCH_SLACK,
-	               batch_row, &f, err, sizeof(err)) < 0) {
+	if (spool_peek(n->spool, after, upto, (size_t)n->batch_max,
+	               NODE_BODY_MAX - NODE_BATCH_SLACK, batch_row, &f, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERR, "node: %s", err);
 		return;
 	}
