@@ -645,6 +645,8 @@ int monitor_node_batch(struct monitor *mo, const char *node, const struct node_b
 	for (int k = 0; h->id[0] && k < MON_NODE_BATCH_RING; k++)
 		if (strcmp(n->batch_ids[k], h->id) == 0) {
 			n->batches_again++;
+			/* Every result of it is had: counted as such, as one by one. */
+			n->results_duplicate += h->n;
 			return 1;
 		}
 	if (h->id[0]) {

@@ -667,18 +667,25 @@ static void on_done(const struct curl_loop_result *r, void *arg)
 	} else {
 		line_escape(body, sizeof(body), r->body ? r->body : "", r->bodylen);
 		snprintf(why, sizeof(why), "HTTP %ld: %s", r->status, body);
-		if (r->status == 413 && (k == REQ_PUSH || k == REQ_LIVE) && n->batch_max > 1)
-			n->batch_max /= 2; /* the controller's bound is lower than ours */
-		if ((k == REQ_PUSH || k == REQ_LIVE) && r->status == 400) {
+		if (r->status == 413 && (k == REQ_PUSH || k == REQ_LIVE) && q->count > 1) {
+			/* The controller's bound is lower than ours. */
+			n->batch_max = q->count / 2;
+			log_msg(LOG_WARNING,
+			        "node: the controller refused a batch of %u results as too large: "
+			        "at most %llu a batch from now on",
+			        q->count, (unsigned long long)n->batch_max);
+		}
+		if ((k == REQ_PUSH || k == REQ_LIVE) &&
+		    (r->status == 400 || (r->status == 413 && q->count <= 1))) {
 			/*
-			 * A batch the controller cannot read never will be: it is
-			 * dropped, or it would hold every result behind it forever.
+			 * A batch the controller cannot read never will be, nor one
+			 * result too large for it alone: dropped, or it would hold
+			 * every result behind it forever.
 			 */
 			char err[300];
 
-			log_msg(LOG_ERR,
-			        "node: batch of %u results refused as malformed, dropped: %s",
-			        q->count, why);
+			log_msg(LOG_ERR, "node: batch of %u results refused as %s, dropped: %s",
+			        q->count, r->status == 400 ? "malformed" : "too large", why);
 			if (spool_ack_range(n->spool, q->first_id, q->last_id, err, sizeof(err)) !=
 			    0)
 				log_msg(LOG_ERR, "node: %s", err);

@@ -445,6 +445,8 @@ static void test_batch_ids(void **state)
 	assert_int_equal(batch(f, "n2", "b1"), 0); /* ids are per node */
 	assert_int_equal(batch(f, "nosuch", "b1"), -1);
 	assert_int_equal(node_info(f, "n1").ni.batches, 2);
+	/* The batch sent again holds one result (batch()): one duplicate. */
+	assert_int_equal(node_info(f, "n1").ni.results_duplicate, 1);
 	assert_int_equal(node_info(f, "n1").ni.last_batch_ms, T0);
 	/* The last 64 are remembered: older ones are forgotten. */
 	for (int i = 0; i < 63; i++) {
