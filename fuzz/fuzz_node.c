@@ -117,12 +117,14 @@ static int keep(size_t i, const struct result *r, const struct result_meta *m, c
 
 static char *batch_again(const struct node_batch_head *h, const struct texts *x)
 {
-	struct node_batch_out *b = node_batch_open(h->node, h->id, h->sent_ms, h->floor);
+	/* Named after its results, as a node names its batches. */
+	struct node_batch_out *b = node_batch_open(h->node, "-", h->sent_ms, h->floor);
 	size_t len;
 
 	CHECK(b != NULL);
 	for (size_t i = 0; i < x->n; i++)
 		CHECK(node_batch_add(b, x->t[i], strlen(x->t[i])) == 0);
+	CHECK(node_batch_set_id(b, h->id) == 0);
 	return node_batch_close(b, &len);
 }
 
@@ -152,6 +154,7 @@ static void fuzz_batch(const char *buf, size_t len)
 		abort();
 	}
 	CHECK(y.bad == 0 && y.n == x.n && h2.n == x.n && h2.sent_ms == h.sent_ms);
+	CHECK(strcmp(h2.id, h.id) == 0 && h2.floor == h.floor);
 	for (size_t i = 0; i < x.n; i++)
 		CHECK(strcmp(x.t[i], y.t[i]) == 0);
 	s2 = batch_again(&h2, &y);

@@ -129,8 +129,14 @@ struct node {
 	struct node_canary canaries[NODE_CANARIES_MAX];
 	int ncanaries;
 	uint64_t dropped_told; /* spool drops already logged */
-	int64_t ctl_fail_logged_ms, spool_fail_logged_ms;
-	int ctl_failing; /* requests failing in a row */
+	int64_t spool_fail_logged_ms;
+	/*
+	 * Requests of each kind failing in a row, and when that was last
+	 * logged: per kind, so heartbeats that go through while batches are
+	 * refused do not make the log say "answers again" between each refusal.
+	 */
+	int failing[REQ__COUNT];
+	int64_t fail_logged_ms[REQ__COUNT];
 	/*
 	 * A check failed: is the fault ours? Its results wait in the spool
 	 * until every configured canary has been probed since (verify_from_ms),
@@ -384,12 +390,12 @@ static void req_failed(struct node *n, enum req_kind k, const char *why)
 	 */
 	if (k == REQ_BEAT)
 		n->next_beat_us = n->retry_at_us[k];
-	n->ctl_failing++;
-	if (n->ctl_failing == 1 || now - n->ctl_fail_logged_ms >= NODE_LOG_EVERY_MS) {
+	n->failing[k]++;
+	if (n->failing[k] == 1 || now - n->fail_logged_ms[k] >= NODE_LOG_EVERY_MS) {
 		log_msg(LOG_WARNING, "node: controller %s: %s: %s (%d failures in a row%s)",
-		        n->pc->controller[n->ctl], kind_name(k), why, n->ctl_failing,
+		        n->pc->controller[n->ctl], kind_name(k), why, n->failing[k],
 		        n->pc->ncontrollers > 1 ? "; trying the next controller" : "");
-		n->ctl_fail_logged_ms = now;
+		n->fail_logged_ms[k] = now;
 	}
 	if (n->pc->ncontrollers > 1)
 		n->ctl = (n->ctl + 1) % n->pc->ncontrollers;
@@ -397,10 +403,10 @@ static void req_failed(struct node *n, enum req_kind k, const char *why)
 
 static void req_worked(struct node *n, enum req_kind k)
 {
-	if (n->ctl_failing)
-		log_msg(LOG_NOTICE, "node: controller %s answers again (after %d failures)",
-		        n->pc->controller[n->ctl], n->ctl_failing);
-	n->ctl_failing = 0;
+	if (n->failing[k])
+		log_msg(LOG_NOTICE, "node: controller %s: %s: answered again (after %d failures)",
+		        n->pc->controller[n->ctl], kind_name(k), n->failing[k]);
+	n->failing[k] = 0;
 	n->backoff_ms[k] = 0;
 	n->retry_at_us[k] = 0;
 }
@@ -784,14 +790,14 @@ static void lanes(struct node *n)
 
 /*
  * A lane's oldest results as one batch: the push lane's below live_from
- * (all of them with one lane), the live lane's from it. Two reads of the
- * spool: the first finds the range (within the count and size bounds),
- * which names the batch, so that the same range sent again after a lost
- * reply has the same id; the second writes exactly that range.
+ * (all of them with one lane), the live lane's from it, within the count
+ * and size bounds, in one read of the spool. The batch is named after the
+ * range it holds once it is read, so that the same range sent again after
+ * a lost reply has the same id.
  */
 static void push(struct node *n, enum req_kind k)
 {
-	struct batch_fill f, g;
+	struct batch_fill g;
 	struct req *q;
 	char id[NODE_ID_MAX], err[300];
 	uint64_t after = 0, upto = UINT64_MAX;
@@ -806,28 +812,20 @@ static void push(struct node *n, enum req_kind k)
 		after = n->live_from - 1;
 	else if (n->live_from)
 		upto = n->live_from - 1;
-	memset(&f, 0, sizeof(f));
-	if (spool_peek(n->spool, after, upto, (size_t)n->batch_max,
-	               NODE_BODY_MAX - NODE_BATCH_SLACK, batch_row, &f, err, sizeof(err)) < 0) {
-		log_msg(LOG_ERR, "node: %s", err);
-		return;
-	}
-	if (f.count == 0)
-		return;
-	snprintf(id, sizeof(id), "%llu-%llu", (unsigned long long)f.first,
-	         (unsigned long long)f.last);
 	memset(&g, 0, sizeof(g));
-	if (!(g.b = node_batch_open(n->pc->name, id, wall_ms(), spool_first_id(n->spool))))
+	if (!(g.b = node_batch_open(n->pc->name, "-", wall_ms(), spool_first_id(n->spool))))
 		return;
-	if (spool_peek(n->spool, after, f.last, f.count, (size_t)-1, batch_row, &g, err,
-	               sizeof(err)) < 0 ||
-	    g.oom || g.last != f.last) {
+	if (spool_peek(n->spool, after, upto, (size_t)n->batch_max,
+	               NODE_BODY_MAX - NODE_BATCH_SLACK, batch_row, &g, err, sizeof(err)) < 0 ||
+	    g.oom) {
 		free(node_batch_close(g.b, &len));
 		log_msg(LOG_ERR, "node: a batch could not be made: %s",
 		        g.oom ? "out of memory" : err);
 		return;
 	}
-	if (!(q = calloc(1, sizeof(*q)))) {
+	snprintf(id, sizeof(id), "%llu-%llu", (unsigned long long)g.first,
+	         (unsigned long long)g.last);
+	if (g.count == 0 || node_batch_set_id(g.b, id) != 0 || !(q = calloc(1, sizeof(*q)))) {
 		free(node_batch_close(g.b, &len));
 		return;
 	}

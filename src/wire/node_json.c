@@ -724,9 +724,11 @@ struct node_batch_out {
 	char *buf;
 	size_t len, cap;
 	size_t n;
+	size_t id_off, id_len; /* the batch id's JSON string in buf */
 };
 
-static int bo_append(struct node_batch_out *b, const char *s, size_t n)
+/* Room for n more bytes and a NUL. */
+static int bo_reserve(struct node_batch_out *b, size_t n)
 {
 	if (b->len + n + 1 > b->cap) {
 		size_t cap = b->cap ? b->cap : 4096;
@@ -739,6 +741,13 @@ static int bo_append(struct node_batch_out *b, const char *s, size_t n)
 		b->buf = p;
 		b->cap = cap;
 	}
+	return 0;
+}
+
+static int bo_append(struct node_batch_out *b, const char *s, size_t n)
+{
+	if (bo_reserve(b, n) < 0)
+		return -1;
 	memcpy(b->buf + b->len, s, n);
 	b->len += n;
 	b->buf[b->len] = '\0';
@@ -768,15 +777,21 @@ struct node_batch_out *node_batch_open(const char *node, const char *batch_id, i
 	snprintf(num, sizeof(num), "%lld", (long long)sent_ms);
 	snprintf(fl, sizeof(fl), "%llu", (unsigned long long)(floor <= INT64_MAX ? floor : 0));
 	if (bo_append(b, "{\"v\":1,\"node\":", 14) < 0 || bo_string(b, node) < 0 ||
-	    bo_append(b, ",\"batch\":", 9) < 0 || bo_string(b, batch_id) < 0 ||
-	    bo_append(b, ",\"sent_ms\":", 11) < 0 || bo_append(b, num, strlen(num)) < 0 ||
+	    bo_append(b, ",\"batch\":", 9) < 0)
+		goto fail;
+	b->id_off = b->len;
+	if (bo_string(b, batch_id) < 0)
+		goto fail;
+	b->id_len = b->len - b->id_off;
+	if (bo_append(b, ",\"sent_ms\":", 11) < 0 || bo_append(b, num, strlen(num)) < 0 ||
 	    bo_append(b, ",\"floor\":", 9) < 0 || bo_append(b, fl, strlen(fl)) < 0 ||
-	    bo_append(b, ",\"results\":[", 12) < 0) {
-		free(b->buf);
-		free(b);
-		return NULL;
-	}
+	    bo_append(b, ",\"results\":[", 12) < 0)
+		goto fail;
 	return b;
+fail:
+	free(b->buf);
+	free(b);
+	return NULL;
 }
 
 /*
@@ -801,6 +816,31 @@ int node_batch_add(struct node_batch_out *b, const char *result_json, size_t len
 	}
 	b->n++;
 	return 0;
+}
+
+int node_batch_set_id(struct node_batch_out *b, const char *batch_id)
+{
+	json_t *j = json_string(batch_id ? batch_id : "");
+	char *t = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+	size_t tl = t ? strlen(t) : 0;
+	int rc = -1;
+
+	json_decref(j);
+	if (!b || !t)
+		goto out;
+	/* In place: what follows the id moves by the difference. */
+	if (tl > b->id_len &&
+	    (b->len + (tl - b->id_len) + 3 > NODE_BODY_MAX || bo_reserve(b, tl - b->id_len) < 0))
+		goto out;
+	memmove(b->buf + b->id_off + tl, b->buf + b->id_off + b->id_len,
+	        b->len - b->id_off - b->id_len + 1);
+	memcpy(b->buf + b->id_off, t, tl);
+	b->len = b->len - b->id_len + tl;
+	b->id_len = tl;
+	rc = 0;
+out:
+	free(t);
+	return rc;
 }
 
 char *node_batch_close(struct node_batch_out *b, size_t *len)

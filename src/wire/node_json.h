@@ -117,6 +117,12 @@ struct node_batch_out;
 struct node_batch_out *node_batch_open(const char *node, const char *batch_id, int64_t sent_ms,
                                        uint64_t floor);
 int node_batch_add(struct node_batch_out *b, const char *result_json, size_t len);
+/*
+ * Name the batch after its results went in (its id is made of their ids):
+ * 0, or -1 when out of memory or the body would pass NODE_BODY_MAX, the
+ * batch as it was.
+ */
+int node_batch_set_id(struct node_batch_out *b, const char *batch_id);
 char *node_batch_close(struct node_batch_out *b, size_t *len);
 
 struct node_batch_head {

@@ -1019,6 +1019,83 @@ static void test_batch_refusals(void **state)
 	batch_no(with(full, "results/+", json_integer(1)), "results: more than 1000 results");
 	free(full);
 
+	/*
+	 * Named after its results went in (a node names a batch by their ids):
+	 * longer, shorter, the head and every result intact; a name that is
+	 * not UTF-8 is refused and the batch stays as it was.
+	 */
+	{
+		const char *names[] = {"1764780000123456-1764780000123999", "7", NULL};
+		struct node_batch_head h;
+
+		for (int k = 0; names[k]; k++) {
+			b = node_batch_open("eu-west", "-", 1700000000123LL, 9);
+			for (int i = 0; i < NRES; i++)
+				assert_int_equal(node_batch_add(b, texts[i], strlen(texts[i])), 0);
+			assert_int_equal(node_batch_set_id(b, "\xff\xfe"), -1);
+			assert_int_equal(node_batch_set_id(b, names[k]), 0);
+			full = node_batch_close(b, &len);
+			assert_int_equal(len, strlen(full));
+			seen_free(&seen);
+			assert_int_equal(
+			    node_batch_decode(full, len, &h, on_item, &seen, err, sizeof(err)), 0);
+			assert_string_equal(h.id, names[k]);
+			assert_string_equal(h.node, "eu-west");
+			assert_int_equal(h.sent_ms, 1700000000123LL);
+			assert_int_equal(h.floor, 9);
+			assert_int_equal(seen.good, NRES);
+			for (int i = 0; i < NRES; i++)
+				assert_string_equal(seen.got[i], texts[i]);
+			seen_free(&seen);
+			free(full);
+		}
+	}
+	/* A name that would take a full body past NODE_BODY_MAX is refused. */
+	{
+		size_t big = RESULT_JSON_MAX < 100000 ? RESULT_JSON_MAX : 100000;
+		char *one = malloc(big + 1);
+		int added = 0;
+
+		assert_non_null(one);
+		memset(one, ' ', big);
+		one[0] = '{';
+		one[big - 1] = '}';
+		one[big] = '\0';
+		b = node_batch_open("eu-west", "", 1, 0);
+		while (node_batch_add(b, one, big) == 0)
+			added++;
+		assert_true(added > 0);
+		/* Fill what is left to within a few bytes of the bound. */
+		{
+			size_t left;
+			char *tail;
+
+			full = node_batch_close(b, &len);
+			left = NODE_BODY_MAX - len - 3;
+			free(full);
+			b = node_batch_open("eu-west", "", 1, 0);
+			for (int i = 0; i < added; i++)
+				assert_int_equal(node_batch_add(b, one, big), 0);
+			if (left >= 2) {
+				tail = malloc(left + 1);
+				assert_non_null(tail);
+				memset(tail, ' ', left);
+				tail[0] = '{';
+				tail[left - 1] = '}';
+				tail[left] = '\0';
+				assert_int_equal(node_batch_add(b, tail, left), 0);
+				free(tail);
+			}
+		}
+		assert_int_equal(node_batch_set_id(b, "a-long-batch-id-of-forty-bytes-0123456789"),
+		                 -1);
+		assert_int_equal(node_batch_set_id(b, ""), 0);
+		full = node_batch_close(b, &len);
+		assert_true(len <= NODE_BODY_MAX);
+		free(full);
+		free(one);
+	}
+
 	/* What the builder refuses to append. */
 	b = node_batch_open("eu-west", "b-x", 1, 0);
 	assert_int_equal(node_batch_add(b, "", 0), -1);
