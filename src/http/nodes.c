@@ -54,19 +54,28 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The node's token bucket: 1 when this request may go on. */
-static int rate_take(const char *node)
+int http_nodes_rate_take(const char *node, int64_t now)
 {
-	int64_t now = mono_us();
 	struct rate *r = NULL;
 
 	for (int i = 0; i < nrates; i++)
 		if (strcmp(rates[i].name, node) == 0)
 			r = &rates[i];
 	if (!r) {
-		if (nrates == CONF_NODES_MAX)
-			return 1; /* every configured node has one; a reload may leave old ones */
-		r = &rates[nrates++];
+		/*
+		 * A slot per node that asked, and as many as nodes may be
+		 * configured; reloads may leave the slots of nodes removed since,
+		 * so the one idle longest goes to the newcomer (a full table used
+		 * to let it through unlimited).
+		 */
+		if (nrates < CONF_NODES_MAX) {
+			r = &rates[nrates++];
+		} else {
+			r = &rates[0];
+			for (int i = 1; i < nrates; i++)
+				if (rates[i].at_us < r->at_us)
+					r = &rates[i];
+		}
 		snprintf(r->name, sizeof(r->name), "%s", node);
 		r->tokens = HTTP_NODES_BURST;
 		r->at_us = now;
@@ -339,7 +348,7 @@ void http_nodes_serve(struct monitor *mo, const struct conf *conf, const struct 
 		              "a node needs its own bearer token: Authorization: Bearer TOKEN");
 		return;
 	}
-	if (!rate_take(rq->node)) {
+	if (!http_nodes_rate_take(rq->node, mono_us())) {
 		rp->retry_after_s = 1;
 		rp->code = api_error(out, 429, "too_many_requests",
 		                     "this node sends faster than the controller takes");

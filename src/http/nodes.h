@@ -18,6 +18,7 @@
 #define MP_HTTP_NODES_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct evbuffer;
 struct monitor;
@@ -25,6 +26,13 @@ struct conf;
 
 #define HTTP_NODES_RATE  20
 #define HTTP_NODES_BURST 60
+
+/*
+ * Node's token bucket at now (monotonic us): 1 when a request may go on,
+ * 0 when it is over its rate. One bucket per node name, CONF_NODES_MAX of
+ * them; a new name takes the one idle longest when all are used.
+ */
+int http_nodes_rate_take(const char *node, int64_t now);
 
 struct http_nodes_req {
 	const char *node;          /* the path's NAME, decoded */
