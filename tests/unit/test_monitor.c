@@ -52,12 +52,7 @@
 #include "store/store.h"
 #include "wire/result_json.h"
 
-struct fix {
-	char dir[64];
-	struct event_base *base;
-	struct monitor *mo;
-	int64_t now; /* the monitor's clock (nodes fixture) */
-};
+#include "monitor_fixture.h"
 
 struct seen {
 	int n;
@@ -111,56 +106,16 @@ static int ingest(struct fix *f, const char *check, const char *location, int64_
 	return rc;
 }
 
+/* One check, web, that this daemon alone probes. */
 static int setup(void **state)
 {
-	struct fix *f = calloc(1, sizeof(*f));
-	char path[128], err[256];
-	struct conf *c = NULL;
-	FILE *y;
+	struct fix *f = fix_new("/tmp/mp-test-monitor-XXXXXX");
 
-	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/mp-test-monitor-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(path, sizeof(path), "%s/mp.yaml", f->dir);
-	assert_non_null(y = fopen(path, "w"));
-	fprintf(y,
-	        "location: here\n"
-	        "store: %s/mp.db\n"
-	        "http: {listen: \"off\"}\n"
-	        "checks:\n"
-	        "  - {name: web, url: \"pop3://127.0.0.1:9\", fail_after: 2}\n",
-	        f->dir);
-	assert_int_equal(fclose(y), 0);
-	assert_int_equal(conf_load(path, &c, stderr), 0);
-	assert_non_null(f->base = event_base_new());
-	/* A schedule a million times slower: the first probe is hours away. */
-	f->mo = monitor_new(f->base, c, 1e6, err, sizeof(err));
-	if (!f->mo)
-		fprintf(stderr, "monitor_new: %s\n", err);
-	assert_non_null(f->mo);
+	fix_write_conf(f->dir, "mp.yaml",
+	               "checks:\n"
+	               "  - {name: web, url: \"pop3://127.0.0.1:9\", fail_after: 2}\n");
+	fix_start(f, "mp.yaml");
 	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fix *f = *state;
-	char path[512];
-	struct dirent *de;
-	DIR *d;
-
-	if (f->mo)
-		assert_int_equal(monitor_free(f->mo, 1), 0);
-	event_base_free(f->base);
-	assert_non_null(d = opendir(f->dir));
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.') {
-			snprintf(path, sizeof(path), "%s/%s", f->dir, de->d_name);
-			unlink(path);
-		}
-	closedir(d);
-	rmdir(f->dir);
-	free(f);
 	return 0;
 }
 
@@ -305,8 +260,6 @@ static void test_last_is_the_wire(void **state)
 
 /* ---- probing nodes ---------------------------------------------------------- */
 
-#define T0 1767225600000LL /* 2026-01-01T00:00:00Z: the monitor's clock in these tests */
-
 /*
  * Three nodes; "multi" is probed by all three and needs two to say down;
  * "pair" by this daemon and n1; "web" by this daemon only. Alerts, node
@@ -317,58 +270,29 @@ static void test_last_is_the_wire(void **state)
 static void write_nodes_yaml(const char *dir, const char *name, const char *pair_locs,
                              const char *multi_locs)
 {
-	char path[128];
-	FILE *y;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	assert_non_null(y = fopen(path, "w"));
-	fprintf(y,
-	        "location: here\n"
-	        "store: %s/mp.db\n"
-	        "http: {listen: \"off\"}\n"
-	        "nodes:\n"
-	        "  - {name: n1, token_env: MP_TEST_TOKEN_N1}\n"
-	        "  - {name: n2, token_env: MP_TEST_TOKEN_N2}\n"
-	        "  - {name: n3, token_env: MP_TEST_TOKEN_N3}\n"
-	        "channels:\n"
-	        "  - {name: log, type: command, retries: 0,\n"
-	        "     command: [/bin/sh, -c, 'cat > \"$0/alert.$$.json\"', %s]}\n"
-	        "node_notify: [log]\n"
-	        "checks:\n"
-	        "  - {name: web, url: \"pop3://127.0.0.1:9\", notify: [log]}\n"
-	        "  - {name: multi, url: \"pop3://127.0.0.1:9\", fail_after: 1, locations: %s,\n"
-	        "     quorum: 2, notify: [log]}\n"
-	        "  - {name: pair, url: \"pop3://127.0.0.1:9\", locations: %s, notify: [log]}\n",
-	        dir, dir, multi_locs, pair_locs);
-	assert_int_equal(fclose(y), 0);
-}
-
-static void at(struct fix *f, int64_t t)
-{
-	f->now = t;
-	monitor_test_now(f->mo, t);
+	fix_write_conf(
+	    dir, name,
+	    "nodes:\n"
+	    "  - {name: n1, token_env: MP_TEST_TOKEN_N1}\n"
+	    "  - {name: n2, token_env: MP_TEST_TOKEN_N2}\n"
+	    "  - {name: n3, token_env: MP_TEST_TOKEN_N3}\n"
+	    "channels:\n" FIX_LOG_CHANNEL "node_notify: [log]\n"
+	    "checks:\n"
+	    "  - {name: web, url: \"pop3://127.0.0.1:9\", notify: [log]}\n"
+	    "  - {name: multi, url: \"pop3://127.0.0.1:9\", fail_after: 1, locations: %s,\n"
+	    "     quorum: 2, notify: [log]}\n"
+	    "  - {name: pair, url: \"pop3://127.0.0.1:9\", locations: %s, notify: [log]}\n",
+	    dir, multi_locs, pair_locs);
 }
 
 static int setup_nodes(void **state)
 {
-	struct fix *f = calloc(1, sizeof(*f));
-	char path[128], err[256];
-	struct conf *c = NULL;
+	struct fix *f;
 
-	assert_non_null(f);
-	setenv("MP_TEST_TOKEN_N1", "token-of-node-one-0123456789", 1);
-	setenv("MP_TEST_TOKEN_N2", "token-of-node-two-0123456789", 1);
-	setenv("MP_TEST_TOKEN_N3", "token-of-node-three-01234567", 1);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/mp-test-monitor-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	fix_node_tokens();
+	f = fix_new("/tmp/mp-test-monitor-XXXXXX");
 	write_nodes_yaml(f->dir, "mp.yaml", "[here, n1]", "[n1, n2, n3]");
-	snprintf(path, sizeof(path), "%s/mp.yaml", f->dir);
-	assert_int_equal(conf_load(path, &c, stderr), 0);
-	assert_non_null(f->base = event_base_new());
-	f->mo = monitor_new(f->base, c, 1e6, err, sizeof(err));
-	if (!f->mo)
-		fprintf(stderr, "monitor_new: %s\n", err);
-	assert_non_null(f->mo);
+	fix_start(f, "mp.yaml");
 	at(f, T0);
 	*state = f;
 	return 0;
@@ -510,57 +434,12 @@ static struct ninfo node_info(struct fix *f, const char *node)
 	return n;
 }
 
-static void on_poll(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-}
-
-static int by_kind(const void *a, const void *b)
-{
-	const char *ka = json_string_value(json_object_get(*(json_t *const *)a, "kind"));
-	const char *kb = json_string_value(json_object_get(*(json_t *const *)b, "kind"));
-
-	return strcmp(ka ? ka : "", kb ? kb : "");
-}
-
-/*
- * The alerts sent since the last call: runs the loop until they are
- * delivered, then reads (and removes) the file each delivery wrote.
- * Deliveries run at once, so their order is not theirs: sorted by kind.
- */
+/* The alerts sent since the last call (fix_alerts()), as an array sorted by kind. */
 static json_t *alerts(struct fix *f)
 {
-	struct timeval tick = {0, 20000};
-	struct event *ev = evtimer_new(f->base, on_poll, NULL);
 	json_t *got[32], *arr = json_array();
-	size_t n = 0;
-	struct dirent *de;
-	DIR *d;
+	size_t n = fix_alerts(f, got, sizeof(got) / sizeof(got[0]));
 
-	assert_non_null(ev);
-	for (int i = 0; i < 500 && monitor_notify_pending(f->mo) > 0; i++) {
-		evtimer_add(ev, &tick);
-		event_base_loop(f->base, EVLOOP_ONCE);
-	}
-	event_free(ev);
-	assert_int_equal(monitor_notify_pending(f->mo), 0);
-	assert_non_null(d = opendir(f->dir));
-	while ((de = readdir(d))) {
-		char path[512];
-		json_error_t e;
-
-		if (strncmp(de->d_name, "alert.", 6) != 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", f->dir, de->d_name);
-		assert_true(n < sizeof(got) / sizeof(got[0]));
-		if (!(got[n++] = json_load_file(path, 0, &e)))
-			fail_msg("alert %s not JSON: %s", path, e.text);
-		unlink(path);
-	}
-	closedir(d);
-	qsort(got, n, sizeof(got[0]), by_kind);
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(arr, got[i]);
 	return arr;
@@ -1188,58 +1067,39 @@ static void test_uptime_from_the_verdict(void **state)
  */
 static int setup_partial(void **state)
 {
-	struct fix *f = calloc(1, sizeof(*f));
-	char path[128], err[256];
-	struct conf *c = NULL;
-	FILE *y;
+	struct fix *f;
 
-	assert_non_null(f);
-	setenv("MP_TEST_TOKEN_N1", "token-of-node-one-0123456789", 1);
-	setenv("MP_TEST_TOKEN_N2", "token-of-node-two-0123456789", 1);
-	setenv("MP_TEST_TOKEN_N3", "token-of-node-three-01234567", 1);
+	fix_node_tokens();
 	setenv("MP_TEST_PD_KEY", "R0UT1NGKEY0123456789abcdef012345", 1);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/mp-test-monitor-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(path, sizeof(path), "%s/mp.yaml", f->dir);
-	assert_non_null(y = fopen(path, "w"));
-	fprintf(y,
-	        "location: here\n"
-	        "store: %s/mp.db\n"
-	        "http: {listen: \"off\"}\n"
-	        "nodes:\n"
-	        "  - {name: n1, token_env: MP_TEST_TOKEN_N1}\n"
-	        "  - {name: n2, token_env: MP_TEST_TOKEN_N2}\n"
-	        "  - {name: n3, token_env: MP_TEST_TOKEN_N3}\n"
-	        "channels:\n"
-	        "  - {name: log, type: command, retries: 0,\n"
-	        "     command: [/bin/sh, -c, 'cat > \"$0/alert.$$.json\"', %s]}\n"
-	        "  - {name: pd, type: pagerduty, url: \"http://127.0.0.1:9\", retries: 0,\n"
-	        "     timeout: 2s, routing_key_env: MP_TEST_PD_KEY}\n"
-	        "node_notify: []\n"
-	        "maintenance:\n"
-	        "  - {name: w, start: \"2026-01-01T00:02:00Z\", end: \"2026-01-01T00:05:00Z\",\n"
-	        "     checks: [multi]}\n"
-	        "defaults:\n"
-	        "  notify_partial: true\n"
-	        "  notify: [log, pd]\n"
-	        "checks:\n"
-	        "  - {name: multi, url: \"pop3://127.0.0.1:9\", fail_after: 1,\n"
-	        "     locations: [n1, n2, n3], quorum: 2}\n"
-	        "  - {name: quiet, url: \"pop3://127.0.0.1:9\", fail_after: 1,\n"
-	        "     locations: [n1, n2, n3], quorum: 2, notify_partial: false}\n"
-	        "  - {name: solo, url: \"pop3://127.0.0.1:9\", fail_after: 1, locations: [n1]}\n"
-	        "  - {name: web, url: \"pop3://127.0.0.1:9\", fail_after: 1}\n"
-	        "  - {name: picky, url: \"pop3://127.0.0.1:9\", fail_after: 1,\n"
-	        "     locations: [n1, n2, n3], quorum: 2,\n"
-	        "     notify: [{channel: log, reasons: [refused], recovery: false}]}\n",
-	        f->dir, f->dir);
-	assert_int_equal(fclose(y), 0);
-	assert_int_equal(conf_load(path, &c, stderr), 0);
-	assert_non_null(f->base = event_base_new());
-	f->mo = monitor_new(f->base, c, 1e6, err, sizeof(err));
-	if (!f->mo)
-		fprintf(stderr, "monitor_new: %s\n", err);
-	assert_non_null(f->mo);
+	f = fix_new("/tmp/mp-test-monitor-XXXXXX");
+	fix_write_conf(
+	    f->dir, "mp.yaml",
+	    "nodes:\n"
+	    "  - {name: n1, token_env: MP_TEST_TOKEN_N1}\n"
+	    "  - {name: n2, token_env: MP_TEST_TOKEN_N2}\n"
+	    "  - {name: n3, token_env: MP_TEST_TOKEN_N3}\n"
+	    "channels:\n" FIX_LOG_CHANNEL
+	    "  - {name: pd, type: pagerduty, url: \"http://127.0.0.1:9\", retries: 0,\n"
+	    "     timeout: 2s, routing_key_env: MP_TEST_PD_KEY}\n"
+	    "node_notify: []\n"
+	    "maintenance:\n"
+	    "  - {name: w, start: \"2026-01-01T00:02:00Z\", end: \"2026-01-01T00:05:00Z\",\n"
+	    "     checks: [multi]}\n"
+	    "defaults:\n"
+	    "  notify_partial: true\n"
+	    "  notify: [log, pd]\n"
+	    "checks:\n"
+	    "  - {name: multi, url: \"pop3://127.0.0.1:9\", fail_after: 1,\n"
+	    "     locations: [n1, n2, n3], quorum: 2}\n"
+	    "  - {name: quiet, url: \"pop3://127.0.0.1:9\", fail_after: 1,\n"
+	    "     locations: [n1, n2, n3], quorum: 2, notify_partial: false}\n"
+	    "  - {name: solo, url: \"pop3://127.0.0.1:9\", fail_after: 1, locations: [n1]}\n"
+	    "  - {name: web, url: \"pop3://127.0.0.1:9\", fail_after: 1}\n"
+	    "  - {name: picky, url: \"pop3://127.0.0.1:9\", fail_after: 1,\n"
+	    "     locations: [n1, n2, n3], quorum: 2,\n"
+	    "     notify: [{channel: log, reasons: [refused], recovery: false}]}\n",
+	    f->dir);
+	fix_start(f, "mp.yaml");
 	at(f, T0);
 	beat(f, "n1");
 	beat(f, "n2");
@@ -1658,24 +1518,26 @@ static void test_partial_maintenance(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_confirmed_by_the_local_location, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_refuses_what_it_cannot_place, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_each_location_confirms_apart, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_last_is_the_wire, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_remote_outcomes, setup_nodes, teardown),
+	    cmocka_unit_test_setup_teardown(test_confirmed_by_the_local_location, setup,
+	                                    fix_teardown),
+	    cmocka_unit_test_setup_teardown(test_refuses_what_it_cannot_place, setup, fix_teardown),
+	    cmocka_unit_test_setup_teardown(test_each_location_confirms_apart, setup, fix_teardown),
+	    cmocka_unit_test_setup_teardown(test_last_is_the_wire, setup, fix_teardown),
+	    cmocka_unit_test_setup_teardown(test_remote_outcomes, setup_nodes, fix_teardown),
 	    cmocka_unit_test_setup_teardown(test_refusals_logged_once_a_minute, setup_nodes,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_quorum_two_of_three, setup_nodes, teardown),
-	    cmocka_unit_test_setup_teardown(test_lost_node, setup_nodes, teardown),
-	    cmocka_unit_test_setup_teardown(test_stale_locations, setup_nodes, teardown),
-	    cmocka_unit_test_setup_teardown(test_locations_and_reload, setup_nodes, teardown),
-	    cmocka_unit_test_setup_teardown(test_uptime_from_the_verdict, setup_nodes, teardown),
-	    cmocka_unit_test_setup_teardown(test_partial_notified, setup_partial, teardown),
-	    cmocka_unit_test_setup_teardown(test_partial_then_down, setup_partial, teardown),
+	                                    fix_teardown),
+	    cmocka_unit_test_setup_teardown(test_quorum_two_of_three, setup_nodes, fix_teardown),
+	    cmocka_unit_test_setup_teardown(test_lost_node, setup_nodes, fix_teardown),
+	    cmocka_unit_test_setup_teardown(test_stale_locations, setup_nodes, fix_teardown),
+	    cmocka_unit_test_setup_teardown(test_locations_and_reload, setup_nodes, fix_teardown),
+	    cmocka_unit_test_setup_teardown(test_uptime_from_the_verdict, setup_nodes,
+	                                    fix_teardown),
+	    cmocka_unit_test_setup_teardown(test_partial_notified, setup_partial, fix_teardown),
+	    cmocka_unit_test_setup_teardown(test_partial_then_down, setup_partial, fix_teardown),
 	    cmocka_unit_test_setup_teardown(test_partial_inherited_one_location, setup_partial,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_partial_routes, setup_partial, teardown),
-	    cmocka_unit_test_setup_teardown(test_partial_maintenance, setup_partial, teardown),
+	                                    fix_teardown),
+	    cmocka_unit_test_setup_teardown(test_partial_routes, setup_partial, fix_teardown),
+	    cmocka_unit_test_setup_teardown(test_partial_maintenance, setup_partial, fix_teardown),
 	};
 	log_init(LOG_TEXT, 0);
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -30,7 +30,8 @@
 #include "monitor/monitor.h"
 #include "monitor/nodes_int.h"
 
-#define T0   1767225600000LL /* 2026-01-01T00:00:00Z */
+#include "monitor_fixture.h"
+
 #define PW_A "secret-of-check-a-Zq81"
 #define PW_B "secret-of-check-b-Kx22"
 
@@ -109,111 +110,48 @@ static void test_rule_disagreement(void **unused)
 
 /* ---- a monitor ------------------------------------------------------------- */
 
-struct fix {
-	char dir[64];
-	struct event_base *base;
-	struct monitor *mo;
-	int64_t now;
-};
-
 /* interval_a: check a's interval ("1m", "2m"): the etag must follow it. */
 static void write_yaml(const char *dir, const char *name, const char *interval_a)
 {
-	char path[128];
-	FILE *y;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	assert_non_null(y = fopen(path, "w"));
-	fprintf(y,
-	        "location: here\n"
-	        "store: %s/mp.db\n"
-	        "http: {listen: \"off\"}\n"
-	        "nodes:\n"
-	        "  - {name: n1, token_env: MP_TEST_TOKEN_N1}\n"
-	        "  - {name: n2, token_env: MP_TEST_TOKEN_N2, region: eu-west}\n"
-	        "  - {name: n3, token_env: MP_TEST_TOKEN_N3}\n"
-	        "channels:\n"
-	        "  - {name: log, type: command, retries: 0,\n"
-	        "     command: [/bin/sh, -c, 'cat > \"$0/alert.$$.json\"', %s]}\n"
-	        "node_notify: [log]\n"
-	        "defaults: {fail_after: 1, notify: [log]}\n"
-	        "checks:\n"
-	        "  - {name: a, url: \"imaps://127.0.0.1:9\", locations: [n1, n2, n3], quorum: 2,\n"
-	        "     interval: %s, login: user, password_env: MP_TEST_PW_A,\n"
-	        "     password_to_nodes: true}\n"
-	        "  - {name: b, url: \"imaps://127.0.0.1:9\", locations: [n1, n2, n3], quorum: 2,\n"
-	        "     login: user, password_env: MP_TEST_PW_B}\n"
-	        "  - {name: c, url: \"pop3s://127.0.0.1:9\", locations: [n1, n2, n3], quorum: 2}\n"
-	        "  - {name: d, url: \"pop3s://127.0.0.1:9\", locations: [n2, n3]}\n"
-	        "  - {name: e, url: \"pop3s://127.0.0.1:9\"}\n",
-	        dir, dir, interval_a);
-	assert_int_equal(fclose(y), 0);
-}
-
-static void at(struct fix *f, int64_t t)
-{
-	f->now = t;
-	monitor_test_now(f->mo, t);
+	fix_write_conf(
+	    dir, name,
+	    "nodes:\n"
+	    "  - {name: n1, token_env: MP_TEST_TOKEN_N1}\n"
+	    "  - {name: n2, token_env: MP_TEST_TOKEN_N2, region: eu-west}\n"
+	    "  - {name: n3, token_env: MP_TEST_TOKEN_N3}\n"
+	    "channels:\n" FIX_LOG_CHANNEL "node_notify: [log]\n"
+	    "defaults: {fail_after: 1, notify: [log]}\n"
+	    "checks:\n"
+	    "  - {name: a, url: \"imaps://127.0.0.1:9\", locations: [n1, n2, n3], quorum: 2,\n"
+	    "     interval: %s, login: user, password_env: MP_TEST_PW_A,\n"
+	    "     password_to_nodes: true}\n"
+	    "  - {name: b, url: \"imaps://127.0.0.1:9\", locations: [n1, n2, n3], quorum: 2,\n"
+	    "     login: user, password_env: MP_TEST_PW_B}\n"
+	    "  - {name: c, url: \"pop3s://127.0.0.1:9\", locations: [n1, n2, n3], quorum: 2}\n"
+	    "  - {name: d, url: \"pop3s://127.0.0.1:9\", locations: [n2, n3]}\n"
+	    "  - {name: e, url: \"pop3s://127.0.0.1:9\"}\n",
+	    dir, interval_a);
 }
 
 static int setup(void **state)
 {
-	struct fix *f = calloc(1, sizeof(*f));
-	char path[128], err[256];
-	struct conf *c = NULL;
+	struct fix *f;
 
-	assert_non_null(f);
-	setenv("MP_TEST_TOKEN_N1", "token-of-node-one-0123456789", 1);
-	setenv("MP_TEST_TOKEN_N2", "token-of-node-two-0123456789", 1);
-	setenv("MP_TEST_TOKEN_N3", "token-of-node-three-01234567", 1);
+	fix_node_tokens();
 	setenv("MP_TEST_PW_A", PW_A, 1);
 	setenv("MP_TEST_PW_B", PW_B, 1);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/mp-test-nodes-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	f = fix_new("/tmp/mp-test-nodes-XXXXXX");
 	write_yaml(f->dir, "mp.yaml", "1m");
-	snprintf(path, sizeof(path), "%s/mp.yaml", f->dir);
-	assert_int_equal(conf_load(path, &c, stderr), 0);
-	assert_non_null(f->base = event_base_new());
-	/* A schedule a million times slower: no probe of its own during a test. */
-	f->mo = monitor_new(f->base, c, 1e6, err, sizeof(err));
-	if (!f->mo)
-		fprintf(stderr, "monitor_new: %s\n", err);
-	assert_non_null(f->mo);
+	fix_start(f, "mp.yaml");
 	at(f, T0);
 	*state = f;
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	struct fix *f = *state;
-	char path[512];
-	struct dirent *de;
-	DIR *d;
-
-	assert_int_equal(monitor_free(f->mo, 1), 0);
-	event_base_free(f->base);
-	assert_non_null(d = opendir(f->dir));
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.') {
-			snprintf(path, sizeof(path), "%s/%s", f->dir, de->d_name);
-			unlink(path);
-		}
-	closedir(d);
-	rmdir(f->dir);
-	free(f);
-	return 0;
-}
-
 static void reload(struct fix *f, const char *interval_a)
 {
-	struct conf *c = NULL;
-	char path[128];
-
 	write_yaml(f->dir, "mp.yaml", interval_a);
-	snprintf(path, sizeof(path), "%s/mp.yaml", f->dir);
-	assert_int_equal(conf_load(path, &c, stderr), 0);
-	monitor_reload(f->mo, c);
+	monitor_reload(f->mo, fix_conf(f, "mp.yaml"));
 }
 
 /* A heartbeat sent at sent_ms, with canaries. */
@@ -322,58 +260,19 @@ static struct vinfo check_info(struct fix *f, const char *check)
 	return v;
 }
 
-static void on_poll(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-}
-
-static int by_kind(const void *a, const void *b)
-{
-	const char *ka = json_string_value(json_object_get(*(json_t *const *)a, "kind"));
-	const char *kb = json_string_value(json_object_get(*(json_t *const *)b, "kind"));
-
-	return strcmp(ka ? ka : "", kb ? kb : "");
-}
-
 /*
- * The kinds of the alerts sent since the last call, sorted and joined with
- * spaces (deliveries run at once: their order is not theirs), and the last
- * of them (when last). Runs the loop until they are delivered, then reads
- * and removes the file each delivery wrote.
+ * The kinds of the alerts sent since the last call (fix_alerts()), sorted
+ * and joined with spaces, and the last of them (when last).
  */
 static void alerts(struct fix *f, char *kinds, size_t len, json_t **last)
 {
-	struct timeval tick = {0, 20000};
-	struct event *ev = evtimer_new(f->base, on_poll, NULL);
 	json_t *got[32];
-	size_t n = 0;
-	struct dirent *de;
-	DIR *d;
+	size_t n;
 
 	kinds[0] = '\0';
 	if (last)
 		*last = NULL;
-	for (int i = 0; i < 500 && monitor_notify_pending(f->mo) > 0; i++) {
-		evtimer_add(ev, &tick);
-		event_base_loop(f->base, EVLOOP_ONCE);
-	}
-	event_free(ev);
-	assert_int_equal(monitor_notify_pending(f->mo), 0);
-	assert_non_null(d = opendir(f->dir));
-	while ((de = readdir(d))) {
-		char path[512];
-
-		if (strncmp(de->d_name, "alert.", 6) != 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", f->dir, de->d_name);
-		assert_true(n < sizeof(got) / sizeof(got[0]));
-		assert_non_null(got[n++] = json_load_file(path, 0, NULL));
-		unlink(path);
-	}
-	closedir(d);
-	qsort(got, n, sizeof(got[0]), by_kind);
+	n = fix_alerts(f, got, sizeof(got) / sizeof(got[0]));
 	for (size_t i = 0; i < n; i++) {
 		size_t l = strlen(kinds);
 
@@ -810,14 +709,14 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_rule_canary),
 	    cmocka_unit_test(test_rule_disagreement),
-	    cmocka_unit_test_setup_teardown(test_skew, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_batch_ids, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_assignments, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_impaired_by_canary, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_impaired_by_disagreement, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_pending_node, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_two_lanes, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_reload_keeps_node_state, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_skew, setup, fix_teardown),
+	    cmocka_unit_test_setup_teardown(test_batch_ids, setup, fix_teardown),
+	    cmocka_unit_test_setup_teardown(test_assignments, setup, fix_teardown),
+	    cmocka_unit_test_setup_teardown(test_impaired_by_canary, setup, fix_teardown),
+	    cmocka_unit_test_setup_teardown(test_impaired_by_disagreement, setup, fix_teardown),
+	    cmocka_unit_test_setup_teardown(test_pending_node, setup, fix_teardown),
+	    cmocka_unit_test_setup_teardown(test_two_lanes, setup, fix_teardown),
+	    cmocka_unit_test_setup_teardown(test_reload_keeps_node_state, setup, fix_teardown),
 	};
 	log_init(LOG_TEXT, 0);
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -34,6 +34,8 @@
 
 #include "notify/notify.h"
 
+#include "notify_fixture.h"
+
 #ifndef HTTP_SINK
 #error "HTTP_SINK, SMTP_SINK and CERTGEN come from tests/unit/CMakeLists.txt"
 #endif
@@ -146,18 +148,11 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void on_timeout(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	*(int *)arg = 1;
-}
-
 /* Run the loop until want callbacks arrived (want < 0: until nothing is pending). */
 static void run(struct tc *t, int want, int timeout_ms)
 {
 	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-	struct event *to = evtimer_new(t->base, on_timeout, &t->timed_out);
+	struct event *to = evtimer_new(t->base, fix_on_timeout, &t->timed_out);
 
 	t->timed_out = 0;
 	evtimer_add(to, &tv);
@@ -192,7 +187,7 @@ static void spawn(struct tc *t, char *const argv[], int wait_exit)
 static int start_sink(struct tc *t, const char *const *args)
 {
 	char *argv[24], portfile[128];
-	int n = 0, port = 0;
+	int n = 0;
 
 	snprintf(portfile, sizeof(portfile), "%s/port-%d", t->dir, t->nsinks);
 	for (; args[n]; n++)
@@ -203,18 +198,7 @@ static int start_sink(struct tc *t, const char *const *args)
 	argv[n++] = "60";
 	argv[n] = NULL;
 	spawn(t, argv, 0);
-	for (int i = 0; i < 500 && port == 0; i++) {
-		FILE *f = fopen(portfile, "r");
-		if (f) {
-			if (fscanf(f, "%d", &port) != 1)
-				port = 0;
-			fclose(f);
-		}
-		if (!port)
-			usleep(10000);
-	}
-	assert_true(port > 0);
-	return port;
+	return fix_sink_port(portfile);
 }
 
 static int start_http_sink(struct tc *t, const char *statuses, const char *out)
@@ -243,15 +227,6 @@ static json_t *read_lines(const char *path)
 	return arr;
 }
 
-static const char *jget(json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-
-	if (!s)
-		fail_msg("no string \"%s\"", key);
-	return s;
-}
-
 static const char *header(json_t *req, const char *name)
 {
 	return json_string_value(json_object_get(json_object_get(req, "headers"), name));
@@ -259,24 +234,9 @@ static const char *header(json_t *req, const char *name)
 
 static struct notify_event ev_down(void)
 {
-	struct notify_event e = {
-	    .kind = NOTIFY_DOWN,
-	    .check = "imap-main",
-	    .target = "imaps://mail.example.com:993",
-	    .location = "local",
-	    .status = MP_DOWN,
-	    .severity = MP_SEV_CRITICAL,
-	    .prev = MP_UP,
-	    .reason = MP_R_TIMEOUT,
-	    .message = "no greeting within 10 s",
-	    .greeting = "* OK Dovecot ready.",
-	    .since_ms = 1714564800000LL, /* 2024-05-01T12:00:00Z */
-	    .now_ms = 1714564800000LL + 725000,
-	    .duration_ms = 0,
-	    .dashboard_url = "https://status.example.com/",
-	    .incident_key = "imap-main/1714564800000",
-	};
-	return e;
+	/* Down since 2024-05-01T12:00:00Z, for 12m 5s. */
+	return fix_ev_down("* OK Dovecot ready.", 1714564800000LL, 1714564800000LL + 725000,
+	                   "https://status.example.com/", "imap-main/1714564800000");
 }
 
 static struct notify_event ev_recovery(void)
@@ -319,12 +279,6 @@ static int free_port(void)
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
 	close(fd);
 	return ntohs(sin.sin_port);
-}
-
-static void assert_contains(const char *hay, const char *needle)
-{
-	if (!strstr(hay, needle))
-		fail_msg("\"%s\" not in \"%s\"", needle, hay);
 }
 
 /* ---- the text a person reads ---- */

@@ -21,6 +21,8 @@
 #include "notify/format.h"
 #include "notify/notify.h"
 
+#include "notify_fixture.h"
+
 #define NOW 1714564800000LL /* 2024-05-01T12:00:00Z */
 
 static struct notify_event node_ev(enum notify_kind kind, const char *why)
@@ -39,51 +41,6 @@ static struct notify_event node_ev(enum notify_kind kind, const char *why)
 	    .why = why,
 	};
 	return e;
-}
-
-static struct conf_channel channel(enum channel_type type)
-{
-	struct conf_channel ch;
-
-	memset(&ch, 0, sizeof(ch));
-	ch.name = "ch";
-	ch.type = type;
-	ch.url = "https://hooks.example.com/T0/secret-path";
-	ch.routing_key = "R0UT1NGKEY0123456789abcdef012345";
-	ch.chat_id = "42";
-	ch.from = "mailpulse@example.com";
-	ch.to[0] = "ops@example.com";
-	ch.nto = 1;
-	return ch;
-}
-
-static json_t *payload_json(const struct notify_event *ev, enum channel_type type)
-{
-	struct conf_channel ch = channel(type);
-	char *p = format_payload(ev, &ch);
-	json_error_t err;
-	json_t *j;
-
-	assert_non_null(p);
-	if (!(j = json_loads(p, 0, &err)))
-		fail_msg("not JSON: %s: %s", err.text, p);
-	free(p);
-	return j;
-}
-
-static const char *jget(json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-
-	if (!s)
-		fail_msg("no string \"%s\"", key);
-	return s;
-}
-
-static void assert_contains(const char *hay, const char *needle)
-{
-	if (!strstr(hay, needle))
-		fail_msg("\"%s\" not in \"%s\"", needle, hay);
 }
 
 static void test_node_text(void **unused)
@@ -135,7 +92,7 @@ static void test_node_webhook_and_command(void **unused)
 
 	(void)unused;
 	for (size_t i = 0; i < 2; i++) {
-		json_t *j = payload_json(&ev, types[i]);
+		json_t *j = payload_of(&ev, types[i]);
 
 		assert_string_equal(jget(j, "kind"), "node_lost");
 		assert_string_equal(jget(j, "node"), "eu-west");
@@ -151,7 +108,7 @@ static void test_node_webhook_and_command(void **unused)
 		json_decref(j);
 	}
 	ev = node_ev(NOTIFY_NODE_BACK, "no longer impaired after 30 s");
-	json_t *j = payload_json(&ev, CH_WEBHOOK);
+	json_t *j = payload_of(&ev, CH_WEBHOOK);
 	assert_string_equal(jget(j, "kind"), "node_back");
 	assert_string_equal(jget(j, "state"), "ok");
 	assert_int_equal(json_integer_value(json_object_get(j, "duration_ms")), 125000);
@@ -172,7 +129,7 @@ static void test_node_pagerduty(void **unused)
 	(void)unused;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct notify_event ev = node_ev(cases[i].kind, "why not");
-		json_t *j = payload_json(&ev, CH_PAGERDUTY), *p;
+		json_t *j = payload_of(&ev, CH_PAGERDUTY), *p;
 
 		/* One alert per node: lost and impaired trigger it, back resolves it. */
 		assert_string_equal(jget(j, "event_action"), cases[i].action);
@@ -190,24 +147,24 @@ static void test_node_pagerduty(void **unused)
 static void test_node_chat_and_mail(void **unused)
 {
 	struct notify_event ev = node_ev(NOTIFY_NODE_IMPAIRED, "canary [x](https://evil): refused");
-	struct conf_channel mail = channel(CH_EMAIL);
+	struct conf_channel mail = fix_channel(CH_EMAIL);
 	json_t *j;
 	char *m;
 
 	(void)unused;
-	j = payload_json(&ev, CH_SLACK);
+	j = payload_of(&ev, CH_SLACK);
 	assert_contains(jget(j, "text"), "[mailpulse] node eu-west impaired");
 	assert_contains(jget(j, "text"), "Node:     eu-west");
 	json_decref(j);
-	j = payload_json(&ev, CH_TELEGRAM);
+	j = payload_of(&ev, CH_TELEGRAM);
 	assert_contains(jget(j, "text"), "Why:      canary [x](https://evil): refused");
 	json_decref(j);
-	j = payload_json(&ev, CH_DISCORD);
+	j = payload_of(&ev, CH_DISCORD);
 	assert_contains(jget(j, "content"), "node eu-west impaired");
 	json_decref(j);
 	/* MessageCard reads markdown: the node's words are escaped for it. */
 	{
-		struct conf_channel ch = channel(CH_TEAMS);
+		struct conf_channel ch = fix_channel(CH_TEAMS);
 		char *p;
 		ch.teams_format = TEAMS_MESSAGECARD;
 		assert_non_null(p = format_payload(&ev, &ch));
@@ -217,7 +174,7 @@ static void test_node_chat_and_mail(void **unused)
 		assert_string_equal(jget(j, "themeColor"), "FFA500"); /* impaired: a warning */
 		json_decref(j);
 	}
-	j = payload_json(&ev, CH_TEAMS);
+	j = payload_of(&ev, CH_TEAMS);
 	assert_string_equal(jget(j, "type"), "message");
 	json_decref(j);
 	assert_non_null(m = format_payload(&ev, &mail));
@@ -230,22 +187,7 @@ static void test_node_chat_and_mail(void **unused)
 
 static struct notify_event check_ev(void)
 {
-	struct notify_event e = {
-	    .kind = NOTIFY_DOWN,
-	    .check = "imap-main",
-	    .target = "imaps://mail.example.com:993",
-	    .location = "local",
-	    .status = MP_DOWN,
-	    .severity = MP_SEV_CRITICAL,
-	    .prev = MP_UP,
-	    .reason = MP_R_TIMEOUT,
-	    .message = "no greeting within 10 s",
-	    .greeting = "",
-	    .since_ms = NOW - 60000,
-	    .now_ms = NOW,
-	    .incident_key = "mailpulse/imap-main/1",
-	};
-	return e;
+	return fix_ev_down("", NOW - 60000, NOW, NULL, "mailpulse/imap-main/1");
 }
 
 static void test_check_locations(void **unused)
@@ -264,11 +206,11 @@ static void test_check_locations(void **unused)
 	/* One location: as before locations existed. */
 	notify_format_text(&ev, subject, sizeof(subject), plain, sizeof(plain));
 	assert_null(strstr(plain, "Locations:"));
-	j = payload_json(&ev, CH_WEBHOOK);
+	j = payload_of(&ev, CH_WEBHOOK);
 	assert_null(json_object_get(j, "locations"));
 	assert_null(json_object_get(j, "location_states"));
 	json_decref(j);
-	j = payload_json(&ev, CH_PAGERDUTY);
+	j = payload_of(&ev, CH_PAGERDUTY);
 	assert_string_equal(jget(json_object_get(j, "payload"), "summary"),
 	                    "[mailpulse] DOWN imap-main: timeout");
 	json_decref(j);
@@ -283,7 +225,7 @@ static void test_check_locations(void **unused)
 	/* The rest is as it was: the one line added. */
 	assert_int_equal(strlen(body), strlen(plain) + strlen("Locations: ") + strlen(text) + 1);
 
-	j = payload_json(&ev, CH_WEBHOOK);
+	j = payload_of(&ev, CH_WEBHOOK);
 	assert_string_equal(jget(j, "locations"), text);
 	ls = json_object_get(j, "location_states");
 	assert_int_equal(json_array_size(ls), 3);
@@ -296,7 +238,7 @@ static void test_check_locations(void **unused)
 	json_decref(j);
 
 	/* PagerDuty shows the summary: it says from where. */
-	j = payload_json(&ev, CH_PAGERDUTY);
+	j = payload_of(&ev, CH_PAGERDUTY);
 	p = json_object_get(j, "payload");
 	assert_string_equal(jget(p, "summary"),
 	                    "[mailpulse] DOWN imap-main: timeout; down from eu-west (timeout) and "
@@ -305,11 +247,11 @@ static void test_check_locations(void **unused)
 	json_decref(j);
 
 	/* Chat channels carry the text. */
-	j = payload_json(&ev, CH_SLACK);
+	j = payload_of(&ev, CH_SLACK);
 	assert_contains(jget(j, "text"), "Locations: down from eu-west");
 	json_decref(j);
 	{
-		struct conf_channel ch = channel(CH_TEAMS);
+		struct conf_channel ch = fix_channel(CH_TEAMS);
 		char *s;
 		ch.teams_format = TEAMS_MESSAGECARD;
 		ev.locations = "down from eu_west (cert_expired)";

@@ -27,6 +27,8 @@
 #include "notify/format.h"
 #include "notify/notify.h"
 
+#include "notify_fixture.h"
+
 #define NOW 1714564800000LL /* 2024-05-01T12:00:00Z */
 
 static const struct notify_loc locs[] = {
@@ -62,58 +64,6 @@ static struct notify_event partial_ev(enum notify_kind kind)
 	    .nlocs = 3,
 	};
 	return e;
-}
-
-static struct conf_channel channel(enum channel_type type)
-{
-	struct conf_channel ch;
-
-	memset(&ch, 0, sizeof(ch));
-	ch.name = "ch";
-	ch.type = type;
-	ch.url = "https://hooks.example.com/T0/secret-path";
-	ch.routing_key = "R0UT1NGKEY0123456789abcdef012345";
-	ch.chat_id = "42";
-	ch.from = "mailpulse@example.com";
-	ch.to[0] = "ops@example.com";
-	ch.nto = 1;
-	ch.retries = 0;
-	return ch;
-}
-
-static json_t *payload_json(const struct notify_event *ev, const struct conf_channel *ch)
-{
-	char *p = format_payload(ev, ch);
-	json_error_t err;
-	json_t *j;
-
-	assert_non_null(p);
-	if (!(j = json_loads(p, 0, &err)))
-		fail_msg("not JSON: %s: %s", err.text, p);
-	free(p);
-	return j;
-}
-
-static json_t *payload_of(const struct notify_event *ev, enum channel_type type)
-{
-	struct conf_channel ch = channel(type);
-
-	return payload_json(ev, &ch);
-}
-
-static const char *jget(json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-
-	if (!s)
-		fail_msg("no string \"%s\"", key);
-	return s;
-}
-
-static void assert_contains(const char *hay, const char *needle)
-{
-	if (!strstr(hay, needle))
-		fail_msg("\"%s\" not in \"%s\"", needle, hay);
 }
 
 static void test_names(void **unused)
@@ -219,7 +169,7 @@ static void test_webhook_and_command(void **unused)
 	json_decref(j);
 
 	/* The command reads the webhook's very body. */
-	struct conf_channel wh = channel(CH_WEBHOOK), cmd = channel(CH_COMMAND);
+	struct conf_channel wh = fix_channel(CH_WEBHOOK), cmd = fix_channel(CH_COMMAND);
 	assert_non_null(w = format_payload(&ev, &wh));
 	assert_non_null(c = format_payload(&ev, &cmd));
 	assert_string_equal(w, c);
@@ -241,7 +191,7 @@ static void test_teams(void **unused)
 	(void)unused;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct notify_event ev = partial_ev(cases[i].kind);
-		struct conf_channel ch = channel(CH_TEAMS);
+		struct conf_channel ch = fix_channel(CH_TEAMS);
 		json_t *j, *card, *title;
 
 		j = payload_json(&ev, &ch);
@@ -266,7 +216,7 @@ static void test_teams(void **unused)
 static void test_chat_and_mail(void **unused)
 {
 	struct notify_event ev = partial_ev(NOTIFY_PARTIAL);
-	struct conf_channel mail = channel(CH_EMAIL);
+	struct conf_channel mail = fix_channel(CH_EMAIL);
 	enum channel_type text_types[] = {CH_SLACK, CH_MATTERMOST, CH_TELEGRAM};
 	json_t *j;
 	char *m;
@@ -316,7 +266,7 @@ static void on_attempt(const char *check, const char *channel, const char *event
 static void test_pagerduty_skipped(void **unused)
 {
 	struct notify_event ev = partial_ev(NOTIFY_PARTIAL), down = partial_ev(NOTIFY_PARTIAL);
-	struct conf_channel pd = channel(CH_PAGERDUTY), wh = channel(CH_WEBHOOK);
+	struct conf_channel pd = fix_channel(CH_PAGERDUTY), wh = fix_channel(CH_WEBHOOK);
 	enum channel_type others[] = {CH_WEBHOOK, CH_EMAIL, CH_SLACK,    CH_MATTERMOST,
 	                              CH_DISCORD, CH_TEAMS, CH_TELEGRAM, CH_COMMAND};
 	struct event_base *base;

@@ -26,6 +26,8 @@
 
 #include "notify/notify.h"
 
+#include "notify_fixture.h"
+
 #ifndef HTTP_SINK
 #error "HTTP_SINK comes from tests/unit/CMakeLists.txt"
 #endif
@@ -60,17 +62,10 @@ static void on_attempt(const char *check, const char *channel, const char *event
 		print_error("%s: %s\n", channel, detail);
 }
 
-static void on_timeout(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	*(int *)arg = 1;
-}
-
 static void run(struct tc *t, int want)
 {
 	struct timeval tv = {10, 0};
-	struct event *to = evtimer_new(t->base, on_timeout, &t->timed_out);
+	struct event *to = evtimer_new(t->base, fix_on_timeout, &t->timed_out);
 
 	evtimer_add(to, &tv);
 	while (!t->timed_out && t->calls < want)
@@ -84,7 +79,6 @@ static int setup(void **state)
 {
 	struct tc *t = calloc(1, sizeof(*t));
 	char portfile[128];
-	FILE *f;
 
 	assert_non_null(t);
 	snprintf(t->dir, sizeof(t->dir), "/tmp/mp-teams-XXXXXX");
@@ -100,16 +94,7 @@ static int setup(void **state)
 		execv(argv[0], argv);
 		_exit(127);
 	}
-	for (int i = 0; i < 500 && t->port == 0; i++) {
-		if ((f = fopen(portfile, "r"))) {
-			if (fscanf(f, "%d", &t->port) != 1)
-				t->port = 0;
-			fclose(f);
-		}
-		if (!t->port)
-			usleep(10000);
-	}
-	assert_true(t->port > 0);
+	t->port = fix_sink_port(portfile);
 	unlink(portfile);
 	assert_non_null(t->base = event_base_new());
 	assert_non_null(t->n = notify_new(t->base, on_attempt, t));
@@ -134,23 +119,8 @@ static int teardown(void **state)
 
 static struct notify_event ev_down(void)
 {
-	struct notify_event e = {
-	    .kind = NOTIFY_DOWN,
-	    .check = "imap-main",
-	    .target = "imaps://mail.example.com:993",
-	    .location = "local",
-	    .status = MP_DOWN,
-	    .severity = MP_SEV_CRITICAL,
-	    .prev = MP_UP,
-	    .reason = MP_R_TIMEOUT,
-	    .message = "no greeting within 10 s",
-	    .greeting = HOSTILE,
-	    .since_ms = 1714564800000LL,
-	    .now_ms = 1714564800000LL + 725000,
-	    .dashboard_url = "https://status.example.com/",
-	    .incident_key = "mailpulse/imap-main/1714564800000",
-	};
-	return e;
+	return fix_ev_down(HOSTILE, 1714564800000LL, 1714564800000LL + 725000,
+	                   "https://status.example.com/", "mailpulse/imap-main/1714564800000");
 }
 
 /*
@@ -201,15 +171,6 @@ static json_t *send_via_conf(struct tc *t, const char *fmt, const struct notify_
 	return body;
 }
 
-static const char *str(json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-
-	if (!s)
-		fail_msg("no string \"%s\"", key);
-	return s;
-}
-
 /* Every TextRun of a RichTextBlock joined; fails on a TextBlock (markdown) anywhere. */
 static void card_text(json_t *body, char *buf, size_t sz, int line_per_block)
 {
@@ -219,25 +180,19 @@ static void card_text(json_t *body, char *buf, size_t sz, int line_per_block)
 	buf[0] = '\0';
 	json_array_foreach(body, i, b)
 	{
-		if (strcmp(str(b, "type"), "RichTextBlock") != 0)
+		if (strcmp(jget(b, "type"), "RichTextBlock") != 0)
 			fail_msg(
 			    "card element %zu is a %s: only RichTextBlocks, which read no markdown",
-			    i, str(b, "type"));
+			    i, jget(b, "type"));
 		json_array_foreach(json_object_get(b, "inlines"), k, run)
 		{
-			assert_string_equal(str(run, "type"), "TextRun");
-			o += (size_t)snprintf(buf + o, sz - o, "%s", str(run, "text"));
+			assert_string_equal(jget(run, "type"), "TextRun");
+			o += (size_t)snprintf(buf + o, sz - o, "%s", jget(run, "text"));
 			assert_true(o < sz);
 		}
 		if (line_per_block)
 			o += (size_t)snprintf(buf + o, sz - o, "\n");
 	}
-}
-
-static void assert_contains(const char *hay, const char *needle)
-{
-	if (!strstr(hay, needle))
-		fail_msg("\"%s\" not in \"%s\"", needle, hay);
 }
 
 static void test_adaptive_default(void **state)
@@ -248,23 +203,23 @@ static void test_adaptive_default(void **state)
 	char text[8192];
 
 	msg = send_via_conf(t, NULL, &ev);
-	assert_string_equal(str(msg, "type"), "message");
+	assert_string_equal(jget(msg, "type"), "message");
 	assert_int_equal(json_array_size(json_object_get(msg, "attachments")), 1);
 	att = json_array_get(json_object_get(msg, "attachments"), 0);
-	assert_string_equal(str(att, "contentType"), "application/vnd.microsoft.card.adaptive");
+	assert_string_equal(jget(att, "contentType"), "application/vnd.microsoft.card.adaptive");
 	card = json_object_get(att, "content");
-	assert_string_equal(str(card, "type"), "AdaptiveCard");
-	assert_string_equal(str(card, "$schema"),
+	assert_string_equal(jget(card, "type"), "AdaptiveCard");
+	assert_string_equal(jget(card, "$schema"),
 	                    "http://adaptivecards.io/schemas/adaptive-card.json");
-	assert_string_equal(str(card, "version"), "1.4");
+	assert_string_equal(jget(card, "version"), "1.4");
 	assert_null(json_object_get(msg, "@type")); /* not a MessageCard */
 
 	/* The title names the check, the state and the reason, in the state's colour. */
 	title = json_array_get(
 	    json_object_get(json_array_get(json_object_get(card, "body"), 0), "inlines"), 0);
-	assert_string_equal(str(title, "text"), "[mailpulse] DOWN imap-main: timeout");
-	assert_string_equal(str(title, "color"), "Attention");
-	assert_string_equal(str(title, "weight"), "Bolder");
+	assert_string_equal(jget(title, "text"), "[mailpulse] DOWN imap-main: timeout");
+	assert_string_equal(jget(title, "color"), "Attention");
+	assert_string_equal(jget(title, "weight"), "Bolder");
 
 	card_text(json_object_get(card, "body"), text, sizeof(text), 1);
 	assert_contains(text, "Check: imap-main\n");
@@ -281,8 +236,8 @@ static void test_adaptive_default(void **state)
 	/* The button to the check's page on the dashboard. */
 	actions = json_object_get(card, "actions");
 	assert_int_equal(json_array_size(actions), 1);
-	assert_string_equal(str(json_array_get(actions, 0), "type"), "Action.OpenUrl");
-	assert_string_equal(str(json_array_get(actions, 0), "url"),
+	assert_string_equal(jget(json_array_get(actions, 0), "type"), "Action.OpenUrl");
+	assert_string_equal(jget(json_array_get(actions, 0), "url"),
 	                    "https://status.example.com/check/imap-main");
 	json_decref(msg);
 
@@ -297,8 +252,8 @@ static void test_adaptive_default(void **state)
 	card = json_object_get(json_array_get(json_object_get(msg, "attachments"), 0), "content");
 	title = json_array_get(
 	    json_object_get(json_array_get(json_object_get(card, "body"), 0), "inlines"), 0);
-	assert_string_equal(str(title, "text"), "[mailpulse] RECOVERED imap-main after 12m 5s");
-	assert_string_equal(str(title, "color"), "Good");
+	assert_string_equal(jget(title, "text"), "[mailpulse] RECOVERED imap-main after 12m 5s");
+	assert_string_equal(jget(title, "color"), "Good");
 	assert_null(json_object_get(card, "actions"));
 	card_text(json_object_get(card, "body"), text, sizeof(text), 1);
 	assert_contains(text, "Was down: 12m 5s\n");
@@ -315,8 +270,8 @@ static void test_adaptive_default(void **state)
 	card = json_object_get(json_array_get(json_object_get(msg, "attachments"), 0), "content");
 	title = json_array_get(
 	    json_object_get(json_array_get(json_object_get(card, "body"), 0), "inlines"), 0);
-	assert_string_equal(str(title, "text"), "[mailpulse] DEGRADED imap-main: slow");
-	assert_string_equal(str(title, "color"), "Warning");
+	assert_string_equal(jget(title, "text"), "[mailpulse] DEGRADED imap-main: slow");
+	assert_string_equal(jget(title, "color"), "Warning");
 	json_decref(msg);
 }
 
@@ -328,13 +283,13 @@ static void test_messagecard_format(void **state)
 	const char *text;
 
 	msg = send_via_conf(t, "messagecard", &ev);
-	assert_string_equal(str(msg, "@type"), "MessageCard");
-	assert_string_equal(str(msg, "@context"), "https://schema.org/extensions");
-	assert_string_equal(str(msg, "title"), "[mailpulse] DOWN imap-main: timeout");
-	assert_string_equal(str(msg, "summary"), "[mailpulse] DOWN imap-main: timeout");
-	assert_string_equal(str(msg, "themeColor"), "D50000");
+	assert_string_equal(jget(msg, "@type"), "MessageCard");
+	assert_string_equal(jget(msg, "@context"), "https://schema.org/extensions");
+	assert_string_equal(jget(msg, "title"), "[mailpulse] DOWN imap-main: timeout");
+	assert_string_equal(jget(msg, "summary"), "[mailpulse] DOWN imap-main: timeout");
+	assert_string_equal(jget(msg, "themeColor"), "D50000");
 	assert_null(json_object_get(msg, "attachments"));
-	text = str(msg, "text");
+	text = jget(msg, "text");
 	assert_contains(text, "Check:    imap-main\n\n");
 	assert_contains(text, "Status:   down (was up)\n\n");
 	assert_contains(text, "Reason:   timeout\n\n");
@@ -349,9 +304,9 @@ static void test_messagecard_format(void **state)
 	/* A check name with markdown in it is escaped in the title too. */
 	ev.check = "imap_*main*";
 	msg = send_via_conf(t, "messagecard", &ev);
-	assert_string_equal(str(msg, "title"), "[mailpulse] DOWN imap\\_\\*main\\*: timeout");
+	assert_string_equal(jget(msg, "title"), "[mailpulse] DOWN imap\\_\\*main\\*: timeout");
 	/* The link is ours and percent-encoded: left as it is. */
-	assert_contains(str(msg, "text"),
+	assert_contains(jget(msg, "text"),
 	                "Dashboard: https://status.example.com/check/imap_%2Amain%2A\n\n");
 	json_decref(msg);
 }
