@@ -4,8 +4,8 @@
 # badly: a real `mailpulse run`, a real `mailpulse probe`, and between them
 # ctl_faults.py, which answers the node's first batches by a plan:
 # unavailable (503) until results pile up, too large (413), a 200 that is
-# not JSON, a batch stored by the controller whose reply is lost, and one
-# refused as malformed (400); then everything passes. The node must halve
+# not JSON, one refused as malformed (400), and a batch stored by the
+# controller whose reply is lost; then everything passes. The node must halve
 # its batches on 413 and say so, keep what was not acknowledged and send
 # it again, drop the malformed batch and say how many results went, and go
 # on; the controller must take the lost batch sent again as duplicates, so
@@ -35,7 +35,10 @@ YAML
 # A tenth of real time: each check every 3 s, the node's waits a tenth.
 SCALE=0.1 start_http_daemon "$tmp/mp.yaml" "$hp"
 
-plan="503,503,503,503,503,503,503,503,413,garbage,lost,400"
+# The 400 comes before the lost reply: a batch sent again after it must
+# reach the controller (were it the one refused, it would be dropped, and
+# nothing would come twice).
+plan="503,503,503,503,503,503,503,503,413,garbage,400,lost"
 python3 "$here/ctl_faults.py" --port "$pp" --upstream "$hp" --plan "$plan" \
 	--log "$tmp/faults.log" >"$tmp/proxy.out" 2>"$tmp/proxy.err" &
 pids+=("$!")
