@@ -11,12 +11,12 @@ set -euo pipefail
 pkgs=(
   build-essential cmake pkg-config
   libssl-dev libevent-dev libjansson-dev libyaml-dev libsqlite3-dev
-  libcurl4-openssl-dev libcmocka-dev
+  libcurl4-openssl-dev libcmocka-dev libpq-dev
   openssl ca-certificates dovecot-imapd dovecot-pop3d procps
 )
 if [ "${1:-}" = --test ]; then
   pkgs+=(clang-format clang libclang-rt-14-dev valgrind jq curl python3 iproute2 nftables prometheus
-    chromium python3-yaml debhelper dpkg-dev fakeroot lintian git)
+    chromium python3-yaml debhelper dpkg-dev fakeroot lintian git postgresql)
 fi
 
 missing=()

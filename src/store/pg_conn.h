@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * pg_conn.h - the PostgreSQL store's connection (issue 14): connect with
+ * libpq, check the server, bring the schema to this build's version.
+ * Private to src/store/. Runs before the event loop does (at start, and
+ * for the report commands), so it may block, bounded by connect_timeout.
+ *
+ * A URI is shown to people only through pg_shown(): user, host, port and
+ * database, never a password, whatever the spelling of the URI.
+ */
+#ifndef MP_STORE_PG_CONN_H
+#define MP_STORE_PG_CONN_H
+
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
+/* The oldest server the schema works on: declarative partitions with their own indexes. */
+#define PG_SERVER_MIN 130000
+/* The schema this build writes; a store with a higher one was written by a newer build. */
+#define PG_SCHEMA_VERSION 1
+/* Seconds to wait for a server that does not answer, unless the URI says otherwise. */
+#define PG_CONNECT_TIMEOUT_S 10
+
+/*
+ * Connect to uri (a postgresql:// URI or libpq's key=value form), with the
+ * password read from password_file when it is not NULL (its first line),
+ * check the server's version and apply the migrations this build has,
+ * unless readonly. NULL with err filled ("store SHOWN: ...") when anything
+ * fails; nothing is left half-done (each migration is one transaction).
+ */
+PGconn *pg_open(const char *uri, const char *password_file, int readonly, char *err, size_t errlen);
+
+/* uri as shown to people: "postgresql://user@host:port/db", never a password. */
+void pg_shown(const char *uri, char *out, size_t outlen);
+
+#endif
