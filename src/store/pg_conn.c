@@ -242,6 +242,10 @@ PGconn *pg_open(const char *uri, const char *password_file, int readonly, char *
 	int n = 0, has_timeout = 0, version;
 	PGconn *c;
 
+	if (pq_lazy_missing()) {
+		store_set_err(err, errlen, "store postgresql: %s", pq_lazy_missing());
+		return NULL;
+	}
 	pg_shown(uri, shown, sizeof(shown));
 	if (!(opts = PQconninfoParse(uri, NULL))) {
 		store_set_err(err, errlen, "store %s: not a PostgreSQL URI or connection string",

@@ -7,6 +7,10 @@
  *
  * A URI is shown to people only through pg_shown(): user, host, port and
  * database, never a password, whatever the spelling of the URI.
+ *
+ * libpq is not linked: pq_lazy.c loads it when a PostgreSQL store is
+ * first opened, so that `mailpulse check` and a daemon on SQLite never
+ * load its ~24 libraries.
  */
 #ifndef MP_STORE_PG_CONN_H
 #define MP_STORE_PG_CONN_H
@@ -33,5 +37,11 @@ PGconn *pg_open(const char *uri, const char *password_file, int readonly, char *
 
 /* uri as shown to people: "postgresql://user@host:port/db", never a password. */
 void pg_shown(const char *uri, char *out, size_t outlen);
+
+/*
+ * NULL when libpq is loaded (pq_lazy.c opens it at first use), else why
+ * it could not be, for the store's message.
+ */
+const char *pq_lazy_missing(void);
 
 #endif
