@@ -5,9 +5,11 @@
 # root), listening on a Unix socket in that directory only, never on a
 # network address, and stopped by pg_stop (call it from the test's trap).
 #
-#   pg_start DIR [PORT]   makes and starts the cluster; exports PGHOST (the
-#                         socket's directory), PGPORT, PGUSER and PGDATABASE
-#                         for psql and libpq, and PG_URL for mailpulse
+#   pg_start DIR [PORT]   makes and starts the cluster in DIR, which the user
+#                         must be able to reach (its parents searchable by
+#                         others); exports PGHOST (the socket's directory),
+#                         PGPORT, PGUSER and PGDATABASE for psql and libpq,
+#                         and PG_URL for mailpulse
 #   pg_stop               stops it (immediate), if it runs
 #
 # The superuser is "mp", trusted on the socket: the tests make roles with
@@ -29,10 +31,11 @@ pg_start() {
 	# The user must reach the directory, and own it: the socket goes there.
 	chmod 755 "$dir"
 	chown "$PG_RUNAS:$group" "$dir"
-	local d=$dir
-	while d=$(dirname "$d") && [ "$d" != / ]; do
-		[ -x "$d" ] && runuser -u "$PG_RUNAS" -- test -x "$d" 2>/dev/null || chmod o+x "$d"
-	done
+	# Its parents are not ours to open up (a TMPDIR under /root): said, not changed.
+	if ! runuser -u "$PG_RUNAS" -- test -x "$dir"; then
+		echo "pg.sh: $PG_RUNAS cannot reach $dir: use a TMPDIR it can reach (/tmp)" >&2
+		return 1
+	fi
 	if ! runuser -u "$PG_RUNAS" -- "$PG_BIN/initdb" -D "$dir/data" -U mp -A trust -E UTF8 \
 		--no-sync --no-instructions >"$dir/initdb.log" 2>&1; then
 		echo "pg.sh: initdb failed:" >&2

@@ -12,6 +12,8 @@ PG_OPEN=$1
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/pg.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mp-pg.XXXXXX")
+# The server runs as another user: it must pass through our directory.
+chmod 711 "$tmp"
 trap 'pg_stop; rm -rf "$tmp"' EXIT
 fail() {
 	echo "FAIL: $*" >&2
@@ -58,6 +60,21 @@ start=$(date +%s)
 expect 1 "cannot connect: .*(refused|could not connect)" \
 	"postgresql://mp@127.0.0.1:$port/mp?connect_timeout=3"
 [ $(($(date +%s) - start)) -le 5 ] || fail "a refused connection took more than 5 s"
+
+# A server that takes the connection and never says a word: connect_timeout ends it.
+python3 -c '
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
+print(s.getsockname()[1], flush=True)
+time.sleep(60)
+' >"$tmp/mute.port" &
+mute=$!
+for _ in $(seq 50); do [ -s "$tmp/mute.port" ] && break; sleep 0.1; done
+start=$(date +%s)
+expect 1 "cannot connect: .*timeout" "postgresql://mp@127.0.0.1:$(cat "$tmp/mute.port")/mp?connect_timeout=2"
+kill "$mute" 2>/dev/null
+elapsed=$(($(date +%s) - start))
+[ "$elapsed" -le 6 ] || fail "a mute server held the open for $elapsed s (connect_timeout 2)"
 
 # A role with a password, asked for on the socket: wrong in the URI, right in a file.
 runuser -u "$PG_RUNAS" -- sh -c "printf 'local all app scram-sha-256\nlocal all all trust\n' >'$tmp/pg/data/pg_hba.conf'"
