@@ -264,6 +264,14 @@ int result_reason_parse(const char *name)
 	return -1;
 }
 
+int64_t mp_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int64_t mp_now_us(void)
 {
 	struct timespec ts;

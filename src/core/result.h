@@ -281,5 +281,7 @@ int result_reason_parse(const char *name);
 
 /* Monotonic clock in microseconds. */
 int64_t mp_now_us(void);
+/* The wall clock in unix milliseconds: what results and rows are stamped with. */
+int64_t mp_wall_ms(void);
 
 #endif

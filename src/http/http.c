@@ -84,6 +84,7 @@
 #include "http/https.h"
 #include "http/nodes.h"
 #include "conf/conf.h"
+#include "core/result.h"
 #include "core/log.h"
 #include "monitor/monitor.h"
 #include "wire/node_json.h"
@@ -266,14 +267,6 @@ static struct evhttp_bound_socket *bind_listen(struct http *h, const char *liste
 
 /* ---- connections: caps, deadline, accept errors ---------------------------- */
 
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 const char *http_limit_name(enum http_limit l)
 {
 	static const char *const names[HTTP_LIMIT__COUNT] = {
@@ -295,7 +288,7 @@ void http_stats(struct http_stats *st)
 static int limit_hit(struct http *h, enum http_limit l, unsigned long *quiet)
 {
 	struct http_ratelog *r = &h->rl[l];
-	int64_t now = mono_us();
+	int64_t now = mp_now_us();
 
 	stats.limited[l]++;
 	if (r->last_us && now - r->last_us < (int64_t)HTTP_LOG_EVERY_S * 1000000) {

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "conf/conf.h"
+#include "core/result.h"
 #include "core/line.h"
 #include "core/log.h"
 #include "http/api.h"
@@ -37,22 +38,6 @@ static int nrates;
 /* The last refused-token line, to keep a client that guesses from flooding the log. */
 static int64_t refused_logged_us;
 static unsigned long refused_quiet;
-
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int http_nodes_rate_take(const char *node, int64_t now)
 {
@@ -108,7 +93,7 @@ int http_bearer_ok(const char *authorization, const char *token)
 static void refused_token(const struct http_nodes_req *rq)
 {
 	char name[80];
-	int64_t now = mono_us();
+	int64_t now = mp_now_us();
 
 	if (refused_logged_us && now - refused_logged_us < (int64_t)NODES_LOG_EVERY_S * 1000000) {
 		refused_quiet++;
@@ -181,7 +166,7 @@ static void heartbeat(struct monitor *mo, const struct http_nodes_req *rq, struc
 		    api_error(out, 400, "bad_request", "heartbeat: node: not the node of the path");
 	} else {
 		memset(&reply, 0, sizeof(reply));
-		if (monitor_node_heartbeat(mo, rq->node, hb, wall_ms(), &reply) < 0) {
+		if (monitor_node_heartbeat(mo, rq->node, hb, mp_wall_ms(), &reply) < 0) {
 			rp->code = api_error(out, 404, "not_found", "no such node");
 		} else {
 			put(out, node_heartbeat_reply_encode(&reply));
@@ -298,7 +283,7 @@ static void results(struct monitor *mo, const struct http_nodes_req *rq, struct 
 	b.node = rq->node;
 	b.h = &h;
 	b.reply = reply;
-	b.recv_ms = wall_ms();
+	b.recv_ms = mp_wall_ms();
 	if (node_batch_decode(rq->body, rq->bodylen, &h, batch_item, &b, err, sizeof(err)) != 0) {
 		if (b.started && b.start_rc < 0) {
 			rp->code = api_error(out, 404, "not_found", "no such node");
@@ -348,7 +333,7 @@ void http_nodes_serve(struct monitor *mo, const struct conf *conf, const struct 
 		              "a node needs its own bearer token: Authorization: Bearer TOKEN");
 		return;
 	}
-	if (!http_nodes_rate_take(rq->node, mono_us())) {
+	if (!http_nodes_rate_take(rq->node, mp_now_us())) {
 		rp->retry_after_s = 1;
 		rp->code = api_error(out, 429, "too_many_requests",
 		                     "this node sends faster than the controller takes");

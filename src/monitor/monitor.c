@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "conf/conf.h"
+#include "core/result.h"
 #include "core/log.h"
 #include "engine/probe.h"
 #include "monitor/nodes_int.h"
@@ -46,14 +47,6 @@
 /* The locations of a check as alerts name them; longer is cut. */
 #define LOCATIONS_TEXT_MAX 1024
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- the checks ---------------------------------------------------------- */
 
 static unsigned bucket_of(const char *name)
@@ -75,7 +68,7 @@ static struct mon *mon_find(struct monitor *mo, const char *name)
 
 int64_t mon_now(const struct monitor *mo)
 {
-	return mo->test_now_ms > 0 ? mo->test_now_ms : wall_ms();
+	return mo->test_now_ms > 0 ? mo->test_now_ms : mp_wall_ms();
 }
 
 void monitor_test_now(struct monitor *mo, int64_t now_ms)
@@ -168,7 +161,7 @@ static void loc_init(struct monitor *mo, struct mon_loc *l, const char *name)
 {
 	memset(l, 0, sizeof(*l));
 	snprintf(l->name, sizeof(l->name), "%s", name);
-	state_init(&l->st, wall_ms());
+	state_init(&l->st, mp_wall_ms());
 	l->last_reason = MP_R_OK;
 	l->last_ttg_us = -1;
 	loc_resolve(mo, l);
@@ -235,7 +228,7 @@ static struct mon *mon_add(struct monitor *mo, const struct conf_check *cc)
 		return NULL;
 	m->mo = mo;
 	snprintf(m->name, sizeof(m->name), "%s", cc->name);
-	state_init(&m->st, wall_ms());
+	state_init(&m->st, mp_wall_ms());
 	m->told = MP_UP;
 	m->cc = cc;
 	m->verdict.status = VERDICT_PENDING;
@@ -710,7 +703,7 @@ static void maint_catch_up(struct monitor *mo, struct mon *m, int64_t now)
 
 static void maint_tick(struct monitor *mo)
 {
-	int64_t now = wall_ms();
+	int64_t now = mp_wall_ms();
 
 	for (int b = 0; mo->nheld > 0 && b < MON_BUCKETS; b++)
 		for (struct mon *m = mo->buckets[b]; m; m = m->hnext)
@@ -736,7 +729,7 @@ static void sup_delivered(struct monitor *mo, const char *check, const char *cha
 	if (c < 0 || mo->conf->channels[c].type != CH_PAGERDUTY)
 		return;
 	resolve_key(mo, m, mo->conf, m->cc, m->sup_ms, m->sup_reason,
-	            "superseded by a worse alert, delivered", wall_ms());
+	            "superseded by a worse alert, delivered", mp_wall_ms());
 	m->sup_ms = 0;
 	keys_save(mo, m);
 }
@@ -768,7 +761,7 @@ static void on_attempt(const char *check, const char *channel, const char *event
 		log_msg(LOG_WARNING, "notify %s: %s for %s failed (attempt %d): %s", channel, event,
 		        check, attempt, detail ? detail : "");
 	if (mo->store && store_add_delivery(mo->store, check, channel, event, attempt, ok, detail,
-	                                    wall_ms()) != 0)
+	                                    mp_wall_ms()) != 0)
 		store_dropped(mo, check);
 	if (ok && check && (strcmp(event, "down") == 0 || strcmp(event, "degraded") == 0))
 		sup_delivered(mo, check, channel);
@@ -1738,7 +1731,7 @@ static void mon_retire(struct monitor *mo, struct mon *m, const struct conf *con
 static void orphan_resolve(struct monitor *mo, const char *name)
 {
 	const struct store_state *o = NULL;
-	int64_t now = wall_ms();
+	int64_t now = mp_wall_ms();
 	int sent = 0;
 
 	for (int i = 0; i < mo->norphans && !o; i++)
@@ -1782,7 +1775,7 @@ static void sync_check(const char *name, int removed, void *arg)
 		log_msg(LOG_NOTICE, "check %s: in the store but no longer configured: retired",
 		        name);
 		orphan_resolve(mo, name);
-		retire(mo, name, MP_UNKNOWN, 0, wall_ms());
+		retire(mo, name, MP_UNKNOWN, 0, mp_wall_ms());
 	}
 }
 
@@ -1891,7 +1884,7 @@ static void resolve_unrouted(struct monitor *mo, struct mon *m, const struct con
 	const struct conf_check *occ = m->cc;
 	int64_t keys[2] = {m->key_ms, m->sup_ms};
 	enum mp_reason why[2] = {m->key_reason, m->sup_reason};
-	int64_t now = wall_ms();
+	int64_t now = mp_wall_ms();
 
 	for (int k = 0; k < 2; k++)
 		for (int i = 0; keys[k] && i < occ->nroutes; i++) {
@@ -1997,7 +1990,7 @@ void monitor_reload(struct monitor *mo, struct conf *nc)
 		for (; m; m = n) {
 			n = m->hnext;
 			if (!m->seen) {
-				mon_retire(mo, m, old, wall_ms());
+				mon_retire(mo, m, old, mp_wall_ms());
 				mon_free(mo, m);
 				removed++;
 			}
@@ -2024,7 +2017,7 @@ void monitor_reload(struct monitor *mo, struct conf *nc)
  */
 static void carry_over(struct monitor *mo)
 {
-	int64_t now = wall_ms();
+	int64_t now = mp_wall_ms();
 
 	for (int b = 0; b < MON_BUCKETS; b++)
 		for (struct mon *m = mo->buckets[b]; m; m = m->hnext) {
@@ -2183,7 +2176,7 @@ void monitor_tick(struct monitor *mo)
 
 void monitor_retention(struct monitor *mo)
 {
-	if (store_retention(mo->store, wall_ms(), mo->conf->raw_days, mo->conf->rollup_days) < 0)
+	if (store_retention(mo->store, mp_wall_ms(), mo->conf->raw_days, mo->conf->rollup_days) < 0)
 		log_msg(LOG_ERR, "store: retention failed: %s", store_errmsg(mo->store));
 }
 
@@ -2245,7 +2238,7 @@ struct monitor *monitor_new(struct event_base *base, struct conf *conf, double t
 			         conf->checks[i].name);
 			goto fail;
 		}
-	mo->started_ms = wall_ms();
+	mo->started_ms = mp_wall_ms();
 	return mo;
 fail:
 	(void)monitor_free(mo, 0);

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/result.h"
+
 /* The window over which a batch of new checks gets its first probes. */
 #define SPREAD_MAX_MS 10000
 /* Per new check in a batch: 10 ms each, so small setups start at once. */
@@ -55,14 +57,6 @@ struct sched {
 };
 
 static void item_arm(struct sched_item *it, int64_t due_us);
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int64_t scaled_us(const struct sched *s, unsigned ms)
 {
@@ -170,7 +164,7 @@ static void start_probe(struct sched_item *it)
 	if (s->start_hook)
 		s->start_hook(it, it->due_us, now, s->start_hook_arg);
 	it->probe_spec = checkspec_ref(it->spec);
-	it->started_ms = wall_ms();
+	it->started_ms = mp_wall_ms();
 	it->probe = probe_start(s->env, &it->probe_spec->chk, probe_done, it);
 	if (!it->probe) {
 		/* Out of memory: skip this slot rather than spin. */

@@ -42,6 +42,7 @@
 #include <time.h>
 
 #include "conf/probe.h"
+#include "core/result.h"
 #include "core/line.h"
 #include "core/log.h"
 #include "engine/probe.h"
@@ -148,22 +149,6 @@ struct node {
 	int beat_first; /* a heartbeat must go (and be answered) before the next push */
 	int stopping;
 };
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static int64_t scaled_us(const struct node *n, unsigned ms)
 {
@@ -377,13 +362,13 @@ static const char *kind_name(enum req_kind k)
 /* The request failed: the next controller, and a longer wait for this kind. */
 static void req_failed(struct node *n, enum req_kind k, const char *why)
 {
-	int64_t now = wall_ms();
+	int64_t now = mp_wall_ms();
 	unsigned b = n->backoff_ms[k] ? n->backoff_ms[k] * 2 : NODE_BACKOFF_MIN_MS;
 
 	if (b > NODE_BACKOFF_MAX_MS)
 		b = NODE_BACKOFF_MAX_MS;
 	n->backoff_ms[k] = b;
-	n->retry_at_us[k] = mono_us() + scaled_us(n, b);
+	n->retry_at_us[k] = mp_now_us() + scaled_us(n, b);
 	/*
 	 * A heartbeat goes again as soon as the wait allows, not a whole
 	 * interval later: a short cut must not add up to the lost bound.
@@ -469,7 +454,7 @@ static int req_start(struct node *n, enum req_kind k, struct req *q, const char 
 		req_free(q);
 		return -1;
 	}
-	q->sent_us = mono_us();
+	q->sent_us = mp_now_us();
 	q->x = curl_loop_add(n->curl, e, k == REQ_PULL ? NODE_ASSIGN_MAX : NODE_REPLY_MAX, 0,
 	                     on_done, q);
 	if (!q->x) {
@@ -642,7 +627,7 @@ static void controller_canary(struct node *n, int ok, enum mp_reason reason, con
 
 	k->status = ok ? MP_UP : MP_DOWN;
 	k->reason = reason;
-	k->probe_ms = wall_ms();
+	k->probe_ms = mp_wall_ms();
 	snprintf(k->message, sizeof(k->message), "%s", msg);
 	k->failing = ok ? 0 : k->failing + 1;
 }
@@ -706,7 +691,7 @@ static void on_done(const struct curl_loop_result *r, void *arg)
 
 static int may_send(const struct node *n, enum req_kind k)
 {
-	return !n->stopping && !n->inflight[k] && mono_us() >= n->retry_at_us[k];
+	return !n->stopping && !n->inflight[k] && mp_now_us() >= n->retry_at_us[k];
 }
 
 static void pull(struct node *n)
@@ -727,15 +712,6 @@ struct batch_fill {
 	unsigned count;
 	int oom;
 };
-
-static void batch_row_none(uint64_t id, int64_t probe_ms, const char *text, size_t len, void *arg)
-{
-	(void)id;
-	(void)probe_ms;
-	(void)text;
-	(void)len;
-	(void)arg;
-}
 
 static void batch_row(uint64_t id, int64_t probe_ms, const char *text, size_t len, void *arg)
 {
@@ -761,13 +737,12 @@ static void batch_row(uint64_t id, int64_t probe_ms, const char *text, size_t le
  */
 static void lanes(struct node *n)
 {
-	char err[300];
-	int below;
+	uint64_t first;
 
 	if (!n->live_from) {
 		if (spool_depth(n->spool) > n->batch_max && !n->inflight[REQ_LIVE]) {
 			n->live_from = spool_next_id(n->spool);
-			n->replay_from_us = mono_us();
+			n->replay_from_us = mp_now_us();
 			log_msg(LOG_NOTICE,
 			        "node: replaying %llu spooled results, oldest first; results from "
 			        "now on go beside them",
@@ -777,14 +752,11 @@ static void lanes(struct node *n)
 	}
 	if (n->inflight[REQ_PUSH] || n->inflight[REQ_LIVE])
 		return;
-	below = spool_peek(n->spool, 0, n->live_from - 1, 1, (size_t)-1, batch_row_none, NULL, err,
-	                   sizeof(err));
-	if (below == 0) {
+	first = spool_first_id(n->spool);
+	if (first == 0 || first >= n->live_from) {
 		log_msg(LOG_NOTICE, "node: the spooled results are replayed (%.1f s)",
-		        (double)(mono_us() - n->replay_from_us) / 1e6);
+		        (double)(mp_now_us() - n->replay_from_us) / 1e6);
 		n->live_from = 0;
-	} else if (below < 0) {
-		log_msg(LOG_ERR, "node: %s", err);
 	}
 }
 
@@ -813,7 +785,7 @@ static void push(struct node *n, enum req_kind k)
 	else if (n->live_from)
 		upto = n->live_from - 1;
 	memset(&g, 0, sizeof(g));
-	if (!(g.b = node_batch_open(n->pc->name, "-", wall_ms(), spool_first_id(n->spool))))
+	if (!(g.b = node_batch_open(n->pc->name, "-", mp_wall_ms(), spool_first_id(n->spool))))
 		return;
 	if (spool_peek(n->spool, after, upto, (size_t)n->batch_max,
 	               NODE_BODY_MAX - NODE_BATCH_SLACK, batch_row, &g, err, sizeof(err)) < 0 ||
@@ -852,7 +824,7 @@ static void beat(struct node *n)
 	snprintf(hb->node, sizeof(hb->node), "%s", n->pc->name);
 	snprintf(hb->version, sizeof(hb->version), "%s", MAILPULSE_VERSION);
 	hb->started_ms = n->started_ms;
-	hb->sent_ms = wall_ms();
+	hb->sent_ms = mp_wall_ms();
 	snprintf(hb->etag, sizeof(hb->etag), "%s", n->etag);
 	hb->checks = n->nchecks;
 	struct sched_stats st;
@@ -882,7 +854,7 @@ static void flush(struct node *n)
 	uint64_t d;
 
 	if (spool_flush(n->spool, err, sizeof(err)) != 0) {
-		int64_t now = wall_ms();
+		int64_t now = mp_wall_ms();
 
 		if (now - n->spool_fail_logged_ms >= NODE_LOG_EVERY_MS) {
 			log_msg(LOG_ERR, "node: %s (results are kept in memory meanwhile)", err);
@@ -903,7 +875,7 @@ static void flush(struct node *n)
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct node *n = arg;
-	int64_t now = mono_us();
+	int64_t now = mp_now_us();
 
 	(void)fd;
 	(void)what;
@@ -986,7 +958,7 @@ struct node *node_new(struct event_base *base, const struct probe_conf *pc, doub
 	n->pc = pc;
 	n->scale = time_scale > 0 ? time_scale : 1.0;
 	n->batch_max = NODE_BATCH_MAX;
-	n->started_ms = wall_ms();
+	n->started_ms = mp_wall_ms();
 	if (!(n->spool = spool_open(pc->spool, pc->spool_max, err, errlen)))
 		goto fail;
 	if (probe_env_init(&n->env, base, err, errlen) != 0)

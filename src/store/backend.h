@@ -114,4 +114,11 @@ struct store_backend {
 
 extern const struct store_backend store_sqlite;
 
+/*
+ * The name of SQLite's primary result code ("SQLITE_FULL"), for messages an
+ * admin may search for; NULL for a code without one. The spool's messages
+ * (spool.c) use it too.
+ */
+const char *store_sqlite_rc_name(int rc);
+
 #endif

@@ -40,7 +40,6 @@ static struct {
 	void (*clear)(PGresult *);
 	char *(*getvalue)(const PGresult *, int, int);
 	int (*getisnull)(const PGresult *, int, int);
-	void (*freemem)(void *);
 } pq;
 
 /* dlsym returns void *; ISO C has no conversion to function pointers, memcpy does it. */
@@ -79,8 +78,7 @@ static int load(void)
 	    SYM(server_version, "PQserverVersion") || SYM(exec, "PQexec") ||
 	    SYM(result_status, "PQresultStatus") ||
 	    SYM(result_error_message, "PQresultErrorMessage") || SYM(clear, "PQclear") ||
-	    SYM(getvalue, "PQgetvalue") || SYM(getisnull, "PQgetisnull") ||
-	    SYM(freemem, "PQfreemem")) {
+	    SYM(getvalue, "PQgetvalue") || SYM(getisnull, "PQgetisnull")) {
 		dlclose(pq.lib);
 		pq.lib = NULL;
 		return -1;
@@ -167,10 +165,4 @@ char *PQgetvalue(const PGresult *r, int row, int col)
 int PQgetisnull(const PGresult *r, int row, int col)
 {
 	return pq.lib && r ? pq.getisnull(r, row, col) : 1;
-}
-
-void PQfreemem(void *p)
-{
-	if (pq.lib && p)
-		pq.freemem(p);
 }

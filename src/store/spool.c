@@ -61,6 +61,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store/backend.h"
+
 #define SPOOL_KIND    "mailpulse-spool"
 #define SPOOL_VERSION 1
 /* Ids handed out per lease; see "Ids" above. */
@@ -140,9 +142,6 @@ struct spool {
 	size_t bstart, bend, bcap, bufmax;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /* The wall clock in microseconds; 0 when it says something before 1970. */
 static uint64_t clock_us(void)
 {
@@ -153,45 +152,12 @@ static uint64_t clock_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/* The name of SQLite's primary result code, for messages an admin may search for. */
-static const char *rc_name(int rc)
-{
-#define RC(c)                                                                                      \
-	{                                                                                          \
-		c, #c                                                                              \
-	}
-	static const struct {
-		int rc;
-		const char *name;
-	} names[] = {
-	    RC(SQLITE_ERROR), RC(SQLITE_PERM),     RC(SQLITE_BUSY),       RC(SQLITE_LOCKED),
-	    RC(SQLITE_NOMEM), RC(SQLITE_READONLY), RC(SQLITE_IOERR),      RC(SQLITE_CORRUPT),
-	    RC(SQLITE_FULL),  RC(SQLITE_CANTOPEN), RC(SQLITE_CONSTRAINT), RC(SQLITE_NOTADB),
-	};
-#undef RC
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (names[i].rc == (rc & 0xff))
-			return names[i].name;
-	return NULL;
-}
-
 /* "spool PATH: what: SQLite's message (SQLITE_CODE)"; the OS's words when it had some. */
 static void db_err(const struct spool *s, char *err, size_t errlen, const char *what)
 {
 	int rc = sqlite3_extended_errcode(s->db);
 	int sys = sqlite3_system_errno(s->db);
-	const char *name = rc_name(rc);
+	const char *name = store_sqlite_rc_name(rc);
 	char code[32], os[160] = "";
 
 	if (name)
@@ -201,8 +167,8 @@ static void db_err(const struct spool *s, char *err, size_t errlen, const char *
 	if (sys && ((rc & 0xff) == SQLITE_CANTOPEN || (rc & 0xff) == SQLITE_IOERR ||
 	            (rc & 0xff) == SQLITE_READONLY || (rc & 0xff) == SQLITE_PERM))
 		snprintf(os, sizeof(os), ": %s", strerror(sys));
-	set_err(err, errlen, "spool %s: %s: %s%s (%s)", s->path, what, sqlite3_errmsg(s->db), os,
-	        code);
+	store_set_err(err, errlen, "spool %s: %s: %s%s (%s)", s->path, what, sqlite3_errmsg(s->db),
+	              os, code);
 }
 
 static int exec(struct spool *s, const char *sql, const char *what, char *err, size_t errlen)
@@ -271,10 +237,11 @@ static int check_kind(struct spool *s, int *empty, char *err, size_t errlen)
 	}
 	if (rc != SQLITE_OK && rc != SQLITE_ROW) {
 		if ((sqlite3_extended_errcode(s->db) & 0xff) == SQLITE_NOTADB)
-			set_err(err, errlen,
-			        "spool %s: not an SQLite database, so not a spool; refusing to "
-			        "touch it",
-			        s->path);
+			store_set_err(
+			    err, errlen,
+			    "spool %s: not an SQLite database, so not a spool; refusing to "
+			    "touch it",
+			    s->path);
 		else
 			db_err(s, err, errlen, "reading");
 		return -1;
@@ -305,12 +272,13 @@ static int check_kind(struct spool *s, int *empty, char *err, size_t errlen)
 		    query_int(s, "SELECT 1 FROM meta WHERE key = 'schema_version'", &v, &found,
 		              NULL, 0) == 0 &&
 		    found)
-			set_err(err, errlen,
-			        "spool %s: a mailpulse store (the controller's history), not a "
-			        "spool; refusing to touch it",
-			        s->path);
+			store_set_err(
+			    err, errlen,
+			    "spool %s: a mailpulse store (the controller's history), not a "
+			    "spool; refusing to touch it",
+			    s->path);
 		else
-			set_err(
+			store_set_err(
 			    err, errlen,
 			    "spool %s: an SQLite database, but not a mailpulse spool; refusing to "
 			    "touch it",
@@ -321,14 +289,15 @@ static int check_kind(struct spool *s, int *empty, char *err, size_t errlen)
 	    0)
 		return -1;
 	if (found != 1 || v < 1) {
-		set_err(err, errlen, "spool %s: meta.version is missing or not a version", s->path);
+		store_set_err(err, errlen, "spool %s: meta.version is missing or not a version",
+		              s->path);
 		return -1;
 	}
 	if (v > SPOOL_VERSION) {
-		set_err(err, errlen,
-		        "spool %s has format version %lld, newer than version %d that this "
-		        "mailpulse knows; use a newer mailpulse",
-		        s->path, (long long)v, SPOOL_VERSION);
+		store_set_err(err, errlen,
+		              "spool %s has format version %lld, newer than version %d that this "
+		              "mailpulse knows; use a newer mailpulse",
+		              s->path, (long long)v, SPOOL_VERSION);
 		return -1;
 	}
 	return 0;
@@ -378,8 +347,8 @@ static int set_wal(struct spool *s, char *err, size_t errlen)
 	if (!*mode)
 		return -1;
 	if (strcmp(mode, "wal") != 0 && strcmp(mode, "memory") != 0) {
-		set_err(err, errlen, "spool %s: cannot use WAL mode (journal mode is %s)", s->path,
-		        mode);
+		store_set_err(err, errlen, "spool %s: cannot use WAL mode (journal mode is %s)",
+		              s->path, mode);
 		return -1;
 	}
 	return 0;
@@ -398,15 +367,15 @@ static int lock_take(struct spool *s, char *err, size_t errlen)
 	int fd, len;
 
 	if (!lockpath) {
-		set_err(err, errlen, "spool %s: out of memory", s->path);
+		store_set_err(err, errlen, "spool %s: out of memory", s->path);
 		return -1;
 	}
 	memcpy(lockpath, s->path, n);
 	memcpy(lockpath + n, ".lock", sizeof(".lock"));
 	fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
-		set_err(err, errlen, "spool %s: cannot open its lock file %s: %s", s->path,
-		        lockpath, strerror(errno));
+		store_set_err(err, errlen, "spool %s: cannot open its lock file %s: %s", s->path,
+		              lockpath, strerror(errno));
 		free(lockpath);
 		return -1;
 	}
@@ -420,18 +389,20 @@ static int lock_take(struct spool *s, char *err, size_t errlen)
 				holder = strtol(pid, NULL, 10);
 			}
 			if (holder > 0)
-				set_err(err, errlen,
-				        "spool %s is in use by another process (pid %ld): one node "
-				        "per spool",
-				        s->path, holder);
+				store_set_err(
+				    err, errlen,
+				    "spool %s is in use by another process (pid %ld): one node "
+				    "per spool",
+				    s->path, holder);
 			else
-				set_err(err, errlen,
-				        "spool %s is in use by another process (%s is locked): one "
-				        "node per spool",
-				        s->path, lockpath);
+				store_set_err(
+				    err, errlen,
+				    "spool %s is in use by another process (%s is locked): one "
+				    "node per spool",
+				    s->path, lockpath);
 		} else {
-			set_err(err, errlen, "spool %s: cannot lock %s: %s", s->path, lockpath,
-			        strerror(errno));
+			store_set_err(err, errlen, "spool %s: cannot lock %s: %s", s->path,
+			              lockpath, strerror(errno));
 		}
 		close(fd);
 		free(lockpath);
@@ -460,7 +431,8 @@ static int lease_open(struct spool *s, char *err, size_t errlen)
 	              errlen) < 0)
 		return -1;
 	if (found != 1 || limit < 1) {
-		set_err(err, errlen, "spool %s: meta.id_limit is missing or not an id", s->path);
+		store_set_err(err, errlen, "spool %s: meta.id_limit is missing or not an id",
+		              s->path);
 		return -1;
 	}
 	if (query_int(s, "SELECT max(id) FROM spool", &maxid, &found, err, errlen) < 0 ||
@@ -472,8 +444,8 @@ static int lease_open(struct spool *s, char *err, size_t errlen)
 	if (clock_us() > s->next_id)
 		s->next_id = clock_us();
 	if (s->next_id > ID_MAX - 2 * ID_LEASE) {
-		set_err(err, errlen, "spool %s: ids are used up (next %llu)", s->path,
-		        (unsigned long long)s->next_id);
+		store_set_err(err, errlen, "spool %s: ids are used up (next %llu)", s->path,
+		              (unsigned long long)s->next_id);
 		return -1;
 	}
 	s->nfile = (uint64_t)n;
@@ -560,18 +532,18 @@ struct spool *spool_open(const char *path, uint64_t max, char *err, size_t errle
 	struct spool *s;
 	int empty;
 
-	set_err(err, errlen, "%s", "");
+	store_set_err(err, errlen, "%s", "");
 	if (path && !*path) {
-		set_err(err, errlen, "spool: empty path");
+		store_set_err(err, errlen, "spool: empty path");
 		return NULL;
 	}
 	if (max < 1 || max > ID_MAX) {
-		set_err(err, errlen, "spool %s: the bound must be at least 1 result", label);
+		store_set_err(err, errlen, "spool %s: the bound must be at least 1 result", label);
 		return NULL;
 	}
 	s = calloc(1, sizeof(*s));
 	if (!s || !(s->path = strdup(label))) {
-		set_err(err, errlen, "spool %s: out of memory", label);
+		store_set_err(err, errlen, "spool %s: out of memory", label);
 		free(s);
 		return NULL;
 	}
@@ -583,11 +555,12 @@ struct spool *spool_open(const char *path, uint64_t max, char *err, size_t errle
 		const char *why = path ? open_why(path) : NULL;
 
 		if (why)
-			set_err(err, errlen, "spool %s: cannot open or create it: %s", label, why);
+			store_set_err(err, errlen, "spool %s: cannot open or create it: %s", label,
+			              why);
 		else if (s->db)
 			db_err(s, err, errlen, "opening");
 		else
-			set_err(err, errlen, "spool %s: out of memory", label);
+			store_set_err(err, errlen, "spool %s: out of memory", label);
 		goto fail;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
@@ -595,8 +568,8 @@ struct spool *spool_open(const char *path, uint64_t max, char *err, size_t errle
 	if (sqlite3_db_readonly(s->db, "main") == 1) {
 		const char *why = open_why(label);
 
-		set_err(err, errlen, "spool %s: cannot write it: %s", label,
-		        why ? why : "opened read-only");
+		store_set_err(err, errlen, "spool %s: cannot write it: %s", label,
+		              why ? why : "opened read-only");
 		goto fail;
 	}
 	sqlite3_busy_timeout(s->db, BUSY_OPEN_MS);
@@ -830,10 +803,10 @@ int spool_ack_range(struct spool *s, uint64_t lo, uint64_t hi, char *err, size_t
 
 	/* From the network: an ack of what was never handed out would empty the spool. */
 	if (hi >= s->next_id || lo > hi) {
-		set_err(err, errlen,
-		        "spool %s: ack of ids %llu-%llu, but the newest result has id %llu",
-		        s->path, (unsigned long long)lo, (unsigned long long)hi,
-		        (unsigned long long)(s->next_id - 1));
+		store_set_err(err, errlen,
+		              "spool %s: ack of ids %llu-%llu, but the newest result has id %llu",
+		              s->path, (unsigned long long)lo, (unsigned long long)hi,
+		              (unsigned long long)(s->next_id - 1));
 		return -1;
 	}
 	if (s->nfile > 0) {

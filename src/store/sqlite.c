@@ -383,7 +383,7 @@ struct sq {
  * "disk I/O error" says less than SQLITE_IOERR_FSYNC. The primary codes
  * and the extended ones a store meets on a sick disk or a busy file.
  */
-static const char *rc_name(int rc)
+const char *store_sqlite_rc_name(int rc)
 {
 #define RC(x)                                                                                      \
 	{                                                                                          \
@@ -455,6 +455,10 @@ static const char *rc_name(int rc)
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (names[i].rc == rc)
 			return names[i].name;
+	/* An extended code without a name of its own: its primary code's. */
+	for (size_t i = 0; rc > 0xff && i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].rc == (rc & 0xff))
+			return names[i].name;
 	return NULL;
 }
 
@@ -462,7 +466,7 @@ static const char *rc_name(int rc)
 static void db_err(struct sq *s, char *err, size_t errlen, const char *what)
 {
 	int rc = s->db ? sqlite3_extended_errcode(s->db) : SQLITE_MISUSE;
-	const char *name = rc_name(rc);
+	const char *name = store_sqlite_rc_name(rc);
 
 	if (!s->db)
 		store_set_err(err, errlen, "%s", s->closed_why);
@@ -813,7 +817,7 @@ static int exec(struct sq *s, const char *sql, char *err, size_t errlen)
 static void open_err(struct sq *s, const char *path, char *err, size_t errlen)
 {
 	int rc = sqlite3_extended_errcode(s->db);
-	const char *name = rc_name(rc);
+	const char *name = store_sqlite_rc_name(rc);
 
 	if (name)
 		store_set_err(err, errlen, "store %s: %s (%s)", path, sqlite3_errmsg(s->db), name);

@@ -473,9 +473,11 @@ static void test_ack_range_and_upto(void **state)
 	assert_int_equal(sn.id[5], ids[9]);
 	assert_int_equal(spool_oldest_ms(s), T0);
 
-	/* The replay lane's batch, ids[0..1]: the oldest moves on. */
+	/* The replay lane's batch, ids[0..1]: the oldest moves on, and the first id with it. */
+	assert_int_equal(spool_first_id(s), ids[0]);
 	assert_int_equal(spool_ack_range(s, ids[0], ids[1], err, sizeof(err)), 0);
 	assert_int_equal(spool_oldest_ms(s), T0 + 2000);
+	assert_int_equal(spool_first_id(s), ids[2]);
 
 	/* Within the buffer only, then a flush writes what is left of it. */
 	assert_int_equal(spool_ack_range(s, ids[9], ids[9], err, sizeof(err)), 0);
@@ -483,12 +485,16 @@ static void test_ack_range_and_upto(void **state)
 	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM spool"), 3);
 	assert_int_equal(peek(s, 0, 100, 1 << 20, &sn), 3);
 	assert_int_equal(sn.id[2], ids[8]);
+	/* The backlog through: the node's lanes read that nothing waits below ids[4]. */
+	assert_int_equal(spool_ack_range(s, ids[2], ids[3], err, sizeof(err)), 0);
+	assert_int_equal(spool_first_id(s), ids[8]);
+	assert_true(spool_first_id(s) >= ids[4]);
 
 	/* A range the wrong way round, or past the newest: refused, nothing lost. */
 	assert_int_equal(spool_ack_range(s, ids[3], ids[2], err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "ack of ids"));
 	assert_int_equal(spool_ack_range(s, ids[8], ids[9] + 1, err, sizeof(err)), -1);
-	assert_int_equal(spool_depth(s), 3);
+	assert_int_equal(spool_depth(s), 1);
 	spool_close(s);
 }
 
