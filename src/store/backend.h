@@ -17,6 +17,8 @@
 
 #include "store/store.h"
 
+struct event_base;
+
 /* printf into err (errlen bytes) when err is not NULL: the error text of every backend. */
 void store_set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -88,11 +90,25 @@ struct store_row {
  */
 struct store_backend {
 	const char *name;
-	/* where: what follows the scheme (a path for SQLite). */
-	int (*open)(void **db, const char *where, int readonly, char *err, size_t errlen);
+	/*
+	 * where: the store: value past its scheme (a path for SQLite, the
+	 * whole URI for PostgreSQL); secret_file: a file whose first line is
+	 * the password (store_open_secret()), NULL for none.
+	 */
+	int (*open)(void **db, const char *where, const char *secret_file, int readonly, char *err,
+	            size_t errlen);
 	void (*close)(void *db);
-	/* rows[0 .. n) in one transaction: 0, or -1 with nothing written. */
+	/* rows[0 .. n) in one transaction: 0, or -1 with nothing written. Blocking. */
 	int (*flush)(void *db, struct store_row *const *rows, int n);
+	/*
+	 * The same from the loop (NULL: flush() is quick enough to run there):
+	 * done(0 or -1, arg) when written or not, maybe before it returns;
+	 * rows stay untouched until then.
+	 */
+	void (*flush_start)(void *db, struct store_row *const *rows, int n,
+	                    void (*done)(int rc, void *arg), void *arg);
+	/* From now on run on base, never blocking it (NULL: nothing to do). */
+	int (*attach)(void *db, struct event_base *base);
 	int (*retention)(void *db, int64_t now_ms, unsigned raw_days, unsigned rollup_days);
 	int (*load_states)(void *db, store_state_cb cb, void *arg);
 	int (*each_check)(void *db, store_check_cb cb, void *arg);
@@ -113,6 +129,7 @@ struct store_backend {
 };
 
 extern const struct store_backend store_sqlite;
+extern const struct store_backend store_pg;
 
 /*
  * The name of SQLite's primary result code ("SQLITE_FULL"), for messages an

@@ -72,12 +72,27 @@ static const char schema_v1[] =
     ");\n"
     "CREATE INDEX rollups_hour ON rollups (hour_ms);\n";
 
+/*
+ * Version 2: the order of rows written in the same millisecond, which
+ * SQLite's rowid gives (the last transition of a check, the newest
+ * delivery); and where raw results begin (retention folds whole hours into
+ * roll-ups, then drops a day's partition once every hour of it is folded:
+ * raw rows below raw_from_ms are already counted in the roll-ups, and
+ * reads leave them out until their partition goes).
+ */
+static const char schema_v2[] =
+    "ALTER TABLE transitions ADD COLUMN id BIGSERIAL;\n"
+    "CREATE INDEX transitions_check_last ON transitions (check_id, ts_ms DESC, id DESC);\n"
+    "ALTER TABLE deliveries ADD COLUMN id BIGSERIAL;\n"
+    "INSERT INTO meta (key, value) VALUES ('raw_from_ms', '0');\n";
+
 /* Applied in order; append, never edit a published entry. */
 static const struct {
 	int version;
 	const char *sql;
 } migrations[] = {
     {1, schema_v1},
+    {2, schema_v2},
 };
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == PG_SCHEMA_VERSION,
                "one migration per schema version");
@@ -234,12 +249,45 @@ fail:
 	return -1;
 }
 
-PGconn *pg_open(const char *uri, const char *password_file, int readonly, char *err, size_t errlen)
+/*
+ * The connection's keywords for uri: the URI itself as dbname (expanded),
+ * the password from password_file, connect_timeout unless the URI has one.
+ * kw and val hold 6; pw must outlive the connect (wiped by the caller).
+ */
+static int conn_params(const char *uri, const char *password_file, const char *shown,
+                       const char **kw, const char **val, char *pw, size_t pwlen, char timeout[16],
+                       char *err, size_t errlen)
+{
+	PQconninfoOption *opts;
+	int n = 0, has_timeout = 0;
+
+	if (!(opts = PQconninfoParse(uri, NULL))) {
+		store_set_err(err, errlen, "store %s: not a PostgreSQL URI or connection string",
+		              shown);
+		return -1;
+	}
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+		if (strcmp(o->keyword, "connect_timeout") == 0 && o->val && *o->val)
+			has_timeout = 1;
+	PQconninfoFree(opts);
+	pw[0] = '\0';
+	if (password_file && read_password(password_file, pw, pwlen, shown, err, errlen) < 0)
+		return -1;
+	kw[n] = "dbname", val[n++] = uri;
+	if (pw[0])
+		kw[n] = "password", val[n++] = pw;
+	snprintf(timeout, 16, "%d", PG_CONNECT_TIMEOUT_S);
+	if (!has_timeout)
+		kw[n] = "connect_timeout", val[n++] = timeout;
+	kw[n] = "fallback_application_name", val[n++] = "mailpulse";
+	kw[n] = NULL, val[n] = NULL;
+	return 0;
+}
+
+PGconn *pg_connect_start(const char *uri, const char *password_file, char *err, size_t errlen)
 {
 	const char *kw[6], *val[6];
-	char shown[512], pw[1024] = "", timeout[16];
-	PQconninfoOption *opts;
-	int n = 0, has_timeout = 0, version;
+	char shown[512], pw[1024], timeout[16];
 	PGconn *c;
 
 	if (pq_lazy_missing()) {
@@ -247,25 +295,46 @@ PGconn *pg_open(const char *uri, const char *password_file, int readonly, char *
 		return NULL;
 	}
 	pg_shown(uri, shown, sizeof(shown));
-	if (!(opts = PQconninfoParse(uri, NULL))) {
-		store_set_err(err, errlen, "store %s: not a PostgreSQL URI or connection string",
-		              shown);
+	if (conn_params(uri, password_file, shown, kw, val, pw, sizeof(pw), timeout, err, errlen) <
+	    0)
+		return NULL;
+	c = PQconnectStartParams(kw, val, 1);
+	memset(pw, 0, sizeof(pw));
+	if (!c || PQstatus(c) == CONNECTION_BAD) {
+		conn_err(err, errlen, shown, "cannot connect", c);
+		PQfinish(c);
 		return NULL;
 	}
-	for (PQconninfoOption *o = opts; o->keyword; o++)
-		if (strcmp(o->keyword, "connect_timeout") == 0 && o->val && *o->val)
-			has_timeout = 1;
-	PQconninfoFree(opts);
-	if (password_file && read_password(password_file, pw, sizeof(pw), shown, err, errlen) < 0)
+	return c;
+}
+
+int pg_server_ok(PGconn *c, const char *shown, char *err, size_t errlen)
+{
+	if (PQserverVersion(c) >= PG_SERVER_MIN)
+		return 0;
+	store_set_err(err, errlen,
+	              "store %s: the server runs PostgreSQL %d.%d, older than %d, which the "
+	              "store's partitioned tables need",
+	              shown, PQserverVersion(c) / 10000, PQserverVersion(c) % 10000,
+	              PG_SERVER_MIN / 10000);
+	return -1;
+}
+
+PGconn *pg_open(const char *uri, const char *password_file, int readonly, char *err, size_t errlen)
+{
+	const char *kw[6], *val[6];
+	char shown[512], pw[1024], timeout[16];
+	int version;
+	PGconn *c;
+
+	if (pq_lazy_missing()) {
+		store_set_err(err, errlen, "store postgresql: %s", pq_lazy_missing());
 		return NULL;
-	kw[n] = "dbname", val[n++] = uri;
-	if (pw[0])
-		kw[n] = "password", val[n++] = pw;
-	snprintf(timeout, sizeof(timeout), "%d", PG_CONNECT_TIMEOUT_S);
-	if (!has_timeout)
-		kw[n] = "connect_timeout", val[n++] = timeout;
-	kw[n] = "fallback_application_name", val[n++] = "mailpulse";
-	kw[n] = NULL, val[n] = NULL;
+	}
+	pg_shown(uri, shown, sizeof(shown));
+	if (conn_params(uri, password_file, shown, kw, val, pw, sizeof(pw), timeout, err, errlen) <
+	    0)
+		return NULL;
 	c = PQconnectdbParams(kw, val, 1);
 	memset(pw, 0, sizeof(pw));
 	if (!c || PQstatus(c) != CONNECTION_OK) {
@@ -273,13 +342,7 @@ PGconn *pg_open(const char *uri, const char *password_file, int readonly, char *
 		PQfinish(c);
 		return NULL;
 	}
-	if (PQserverVersion(c) < PG_SERVER_MIN) {
-		store_set_err(
-		    err, errlen,
-		    "store %s: the server runs PostgreSQL %d.%d, older than %d, which the "
-		    "store's partitioned tables need",
-		    shown, PQserverVersion(c) / 10000, PQserverVersion(c) % 10000,
-		    PG_SERVER_MIN / 10000);
+	if (pg_server_ok(c, shown, err, errlen) < 0) {
 		PQfinish(c);
 		return NULL;
 	}

@@ -22,7 +22,7 @@
 /* The oldest server the schema works on: declarative partitions with their own indexes. */
 #define PG_SERVER_MIN 130000
 /* The schema this build writes; a store with a higher one was written by a newer build. */
-#define PG_SCHEMA_VERSION 1
+#define PG_SCHEMA_VERSION 2
 /* Seconds to wait for a server that does not answer, unless the URI says otherwise. */
 #define PG_CONNECT_TIMEOUT_S 10
 
@@ -34,6 +34,15 @@
  * fails; nothing is left half-done (each migration is one transaction).
  */
 PGconn *pg_open(const char *uri, const char *password_file, int readonly, char *err, size_t errlen);
+
+/*
+ * Begin connecting to uri as pg_open() would, without waiting (the
+ * caller drives PQconnectPoll() from its loop); NULL with err when it
+ * cannot even begin. No migration: a store reconnecting has its schema.
+ */
+PGconn *pg_connect_start(const char *uri, const char *password_file, char *err, size_t errlen);
+/* 0 when c's server is new enough for the schema, else -1 with err. */
+int pg_server_ok(PGconn *c, const char *shown, char *err, size_t errlen);
 
 /* uri as shown to people: "postgresql://user@host:port/db", never a password. */
 void pg_shown(const char *uri, char *out, size_t outlen);

@@ -5,12 +5,18 @@
  * libpq pulls in about 24 shared libraries (Kerberos, LDAP, ...). Linked
  * directly, every `mailpulse check` and every SQLite daemon would load
  * them at exec for a store they never open. So nothing links libpq: this
- * file defines the libpq functions the store calls, and each one opens
- * libpq.so.5 on first use and forwards to the real function, as
+ * file defines the libpq functions the store calls, and each one forwards
+ * to the real function in libpq.so.5, opened by the first function that
+ * can begin a use of it (parsing or opening a connection), as
  * src/net/curl_lazy.c does for libcurl. pq_lazy_missing() says why it
  * could not be loaded.
  *
- * Called from the loop's thread only; the table is filled once.
+ * Every other function takes a connection or a result, which only exists
+ * once libpq is loaded, so it forwards without asking. A function the
+ * store starts to use is one line in PQ_FUNCS (the compiler checks it
+ * against libpq-fe.h's prototype).
+ *
+ * The table is filled once, from the thread that opens the first store.
  */
 #include <dlfcn.h>
 #include <stddef.h>
@@ -23,23 +29,63 @@
 
 #define PQ_SONAME "libpq.so.5"
 
+/* R: returns a value; V: returns nothing. (type, name, parameters, arguments) */
+#define PQ_FUNCS(R, V)                                                                             \
+	R(ConnStatusType, PQstatus, (const PGconn *c), (c))                                        \
+	R(int, PQserverVersion, (const PGconn *c), (c))                                            \
+	R(PGresult *, PQexec, (PGconn * c, const char *q), (c, q))                                 \
+	R(PGresult *, PQexecParams,                                                                \
+	  (PGconn * c, const char *q, int n, const Oid *t, const char *const *v, const int *l,     \
+	   const int *f, int rf),                                                                  \
+	  (c, q, n, t, v, l, f, rf))                                                               \
+	R(int, PQsendQueryParams,                                                                  \
+	  (PGconn * c, const char *q, int n, const Oid *t, const char *const *v, const int *l,     \
+	   const int *f, int rf),                                                                  \
+	  (c, q, n, t, v, l, f, rf))                                                               \
+	R(ExecStatusType, PQresultStatus, (const PGresult *r), (r))                                \
+	R(char *, PQresultErrorMessage, (const PGresult *r), (r))                                  \
+	R(char *, PQresultErrorField, (const PGresult *r, int f), (r, f))                          \
+	R(char *, PQgetvalue, (const PGresult *r, int row, int col), (r, row, col))                \
+	R(int, PQgetisnull, (const PGresult *r, int row, int col), (r, row, col))                  \
+	R(int, PQntuples, (const PGresult *r), (r))                                                \
+	R(int, PQnfields, (const PGresult *r), (r))                                                \
+	R(int, PQsetnonblocking, (PGconn * c, int arg), (c, arg))                                  \
+	R(int, PQenterPipelineMode, (PGconn * c), (c))                                             \
+	R(int, PQexitPipelineMode, (PGconn * c), (c))                                              \
+	R(int, PQpipelineSync, (PGconn * c), (c))                                                  \
+	R(PGpipelineStatus, PQpipelineStatus, (const PGconn *c), (c))                              \
+	R(int, PQflush, (PGconn * c), (c))                                                         \
+	R(int, PQconsumeInput, (PGconn * c), (c))                                                  \
+	R(int, PQisBusy, (PGconn * c), (c))                                                        \
+	R(PGresult *, PQgetResult, (PGconn * c), (c))                                              \
+	R(int, PQsocket, (const PGconn *c), (c))                                                   \
+	R(PostgresPollingStatusType, PQconnectPoll, (PGconn * c), (c))                             \
+	R(PGTransactionStatusType, PQtransactionStatus, (const PGconn *c), (c))                    \
+	R(PGcancel *, PQgetCancel, (PGconn * c), (c))                                              \
+	R(int, PQcancel, (PGcancel * k, char *buf, int len), (k, buf, len))                        \
+	V(PQfreeCancel, (PGcancel * k), (k))
+
+/* Those that may come first, or be given NULL: written out below. */
+#define PQ_FIRST(R, V)                                                                             \
+	R(PQconninfoOption *, PQconninfoParse, (const char *s, char **e), (s, e))                  \
+	V(PQconninfoFree, (PQconninfoOption * o), (o))                                             \
+	R(PGconn *, PQconnectdbParams, (const char *const *k, const char *const *v, int x),        \
+	  (k, v, x))                                                                               \
+	R(PGconn *, PQconnectStartParams, (const char *const *k, const char *const *v, int x),     \
+	  (k, v, x))                                                                               \
+	R(char *, PQerrorMessage, (const PGconn *c), (c))                                          \
+	V(PQfinish, (PGconn * c), (c))                                                             \
+	V(PQclear, (PGresult * r), (r))
+
+#define FIELD_R(type, name, params, args) type(*name) params;
+#define FIELD_V(name, params, args)       void(*name) params;
+
 static struct {
 	int tried;
 	void *lib;
 	char why[256];
-	PQconninfoOption *(*conninfo_parse)(const char *, char **);
-	void (*conninfo_free)(PQconninfoOption *);
-	PGconn *(*connectdb_params)(const char *const *, const char *const *, int);
-	ConnStatusType (*status)(const PGconn *);
-	char *(*error_message)(const PGconn *);
-	void (*finish)(PGconn *);
-	int (*server_version)(const PGconn *);
-	PGresult *(*exec)(PGconn *, const char *);
-	ExecStatusType (*result_status)(const PGresult *);
-	char *(*result_error_message)(const PGresult *);
-	void (*clear)(PGresult *);
-	char *(*getvalue)(const PGresult *, int, int);
-	int (*getisnull)(const PGresult *, int, int);
+	PQ_FUNCS(FIELD_R, FIELD_V)
+	PQ_FIRST(FIELD_R, FIELD_V)
 } pq;
 
 /* dlsym returns void *; ISO C has no conversion to function pointers, memcpy does it. */
@@ -55,7 +101,8 @@ static int sym(void *dst, size_t size, const char *name)
 	return 0;
 }
 
-#define SYM(field, name) sym(&pq.field, sizeof(pq.field), name)
+#define SYM_R(type, name, params, args) || sym(&pq.name, sizeof(pq.name), #name)
+#define SYM_V(name, params, args)       || sym(&pq.name, sizeof(pq.name), #name)
 
 /* 0 when libpq is loaded and every function found. */
 static int load(void)
@@ -72,13 +119,7 @@ static int load(void)
 		         PQ_SONAME, e ? e : "?");
 		return -1;
 	}
-	if (SYM(conninfo_parse, "PQconninfoParse") || SYM(conninfo_free, "PQconninfoFree") ||
-	    SYM(connectdb_params, "PQconnectdbParams") || SYM(status, "PQstatus") ||
-	    SYM(error_message, "PQerrorMessage") || SYM(finish, "PQfinish") ||
-	    SYM(server_version, "PQserverVersion") || SYM(exec, "PQexec") ||
-	    SYM(result_status, "PQresultStatus") ||
-	    SYM(result_error_message, "PQresultErrorMessage") || SYM(clear, "PQclear") ||
-	    SYM(getvalue, "PQgetvalue") || SYM(getisnull, "PQgetisnull")) {
+	if (0 PQ_FUNCS(SYM_R, SYM_V) PQ_FIRST(SYM_R, SYM_V)) {
 		dlclose(pq.lib);
 		pq.lib = NULL;
 		return -1;
@@ -91,78 +132,58 @@ const char *pq_lazy_missing(void)
 	return load() == 0 ? NULL : pq.why;
 }
 
+#define FWD_R(type, name, params, args)                                                            \
+	type name params                                                                           \
+	{                                                                                          \
+		return pq.name args;                                                               \
+	}
+#define FWD_V(name, params, args)                                                                  \
+	void name params                                                                           \
+	{                                                                                          \
+		pq.name args;                                                                      \
+	}
+
+PQ_FUNCS(FWD_R, FWD_V)
+
 PQconninfoOption *PQconninfoParse(const char *conninfo, char **errmsg)
 {
 	if (errmsg)
 		*errmsg = NULL;
-	return load() == 0 ? pq.conninfo_parse(conninfo, errmsg) : NULL;
+	return load() == 0 ? pq.PQconninfoParse(conninfo, errmsg) : NULL;
 }
 
 void PQconninfoFree(PQconninfoOption *o)
 {
 	if (pq.lib)
-		pq.conninfo_free(o);
+		pq.PQconninfoFree(o);
 }
 
 PGconn *PQconnectdbParams(const char *const *keywords, const char *const *values, int expand_dbname)
 {
-	return load() == 0 ? pq.connectdb_params(keywords, values, expand_dbname) : NULL;
+	return load() == 0 ? pq.PQconnectdbParams(keywords, values, expand_dbname) : NULL;
 }
 
-ConnStatusType PQstatus(const PGconn *c)
+PGconn *PQconnectStartParams(const char *const *keywords, const char *const *values,
+                             int expand_dbname)
 {
-	return pq.lib && c ? pq.status(c) : CONNECTION_BAD;
+	return load() == 0 ? pq.PQconnectStartParams(keywords, values, expand_dbname) : NULL;
 }
 
 char *PQerrorMessage(const PGconn *c)
 {
 	static char none[] = "libpq is not loaded\n";
 
-	return pq.lib && c ? pq.error_message(c) : none;
+	return pq.lib && c ? pq.PQerrorMessage(c) : none;
 }
 
 void PQfinish(PGconn *c)
 {
 	if (pq.lib && c)
-		pq.finish(c);
-}
-
-int PQserverVersion(const PGconn *c)
-{
-	return pq.lib && c ? pq.server_version(c) : 0;
-}
-
-PGresult *PQexec(PGconn *c, const char *query)
-{
-	return pq.lib && c ? pq.exec(c, query) : NULL;
-}
-
-ExecStatusType PQresultStatus(const PGresult *r)
-{
-	return pq.lib && r ? pq.result_status(r) : PGRES_FATAL_ERROR;
-}
-
-char *PQresultErrorMessage(const PGresult *r)
-{
-	static char none[] = "";
-
-	return pq.lib && r ? pq.result_error_message(r) : none;
+		pq.PQfinish(c);
 }
 
 void PQclear(PGresult *r)
 {
 	if (pq.lib && r)
-		pq.clear(r);
-}
-
-char *PQgetvalue(const PGresult *r, int row, int col)
-{
-	static char none[] = "";
-
-	return pq.lib && r ? pq.getvalue(r, row, col) : none;
-}
-
-int PQgetisnull(const PGresult *r, int row, int col)
-{
-	return pq.lib && r ? pq.getisnull(r, row, col) : 1;
+		pq.PQclear(r);
 }

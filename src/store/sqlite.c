@@ -1321,10 +1321,13 @@ fail:
 	return -1;
 }
 
-static int sq_open(void **db, const char *where, int readonly, char *err, size_t errlen)
+static int sq_open(void **db, const char *where, const char *secret_file, int readonly, char *err,
+                   size_t errlen)
 {
 	struct sq *s = NULL;
 	int rc = readonly ? sq_open_ro(&s, where, err, errlen) : sq_open_rw(&s, where, err, errlen);
+
+	(void)secret_file; /* a file store has no password */
 
 	*db = s;
 	return rc;

@@ -28,6 +28,12 @@ struct store {
 	void *db;
 	struct store_row **q;
 	int nq, qcap;
+	/* A flush on the loop (store_flush_start()): its rows, apart until it ends. */
+	struct store_row **fly;
+	int nfly;
+	store_flushed_fn fly_done;
+	void *fly_arg;
+	int attached;
 	int readonly; /* store_open_readonly(): nothing is queued */
 	char *spec;
 };
@@ -68,9 +74,8 @@ static const struct store_backend *store_pick(const char *spec, const char **whe
 		return NULL;
 	}
 	if (has_prefix(spec, "postgresql://") || has_prefix(spec, "postgres://")) {
-		store_set_err(err, errlen, "store: PostgreSQL is not available in this version");
-		errno = ENOTSUP;
-		return NULL;
+		*where = spec;
+		return &store_pg;
 	}
 	if (has_prefix(spec, "sqlite:")) {
 		*where = spec + strlen("sqlite:");
@@ -87,7 +92,7 @@ static const struct store_backend *store_pick(const char *spec, const char **whe
 
 		if (n > 0 && strncmp(spec + n, "://", 3) == 0) {
 			store_set_err(err, errlen,
-			              "store: unknown backend \"%.*s\" (known: sqlite)",
+			              "store: unknown backend \"%.*s\" (known: sqlite, postgresql)",
 			              (int)(n > 32 ? 32 : n), spec);
 			errno = ENOTSUP;
 			return NULL;
@@ -104,7 +109,8 @@ const char *store_spec_file(const char *spec)
 	return store_pick(spec, &where, NULL, 0) == &store_sqlite ? where : NULL;
 }
 
-static int store_start(struct store **out, const char *spec, int readonly, char *err, size_t errlen)
+int store_open_secret(struct store **out, const char *spec, const char *secret_file, int readonly,
+                      char *err, size_t errlen)
 {
 	const struct store_backend *be;
 	const char *where = NULL;
@@ -127,7 +133,7 @@ static int store_start(struct store **out, const char *spec, int readonly, char 
 	}
 	s->be = be;
 	s->readonly = readonly;
-	if (be->open(&s->db, where, readonly, err, errlen) < 0) {
+	if (be->open(&s->db, where, secret_file, readonly, err, errlen) < 0) {
 		int e = errno;
 
 		free(s->spec);
@@ -141,12 +147,22 @@ static int store_start(struct store **out, const char *spec, int readonly, char 
 
 int store_open(struct store **out, const char *spec, char *err, size_t errlen)
 {
-	return store_start(out, spec, 0, err, errlen);
+	return store_open_secret(out, spec, NULL, 0, err, errlen);
 }
 
 int store_open_readonly(struct store **out, const char *spec, char *err, size_t errlen)
 {
-	return store_start(out, spec, 1, err, errlen);
+	return store_open_secret(out, spec, NULL, 1, err, errlen);
+}
+
+int store_attach(struct store *s, struct event_base *base)
+{
+	if (!s->be->attach)
+		return 0;
+	if (s->be->attach(s->db, base) < 0)
+		return -1;
+	s->attached = 1;
+	return 0;
 }
 
 void store_close(struct store *s)
@@ -171,8 +187,12 @@ void store_close(struct store *s)
 
 int store_flush(struct store *s)
 {
-	int n = s->nq;
+	int n;
 
+	/* A flush on the loop ends first (its rows come back to the queue if it fails). */
+	if (s->nfly > 0 && s->be->flush(s->db, NULL, 0) < 0)
+		return -1;
+	n = s->nq;
 	if (n == 0)
 		return 0;
 	if (s->be->flush(s->db, s->q, n) < 0)
@@ -183,9 +203,82 @@ int store_flush(struct store *s)
 	return n;
 }
 
+/* The flush on the loop ended: its rows are freed, or back at the head of the queue. */
+static void flushed(int rc, void *arg)
+{
+	struct store *s = arg;
+	int n = s->nfly;
+
+	if (rc == 0) {
+		for (int i = 0; i < n; i++)
+			free(s->fly[i]);
+		free(s->fly);
+	} else if (s->nq == 0) {
+		free(s->q);
+		s->q = s->fly;
+		s->nq = n;
+		s->qcap = n;
+	} else {
+		struct store_row **q = realloc(s->fly, (size_t)(n + s->nq) * sizeof(*q));
+
+		if (!q) {
+			/* Out of memory: the newer rows are the ones lost, and said. */
+			rc = -1;
+			for (int i = 0; i < s->nq; i++)
+				free(s->q[i]);
+			free(s->q);
+			s->q = s->fly;
+			s->nq = s->qcap = n;
+		} else {
+			memcpy(q + n, s->q, (size_t)s->nq * sizeof(*q));
+			free(s->q);
+			s->q = q;
+			s->nq += n;
+			s->qcap = s->nq;
+		}
+	}
+	s->fly = NULL;
+	s->nfly = 0;
+	if (s->fly_done)
+		s->fly_done(rc < 0 ? -1 : n, s->fly_arg);
+}
+
+int store_flush_start(struct store *s, store_flushed_fn done, void *arg)
+{
+	if (!s->attached || !s->be->flush_start) {
+		int n = store_flush(s);
+
+		if (done)
+			done(n, arg);
+		return 0;
+	}
+	if (s->nfly > 0) {
+		errno = EBUSY;
+		return -1;
+	}
+	if (s->nq == 0) {
+		if (done)
+			done(0, arg);
+		return 0;
+	}
+	s->fly = s->q;
+	s->nfly = s->nq;
+	s->q = NULL;
+	s->nq = s->qcap = 0;
+	s->fly_done = done;
+	s->fly_arg = arg;
+	s->be->flush_start(s->db, s->fly, s->nfly, flushed, s);
+	return 0;
+}
+
+int store_flushing(const struct store *s)
+{
+	return s->nfly > 0;
+}
+
 int store_queued(const struct store *s)
 {
-	return s->nq;
+	return s->nq + s->nfly;
 }
 
 const char *store_pathname(const struct store *s)
@@ -258,15 +351,15 @@ static int enqueue(struct store *s, struct store_row *r)
 		errno = r ? EROFS : ENOMEM;
 		return -1;
 	}
+	if (s->nq + s->nfly >= STORE_QUEUE_MAX) {
+		free(r);
+		errno = ENOBUFS;
+		return -1;
+	}
 	if (s->nq == s->qcap) {
 		int cap = s->qcap ? s->qcap * 2 : 256;
 		struct store_row **q;
 
-		if (s->qcap >= STORE_QUEUE_MAX) {
-			free(r);
-			errno = ENOBUFS;
-			return -1;
-		}
 		if (cap > STORE_QUEUE_MAX)
 			cap = STORE_QUEUE_MAX;
 		q = realloc(s->q, (size_t)cap * sizeof(*q));

@@ -2,7 +2,8 @@
 /*
  * store.h - the history store: an interface with typed rows, and the
  * backends behind it (SQLite in WAL mode, the embedded default; PostgreSQL
- * later). The store: value names the backend (store_open()).
+ * for installations beyond one machine). The store: value names the
+ * backend (store_open()).
  *
  * Writers queue rows in memory (never touching the disk on the caller's
  * path); store_flush() writes everything queued in one transaction. The
@@ -37,14 +38,18 @@ struct store;
 
 /*
  * spec is the store: value: "sqlite:PATH" or a plain PATH is SQLite;
- * "postgresql://..." and "postgres://..." name PostgreSQL, which this
- * version refuses (-1, errno ENOTSUP, err "store: PostgreSQL is not
- * available in this version"); any other "scheme://" is refused too.
+ * "postgresql://..." and "postgres://..." (or libpq's URI with any of its
+ * parameters) is PostgreSQL; any other "scheme://" is refused (-1, errno
+ * ENOTSUP, err "store: unknown backend ...").
  *
- * Open (creating when absent) and migrate to the current schema. Takes the
- * writer's lock first: -1 with errno EBUSY and err "store PATH is in use
- * by mailpulse run (pid N): ..." while another process writes it (the
- * daemon is the only writer mailpulse has, hence the wording).
+ * Open (creating when absent) and migrate to the current schema. SQLite
+ * takes the writer's lock first: -1 with errno EBUSY and err "store PATH
+ * is in use by mailpulse run (pid N): ..." while another process writes
+ * it (the daemon is the only writer mailpulse has, hence the wording).
+ * PostgreSQL connects, bounded by connect_timeout (10 s unless the URI
+ * says), and refuses a server older than 13 or a schema newer than this
+ * build, each by name; the URI is shown as user@host:port/db, never with
+ * its password.
  */
 STORE_MUST_USE int store_open(struct store **out, const char *spec, char *err, size_t errlen);
 /*
@@ -59,6 +64,22 @@ const char *store_spec_file(const char *spec);
  */
 STORE_MUST_USE int store_open_readonly(struct store **out, const char *spec, char *err,
                                        size_t errlen);
+/*
+ * store_open() or store_open_readonly() with the password in secret_file
+ * (its first line; the store: map's password_file), so that it is in no
+ * URI, no process list and no configuration dump. NULL: none.
+ */
+STORE_MUST_USE int store_open_secret(struct store **out, const char *spec, const char *secret_file,
+                                     int readonly, char *err, size_t errlen);
+/*
+ * From now on the store runs on base and never blocks it: a backend on a
+ * server (PostgreSQL) sends its statements from the loop, reads answer
+ * from the loop, a lost server is connected again from the loop. SQLite
+ * has nothing to do. Before this, and without it, every call completes
+ * before it returns. -1 when out of memory.
+ */
+struct event_base;
+STORE_MUST_USE int store_attach(struct store *s, struct event_base *base);
 /* Flush what is queued, then close. */
 void store_close(struct store *s);
 
@@ -154,9 +175,25 @@ STORE_MUST_USE int store_add_delivery(struct store *s, const char *check, const 
                                       const char *event, int attempt, int ok, const char *detail,
                                       int64_t wall_ms);
 
-/* Write everything queued in one transaction. Returns rows written, or -1 (rows stay queued). */
+/*
+ * Write everything queued in one transaction, waiting for it (after a
+ * flush in flight, which ends first). Returns rows written, or -1 (rows
+ * stay queued). On a store attached to a loop this blocks it: for the
+ * start, the stop and the tests; the daemon's loop uses store_flush_start().
+ */
 STORE_MUST_USE int store_flush(struct store *s);
-/* Rows waiting to be written. */
+/*
+ * Write everything queued from the loop, and call done(rows written, or
+ * -1, arg) when it is written or not (store_errmsg() then says why): maybe
+ * before this returns (SQLite, or a store not attached, writes at once).
+ * Rows queued meanwhile wait for the next flush; rows of a failed one go
+ * back to the head of the queue. -1 (EBUSY) while one is in flight.
+ */
+typedef void (*store_flushed_fn)(int rc, void *arg);
+STORE_MUST_USE int store_flush_start(struct store *s, store_flushed_fn done, void *arg);
+/* A store_flush_start() has not ended yet. */
+int store_flushing(const struct store *s);
+/* Rows waiting to be written, those of a flush in flight included. */
 int store_queued(const struct store *s);
 /* What it was opened with: the store: value as given. */
 const char *store_pathname(const struct store *s);
