@@ -317,12 +317,12 @@ static int parse_args(int argc, char **argv, struct report_opts *o)
  * file:line:col; every one when the store path itself cannot be known.
  * Returns 0 or -1, *p to free.
  */
-static int conf_store(const struct report_opts *o, char **p)
+static int conf_store(const struct report_opts *o, char **p, char **secret)
 {
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *errs = open_memstream(&buf, &len);
-	int rc = conf_store_path(o->config, p, errs ? errs : stderr);
+	int rc = conf_store_path(o->config, p, secret, errs ? errs : stderr);
 
 	if (errs)
 		fclose(errs);
@@ -347,17 +347,19 @@ static int conf_store(const struct report_opts *o, char **p)
 
 /*
  * The store path: --store, else the configuration's store:, else the
- * default. Returns a string to free, or NULL after printing why.
+ * default. Returns a string to free, or NULL after printing why; *secret
+ * the store's password_file from the configuration (to free), or NULL.
  */
-static char *store_path(const struct report_opts *o)
+static char *store_path(const struct report_opts *o, char **secret)
 {
 	char *p = NULL;
 
+	*secret = NULL;
 	if (o->store)
 		p = strdup(o->store);
 	else if (!o->config)
 		p = strdup(DEFAULT_STORE);
-	else if (conf_store(o, &p) < 0)
+	else if (conf_store(o, &p, secret) < 0)
 		return NULL; /* every problem was printed */
 	if (!p)
 		fprintf(stderr, "mailpulse %s: out of memory\n", cmd_names[o->cmd]);
@@ -854,7 +856,7 @@ int report_main(int argc, char **argv)
 	struct report_opts o = {0};
 	struct store *s = NULL;
 	struct stat sb;
-	char err[512], *path;
+	char err[512], *path, *secret = NULL;
 	const char *file;
 	int rc;
 
@@ -872,7 +874,7 @@ int report_main(int argc, char **argv)
 		usage(stdout, o.cmd);
 		return 0;
 	}
-	path = store_path(&o);
+	path = store_path(&o, &secret);
 	if (!path)
 		return 3;
 	/* A report never creates, migrates or writes the store; stat() first for a clear message.
@@ -883,14 +885,16 @@ int report_main(int argc, char **argv)
 		        strerror(errno),
 		        o.store || o.config ? "" : " (give --store PATH or -c CONFIG)");
 		free(path);
+		free(secret);
 		return 3;
 	}
-	if (store_open_readonly(&s, path, err, sizeof(err)) < 0) {
-		fprintf(stderr, "mailpulse %s: %s\n", cmd_names[o.cmd], err);
-		free(path);
-		return 3;
-	}
+	rc = store_open_secret(&s, path, secret, 1, err, sizeof(err));
 	free(path);
+	free(secret);
+	if (rc < 0) {
+		fprintf(stderr, "mailpulse %s: %s\n", cmd_names[o.cmd], err);
+		return 3;
+	}
 	rc = report_run(s, &o);
 	store_close(s);
 	return rc;

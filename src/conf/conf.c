@@ -580,7 +580,7 @@ static char *read_secret_env(struct ld *l, const yaml_node_t *v, const char *key
 }
 
 /* Convert and store one scalar value by its table row. */
-static void set_value(struct ld *l, struct section *s, const struct key *k, yaml_node_t *v)
+void conf_set_value(struct ld *l, struct section *s, const struct key *k, yaml_node_t *v)
 {
 	const char *str;
 	unsigned long long u;
@@ -637,14 +637,7 @@ static void set_value(struct ld *l, struct section *s, const struct key *k, yaml
 	case K_FILE: {
 		struct stat st;
 
-		/* store: may name its backend (src/store/store.h): "sqlite:PATH" or a plain path.
-		 */
-		if (k->type == K_PATH && (strncmp(str, "postgresql://", 13) == 0 ||
-		                          strncmp(str, "postgres://", 11) == 0)) {
-			conf_err_at(l, v, "%s: PostgreSQL is not available in this version",
-			            k->name);
-			return;
-		}
+		/* store: may name its backend (top_store()): "sqlite:PATH" or a plain path. */
 		if (k->type == K_PATH && strncmp(str, "sqlite:", 7) == 0 && !*(str += 7)) {
 			conf_err_at(l, v, "%s: sqlite: names no file", k->name);
 			return;
@@ -793,7 +786,7 @@ static void unknown_key(struct ld *l, const struct section *s, const yaml_node_t
 /* The top level; its sections are read later, in dependency order (conf_load()). */
 static const struct key top_keys[] = {
     {"location", K_NAME, FIELD(struct conf, location), 0, 0, NULL, NULL, 0, 0},
-    {"store", K_PATH, FIELD(struct conf, store_path), 0, 0, NULL, NULL, 0, 0},
+    {"store", K_FN, 0, 0, 0, 0, NULL, top_store, 0, 0},
     {"retention", K_FN, 0, 0, 0, 0, NULL, top_retention, 0, 0},
     {"http", K_FN, 0, 0, 0, 0, NULL, top_http, 0, 0},
     {"max_in_flight", K_UINT, FIELD(struct conf, max_in_flight), 1, 10000, NULL, NULL, 0, 0},
@@ -892,7 +885,7 @@ static void walk_map(struct ld *l, struct section *s, yaml_node_t *map, int dept
 		}
 		s->here |= (uint64_t)1 << key_index(s, k);
 		s->at[key_index(s, k)] = conf_pos_of(vn);
-		set_value(l, s, k, vn);
+		conf_set_value(l, s, k, vn);
 	}
 }
 
@@ -1128,7 +1121,8 @@ static int store_sound(const struct ld *l, yaml_document_t *doc)
  * conf_load(); with store_only, also the store path of a file that has
  * other problems (1, *store_only set; the problems are written to errs).
  */
-static int load(const char *path, struct conf **out, FILE *errs, char **store_only)
+static int load(const char *path, struct conf **out, FILE *errs, char **store_only,
+                char **secret_only)
 {
 	struct ld l;
 	yaml_parser_t parser;
@@ -1211,6 +1205,9 @@ static int load(const char *path, struct conf **out, FILE *errs, char **store_on
 		if (store_only && have_doc && store_sound(&l, &doc)) {
 			*store_only = strdup(l.c->store_path);
 			rc = *store_only ? 1 : -1;
+			if (rc == 1 && secret_only && l.c->store_secret &&
+			    !(*secret_only = strdup(l.c->store_secret)))
+				rc = -1;
 		}
 	} else {
 		for (int i = 0; i < l.c->nchecks; i++)
@@ -1238,18 +1235,25 @@ out_buf:
 
 int conf_load(const char *path, struct conf **out, FILE *errs)
 {
-	return load(path, out, errs, NULL);
+	return load(path, out, errs, NULL, NULL);
 }
 
-int conf_store_path(const char *path, char **store, FILE *errs)
+int conf_store_path(const char *path, char **store, char **secret, FILE *errs)
 {
 	struct conf *c = NULL;
-	int rc = load(path, &c, errs, store);
+	int rc;
 
+	if (secret)
+		*secret = NULL;
+	rc = load(path, &c, errs, store, secret);
 	if (rc == 0) {
 		*store = strdup(c->store_path);
+		int lost = 0;
+
+		if (secret && c->store_secret && !(*secret = strdup(c->store_secret)))
+			lost = 1;
 		conf_unref(c);
-		if (!*store) {
+		if (!*store || lost) {
 			fprintf(errs, "%s: out of memory\n", path);
 			rc = -1;
 		}

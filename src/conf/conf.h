@@ -181,7 +181,9 @@ struct conf {
 	int refs;
 	char *path;
 	char *location;       /* this node's location name (default "local") */
-	char *store_path;     /* SQLite file (default /var/lib/mailpulse/mailpulse.db) */
+	char *store_path;     /* store: SQLite file (default /var/lib/mailpulse/mailpulse.db), or a
+	                         postgresql:// URI, never with a password */
+	char *store_secret;   /* store: {password_file}: the file holding its password, or NULL */
 	unsigned raw_days;    /* raw results kept (default 30) */
 	unsigned rollup_days; /* hourly roll-ups kept (default 400) */
 	char *listen;         /* HTTP listen address (default 127.0.0.1:8080); "off": none */
@@ -250,9 +252,10 @@ int conf_load(const char *path, struct conf **out, FILE *errs);
  * *store as well when the file has other problems, every one written to
  * errs as conf_load() writes them; -1 when the store path itself cannot be
  * known (the file unreadable, not YAML, not a mapping, or store: itself
- * wrong), with every problem written to errs.
+ * wrong), with every problem written to errs. secret, when not NULL, gets
+ * store: {password_file} (to free; NULL when none).
  */
-int conf_store_path(const char *path, char **store, FILE *errs);
+int conf_store_path(const char *path, char **store, char **secret, FILE *errs);
 
 void conf_ref(struct conf *c);
 void conf_unref(struct conf *c);

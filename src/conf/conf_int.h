@@ -222,7 +222,11 @@ void conf_section_init(struct section *s, const struct key *tbl, size_t n, void 
 
 /* ---- the sections, in the order the loader runs them ------------------------ */
 
-/* top.c: the top level's retention and http mappings. */
+/* One value by its table row (what conf_walk() does for each key). */
+void conf_set_value(struct ld *l, struct section *s, const struct key *k, yaml_node_t *v);
+
+/* top.c: the top level's store, retention and http values. */
+void top_store(struct ld *l, struct section *s, const struct key *k, yaml_node_t *v);
 void top_retention(struct ld *l, struct section *s, const struct key *k, yaml_node_t *v);
 void top_http(struct ld *l, struct section *s, const struct key *k, yaml_node_t *v);
 /* An http:// or https:// URL key (dashboard_url, a channel's url). */

@@ -98,7 +98,13 @@ void conf_dump(const struct conf *c, FILE *f)
 
 	fprintf(f, "# %s, effective configuration; secrets are shown as (set)\n", c->path);
 	kv(f, "", "location", c->location);
-	kv(f, "", "store", c->store_path);
+	if (c->store_secret) {
+		fputs("store:\n", f);
+		kv(f, "  ", "dsn", c->store_path);
+		kv(f, "  ", "password_file", c->store_secret);
+	} else {
+		kv(f, "", "store", c->store_path);
+	}
 	fprintf(f, "retention: {raw_days: %u, rollup_days: %u}\n", c->raw_days, c->rollup_days);
 	fputs("http:\n", f);
 	kv(f, "  ", "listen", c->listen);

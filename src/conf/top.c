@@ -462,6 +462,81 @@ static const struct key http_keys[] = {
     {"tls_key", K_FN, 0, 0, 0, 0, NULL, fn_tls_key, 0, 0},
 };
 
+/* ---- store: ---- */
+
+static int is_pg_uri(const char *v)
+{
+	return strncmp(v, "postgresql://", 13) == 0 || strncmp(v, "postgres://", 11) == 0;
+}
+
+/*
+ * A postgresql:// URI for store: or its dsn. A password in it would sit
+ * in the configuration, its dumps and the dashboard's settings: refused,
+ * with where it goes instead (password_file, or libpq's own ~/.pgpass).
+ */
+static void store_dsn(struct ld *l, struct section *s, const struct key *k, yaml_node_t *v)
+{
+	const char *str = conf_scalar(v), *auth, *end, *at;
+
+	(void)s;
+	if (!str || conf_is_null(v)) {
+		conf_err_at(l, v, "%s: expected a postgresql:// URI", k->name);
+		return;
+	}
+	if (!is_pg_uri(str)) {
+		conf_err_at(l, v, "%s: \"%s\" is not a postgresql:// URI", k->name,
+		            conf_show(str).s);
+		return;
+	}
+	if (checkspec_has_control(str) || strlen(str) > 4000) {
+		conf_err_at(l, v, "%s: not a usable URI", k->name);
+		return;
+	}
+	auth = strstr(str, "://") + 3;
+	end = auth + strcspn(auth, "/?");
+	at = memchr(auth, '@', (size_t)(end - auth));
+	if ((at && memchr(auth, ':', (size_t)(at - auth))) || strstr(str, "password=")) {
+		/* Not one character of the URI: it holds the password. */
+		conf_err_at(l, v,
+		            "%s: the URI holds a password, which the configuration must not; give "
+		            "store: {dsn: URI without it, password_file: FILE}",
+		            k->name);
+		return;
+	}
+	l->c->store_path = conf_strdup(l->c, str);
+}
+
+static const struct key store_keys[] = {
+    {"dsn", K_FN, 0, 0, 0, 0, NULL, store_dsn, 0, 0},
+    {"password_file", K_FILE, FIELD(struct conf, store_secret), 0, 0, NULL, NULL, 0, 0},
+};
+
+/*
+ * store: a SQLite file ("sqlite:PATH" or a plain path), a postgresql://
+ * URI, or a map {dsn, password_file} for a PostgreSQL whose password is
+ * kept in a file.
+ */
+void top_store(struct ld *l, struct section *s, const struct key *k, yaml_node_t *v)
+{
+	static const struct key path = {
+	    "store", K_PATH, FIELD(struct conf, store_path), 0, 0, NULL, NULL, 0, 0};
+	const char *str = conf_scalar(v);
+	struct section sub;
+
+	if (v->type == YAML_MAPPING_NODE) {
+		conf_section_init(&sub, store_keys, NKEYS(store_keys), l->c, "store");
+		conf_walk(l, &sub, v);
+		if (!conf_has(&sub, "dsn"))
+			conf_err_at(l, v, "store: a store: map needs dsn: (a postgresql:// URI)");
+		return;
+	}
+	if (str && is_pg_uri(str)) {
+		store_dsn(l, s, k, v);
+		return;
+	}
+	conf_set_value(l, s, &path, v);
+}
+
 void top_retention(struct ld *l, struct section *s, const struct key *k, yaml_node_t *v)
 {
 	struct section sub;

@@ -444,7 +444,7 @@ static json_t *upview_pct(const struct upview *v, const char *check, int w, int6
 	return isnan(pct[w]) ? json_null() : json_real(pct[w]);
 }
 
-void api_cache_start(const char *store_path)
+void api_cache_start(const char *store_path, const char *store_secret)
 {
 	const char *env = getenv("MAILPULSE_API_CACHE");
 	char err[256];
@@ -456,7 +456,7 @@ void api_cache_start(const char *store_path)
 		                     "store per check and request, on the probes' loop");
 		return;
 	}
-	api_cache.uc = upcache_start(store_path, err, sizeof(err));
+	api_cache.uc = upcache_start(store_path, store_secret, err, sizeof(err));
 	if (!api_cache.uc)
 		log_msg(LOG_WARNING,
 		        "http: no uptime cache (%s): figures are read from the store per request",
@@ -1386,6 +1386,18 @@ int api_health(struct monitor *d, struct evbuffer *out)
 	              h.store_flush_max_ms, "store_queued", h.store_queued, "store_flush_failures",
 	              (json_int_t)h.store_flush_failures, "notify_pending", h.notify_pending,
 	              "notify_failures", (json_int_t)h.notify_failures);
+	if (o) /* several controllers on one store: whether this one acts */
+		json_object_update_new(o, json_pack("{s:s, s:o, s:s}", "role",
+		                                    h.lead_lost ? "lost"
+		                                    : h.active  ? "active"
+		                                                : "standby",
+		                                    "role_since", jtime(h.active_since_ms),
+		                                    "role_why", h.active_why ? h.active_why : ""));
+	if (o) { /* the queue's bound, and how near it came: rows past it are lost */
+		set(o, "store_queued_high", json_integer(h.store_queued_high));
+		set(o, "store_queue_max", json_integer(STORE_QUEUE_MAX));
+		set(o, "store_rows_dropped", json_integer((json_int_t)h.store_rows_dropped));
+	}
 	if (o)
 		set(o, "api_cache", cache_json());
 	if (o) /* whether results reach the store now, and SQLite's reason when not */
@@ -1961,6 +1973,19 @@ int api_metrics(struct monitor *d, struct evbuffer *out)
 	                    h.store_flush_max_ms / 1000.0);
 	prom_one(out, "mailpulse_store_queued_rows", "gauge", "Rows waiting to be written.",
 	         h.store_queued);
+	prom_one(out, "mailpulse_controller_active", "gauge",
+	         "1 while this controller is the active one (it probes and notifies), 0 while it "
+	         "stands by.",
+	         h.active && !h.lead_lost);
+	prom_one(out, "mailpulse_store_queued_rows_high", "gauge",
+	         "The most rows waiting to be written at once since the daemon started.",
+	         h.store_queued_high);
+	prom_one(out, "mailpulse_store_queue_limit_rows", "gauge",
+	         "Rows the write queue holds at most; rows past it are lost.", STORE_QUEUE_MAX);
+	prom_one(out, "mailpulse_store_rows_dropped_total", "counter",
+	         "Rows lost because the write queue was full (the store could not keep up or was "
+	         "down).",
+	         (double)h.store_rows_dropped);
 	prom_one(out, "mailpulse_store_write_failures_total", "counter",
 	         "Store writes that failed.", (double)h.store_flush_failures);
 	prom_one(out, "mailpulse_notifications_pending", "gauge",

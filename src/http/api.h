@@ -34,7 +34,7 @@ int api_error(struct evbuffer *out, int code, const char *error, const char *det
  * them (MAILPULSE_API_CACHE=off, or the store could not be opened a second
  * time) every request reads the store per check, as before.
  */
-void api_cache_start(const char *store_path);
+void api_cache_start(const char *store_path, const char *store_secret);
 void api_cache_stop(void);
 
 int api_checks(struct monitor *d, struct evbuffer *out);

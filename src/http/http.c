@@ -1192,7 +1192,18 @@ static void route_nodes(struct route_ctx *c)
 		reply_error(c->req, 500, "internal", "out of memory");
 		return;
 	}
+	rq.later = later_new(c, "application/json");
+	if (!rq.later) {
+		evbuffer_free(b);
+		reply_error(c->req, 500, "internal", "out of memory");
+		return;
+	}
 	http_nodes_serve(c->h->d, c->h->conf, &rq, b, &rp);
+	if (rp.code == API_LATER) {
+		evbuffer_free(b);
+		return;
+	}
+	later_drop(rq.later);
 	if (rp.www_authenticate)
 		evhttp_add_header(evhttp_request_get_output_headers(c->req), "WWW-Authenticate",
 		                  "Bearer realm=\"mailpulse nodes\"");
@@ -1571,7 +1582,7 @@ struct http *http_start(struct event_base *base, struct monitor *d, const struct
 	note_listener(h, conf->listen);
 	note_tls(h);
 	note_caps(h);
-	api_cache_start(conf->store_path);
+	api_cache_start(conf->store_path, conf->store_secret);
 	return h;
 }
 

@@ -265,6 +265,61 @@ static int batch_item(size_t i, const struct result *r, const struct result_meta
 	return 0;
 }
 
+/* A batch's answer, waiting for its rows to be stored. */
+struct stored {
+	struct http_later *later;
+	char *doc; /* the reply, encoded */
+	int now;   /* told before monitor_node_batch_end() returned */
+};
+
+static void stored_cb(void *arg)
+{
+	struct stored *st = arg;
+	struct evbuffer *b;
+
+	if (st->now) {
+		st->now = 2;
+		return;
+	}
+	b = evbuffer_new();
+	if (b)
+		put(b, st->doc);
+	else
+		free(st->doc);
+	http_later_send(st->later, b ? 200 : 500, b);
+	if (b)
+		evbuffer_free(b);
+	free(st);
+}
+
+/*
+ * Answer doc (taken) once what the batch queued is stored: at once when
+ * the store answers at once (SQLite) or is failing already, else later.
+ */
+static void stored_later(struct monitor *mo, const struct http_nodes_req *rq, char *doc,
+                         struct evbuffer *out, struct http_nodes_reply *rp)
+{
+	struct stored *st = calloc(1, sizeof(*st));
+
+	if (!st) {
+		free(doc);
+		rp->code = api_error(out, 500, "internal", "out of memory");
+		return;
+	}
+	st->later = rq->later;
+	st->doc = doc;
+	st->now = 1;
+	monitor_node_batch_end(mo, rq->node, stored_cb, st);
+	if (st->now == 2) {
+		put(out, doc);
+		rp->code = 200;
+		free(st);
+		return;
+	}
+	st->now = 0;
+	rp->code = API_LATER;
+}
+
 static void results(struct monitor *mo, const struct http_nodes_req *rq, struct evbuffer *out,
                     struct http_nodes_reply *rp)
 {
@@ -307,15 +362,13 @@ static void results(struct monitor *mo, const struct http_nodes_req *rq, struct 
 		free(reply);
 		return;
 	}
-	/* Stored before it is acknowledged: the node then forgets these results. */
-	monitor_node_batch_end(mo, rq->node);
 	if (b.refused)
 		log_msg(LOG_WARNING,
 		        "nodes: %s batch %s: %u of %zu results refused, the first: %s%s%s",
 		        rq->node, h.id, b.refused, h.n, reply->refused[0].check,
 		        reply->refused[0].check[0] ? ": " : "", reply->refused[0].error);
-	put(out, node_batch_reply_encode(reply));
-	rp->code = 200;
+	/* Stored before it is acknowledged: the node then forgets these results. */
+	stored_later(mo, rq, node_batch_reply_encode(reply), out, rp);
 	free(reply);
 }
 
@@ -331,6 +384,13 @@ void http_nodes_serve(struct monitor *mo, const struct conf *conf, const struct 
 		rp->code =
 		    api_error(out, 401, "unauthorized",
 		              "a node needs its own bearer token: Authorization: Bearer TOKEN");
+		return;
+	}
+	/* One controller takes results: a node that asks here moves on to the next it knows. */
+	if (!monitor_active(mo)) {
+		rp->retry_after_s = 1;
+		rp->code = api_error(out, 503, "standby",
+		                     "this controller stands by: the active one takes nodes");
 		return;
 	}
 	if (!http_nodes_rate_take(rq->node, mp_now_us())) {

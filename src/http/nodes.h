@@ -23,6 +23,7 @@
 struct evbuffer;
 struct monitor;
 struct conf;
+struct http_later;
 
 #define HTTP_NODES_RATE  20
 #define HTTP_NODES_BURST 60
@@ -43,6 +44,11 @@ struct http_nodes_req {
 	const char *peer;          /* the client's address, for logs */
 	const char *body;          /* the request body (not NUL-terminated) */
 	size_t bodylen;
+	/*
+	 * The reply to a batch of results is sent once they are stored: code
+	 * API_LATER then says it went, or will go, through later (api.h).
+	 */
+	struct http_later *later;
 };
 
 struct http_nodes_reply {

@@ -389,7 +389,7 @@ static void *uc_main(void *arg)
 
 /* ---- the loop's side --------------------------------------------------------------- */
 
-struct upcache *upcache_start(const char *path, char *err, size_t errlen)
+struct upcache *upcache_start(const char *path, const char *secret, char *err, size_t errlen)
 {
 	struct upcache *c = calloc(1, sizeof(*c));
 	int rc;
@@ -398,7 +398,7 @@ struct upcache *upcache_start(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (store_open_readonly(&c->db, path, err, errlen) < 0) {
+	if (store_open_secret(&c->db, path, secret, 1, err, errlen) < 0) {
 		free(c);
 		return NULL;
 	}

@@ -31,7 +31,7 @@ struct store;
  * figures at once. NULL with err filled when the store cannot be opened or
  * the thread not started; the caller then reads the store itself.
  */
-struct upcache *upcache_start(const char *path, char *err, size_t errlen);
+struct upcache *upcache_start(const char *path, const char *secret, char *err, size_t errlen);
 /* Stop the worker (a query under way is interrupted), close its handle, free. NULL is fine. */
 void upcache_stop(struct upcache *c);
 

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "conf/conf.h"
@@ -237,8 +238,8 @@ static struct mon *mon_add(struct monitor *mo, const struct conf_check *cc)
 		mon_release(m);
 		return NULL;
 	}
-	/* Scheduled here only when this daemon's location probes it. */
-	if (conf_check_at(mo->conf, cc, mo->conf->location) &&
+	/* Scheduled here only when this daemon's location probes it, and it is active. */
+	if (mo->sched && conf_check_at(mo->conf, cc, mo->conf->location) &&
 	    !(m->item = mon_schedule(mo, m, NULL, cc))) {
 		mon_release(m);
 		return NULL;
@@ -335,7 +336,7 @@ static void resolve_at(struct monitor *mo, const char *name, const char *target,
 	    .dashboard_url = conf->dashboard_url,
 	    .incident_key = key,
 	};
-	if (notify_send(mo->notify, ch, &ev) != 0)
+	if (mon_notify_send(mo, ch, &ev) != 0)
 		log_msg(LOG_ERR, "check %s: cannot queue a notification to %s (queue full)", name,
 		        ch->name);
 	else
@@ -626,7 +627,7 @@ static void alert(struct monitor *mo, struct mon *m, const struct conf_check *cc
 			continue;
 		}
 		const struct conf_channel *ch = &conf->channels[rt->channel];
-		if (notify_send(mo->notify, ch, &ev) != 0)
+		if (mon_notify_send(mo, ch, &ev) != 0)
 			log_msg(LOG_ERR, "check %s: cannot queue a notification to %s (queue full)",
 			        m->name, ch->name);
 	}
@@ -689,8 +690,18 @@ static void maint_catch_up(struct monitor *mo, struct mon *m, int64_t now)
 		snprintf(r->message, sizeof(r->message), "%s", m->last.message);
 		snprintf(r->greeting, sizeof(r->greeting), "%s", m->last.greeting);
 	}
-	log_msg(LOG_NOTICE, "check %s: maintenance over, %s since %lld: %s notification sent now",
-	        m->name, state_status_name(st), (long long)m->st.since_ms, notify_kind_name(kind));
+	if (m->taken_over)
+		log_msg(LOG_NOTICE,
+		        "check %s: taken over, %s since %lld: %s notification sent now to every "
+		        "channel the controller before did not (the store's claims say which)",
+		        m->name, state_status_name(st), (long long)m->st.since_ms,
+		        notify_kind_name(kind));
+	else
+		log_msg(LOG_NOTICE,
+		        "check %s: maintenance over, %s since %lld: %s notification sent now",
+		        m->name, state_status_name(st), (long long)m->st.since_ms,
+		        notify_kind_name(kind));
+	m->taken_over = 0;
 	if (kind == NOTIFY_RECOVERY) {
 		alert(mo, m, cc, kind, m->told, r, now, m->held_duration_ms);
 	} else {
@@ -782,11 +793,15 @@ static int64_t store_report_every_us(const struct monitor *mo)
  * again, so a broken store would log a line a second: the first failure
  * of a run is logged at once, then one summary per period with a count.
  */
+static void waiters_run(struct monitor *mo, uint64_t gen);
+
 static void store_trouble(struct monitor *mo, const char *msg)
 {
 	int64_t now = mp_now_us();
 	char dropped[96] = "";
 
+	/* Those waiting for rows to be stored are answered: waiting would not store them. */
+	waiters_run(mo, UINT64_MAX);
 	mo->flush_failures++;
 	snprintf(mo->store_error, sizeof(mo->store_error), "%s", msg);
 	if (mo->store_fail_run++ == 0) {
@@ -833,20 +848,63 @@ static void store_works(struct monitor *mo, int n)
 
 static int store_watch(struct monitor *mo);
 
-/* Write what is queued now; the outcome is reported as by the tick. */
-static int store_flush_now(struct monitor *mo)
-{
-	int64_t t0 = mp_now_us();
-	int rc = store_flush(mo->store);
+static int store_flush_now(struct monitor *mo);
 
-	mo->flush_last_ms = (double)(mp_now_us() - t0) / 1000.0;
+/* Those waiting for flushes up to number gen: told, in the order they came. */
+static void waiters_run(struct monitor *mo, uint64_t gen)
+{
+	int k = 0;
+
+	for (int i = 0; i < mo->nwaiters; i++) {
+		struct mon_waiter w = mo->waiters[i];
+
+		if (w.gen <= gen)
+			w.fn(w.arg);
+		else
+			mo->waiters[k++] = w;
+	}
+	mo->nwaiters = k;
+}
+
+/*
+ * A flush ended (rc rows written, or -1): reported as the tick reports,
+ * and those waiting for it told. A failed flush tells them too: their
+ * rows stay queued, and an answer held back would not make them safer.
+ */
+static void flushed(int rc, void *arg)
+{
+	struct monitor *mo = arg;
+
+	mo->flush_last_ms = (double)(mp_now_us() - mo->flush_t0_us) / 1000.0;
 	if (mo->flush_last_ms > mo->flush_max_ms)
 		mo->flush_max_ms = mo->flush_last_ms;
+	mo->flush_ended = mo->flush_started;
 	if (rc < 0)
 		store_trouble(mo, store_errmsg(mo->store));
 	else
 		store_works(mo, rc);
-	return rc;
+	waiters_run(mo, rc < 0 ? UINT64_MAX : mo->flush_ended);
+	/* Rows that came during this flush and someone waits for: at once, not at the tick. */
+	if (mo->nwaiters > 0 && !store_flushing(mo->store) && store_queued(mo->store) > 0)
+		store_flush_now(mo);
+}
+
+/*
+ * Write what is queued now, from the loop (SQLite: at once); the outcome is
+ * reported by flushed(). 0 when begun or done; -1 when one is in flight
+ * already (what is queued goes with the next).
+ */
+static int store_flush_now(struct monitor *mo)
+{
+	if (store_flushing(mo->store))
+		return -1;
+	mo->flush_t0_us = mp_now_us();
+	mo->flush_started++;
+	if (store_flush_start(mo->store, flushed, mo) < 0) {
+		mo->flush_started--;
+		return -1;
+	}
+	return 0;
 }
 
 void monitor_store_now(struct monitor *mo)
@@ -854,6 +912,33 @@ void monitor_store_now(struct monitor *mo)
 	/* A failing store is retried by the tick: each try may block 2 s. */
 	if (mo->store_fail_run == 0 && store_queued(mo->store) > 0 && store_watch(mo) == 0)
 		store_flush_now(mo);
+}
+
+void monitor_store_then(struct monitor *mo, void (*fn)(void *arg), void *arg)
+{
+	int queued = store_queued(mo->store);
+
+	if (queued > mo->store_queued_high)
+		mo->store_queued_high = queued;
+	if (mo->store_fail_run > 0 || queued == 0) {
+		fn(arg);
+		return;
+	}
+	if (mo->nwaiters == mo->waiters_cap) {
+		int cap = mo->waiters_cap ? mo->waiters_cap * 2 : 16;
+		struct mon_waiter *v = realloc(mo->waiters, (size_t)cap * sizeof(*v));
+
+		if (!v) {
+			fn(arg);
+			return;
+		}
+		mo->waiters = v;
+		mo->waiters_cap = cap;
+	}
+	/* Rows queued now are in the next flush when one is in flight, else in the one begun here.
+	 */
+	mo->waiters[mo->nwaiters++] = (struct mon_waiter){mo->flush_started + 1, fn, arg};
+	monitor_store_now(mo);
 }
 
 /* The queue is full: write now, unless writing fails already (each try may block 2 s). */
@@ -1176,7 +1261,7 @@ static int partial_notify(struct monitor *mo, struct mon *m, const struct conf_c
 			        m->name, notify_kind_name(kind), ch->name);
 			continue;
 		}
-		if (notify_send(mo->notify, ch, &ev) != 0)
+		if (mon_notify_send(mo, ch, &ev) != 0)
 			log_msg(LOG_ERR, "check %s: cannot queue a notification to %s (queue full)",
 			        m->name, ch->name);
 		else
@@ -1646,7 +1731,14 @@ void monitor_health(struct monitor *mo, struct monitor_health *h)
 	h->lag_avg_ms = st.lag_n ? (double)st.lag_sum_us / (double)st.lag_n / 1000.0 : 0;
 	h->store_flush_last_ms = mo->flush_last_ms;
 	h->store_flush_max_ms = mo->flush_max_ms;
+	h->active = mo->lead_active;
+	h->lead_lost = mo->lead_lost;
+	h->active_since_ms = mo->lead_since_ms;
+	h->active_why = mo->lead_why;
 	h->store_queued = store_queued(mo->store);
+	if (h->store_queued > mo->store_queued_high)
+		mo->store_queued_high = h->store_queued;
+	h->store_queued_high = mo->store_queued_high;
 	h->store_flush_failures = mo->flush_failures;
 	h->store_ok = mo->store_fail_run == 0;
 	h->store_error = mo->store_error[0] ? mo->store_error : NULL;
@@ -1915,6 +2007,8 @@ static void mon_relocate(struct monitor *mo, struct mon *m, const struct conf_ch
 {
 	const char *here = mo->conf->location;
 
+	if (!mo->sched)
+		return; /* standing by: monitor_activate() schedules what the configuration says */
 	if (conf_check_at(mo->conf, cc, here)) {
 		/*
 		 * A new copy even when the digest is the same: it names the
@@ -2131,6 +2225,7 @@ static int stop_store(struct monitor *mo, int clean)
 			nanosleep(&pause, NULL);
 	}
 	lost = store_discard(mo->store);
+	waiters_run(mo, UINT64_MAX);
 	if (lost > 0)
 		log_msg(LOG_ERR,
 		        "stopped; %d of %d queued rows written, %d lost (results, state changes, "
@@ -2160,7 +2255,7 @@ void monitor_tick(struct monitor *mo)
 	if (++mo->flush_ticks % 60 == 0 && mo->sched)
 		sched_stats_reset(mo->sched);
 	/* The same tick acts on maintenance windows that ended (maint_catch_up()). */
-	if (mo->nheld > 0)
+	if (mo->nheld > 0 && mo->lead_active)
 		maint_tick(mo);
 	/* Nodes gone quiet, and locations whose results grew old: while probing goes on. */
 	if (mo->sched) {
@@ -2176,6 +2271,9 @@ void monitor_tick(struct monitor *mo)
 
 void monitor_retention(struct monitor *mo)
 {
+	/* One controller folds and drops: the active one. */
+	if (!mo->lead_active)
+		return;
 	if (store_retention(mo->store, mp_wall_ms(), mo->conf->raw_days, mo->conf->rollup_days) < 0)
 		log_msg(LOG_ERR, "store: retention failed: %s", store_errmsg(mo->store));
 }
@@ -2192,8 +2290,165 @@ void monitor_resume(struct monitor *mo)
 	mo->norphans = 0;
 }
 
+/* ---- the lead: one active controller among those sharing a store ---- */
+
+int mon_notify_send(struct monitor *mo, const struct conf_channel *ch,
+                    const struct notify_event *ev)
+{
+	if (!mo->lead_active) {
+		log_msg(LOG_DEBUG, "notify %s: not sent: this controller stands by", ch->name);
+		return 0;
+	}
+	return notify_send(mo->notify, ch, ev);
+}
+
+int monitor_active(const struct monitor *mo)
+{
+	return mo->lead_active && !mo->lead_lost;
+}
+
+static void mon_claim(const char *key, notify_granted_fn granted, void *d, void *arg)
+{
+	struct monitor *mo = arg;
+
+	store_claim(mo->store, key, mo->controller, mp_wall_ms(), granted, d);
+}
+
+static void mon_claimed(const char *key, int ok, void *arg)
+{
+	struct monitor *mo = arg;
+
+	store_claim_done(mo->store, key, ok, mp_wall_ms());
+}
+
+/* A notify for this monitor: its claims in the store when several controllers may share it. */
+static struct notify *mon_notify_new(struct monitor *mo)
+{
+	struct notify *n = notify_new(mo->base, on_attempt, mo);
+
+	if (n && store_has_claims(mo->store))
+		notify_set_claims(n, mon_claim, mon_claimed, mo);
+	return n;
+}
+
+/* Probes of every check this location has, on a new scheduler. -1 when out of memory. */
+static int lead_schedule(struct monitor *mo)
+{
+	mo->sched = sched_new(&mo->env, mo->conf->max_in_flight, mo->scale, on_result, mo);
+	if (!mo->sched)
+		return -1;
+	for (int b = 0; b < MON_BUCKETS; b++)
+		for (struct mon *m = mo->buckets[b]; m; m = m->hnext)
+			if (m->active && conf_check_at(mo->conf, m->cc, mo->conf->location) &&
+			    !(m->item = mon_schedule(mo, m, NULL, m->cc)))
+				return -1;
+	return 0;
+}
+
+static void lead_unschedule(struct monitor *mo)
+{
+	sched_free(mo->sched);
+	mo->sched = NULL;
+	for (int b = 0; b < MON_BUCKETS; b++)
+		for (struct mon *m = mo->buckets[b]; m; m = m->hnext)
+			m->item = NULL;
+}
+
+/*
+ * This controller becomes the active one: it takes the states up from the
+ * store as a restart does (monitor_resume()), then holds back every alert
+ * of a check found down or degraded, so that maint_catch_up() sends it on
+ * the next tick; the store's claims let through only what the controller
+ * before did not deliver (notify.h, store_claim()): nothing twice, nothing
+ * lost when it died between a state change and its notification.
+ */
+static void monitor_activate(struct monitor *mo, const char *why)
+{
+	int held = 0;
+
+	for (int b = 0; b < MON_BUCKETS; b++)
+		for (struct mon *m = mo->buckets[b]; m; m = m->hnext) {
+			m->held = m->taken_over = 0;
+			m->told = MP_UP;
+			m->told_sev = MP_SEV_OK;
+			m->key_ms = m->sup_ms = 0;
+		}
+	mo->nheld = 0;
+	monitor_resume(mo);
+	for (int b = 0; b < MON_BUCKETS; b++)
+		for (struct mon *m = mo->buckets[b]; m; m = m->hnext)
+			if (m->active && !m->held && m->told != MP_UP) {
+				m->told = MP_UP;
+				m->told_sev = MP_SEV_OK;
+				m->held = m->taken_over = 1;
+				mo->nheld++;
+				held++;
+			}
+	mo->lead_active = 1;
+	mo->lead_lost = 0;
+	mo->lead_since_ms = mp_wall_ms();
+	snprintf(mo->lead_why, sizeof(mo->lead_why), "%s", why);
+	if (!mo->sched && lead_schedule(mo) < 0) {
+		log_msg(LOG_ERR, "store: out of memory scheduling the checks after taking over");
+		return;
+	}
+	log_msg(LOG_NOTICE,
+	        "store: this controller is the active one now (%s): it probes, judges and "
+	        "notifies; %d check(s) found down or degraded have their alerts checked against "
+	        "what was sent before",
+	        why, held);
+}
+
+/* It is not any more: nothing more is probed, judged or sent from here. */
+static void monitor_standby(struct monitor *mo, const char *why)
+{
+	mo->lead_active = 0;
+	mo->lead_lost = 0;
+	mo->lead_since_ms = mp_wall_ms();
+	snprintf(mo->lead_why, sizeof(mo->lead_why), "%s", why);
+	lead_unschedule(mo);
+	/* Deliveries still pending are the active controller's to make (its claims). */
+	notify_free(mo->notify);
+	mo->notify = mon_notify_new(mo);
+	if (!mo->notify)
+		log_msg(LOG_ERR, "notify: out of memory after standing by");
+	log_msg(LOG_ERR,
+	        "store: this controller stands by from now on (%s): no probes, no notifications "
+	        "from here; another controller takes over",
+	        why);
+}
+
+static void on_role(enum store_role role, const char *why, void *arg)
+{
+	struct monitor *mo = arg;
+
+	if (mo->lead_starting) {
+		mo->lead_active = role == STORE_ACTIVE;
+		snprintf(mo->lead_why, sizeof(mo->lead_why), "%s", why);
+		return;
+	}
+	if (mo->stopping)
+		return;
+	if (role == STORE_ACTIVE && (!mo->lead_active || mo->lead_lost)) {
+		monitor_activate(mo, why);
+	} else if (role == STORE_STANDBY && (mo->lead_active || mo->sched)) {
+		monitor_standby(mo, why);
+	} else if (role == STORE_LOST && mo->lead_active && !mo->lead_lost) {
+		mo->lead_lost = 1;
+		mo->lead_since_ms = mp_wall_ms();
+		snprintf(mo->lead_why, sizeof(mo->lead_why), "%s", why);
+		log_msg(
+		    LOG_ERR,
+		    "store: this controller lost its database session (%s): it goes on probing, "
+		    "but its notifications wait until it holds the lead again (another "
+		    "controller may take over meanwhile); nodes are sent to the others",
+		    why);
+	}
+}
+
 void monitor_stop_probes(struct monitor *mo)
 {
+	mo->stopping = 1;
 	/* Probes in flight are cancelled; their results never come. */
 	sched_free(mo->sched);
 	mo->sched = NULL;
@@ -2222,11 +2477,18 @@ struct monitor *monitor_new(struct event_base *base, struct conf *conf, double t
 	mo->conf = conf;
 	mo->scale = time_scale > 0 ? time_scale : 1.0;
 	/* The store first: "in use by another daemon" must be the first thing said. */
-	if (store_open(&mo->store, conf->store_path, err, errlen) != 0 ||
-	    probe_env_init(&mo->env, base, err, errlen) != 0)
+	if (store_open_secret(&mo->store, conf->store_path, conf->store_secret, 0, err, errlen) !=
+	        0 ||
+	    store_attach(mo->store, base) != 0 || probe_env_init(&mo->env, base, err, errlen) != 0)
 		goto fail;
 	mo->base = base;
-	mo->notify = notify_new(base, on_attempt, mo);
+	{
+		char host[64] = "";
+
+		gethostname(host, sizeof(host) - 1);
+		snprintf(mo->controller, sizeof(mo->controller), "%s:%ld", host, (long)getpid());
+	}
+	mo->notify = mon_notify_new(mo);
 	mo->sched = sched_new(&mo->env, conf->max_in_flight, mo->scale, on_result, mo);
 	if (!mo->notify || !mo->sched || nodes_reload(mo, NULL, conf) != 0) {
 		snprintf(err, errlen, "out of memory");
@@ -2238,7 +2500,20 @@ struct monitor *monitor_new(struct event_base *base, struct conf *conf, double t
 			         conf->checks[i].name);
 			goto fail;
 		}
-	mo->started_ms = mp_wall_ms();
+	mo->started_ms = mo->lead_since_ms = mp_wall_ms();
+	/* Alone, or first: active at once. Else standing by until the store says otherwise. */
+	mo->lead_starting = 1;
+	if (store_lead(mo->store, on_role, mo) != 0) {
+		snprintf(err, errlen, "store: cannot ask for the lead: out of memory");
+		goto fail;
+	}
+	mo->lead_starting = 0;
+	if (!mo->lead_active) {
+		lead_unschedule(mo);
+		log_msg(LOG_NOTICE,
+		        "store: another controller is the active one: this one stands by, serving "
+		        "the dashboard and the API, and takes over when that one stops");
+	}
 	return mo;
 fail:
 	(void)monitor_free(mo, 0);
@@ -2268,6 +2543,8 @@ int monitor_free(struct monitor *mo, int clean)
 	if (mo->env.base)
 		probe_env_free(&mo->env);
 	nodes_free(mo);
+	waiters_run(mo, UINT64_MAX);
+	free(mo->waiters);
 	conf_unref(mo->conf);
 	free(mo);
 	return rc;

@@ -164,7 +164,13 @@ struct monitor_health {
 	double lag_avg_ms;
 	double store_flush_last_ms; /* duration of the last store write */
 	double store_flush_max_ms;
+	/* This controller probes, judges and notifies (monitor_active()); since when, why. */
+	int active;
+	int lead_lost; /* active, without its database session: it notifies nothing meanwhile */
+	int64_t active_since_ms;
+	const char *active_why;
 	int store_queued;
+	int store_queued_high; /* the most rows queued at once since start */
 	uint64_t store_flush_failures;
 	int store_ok;                /* the last write worked; 0 while failing or no file is open */
 	const char *store_error;     /* why not, with SQLite's message; NULL while store_ok */
@@ -264,8 +270,17 @@ int monitor_node_batch(struct monitor *mo, const char *node, const struct node_b
  * When writing fails already, the rows stay queued (the tick retries and
  * reports) and the batch is still acknowledged: its results moved states
  * and alerts, and a node kept waiting would make its locations unknown.
+ * fn(arg) says when to answer: maybe before this returns (SQLite writes at
+ * once), maybe later from the loop (PostgreSQL).
  */
-void monitor_node_batch_end(struct monitor *mo, const char *node);
+/*
+ * 1 while this controller is the active one among those sharing its store
+ * (store_lead()): always with SQLite. A controller standing by probes
+ * nothing, sends nothing, and turns nodes away (503) to the active one;
+ * its dashboard and API read the store the active one writes.
+ */
+int monitor_active(const struct monitor *mo);
+void monitor_node_batch_end(struct monitor *mo, const char *node, void (*fn)(void *arg), void *arg);
 /* The assignments of node now: its etag (into etag) and, when doc, the document (malloc'ed). */
 int monitor_node_assignments(struct monitor *mo, const char *node, char etag[NODE_ID_MAX],
                              char **doc);

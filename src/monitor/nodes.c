@@ -126,7 +126,7 @@ static void node_notify(struct monitor *mo, const struct conf *c, const struct m
 			continue;
 		if (pagerduty_only && c->channels[ci].type != CH_PAGERDUTY)
 			continue;
-		if (notify_send(mo->notify, &c->channels[ci], &ev) != 0)
+		if (mon_notify_send(mo, &c->channels[ci], &ev) != 0)
 			log_msg(LOG_ERR, "node %s: cannot queue a notification to %s (queue full)",
 			        n->name, c->channels[ci].name);
 	}
@@ -446,7 +446,7 @@ static void seen_add(struct mon_node *n, uint64_t lo, uint64_t hi)
 	n->nseen++;
 }
 
-void monitor_node_batch_end(struct monitor *mo, const char *node)
+void monitor_node_batch_end(struct monitor *mo, const char *node, void (*fn)(void *arg), void *arg)
 {
 	int i = nodes_index(mo, node);
 
@@ -456,7 +456,7 @@ void monitor_node_batch_end(struct monitor *mo, const char *node)
 		seen_add(n, n->cur_lo, n->cur_hi);
 		n->cur_lo = n->cur_hi = 0;
 	}
-	monitor_store_now(mo);
+	monitor_store_then(mo, fn, arg);
 }
 
 void nodes_log_refusal(struct monitor *mo, int i, const char *check, int64_t now)

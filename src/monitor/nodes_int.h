@@ -19,6 +19,8 @@
 #include "monitor/verdict.h"
 #include "wire/node_json.h"
 
+struct notify_event;
+
 /*
  * A node that sent no heartbeat for this long is lost: three heartbeats of
  * 10 s missed. Multiplied by the monitor's time scale, as every timer of
@@ -129,6 +131,7 @@ struct mon {
 	enum mp_status told;
 	enum mp_severity told_sev; /* with told: a degraded check told at warning or critical */
 	int held;                  /* a notification was held back by a window */
+	int taken_over;            /* held because this controller took over (monitor_activate()) */
 	int64_t held_duration_ms;  /* of a held-back recovery */
 	/*
 	 * The alert open at the receivers: the since_ms of the state whose
@@ -233,6 +236,36 @@ struct monitor {
 	double flush_last_ms, flush_max_ms;
 	uint64_t flush_failures;
 	/*
+	 * Flushes run on the loop (store_flush_start()): the one in flight
+	 * began at flush_t0_us and is number flush_started; those that asked
+	 * to know when the rows queued at their moment are written wait in
+	 * waiters, each for the flush number it needs (monitor_store_then()).
+	 */
+	int64_t flush_t0_us;
+	uint64_t flush_started, flush_ended;
+	struct mon_waiter {
+		uint64_t gen;
+		void (*fn)(void *arg);
+		void *arg;
+	} * waiters;
+	int nwaiters, waiters_cap;
+	int store_queued_high; /* the most rows queued at once since start */
+	/*
+	 * Several controllers on one store (store_lead()): this one probes,
+	 * judges and notifies only while active; lead_starting while
+	 * monitor_new() asks, stopping once the daemon stops.
+	 */
+	int lead_active, lead_starting, stopping;
+	/*
+	 * Active, but its database session failed (STORE_LOST): it goes on
+	 * probing and judging; its notifications wait for their claims, so
+	 * they go out only if it gets the lead back; nodes are turned away.
+	 */
+	int lead_lost;
+	char controller[128]; /* this controller's name in claims: host:pid */
+	int64_t lead_since_ms;
+	char lead_why[160];
+	/*
 	 * A run of ticks that could not write (a failed flush, or no file to
 	 * write to): 0 while writing works. The first failure is logged at
 	 * once, then one summary per STORE_REPORT_EVERY_S (store_trouble()).
@@ -257,6 +290,14 @@ struct monitor {
 
 /* Write what the store has queued now, unless writing fails already (the tick retries). */
 void monitor_store_now(struct monitor *mo);
+/* notify_send() while this controller is the active one; nothing (0) while it stands by. */
+int mon_notify_send(struct monitor *mo, const struct conf_channel *ch,
+                    const struct notify_event *ev);
+/*
+ * fn(arg) once the rows queued now are written, or writing them failed
+ * (or failed already: then at once); maybe before this returns.
+ */
+void monitor_store_then(struct monitor *mo, void (*fn)(void *arg), void *arg);
 /* The monitor's clock (unix ms): the wall clock, or a unit test's. */
 int64_t mon_now(const struct monitor *mo);
 /* The bound past which a location's last result no longer counts, for check cc. */

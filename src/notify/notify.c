@@ -27,6 +27,7 @@
 #include <openssl/hmac.h>
 
 #include "core/line.h"
+#include "core/log.h"
 #include "net/curl_loop.h"
 #include "notify/command.h"
 #include "notify/format.h"
@@ -48,9 +49,10 @@
 #define TELEGRAM_API  "https://api.telegram.org"
 
 enum dstate {
-	D_READY,   /* in n->ready, waiting for a slot */
-	D_RUNNING, /* one attempt in flight */
-	D_BACKOFF, /* d->timer armed for the next attempt */
+	D_CLAIMING, /* its claim asked (notify_set_claims()); in neither list until granted */
+	D_READY,    /* in n->ready, waiting for a slot */
+	D_RUNNING,  /* one attempt in flight */
+	D_BACKOFF,  /* d->timer armed for the next attempt */
 };
 
 /*
@@ -75,6 +77,7 @@ struct delivery {
 	struct curl_slist *rcpt;
 	struct curl_loop_xfer *xfer; /* the HTTP or SMTP attempt running */
 	struct command *cmd;         /* the command attempt running */
+	char *claim;                 /* its claim's key, or NULL: not claimed */
 };
 
 /* Attempts of one channel name since notify_new(); kept across reloads. */
@@ -97,6 +100,9 @@ struct notify {
 	int closing;
 	struct chan_count *counts; /* O(N) lookups: a handful of channels */
 	size_t ncounts, capcounts;
+	notify_claim_fn claim;
+	notify_claimed_fn claimed;
+	void *claim_arg;
 };
 
 static void pump(struct notify *n);
@@ -265,6 +271,7 @@ static void delivery_free(struct delivery *d)
 		event_free(d->timer);
 	channel_free(&d->ch);
 	free(d->check);
+	free(d->claim);
 	wipe_free(d->endpoint); /* telegram: holds the bot token */
 	wipe_free(d->payload);  /* pagerduty: holds the routing key */
 	free(d);
@@ -343,6 +350,8 @@ static void attempt_end(struct delivery *d, int ok, int retryable, const char *d
 		n->npending--;
 	}
 	report(d, ok, detail);
+	if (!again && d->claim && n->claimed)
+		n->claimed(d->claim, ok, n->claim_arg);
 	if (!again)
 		delivery_free(d);
 	pump(n);
@@ -686,6 +695,64 @@ static int delivery_prepare(struct delivery *d, const struct notify_event *ev)
 	return 0;
 }
 
+/*
+ * The claim answered. A delivery whose notify went meanwhile (n NULL:
+ * notify_free() left it to this answer) is only freed.
+ */
+static void on_granted(int granted, void *arg)
+{
+	struct delivery *d = arg;
+	struct notify *n = d->n;
+
+	if (!n) {
+		delivery_free(d);
+		return;
+	}
+	if (!granted) {
+		TAILQ_REMOVE(&n->all, d, all);
+		n->npending--;
+		log_msg(LOG_NOTICE,
+		        "notify %s: %s for %s not sent: another controller sent it, or is sending "
+		        "it (claim %s)",
+		        nz(d->ch.name), notify_kind_name(d->kind), d->check, d->claim);
+		delivery_free(d);
+		return;
+	}
+	d->state = D_READY;
+	TAILQ_INSERT_TAIL(&n->ready, d, ready);
+	pump(n);
+}
+
+/*
+ * The name of ev's notification to channel, the same on every controller:
+ * its kind, its incident's key (a state's start), the channel; a reminder
+ * also its minute, being one of many.
+ */
+static char *claim_key(const struct notify_event *ev, const char *channel)
+{
+	char buf[512];
+
+	if (ev->incident_key && *ev->incident_key)
+		snprintf(buf, sizeof(buf), "%s|%s|%s", notify_kind_name(ev->kind), ev->incident_key,
+		         channel);
+	else
+		snprintf(buf, sizeof(buf), "%s|%s/%lld|%s", notify_kind_name(ev->kind),
+		         nz(ev->check ? ev->check : ev->node), (long long)ev->since_ms, channel);
+	if (ev->kind == NOTIFY_REMINDER) {
+		size_t len = strlen(buf);
+
+		snprintf(buf + len, sizeof(buf) - len, "|%lld", (long long)(ev->now_ms / 60000));
+	}
+	return strdup(buf);
+}
+
+void notify_set_claims(struct notify *n, notify_claim_fn claim, notify_claimed_fn done, void *arg)
+{
+	n->claim = claim;
+	n->claimed = done;
+	n->claim_arg = arg;
+}
+
 int notify_send(struct notify *n, const struct conf_channel *ch, const struct notify_event *ev)
 {
 	struct delivery *d;
@@ -705,10 +772,19 @@ int notify_send(struct notify *n, const struct conf_channel *ch, const struct no
 		delivery_free(d);
 		return -1;
 	}
-	d->state = D_READY;
+	if (n->claim && !(d->claim = claim_key(ev, nz(ch->name)))) {
+		delivery_free(d);
+		return -1;
+	}
 	TAILQ_INSERT_TAIL(&n->all, d, all);
-	TAILQ_INSERT_TAIL(&n->ready, d, ready);
 	n->npending++;
+	if (d->claim) {
+		d->state = D_CLAIMING;
+		n->claim(d->claim, on_granted, d, n->claim_arg);
+		return 0;
+	}
+	d->state = D_READY;
+	TAILQ_INSERT_TAIL(&n->ready, d, ready);
 	pump(n);
 	return 0;
 }
@@ -768,6 +844,12 @@ void notify_free(struct notify *n)
 		d->cmd = NULL;
 		n->npending--;
 		report(d, 0, "abandoned at shutdown");
+		if (d->state == D_CLAIMING) {
+			/* Its claim's answer frees it (on_granted()): the store answers at its
+			 * close. */
+			d->n = NULL;
+			continue;
+		}
 		delivery_free(d);
 	}
 	curl_loop_free(n->curl);

@@ -105,6 +105,19 @@ typedef void (*notify_attempt_cb)(const char *check, const char *channel, const 
 struct notify;
 
 /*
+ * Claims: where several controllers share a store, each notification is
+ * claimed there before it is sent, under a key that names it the same on
+ * every controller (its kind, its incident or state, its channel), so
+ * that one taking over never sends what another sent.
+ * claim(key, granted, d, arg) asks, and granted(1 send, 0 another
+ * controller has, d) answers, maybe before claim returns; done(key, ok,
+ * arg) says how a claimed delivery ended. See notify_set_claims().
+ */
+typedef void (*notify_granted_fn)(int granted, void *d);
+typedef void (*notify_claim_fn)(const char *key, notify_granted_fn granted, void *d, void *arg);
+typedef void (*notify_claimed_fn)(const char *key, int ok, void *arg);
+
+/*
  * notify_new() calls curl_global_init(): create the first notify before any
  * thread starts. The callback must not call notify_free().
  */
@@ -123,6 +136,12 @@ int notify_send(struct notify *n, const struct conf_channel *ch, const struct no
 
 /* Deliveries queued or in flight. */
 int notify_pending(const struct notify *n);
+/*
+ * From now on every notify_send() is claimed first (claim) and its end
+ * told (done); a refused claim is dropped and logged, never attempted.
+ * Without it (one controller), nothing is claimed.
+ */
+void notify_set_claims(struct notify *n, notify_claim_fn claim, notify_claimed_fn done, void *arg);
 
 /*
  * Attempts and failed attempts of each channel name since notify_new(),

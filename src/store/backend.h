@@ -109,6 +109,12 @@ struct store_backend {
 	                    void (*done)(int rc, void *arg), void *arg);
 	/* From now on run on base, never blocking it (NULL: nothing to do). */
 	int (*attach)(void *db, struct event_base *base);
+	/* Ask for the lead among controllers (NULL: always the active one). */
+	int (*lead)(void *db, store_role_fn fn, void *arg);
+	/* store_claim(), store_claim_done() (NULL: one controller, nothing to claim). */
+	void (*claim)(void *db, const char *key, const char *controller, int64_t now_ms,
+	              store_claim_fn cb, void *arg);
+	void (*claim_done)(void *db, const char *key, int ok, int64_t now_ms);
 	int (*retention)(void *db, int64_t now_ms, unsigned raw_days, unsigned rollup_days);
 	int (*load_states)(void *db, store_state_cb cb, void *arg);
 	int (*each_check)(void *db, store_check_cb cb, void *arg);

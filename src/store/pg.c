@@ -50,6 +50,18 @@
 #define DAY_MS        (24 * ROLLUP_HOUR_MS)
 /* pg_advisory_xact_lock key of making partitions: "mp-parts" in ASCII. */
 #define PG_PART_LOCK 0x6d702d7061727473LL
+/* pg_try_advisory_lock key the active controller holds: "mp-lead!" in ASCII. */
+#define PG_LEAD_LOCK 0x6d702d6c65616421LL
+/*
+ * The active controller stops acting when its session has answered
+ * nothing for PG_LEAD_GRACE_S; the server ends a session whose peer is
+ * silent after PG_KEEPALIVE_IDLE_S + PG_KEEPALIVE_COUNT probes a second
+ * apart (set on the session), later, so that the lock is free only once
+ * the controller that held it has stopped.
+ */
+#define PG_LEAD_GRACE_S     4
+#define PG_KEEPALIVE_IDLE_S 4
+#define PG_KEEPALIVE_COUNT  4
 
 struct pg_stmt {
 	char *sql;
@@ -68,6 +80,7 @@ struct pg_job {
 	PGresult **res;
 	int nres;
 	int *finished; /* pg_job_wait()'s flag */
+	int hold;      /* while not connected: waits for the connection instead of failing */
 	char err[768];
 };
 
@@ -101,9 +114,19 @@ struct pg {
 	int ret_running, ret_steps, ret_last;
 	int64_t ret_now;
 	unsigned ret_raw, ret_roll;
+	/* the lead (store_lead()): asked, held, and how fresh the session is */
+	store_role_fn lead_fn;
+	void *lead_arg;
+	int leading, lead_asking;
+	int lead_told; /* the role last told: -1 none yet */
+	/* Claims asked while not connected: sent first once connected (store_claim()). */
+	struct pg_job *held, *held_tail;
+	struct event *lead_tick;
+	int64_t last_answer_us; /* monotonic: the last Sync the server answered */
 };
 
 static void conn_lost(struct pg *p, const char *why);
+static void lead_lost(struct pg *p, const char *why);
 static void pump(struct pg *p);
 static void send_head(struct pg *p);
 
@@ -139,6 +162,14 @@ int64_t pg_col_i64(const PGresult *r, int row, int col)
 const char *pg_col_text(const PGresult *r, int row, int col)
 {
 	return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+}
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* The first line of a libpq message, which ends in a newline. */
@@ -376,6 +407,7 @@ static void take_input(struct pg *p)
 		switch (PQresultStatus(r)) {
 		case PGRES_PIPELINE_SYNC:
 			PQclear(r);
+			p->last_answer_us = mono_us();
 			head_done(p);
 			send_head(p);
 			break;
@@ -483,6 +515,9 @@ static void conn_lost(struct pg *p, const char *why)
 {
 	struct pg_job *j;
 
+	/* The lock went with the session: said before anything else runs. */
+	if (p->leading)
+		lead_lost(p, why);
 	snprintf(p->down_why, sizeof(p->down_why), "store %s: connection lost: %.*s", p->shown,
 	         first_line(why), why);
 	if (p->io)
@@ -494,15 +529,75 @@ static void conn_lost(struct pg *p, const char *why)
 	p->c = NULL;
 	p->state = PG_DOWN;
 	p->sent = 0;
-	/* Callbacks may add jobs: they fail at once, the state being down. */
+	/*
+	 * Callbacks may add jobs: they fail at once, the state being down.
+	 * Claims wait for the connection instead, the one on the wire too
+	 * (asked again as it was: claim_answer() knows its own claim).
+	 */
 	while ((j = p->head)) {
 		p->head = j->next;
 		if (!p->head)
 			p->tail = NULL;
+		if (j->hold && !p->closing) {
+			for (int i = 0; i < j->nres; i++)
+				PQclear(j->res[i]);
+			j->nres = 0;
+			j->failed = 0;
+			j->next = NULL;
+			if (p->held_tail)
+				p->held_tail->next = j;
+			else
+				p->held = j;
+			p->held_tail = j;
+			continue;
+		}
 		job_fail(p, j, EIO, p->down_why);
 	}
 	if (!p->closing)
 		retry_later(p);
+}
+
+static void setup_done(struct pg *p, PGresult *const *res, int n, int error, const char *err,
+                       void *ctx)
+{
+	(void)res, (void)n, (void)ctx;
+	if (error)
+		pg_set_err(p, "%s", err);
+}
+
+/*
+ * First on every connection made on the loop, ahead of the jobs waiting:
+ * the server probes a silent peer (a controller cut off, a host gone)
+ * and ends its session, which frees its lock, in about
+ * PG_KEEPALIVE_IDLE_S + PG_KEEPALIVE_COUNT seconds, not hours.
+ */
+static void session_setup(struct pg *p)
+{
+	struct pg_job *j = pg_job_new("setting up the session", setup_done, NULL);
+	char sql[256];
+
+	if (!j)
+		return;
+	snprintf(sql, sizeof(sql),
+	         "SELECT set_config('tcp_keepalives_idle', '%d', false),"
+	         " set_config('tcp_keepalives_interval', '1', false),"
+	         " set_config('tcp_keepalives_count', '%d', false),"
+	         " set_config('tcp_user_timeout', '%d', false)",
+	         PG_KEEPALIVE_IDLE_S, PG_KEEPALIVE_COUNT,
+	         (PG_KEEPALIVE_IDLE_S + PG_KEEPALIVE_COUNT) * 1000);
+	pg_job_add(j, sql, 0, NULL);
+	/* Ahead of the queue: a job sent already stays first. */
+	if (p->sent && p->head) {
+		j->next = p->head->next;
+		p->head->next = j;
+		if (p->tail == p->head)
+			p->tail = j;
+	} else {
+		j->next = p->head;
+		p->head = j;
+		if (!p->tail)
+			p->tail = j;
+	}
 }
 
 static void connected(struct pg *p)
@@ -518,8 +613,45 @@ static void connected(struct pg *p)
 	p->state = PG_UP;
 	p->retry_ms = PG_RETRY_MIN_MS;
 	p->down_why[0] = '\0';
+	p->last_answer_us = mono_us();
 	tmo_disarm(p);
 	watch(p, EV_READ);
+	session_setup(p);
+	send_head(p);
+}
+
+/*
+ * Claims held while the session was away (store_claim()): asked now,
+ * first, when this controller leads again; dropped when another does (its
+ * owner stood by first and sends nothing of them).
+ */
+static void held_release(struct pg *p, int send)
+{
+	struct pg_job *j;
+
+	if (!p->held)
+		return;
+	if (!send) {
+		while ((j = p->held)) {
+			p->held = j->next;
+			job_fail(p, j, ECANCELED, "store: this controller stands by");
+		}
+		p->held_tail = NULL;
+		return;
+	}
+	if (!p->head) {
+		p->head = p->held;
+		p->tail = p->held_tail;
+	} else if (p->sent) {
+		p->held_tail->next = p->head->next;
+		p->head->next = p->held;
+		if (p->tail == p->head)
+			p->tail = p->held_tail;
+	} else {
+		p->held_tail->next = p->head;
+		p->head = p->held;
+	}
+	p->held = p->held_tail = NULL;
 	send_head(p);
 }
 
@@ -588,6 +720,14 @@ void pg_job_run(struct pg *p, struct pg_job *j)
 	}
 	if (!p->base) {
 		run_blocking(p, j);
+		return;
+	}
+	if (p->state == PG_DOWN && j->hold) {
+		if (p->held_tail)
+			p->held_tail->next = j;
+		else
+			p->held = j;
+		p->held_tail = j;
 		return;
 	}
 	if (p->state == PG_DOWN) {
@@ -669,6 +809,203 @@ static int pg_attach(void *db, struct event_base *base)
 	}
 	connected(p);
 	return 0;
+}
+
+/* ---- the lead among controllers ---- */
+
+static void lead_tell(struct pg *p, enum store_role role, const char *why)
+{
+	char msg[800];
+
+	if (p->lead_told == (int)role)
+		return;
+	p->lead_told = (int)role;
+	snprintf(msg, sizeof(msg), "%.*s", first_line(why), why);
+	if (p->lead_fn)
+		p->lead_fn(role, msg, p->lead_arg);
+}
+
+static void lead_lost(struct pg *p, const char *why)
+{
+	p->leading = 0;
+	lead_tell(p, STORE_LOST, why);
+}
+
+static void lead_answer(struct pg *p, PGresult *const *res, int n, int error, const char *err,
+                        void *ctx)
+{
+	int held;
+
+	(void)err, (void)ctx;
+	p->lead_asking = 0;
+	/* A failed question is asked again next second; a lost connection fenced already. */
+	if (error || n != 1 || PQntuples(res[0]) != 1)
+		return;
+	held = strcmp(PQgetvalue(res[0], 0, 0), "t") == 0;
+	if (held && !p->leading) {
+		p->leading = 1;
+		held_release(p, 1);
+		lead_tell(p, STORE_ACTIVE, "this controller holds the store's lock");
+	} else if (!held && p->leading) {
+		p->leading = 0;
+		lead_tell(p, STORE_STANDBY,
+		          "the store's lock is no longer held by this controller's session");
+		held_release(p, 0);
+	} else if (!held) {
+		lead_tell(p, STORE_STANDBY, "another controller holds the store's lock");
+		held_release(p, 0);
+	}
+}
+
+/* The question of the second: may I lead (standby), do I still (active)? */
+static struct pg_job *lead_job(struct pg *p)
+{
+	struct pg_job *j = pg_job_new("asking for the lead", lead_answer, NULL);
+	char b[3][24];
+	const char *v[2];
+
+	if (!j)
+		return NULL;
+	if (!p->leading) {
+		v[0] = pg_i64(b[0], PG_LEAD_LOCK);
+		pg_job_add(j, "SELECT pg_try_advisory_lock($1::bigint)", 1, v);
+	} else {
+		/* A bigint key is kept as classid (its high half) and objid (its low half). */
+		v[0] = pg_i64(b[1], (int64_t)((uint64_t)PG_LEAD_LOCK >> 32));
+		v[1] = pg_i64(b[2], (int64_t)((uint64_t)PG_LEAD_LOCK & 0xffffffffu));
+		pg_job_add(j,
+		           "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'"
+		           " AND pid = pg_backend_pid() AND granted AND classid = $1::bigint::oid"
+		           " AND objid = $2::bigint::oid AND objsubid = 1)",
+		           2, v);
+	}
+	p->lead_asking = 1;
+	return j;
+}
+
+static void lead_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pg *p = arg;
+	char why[96];
+
+	(void)fd, (void)what;
+	if (p->state != PG_UP)
+		return; /* conn_lost() fenced; the lead is asked for again once connected */
+	if (p->leading && mono_us() - p->last_answer_us > (int64_t)PG_LEAD_GRACE_S * 1000000) {
+		/*
+		 * A session that may be gone: stop acting now, before the
+		 * server frees the lock for another controller, and drop the
+		 * session so that it does.
+		 */
+		snprintf(why, sizeof(why), "the database answered nothing for %d s",
+		         PG_LEAD_GRACE_S);
+		conn_lost(p, why);
+		return;
+	}
+	if (!p->lead_asking)
+		pg_job_run(p, lead_job(p));
+}
+
+static int pg_lead(void *db, store_role_fn fn, void *arg)
+{
+	struct pg *p = db;
+	struct timeval one_s = {1, 0};
+
+	p->lead_fn = fn;
+	p->lead_arg = arg;
+	p->lead_told = -1;
+	if (!p->base)
+		return -1;
+	if (!p->lead_tick) {
+		p->lead_tick = event_new(p->base, -1, EV_PERSIST, lead_tick_cb, p);
+		if (!p->lead_tick || event_add(p->lead_tick, &one_s) < 0)
+			return -1;
+	}
+	/* At once, so that a controller alone starts active without a second's wait. */
+	if (p->state == PG_UP && !p->lead_asking)
+		pg_job_wait(p, lead_job(p));
+	return 0;
+}
+
+/* ---- notification claims ---- */
+
+struct claim {
+	store_claim_fn cb;
+	void *arg;
+};
+
+static void claim_answer(struct pg *p, PGresult *const *res, int n, int error, const char *err,
+                         void *ctx)
+{
+	struct claim *c = ctx;
+
+	/* No answer: send. A notification twice is better than one lost. */
+	if (error)
+		pg_set_err(p, "%s", err);
+	c->cb(error || n != 1 || PQntuples(res[0]) == 1, c->arg);
+	free(c);
+}
+
+static void pg_claim(void *db, const char *key, const char *controller, int64_t now_ms,
+                     store_claim_fn cb, void *arg)
+{
+	struct pg *p = db;
+	struct claim *c = calloc(1, sizeof(*c));
+	struct pg_job *j = c ? pg_job_new("claiming a notification", claim_answer, c) : NULL;
+	char b[24];
+	const char *v[3] = {key, controller, pg_i64(b, now_ms)};
+
+	if (!j) {
+		free(c);
+		cb(1, arg);
+		return;
+	}
+	c->cb = cb;
+	c->arg = arg;
+	j->hold = 1;
+	/*
+	 * Granted when new; when its controller, another, never said how it
+	 * ended (it died sending); or when it is this very claim asked again
+	 * after the connection failed under it (same controller, same time).
+	 */
+	pg_job_add(j,
+	           "INSERT INTO claims (key, controller, claimed_ms) VALUES ($1, $2, $3)"
+	           " ON CONFLICT (key) DO UPDATE SET controller = excluded.controller,"
+	           " claimed_ms = excluded.claimed_ms WHERE claims.done_ms IS NULL"
+	           " AND (claims.controller <> excluded.controller"
+	           " OR claims.claimed_ms = excluded.claimed_ms) RETURNING 1",
+	           3, v);
+	/* Not leading (its session was lost): asked once it leads again, or dropped. */
+	if (p->lead_fn && !p->leading && !p->closing) {
+		if (p->held_tail)
+			p->held_tail->next = j;
+		else
+			p->held = j;
+		p->held_tail = j;
+		return;
+	}
+	pg_job_run(p, j);
+}
+
+static void claim_noted(struct pg *p, PGresult *const *res, int n, int error, const char *err,
+                        void *ctx)
+{
+	(void)res, (void)n, (void)ctx;
+	if (error)
+		pg_set_err(p, "%s", err);
+}
+
+static void pg_claim_done(void *db, const char *key, int ok, int64_t now_ms)
+{
+	struct pg *p = db;
+	struct pg_job *j = pg_job_new("recording a notification's end", claim_noted, NULL);
+	char b[24];
+	const char *v[3] = {key, pg_i64(b, now_ms), ok ? "1" : "0"};
+
+	if (!j)
+		return;
+	pg_job_add(j, "UPDATE claims SET done_ms = $2, ok = $3 WHERE key = $1", 3, v);
+	pg_job_run(p, j);
 }
 
 /* ---- the name and partition caches ---- */
@@ -1410,12 +1747,20 @@ static void pg_free(struct pg *p)
 	struct pg_job *j;
 
 	p->closing = 1;
+	p->lead_fn = NULL; /* the owner is going: no word of the lead to it */
+	while ((j = p->held)) {
+		p->held = j->next;
+		job_fail(p, j, ECANCELED, "store: closing");
+	}
+	p->held_tail = NULL;
 	while ((j = p->head)) {
 		p->head = j->next;
 		if (!p->head)
 			p->tail = NULL;
 		job_fail(p, j, ECANCELED, "store: closing");
 	}
+	if (p->lead_tick)
+		event_free(p->lead_tick);
 	if (p->io)
 		event_free(p->io);
 	if (p->retry)
@@ -1511,6 +1856,9 @@ const struct store_backend store_pg = {
     .flush = pg_flush,
     .flush_start = pg_flush_start,
     .attach = pg_attach,
+    .lead = pg_lead,
+    .claim = pg_claim,
+    .claim_done = pg_claim_done,
     .retention = pg_retention,
     .load_states = pg_load_states,
     .each_check = pg_each_check,

@@ -86,6 +86,18 @@ static const char schema_v2[] =
     "ALTER TABLE deliveries ADD COLUMN id BIGSERIAL;\n"
     "INSERT INTO meta (key, value) VALUES ('raw_from_ms', '0');\n";
 
+/*
+ * Version 3: notifications claimed before they are sent (store_claim()),
+ * one row per notification, so that a controller taking over sends what
+ * the one before did not deliver, and nothing it did.
+ */
+static const char schema_v3[] =
+    "CREATE TABLE claims (\n"
+    "  key TEXT PRIMARY KEY, controller TEXT NOT NULL, claimed_ms BIGINT NOT NULL,\n"
+    "  done_ms BIGINT, ok SMALLINT  -- done_ms NULL: claimed, its end not known\n"
+    ");\n"
+    "CREATE INDEX claims_claimed ON claims (claimed_ms);\n";
+
 /* Applied in order; append, never edit a published entry. */
 static const struct {
 	int version;
@@ -93,6 +105,7 @@ static const struct {
 } migrations[] = {
     {1, schema_v1},
     {2, schema_v2},
+    {3, schema_v3},
 };
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == PG_SCHEMA_VERSION,
                "one migration per schema version");

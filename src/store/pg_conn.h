@@ -22,7 +22,7 @@
 /* The oldest server the schema works on: declarative partitions with their own indexes. */
 #define PG_SERVER_MIN 130000
 /* The schema this build writes; a store with a higher one was written by a newer build. */
-#define PG_SCHEMA_VERSION 2
+#define PG_SCHEMA_VERSION 3
 /* Seconds to wait for a server that does not answer, unless the URI says otherwise. */
 #define PG_CONNECT_TIMEOUT_S 10
 

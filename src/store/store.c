@@ -155,6 +155,35 @@ int store_open_readonly(struct store **out, const char *spec, char *err, size_t 
 	return store_open_secret(out, spec, NULL, 1, err, errlen);
 }
 
+void store_claim(struct store *s, const char *key, const char *controller, int64_t now_ms,
+                 store_claim_fn cb, void *arg)
+{
+	if (!s->be->claim)
+		cb(1, arg);
+	else
+		s->be->claim(s->db, key, controller, now_ms, cb, arg);
+}
+
+void store_claim_done(struct store *s, const char *key, int ok, int64_t now_ms)
+{
+	if (s->be->claim_done)
+		s->be->claim_done(s->db, key, ok, now_ms);
+}
+
+int store_has_claims(const struct store *s)
+{
+	return s->be->claim != NULL;
+}
+
+int store_lead(struct store *s, store_role_fn fn, void *arg)
+{
+	if (!s->be->lead) {
+		fn(STORE_ACTIVE, "the store has one writer", arg);
+		return 0;
+	}
+	return s->be->lead(s->db, fn, arg);
+}
+
 int store_attach(struct store *s, struct event_base *base)
 {
 	if (!s->be->attach)

@@ -80,6 +80,40 @@ STORE_MUST_USE int store_open_secret(struct store **out, const char *spec, const
  */
 struct event_base;
 STORE_MUST_USE int store_attach(struct store *s, struct event_base *base);
+/*
+ * Several controllers may share a store on a server (PostgreSQL); one at a
+ * time is active: it probes, judges and notifies; the others stand by.
+ * store_lead() asks for the lead, and fn(role, why, arg) tells when this
+ * controller becomes active, and when it stops being so (why: in words,
+ * for the log): at once when it can be (a controller alone starts
+ * active), then on each change, from the loop. The active one holds a
+ * lock in its database session. STORE_LOST: that session failed, or
+ * answered nothing for a few seconds, so the lock may be free for another
+ * controller now or soon (the server frees it later than this is said);
+ * whether this one gets it back or another has it is said once connected
+ * again (STORE_ACTIVE, STORE_STANDBY). A store of one writer (SQLite) is
+ * active at once, for good. After store_attach(); -1 when out of memory.
+ */
+enum store_role { STORE_ACTIVE, STORE_STANDBY, STORE_LOST };
+typedef void (*store_role_fn)(enum store_role role, const char *why, void *arg);
+STORE_MUST_USE int store_lead(struct store *s, store_role_fn fn, void *arg);
+/*
+ * Claim the sending of one notification, named by key (the same on every
+ * controller: its kind, its incident or state, its channel), for
+ * controller (a name for the log and the row): cb(1, arg) when this one
+ * sends it; cb(0, arg) when another sent it, or is sending it; a claim
+ * whose end never came (its controller died while sending) passes to the
+ * one asking now, and so does a store that cannot answer (1): a
+ * notification twice is better than none. Maybe before it returns.
+ * store_claim_done() records how it ended. A store of one writer claims
+ * nothing: cb(1) at once.
+ */
+typedef void (*store_claim_fn)(int granted, void *arg);
+void store_claim(struct store *s, const char *key, const char *controller, int64_t now_ms,
+                 store_claim_fn cb, void *arg);
+void store_claim_done(struct store *s, const char *key, int ok, int64_t now_ms);
+/* Whether the store keeps claims (several controllers may share it). */
+int store_has_claims(const struct store *s);
 /* Flush what is queued, then close. */
 void store_close(struct store *s);
 

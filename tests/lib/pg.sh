@@ -12,6 +12,9 @@
 #                         and PG_URL for mailpulse
 #   pg_stop               stops it (immediate), if it runs
 #
+# With PG_TCP=1 in the environment it also listens on 127.0.0.1:PORT (for a
+# test that puts a proxy of its own between a client and the server).
+#
 # The superuser is "mp", trusted on the socket: the tests make roles with
 # passwords of their own where a password is what they test. fsync is off:
 # a test's cluster is thrown away, and the suite runs on a busy disk.
@@ -42,9 +45,11 @@ pg_start() {
 		cat "$dir/initdb.log" >&2
 		return 1
 	fi
+	local listen=''
+	[ "${PG_TCP:-0}" = 1 ] && listen=127.0.0.1
+	pg_opts="-k $dir -c listen_addresses='$listen' -p $port -c fsync=off -c full_page_writes=off"
 	if ! runuser -u "$PG_RUNAS" -- "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-		-o "-k $dir -c listen_addresses='' -p $port -c fsync=off -c full_page_writes=off" \
-		start >"$dir/pg_ctl.log" 2>&1; then
+		-o "$pg_opts" start >"$dir/pg_ctl.log" 2>&1; then
 		echo "pg.sh: the server did not start:" >&2
 		cat "$dir/pg_ctl.log" "$dir/server.log" >&2
 		return 1
@@ -52,6 +57,14 @@ pg_start() {
 	pg_dir=$dir
 	export PGHOST=$dir PGPORT=$port PGUSER=mp PGDATABASE=postgres
 	export PG_URL="postgresql://mp@/postgres?host=$dir&port=$port"
+}
+
+# pg_restart: the cluster pg_stop stopped, started again as it was.
+pg_restart() {
+	local dir=$1
+	runuser -u "$PG_RUNAS" -- "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+		-o "$pg_opts" start >"$dir/pg_ctl.log" 2>&1 || return 1
+	pg_dir=$dir
 }
 
 pg_stop() {

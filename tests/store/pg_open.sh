@@ -39,12 +39,12 @@ sock=$tmp/pg
 url="postgresql://mp@/mp?host=$sock&port=5433"
 
 # A new database: the schema; opened again, nothing redone.
-expect 0 "^ok: schema 2 as postgresql://mp@$sock:5433/mp$" "$url"
-[ "$(psql -qAt -d mp -c "SELECT value FROM meta WHERE key = 'schema_version'")" = 2 ] ||
-	fail "meta.schema_version is not 2"
+expect 0 "^ok: schema 3 as postgresql://mp@$sock:5433/mp$" "$url"
+[ "$(psql -qAt -d mp -c "SELECT value FROM meta WHERE key = 'schema_version'")" = 3 ] ||
+	fail "meta.schema_version is not 3"
 [ "$(psql -qAt -d mp -c "SELECT relkind FROM pg_class WHERE relname = 'results'")" = p ] ||
 	fail "results is not a partitioned table"
-expect 0 "^ok: schema 2" "$url"
+expect 0 "^ok: schema 3" "$url"
 [ "$(psql -qAt -d mp -c "SELECT count(*) FROM meta")" = 3 ] || fail "meta changed on a second open"
 
 # Read-only: a store there is opened; an empty database is not one.
@@ -84,7 +84,7 @@ expect 1 "store postgresql://app@$sock:5433/appdb: cannot connect: .*password au
 	"postgresql://app:wrong-pw-Kx22@/appdb?host=$sock&port=5433"
 grep -q "wrong-pw-Kx22" "$tmp/out" && fail "the password in the message"
 printf 'right-pw-Zq81\n' >"$tmp/pw"
-expect 0 "^ok: schema 2 as postgresql://app@$sock:5433/appdb$" \
+expect 0 "^ok: schema 3 as postgresql://app@$sock:5433/appdb$" \
 	"postgresql://app:wrong-pw-Kx22@/appdb?host=$sock&port=5433" "$tmp/pw"
 : >"$tmp/empty.pw"
 expect 1 "password_file $tmp/empty.pw is empty" "$url" "$tmp/empty.pw"
@@ -92,7 +92,7 @@ expect 1 "password_file $tmp/nosuch: No such file" "$url" "$tmp/nosuch"
 
 # A schema newer than this build: refused, and left as it is.
 psql -qAt -d mp -c "UPDATE meta SET value = '99' WHERE key = 'schema_version'" >/dev/null
-expect 1 "schema version 99 is newer than this build's 2" "$url"
+expect 1 "schema version 99 is newer than this build's 3" "$url"
 [ "$(psql -qAt -d mp -c "SELECT value FROM meta WHERE key = 'schema_version'")" = 99 ] ||
 	fail "a newer schema was touched"
 

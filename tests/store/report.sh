@@ -175,13 +175,14 @@ expect_exit "not a store" 3 status --store "$dir/mp.yaml"
 "$mp" status --store "sqlite:$db" --json >"$dir/out" 2>"$dir/err" &&
 	jq -e '.checks | length == 2' "$dir/out" >/dev/null ||
 	fail "status --store sqlite:PATH: $(cat "$dir/err" "$dir/out")"
-expect_exit "--store postgresql://" 3 status --store "postgresql://mp:s3cret@db.example.org/mp"
-grep -q "PostgreSQL is not available in this version" "$dir/err" ||
+# A PostgreSQL that cannot be reached (a socket directory that is not there).
+expect_exit "--store postgresql://" 3 status --store "postgresql://mp:s3cret@/mp?host=$dir/nopg"
+grep -q "store postgresql://mp@$dir/nopg/mp: cannot connect" "$dir/err" ||
 	fail "--store postgresql://: $(cat "$dir/err")"
 grep -q "s3cret" "$dir/err" && fail "--store postgresql://: the URL's password was shown"
 printf 'store: "postgres://mp:s3cret@db/mp"\nchecks: []\n' >"$dir/pg.yaml"
 expect_exit "status -c (store: postgres://)" 3 status -c "$dir/pg.yaml"
-grep -q "pg.yaml:1:8: store: PostgreSQL is not available in this version" "$dir/err" ||
+grep -q "pg.yaml:1:8: store: the URI holds a password, which the configuration must not" "$dir/err" ||
 	fail "store: postgres:// in a config: $(cat "$dir/err")"
 grep -q "s3cret" "$dir/err" && fail "store: postgres:// in a config: the password was shown"
 for c in status history uptime incidents; do

@@ -299,7 +299,7 @@ static void test_figures(void **state)
 
 	atomic_store(&test_now, now);
 	upcache_test_hooks(test_clock, 0);
-	c = upcache_start(f->path, err, sizeof(err));
+	c = upcache_start(f->path, NULL, err, sizeof(err));
 	if (!c)
 		fail_msg("upcache_start: %s", err);
 	wait_answer(c, 0);
