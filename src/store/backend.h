@@ -80,6 +80,13 @@ struct store_row {
 };
 
 /*
+ * A row of kind with the strings str[] (NULL: absent), its numbers zero,
+ * in one block to free(); NULL when out of memory. For a backend's own
+ * tools (copy.c), which build rows as store_add_*() would.
+ */
+struct store_row *store_row_new(enum store_rkind kind, const char *const str[STORE_S__COUNT]);
+
+/*
  * The operations. `db` is what open() made; every call but interrupt()
  * comes from the one thread that owns the store. Errors of flush,
  * retention, load_states and each_check are kept for errmsg(); the reads

@@ -1454,6 +1454,27 @@ static struct pg_job *flush_job(struct pg *p, struct store_row *const *rows, int
 	return j;
 }
 
+int pg_write_rows(struct pg *p, struct store_row *const *rows, int n, const char *sql, int nparams,
+                  const char *const *params)
+{
+	struct flush_ctx *f = calloc(1, sizeof(*f));
+	struct pg_job *j = f ? flush_job(p, rows, n, f) : NULL;
+	int rc;
+
+	if (!j) {
+		free(f);
+		pg_set_err(p, "store %s: writing: out of memory", p->shown);
+		return -1;
+	}
+	f->rc = -1;
+	if (sql)
+		pg_job_add(j, sql, nparams, params);
+	pg_job_wait(p, j);
+	rc = f->rc;
+	flush_ctx_free(f);
+	return rc;
+}
+
 static int pg_flush(void *db, struct store_row *const *rows, int n)
 {
 	struct pg *p = db;
@@ -1847,6 +1868,11 @@ static const char *pg_errmsg(const void *db)
 	const struct pg *p = db;
 
 	return p->err[0] ? p->err : p->down_why;
+}
+
+const char *pg_errmsg_of(const struct pg *p)
+{
+	return pg_errmsg(p);
 }
 
 const struct store_backend store_pg = {

@@ -71,6 +71,16 @@ int64_t pg_col_i64(const PGresult *r, int row, int col);
 /* A column as text, pointing into r; NULL when NULL. */
 const char *pg_col_text(const PGresult *r, int row, int col);
 
+/*
+ * rows[0 .. n) written as a flush writes them, then sql with params, in
+ * the same transaction; waits (pg_job_wait()). 0, or -1 with the error for
+ * pg_errmsg(). For store copy (copy.c): a chunk and its progress at once.
+ */
+int pg_write_rows(struct pg *p, struct store_row *const *rows, int n, const char *sql, int nparams,
+                  const char *const *params);
+/* What errmsg() says now. */
+const char *pg_errmsg_of(const struct pg *p);
+
 /* The URI as shown to people (pg_shown()), for messages. */
 const char *pg_name(const struct pg *p);
 

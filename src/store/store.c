@@ -372,6 +372,15 @@ static struct store_row *row_new(enum store_rkind kind, const struct span str[ST
 	return r;
 }
 
+struct store_row *store_row_new(enum store_rkind kind, const char *const str[STORE_S__COUNT])
+{
+	struct span sp_[STORE_S__COUNT];
+
+	for (int i = 0; i < STORE_S__COUNT; i++)
+		sp_[i] = sp(str[i]);
+	return row_new(kind, sp_);
+}
+
 /* Takes ownership of r. */
 static int enqueue(struct store *s, struct store_row *r)
 {
