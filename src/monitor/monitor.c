@@ -2249,6 +2249,10 @@ static int stop_store(struct monitor *mo, int clean)
 
 /* ---- life ----------------------------------------------------------------- */
 
+/* A standby reads the states the active controller stores this often, in ticks. */
+#define STANDBY_READ_TICKS 2
+static void standby_read(struct monitor *mo);
+
 void monitor_tick(struct monitor *mo)
 {
 	/* The scheduler's lag figures cover the last minute. */
@@ -2257,6 +2261,8 @@ void monitor_tick(struct monitor *mo)
 	/* The same tick acts on maintenance windows that ended (maint_catch_up()). */
 	if (mo->nheld > 0 && mo->lead_active)
 		maint_tick(mo);
+	if (!mo->lead_active && mo->flush_ticks % STANDBY_READ_TICKS == 0)
+		standby_read(mo);
 	/* Nodes gone quiet, and locations whose results grew old: while probing goes on. */
 	if (mo->sched) {
 		int64_t now = mon_now(mo);
@@ -2416,6 +2422,62 @@ static void monitor_standby(struct monitor *mo, const char *why)
 	        "store: this controller stands by from now on (%s): no probes, no notifications "
 	        "from here; another controller takes over",
 	        why);
+}
+
+/*
+ * A standby's dashboard and API show what the active controller judges:
+ * every state, and each check's last result, as the store has them.
+ * Read from the loop (store_read_status()), every STANDBY_READ_TICKS.
+ */
+static void standby_read_cb(const struct store_status_rows *rows, int error, const char *err,
+                            void *arg)
+{
+	struct monitor *mo = arg;
+
+	mo->standby_reading = 0;
+	if (error) {
+		if (error != ECANCELED)
+			log_msg(LOG_DEBUG, "store: a standby's read of the states failed: %s", err);
+		return;
+	}
+	if (mo->lead_active)
+		return; /* became active meanwhile: its own judgement stands */
+	for (size_t i = 0; i < rows->nchecks; i++) {
+		const struct store_state_row *c = &rows->checks[i];
+		struct mon *m = mon_find(mo, c->check);
+		int reason;
+
+		if (!m)
+			continue;
+		if (c->has_state) {
+			reason = result_reason_parse(c->state_reason);
+			state_resume(&m->st, c->state, c->state_severity,
+			             reason >= 0 ? (enum mp_reason)reason : MP_R_OK,
+			             c->state_since_ms, c->incident != NULL,
+			             c->incident ? c->incident->start_ms : 0);
+		}
+		if (c->last) {
+			struct mon_last *l = &m->last;
+
+			reason = result_reason_parse(c->last->reason);
+			m->has_last = 1;
+			l->ts_ms = c->last->ts_ms;
+			l->status = c->last->status;
+			l->severity = c->last->severity;
+			l->reason = reason >= 0 ? (enum mp_reason)reason : MP_R_OK;
+			l->message =
+			    keep_str(&m->last_strs[0], c->last->message ? c->last->message : "");
+			l->ttg_us = c->last->ttg_us == STORE_NONE ? -1 : c->last->ttg_us;
+		}
+	}
+}
+
+static void standby_read(struct monitor *mo)
+{
+	if (mo->standby_reading || mo->stopping)
+		return;
+	mo->standby_reading = 1;
+	store_read_status(mo->store, standby_read_cb, mo);
 }
 
 static void on_role(enum store_role role, const char *why, void *arg)

@@ -263,6 +263,7 @@ struct monitor {
 	 */
 	int lead_lost;
 	char controller[128]; /* this controller's name in claims: host:pid */
+	int standby_reading;  /* a standby's read of the states the active one stores */
 	int64_t lead_since_ms;
 	char lead_why[160];
 	/*

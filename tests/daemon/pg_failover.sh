@@ -103,6 +103,12 @@ wait_for 10 "toggle up" state_is toggle up
 # ---- 1. kill -9 the active controller ----
 stop_toggle
 wait_for 15 "the down alert" bash -c "[ \$(grep -c . '$tmp/http.jsonl') -ge 1 ]"
+# The standby's API shows what the active one judged, read from the store.
+b_state_is() {
+	curl -sf "http://127.0.0.1:$api_b/api/v1/checks" |
+		jq -e --arg c "$1" --arg s "$2" '[.checks[] | select(.name == $c) | .state] == [$s]' >/dev/null
+}
+wait_for 10 "b's API showing toggle down" b_state_is toggle down
 sleep 1 # its claim's end written
 kill -9 "$a_pid"
 t_kill=$(now_ms)
