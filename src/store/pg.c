@@ -1393,8 +1393,8 @@ static struct pg_job *flush_job(struct pg *p, struct store_row *const *rows, int
 
 	if (!j)
 		return NULL;
-	f->names = calloc((size_t)n, sizeof(*f->names));
-	f->days = calloc((size_t)n, sizeof(*f->days));
+	f->names = calloc((size_t)n + 1, sizeof(*f->names));
+	f->days = calloc((size_t)n + 1, sizeof(*f->days));
 	if (!f->names || !f->days)
 		j->nomem = 1;
 	for (int i = 0; i < n && !j->nomem; i++) {

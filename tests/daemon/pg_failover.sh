@@ -5,6 +5,7 @@
 #   1. kill -9 the active controller while a check is down and its alert
 #      was sent: the standby takes over within 2 intervals, no probe slot is
 #      lost for longer, the alert is not sent again, the recovery once;
+#      a node given both controllers moves on to the new active one;
 #   2. cut the active controller from the database while it holds the lock
 #      (its proxy stalls): it stops sending at once, though it goes on
 #      probing; the other takes over once the server ends the stalled
@@ -57,6 +58,8 @@ proxy_mode() {
 
 api_a=$(free_port)
 api_b=$(free_port)
+printf 'n1-node-token-%s\n' "$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$tmp/n1.token"
+chmod 600 "$tmp/n1.token"
 # conf NAME DSN API
 conf() {
 	cat >"$tmp/$1.yaml" <<YAML
@@ -66,10 +69,13 @@ http: {listen: "127.0.0.1:$3"}
 defaults: {interval: 30s, timeout: 5s, retry: 10s, fail_after: 2, starttls: "no"}
 channels:
   - {name: hook, type: webhook, url: "http://127.0.0.1:$http_port/hook", retries: 2}
+nodes:
+  - {name: n1, token_file: $tmp/n1.token}
 checks:
   - {name: toggle, url: "pop3://127.0.0.1:$port", notify: [hook]}
   - {name: steady1, url: "pop3://127.0.0.1:$steady", notify: [hook]}
   - {name: steady2, url: "pop3://127.0.0.1:$steady", notify: [hook]}
+  - {name: remote, url: "pop3://127.0.0.1:$steady", locations: [n1]}
 YAML
 	"$MAILPULSE" config check "$tmp/$1.yaml" >/dev/null || fail "config $1 rejected"
 }
@@ -99,6 +105,17 @@ wait_for 10 "b standing by" role_is "$api_b" standby
 grep -q "another controller is the active one: this one stands by" "$tmp/b.log" ||
 	fail "b does not say it stands by"
 wait_for 10 "toggle up" state_is toggle up
+# A node that knows both controllers, a first.
+MAILPULSE_TIME_SCALE=0.05 "$MAILPULSE" probe --controller "http://127.0.0.1:$api_a" \
+	--controller "http://127.0.0.1:$api_b" --name n1 --token-file "$tmp/n1.token" \
+	--spool "$tmp/n1.spool" -v >>"$tmp/n1.log" 2>&1 &
+pids+=("$!")
+# remote_after MS: a result of the node's check probed after MS is stored.
+remote_after() {
+	[ "$(psql -d mpf -qAt -c "SELECT count(*) FROM results r JOIN checks c ON c.id = r.check_id
+		WHERE c.name = 'remote' AND r.location = 'n1' AND r.ts_ms > $1")" -gt 0 ]
+}
+wait_for 15 "the node's results stored" remote_after 0
 
 # ---- 1. kill -9 the active controller ----
 stop_toggle
@@ -119,6 +136,9 @@ took=$(($(now_ms) - t_kill))
 grep -q "this controller is the active one now" "$tmp/b.log" || fail "b does not say it took over"
 sleep 3
 [ "$(hooks)" = 1 ] || fail "the alert a sent was sent again: $(kinds)"
+# The node moved on to b, which takes its results now.
+wait_for 15 "the node's results through b" remote_after "$t_kill"
+grep -q "trying the next controller" "$tmp/n1.log" || fail "the node does not say it moved on"
 # No slot lost for longer than 2 intervals: steady1's probes, a's then b's.
 gap=$(psql -d mpf -qAt -c "SELECT max(d) FROM (SELECT ts_ms - lag(ts_ms) OVER (ORDER BY ts_ms) AS d
 	FROM results r JOIN checks c ON c.id = r.check_id WHERE c.name = 'steady1') g")
