@@ -2043,6 +2043,12 @@ void monitor_reload(struct monitor *mo, struct conf *nc)
 	if (strcmp(nc->store_path, old->store_path) != 0)
 		log_msg(LOG_WARNING, "store path changed to %s: takes effect at the next start",
 		        nc->store_path);
+	else if ((nc->store_secret == NULL) != (old->store_secret == NULL) ||
+	         (nc->store_secret && strcmp(nc->store_secret, old->store_secret) != 0))
+		/* The file's content is read at each reconnection; its name only at start. */
+		log_msg(LOG_WARNING,
+		        "store password_file changed to %s: takes effect at the next start",
+		        nc->store_secret ? nc->store_secret : "(none)");
 	mo->conf = nc;
 	/* A reload is how an admin says "I fixed the CA file": read it again. */
 	if (probe_env_renew_tls(&mo->env) != 0)

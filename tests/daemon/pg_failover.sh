@@ -156,7 +156,8 @@ wait_for 10 "b losing its session" grep -q "lost its database session" "$tmp/b.l
 lost_ms=$(($(now_ms) - t_cut))
 stop_toggle
 down_after_lost() {
-	sed -n '/lost its database session/,$p' "$tmp/b.log" | grep -q "check toggle: up -> down"
+	awk '/lost its database session/ { f = 1 } f && /check toggle: up -> down/ { ok = 1 }
+		END { exit !ok }' "$tmp/b.log"
 }
 wait_for 15 "b judging toggle down while cut" down_after_lost
 sleep 2

@@ -66,10 +66,12 @@ curl -sf "http://127.0.0.1:$api/api/v1/incidents?check=toggle" >"$tmp/api_inc.js
 before=$(psql -d mpd -qAt -c "SELECT count(*) FROM results")
 pg_stop
 t_stop=$SECONDS
+stop_ms=$(date +%s%3N)
 stop_toggle
 # After the line that says the session is lost, toggle's state changes.
 down_after_lost() {
-	sed -n '/lost its database session/,$p' "$tmp/daemon.log" | grep -q "check toggle: up -> down"
+	awk '/lost its database session/ { f = 1 } f && /check toggle: up -> down/ { ok = 1 }
+		END { exit !ok }' "$tmp/daemon.log"
 }
 wait_for 20 "toggle judged down while PostgreSQL is away" down_after_lost
 grep -q "store: this controller lost its database session" "$tmp/daemon.log" ||
@@ -78,12 +80,14 @@ wait_for 10 "the store's trouble logged" grep -q "store: writing failed: store p
 curl -sf "http://127.0.0.1:$api/api/v1/health" >"$tmp/health.json" || fail "health while PostgreSQL is away"
 jq -e '.role == "lost" and .store_ok == false and .store_queued > 0 and .store_queued_high >= .store_queued' "$tmp/health.json" >/dev/null ||
 	fail "health does not show the queue and the lost session: $(cat "$tmp/health.json")"
-curl -sf "http://127.0.0.1:$api/metrics" | grep -q '^mailpulse_store_queued_rows_high [1-9]' ||
-	fail "metrics: no queue high-water mark"
+curl -sf "http://127.0.0.1:$api/metrics" >"$tmp/metrics.txt" || fail "metrics while PostgreSQL is away"
+grep -q '^mailpulse_store_queued_rows_high [1-9]' "$tmp/metrics.txt" ||
+	fail "metrics: no queue high-water mark: $(grep mailpulse_store "$tmp/metrics.txt")"
 sleep 1
 [ "$(grep -c . "$tmp/http.jsonl")" -eq 2 ] ||
 	fail "a notification went out without the database session: $(tail -n 1 "$tmp/http.jsonl")"
 # The same server, started again on its directory.
+back_ms=$(date +%s%3N)
 pg_restart "$tmp/pg" || fail "PostgreSQL did not start again"
 wait_for 30 "writing works again" grep -q "store: writing works again" "$tmp/daemon.log"
 gap=$((SECONDS - t_stop))
@@ -100,9 +104,9 @@ jq -s -e 'map(.body | fromjson | .kind) == ["down", "recovery", "down", "recover
 after=$(psql -d mpd -qAt -c "SELECT count(*) FROM results")
 [ "$after" -gt "$before" ] || fail "no rows written after PostgreSQL came back ($before, then $after)"
 # Rows of the outage are there: probes taken while the server was away.
-psql -d mpd -qAt -c "SELECT count(*) FROM results r JOIN checks c ON c.id = r.check_id
-	WHERE c.name = 'toggle' AND r.status = 2 AND r.ts_ms > (SELECT max(ts_ms) FROM results) - 60000 * 60" | grep -q '^[1-9]' ||
-	fail "the failures probed while PostgreSQL was away are not stored"
+outage_rows=$(psql -d mpd -qAt -c "SELECT count(*) FROM results r JOIN checks c ON c.id = r.check_id
+	WHERE c.name = 'toggle' AND r.status = 2 AND r.ts_ms BETWEEN $stop_ms AND $back_ms")
+[ "${outage_rows:-0}" -gt 0 ] || fail "the failures probed while PostgreSQL was away are not stored"
 grep -q 'store: writing works again after .* queued rows written' "$tmp/daemon.log" ||
 	fail "no line telling how many queued rows were written"
 # Every claim says how its notification ended.
