@@ -87,6 +87,13 @@ struct store_row {
 struct store_row *store_row_new(enum store_rkind kind, const char *const str[STORE_S__COUNT]);
 
 /*
+ * store_set_alert()'s value ("KEY_MS REASON SUP_MS SUP_REASON", kept in
+ * meta by every backend) into ss's alert_*; anything else leaves ss as it
+ * is (alert_known 0).
+ */
+void store_alert_parse(struct store_state *ss, const char *v);
+
+/*
  * The operations. `db` is what open() made; every call but interrupt()
  * comes from the one thread that owns the store. Errors of flush,
  * retention, load_states and each_check are kept for errmsg(); the reads

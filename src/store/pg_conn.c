@@ -297,28 +297,41 @@ static int conn_params(const char *uri, const char *password_file, const char *s
 	return 0;
 }
 
-PGconn *pg_connect_start(const char *uri, const char *password_file, char *err, size_t errlen)
+/*
+ * Connect to uri, waiting for it (PQconnectdbParams()) or only beginning
+ * (PQconnectStartParams(), the loop's way); shown gets the URI as shown.
+ * NULL with err when it failed, or could not even begin.
+ */
+static PGconn *conn_begin(const char *uri, const char *password_file, int wait, char shown[512],
+                          char *err, size_t errlen)
 {
 	const char *kw[6], *val[6];
-	char shown[512], pw[1024], timeout[16];
+	char pw[1024], timeout[16];
 	PGconn *c;
 
 	if (pq_lazy_missing()) {
 		store_set_err(err, errlen, "store postgresql: %s", pq_lazy_missing());
 		return NULL;
 	}
-	pg_shown(uri, shown, sizeof(shown));
+	pg_shown(uri, shown, 512);
 	if (conn_params(uri, password_file, shown, kw, val, pw, sizeof(pw), timeout, err, errlen) <
 	    0)
 		return NULL;
-	c = PQconnectStartParams(kw, val, 1);
+	c = wait ? PQconnectdbParams(kw, val, 1) : PQconnectStartParams(kw, val, 1);
 	memset(pw, 0, sizeof(pw));
-	if (!c || PQstatus(c) == CONNECTION_BAD) {
+	if (!c || (wait ? PQstatus(c) != CONNECTION_OK : PQstatus(c) == CONNECTION_BAD)) {
 		conn_err(err, errlen, shown, "cannot connect", c);
 		PQfinish(c);
 		return NULL;
 	}
 	return c;
+}
+
+PGconn *pg_connect_start(const char *uri, const char *password_file, char *err, size_t errlen)
+{
+	char shown[512];
+
+	return conn_begin(uri, password_file, 0, shown, err, errlen);
 }
 
 int pg_server_ok(PGconn *c, const char *shown, char *err, size_t errlen)
@@ -335,26 +348,12 @@ int pg_server_ok(PGconn *c, const char *shown, char *err, size_t errlen)
 
 PGconn *pg_open(const char *uri, const char *password_file, int readonly, char *err, size_t errlen)
 {
-	const char *kw[6], *val[6];
-	char shown[512], pw[1024], timeout[16];
+	char shown[512];
 	int version;
-	PGconn *c;
+	PGconn *c = conn_begin(uri, password_file, 1, shown, err, errlen);
 
-	if (pq_lazy_missing()) {
-		store_set_err(err, errlen, "store postgresql: %s", pq_lazy_missing());
+	if (!c)
 		return NULL;
-	}
-	pg_shown(uri, shown, sizeof(shown));
-	if (conn_params(uri, password_file, shown, kw, val, pw, sizeof(pw), timeout, err, errlen) <
-	    0)
-		return NULL;
-	c = PQconnectdbParams(kw, val, 1);
-	memset(pw, 0, sizeof(pw));
-	if (!c || PQstatus(c) != CONNECTION_OK) {
-		conn_err(err, errlen, shown, "cannot connect", c);
-		PQfinish(c);
-		return NULL;
-	}
 	if (pg_server_ok(c, shown, err, errlen) < 0) {
 		PQfinish(c);
 		return NULL;

@@ -939,24 +939,6 @@ struct wait_ctx {
 	int rc;
 };
 
-/* store_set_alert()'s value, as pg.c keeps it in meta; anything else is not known. */
-static void load_alert(struct store_state *ss, const char *v)
-{
-	char r1[40], r2[40];
-	long long k, sup;
-	int a, b;
-
-	if (!v || sscanf(v, "%lld %39s %lld %39s", &k, r1, &sup, r2) != 4 || k < 0 || sup < 0)
-		return;
-	a = result_reason_parse(r1);
-	b = result_reason_parse(r2);
-	ss->alert_known = 1;
-	ss->alert_key_ms = k;
-	ss->alert_sup_ms = sup;
-	ss->alert_reason = a >= 0 ? (enum mp_reason)a : MP_R_INTERNAL;
-	ss->alert_sup_reason = b >= 0 ? (enum mp_reason)b : MP_R_INTERNAL;
-}
-
 static void states_done(struct pg *p, PGresult *const *res, int n, int error, const char *err,
                         void *ctx)
 {
@@ -987,7 +969,7 @@ static void states_done(struct pg *p, PGresult *const *res, int n, int error, co
 		                  ? (enum mp_severity)sev
 		                  : result_default_severity(ss.status);
 		ss.incident_start_ms = col_i64_0(r, i, 6);
-		load_alert(&ss, pg_col_text(r, i, 7));
+		store_alert_parse(&ss, pg_col_text(r, i, 7));
 		c->cb.state(&ss, c->arg);
 	}
 	c->rc = 0;

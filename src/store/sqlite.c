@@ -2502,24 +2502,6 @@ out:
 	status_acc_free(&c);
 }
 
-/* store_set_alert()'s value, as W_ALERT keeps it; anything else is not known. */
-static void load_alert(struct store_state *ss, const char *v)
-{
-	char r1[40], r2[40];
-	long long k, sup;
-	int a, b;
-
-	if (!v || sscanf(v, "%lld %39s %lld %39s", &k, r1, &sup, r2) != 4 || k < 0 || sup < 0)
-		return;
-	a = result_reason_parse(r1);
-	b = result_reason_parse(r2);
-	ss->alert_known = 1;
-	ss->alert_key_ms = k;
-	ss->alert_sup_ms = sup;
-	ss->alert_reason = a >= 0 ? (enum mp_reason)a : MP_R_INTERNAL;
-	ss->alert_sup_reason = b >= 0 ? (enum mp_reason)b : MP_R_INTERNAL;
-}
-
 static int sq_load_states(void *db, store_state_cb cb, void *arg)
 {
 	struct sq *s = db;
@@ -2559,7 +2541,7 @@ static int sq_load_states(void *db, store_state_cb cb, void *arg)
 		                  ? (enum mp_severity)sev
 		                  : result_default_severity(ss.status);
 		ss.incident_start_ms = sqlite3_column_int64(st, 6);
-		load_alert(&ss, (const char *)sqlite3_column_text(st, 7));
+		store_alert_parse(&ss, (const char *)sqlite3_column_text(st, 7));
 		cb(&ss, arg);
 	}
 	if (rc != SQLITE_DONE)

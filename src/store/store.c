@@ -591,6 +591,23 @@ int store_check_present(struct store *s, const char *check)
 	return enqueue_named(s, STORE_ROW_CHECK_PRESENT, check, 0, NULL);
 }
 
+void store_alert_parse(struct store_state *ss, const char *v)
+{
+	char r1[40], r2[40];
+	long long k, sup;
+	int a, b;
+
+	if (!v || sscanf(v, "%lld %39s %lld %39s", &k, r1, &sup, r2) != 4 || k < 0 || sup < 0)
+		return;
+	a = result_reason_parse(r1);
+	b = result_reason_parse(r2);
+	ss->alert_known = 1;
+	ss->alert_key_ms = k;
+	ss->alert_sup_ms = sup;
+	ss->alert_reason = a >= 0 ? (enum mp_reason)a : MP_R_INTERNAL;
+	ss->alert_sup_reason = b >= 0 ? (enum mp_reason)b : MP_R_INTERNAL;
+}
+
 int store_set_alert(struct store *s, const char *check, int64_t key_ms, enum mp_reason key_reason,
                     int64_t sup_ms, enum mp_reason sup_reason)
 {
