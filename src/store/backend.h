@@ -23,6 +23,16 @@ struct event_base;
 void store_set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/*
+ * The results table's columns as the reads take them, in this order: the
+ * same names in both backends' schemas (sqlite.c, pg_conn.c).
+ */
+#define STORE_RESULT_COLS                                                                          \
+	"ts_ms, location, status, reason, message, address, ttg_us, dns_us, connect_us, tls_us,"   \
+	" greeting_us, capability_us, starttls_us, login_us, mailbox_us, total_us, tls_version,"   \
+	" cert_days_left, cert_not_after, cert_subject, cert_issuer, cert_sha256, messages,"       \
+	" maintenance, severity, warnings, path, first_not_after, counts_as"
+
 /* check and location names, as conf.c enforces */
 #define STORE_NAME_MAX 64
 /* Rows one read returns at most. */

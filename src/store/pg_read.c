@@ -181,13 +181,7 @@ static int answer_ok(struct pg *p, PGresult *const *res, int n, int want, int er
 
 /* ---- history ---- */
 
-#define RESULT_COLS                                                                                \
-	"ts_ms, location, status, reason, message, address, ttg_us, dns_us, connect_us, tls_us,"   \
-	" greeting_us, capability_us, starttls_us, login_us, mailbox_us, total_us, tls_version,"   \
-	" cert_days_left, cert_not_after, cert_subject, cert_issuer, cert_sha256, messages,"       \
-	" maintenance, severity, warnings, path, first_not_after, counts_as"
-
-/* One row of RESULT_COLS; strings point into r. */
+/* One row of STORE_RESULT_COLS; strings point into r. */
 static void result_row(const PGresult *r, int i, struct store_result_row *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -263,7 +257,7 @@ void pg_history(void *db, const struct store_query *q, store_results_cb cb, void
 	v[3] = pg_i64(b[2], clamp_limit(q->limit));
 	pg_job_add(j, sql_lookup, 1, v);
 	pg_job_add(j,
-	           "SELECT " RESULT_COLS " FROM results WHERE check_id = " SQL_CHECK_ID
+	           "SELECT " STORE_RESULT_COLS " FROM results WHERE check_id = " SQL_CHECK_ID
 	           " AND ts_ms >= $2::bigint AND ts_ms < $3::bigint" PG_RAW
 	           " ORDER BY ts_ms DESC LIMIT $4::int",
 	           4, v);

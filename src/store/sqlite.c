@@ -1670,13 +1670,7 @@ static int read_end(struct sq *s, int rc, int bad, char *err, size_t errlen)
 	return 0;
 }
 
-#define RESULT_COLS                                                                                \
-	"ts_ms, location, status, reason, message, address, ttg_us, dns_us, connect_us, tls_us,"   \
-	" greeting_us, capability_us, starttls_us, login_us, mailbox_us, total_us, tls_version,"   \
-	" cert_days_left, cert_not_after, cert_subject, cert_issuer, cert_sha256, messages,"       \
-	" maintenance, severity, warnings, path, first_not_after, counts_as"
-
-/* One row of RESULT_COLS. */
+/* One row of STORE_RESULT_COLS. */
 static void result_row(sqlite3_stmt *st, struct arena *a, struct store_result_row *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -1717,7 +1711,8 @@ static void sq_history(void *db, const struct store_query *q, store_results_cb c
 
 	if (lookup_check(s, q->check, &id, err, sizeof(err)) < 0 ||
 	    !(st = prep(s,
-	                "SELECT " RESULT_COLS " FROM results WHERE check_id = ?1 AND ts_ms >= ?2"
+	                "SELECT " STORE_RESULT_COLS
+	                " FROM results WHERE check_id = ?1 AND ts_ms >= ?2"
 	                " AND ts_ms < ?3 ORDER BY ts_ms DESC LIMIT ?4",
 	                err, sizeof(err)))) {
 		cb(NULL, 0, errno, err, arg);
