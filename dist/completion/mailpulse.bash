@@ -47,7 +47,7 @@ _mailpulse() {
 	local cmd=${COMP_WORDS[1]:-}
 	# "--opt=" arrives as "--opt" "=" "": the option is the word before.
 	[[ $prev == = && $COMP_CWORD -ge 3 ]] && prev=${COMP_WORDS[COMP_CWORD - 2]}
-	local commands="check run config status history uptime incidents help"
+	local commands="check run probe config store status history uptime incidents help"
 	COMPREPLY=()
 
 	if [[ $COMP_CWORD -eq 1 ]]; then

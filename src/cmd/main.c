@@ -11,6 +11,7 @@
 #include "cmd/probe.h"
 #include "cmd/run.h"
 #include "cmd/report.h"
+#include "cmd/store.h"
 
 #ifndef MAILPULSE_VERSION
 #define MAILPULSE_VERSION "unknown"
@@ -34,6 +35,7 @@ static void usage(FILE *f)
 	      "  history NAME     recent results of one check\n"
 	      "  uptime NAME      uptime of one check over a period\n"
 	      "  incidents        incidents, open and closed\n"
+	      "  store copy       copy an SQLite store's history into PostgreSQL\n"
 	      "  help [COMMAND]   show this help, or a command's help\n"
 	      "\n"
 	      "Options:\n"
@@ -64,6 +66,8 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "history") == 0 ||
 	    strcmp(cmd, "uptime") == 0 || strcmp(cmd, "incidents") == 0)
 		return report_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "store") == 0)
+		return store_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
 		usage(stdout);
 		return 0;
@@ -85,11 +89,11 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	fprintf(
-	    stderr,
-	    "mailpulse: unknown command '%.64s'\n"
-	    "Commands: check, run, probe, config, status, history, uptime, incidents, help. Try "
-	    "'mailpulse --help'.\n",
-	    cmd);
+	fprintf(stderr,
+	        "mailpulse: unknown command '%.64s'\n"
+	        "Commands: check, run, probe, config, store, status, history, uptime, incidents, "
+	        "help. Try "
+	        "'mailpulse --help'.\n",
+	        cmd);
 	return 3;
 }

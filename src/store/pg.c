@@ -50,8 +50,6 @@
 #define DAY_MS        (24 * ROLLUP_HOUR_MS)
 /* pg_advisory_xact_lock key of making partitions: "mp-parts" in ASCII. */
 #define PG_PART_LOCK 0x6d702d7061727473LL
-/* pg_try_advisory_lock key the active controller holds: "mp-lead!" in ASCII. */
-#define PG_LEAD_LOCK 0x6d702d6c65616421LL
 /*
  * The active controller stops acting when its session has answered
  * nothing for PG_LEAD_GRACE_S; the server ends a session whose peer is
@@ -192,6 +190,64 @@ struct pg_job *pg_job_new(const char *what, pg_done_fn done, void *ctx)
 	return j;
 }
 
+/* The length of the valid UTF-8 sequence at s, or 0 when the byte at s begins none. */
+static size_t utf8_len(const unsigned char *s)
+{
+	unsigned c = s[0];
+	size_t n;
+	unsigned min, cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2, min = 0x80, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, min = 0x800, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, min = 0x10000, cp = c & 0x07;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/*
+ * A copy of s that PostgreSQL takes: a database in UTF-8 refuses a byte
+ * that is not, and the flush holding it would fail for ever, with every
+ * row queued behind it. Such bytes become \xNN, as line_escape() shows
+ * them; the rest, newlines included, is kept as it is.
+ */
+static char *pg_text(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t len = strlen(s), bad = 0, o = 0;
+	char *out;
+
+	for (size_t i = 0, k; i < len; i += k ? k : 1)
+		if (!(k = utf8_len(u + i)))
+			bad++;
+	if (!bad)
+		return strdup(s);
+	if (!(out = malloc(len + bad * 3 + 1)))
+		return NULL;
+	for (size_t i = 0, k; i < len; i += k ? k : 1) {
+		if ((k = utf8_len(u + i))) {
+			memcpy(out + o, s + i, k);
+			o += k;
+		} else {
+			o += (size_t)snprintf(out + o, 5, "\\x%02x", u[i]);
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
 int pg_job_add(struct pg_job *j, const char *sql, int nparams, const char *const *params)
 {
 	struct pg_stmt *s;
@@ -215,7 +271,7 @@ int pg_job_add(struct pg_job *j, const char *sql, int nparams, const char *const
 		goto nomem_stmt;
 	s->n = nparams;
 	for (int i = 0; i < nparams; i++)
-		if (params[i] && !(s->v[i] = strdup(params[i]))) {
+		if (params[i] && !(s->v[i] = pg_text(params[i]))) {
 			j->n++;
 			goto nomem;
 		}
@@ -574,12 +630,14 @@ static void setup_done(struct pg *p, PGresult *const *res, int n, int error, con
 static void session_setup(struct pg *p)
 {
 	struct pg_job *j = pg_job_new("setting up the session", setup_done, NULL);
-	char sql[256];
+	char sql[320];
 
 	if (!j)
 		return;
+	/* Notices ("already exists, skipping") are not for an admin's log: libpq prints them. */
 	snprintf(sql, sizeof(sql),
-	         "SELECT set_config('tcp_keepalives_idle', '%d', false),"
+	         "SELECT set_config('client_min_messages', 'warning', false),"
+	         " set_config('tcp_keepalives_idle', '%d', false),"
 	         " set_config('tcp_keepalives_interval', '1', false),"
 	         " set_config('tcp_keepalives_count', '%d', false),"
 	         " set_config('tcp_user_timeout', '%d', false)",

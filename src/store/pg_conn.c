@@ -324,6 +324,9 @@ static PGconn *conn_begin(const char *uri, const char *password_file, int wait, 
 		PQfinish(c);
 		return NULL;
 	}
+	/* Notices ("already exists, skipping") are not for a user: libpq would print them. */
+	if (wait)
+		PQclear(PQexec(c, "SET client_min_messages = warning"));
 	return c;
 }
 

@@ -30,6 +30,12 @@ struct pg;
 struct pg_job;
 
 /*
+ * The pg_try_advisory_lock key the active controller holds ("mp-lead!" in
+ * ASCII); store copy holds it too, so that no controller acts mid-copy.
+ */
+#define PG_LEAD_LOCK 0x6d702d6c65616421LL
+
+/*
  * A job's end, called exactly once: error 0 and res[0 .. n) the result of
  * every statement in the order added (PGRES_TUPLES_OK or
  * PGRES_COMMAND_OK); or error (EIO: the server said no or the connection

@@ -259,7 +259,7 @@ void pg_history(void *db, const struct store_query *q, store_results_cb cb, void
 	pg_job_add(j,
 	           "SELECT " STORE_RESULT_COLS " FROM results WHERE check_id = " SQL_CHECK_ID
 	           " AND ts_ms >= $2::bigint AND ts_ms < $3::bigint" PG_RAW
-	           " ORDER BY ts_ms DESC LIMIT $4::int",
+	           " ORDER BY ts_ms DESC, location DESC LIMIT $4::int",
 	           4, v);
 	pg_job_run(p, j);
 }
@@ -762,7 +762,8 @@ static const char sql_status_checks[] =
     " LEFT JOIN LATERAL (SELECT to_status, ts_ms, reason, message, to_severity"
     " FROM transitions WHERE check_id = c.id ORDER BY ts_ms DESC, id DESC LIMIT 1) t ON true"
     " LEFT JOIN LATERAL (SELECT ts_ms, location, status, reason, message, ttg_us, severity,"
-    " warnings FROM results WHERE check_id = c.id" PG_RAW " ORDER BY ts_ms DESC LIMIT 1) r"
+    " warnings FROM results WHERE check_id = c.id" PG_RAW
+    " ORDER BY ts_ms DESC, location DESC LIMIT 1) r"
     " ON true"
     " LEFT JOIN LATERAL (SELECT id, start_ms, end_ms, reason, message, duration_ms,"
     " close_reason FROM incidents WHERE check_id = c.id AND end_ms IS NULL"

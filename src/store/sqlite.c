@@ -1713,7 +1713,7 @@ static void sq_history(void *db, const struct store_query *q, store_results_cb c
 	    !(st = prep(s,
 	                "SELECT " STORE_RESULT_COLS
 	                " FROM results WHERE check_id = ?1 AND ts_ms >= ?2"
-	                " AND ts_ms < ?3 ORDER BY ts_ms DESC LIMIT ?4",
+	                " AND ts_ms < ?3 ORDER BY ts_ms DESC, location DESC LIMIT ?4",
 	                err, sizeof(err)))) {
 		cb(NULL, 0, errno, err, arg);
 		return;
@@ -2439,7 +2439,7 @@ static void sq_status(void *db, store_status_cb cb, void *arg)
 	    "SELECT to_status, ts_ms, reason, message, to_severity FROM transitions"
 	    " WHERE check_id = ?1 ORDER BY ts_ms DESC, rowid DESC LIMIT 1",
 	    "SELECT ts_ms, location, status, reason, message, ttg_us, severity, warnings"
-	    " FROM results WHERE check_id = ?1 ORDER BY ts_ms DESC LIMIT 1",
+	    " FROM results WHERE check_id = ?1 ORDER BY ts_ms DESC, location DESC LIMIT 1",
 	    "SELECT id, start_ms, end_ms, reason, message, duration_ms, NULL, close_reason"
 	    " FROM incidents WHERE check_id = ?1 AND end_ms IS NULL ORDER BY start_ms DESC LIMIT 1",
 	};
