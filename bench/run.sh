@@ -25,6 +25,10 @@
 #                          controller, HTTP and HTTPS), nodes-probe (CPU per probe of
 #                          `mailpulse probe` against `mailpulse run`), nodes-replay
 #                          (100 000 spooled results replayed, live results meanwhile)
+#   bench/run.sh store     the history store, SQLite and PostgreSQL side by side (issue 14,
+#                          ~13 min): the daemon's writes at 3 333 results/s, 10 000 checks
+#                          x 30 days seeded, uptime and history read before and after
+#                          retention (see the store section below)
 #
 # Environment: BENCH_KEEP (set: keep the work directory, its logs and stores),
 # N (probes per run, 2000), C (in flight, 100), REPS (repeats
@@ -40,8 +44,8 @@
 set -euo pipefail
 
 WHAT=${1:-all}
-case $WHAT in engine | peers | all | profile | sched | lag | scale | memory | timing | tlsfloor | http | spool | nodes | nodes-ingest | nodes-probe | nodes-replay) ;; *)
-	echo "usage: bench/run.sh engine|peers|all|profile|sched|lag|scale|memory|timing|tlsfloor|http|spool|nodes|nodes-ingest|nodes-probe|nodes-replay" >&2
+case $WHAT in engine | peers | all | profile | sched | lag | scale | memory | timing | tlsfloor | http | spool | nodes | nodes-ingest | nodes-probe | nodes-replay | store) ;; *)
+	echo "usage: bench/run.sh engine|peers|all|profile|sched|lag|scale|memory|timing|tlsfloor|http|spool|nodes|nodes-ingest|nodes-probe|nodes-replay|store" >&2
 	exit 2
 	;;
 esac
@@ -79,6 +83,194 @@ if [ "$WHAT" = spool ]; then
 	echo
 	echo "== figures (goal: 100,000 spooled results replayed in under 60 s) =="
 	grep -v '^sqlite=' <<<"$out"
+	exit 0
+fi
+
+# ---- store (issue 14): the history store, SQLite and PostgreSQL side by side ----
+# bench/storebench.c, through store.h only, so both backends run the same code:
+#   write  STRATE results/s (3 333: 10 nodes x 10 000 checks every 30 s) over
+#          STCHECKS checks from the loop, flushed once a second, STWIN_S s
+#          measured after STWARM_S; the writer on CPU 0 (taskset), PostgreSQL
+#          where the kernel puts it (the same 2 cores); the server's CPU from
+#          /proc (the postmaster and all its children).
+#   seed   STCHECKS checks x STDAYS days, one result an hour (7.2 M rows), timed;
+#          read (all of it raw, as under the default retention.raw_days: 30),
+#          folded by store_retention(raw_days STRAW, 1: the configuration's
+#          least), read again (roll-ups and the last day raw). Reads: STN
+#          random checks blocking, and STLOOP more through the loop (attached).
+# PostgreSQL is tests/lib/pg.sh's private cluster (initdb as nobody, a Unix
+# socket only), restarted with the stock settings (fsync on: pg.sh turns it
+# off for tests) plus STPGOPTS. storebench and the server's session run with
+# the scheduler autogroup at STNICE (-19), as the nodes figures do.
+# Environment: STPHASES (write seed), STBACKENDS (sqlite postgresql), STRATE,
+# STCHECKS, STWARM_S, STWIN_S, STDAYS, STRAW, STN, STLOOP, STPORT, STPGOPTS.
+if [ "$WHAT" = store ]; then
+	STPHASES=${STPHASES:-write seed}
+	STBACKENDS=${STBACKENDS:-sqlite postgresql}
+	STRATE=${STRATE:-3333}
+	STCHECKS=${STCHECKS:-10000}
+	STWARM_S=${STWARM_S:-10}
+	STWIN_S=${STWIN_S:-60}
+	STDAYS=${STDAYS:-30}
+	STRAW=${STRAW:-1}
+	STN=${STN:-500}
+	STLOOP=${STLOOP:-100}
+	STPORT=${STPORT:-$((PORT + 90))}
+	STPGOPTS=${STPGOPTS:-}
+	STNICE=${STNICE:--19}
+	STP=(setsid -w sh -c 'echo "$0" >/proc/self/autogroup 2>/dev/null; exec "$@"' "$STNICE")
+	CPU0=()
+	[ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null && CPU0=(taskset -c 0)
+	[ -f "$BUILD/CMakeCache.txt" ] || cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build "$BUILD" -j"$(nproc)" --target storebench >/dev/null
+	STB=$BUILD/bench/storebench
+	# The server's user must reach its directory: /tmp, not a TMPDIR under /root.
+	WORK=$(mktemp -d /tmp/mailpulse-store.XXXXXX)
+	chmod 755 "$WORK"
+	RES=$WORK/results.txt
+	: >"$RES"
+	# shellcheck source=tests/lib/pg.sh
+	. "$ROOT/tests/lib/pg.sh"
+	st_cleanup() {
+		pg_stop
+		if [ -n "${BENCH_KEEP:-}" ]; then
+			say "work files kept in $WORK (BENCH_KEEP)"
+		else
+			rm -rf "$WORK"
+		fi
+	}
+	trap st_cleanup EXIT
+	st_psql() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -At "$@"; }
+	st_url() { echo "postgresql://mp@/$1?host=$WORK/pg&port=$STPORT"; }
+	st_run() { # storebench's arguments: on CPU 0, its figures to stderr and RESULT lines to RES
+		local out
+		out=$("${STP[@]}" "${CPU0[@]}" "$STB" "$@") || say "  storebench $1 failed"
+		grep -v '^RESULT' <<<"$out" | sed 's/^/  /' >&2
+		grep '^RESULT' <<<"$out" >>"$RES" || true
+	}
+	if [[ " $STBACKENDS " == *" postgresql "* ]]; then
+		say "store: a private PostgreSQL cluster in $WORK/pg, port $STPORT (Unix socket)"
+		pg_start "$WORK/pg" "$STPORT" || exit 1
+		# pg.sh's test settings (fsync off) out: the stock configuration, durable.
+		pg_stop
+		pg_opts="-k $WORK/pg -c listen_addresses='' -p $STPORT $STPGOPTS"
+		pg_restart "$WORK/pg" || {
+			cat "$WORK/pg/server.log" >&2
+			exit 1
+		}
+		PGDATA_DIR=$WORK/pg/data
+		# The server's session gets the writer's share of the CPU (sched_autogroup).
+		echo "$STNICE" >"/proc/$(head -1 "$PGDATA_DIR/postmaster.pid")/autogroup" 2>/dev/null ||
+			say "store: cannot set the server's autogroup nice"
+	fi
+	st_size() { # backend store: its size on disk
+		if [ "$1" = sqlite ]; then
+			du -cb "$2"* | awk 'END { printf "%.0f MB", $1 / 1e6 }'
+		else
+			st_psql -c "SELECT (pg_database_size('$2') / 1000000)::text || ' MB'"
+		fi
+	}
+	for b in $STBACKENDS; do
+		if [[ " $STPHASES " == *" write "* ]]; then
+			say "store write $b: $STRATE results/s over $STCHECKS checks, ${STWIN_S} s after ${STWARM_S} s"
+			if [ "$b" = sqlite ]; then
+				st_run write --store "$WORK/write.db" --rate "$STRATE" --checks "$STCHECKS" \
+					--warmup-s "$STWARM_S" --window-s "$STWIN_S" --label write
+				rm -f "$WORK"/write.db*
+			else
+				st_psql -c "CREATE DATABASE mpwrite"
+				st_run write --store "$(st_url mpwrite)" --rate "$STRATE" --checks "$STCHECKS" \
+					--warmup-s "$STWARM_S" --window-s "$STWIN_S" --pgdata "$PGDATA_DIR" --label write
+				st_psql -c "DROP DATABASE mpwrite"
+			fi
+		fi
+		if [[ " $STPHASES " == *" seed "* ]]; then
+			if [ "$b" = sqlite ]; then
+				spec=$WORK/query.db name=$spec
+			else
+				st_psql -c "CREATE DATABASE mpquery"
+				spec=$(st_url mpquery) name=mpquery
+			fi
+			say "store seed $b: $STCHECKS checks x $STDAYS days, one result an hour"
+			st_run seed --store "$spec" --checks "$STCHECKS" --days "$STDAYS"
+			if [ "$b" = postgresql ]; then
+				# A store that has run for a month has been analyzed by autovacuum.
+				t0=$(date +%s%3N)
+				st_psql -d mpquery -c "VACUUM (ANALYZE)"
+				say "  VACUUM (ANALYZE) in $((($(date +%s%3N) - t0) / 1000)) s"
+			fi
+			say "  size: $(st_size "$b" "$name")"
+			say "store query $b: all raw ($STN blocking${STLOOP:+, $STLOOP through the loop})"
+			loopfl=()
+			[ "$b" = postgresql ] && [ "$STLOOP" -gt 0 ] && loopfl=(--loop "$STLOOP")
+			st_run query --store "$spec" --checks "$STCHECKS" --n "$STN" "${loopfl[@]}" --label raw
+			say "store retention $b: raw_days $STRAW"
+			st_run retain --store "$spec" --raw-days "$STRAW"
+			if [ "$b" = postgresql ]; then
+				t0=$(date +%s%3N)
+				st_psql -d mpquery -c "VACUUM (ANALYZE)"
+				say "  VACUUM (ANALYZE) in $((($(date +%s%3N) - t0) / 1000)) s"
+			fi
+			say "  size: $(st_size "$b" "$name")"
+			say "store query $b: roll-ups (the last $STRAW day(s) raw)"
+			st_run query --store "$spec" --checks "$STCHECKS" --n "$STN" "${loopfl[@]}" --label rollups
+			if [ "$b" = sqlite ]; then
+				rm -f "$WORK"/query.db*
+			else
+				st_psql -c "DROP DATABASE mpquery"
+			fi
+		fi
+	done
+	cp "$RES" "$BUILD/bench-results.txt"
+	echo "== versions =="
+	rev=${REV:-$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)}
+	if [ -z "${REV:-}" ] && [ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null | head -1)" ]; then rev="$rev+dirty"; fi
+	echo "mailpulse git $rev"
+	"$STB" versions
+	if [ -n "${PGDATA_DIR:-}" ]; then
+		echo "postgres=$("$PG_BIN/postgres" --version)"
+		echo "server=$(st_psql -c 'SELECT version()')"
+		echo "server settings=$(st_psql -c "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ' ' ORDER BY name) FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'shared_buffers', 'max_wal_size', 'wal_level', 'full_page_writes')")"
+	fi
+	echo "kernel=$(uname -r)"
+	echo "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') x $(nproc)"
+	echo "memory=$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+	echo "disk=$(df -T "$WORK" | awk 'NR == 2 {print $2 " " $1}')"
+	echo "load average at the end=$(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo "pinning=storebench ${CPU0[*]:-unpinned}, PostgreSQL unpinned; autogroup nice $STNICE for both"
+	echo "raw results: $BUILD/bench-results.txt"
+	echo
+	echo "== figures =="
+	awk '
+function kv(line, key,   i, n, a) {
+	n = split(line, a, " ")
+	for (i = 1; i <= n; i++)
+		if (index(a[i], key "=") == 1)
+			return substr(a[i], length(key) + 2)
+	return ""
+}
+/^RESULT bench=store-write / {
+	if (!w++) {
+		print "writes from the loop, flushed once a second (goal: 3 333 results/s; CPU per row: writer = storebench user+sys, server = postmaster + children):"
+		print "  backend      offered/s  written/s  flushes  flush p50/p99/max ms  loop held p50/max ms  queue high  timer late p99/max ms  writer CPU%  writer ms/row  server CPU%  server ms/row  refused"
+	}
+	printf "  %-11s %10s %10s %8s  %20s %21s %11s %22s %12s %14s %11s %14s %8s\n", kv($0, "backend"), kv($0, "offered"), kv($0, "rate"), kv($0, "flushes"),
+		kv($0, "flush_p50_ms") "/" kv($0, "flush_p99_ms") "/" kv($0, "flush_max_ms"), kv($0, "call_p50_ms") "/" kv($0, "call_max_ms"), kv($0, "queue_high"), kv($0, "late_p99_ms") "/" kv($0, "late_max_ms"),
+		kv($0, "cpu_pct"), kv($0, "cpu_per_row_ms"), kv($0, "srv_cpu_pct") + 0 < 0 ? "-" : kv($0, "srv_cpu_pct"), kv($0, "srv_per_row_ms") + 0 < 0 ? "-" : kv($0, "srv_per_row_ms"), kv($0, "refused")
+}
+/^RESULT bench=store-seed / { seed[++ns] = sprintf("  %-11s %s rows in %s s: %s rows/s (storebench CPU %s s)", kv($0, "backend"), kv($0, "rows"), kv($0, "seconds"), kv($0, "rate"), kv($0, "cpu_s")) }
+/^RESULT bench=store-retain / { ret[++nr] = sprintf("  %-11s %s raw rows folded in %s s (raw_days %s)", kv($0, "backend"), kv($0, "folded"), kv($0, "seconds"), kv($0, "raw_days")) }
+/^RESULT bench=store-query / { q[++nq] = sprintf("  %-11s %-8s %-6s %-11s %5s  %8s %8s %8s  %s", kv($0, "backend"), kv($0, "label"), kv($0, "mode"), kv($0, "query"), kv($0, "n"), kv($0, "p50_ms"), kv($0, "p99_ms"), kv($0, "max_ms"), kv($0, "mean_probes") != "" ? "probes " kv($0, "mean_probes") : "rows " kv($0, "mean_rows")) }
+END {
+	if (ns) { print ""; print "seeding (one result per check per hour, store_add_result + store_flush in batches):"; for (i = 1; i <= ns; i++) print seed[i] }
+	if (nr) { print ""; print "retention (store_retention until it returns 0):"; for (i = 1; i <= nr; i++) print ret[i] }
+	if (nq) {
+		print ""; print "reads of random checks over the last 30 days (raw: before retention; rollups: after it):"
+		print "  backend     store    mode   query           n   p50 ms   p99 ms   max ms  mean"
+		for (i = 1; i <= nq; i++) print q[i]
+	}
+}' "$RES"
 	exit 0
 fi
 
