@@ -23,6 +23,11 @@ chmod 600 "$tmp/pg.pw"
 start_http_sink
 port=$(free_port)
 start_toggle "$port"
+# The load: 60 more checks of a server that stays up, 40 results a second.
+load=$(free_port)
+"$FAKESRV" --port "$load" --max-conns 100000 --lifetime 180 "$(dirname "$0")/pop3_ok.scn" \
+	2>>"$tmp/load.log" &
+pids+=("$!")
 api=$(free_port)
 cat >"$tmp/mp.yaml" <<YAML
 location: e2e
@@ -36,6 +41,7 @@ channels:
 checks:
   - {name: toggle, url: "pop3://127.0.0.1:$port", notify: [hook]}
   - {name: steady, url: "pop3://127.0.0.1:$port"}
+$(for i in $(seq -w 1 60); do echo "  - {name: load-$i, url: \"pop3://127.0.0.1:$load\"}"; done)
 YAML
 "$MAILPULSE" config check "$tmp/mp.yaml" >"$tmp/check.out" 2>&1 || fail "config rejected: $(cat "$tmp/check.out")"
 "$MAILPULSE" config check -v "$tmp/mp.yaml" >"$tmp/dump.out" 2>&1 || fail "config check -v: $(cat "$tmp/dump.out")"
@@ -120,7 +126,11 @@ rc=$?
 logged=$(grep -c 'debug: check toggle: ' "$tmp/daemon.log")
 stored=$("$MAILPULSE" history toggle -c "$tmp/mp.yaml" --json --limit 10000 | jq '.results | length')
 [ "$logged" -eq "$stored" ] || fail "SIGTERM: $logged results logged, $stored stored"
+# Every result of every check, the load's included, is in the store once.
+logged_all=$(grep -cE 'debug: check [^ ]+: (up|down|degraded|unknown) ' "$tmp/daemon.log")
+stored_all=$(psql -d mpd -qAt -c "SELECT count(*) FROM results")
+[ "$logged_all" -eq "$stored_all" ] || fail "SIGTERM: $logged_all results logged in all, $stored_all stored"
 for f in "$tmp/daemon.log" "$tmp/dump.out" "$tmp/check.out" "$tmp/pg/server.log"; do
 	grep -q "pg-Pw-Daemon-77" "$f" && fail "the password is in $f"
 done
-echo "ok: a daemon on PostgreSQL; $stored results of toggle kept across a ${gap}s outage of the server"
+echo "ok: a daemon on PostgreSQL; $stored_all results ($stored of toggle) kept across a ${gap}s outage of the server, $(jq .store_queued_high "$tmp/health.json") rows queued at most"
