@@ -62,10 +62,22 @@
 #define PG_KEEPALIVE_COUNT  4
 
 struct pg_stmt {
-	char *sql;
+	const char *sql; /* own, or a statement's static text (name) */
+	char *own;
+	const char *name; /* a statement prepared once a connection (PG_PREPARED); NULL: none */
+	int prepare;      /* this is its PQsendPrepare() (session_setup()) */
 	int n;
 	char **v;
 };
+
+/*
+ * Statements the server parses and plans once a connection: a result's
+ * INSERT, sent for every row at 3 333 rows/s, where planning it again each
+ * time cost two thirds of the server's CPU (bench/RESULTS.md, eleventh
+ * slice). Prepared by session_setup() on the loop, or at first use when
+ * blocking; until then (or if preparing failed) sent as plain text.
+ */
+#define PG_RESULT_STMT "mp_result"
 
 struct pg_job {
 	struct pg_job *next;
@@ -109,6 +121,7 @@ struct pg {
 	pthread_mutex_t cmu;
 	PGcancel *cancel; /* under cmu: store_interrupt() may come from another thread */
 	/* the retention run in flight (loop mode) */
+	int prepared; /* PG_RESULT_STMT exists on c; 0 again whenever c changes */
 	int ret_running, ret_steps, ret_last;
 	int64_t ret_now;
 	unsigned ret_raw, ret_roll;
@@ -248,7 +261,8 @@ static char *pg_text(const char *s)
 	return out;
 }
 
-int pg_job_add(struct pg_job *j, const char *sql, int nparams, const char *const *params)
+static int job_add(struct pg_job *j, const char *sql, const char *name, int prepare, int nparams,
+                   const char *const *params)
 {
 	struct pg_stmt *s;
 
@@ -265,12 +279,17 @@ int pg_job_add(struct pg_job *j, const char *sql, int nparams, const char *const
 	}
 	s = &j->st[j->n];
 	memset(s, 0, sizeof(*s));
-	s->sql = strdup(sql);
-	s->v = nparams > 0 ? calloc((size_t)nparams, sizeof(*s->v)) : NULL;
-	if (!s->sql || (nparams > 0 && !s->v))
+	s->name = name;
+	s->prepare = prepare;
+	if (name)
+		s->sql = sql; /* static: named statements' texts are */
+	else
+		s->sql = s->own = strdup(sql);
+	s->v = nparams > 0 && !prepare ? calloc((size_t)nparams, sizeof(*s->v)) : NULL;
+	if (!s->sql || (nparams > 0 && !prepare && !s->v))
 		goto nomem_stmt;
 	s->n = nparams;
-	for (int i = 0; i < nparams; i++)
+	for (int i = 0; i < nparams && !prepare; i++)
 		if (params[i] && !(s->v[i] = pg_text(params[i]))) {
 			j->n++;
 			goto nomem;
@@ -278,12 +297,17 @@ int pg_job_add(struct pg_job *j, const char *sql, int nparams, const char *const
 	j->n++;
 	return 0;
 nomem_stmt:
-	free(s->sql);
+	free(s->own);
 	free(s->v);
 nomem:
 	j->nomem = 1;
 	errno = ENOMEM;
 	return -1;
+}
+
+int pg_job_add(struct pg_job *j, const char *sql, int nparams, const char *const *params)
+{
+	return job_add(j, sql, NULL, 0, nparams, params);
 }
 
 int pg_job_count(const struct pg_job *j)
@@ -294,10 +318,10 @@ int pg_job_count(const struct pg_job *j)
 static void job_free(struct pg_job *j)
 {
 	for (int i = 0; i < j->n; i++) {
-		for (int k = 0; k < j->st[i].n; k++)
+		for (int k = 0; k < j->st[i].n && j->st[i].v; k++)
 			free(j->st[i].v[k]);
 		free(j->st[i].v);
-		free(j->st[i].sql);
+		free(j->st[i].own);
 	}
 	for (int i = 0; i < j->nres; i++)
 		PQclear(j->res[i]);
@@ -354,6 +378,7 @@ static void run_blocking(struct pg *p, struct pg_job *j)
 
 	if (!p->c || PQstatus(p->c) != CONNECTION_OK) {
 		PQfinish(p->c);
+		p->prepared = 0;
 		p->c = pg_open(p->uri, p->pwfile, 1, err, sizeof(err));
 		if (!p->c) {
 			job_fail(p, j, EIO, err);
@@ -361,7 +386,8 @@ static void run_blocking(struct pg *p, struct pg_job *j)
 		}
 	}
 	if (j->n > 1) {
-		r = PQexec(p->c, "BEGIN");
+		/* The savepoint lets a prepare that failed leave the transaction usable. */
+		r = PQexec(p->c, "BEGIN; SAVEPOINT mp_prepare");
 		if (PQresultStatus(r) != PGRES_COMMAND_OK)
 			job_error(p, j, PQresultErrorMessage(r));
 		PQclear(r);
@@ -370,8 +396,21 @@ static void run_blocking(struct pg *p, struct pg_job *j)
 		const struct pg_stmt *s = &j->st[i];
 		ExecStatusType st;
 
-		r = PQexecParams(p->c, s->sql, s->n, NULL, (const char *const *)s->v, NULL, NULL,
-		                 0);
+		if (s->name && !p->prepared) {
+			/* Prepared at first use; a failure to is told by the statement itself. */
+			PGresult *pr = PQprepare(p->c, s->name, s->sql, s->n, NULL);
+
+			p->prepared = PQresultStatus(pr) == PGRES_COMMAND_OK;
+			PQclear(pr);
+			if (!p->prepared && j->n > 1)
+				PQclear(PQexec(p->c, "ROLLBACK TO SAVEPOINT mp_prepare"));
+		}
+		if (s->name && p->prepared)
+			r = PQexecPrepared(p->c, s->name, s->n, (const char *const *)s->v, NULL,
+			                   NULL, 0);
+		else
+			r = PQexecParams(p->c, s->sql, s->n, NULL, (const char *const *)s->v, NULL,
+			                 NULL, 0);
 		st = PQresultStatus(r);
 		if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
 			job_error(p, j, r ? PQresultErrorMessage(r) : PQerrorMessage(p->c));
@@ -514,12 +553,23 @@ static void send_head(struct pg *p)
 		send_head(p);
 		return;
 	}
-	for (int i = 0; i < j->n; i++)
-		if (!PQsendQueryParams(p->c, j->st[i].sql, j->st[i].n, NULL,
-		                       (const char *const *)j->st[i].v, NULL, NULL, 0)) {
+	for (int i = 0; i < j->n; i++) {
+		const struct pg_stmt *s = &j->st[i];
+		int ok;
+
+		if (s->prepare)
+			ok = PQsendPrepare(p->c, s->name, s->sql, s->n, NULL);
+		else if (s->name && p->prepared)
+			ok = PQsendQueryPrepared(p->c, s->name, s->n, (const char *const *)s->v,
+			                         NULL, NULL, 0);
+		else
+			ok = PQsendQueryParams(p->c, s->sql, s->n, NULL, (const char *const *)s->v,
+			                       NULL, NULL, 0);
+		if (!ok) {
 			conn_lost(p, PQerrorMessage(p->c));
 			return;
 		}
+	}
 	if (!PQpipelineSync(p->c)) {
 		conn_lost(p, PQerrorMessage(p->c));
 		return;
@@ -583,6 +633,7 @@ static void conn_lost(struct pg *p, const char *why)
 	cancel_set(p, NULL);
 	PQfinish(p->c);
 	p->c = NULL;
+	p->prepared = 0;
 	p->state = PG_DOWN;
 	p->sent = 0;
 	/*
@@ -613,12 +664,24 @@ static void conn_lost(struct pg *p, const char *why)
 		retry_later(p);
 }
 
+static const char sql_result[] =
+    "INSERT INTO results (check_id, ts_ms, location, status, reason, message, address, ttg_us,"
+    " dns_us, connect_us, tls_us, greeting_us, capability_us, starttls_us, login_us,"
+    " mailbox_us, total_us, tls_version, cert_days_left, cert_not_after, cert_subject,"
+    " cert_issuer, cert_sha256, messages, severity, warnings, maintenance, path,"
+    " first_not_after, counts_as)"
+    " VALUES ((SELECT id FROM checks WHERE name = $1), $2, $3, $4, $5, $6, $7, $8, $9, $10,"
+    " $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27,"
+    " $28, $29, $30)";
+
 static void setup_done(struct pg *p, PGresult *const *res, int n, int error, const char *err,
                        void *ctx)
 {
-	(void)res, (void)n, (void)ctx;
+	(void)res, (void)ctx;
 	if (error)
 		pg_set_err(p, "%s", err);
+	else if (n == 2)
+		p->prepared = 1;
 }
 
 /*
@@ -644,6 +707,8 @@ static void session_setup(struct pg *p)
 	         PG_KEEPALIVE_IDLE_S, PG_KEEPALIVE_COUNT,
 	         (PG_KEEPALIVE_IDLE_S + PG_KEEPALIVE_COUNT) * 1000);
 	pg_job_add(j, sql, 0, NULL);
+	if (!p->prepared)
+		job_add(j, sql_result, PG_RESULT_STMT, 1, 30, NULL);
 	/* Ahead of the queue: a job sent already stays first. */
 	if (p->sent && p->head) {
 		j->next = p->head->next;
@@ -1160,16 +1225,6 @@ static int64_t day_of(int64_t ms)
 
 /* ---- writes ---- */
 
-static const char sql_result[] =
-    "INSERT INTO results (check_id, ts_ms, location, status, reason, message, address, ttg_us,"
-    " dns_us, connect_us, tls_us, greeting_us, capability_us, starttls_us, login_us,"
-    " mailbox_us, total_us, tls_version, cert_days_left, cert_not_after, cert_subject,"
-    " cert_issuer, cert_sha256, messages, severity, warnings, maintenance, path,"
-    " first_not_after, counts_as)"
-    " VALUES ((SELECT id FROM checks WHERE name = $1), $2, $3, $4, $5, $6, $7, $8, $9, $10,"
-    " $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27,"
-    " $28, $29, $30)";
-
 /*
  * Merge rather than replace, as SQLite's store does: a late result for an
  * hour already folded adds to it. The merged p95 is the larger, an upper
@@ -1303,7 +1358,7 @@ static void add_result(struct pg_job *j, const struct store_row *r)
 	v[27] = r->s[STORE_S_PATH];
 	v[28] = r->tls ? pg_i64(b[28], r->first_not_after) : NULL;
 	v[29] = counts_as(r->flags);
-	pg_job_add(j, sql_result, 30, v);
+	job_add(j, sql_result, PG_RESULT_STMT, 0, 30, v);
 }
 
 static void add_row(struct pg *p, struct pg_job *j, const struct store_row *r)

@@ -42,6 +42,18 @@
 	  (PGconn * c, const char *q, int n, const Oid *t, const char *const *v, const int *l,     \
 	   const int *f, int rf),                                                                  \
 	  (c, q, n, t, v, l, f, rf))                                                               \
+	R(PGresult *, PQprepare, (PGconn * c, const char *s, const char *q, int n, const Oid *t),  \
+	  (c, s, q, n, t))                                                                         \
+	R(PGresult *, PQexecPrepared,                                                              \
+	  (PGconn * c, const char *s, int n, const char *const *v, const int *l, const int *f,     \
+	   int rf),                                                                                \
+	  (c, s, n, v, l, f, rf))                                                                  \
+	R(int, PQsendPrepare, (PGconn * c, const char *s, const char *q, int n, const Oid *t),     \
+	  (c, s, q, n, t))                                                                         \
+	R(int, PQsendQueryPrepared,                                                                \
+	  (PGconn * c, const char *s, int n, const char *const *v, const int *l, const int *f,     \
+	   int rf),                                                                                \
+	  (c, s, n, v, l, f, rf))                                                                  \
 	R(ExecStatusType, PQresultStatus, (const PGresult *r), (r))                                \
 	R(char *, PQresultErrorMessage, (const PGresult *r), (r))                                  \
 	R(char *, PQresultErrorField, (const PGresult *r, int f), (r, f))                          \
