@@ -85,14 +85,6 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t wall_us(void)
 {
 	struct timespec ts;
@@ -457,7 +449,7 @@ static void store_poll(struct storewatch *w, int64_t now)
 		if (!(w->p = realloc(w->p, w->cap * sizeof(*w->p))))
 			die("out of memory");
 	}
-	w->p[w->n].at_ms = wall_ms();
+	w->p[w->n].at_ms = mp_wall_ms();
 	w->p[w->n].maxrow = v;
 	w->n++;
 }
@@ -652,7 +644,7 @@ static void push(struct load *L, struct lnode *n)
 	}
 	snprintf(id, sizeof(id), "%llu-%llu", (unsigned long long)n->q[n->qhead].seq,
 	         (unsigned long long)n->q[n->qhead + cnt - 1].seq);
-	if (!(b = node_batch_open(n->name, id, wall_ms(), n->q[n->qhead].seq)))
+	if (!(b = node_batch_open(n->name, id, mp_wall_ms(), n->q[n->qhead].seq)))
 		die("out of memory");
 	for (size_t i = 0; i < cnt; i++)
 		if (node_batch_add(b, n->q[n->qhead + i].text, n->q[n->qhead + i].len) != 0)
@@ -673,7 +665,7 @@ static void beat(struct load *L, struct lnode *n)
 	snprintf(hb->node, sizeof(hb->node), "%s", n->name);
 	snprintf(hb->version, sizeof(hb->version), "%s", MAILPULSE_VERSION);
 	hb->started_ms = n->started_ms;
-	hb->sent_ms = wall_ms();
+	hb->sent_ms = mp_wall_ms();
 	snprintf(hb->etag, sizeof(hb->etag), "%s", n->a.etag);
 	hb->checks = (unsigned)n->a.n;
 	hb->spool_depth = n->qlen;
@@ -684,7 +676,7 @@ static void beat(struct load *L, struct lnode *n)
 	hb->canaries[0].reason = MP_R_OK;
 	snprintf(hb->canaries[0].message, sizeof(hb->canaries[0].message),
 	         "the controller answers");
-	hb->canaries[0].probe_ms = wall_ms();
+	hb->canaries[0].probe_ms = mp_wall_ms();
 	hb->ncanaries = 1;
 	if (!(body = node_heartbeat_encode(hb)))
 		die("out of memory");
@@ -704,7 +696,7 @@ static void on_done(struct load *L, CURL *e, CURLcode rc)
 	struct xfer *x = NULL;
 	struct lnode *n;
 	long status = 0;
-	int64_t now_ms = wall_ms();
+	int64_t now_ms = mp_wall_ms();
 	char why[400];
 
 	curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&x);
@@ -771,7 +763,7 @@ static void drive(struct load *L, int generating)
 {
 	CURLMsg *m;
 	int running, left;
-	int64_t now = wall_ms();
+	int64_t now = mp_wall_ms();
 
 	if (generating)
 		generate(L, wall_us());
@@ -911,7 +903,7 @@ static int cmd_load(int argc, char **argv)
 		n->offset_us = n->step_us * j / L.nodes;
 		xfer_init(&L, n, &n->push, K_PUSH);
 		xfer_init(&L, n, &n->beat, K_BEAT);
-		n->started_ms = wall_ms();
+		n->started_ms = mp_wall_ms();
 		n->next_push_ms = n->started_ms + L.tick_ms * j / L.nodes;
 		n->next_beat_ms = n->started_ms;
 	}
@@ -928,7 +920,7 @@ static int cmd_load(int argc, char **argv)
 	L.w0_ms = L.t0_us / 1000 + (int64_t)L.warmup_s * 1000;
 	L.w1_ms = L.w0_ms + (int64_t)L.duration_s * 1000;
 	for (;;) {
-		int64_t now = wall_ms();
+		int64_t now = mp_wall_ms();
 
 		if (c0 < 0 && now >= L.w0_ms) {
 			c0 = proc_cpu_ms(L.ctl_pid);
@@ -949,10 +941,10 @@ static int cmd_load(int argc, char **argv)
 	}
 	/* What was made in the window goes out; the store gets its last flush. */
 	{
-		int64_t until = wall_ms() + 20000, settle = 0;
+		int64_t until = mp_wall_ms() + 20000, settle = 0;
 
-		while (wall_ms() < until) {
-			int64_t now = wall_ms();
+		while (mp_wall_ms() < until) {
+			int64_t now = mp_wall_ms();
 
 			store_poll(&sw, now);
 			if (!busy(&L)) {
@@ -1117,7 +1109,7 @@ static int cmd_fill(int argc, char **argv)
 	/* The node's checks in turn, one interval per round, ending now. */
 	step_us = (int64_t)a.interval_ms * 1000 / (int64_t)a.n;
 	now = wall_us();
-	t0 = wall_ms();
+	t0 = mp_wall_ms();
 	for (long i = 0; i < n; i++) {
 		uint64_t id = spool_next_id(s);
 		int64_t probe_ms = (now - (int64_t)(n - i) * step_us) / 1000;
@@ -1134,7 +1126,7 @@ static int cmd_fill(int argc, char **argv)
 	printf("fill: %ld results of %zu checks (node %s, ids 1..%llu, probe times over the last "
 	       "%.0f min) in %.1f s; spool depth %llu\n",
 	       n, a.n, node, (unsigned long long)(spool_next_id(s) - 1),
-	       (double)n * (double)step_us / 60e6, (double)(wall_ms() - t0) / 1000.0,
+	       (double)n * (double)step_us / 60e6, (double)(mp_wall_ms() - t0) / 1000.0,
 	       (unsigned long long)spool_depth(s));
 	spool_close(s);
 	return 0;
@@ -1286,7 +1278,7 @@ static int cmd_watch(int argc, char **argv)
 	cw0 = proc_wait_ms(ctl_pid);
 	end = ready + (int64_t)timeout_s * 1000;
 	for (;;) {
-		int64_t now = wall_ms();
+		int64_t now = mp_wall_ms();
 
 		if (now >= end)
 			break;
@@ -1313,13 +1305,13 @@ static int cmd_watch(int argc, char **argv)
 			node_view(url, ca, node, &v);
 			next_hb = now + 1000;
 			if (acked && !hb_empty && v.depth >= 0 && v.depth < 100)
-				hb_empty = wall_ms();
+				hb_empty = mp_wall_ms();
 		}
 		usleep(10000);
 	}
 	/* One more second for the store's flush, then every row this node sent meanwhile. */
-	for (int64_t until = wall_ms() + 2500; wall_ms() < until; usleep(20000))
-		store_poll(&sw, wall_ms());
+	for (int64_t until = mp_wall_ms() + 2500; mp_wall_ms() < until; usleep(20000))
+		store_poll(&sw, mp_wall_ms());
 
 	struct samples during = {0}, after = {0}, tot_during = {0}, tot_after = {0};
 	struct samples ttg_during = {0}, ttg_after = {0}, before = {0};

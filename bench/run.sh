@@ -163,6 +163,12 @@ if [ "$WHAT" = store ]; then
 		echo "$STNICE" >"/proc/$(head -1 "$PGDATA_DIR/postmaster.pid")/autogroup" 2>/dev/null ||
 			say "store: cannot set the server's autogroup nice"
 	fi
+	st_analyze() { # the query store, analyzed, timed
+		local t0
+		t0=$(date +%s%3N)
+		st_psql -d mpquery -c "VACUUM (ANALYZE)"
+		say "  VACUUM (ANALYZE) in $((($(date +%s%3N) - t0) / 1000)) s"
+	}
 	st_size() { # backend store: its size on disk
 		if [ "$1" = sqlite ]; then
 			du -cb "$2"* | awk 'END { printf "%.0f MB", $1 / 1e6 }'
@@ -193,12 +199,8 @@ if [ "$WHAT" = store ]; then
 			fi
 			say "store seed $b: $STCHECKS checks x $STDAYS days, one result an hour"
 			st_run seed --store "$spec" --checks "$STCHECKS" --days "$STDAYS"
-			if [ "$b" = postgresql ]; then
-				# A store that has run for a month has been analyzed by autovacuum.
-				t0=$(date +%s%3N)
-				st_psql -d mpquery -c "VACUUM (ANALYZE)"
-				say "  VACUUM (ANALYZE) in $((($(date +%s%3N) - t0) / 1000)) s"
-			fi
+			# A store that has run for a month has been analyzed by autovacuum.
+			[ "$b" = postgresql ] && st_analyze
 			say "  size: $(st_size "$b" "$name")"
 			say "store query $b: all raw ($STN blocking${STLOOP:+, $STLOOP through the loop})"
 			loopfl=()
@@ -206,11 +208,7 @@ if [ "$WHAT" = store ]; then
 			st_run query --store "$spec" --checks "$STCHECKS" --n "$STN" "${loopfl[@]}" --label raw
 			say "store retention $b: raw_days $STRAW"
 			st_run retain --store "$spec" --raw-days "$STRAW"
-			if [ "$b" = postgresql ]; then
-				t0=$(date +%s%3N)
-				st_psql -d mpquery -c "VACUUM (ANALYZE)"
-				say "  VACUUM (ANALYZE) in $((($(date +%s%3N) - t0) / 1000)) s"
-			fi
+			[ "$b" = postgresql ] && st_analyze
 			say "  size: $(st_size "$b" "$name")"
 			say "store query $b: roll-ups (the last $STRAW day(s) raw)"
 			st_run query --store "$spec" --checks "$STCHECKS" --n "$STN" "${loopfl[@]}" --label rollups

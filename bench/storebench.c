@@ -57,22 +57,6 @@
 #define TICK_MS    10
 #define MAX_CHECKS 1000000
 
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* This process's user+sys, ms. */
 static double cpu_ms(void)
 {
@@ -230,7 +214,7 @@ static struct result r_up, r_down;
 static void results_init(void)
 {
 	struct tls_facts *t = &r_up.tls;
-	int64_t now_s = wall_ms() / 1000;
+	int64_t now_s = mp_wall_ms() / 1000;
 
 	result_init(&r_up, 0);
 	r_up.status = MP_UP;
@@ -431,7 +415,7 @@ struct wr {
 static void wr_flushed(int rc, void *arg)
 {
 	struct wr *w = arg;
-	double ms = (double)(mono_us() - w->fl_t0_us) / 1000.0;
+	double ms = (double)(mp_now_us() - w->fl_t0_us) / 1000.0;
 
 	if (w->phase != 1)
 		return;
@@ -465,9 +449,9 @@ static void wr_window(struct wr *w, int64_t now)
 static void wr_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct wr *w = arg;
-	int64_t now = mono_us();
+	int64_t now = mp_now_us();
 	long long due = (long long)((double)(now - w->t0_us) * (double)w->o->rate / 1e6);
-	int64_t wall = wall_ms();
+	int64_t wall = mp_wall_ms();
 
 	(void)fd, (void)what;
 	/* Late: the gap since the last tick past its 10 ms (libevent rearms from now). */
@@ -502,12 +486,12 @@ static void wr_flush_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	if (store_queued(w->s) == 0)
 		return;
-	w->fl_t0_us = mono_us();
+	w->fl_t0_us = mp_now_us();
 	if (store_flush_start(w->s, wr_flushed, w) < 0 && w->phase == 1)
 		w->busy_ticks++;
 	/* The call's own time is what the flush holds the loop (SQLite: all of it). */
 	if (w->phase == 1)
-		sample(&w->call_ms, (double)(mono_us() - w->fl_t0_us) / 1000.0);
+		sample(&w->call_ms, (double)(mp_now_us() - w->fl_t0_us) / 1000.0);
 }
 
 static int cmd_write(const struct opts *o)
@@ -533,7 +517,7 @@ static int cmd_write(const struct opts *o)
 	w.flush_tick = event_new(w.base, -1, EV_PERSIST, wr_flush_tick, &w);
 	if (!w.tick || !w.flush_tick)
 		goto out;
-	w.t0_us = mono_us();
+	w.t0_us = mp_now_us();
 	w.last_tick_us = w.t0_us;
 	event_add(w.tick, &tv);
 	event_add(w.flush_tick, &one);
@@ -604,8 +588,8 @@ static int cmd_seed(const struct opts *o)
 {
 	struct event_base *base = event_base_new();
 	struct store *s = NULL;
-	int64_t end = wall_ms() / HOUR_MS * HOUR_MS, start = end - o->days * DAY_MS;
-	int64_t t0 = mono_us(), rows = 0, flushes = 0;
+	int64_t end = mp_wall_ms() / HOUR_MS * HOUR_MS, start = end - o->days * DAY_MS;
+	int64_t t0 = mp_now_us(), rows = 0, flushes = 0;
 	double c0 = cpu_ms(), secs;
 	int rc = 1;
 
@@ -636,7 +620,7 @@ static int cmd_seed(const struct opts *o)
 	if (store_flush(s) < 0)
 		goto fail;
 	flushes++;
-	secs = (double)(mono_us() - t0) / 1e6;
+	secs = (double)(mp_now_us() - t0) / 1e6;
 	printf("store-seed %s: %" PRId64 " rows (%ld checks x %ld days, one an hour) in %.1f s:"
 	       " %.0f rows/s, %" PRId64 " flushes of up to %ld rows, seeder CPU %.1f s\n",
 	       backend_of(o->store), rows, o->checks, o->days, secs, (double)rows / secs, flushes,
@@ -661,7 +645,7 @@ out:
 static int cmd_retain(const struct opts *o)
 {
 	struct store *s = open_store(o->store);
-	int64_t t0 = mono_us(), folded = 0, now = wall_ms();
+	int64_t t0 = mp_now_us(), folded = 0, now = mp_wall_ms();
 	long calls = 0;
 	int n;
 
@@ -677,7 +661,7 @@ static int cmd_retain(const struct opts *o)
 		store_close(s);
 		return 1;
 	}
-	double secs = (double)(mono_us() - t0) / 1e6;
+	double secs = (double)(mp_now_us() - t0) / 1e6;
 
 	printf("store-retain %s: %" PRId64 " raw rows folded into roll-ups in %.1f s (%ld calls,"
 	       " raw_days %ld, rollup_days %ld)\n",
@@ -732,7 +716,7 @@ static double one_query(struct store *s, struct event_base *base, enum qkind k, 
                         int64_t now, struct qa *a)
 {
 	struct store_query q = {.check = c, .since_ms = now - 30 * DAY_MS, .until_ms = now};
-	int64_t t0 = mono_us();
+	int64_t t0 = mp_now_us();
 
 	memset(a, 0, sizeof(*a));
 	if (k == Q_HIST100)
@@ -743,7 +727,7 @@ static double one_query(struct store *s, struct event_base *base, enum qkind k, 
 		store_read_history(s, &q, on_history, a);
 	while (!a->done && base)
 		event_base_loop(base, EVLOOP_ONCE);
-	return (double)(mono_us() - t0) / 1000.0;
+	return (double)(mp_now_us() - t0) / 1000.0;
 }
 
 /* n rounds of the three reads on random checks; prints and RESULTs each kind. */
@@ -751,7 +735,7 @@ static int query_round(struct store *s, struct event_base *base, const struct op
                        const char *mode)
 {
 	struct samples sm[Q__N] = {{0}};
-	int64_t now = wall_ms(), probes = 0, rollups = 0, rows[Q__N] = {0};
+	int64_t now = mp_wall_ms(), probes = 0, rollups = 0, rows[Q__N] = {0};
 	long errors = 0;
 	struct qa a;
 	/* The first few reads open files and warm caches: run, not counted. */
