@@ -58,10 +58,11 @@ wait_for 15 "toggle down" state_is toggle down
 start_toggle "$port"
 wait_for 15 "toggle up again" state_is toggle up
 wait_for 10 "two webhooks" bash -c "[ \$(grep -c . '$tmp/http.jsonl') -ge 2 ]"
-# The API reads PostgreSQL from the daemon's loop.
+# The API reads PostgreSQL from the daemon's loop: up, two downs, up at
+# least (the test may get here as fast as that), never past the limit.
 curl -sf "http://127.0.0.1:$api/api/v1/checks/toggle/results?limit=5" >"$tmp/api.json" ||
 	fail "API results: $(cat "$tmp/api.json")"
-jq -e '.results | length == 5' "$tmp/api.json" >/dev/null || fail "API results: $(cat "$tmp/api.json")"
+jq -e '(.results | length) >= 4 and (.results | length) <= 5' "$tmp/api.json" >/dev/null || fail "API results: $(cat "$tmp/api.json")"
 curl -sf "http://127.0.0.1:$api/api/v1/incidents?check=toggle" >"$tmp/api_inc.json" &&
 	jq -e '.incidents | length == 1 and .[0].end != null' "$tmp/api_inc.json" >/dev/null ||
 	fail "API incidents: $(cat "$tmp/api_inc.json")"
