@@ -122,9 +122,7 @@ struct pg {
 	PGcancel *cancel; /* under cmu: store_interrupt() may come from another thread */
 	/* the retention run in flight (loop mode) */
 	int prepared; /* PG_RESULT_STMT exists on c; 0 again whenever c changes */
-	int ret_running, ret_steps, ret_last;
-	int64_t ret_now;
-	unsigned ret_raw, ret_roll;
+	int ret_running, ret_last;
 	/* the lead (store_lead()): asked, held, and how fresh the session is */
 	store_role_fn lead_fn;
 	void *lead_arg;
@@ -308,11 +306,6 @@ nomem:
 int pg_job_add(struct pg_job *j, const char *sql, int nparams, const char *const *params)
 {
 	return job_add(j, sql, NULL, 0, nparams, params);
-}
-
-int pg_job_count(const struct pg_job *j)
-{
-	return j->n;
 }
 
 static void job_free(struct pg_job *j)
@@ -1651,6 +1644,7 @@ static void pg_flush_start(void *db, struct store_row *const *rows, int n,
  * transaction, so that writes and reads go on between them. A step reads
  * where raw results begin and which days have partitions, then folds,
  * moves raw_from_ms, drops the days wholly below it and expires old
+ * claims (store_claim()) with the
  * roll-ups and notification attempts.
  */
 struct ret {
@@ -1817,6 +1811,8 @@ static void ret_read(struct pg *p, PGresult *const *res, int n, int error, const
 	v[0] = pg_i64(b[3], r->roll_cut);
 	pg_job_add(j, "DELETE FROM rollups WHERE hour_ms < $1", 1, v);
 	pg_job_add(j, "DELETE FROM deliveries WHERE ts_ms < $1", 1, v);
+	/* Claims of notifications long ended: their incidents' roll-ups are gone too. */
+	pg_job_add(j, "DELETE FROM claims WHERE claimed_ms < $1 AND done_ms IS NOT NULL", 1, v);
 	pg_job_run(p, j);
 }
 

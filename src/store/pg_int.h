@@ -57,8 +57,6 @@ struct pg_job *pg_job_new(const char *what, pg_done_fn done, void *ctx);
  * so a caller may add without checking and run once.
  */
 int pg_job_add(struct pg_job *j, const char *sql, int nparams, const char *const *params);
-/* Statements added so far. */
-int pg_job_count(const struct pg_job *j);
 /* Run j, which belongs to p from here (NULL j: done is not called; out of memory is the caller's).
  */
 void pg_job_run(struct pg *p, struct pg_job *j);

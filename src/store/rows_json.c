@@ -375,7 +375,7 @@ json_t *rows_json_status(const struct store_status_rows *s)
 struct sync {
 	const struct store_query *q;
 	json_t *o;
-	int called, error;
+	int error;
 	char *err;
 	size_t errlen;
 };
@@ -390,7 +390,6 @@ static void sync_fail(struct sync *y, int error, const char *err)
 /* 1 when the answer is an error (already kept); 0 to build it. */
 static int sync_begin(struct sync *y, int error, const char *err)
 {
-	y->called = 1;
 	if (!error)
 		return 0;
 	sync_fail(y, error, err);
@@ -404,14 +403,22 @@ static void sync_built(struct sync *y, json_t *o)
 	y->o = o;
 }
 
+/*
+ * 0 when s answers from the loop: the answer would come after y, on this
+ * stack, is gone, so nothing is asked (EWOULDBLOCK).
+ */
+static int sync_can(struct sync *y, const struct store *s)
+{
+	if (!store_answers_later(s))
+		return 1;
+	sync_fail(y, EWOULDBLOCK,
+	          "store: this backend answers from the loop: read it with store_read_*()");
+	errno = EWOULDBLOCK;
+	return 0;
+}
+
 static json_t *sync_end(struct sync *y)
 {
-	if (!y->called) {
-		/* A backend that answers from the loop: this caller cannot wait for it. */
-		sync_fail(y, EWOULDBLOCK, "store: this backend answers asynchronously");
-		errno = EWOULDBLOCK;
-		return NULL;
-	}
 	if (!y->o)
 		errno = y->error ? y->error : EIO;
 	return y->o;
@@ -433,6 +440,8 @@ json_t *store_q_history(struct store *s, const char *check, int64_t since_ms, in
 	    .check = check, .since_ms = since_ms, .until_ms = until_ms, .limit = limit};
 	struct sync y = {.q = &q, .err = err, .errlen = errlen};
 
+	if (!sync_can(&y, s))
+		return NULL;
 	store_read_history(s, &q, on_history, &y);
 	return sync_end(&y);
 }
@@ -451,6 +460,8 @@ json_t *store_q_uptime(struct store *s, const char *check, int64_t since_ms, int
 	struct store_query q = {.check = check, .since_ms = since_ms, .until_ms = until_ms};
 	struct sync y = {.q = &q, .err = err, .errlen = errlen};
 
+	if (!sync_can(&y, s))
+		return NULL;
 	store_read_uptime(s, &q, on_uptime, &y);
 	return sync_end(&y);
 }
@@ -470,6 +481,8 @@ json_t *store_q_series(struct store *s, const char *check, int64_t since_ms, int
 	    .check = check, .since_ms = since_ms, .until_ms = until_ms, .bucket_ms = bucket_ms};
 	struct sync y = {.q = &q, .err = err, .errlen = errlen};
 
+	if (!sync_can(&y, s))
+		return NULL;
 	store_read_series(s, &q, on_series, &y);
 	return sync_end(&y);
 }
@@ -489,6 +502,8 @@ json_t *store_q_incidents(struct store *s, const char *check, int64_t since_ms, 
 	struct store_query q = {.check = check, .since_ms = since_ms, .limit = limit};
 	struct sync y = {.q = &q, .err = err, .errlen = errlen};
 
+	if (!sync_can(&y, s))
+		return NULL;
 	store_read_incidents(s, &q, on_incidents, &y);
 	return sync_end(&y);
 }
@@ -507,6 +522,8 @@ json_t *store_q_deliveries(struct store *s, const char *check, int limit, char *
 	struct store_query q = {.check = check, .limit = limit};
 	struct sync y = {.q = &q, .err = err, .errlen = errlen};
 
+	if (!sync_can(&y, s))
+		return NULL;
 	store_read_deliveries(s, &q, on_deliveries, &y);
 	return sync_end(&y);
 }
@@ -523,6 +540,8 @@ json_t *store_q_status(struct store *s, char *err, size_t errlen)
 {
 	struct sync y = {.err = err, .errlen = errlen};
 
+	if (!sync_can(&y, s))
+		return NULL;
 	store_read_status(s, on_status, &y);
 	return sync_end(&y);
 }

@@ -232,7 +232,11 @@ int store_flush(struct store *s)
 	return n;
 }
 
-/* The flush on the loop ended: its rows are freed, or back at the head of the queue. */
+/*
+ * The flush on the loop ended: its rows are freed, or back at the head of
+ * the queue, in place: enqueue() keeps room for them (qcap >= nq + nfly),
+ * so a failed flush never needs memory to keep its rows.
+ */
 static void flushed(int rc, void *arg)
 {
 	struct store *s = arg;
@@ -241,31 +245,12 @@ static void flushed(int rc, void *arg)
 	if (rc == 0) {
 		for (int i = 0; i < n; i++)
 			free(s->fly[i]);
-		free(s->fly);
-	} else if (s->nq == 0) {
-		free(s->q);
-		s->q = s->fly;
-		s->nq = n;
-		s->qcap = n;
 	} else {
-		struct store_row **q = realloc(s->fly, (size_t)(n + s->nq) * sizeof(*q));
-
-		if (!q) {
-			/* Out of memory: the newer rows are the ones lost, and said. */
-			rc = -1;
-			for (int i = 0; i < s->nq; i++)
-				free(s->q[i]);
-			free(s->q);
-			s->q = s->fly;
-			s->nq = s->qcap = n;
-		} else {
-			memcpy(q + n, s->q, (size_t)s->nq * sizeof(*q));
-			free(s->q);
-			s->q = q;
-			s->nq += n;
-			s->qcap = s->nq;
-		}
+		memmove(s->q + n, s->q, (size_t)s->nq * sizeof(*s->q));
+		memcpy(s->q, s->fly, (size_t)n * sizeof(*s->q));
+		s->nq += n;
 	}
+	free(s->fly);
 	s->fly = NULL;
 	s->nfly = 0;
 	if (s->fly_done)
@@ -274,6 +259,8 @@ static void flushed(int rc, void *arg)
 
 int store_flush_start(struct store *s, store_flushed_fn done, void *arg)
 {
+	struct store_row **fly;
+
 	if (!s->attached || !s->be->flush_start) {
 		int n = store_flush(s);
 
@@ -290,14 +277,25 @@ int store_flush_start(struct store *s, store_flushed_fn done, void *arg)
 			done(0, arg);
 		return 0;
 	}
-	s->fly = s->q;
+	/* The rows in flight move out; the queue keeps room to take them back (flushed()). */
+	fly = malloc((size_t)s->nq * sizeof(*fly));
+	if (!fly) {
+		errno = ENOMEM;
+		return -1;
+	}
+	memcpy(fly, s->q, (size_t)s->nq * sizeof(*fly));
+	s->fly = fly;
 	s->nfly = s->nq;
-	s->q = NULL;
-	s->nq = s->qcap = 0;
+	s->nq = 0;
 	s->fly_done = done;
 	s->fly_arg = arg;
 	s->be->flush_start(s->db, s->fly, s->nfly, flushed, s);
 	return 0;
+}
+
+int store_answers_later(const struct store *s)
+{
+	return s->attached && s->be->flush_start != NULL;
 }
 
 int store_flushing(const struct store *s)
@@ -394,10 +392,13 @@ static int enqueue(struct store *s, struct store_row *r)
 		errno = ENOBUFS;
 		return -1;
 	}
-	if (s->nq == s->qcap) {
+	/* Room for the rows of a flush in flight too: a failed one comes back here. */
+	if (s->nq + s->nfly >= s->qcap) {
 		int cap = s->qcap ? s->qcap * 2 : 256;
 		struct store_row **q;
 
+		if (cap < s->nq + s->nfly + 1)
+			cap = s->nq + s->nfly + 1;
 		if (cap > STORE_QUEUE_MAX)
 			cap = STORE_QUEUE_MAX;
 		q = realloc(s->q, (size_t)cap * sizeof(*q));

@@ -225,6 +225,8 @@ STORE_MUST_USE int store_flush(struct store *s);
  */
 typedef void (*store_flushed_fn)(int rc, void *arg);
 STORE_MUST_USE int store_flush_start(struct store *s, store_flushed_fn done, void *arg);
+/* Reads answer from the loop, after store_read_*() returned (PostgreSQL, attached). */
+int store_answers_later(const struct store *s);
 /* A store_flush_start() has not ended yet. */
 int store_flushing(const struct store *s);
 /* Rows waiting to be written, those of a flush in flight included. */
@@ -470,8 +472,9 @@ void store_read_status(struct store *s, store_status_cb cb, void *arg);
  * The same reads as JSON (store/rows_json.c), for a caller that needs the
  * answer now. Each returns a new reference (the caller decrefs) or NULL
  * with err filled (errno as above). They complete only with a backend that
- * answers before returning (SQLite); with one that answers later they fail
- * with errno EWOULDBLOCK: use store_read_*() there.
+ * answers before returning (SQLite, or PostgreSQL not attached); on one
+ * that answers later (store_answers_later()) they fail at once with errno
+ * EWOULDBLOCK, reading nothing: use store_read_*() there.
  */
 /*
  * Times are given twice, "time": ISO 8601 UTC and "ts_ms": unix ms; greeting

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <event2/event.h>
 
 #include "core/result.h"
 #include "store/store.h"
@@ -1023,6 +1024,112 @@ static void test_retire_present(void **state)
 	assert_int_equal(st->nremoved, 0);
 }
 
+/* ---- notification claims: one sender of each notification among controllers ---- */
+
+static void on_granted(int granted, void *arg)
+{
+	*(int *)arg = granted;
+}
+
+/* What store_claim() said: 1, 0, or -1 when it has not answered. */
+static int claim(struct store *s, const char *key, const char *ctl, int64_t at)
+{
+	int g = -1;
+
+	store_claim(s, key, ctl, at, on_granted, &g);
+	return g;
+}
+
+/*
+ * A store several controllers share grants a notification once: not
+ * twice to one controller; to another while the first never said it
+ * ended (it died sending); to the same claim asked again (its connection
+ * failed under it); to nobody once it ended; and retention forgets claims
+ * ended long ago. A store of one writer claims nothing: always granted.
+ */
+static void test_claims(void **state)
+{
+	struct fixture *f = *state;
+	int64_t n;
+
+	if (!store_has_claims(f->s)) {
+		assert_int_equal(claim(f->s, "down|k1|hook", "a:1", T0), 1);
+		assert_int_equal(claim(f->s, "down|k1|hook", "a:1", T0 + 1), 1);
+		store_claim_done(f->s, "down|k1|hook", 1, T0 + 2);
+		return;
+	}
+	assert_int_equal(claim(f->s, "down|k1|hook", "a:1", T0), 1);
+	assert_int_equal(claim(f->s, "down|k1|hook", "a:1", T0 + 1), 0);
+	assert_int_equal(claim(f->s, "down|k1|hook", "b:2", T0 + 2), 1);
+	assert_int_equal(claim(f->s, "down|k1|hook", "b:2", T0 + 2), 1);
+	assert_int_equal(claim(f->s, "down|k1|hook", "b:2", T0 + 3), 0);
+	store_claim_done(f->s, "down|k1|hook", 1, T0 + 4);
+	assert_int_equal(claim(f->s, "down|k1|hook", "c:3", T0 + 5), 0);
+	/* Another channel, another kind: other notifications. */
+	assert_int_equal(claim(f->s, "down|k1|mail", "a:1", T0 + 6), 1);
+	assert_int_equal(claim(f->s, "recovery|k1|hook", "c:3", T0 + 7), 1);
+	/* Ten days on, with roll-ups kept two: the ended claims go, the one not ended stays. */
+	store_claim_done(f->s, "recovery|k1|hook", 0, T0 + 8);
+	while ((n = store_retention(f->s, T0 + 10 * DAY_MS, 1, 2)) > 0)
+		;
+	if (n < 0)
+		fail_msg("store_retention: %s", store_errmsg(f->s));
+	assert_int_equal(claim(f->s, "down|k1|hook", "c:3", T0 + 10 * DAY_MS), 1);
+	assert_int_equal(claim(f->s, "recovery|k1|hook", "c:3", T0 + 10 * DAY_MS), 1);
+	assert_int_equal(claim(f->s, "down|k1|mail", "c:3", T0 + 10 * DAY_MS), 1);
+	assert_int_equal(claim(f->s, "down|k1|mail", "d:4", T0 + 10 * DAY_MS), 1);
+}
+
+/*
+ * A store attached to a loop: the reads answer there (maybe after they
+ * return), and the JSON readers, which cannot wait, refuse at once rather
+ * than leave an answer to come to a frame that is gone.
+ */
+static void on_history_n(const struct store_result_row *rows, size_t n, int error, const char *err,
+                         void *arg)
+{
+	int *got = arg;
+
+	(void)rows;
+	if (error)
+		fail_msg("history through the loop: %s", err);
+	*got = (int)n;
+}
+
+static void test_attached(void **state)
+{
+	struct fixture *f = *state;
+	struct event_base *base = event_base_new();
+	struct store_query q = {.check = "imap-a"};
+	char err[512];
+	json_t *o;
+	int got = -1;
+
+	assert_non_null(base);
+	add_result(f->s, "imap-a", "local", T0, MP_UP, 100, 0);
+	add_result(f->s, "imap-a", "local", T0 + 1000, MP_UP, 100, 0);
+	flush(f->s);
+	assert_int_equal(store_attach(f->s, base), 0);
+	errno = 0;
+	o = store_q_history(f->s, "imap-a", 0, 0, 0, err, sizeof(err));
+	if (store_answers_later(f->s)) {
+		assert_null(o);
+		assert_int_equal(errno, EWOULDBLOCK);
+	} else {
+		assert_non_null(o);
+		assert_int_equal(json_array_size(json_object_get(o, "results")), 2);
+		json_decref(o);
+	}
+	store_read_history(f->s, &q, on_history_n, &got);
+	for (int i = 0; i < 500 && got < 0; i++)
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK), usleep(10000);
+	assert_int_equal(got, 2);
+	/* Closed before its loop: nothing of it may be left on the loop. */
+	store_close(f->s);
+	f->s = NULL;
+	event_base_free(base);
+}
+
 /* A reader sees what the writer flushed and may write nothing. */
 static void test_readonly(void **state)
 {
@@ -1094,6 +1201,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_uptime_by_verdict, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_retire_present, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_claims, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_attached, setup, teardown),
 	    cmocka_unit_test(test_spec),
 	};
 
