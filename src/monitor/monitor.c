@@ -853,9 +853,10 @@ static int store_flush_now(struct monitor *mo);
 /* Those waiting for flushes up to number gen: told, in the order they came. */
 static void waiters_run(struct monitor *mo, uint64_t gen)
 {
-	int k = 0;
+	int k = 0, n = mo->nwaiters;
 
-	for (int i = 0; i < mo->nwaiters; i++) {
+	/* By index: a waiter told may add one (the array may move); those stay, after. */
+	for (int i = 0; i < n; i++) {
 		struct mon_waiter w = mo->waiters[i];
 
 		if (w.gen <= gen)
@@ -863,6 +864,8 @@ static void waiters_run(struct monitor *mo, uint64_t gen)
 		else
 			mo->waiters[k++] = w;
 	}
+	for (int i = n; i < mo->nwaiters; i++)
+		mo->waiters[k++] = mo->waiters[i];
 	mo->nwaiters = k;
 }
 
@@ -2420,7 +2423,8 @@ static void monitor_standby(struct monitor *mo, const char *why)
 	snprintf(mo->lead_why, sizeof(mo->lead_why), "%s", why);
 	lead_unschedule(mo);
 	/* Deliveries still pending are the active controller's to make (its claims). */
-	notify_free(mo->notify);
+	notify_free_why(mo->notify, "abandoned: this controller stands by; the active one sends "
+	                            "what was not delivered");
 	mo->notify = mon_notify_new(mo);
 	if (!mo->notify)
 		log_msg(LOG_ERR, "notify: out of memory after standing by");

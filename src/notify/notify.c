@@ -827,7 +827,7 @@ struct notify *notify_new(struct event_base *base, notify_attempt_cb cb, void *a
  * at once, and the loop is no longer running anyway. The callback must not
  * call notify_free(); a notify_send() from it is refused.
  */
-void notify_free(struct notify *n)
+void notify_free_why(struct notify *n, const char *why)
 {
 	struct delivery *d;
 
@@ -843,7 +843,7 @@ void notify_free(struct notify *n)
 		command_kill(d->cmd);
 		d->cmd = NULL;
 		n->npending--;
-		report(d, 0, "abandoned at shutdown");
+		report(d, 0, why);
 		if (d->state == D_CLAIMING) {
 			/* Its claim's answer frees it (on_granted()): the store answers at its
 			 * close. */
@@ -859,4 +859,9 @@ void notify_free(struct notify *n)
 		free(n->counts[i].name);
 	free(n->counts);
 	free(n);
+}
+
+void notify_free(struct notify *n)
+{
+	notify_free_why(n, "abandoned at shutdown");
 }

@@ -123,6 +123,8 @@ typedef void (*notify_claimed_fn)(const char *key, int ok, void *arg);
  */
 struct notify *notify_new(struct event_base *base, notify_attempt_cb cb, void *arg);
 void notify_free(struct notify *n);
+/* The same, each delivery reported as abandoned for why (a controller standing by). */
+void notify_free_why(struct notify *n, const char *why);
 
 /* Deliveries queued, waiting to retry or in flight at once; beyond it notify_send() refuses. */
 #define NOTIFY_QUEUE_MAX 10000

@@ -175,6 +175,12 @@ proxy_mode pass
 wait_for 20 "b standing by again" role_is "$api_b" standby
 sleep 2
 [ "$(kinds)" = '["down","recovery","down"]' ] || fail "alerts across the cut: $(kinds)"
+# What b held is recorded as abandoned by a controller standing by, not as sent.
+abandoned() {
+	[ "$(psql -d mpf -qAt -c "SELECT count(*) FROM deliveries
+		WHERE ok = 0 AND detail LIKE 'abandoned: this controller stands by%'")" -ge 1 ]
+}
+wait_for 10 "b's held alert recorded as abandoned" abandoned
 start_toggle "$port"
 wait_for 15 "the recovery, from a2" bash -c "[ \$(grep -c . '$tmp/http.jsonl') -ge 4 ]"
 sleep 2
