@@ -49,10 +49,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "benchstat.h"
 #include "core/result.h"
 #include "store/spool.h"
 #include "wire/node_json.h"
@@ -91,39 +91,6 @@ static int64_t wall_us(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static double self_cpu_ms(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000.0 +
-	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000.0;
-}
-
-/* utime + stime of pid in ms (/proc/PID/stat fields 14 and 15); -1 when gone. */
-static double proc_cpu_ms(long pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long ut = 0, st = 0;
-	FILE *f;
-	size_t n;
-
-	if (pid <= 0)
-		return -1;
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	if (!(f = fopen(path, "r")))
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* The command name may hold spaces and parentheses: count from the last ')'. */
-	if (!(p = strrchr(buf, ')')))
-		return -1;
-	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
 }
 
 /*
@@ -204,40 +171,14 @@ static void read_token(const char *path, char *out, size_t outlen)
 	free(t);
 }
 
-/* ---- samples -------------------------------------------------------------- */
-
-struct samples {
-	double *v;
-	size_t n, cap;
-};
-
-static void add_sample(struct samples *s, double v)
-{
-	if (s->n == s->cap) {
-		s->cap = s->cap ? s->cap * 2 : 4096;
-		if (!(s->v = realloc(s->v, s->cap * sizeof(*s->v))))
-			die("out of memory");
-	}
-	s->v[s->n++] = v;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* p50, p99, max (sorts in place); zeros when empty. */
+/* p50, p99, max of s (nearest rank, benchstat.h; sorts it); zeros when empty. */
 static void pcts(struct samples *s, double *p50, double *p99, double *max)
 {
-	*p50 = *p99 = *max = 0;
-	if (!s->n)
-		return;
-	qsort(s->v, s->n, sizeof(*s->v), cmp_double);
-	*p50 = s->v[s->n / 2];
-	*p99 = s->v[(s->n * 99) / 100 < s->n ? (s->n * 99) / 100 : s->n - 1];
-	*max = s->v[s->n - 1];
+	struct pcts p = samples_pcts(s);
+
+	*p50 = p.p50;
+	*p99 = p.p99;
+	*max = p.max;
 }
 
 /* ---- HTTP, blocking (outside the measured loop) --------------------------- */
@@ -740,7 +681,7 @@ static void on_done(struct load *L, CURL *e, CURLcode rc)
 		L->late += rep->late;
 		L->dup += rep->duplicates;
 		L->refused += rep->nrefused;
-		add_sample(&L->svc, (double)(wall_us() - x->sent_us) / 1000.0);
+		samples_add(&L->svc, (double)(wall_us() - x->sent_us) / 1000.0);
 	}
 	if (L->trace)
 		fprintf(L->trace, "%.1f %s %zu %.2f\n", (double)(x->sent_us - L->t0_us) / 1000.0,
@@ -749,7 +690,7 @@ static void on_done(struct load *L, CURL *e, CURLcode rc)
 		struct pend *p = &n->q[n->qhead + i];
 
 		if (p->probe_ms >= L->w0_ms && p->probe_ms < L->w1_ms)
-			add_sample(&L->lag_reply, (double)(now_ms - p->probe_ms));
+			samples_add(&L->lag_reply, (double)(now_ms - p->probe_ms));
 		free(p->text);
 	}
 	n->qhead += x->count;
@@ -923,16 +864,16 @@ static int cmd_load(int argc, char **argv)
 		int64_t now = mp_wall_ms();
 
 		if (c0 < 0 && now >= L.w0_ms) {
-			c0 = proc_cpu_ms(L.ctl_pid);
+			c0 = bench_proc_cpu_ms(L.ctl_pid);
 			q0 = proc_wait_ms(L.ctl_pid);
 			s0 = proc_wait_ms((long)getpid());
-			g0 = self_cpu_ms();
+			g0 = bench_self_cpu_ms();
 		}
 		if (now >= L.w1_ms) {
-			c1 = proc_cpu_ms(L.ctl_pid);
+			c1 = bench_proc_cpu_ms(L.ctl_pid);
 			q1 = proc_wait_ms(L.ctl_pid);
 			s1 = proc_wait_ms((long)getpid());
-			g1 = self_cpu_ms();
+			g1 = bench_self_cpu_ms();
 			health_flush(L.url, L.ca, flush, sizeof(flush));
 			break;
 		}
@@ -975,7 +916,7 @@ static int cmd_load(int argc, char **argv)
 			if ((seen = store_seen(&sw, row)) < 0)
 				missing++;
 			else
-				add_sample(&L.lag_store, (double)(seen - ts));
+				samples_add(&L.lag_store, (double)(seen - ts));
 		}
 		sqlite3_finalize(st);
 		if (missing)
@@ -1272,8 +1213,8 @@ static int cmd_watch(int argc, char **argv)
 	 */
 	if (spool_ids(ids, &lo0, &hi0) != 0 || lo0 == 0)
 		die("%s: no backlog to watch", spool);
-	n0 = proc_cpu_ms(node_pid);
-	c0 = proc_cpu_ms(ctl_pid);
+	n0 = bench_proc_cpu_ms(node_pid);
+	c0 = bench_proc_cpu_ms(ctl_pid);
 	nw0 = proc_wait_ms(node_pid);
 	cw0 = proc_wait_ms(ctl_pid);
 	end = ready + (int64_t)timeout_s * 1000;
@@ -1291,8 +1232,8 @@ static int cmd_watch(int argc, char **argv)
 				/* Every spooled result of the backlog has been acknowledged. */
 				if (!acked && (lo == 0 || lo > hi0)) {
 					acked = now;
-					n1 = proc_cpu_ms(node_pid);
-					c1 = proc_cpu_ms(ctl_pid);
+					n1 = bench_proc_cpu_ms(node_pid);
+					c1 = bench_proc_cpu_ms(ctl_pid);
 					nw1 = proc_wait_ms(node_pid);
 					cw1 = proc_wait_ms(ctl_pid);
 					end = now + (int64_t)settle_s * 1000;
@@ -1348,17 +1289,17 @@ static int cmd_watch(int argc, char **argv)
 		 * behind the backlog: counted apart.
 		 */
 		if (ts >= ready && ts < (first_ack ? first_ack : end)) {
-			add_sample(&before, (double)(seen - ts));
+			samples_add(&before, (double)(seen - ts));
 		} else if (ts < (acked ? acked : end)) {
 			if (ts >= ready) {
-				add_sample(&during, (double)(seen - ts));
-				add_sample(&tot_during, tot);
-				add_sample(&ttg_during, ttg);
+				samples_add(&during, (double)(seen - ts));
+				samples_add(&tot_during, tot);
+				samples_add(&ttg_during, ttg);
 			}
 		} else {
-			add_sample(&after, (double)(seen - ts));
-			add_sample(&tot_after, tot);
-			add_sample(&ttg_after, ttg);
+			samples_add(&after, (double)(seen - ts));
+			samples_add(&tot_after, tot);
+			samples_add(&ttg_after, ttg);
 		}
 	}
 	sqlite3_finalize(st);
@@ -1489,7 +1430,7 @@ static int cmd_rows(int argc, char **argv)
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		n++;
 		up += sqlite3_column_int(st, 0) == MP_UP;
-		add_sample(&tot, sqlite3_column_double(st, 1) / 1000.0);
+		samples_add(&tot, sqlite3_column_double(st, 1) / 1000.0);
 	}
 	sqlite3_finalize(st);
 	sqlite3_close(db);

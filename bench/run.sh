@@ -44,6 +44,18 @@
 set -euo pipefail
 
 WHAT=${1:-all}
+# The awk function every report reads RESULT lines with: kv(line, key),
+# the value of key=... in line, "" when absent.
+AWK_KV='
+function kv(line, key,   i, n, a) {
+	n = split(line, a, " ")
+	for (i = 1; i <= n; i++)
+		if (index(a[i], key "=") == 1)
+			return substr(a[i], length(key) + 2)
+	return ""
+}
+
+'
 case $WHAT in engine | peers | all | profile | sched | lag | scale | memory | timing | tlsfloor | http | spool | nodes | nodes-ingest | nodes-probe | nodes-replay | store) ;; *)
 	echo "usage: bench/run.sh engine|peers|all|profile|sched|lag|scale|memory|timing|tlsfloor|http|spool|nodes|nodes-ingest|nodes-probe|nodes-replay|store" >&2
 	exit 2
@@ -240,14 +252,7 @@ if [ "$WHAT" = store ]; then
 	echo "raw results: $BUILD/bench-results.txt"
 	echo
 	echo "== figures =="
-	awk '
-function kv(line, key,   i, n, a) {
-	n = split(line, a, " ")
-	for (i = 1; i <= n; i++)
-		if (index(a[i], key "=") == 1)
-			return substr(a[i], length(key) + 2)
-	return ""
-}
+	awk "$AWK_KV"'
 /^RESULT bench=store-write / {
 	if (!w++) {
 		print "writes from the loop, flushed once a second (goal: 3 333 results/s; CPU per row: writer = storebench user+sys, server = postmaster + children):"
@@ -752,14 +757,7 @@ bench_trust() {
 }
 
 report_sched() { # the schedbench RESULT lines, as tables
-	awk '
-function kv(line, key,   i, n, a) {
-	n = split(line, a, " ")
-	for (i = 1; i <= n; i++)
-		if (index(a[i], key "=") == 1)
-			return substr(a[i], length(key) + 2)
-	return ""
-}
+	awk "$AWK_KV"'
 function verdict(ok) { return ok ? "met" : "MISS" }
 /^RESULT bench=sched / {
 	l = kv($0, "label")
@@ -1000,14 +998,7 @@ bench_http() {
 }
 
 report_http() {
-	awk '
-function kv(line, key,   i, n, a) {
-	n = split(line, a, " ")
-	for (i = 1; i <= n; i++)
-		if (index(a[i], key "=") == 1)
-			return substr(a[i], length(key) + 2)
-	return ""
-}
+	awk "$AWK_KV"'
 /^RESULT bench=http / {
 	if (!h) {
 		print "time to greeting of healthy imaps probes, idle and while clients poll the dashboard endpoints:"
@@ -1298,14 +1289,7 @@ bench_nodes_replay() {
 }
 
 report_nodes() { # the nodes-* RESULT lines, and the probe's own CPU beside them
-	awk '
-function kv(line, key,   i, n, a) {
-	n = split(line, a, " ")
-	for (i = 1; i <= n; i++)
-		if (index(a[i], key "=") == 1)
-			return substr(a[i], length(key) + 2)
-	return ""
-}
+	awk "$AWK_KV"'
 function verdict(ok) { return ok ? "met" : "MISS" }
 /^RESULT bench=engine / && kv($0, "label") == "ec" { m = kv($0, "mode"); eng[m, ++ne[m]] = kv($0, "cpu_ms") + 0 }
 /^RESULT bench=nodes-ingest / { ing[++ni] = $0 }
@@ -1359,14 +1343,7 @@ END {
 }
 
 report_tlsfloor() { # the floor and tlsfloor RESULT lines: median CPU per handshake
-	awk -v libs="openssl ${TLSLIBS[*]}" '
-function kv(line, key,   i, n, a) {
-	n = split(line, a, " ")
-	for (i = 1; i <= n; i++)
-		if (index(a[i], key "=") == 1)
-			return substr(a[i], length(key) + 2)
-	return ""
-}
+	awk -v libs="openssl ${TLSLIBS[*]}" "$AWK_KV"'
 /^RESULT bench=(floor|tlsfloor-[a-z]+) / {
 	b = kv($0, "bench"); lib = (b == "floor") ? "openssl" : substr(b, 10)
 	key = lib "|" kv($0, "label")
@@ -1496,15 +1473,7 @@ esac
 
 echo
 echo "== figures (N=$N, C=$C in flight, median of $REPS runs where repeated; CPU is the client's user+sys per probe) =="
-awk -v OFS='' '
-function kv(line, key,   i, n, a, f) {
-	n = split(line, a, " ")
-	for (i = 1; i <= n; i++) {
-		if (index(a[i], key "=") == 1)
-			return substr(a[i], length(key) + 2)
-	}
-	return ""
-}
+awk -v OFS='' "$AWK_KV"'
 function r2(x) { return sprintf("%.2f", x) }
 function mark(ratio, goal) { return ratio <= goal ? "" : " MISS" }
 /^RESULT/ {

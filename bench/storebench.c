@@ -42,12 +42,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
+#include "benchstat.h"
 #include "core/result.h"
 #include "store/store.h"
 
@@ -57,106 +57,7 @@
 #define TICK_MS    10
 #define MAX_CHECKS 1000000
 
-/* This process's user+sys, ms. */
-static double cpu_ms(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000.0 +
-	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000.0;
-}
-
-/* ---- samples ---- */
-
-struct samples {
-	double *v;
-	size_t n, cap;
-};
-
-static void sample(struct samples *s, double x)
-{
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 256;
-		double *v = realloc(s->v, cap * sizeof(*v));
-
-		if (!v) {
-			fputs("storebench: out of memory\n", stderr);
-			exit(1);
-		}
-		s->v = v;
-		s->cap = cap;
-	}
-	s->v[s->n++] = x;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Nearest rank: p of n sorted samples (p in 0..1). */
-static double rank(const struct samples *s, double p)
-{
-	size_t i;
-
-	if (!s->n)
-		return 0;
-	i = (size_t)(p * (double)s->n + 0.999999);
-	return s->v[i == 0 ? 0 : i > s->n ? s->n - 1 : i - 1];
-}
-
-struct pcts {
-	double p50, p99, max, mean;
-};
-
-static struct pcts pcts_of(struct samples *s)
-{
-	struct pcts p = {0};
-	double sum = 0;
-
-	if (!s->n)
-		return p;
-	qsort(s->v, s->n, sizeof(*s->v), cmp_double);
-	for (size_t i = 0; i < s->n; i++)
-		sum += s->v[i];
-	p.p50 = rank(s, 0.50);
-	p.p99 = rank(s, 0.99);
-	p.max = s->v[s->n - 1];
-	p.mean = sum / (double)s->n;
-	return p;
-}
-
 /* ---- the server's CPU: the postmaster and its children, from /proc ---- */
-
-/* utime+stime (and cutime+cstime when kids) of pid in ticks, its parent in *ppid; -1: gone. */
-static long long proc_ticks(long pid, int kids, long *ppid)
-{
-	char path[64], buf[1024];
-	unsigned long long ut, st;
-	long long cut, cst;
-	FILE *f;
-	char *p;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	if (!(f = fopen(path, "r")))
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* The command may hold spaces and parentheses: the fields follow the last ')'. */
-	if (!(p = strrchr(buf, ')')))
-		return -1;
-	/* state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime
-	 * cutime cstime */
-	if (sscanf(p + 2, "%*c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld", ppid,
-	           &ut, &st, &cut, &cst) != 5)
-		return -1;
-	return (long long)(ut + st) + (kids ? cut + cst : 0);
-}
 
 /*
  * The server's CPU so far, ms: the postmaster's own and that of the
@@ -171,7 +72,7 @@ static double server_cpu_ms(long postmaster)
 	DIR *d;
 	struct dirent *e;
 
-	if (postmaster <= 0 || (sum = proc_ticks(postmaster, 1, &ppid)) < 0)
+	if (postmaster <= 0 || (sum = bench_proc_ticks(postmaster, 1, &ppid)) < 0)
 		return -1;
 	if (!(d = opendir("/proc")))
 		return -1;
@@ -182,7 +83,7 @@ static double server_cpu_ms(long postmaster)
 
 		if (*end || pid <= 0 || pid == postmaster)
 			continue;
-		if ((t = proc_ticks(pid, 0, &ppid)) >= 0 && ppid == postmaster)
+		if ((t = bench_proc_ticks(pid, 0, &ppid)) >= 0 && ppid == postmaster)
 			sum += t;
 	}
 	closedir(d);
@@ -419,7 +320,7 @@ static void wr_flushed(int rc, void *arg)
 
 	if (w->phase != 1)
 		return;
-	sample(&w->flush_ms, ms);
+	samples_add(&w->flush_ms, ms);
 	if (rc < 0) {
 		w->failed_flushes++;
 		fprintf(stderr, "storebench: flush: %s\n", store_errmsg(w->s));
@@ -433,13 +334,13 @@ static void wr_window(struct wr *w, int64_t now)
 	if (w->phase == 0 && now - w->t0_us >= w->o->warmup_s * 1000000) {
 		w->phase = 1;
 		w->w0_us = now;
-		w->w0_cpu = cpu_ms();
+		w->w0_cpu = bench_self_cpu_ms();
 		w->w0_srv = server_cpu_ms(w->postmaster);
 		w->high = store_queued(w->s);
 	} else if (w->phase == 1 && now - w->w0_us >= w->o->window_s * 1000000) {
 		w->phase = 2;
 		w->w1_us = now;
-		w->w1_cpu = cpu_ms();
+		w->w1_cpu = bench_self_cpu_ms();
 		w->w1_srv = server_cpu_ms(w->postmaster);
 		event_base_loopbreak(w->base);
 	}
@@ -456,7 +357,7 @@ static void wr_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd, (void)what;
 	/* Late: the gap since the last tick past its 10 ms (libevent rearms from now). */
 	if (w->phase == 1)
-		sample(&w->late_ms, (double)(now - w->last_tick_us - TICK_MS * 1000) / 1000.0);
+		samples_add(&w->late_ms, (double)(now - w->last_tick_us - TICK_MS * 1000) / 1000.0);
 	w->last_tick_us = now;
 	while (w->added + w->refused < due) {
 		const char *c = names[w->next_check];
@@ -491,7 +392,7 @@ static void wr_flush_tick(evutil_socket_t fd, short what, void *arg)
 		w->busy_ticks++;
 	/* The call's own time is what the flush holds the loop (SQLite: all of it). */
 	if (w->phase == 1)
-		sample(&w->call_ms, (double)(mp_now_us() - w->fl_t0_us) / 1000.0);
+		samples_add(&w->call_ms, (double)(mp_now_us() - w->fl_t0_us) / 1000.0);
 }
 
 static int cmd_write(const struct opts *o)
@@ -532,9 +433,9 @@ static int cmd_write(const struct opts *o)
 	win_s = (double)(w.w1_us - w.w0_us) / 1e6;
 	cpu = w.w1_cpu - w.w0_cpu;
 	srv = w.postmaster > 0 && w.w0_srv >= 0 && w.w1_srv >= 0 ? w.w1_srv - w.w0_srv : -1;
-	fl = pcts_of(&w.flush_ms);
-	late = pcts_of(&w.late_ms);
-	call = pcts_of(&w.call_ms);
+	fl = samples_pcts(&w.flush_ms);
+	late = samples_pcts(&w.late_ms);
+	call = samples_pcts(&w.call_ms);
 	printf("store-write %s: offered %ld results/s over %ld checks, %.1f s after %ld s\n",
 	       backend_of(o->store), o->rate, o->checks, win_s, o->warmup_s);
 	printf("  written %lld rows (%.0f/s), refused %lld (queue full), flushes %zu (%lld failed,"
@@ -575,9 +476,9 @@ out:
 		store_close(w.s);
 	if (w.base)
 		event_base_free(w.base);
-	free(w.flush_ms.v);
-	free(w.late_ms.v);
-	free(w.call_ms.v);
+	samples_free(&w.flush_ms);
+	samples_free(&w.late_ms);
+	samples_free(&w.call_ms);
 	free(names);
 	return rc;
 }
@@ -590,7 +491,7 @@ static int cmd_seed(const struct opts *o)
 	struct store *s = NULL;
 	int64_t end = mp_wall_ms() / HOUR_MS * HOUR_MS, start = end - o->days * DAY_MS;
 	int64_t t0 = mp_now_us(), rows = 0, flushes = 0;
-	double c0 = cpu_ms(), secs;
+	double c0 = bench_self_cpu_ms(), secs;
 	int rc = 1;
 
 	if (!base || names_init(o->checks) < 0 || !(s = open_store(o->store)))
@@ -624,11 +525,11 @@ static int cmd_seed(const struct opts *o)
 	printf("store-seed %s: %" PRId64 " rows (%ld checks x %ld days, one an hour) in %.1f s:"
 	       " %.0f rows/s, %" PRId64 " flushes of up to %ld rows, seeder CPU %.1f s\n",
 	       backend_of(o->store), rows, o->checks, o->days, secs, (double)rows / secs, flushes,
-	       o->batch, (cpu_ms() - c0) / 1000.0);
+	       o->batch, (bench_self_cpu_ms() - c0) / 1000.0);
 	printf("RESULT bench=store-seed backend=%s checks=%ld days=%ld rows=%" PRId64
 	       " seconds=%.1f rate=%.0f batch=%ld cpu_s=%.1f\n",
 	       backend_of(o->store), o->checks, o->days, rows, secs, (double)rows / secs, o->batch,
-	       (cpu_ms() - c0) / 1000.0);
+	       (bench_self_cpu_ms() - c0) / 1000.0);
 	rc = 0;
 	goto out;
 fail:
@@ -753,7 +654,7 @@ static int query_round(struct store *s, struct event_base *base, const struct op
 			}
 			if (i < 0)
 				continue;
-			sample(&sm[k], ms);
+			samples_add(&sm[k], ms);
 			if (k == Q_UPTIME) {
 				probes += a.probes;
 				rollups += a.rollups;
@@ -763,7 +664,7 @@ static int query_round(struct store *s, struct event_base *base, const struct op
 		}
 	}
 	for (int k = 0; k < Q__N; k++) {
-		struct pcts p = pcts_of(&sm[k]);
+		struct pcts p = samples_pcts(&sm[k]);
 
 		printf("  %-6s %-10s n=%zu p50/p99/max %.2f/%.2f/%.2f ms, mean %.2f", mode,
 		       qname[k], sm[k].n, p.p50, p.p99, p.max, p.mean);
@@ -782,7 +683,7 @@ static int query_round(struct store *s, struct event_base *base, const struct op
 		    p.mean, k == Q_UPTIME ? "probes" : "rows",
 		    sm[k].n ? (double)(k == Q_UPTIME ? probes : rows[k]) / (double)sm[k].n : 0,
 		    errors);
-		free(sm[k].v);
+		samples_free(&sm[k]);
 	}
 	return errors ? -1 : 0;
 }
